@@ -1,0 +1,60 @@
+// swift-tools-version: 6.0
+// IIAS: the node software of an interstate informational analytical system.
+// Modules depend one way only, down this list: CSodium/COpenSSL → IIASModel →
+// IIASCrypto → (IIASLog → IIASTransport → IIASNode) → iias.
+import PackageDescription
+
+let package = Package(
+    name: "IIAS",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "iias", targets: ["iias"]),
+        .library(name: "IIASModel", targets: ["IIASModel"]),
+        .library(name: "IIASCrypto", targets: ["IIASCrypto"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CSodium",
+            pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"]), .brew(["libsodium"])]
+        ),
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]
+        ),
+        .target(
+            name: "IIASModel",
+            resources: [.copy("Resources/notification.schema.json")]
+        ),
+        .target(
+            name: "IIASCrypto",
+            dependencies: ["CSodium", "COpenSSL", "IIASModel"]
+        ),
+        .executableTarget(
+            name: "iias",
+            dependencies: [
+                "IIASModel", "IIASCrypto",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "IIASModelTests",
+            dependencies: ["IIASModel"],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "IIASCryptoTests",
+            dependencies: ["IIASCrypto", "IIASModel"],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["IIASCrypto", "IIASModel"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
