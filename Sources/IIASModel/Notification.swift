@@ -1,0 +1,151 @@
+import Foundation
+
+/// A formalized notification: the structured message one national center sends to
+/// others about a threat, and the plaintext that the envelope signs and encrypts.
+///
+/// The JSON form is the contract between centers and is published as a JSON Schema
+/// (`notification.schema.json`, see `Notification.jsonSchemaURL`). `parse` accepts
+/// exactly what the schema accepts, and additionally checks what a schema cannot say
+/// (the sender is not a recipient, entity ids are unique, a document's holder exists,
+/// deadlines come after creation, nothing references itself).
+///
+/// Dates keep millisecond precision: setting one drops anything finer, so that
+/// `try Notification.parse(n.encoded()) == n` for every valid `n`.
+public struct Notification: Codable, Sendable, Equatable {
+    /// The format version; a reader refuses versions it does not know rather than guess.
+    public var version: Int
+    public var id: UUID
+    public var sender: CenterID
+    /// 1 to 64 distinct centers, not including the sender.
+    public var recipients: [CenterID]
+    public var created: Date { didSet { created = created.truncatedToMilliseconds } }
+    public var kind: Kind
+    public var category: Category
+    public var priority: Priority
+    public var handling: Handling
+    public var evaluation: Evaluation?
+    /// One line, 1 to 200 characters: what an inbox lists.
+    public var subject: String
+    /// The substance, 1 to 20 000 characters, line breaks allowed.
+    public var summary: String
+    /// At most 500, with distinct ids.
+    public var entities: [Entity]
+    /// What the sender asks the recipients to do; 1 to 2000 characters.
+    public var requestedAction: String?
+    /// Earlier notifications this one is about; an update or cancellation must name at least one.
+    public var references: [UUID]
+    /// The notification this one answers; a reply must carry it.
+    public var inReplyTo: UUID?
+    /// After this the information should no longer be acted on; later than `created`.
+    public var validUntil: Date? { didSet { validUntil = validUntil?.truncatedToMilliseconds } }
+    /// When an answer is due; a request must carry it; later than `created`.
+    public var responseDeadline: Date? { didSet { responseDeadline = responseDeadline?.truncatedToMilliseconds } }
+    /// At most 32 file descriptions; the files travel separately.
+    public var attachments: [Attachment]
+
+    /// The version this library writes and the only one it reads.
+    public static let currentVersion = 1
+    /// Documents larger than this (1 MiB) are refused before parsing.
+    public static let maximumEncodedSize = 1024 * 1024
+
+    public init(
+        version: Int = Notification.currentVersion,
+        id: UUID = UUID(),
+        sender: CenterID,
+        recipients: [CenterID],
+        created: Date = Date(),
+        kind: Kind = .notification,
+        category: Category,
+        priority: Priority = .routine,
+        handling: Handling,
+        evaluation: Evaluation? = nil,
+        subject: String,
+        summary: String,
+        entities: [Entity] = [],
+        requestedAction: String? = nil,
+        references: [UUID] = [],
+        inReplyTo: UUID? = nil,
+        validUntil: Date? = nil,
+        responseDeadline: Date? = nil,
+        attachments: [Attachment] = []
+    ) {
+        self.version = version
+        self.id = id
+        self.sender = sender
+        self.recipients = recipients
+        self.created = created.truncatedToMilliseconds
+        self.kind = kind
+        self.category = category
+        self.priority = priority
+        self.handling = handling
+        self.evaluation = evaluation
+        self.subject = subject
+        self.summary = summary
+        self.entities = entities
+        self.requestedAction = requestedAction
+        self.references = references
+        self.inReplyTo = inReplyTo
+        self.validUntil = validUntil?.truncatedToMilliseconds
+        self.responseDeadline = responseDeadline?.truncatedToMilliseconds
+        self.attachments = attachments
+    }
+
+    /// Parses JSON bytes strictly and validates; throws `NotificationInvalid` listing
+    /// every problem. Input over `maximumEncodedSize` is refused without being parsed.
+    public static func parse(_ json: some Collection<UInt8>) throws(NotificationInvalid) -> Notification {
+        guard json.count <= maximumEncodedSize else {
+            throw NotificationInvalid(problems: [ValidationProblem(
+                path: "", message: "document is \(json.count) bytes; the limit is \(maximumEncodedSize)")])
+        }
+        let parsed: JSONParser.Result
+        do {
+            parsed = try JSONParser.parse(Array(json))
+        } catch {
+            throw NotificationInvalid(problems: [ValidationProblem(path: "", message: error.message)])
+        }
+        let reader = DocumentReader()
+        for path in parsed.duplicateKeys {
+            reader.report(path, "field appears more than once")
+        }
+        let notification = read(parsed.value, reader)
+        guard let notification, reader.problems.isEmpty else {
+            throw NotificationInvalid(problems: reader.problems)
+        }
+        return notification
+    }
+
+    /// Semantic checks on an in-memory value; `[]` when valid. Runs the same rules as
+    /// `parse`, on the value's JSON form, so the two can never disagree.
+    public func validate() -> [ValidationProblem] {
+        let reader = DocumentReader()
+        _ = Notification.read(json, reader)
+        return reader.problems
+    }
+
+    /// Deterministic JSON: keys sorted, no whitespace, RFC 3339 UTC dates, lower-case
+    /// UUIDs, `/` not escaped, absent optionals and empty arrays left out. Equal values
+    /// give equal bytes.
+    public func encoded() -> Data {
+        Data(JSONWriter.bytes(json))
+    }
+
+    /// The published JSON Schema (draft 2020-12) for this format, for tools and other
+    /// implementations; `nil` only if the resource bundle is missing.
+    public static var jsonSchemaURL: URL? {
+        Bundle.module.url(forResource: "notification.schema", withExtension: "json")
+    }
+
+    /// Decodes through the same strict reader as `parse`; the problems become the
+    /// `DecodingError`'s description.
+    public init(from decoder: any Decoder) throws {
+        self = try decodeValidated(decoder) { value, _, reader in Notification.read(value, reader) }
+    }
+
+    /// Encodes the same tree as `encoded()`: dates as RFC 3339 strings, whatever the
+    /// encoder's date strategy.
+    public func encode(to encoder: any Encoder) throws { try json.encode(to: encoder) }
+}
+
+/// The same type under a name that Foundation does not also use: in a file that imports
+/// both Foundation and IIASModel, a bare `Notification` is ambiguous.
+public typealias FormalNotification = Notification
