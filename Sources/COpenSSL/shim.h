@@ -48,4 +48,8 @@ static inline long iias_BIO_get_mem_data(BIO *bio, char **data) {
     return BIO_get_mem_data(bio, data);
 }
 
+static inline unsigned long iias_XN_FLAG_RFC2253(void) {
+    return XN_FLAG_RFC2253;
+}
+
 #endif

@@ -7,28 +7,26 @@ enum XChaCha20Poly1305 {
     static let nonceByteCount = Int(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES)
     static let tagByteCount = Int(crypto_aead_xchacha20poly1305_ietf_ABYTES)
 
-    static func seal(_ plaintext: some ContiguousBytesView, key: SecretBytes, nonce: [UInt8],
+    static func seal(_ plaintext: some ContiguousBytesView, key: UnsafeRawBufferPointer, nonce: [UInt8],
                      associatedData: some ContiguousBytesView) -> [UInt8] {
         precondition(key.count == keyByteCount && nonce.count == nonceByteCount)
         Sodium.ready()
         return plaintext.withBytes { m in
             associatedData.withBytes { ad in
-                key.withUnsafeBytes { k in
-                    var out = [UInt8](repeating: 0, count: m.count + tagByteCount)
-                    var outCount: UInt64 = 0
-                    _ = crypto_aead_xchacha20poly1305_ietf_encrypt(
-                        &out, &outCount,
-                        m.bindMemory(to: UInt8.self).baseAddress, UInt64(m.count),
-                        ad.bindMemory(to: UInt8.self).baseAddress, UInt64(ad.count),
-                        nil, nonce, k.bindMemory(to: UInt8.self).baseAddress!)
-                    return out
-                }
+                var out = [UInt8](repeating: 0, count: m.count + tagByteCount)
+                var outCount: UInt64 = 0
+                _ = crypto_aead_xchacha20poly1305_ietf_encrypt(
+                    &out, &outCount,
+                    m.bindMemory(to: UInt8.self).baseAddress, UInt64(m.count),
+                    ad.bindMemory(to: UInt8.self).baseAddress, UInt64(ad.count),
+                    nil, nonce, key.bindMemory(to: UInt8.self).baseAddress!)
+                return out
             }
         }
     }
 
     /// Nil when the ciphertext, nonce, key or associated data do not match.
-    static func open(_ ciphertext: some ContiguousBytesView, key: SecretBytes, nonce: some ContiguousBytesView,
+    static func open(_ ciphertext: some ContiguousBytesView, key: UnsafeRawBufferPointer, nonce: some ContiguousBytesView,
                      associatedData: some ContiguousBytesView) -> [UInt8]? {
         Sodium.ready()
         return ciphertext.withBytes { c -> [UInt8]? in
@@ -36,16 +34,14 @@ enum XChaCha20Poly1305 {
             return nonce.withBytes { n -> [UInt8]? in
                 guard n.count == nonceByteCount else { return nil }
                 return associatedData.withBytes { ad -> [UInt8]? in
-                    key.withUnsafeBytes { k -> [UInt8]? in
-                        var out = [UInt8](repeating: 0, count: c.count - tagByteCount)
-                        var outCount: UInt64 = 0
-                        let rc = crypto_aead_xchacha20poly1305_ietf_decrypt(
-                            &out, &outCount, nil,
-                            c.bindMemory(to: UInt8.self).baseAddress!, UInt64(c.count),
-                            ad.bindMemory(to: UInt8.self).baseAddress, UInt64(ad.count),
-                            n.bindMemory(to: UInt8.self).baseAddress!, k.bindMemory(to: UInt8.self).baseAddress!)
-                        return rc == 0 ? out : nil
-                    }
+                    var out = [UInt8](repeating: 0, count: c.count - tagByteCount)
+                    var outCount: UInt64 = 0
+                    let rc = crypto_aead_xchacha20poly1305_ietf_decrypt(
+                        &out, &outCount, nil,
+                        c.bindMemory(to: UInt8.self).baseAddress!, UInt64(c.count),
+                        ad.bindMemory(to: UInt8.self).baseAddress, UInt64(ad.count),
+                        n.bindMemory(to: UInt8.self).baseAddress!, key.bindMemory(to: UInt8.self).baseAddress!)
+                    return rc == 0 ? out : nil
                 }
             }
         }

@@ -54,23 +54,19 @@ public final class EncryptionPrivateKey: Sendable {
         return try! raw.withUnsafeBytes { try EncryptionPrivateKey(rawRepresentation: $0) }
     }
 
-    /// Opens a sealed box into guarded memory; nil when it was not sealed to this key
-    /// or was altered.
-    func open(_ sealed: some ContiguousBytesView, plaintextCount: Int) -> SecretBytes? {
-        guard plaintextCount > 0 else { return nil }
-        return sealed.withBytes { box -> SecretBytes? in
-            guard box.count == plaintextCount + EncryptionPublicKey.sealOverhead else { return nil }
-            var ok = false
-            let out = SecretBytes(count: plaintextCount) { m in
-                scalar.withUnsafeBytes { sk in
-                    publicKey.rawRepresentation.withUnsafeBufferPointer { pk in
-                        ok = crypto_box_seal_open(m.bindMemory(to: UInt8.self).baseAddress!,
-                                                  box.bindMemory(to: UInt8.self).baseAddress!, UInt64(box.count),
-                                                  pk.baseAddress!, sk.bindMemory(to: UInt8.self).baseAddress!) == 0
-                    }
+    /// Opens a sealed box into `out` (exactly the plaintext's size); false when it was
+    /// not sealed to this key or was altered.
+    func open(_ sealed: some ContiguousBytesView, into out: UnsafeMutableRawBufferPointer) -> Bool {
+        guard out.count > 0 else { return false }
+        return sealed.withBytes { box -> Bool in
+            guard box.count == out.count + EncryptionPublicKey.sealOverhead else { return false }
+            return scalar.withUnsafeBytes { sk in
+                publicKey.rawRepresentation.withUnsafeBufferPointer { pk in
+                    crypto_box_seal_open(out.bindMemory(to: UInt8.self).baseAddress!,
+                                         box.bindMemory(to: UInt8.self).baseAddress!, UInt64(box.count),
+                                         pk.baseAddress!, sk.bindMemory(to: UInt8.self).baseAddress!) == 0
                 }
             }
-            return ok ? out : nil
         }
     }
 }

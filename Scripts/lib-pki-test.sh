@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Self-test of Scripts/pki.sh with openssl alone, in a temporary directory.
+#   Scripts/lib-pki-test.sh            run, print one line per check, exit 1 on any failure
+#   Scripts/lib-pki-test.sh --keep     keep the temporary PKI and print its path
+set -euo pipefail
+
+PKI_SH="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)/pki.sh"
+KEEP=0
+[[ ${1:-} == --keep ]] && KEEP=1
+T=$(mktemp -d "${TMPDIR:-/tmp}/iias-pki-test.XXXXXX")
+((KEEP)) || trap 'rm -rf -- "$T"' EXIT
+D="$T/pki"
+FAILS=0
+
+pass() { printf 'ok   %s\n' "$1"; }
+fail() { printf 'FAIL %s\n' "$1"; FAILS=$((FAILS + 1)); }
+check() { # check NAME COMMAND...  (command must succeed)
+    local name=$1
+    shift
+    if "$@" >"$T/out" 2>&1; then pass "$name"; else fail "$name"; sed 's/^/     /' "$T/out"; fi
+}
+check_out() { # check_out NAME EXPECTED_SUBSTRING COMMAND...  (output must contain it)
+    local name=$1 want=$2
+    shift 2
+    "$@" >"$T/out" 2>&1 || true
+    if grep -qF -- "$want" "$T/out"; then pass "$name"; else fail "$name (wanted: $want)"; sed 's/^/     /' "$T/out"; fi
+}
+check_rc() { # check_rc NAME RC COMMAND...
+    local name=$1 want=$2 rc=0
+    shift 2
+    "$@" >"$T/out" 2>&1 || rc=$?
+    if [[ $rc == "$want" ]]; then pass "$name"; else fail "$name (exit $rc, wanted $want)"; sed 's/^/     /' "$T/out"; fi
+}
+mode() { stat -c %a "$1" 2>/dev/null || stat -f %Lp "$1"; }
+check_mode() { # check_mode FILE MODE
+    local m
+    m=$(mode "$1")
+    if [[ $m == "$2" ]]; then pass "mode $2 ${1#"$T"/}"; else fail "mode of ${1#"$T"/} is $m, wanted $2"; fi
+}
+verify() { openssl verify -CAfile "$D/ca.crt" -crl_check -CRLfile "$D/crl.pem" "$@"; }
+
+printf 'correct horse battery staple\n' >"$T/pass"
+chmod 600 "$T/pass"
+
+cd /   # pki.sh must not depend on the working directory
+check "init-ca" "$PKI_SH" -q init-ca "$D"
+check_rc "init-ca refuses an existing CA" 1 "$PKI_SH" -q init-ca "$D"
+check "issue AZ" "$PKI_SH" -q issue "$D" AZ
+check "issue GE --passphrase-file" "$PKI_SH" -q issue "$D" GE --passphrase-file "$T/pass"
+check "issue UA-SBU --tls-key p256" "$PKI_SH" -q issue "$D" UA-SBU --tls-key p256
+check "issue MD expired" "$PKI_SH" -q issue "$D" MD --not-before 20200101000000Z --not-after 20210101000000Z
+check_rc "issue refuses existing center" 1 "$PKI_SH" -q issue "$D" AZ
+check_rc "bad center id is a usage error" 2 "$PKI_SH" -q issue "$D" az
+check_rc "--not-before alone is a usage error" 2 "$PKI_SH" -q issue "$D" XX --not-before 20200101000000Z
+check_rc "unknown option is a usage error" 2 "$PKI_SH" -q issue "$D" XX --frob
+
+for c in AZ GE UA-SBU; do
+    for p in signing encryption tls; do
+        check "verify $c/$p" verify "$D/centers/$c/$p.crt"
+        check_out "$c/$p subject" "subject=O = IIAS, OU = $p, CN = $c" openssl x509 -in "$D/centers/$c/$p.crt" -noout -subject
+        check_out "$c/$p SAN" "URI:iias:center:$c" openssl x509 -in "$D/centers/$c/$p.crt" -noout -ext subjectAltName
+        check_out "$c/$p CA:FALSE" "CA:FALSE" openssl x509 -in "$D/centers/$c/$p.crt" -noout -ext basicConstraints
+        check_mode "$D/centers/$c/$p.key" 600
+    done
+    check_mode "$D/centers/$c" 700
+    check_out "$c signing keyUsage" "Digital Signature, Non Repudiation" openssl x509 -in "$D/centers/$c/signing.crt" -noout -ext keyUsage
+    check_out "$c encryption keyUsage" "Key Agreement" openssl x509 -in "$D/centers/$c/encryption.crt" -noout -ext keyUsage
+    check_out "$c encryption key X25519" "X25519" openssl x509 -in "$D/centers/$c/encryption.crt" -noout -text
+    check_out "$c tls EKU" "TLS Web Server Authentication, TLS Web Client Authentication" openssl x509 -in "$D/centers/$c/tls.crt" -noout -ext extendedKeyUsage
+done
+check_out "UA-SBU tls key is P-256" "NIST CURVE: P-256" openssl x509 -in "$D/centers/UA-SBU/tls.crt" -noout -text
+check_mode "$D/ca/ca.key" 600
+check_mode "$D/ca" 700
+check_mode "$D/ca.crt" 644
+check_mode "$D/crl.pem" 644
+
+check "AZ key readable" openssl pkey -in "$D/centers/AZ/signing.key" -noout
+check_out "GE key is encrypted" "BEGIN ENCRYPTED PRIVATE KEY" head -1 "$D/centers/GE/signing.key"
+check "GE key readable with -passin file:" openssl pkey -in "$D/centers/GE/signing.key" -noout -passin "file:$T/pass"
+printf 'an envelope' >"$T/msg"
+check "Ed25519 sign" openssl pkeyutl -sign -rawin -inkey "$D/centers/AZ/signing.key" -in "$T/msg" -out "$T/sig"
+check_out "Ed25519 verify with the certificate" "Signature Verified Successfully" \
+    openssl pkeyutl -verify -rawin -certin -inkey "$D/centers/AZ/signing.crt" -in "$T/msg" -sigfile "$T/sig"
+openssl x509 -in "$D/centers/GE/encryption.crt" -noout -pubkey >"$T/ge.pub"
+openssl x509 -in "$D/centers/AZ/encryption.crt" -noout -pubkey >"$T/az.pub"
+openssl pkeyutl -derive -inkey "$D/centers/AZ/encryption.key" -peerkey "$T/ge.pub" -out "$T/k1"
+openssl pkeyutl -derive -inkey "$D/centers/GE/encryption.key" -passin "file:$T/pass" -peerkey "$T/az.pub" -out "$T/k2"
+check "X25519 agreement AZ<->GE" cmp "$T/k1" "$T/k2"
+
+check_out "expired certificate" "certificate has expired" verify "$D/centers/MD/signing.crt"
+check_out "expired X25519 certificate" "certificate has expired" verify "$D/centers/MD/encryption.crt"
+check "revoke GE" "$PKI_SH" -q revoke "$D" GE --reason keyCompromise
+for p in signing encryption tls; do
+    check_out "GE/$p revoked" "certificate revoked" verify "$D/centers/GE/$p.crt"
+done
+check "AZ still fine" verify "$D/centers/AZ/signing.crt"
+check_out "CRL signed by the root" "verify OK" openssl crl -in "$D/crl.pem" -CAfile "$D/ca.crt" -noout
+check "reissue AZ --force" "$PKI_SH" -q issue "$D" AZ --force
+check "new AZ verifies" verify "$D/centers/AZ/signing.crt"
+check_out "show lists the revocation" "keyCompromise" "$PKI_SH" show "$D" GE
+check "crl --days 7" "$PKI_SH" -q crl "$D" --days 7
+
+if ((KEEP)); then echo "PKI kept in $D"; fi
+if ((FAILS)); then
+    echo "$FAILS check(s) failed"
+    exit 1
+fi
+echo "all checks passed"
