@@ -1,0 +1,69 @@
+import CSodium
+import Foundation
+import IIASModel
+
+extension Envelope {
+    /// Seals a notification from its sender to every recipient it names: a fresh
+    /// 32-byte content key encrypts the notification (XChaCha20-Poly1305, the header
+    /// as associated data), the key is sealed to each recipient's X25519 key, and the
+    /// sender's Ed25519 key signs the result. The content key is wiped on return.
+    ///
+    /// - Parameter recipientKeys: an encryption key for every recipient, each taken
+    ///   from a certificate that `TrustAnchor` verified for `.encryption`.
+    public static func seal(_ notification: FormalNotification, signer: SigningPrivateKey,
+                            recipientKeys: [CenterID: EncryptionPublicKey], created: Date = Date()) throws(EnvelopeError) -> Envelope {
+        let problems = notification.validate()
+        guard problems.isEmpty else { throw .invalidNotification(NotificationInvalid(problems: problems)) }
+        let recipients = Set(notification.recipients)
+        guard recipients.count <= maximumRecipients else {
+            throw .tooLarge(part: "recipient list", size: recipients.count, limit: maximumRecipients)
+        }
+        if let missing = recipients.subtracting(recipientKeys.keys).sorted().first {
+            throw .cannotSeal("no encryption key for recipient \(missing)")
+        }
+        let plaintext = [UInt8](notification.encoded())
+        guard plaintext.count + XChaCha20Poly1305.tagByteCount <= maximumBodyBytes else {
+            throw .tooLarge(part: "body", size: plaintext.count, limit: maximumBodyBytes)
+        }
+        let sealed = withEphemeralSecret(count: contentKeyByteCount) { contentKey -> Result<Envelope, EnvelopeError> in
+            randombytes_buf(contentKey.baseAddress!, contentKey.count)
+            let key = UnsafeRawBufferPointer(contentKey)
+            var sealedKeys: [CenterID: [UInt8]] = [:]
+            for recipient in recipients { sealedKeys[recipient] = recipientKeys[recipient]!.seal(key) }
+            let header = EnvelopeHeader(
+                id: notification.id, kind: .notification, sender: notification.sender,
+                recipients: Array(recipients), created: created,
+                nonce: Sodium.randomBytes(XChaCha20Poly1305.nonceByteCount), sealedKeys: sealedKeys)
+            let headerBytes = header.canonicalBytes
+            guard headerBytes.count <= maximumHeaderBytes else {
+                return .failure(.tooLarge(part: "header", size: headerBytes.count, limit: maximumHeaderBytes))
+            }
+            let body = XChaCha20Poly1305.seal(plaintext, key: key, nonce: header.nonce!, associatedData: headerBytes)
+            return .success(Envelope(header: header, headerBytes: headerBytes, body: body, signer: signer))
+        }
+        return try sealed.get()
+    }
+
+    /// A signed receipt from `sender` (the recipient of `envelope`) back to the
+    /// envelope's sender: proof of delivery, or a refusal that names its reason.
+    public static func receipt(for envelope: Envelope, from sender: CenterID, signer: SigningPrivateKey,
+                               outcome: Receipt.Outcome, logIndex: UInt64? = nil,
+                               reason: Receipt.RefusalReason? = nil, detail: String? = nil,
+                               id: UUID = UUID(), created: Date = Date()) -> Envelope {
+        receipt(answering: envelope.id, sha256: envelope.sha256, to: envelope.header.sender, from: sender,
+                signer: signer, outcome: outcome, logIndex: logIndex, reason: reason, detail: detail, id: id, created: created)
+    }
+
+    /// The same, for bytes that did not even parse as an envelope: the receipt names
+    /// whatever id the caller could recover and the SHA-256 of the bytes received.
+    public static func receipt(answering envelopeID: UUID, sha256: [UInt8], to originalSender: CenterID,
+                               from sender: CenterID, signer: SigningPrivateKey, outcome: Receipt.Outcome,
+                               logIndex: UInt64? = nil, reason: Receipt.RefusalReason? = nil, detail: String? = nil,
+                               id: UUID = UUID(), created: Date = Date()) -> Envelope {
+        let receipt = Receipt(envelopeID: envelopeID, envelopeSHA256: sha256, outcome: outcome,
+                              logIndex: logIndex, reason: reason, detail: detail)
+        let header = EnvelopeHeader(id: id, kind: .receipt, sender: sender, recipients: [originalSender],
+                                    created: created, receipt: receipt)
+        return Envelope(header: header, headerBytes: header.canonicalBytes, body: [], signer: signer)
+    }
+}

@@ -1,0 +1,208 @@
+import Foundation
+import IIASModel
+
+/// What an envelope carries in clear, signed: only what routing and auditing need.
+/// Category, subject and content stay inside the encrypted body.
+public struct EnvelopeHeader: Sendable, Equatable {
+    /// What the envelope is. Receipts carry no body.
+    public enum Kind: String, Sendable, Codable, CaseIterable {
+        case notification
+        case receipt
+    }
+
+    /// The envelope id; for a notification, equal to the notification's id.
+    public var id: UUID
+    public var kind: Kind
+    public var sender: CenterID
+    /// Sorted and unique, so that one set of recipients has one encoding.
+    public var recipients: [CenterID]
+    /// When the sender sealed it (millisecond precision).
+    public var created: Date
+    /// The XChaCha20-Poly1305 nonce of the body (notifications only).
+    public var nonce: [UInt8]?
+    /// The content key sealed to each recipient's X25519 key (notifications only).
+    public var sealedKeys: [CenterID: [UInt8]]
+    /// What a receipt acknowledges (receipts only).
+    public var receipt: Receipt?
+
+    public init(id: UUID, kind: Kind, sender: CenterID, recipients: [CenterID], created: Date,
+                nonce: [UInt8]? = nil, sealedKeys: [CenterID: [UInt8]] = [:], receipt: Receipt? = nil) {
+        self.id = id
+        self.kind = kind
+        self.sender = sender
+        self.recipients = Array(Set(recipients)).sorted()
+        self.created = created.truncatedToMilliseconds
+        self.nonce = nonce
+        self.sealedKeys = sealedKeys
+        self.receipt = receipt
+    }
+
+    /// The canonical bytes (RFC 8785 form) that are signed and used as associated data.
+    public var canonicalBytes: [UInt8] {
+        var members: [String: JSONValue] = [
+            "id": .string(id.uuidString.lowercased()),
+            "kind": .string(kind.rawValue),
+            "sender": .string(sender.rawValue),
+            "recipients": .array(recipients.map { .string($0.rawValue) }),
+            "created": .string(Timestamp.formatWithMilliseconds(created)),
+        ]
+        if let nonce { members["nonce"] = .string(Data(nonce).base64EncodedString()) }
+        if !sealedKeys.isEmpty {
+            members["keys"] = .object(Dictionary(uniqueKeysWithValues: sealedKeys.map {
+                ($0.key.rawValue, JSONValue.string(Data($0.value).base64EncodedString()))
+            }))
+        }
+        if let receipt { members["receipt"] = receipt.json }
+        return JSONWriter.bytes(.object(members))
+    }
+
+    /// Parses and checks every field, then requires the bytes to be canonical.
+    init(parsing bytes: ArraySlice<UInt8>) throws(EnvelopeError) {
+        let parsed: JSONParser.Result
+        do {
+            parsed = try JSONParser.parse(Array(bytes))
+        } catch {
+            throw .malformedHeader("the header is \(error.message)")
+        }
+        guard case .object(let object) = parsed.value else { throw .malformedHeader("the header is not a JSON object") }
+        if let duplicate = parsed.duplicateKeys.first {
+            throw .malformedHeader("\(duplicate.prefix(40)): the field occurs twice")
+        }
+        var fields = HeaderFields(object, path: "")
+        let id = try fields.uuid("id")
+        let kindText = try fields.string("kind")
+        guard let kind = Kind(rawValue: kindText) else {
+            throw .malformedHeader("kind: unknown kind \"\(kindText.prefix(32))\"")
+        }
+        let sender = try fields.center("sender")
+        let recipients = try fields.centers("recipients")
+        guard recipients.count <= Envelope.maximumRecipients else {
+            throw .tooLarge(part: "recipient list", size: recipients.count, limit: Envelope.maximumRecipients)
+        }
+        guard !recipients.isEmpty else { throw .malformedHeader("recipients: empty") }
+        guard !recipients.contains(sender) else { throw .malformedHeader("recipients: contains the sender") }
+        let createdText = try fields.string("created")
+        guard let created = Timestamp.parse(createdText), Timestamp.formatWithMilliseconds(created) == createdText else {
+            throw .malformedHeader("created: not a timestamp like 2026-11-22T21:05:09.120Z")
+        }
+        var nonce: [UInt8]? = nil
+        var sealed: [CenterID: [UInt8]] = [:]
+        var receipt: Receipt? = nil
+        switch kind {
+        case .notification:
+            nonce = try fields.base64("nonce", count: XChaCha20Poly1305.nonceByteCount)
+            var keys = HeaderFields(try fields.object("keys"), path: "keys.")
+            for recipient in recipients {
+                sealed[recipient] = try keys.base64(recipient.rawValue, count: Envelope.sealedKeyByteCount)
+            }
+            try keys.requireNoOthers()
+        case .receipt:
+            receipt = try Receipt(HeaderFields(try fields.object("receipt"), path: "receipt."))
+            guard recipients.count == 1 else { throw .malformedHeader("recipients: a receipt goes to exactly one center") }
+        }
+        try fields.requireNoOthers()
+        self.init(id: id, kind: kind, sender: sender, recipients: recipients, created: created,
+                  nonce: nonce, sealedKeys: sealed, receipt: receipt)
+        guard canonicalBytes.elementsEqual(bytes) else { throw .nonCanonicalHeader }
+    }
+}
+
+/// Reads typed fields out of a parsed JSON object, naming the field on any failure, and
+/// remembers which were read so that unknown fields can be refused.
+struct HeaderFields {
+    private let object: [String: JSONValue]
+    private let path: String
+    private var seen: Set<String> = []
+
+    init(_ object: [String: JSONValue], path: String) {
+        self.object = object
+        self.path = path
+    }
+
+    private mutating func value(_ key: String) throws(EnvelopeError) -> JSONValue {
+        seen.insert(key)
+        guard let v = object[key] else { throw .malformedHeader("\(path)\(key): missing") }
+        return v
+    }
+
+    mutating func string(_ key: String) throws(EnvelopeError) -> String {
+        guard case .string(let s) = try value(key) else { throw .malformedHeader("\(path)\(key): expected a string") }
+        return s
+    }
+
+    mutating func optionalString(_ key: String) throws(EnvelopeError) -> String? {
+        guard object[key] != nil else { return nil }
+        return try string(key)
+    }
+
+    mutating func integer(_ key: String) throws(EnvelopeError) -> UInt64 {
+        // Only integers written without fraction or exponent: anything else would change
+        // bytes on re-encoding, and the header would not be canonical.
+        guard case .integer(let n) = try value(key), n >= 0, n <= 1 << 53 else {
+            throw .malformedHeader("\(path)\(key): expected a non-negative integer")
+        }
+        return UInt64(n)
+    }
+
+    mutating func optionalInteger(_ key: String) throws(EnvelopeError) -> UInt64? {
+        guard object[key] != nil else { return nil }
+        return try integer(key)
+    }
+
+    mutating func uuid(_ key: String) throws(EnvelopeError) -> UUID {
+        let s = try string(key)
+        guard let id = UUID(uuidString: s), id.uuidString.lowercased() == s else {
+            throw .malformedHeader("\(path)\(key): expected a lower-case UUID")
+        }
+        return id
+    }
+
+    mutating func center(_ key: String) throws(EnvelopeError) -> CenterID {
+        let s = try string(key)
+        guard let id = CenterID(s) else { throw .malformedHeader("\(path)\(key): not a center id") }
+        return id
+    }
+
+    mutating func centers(_ key: String) throws(EnvelopeError) -> [CenterID] {
+        guard case .array(let list) = try value(key) else { throw .malformedHeader("\(path)\(key): expected an array") }
+        guard list.count <= Envelope.maximumRecipients else {
+            throw .tooLarge(part: "recipient list", size: list.count, limit: Envelope.maximumRecipients)
+        }
+        var out: [CenterID] = []
+        for (i, item) in list.enumerated() {
+            guard case .string(let s) = item, let id = CenterID(s) else {
+                throw .malformedHeader("\(path)\(key)[\(i)]: not a center id")
+            }
+            out.append(id)
+        }
+        guard Set(out).count == out.count else { throw .malformedHeader("\(path)\(key): a center is listed twice") }
+        return out
+    }
+
+    mutating func base64(_ key: String, count: Int) throws(EnvelopeError) -> [UInt8] {
+        let s = try string(key)
+        guard let data = Data(base64Encoded: s), data.count == count else {
+            throw .malformedHeader("\(path)\(key): expected \(count) bytes in base64")
+        }
+        return [UInt8](data)
+    }
+
+    mutating func hex(_ key: String, count: Int) throws(EnvelopeError) -> [UInt8] {
+        let s = try string(key)
+        guard let bytes = [UInt8](hexString: s), bytes.count == count, bytes.hexString == s else {
+            throw .malformedHeader("\(path)\(key): expected \(count) bytes in lower-case hex")
+        }
+        return bytes
+    }
+
+    mutating func object(_ key: String) throws(EnvelopeError) -> [String: JSONValue] {
+        guard case .object(let o) = try value(key) else { throw .malformedHeader("\(path)\(key): expected an object") }
+        return o
+    }
+
+    func requireNoOthers() throws(EnvelopeError) {
+        if let extra = object.keys.filter({ !seen.contains($0) }).sorted().first {
+            throw .malformedHeader("\(path)\(extra.prefix(40)): unknown field")
+        }
+    }
+}

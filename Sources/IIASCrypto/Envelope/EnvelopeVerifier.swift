@@ -1,0 +1,110 @@
+import Foundation
+import IIASModel
+import Synchronization
+
+/// Where signing and encryption certificates of other centers come from: a directory
+/// an auditor was given, or the node's configured peers.
+public protocol CertificateSource: Sendable {
+    /// The certificate `center` uses for `purpose`, or nil when none is known.
+    func certificate(of center: CenterID, for purpose: KeyPurpose) -> Certificate?
+}
+
+/// An envelope whose signature was checked against a trusted certificate of its
+/// sender. Only a verified envelope can be opened, so no caller can read content
+/// whose origin was not proven.
+public struct VerifiedEnvelope: Sendable {
+    public let envelope: Envelope
+    public let senderCertificate: Certificate
+}
+
+/// Checks who signed an envelope: finds the sender's signing certificate, verifies it
+/// against the trust anchor (chain, CRL, validity, purpose, center id), then the
+/// Ed25519 signature. Certificate checks are remembered per certificate for
+/// `cacheLifetime`, so a busy node pays OpenSSL's chain walk once per peer, not per
+/// envelope; a new `TrustAnchor` (a CRL reload) starts a new verifier and a new cache.
+public final class EnvelopeVerifier: Sendable {
+    public let trust: TrustAnchor
+    public let certificates: any CertificateSource
+    private let cacheLifetime: TimeInterval
+    private let verifiedUntil = Mutex<[[UInt8]: Date]>([:])
+
+    public init(trust: TrustAnchor, certificates: any CertificateSource, cacheLifetime: TimeInterval = 60) {
+        self.trust = trust
+        self.certificates = certificates
+        self.cacheLifetime = cacheLifetime
+    }
+
+    /// - Parameter time: the time at which the sender's certificate must be valid;
+    ///   now for live traffic, or the envelope's own `created` time for an audit of old
+    ///   envelopes (`verify(_:atSigningTime:)`).
+    public func verify(_ envelope: Envelope, at time: Date = Date()) throws(EnvelopeError) -> VerifiedEnvelope {
+        let sender = envelope.header.sender
+        guard let certificate = certificates.certificate(of: sender, for: .signing) else {
+            throw .unknownSender(sender)
+        }
+        try checkCertificate(certificate, of: sender, at: time)
+        let key: SigningPublicKey
+        do { key = try certificate.signingPublicKey() } catch { throw .untrustedSender(error.description) }
+        guard envelope.isSignatureValid(with: key) else { throw .badSignature }
+        return VerifiedEnvelope(envelope: envelope, senderCertificate: certificate)
+    }
+
+    public func verify(_ envelope: Envelope, atSigningTime: Bool) throws(EnvelopeError) -> VerifiedEnvelope {
+        try verify(envelope, at: atSigningTime ? envelope.header.created : Date())
+    }
+
+    private func checkCertificate(_ certificate: Certificate, of center: CenterID, at time: Date) throws(EnvelopeError) {
+        let now = Date()
+        let live = abs(time.timeIntervalSince(now)) < 1
+        let key = certificate.fingerprint
+        if live, let until = verifiedUntil.withLock({ $0[key] }), until > now, certificate.notAfter > now {
+            return
+        }
+        do {
+            try trust.verify(certificate, for: .signing, of: center, at: time)
+        } catch {
+            throw .untrustedSender(error.description)
+        }
+        if live {
+            verifiedUntil.withLock { cache in
+                if cache.count > 4096 { cache.removeAll() }
+                cache[key] = now.addingTimeInterval(cacheLifetime)
+            }
+        }
+    }
+}
+
+extension VerifiedEnvelope {
+    /// Decrypts the notification as `center`, with that center's X25519 key, and
+    /// checks that it agrees with the signed header (id, sender, recipients).
+    public func open(as center: CenterID, with key: EncryptionPrivateKey) throws(EnvelopeError) -> FormalNotification {
+        let header = envelope.header
+        guard header.kind == .notification else {
+            throw .wrongKind(expected: EnvelopeHeader.Kind.notification.rawValue, actual: header.kind.rawValue)
+        }
+        guard let sealedKey = header.sealedKeys[center], let nonce = header.nonce else { throw .notARecipient(center) }
+        let decrypted = withEphemeralSecret(count: Envelope.contentKeyByteCount) { contentKey -> Result<[UInt8], EnvelopeError> in
+            guard key.open(sealedKey, into: contentKey) else { return .failure(.wrongKey(center)) }
+            guard let plaintext = XChaCha20Poly1305.open(envelope.body, key: UnsafeRawBufferPointer(contentKey),
+                                                         nonce: nonce, associatedData: envelope.headerBytes) else {
+                return .failure(.bodyTampered)
+            }
+            return .success(plaintext)
+        }
+        let plaintext = try decrypted.get()
+        let notification: FormalNotification
+        do {
+            notification = try FormalNotification.parse(plaintext)
+        } catch {
+            throw .invalidNotification(error)
+        }
+        guard notification.id == header.id else { throw .mismatch("notification id \(notification.id) differs from envelope id") }
+        guard notification.sender == header.sender else {
+            throw .mismatch("the notification names sender \(notification.sender), the envelope \(header.sender)")
+        }
+        guard Set(notification.recipients) == Set(header.recipients) else {
+            throw .mismatch("the notification's recipients differ from the envelope's")
+        }
+        return notification
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+import IIASModel
+
+/// What a receipt envelope says about the envelope it answers: "I, the recipient,
+/// logged exactly these bytes at this index" (delivered) or "I refused them, and why"
+/// (refused). Signed by the recipient, it is the sender's proof of delivery.
+public struct Receipt: Sendable, Equatable {
+    public enum Outcome: String, Sendable, Codable, CaseIterable {
+        case delivered
+        case refused
+    }
+
+    /// Why a recipient refused an envelope; stable names that a sender can act on.
+    public enum RefusalReason: String, Sendable, Codable, CaseIterable {
+        /// The recipient is not in the envelope's recipient list.
+        case notARecipient = "not-a-recipient"
+        /// The sender's certificate is unknown, expired, revoked or from another CA.
+        case untrustedSender = "untrusted-sender"
+        /// The signature does not verify.
+        case badSignature = "bad-signature"
+        /// The envelope or the notification inside is malformed or invalid.
+        case invalid = "invalid"
+        /// The envelope's time is outside the recipient's clock-skew bound.
+        case clockSkew = "clock-skew"
+        /// The envelope's sender is not the center the connection is authenticated as.
+        case senderMismatch = "sender-mismatch"
+    }
+
+    public var envelopeID: UUID
+    /// SHA-256 of the exact envelope bytes received.
+    public var envelopeSHA256: [UInt8]
+    public var outcome: Outcome
+    /// The recipient's log index of the envelope (delivered) or of the refusal (if logged).
+    public var logIndex: UInt64?
+    public var reason: RefusalReason?
+    /// Printable ASCII detail for a human, at most `maximumDetailLength` characters.
+    public var detail: String?
+
+    public static let maximumDetailLength = 200
+
+    public init(envelopeID: UUID, envelopeSHA256: [UInt8], outcome: Outcome, logIndex: UInt64? = nil,
+                reason: RefusalReason? = nil, detail: String? = nil) {
+        self.envelopeID = envelopeID
+        self.envelopeSHA256 = envelopeSHA256
+        self.outcome = outcome
+        self.logIndex = logIndex
+        self.reason = reason
+        self.detail = detail.map(Self.sanitize)
+    }
+
+    /// Keeps printable ASCII only and bounds the length, so that a detail can never
+    /// smuggle control characters into a terminal or make headers non-canonical.
+    static func sanitize(_ text: String) -> String {
+        String(String.UnicodeScalarView(text.unicodeScalars.lazy.filter { $0.value >= 0x20 && $0.value < 0x7F }
+            .prefix(maximumDetailLength)))
+    }
+
+    var json: JSONValue {
+        var members: [String: JSONValue] = [
+            "envelope": .string(envelopeID.uuidString.lowercased()),
+            "sha256": .string(envelopeSHA256.hexString),
+            "outcome": .string(outcome.rawValue),
+        ]
+        if let logIndex { members["logIndex"] = .integer(Int64(clamping: logIndex)) }
+        if let reason { members["reason"] = .string(reason.rawValue) }
+        if let detail { members["detail"] = .string(detail) }
+        return .object(members)
+    }
+
+    init(_ fields: HeaderFields) throws(EnvelopeError) {
+        var fields = fields
+        envelopeID = try fields.uuid("envelope")
+        envelopeSHA256 = try fields.hex("sha256", count: SHA256.byteCount)
+        let outcomeText = try fields.string("outcome")
+        guard let outcome = Outcome(rawValue: outcomeText) else {
+            throw .malformedHeader("receipt.outcome: unknown outcome \"\(outcomeText.prefix(32))\"")
+        }
+        self.outcome = outcome
+        logIndex = try fields.optionalInteger("logIndex")
+        if let text = try fields.optionalString("reason") {
+            guard let reason = RefusalReason(rawValue: text) else {
+                throw .malformedHeader("receipt.reason: unknown reason \"\(text.prefix(32))\"")
+            }
+            self.reason = reason
+        }
+        detail = try fields.optionalString("detail")
+        if let detail, detail != Self.sanitize(detail) {
+            throw .malformedHeader("receipt.detail: only printable ASCII, at most \(Self.maximumDetailLength) characters")
+        }
+        switch outcome {
+        case .delivered:
+            guard logIndex != nil, reason == nil else {
+                throw .malformedHeader("receipt: a delivery receipt has a logIndex and no reason")
+            }
+        case .refused:
+            guard reason != nil else { throw .malformedHeader("receipt.reason: missing (a refusal names its reason)") }
+        }
+        try fields.requireNoOthers()
+    }
+}

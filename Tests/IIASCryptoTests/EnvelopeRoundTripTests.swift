@@ -1,0 +1,92 @@
+import Foundation
+import IIASCrypto
+import IIASModel
+import IIASTestSupport
+import XCTest
+
+final class EnvelopeRoundTripTests: XCTestCase {
+    func testEveryRecipientOpensTheSameNotification() throws {
+        let notification = Samples.notification()
+        let recipientKeys = try Samples.directory.encryptionKeys(for: notification.recipients, trust: Samples.trust)
+        let envelope = try Envelope.seal(notification, signer: Samples.keys("AZ").signingKey, recipientKeys: recipientKeys)
+        let reparsed = try Envelope(parsing: envelope.bytes)
+        XCTAssertEqual(reparsed.header, envelope.header)
+        XCTAssertEqual(reparsed.header.recipients.map(\.rawValue), ["GE", "MD", "UA"])
+        let verified = try Samples.verifier.verify(reparsed)
+        for center in ["GE", "UA", "MD"] {
+            let keys = Samples.keys(center)
+            let opened = try verified.open(as: keys.center, with: keys.encryptionKey)
+            XCTAssertEqual(opened, notification, "opened as \(center)")
+        }
+    }
+
+    func testACenterNotAddressedCannotOpen() throws {
+        let verified = try Samples.verifier.verify(try Samples.sealed())
+        let outsider = Samples.keys("TJ")
+        XCTAssertThrowsError(try verified.open(as: outsider.center, with: outsider.encryptionKey)) { error in
+            guard case EnvelopeError.notARecipient(let id) = error else { return XCTFail("got \(error)") }
+            XCTAssertEqual(id.rawValue, "TJ")
+            XCTAssertTrue("\(error)".contains("not addressed to TJ"))
+        }
+        let sender = Samples.keys("AZ")
+        XCTAssertThrowsError(try verified.open(as: sender.center, with: sender.encryptionKey)) { error in
+            guard case EnvelopeError.notARecipient = error else { return XCTFail("got \(error)") }
+        }
+    }
+
+    func testTheWrongKeyCannotOpen() throws {
+        let verified = try Samples.verifier.verify(try Samples.sealed())
+        let wrong = Samples.keys("UA").encryptionKey
+        XCTAssertThrowsError(try verified.open(as: CenterID("GE")!, with: wrong)) { error in
+            guard case EnvelopeError.wrongKey(let id) = error else { return XCTFail("got \(error)") }
+            XCTAssertEqual(id.rawValue, "GE")
+        }
+    }
+
+    func testSealingRefusesARecipientWithoutAKey() throws {
+        let notification = Samples.notification()
+        let keys = try Samples.directory.encryptionKeys(for: [CenterID("GE")!, CenterID("UA")!], trust: Samples.trust)
+        XCTAssertThrowsError(try Envelope.seal(notification, signer: Samples.keys("AZ").signingKey, recipientKeys: keys)) { error in
+            XCTAssertTrue("\(error)".contains("MD"), "\(error)")
+        }
+    }
+
+    func testASignatureByAnotherCenterIsRefused() throws {
+        // GE signs an envelope that claims AZ as its sender.
+        let notification = Samples.notification(from: "AZ")
+        let keys = try Samples.directory.encryptionKeys(for: notification.recipients, trust: Samples.trust)
+        let forged = try Envelope.seal(notification, signer: Samples.keys("GE").signingKey, recipientKeys: keys)
+        XCTAssertThrowsError(try Samples.verifier.verify(try Envelope(parsing: forged.bytes))) { error in
+            guard case EnvelopeError.badSignature = error else { return XCTFail("got \(error)") }
+        }
+    }
+
+    func testEachSealUsesAFreshContentKeyAndNonce() throws {
+        let a = try Samples.sealed(), b = try Samples.sealed()
+        XCTAssertNotEqual(a.header.nonce, b.header.nonce)
+        XCTAssertNotEqual(a.header.sealedKeys[CenterID("GE")!], b.header.sealedKeys[CenterID("GE")!])
+    }
+
+    func testReceiptsRoundTripAndVerify() throws {
+        let envelope = try Samples.sealed()
+        let ge = Samples.keys("GE")
+        let receipt = Envelope.receipt(for: envelope, from: ge.center, signer: ge.signingKey, outcome: .delivered, logIndex: 41)
+        let parsed = try Envelope(parsing: receipt.bytes)
+        XCTAssertEqual(parsed.header.kind, .receipt)
+        XCTAssertEqual(parsed.header.recipients.map(\.rawValue), ["AZ"])
+        XCTAssertEqual(parsed.header.receipt?.envelopeID, envelope.id)
+        XCTAssertEqual(parsed.header.receipt?.envelopeSHA256, envelope.sha256)
+        XCTAssertEqual(parsed.header.receipt?.logIndex, 41)
+        XCTAssertNoThrow(try Samples.verifier.verify(parsed))
+
+        let refusal = Envelope.receipt(for: envelope, from: ge.center, signer: ge.signingKey, outcome: .refused,
+                                       reason: .clockSkew, detail: "created 2 h ahead\u{1B}[31m of our clock")
+        let refusalParsed = try Envelope(parsing: refusal.bytes)
+        XCTAssertEqual(refusalParsed.header.receipt?.reason, .clockSkew)
+        XCTAssertEqual(refusalParsed.header.receipt?.detail, "created 2 h ahead[31m of our clock", "control characters are stripped")
+        XCTAssertNoThrow(try Samples.verifier.verify(refusalParsed))
+        XCTAssertThrowsError(try Samples.verifier.verify(refusalParsed).open(as: ge.center, with: ge.encryptionKey)) { error in
+            guard case EnvelopeError.wrongKind = error else { return XCTFail("got \(error)") }
+        }
+    }
+}
