@@ -41,6 +41,16 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Measures the envelope against raw libsodium (Scripts/bench.sh, release build).
+        .executableTarget(
+            name: "iias-bench",
+            dependencies: ["IIASModel", "IIASCrypto", "CSodium"]
+        ),
+        // Shared by the test targets only: a real PKI made by Scripts/pki.sh, process runner.
+        .target(
+            name: "IIASTestSupport",
+            path: "Sources/IIASTestSupport"
+        ),
         .testTarget(
             name: "IIASModelTests",
             dependencies: ["IIASModel"],
@@ -48,12 +58,12 @@ let package = Package(
         ),
         .testTarget(
             name: "IIASCryptoTests",
-            dependencies: ["IIASCrypto", "IIASModel"],
+            dependencies: ["IIASCrypto", "IIASModel", "IIASTestSupport"],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["IIASCrypto", "IIASModel"]
+            dependencies: ["IIASCrypto", "IIASModel", "IIASTestSupport", "iias"]
         ),
     ],
     swiftLanguageModes: [.v6]

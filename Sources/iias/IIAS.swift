@@ -1,9 +1,69 @@
 import ArgumentParser
+import Foundation
 
-@main
+/// The one executable: node, operator and auditor commands.
 struct IIAS: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "iias",
-        abstract: "Exchange signed, end-to-end encrypted notifications between national centers."
+        abstract: "Exchange signed, end-to-end encrypted notifications between national centers.",
+        discussion: """
+        Offline commands (no node needed):
+          iias compose   build and validate a formalized notification; --seal writes an envelope
+          iias open      verify an envelope's sender and decrypt it as one of its recipients
+          iias audit     verify envelopes as an auditor; export them for openssl
+
+        Exit codes: 0 success, 1 the data is invalid or did not verify, 2 usage or I/O error.
+        Keys and certificates come from Scripts/pki.sh (see Certs/README.md).
+        """,
+        version: "0.1.0",
+        subcommands: [Compose.self, Open.self, Audit.self]
     )
+}
+
+@main
+enum Main {
+    static func main() async {
+        do {
+            var command = try IIAS.parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let failure as CLIFailure {
+            Terminal.error(failure.message, hint: failure.hint)
+            exit(failure.exitCode)
+        } catch let code as ExitCode {
+            exit(code.rawValue)
+        } catch {
+            let code = IIAS.exitCode(for: error)
+            if code == .success {
+                print(IIAS.fullMessage(for: error))
+                exit(0)
+            }
+            FileHandle.standardError.write(Data((IIAS.fullMessage(for: error) + "\n").utf8))
+            exit(CLIFailure.usageCode)
+        }
+    }
+}
+
+/// A failure the user can act on: what went wrong, what to do next, and an exit code
+/// that tells scripts which kind of failure it was.
+struct CLIFailure: Error {
+    static let invalidCode: Int32 = 1
+    static let usageCode: Int32 = 2
+
+    let message: String
+    let hint: String?
+    let exitCode: Int32
+
+    /// The data given is invalid or did not verify (exit 1).
+    static func invalid(_ message: String, hint: String? = nil) -> CLIFailure {
+        CLIFailure(message: message, hint: hint, exitCode: invalidCode)
+    }
+
+    /// The command was used wrongly or a file could not be read (exit 2).
+    static func usage(_ message: String, hint: String? = nil) -> CLIFailure {
+        CLIFailure(message: message, hint: hint, exitCode: usageCode)
+    }
 }

@@ -1,0 +1,108 @@
+import ArgumentParser
+import Foundation
+import IIASCrypto
+import IIASModel
+
+/// Where trust comes from: the root CA, its CRL, and a folder of center certificates.
+struct TrustOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The interstate root CA certificate (PEM).", valueName: "ca.crt"))
+    var ca: String?
+
+    @Option(name: .long, help: ArgumentHelp("The CA's revocation list (PEM); strongly recommended.", valueName: "crl.pem"))
+    var crl: String?
+
+    @Option(name: .long, help: ArgumentHelp("A folder of center certificates (*.crt, searched recursively), e.g. PKI/centers.", valueName: "dir"))
+    var certs: String?
+
+    /// The CA, defaulting to `ca.crt` in `fallbackDirectory` (a center's key folder).
+    func trustAnchor(fallbackDirectory: String? = nil) throws -> TrustAnchor {
+        let caPath = ca ?? fallbackDirectory.map { ($0 as NSString).appendingPathComponent("ca.crt") }
+        guard let caPath else {
+            throw CLIFailure.usage("no root CA given", hint: "pass --ca PKI/ca.crt")
+        }
+        do {
+            return try TrustAnchor(caFile: caPath, crlFile: crl)
+        } catch {
+            throw CLIFailure.usage(error.description, hint: "check --ca and --crl point at the files Scripts/pki.sh wrote")
+        }
+    }
+
+    /// The certificate folder, defaulting to the parent of a center's key folder
+    /// (`PKI/centers/AZ` → `PKI/centers`).
+    func certificateDirectory(fallbackDirectory: String? = nil) throws -> CertificateDirectory {
+        let path = certs ?? fallbackDirectory.map { ($0 as NSString).deletingLastPathComponent }
+        guard let path else {
+            throw CLIFailure.usage("no certificate folder given", hint: "pass --certs PKI/centers")
+        }
+        do {
+            return try CertificateDirectory(path)
+        } catch {
+            throw CLIFailure.usage(error.description, hint: "pass --certs with the folder holding the centers' .crt files")
+        }
+    }
+}
+
+/// A center's own key folder (as `Scripts/pki.sh issue` writes it).
+struct KeyOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The center's key folder, e.g. PKI/centers/AZ (signing.key, encryption.key, certificates).", valueName: "dir"))
+    var keyDir: String?
+
+    @Option(name: .long, help: ArgumentHelp("A file holding the passphrase of encrypted key files.", valueName: "file"))
+    var passphraseFile: String?
+
+    func load() throws -> CenterKeys {
+        guard let keyDir else {
+            throw CLIFailure.usage("no key folder given", hint: "pass --key-dir PKI/centers/<ID>")
+        }
+        var passphrase: [UInt8]? = nil
+        if let passphraseFile {
+            guard let data = FileManager.default.contents(atPath: passphraseFile), data.count <= 4096 else {
+                throw CLIFailure.usage("cannot read the passphrase file \(passphraseFile)")
+            }
+            var bytes = [UInt8](data)
+            while let last = bytes.last, last == 0x0A || last == 0x0D { bytes.removeLast() }
+            passphrase = bytes
+        }
+        defer {
+            if var secret = passphrase { secret.withUnsafeMutableBufferPointer { $0.update(repeating: 0) } }
+        }
+        do {
+            return try CenterKeys(directory: keyDir, passphrase: passphrase)
+        } catch {
+            throw CLIFailure.usage(error.description)
+        }
+    }
+}
+
+/// Reads a file the user named, with a size bound and an error that says what to do.
+func readUserFile(_ path: String, limit: Int, what: String) throws -> [UInt8] {
+    guard let handle = FileHandle(forReadingAtPath: path) else {
+        throw CLIFailure.usage("cannot read \(what) \(path): no such file or not readable")
+    }
+    defer { try? handle.close() }
+    let size = (try? handle.seekToEnd()) ?? 0
+    guard size <= UInt64(limit) else {
+        throw CLIFailure.invalid("\(what) \(path) is \(size) bytes; the limit is \(limit)")
+    }
+    try? handle.seek(toOffset: 0)
+    return [UInt8]((try? handle.readToEnd()) ?? Data())
+}
+
+/// Writes a file atomically with the given permissions (0600 for anything sensitive).
+func writeUserFile(_ path: String, _ bytes: [UInt8], mode: Int = 0o644) throws {
+    let url = URL(fileURLWithPath: path)
+    do {
+        try Data(bytes).write(to: url, options: .atomic)
+        try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: path)
+    } catch {
+        throw CLIFailure.usage("cannot write \(path): \(error.localizedDescription)")
+    }
+}
+
+func parseEnvelope(_ bytes: [UInt8], path: String) throws -> Envelope {
+    do {
+        return try Envelope(parsing: bytes)
+    } catch {
+        throw CLIFailure.invalid("\(path): \(error.description)")
+    }
+}

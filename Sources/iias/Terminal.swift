@@ -1,0 +1,47 @@
+import Foundation
+
+/// Output that adapts to where it goes: colour and tables on a terminal, plain text
+/// in pipes, JSON on request. Honours NO_COLOR (https://no-color.org).
+enum Terminal {
+    static let stdoutIsTTY = isatty(STDOUT_FILENO) == 1
+    static let stderrIsTTY = isatty(STDERR_FILENO) == 1
+    static let colour = stdoutIsTTY && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+        && ProcessInfo.processInfo.environment["TERM"] != "dumb"
+
+    static func bold(_ s: String) -> String { colour ? "\u{1B}[1m\(s)\u{1B}[0m" : s }
+    static func red(_ s: String) -> String { colour ? "\u{1B}[31m\(s)\u{1B}[0m" : s }
+    static func green(_ s: String) -> String { colour ? "\u{1B}[32m\(s)\u{1B}[0m" : s }
+    static func yellow(_ s: String) -> String { colour ? "\u{1B}[33m\(s)\u{1B}[0m" : s }
+    static func dim(_ s: String) -> String { colour ? "\u{1B}[2m\(s)\u{1B}[0m" : s }
+
+    static func error(_ message: String, hint: String? = nil) {
+        let useColour = stderrIsTTY && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+        var text = (useColour ? "\u{1B}[31merror:\u{1B}[0m " : "error: ") + message + "\n"
+        if let hint { text += "  hint: \(hint)\n" }
+        FileHandle.standardError.write(Data(text.utf8))
+    }
+
+    static func note(_ message: String) {
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+    }
+
+    /// Pretty, key-sorted JSON for scripts: stable across runs.
+    static func printJSON(_ object: Any) {
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        FileHandle.standardOutput.write(data)
+        FileHandle.standardOutput.write(Data("\n".utf8))
+    }
+
+    /// Two aligned columns of label and value.
+    static func printFields(_ rows: [(String, String)]) {
+        let width = rows.map(\.0.count).max() ?? 0
+        for (label, value) in rows {
+            print(dim(label.padding(toLength: width, withPad: " ", startingAt: 0)) + "  " + value)
+        }
+    }
+
+    /// Strips control characters (terminal escapes) from text that came from elsewhere.
+    static func safe(_ text: String) -> String {
+        String(String.UnicodeScalarView(text.unicodeScalars.filter { $0 == "\n" || $0 == "\t" || ($0.value >= 0x20 && $0.value != 0x7F && !(0x80..<0xA0).contains($0.value)) }))
+    }
+}
