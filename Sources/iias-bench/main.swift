@@ -1,0 +1,155 @@
+import CSodium
+import Foundation
+import IIASCrypto
+import IIASModel
+
+// Measures the envelope against the raw libsodium primitives it is made of, in the same
+// run on the same machine, and prints rates and ratios. Run through Scripts/bench.sh
+// (release build). Usage: iias-bench [--json FILE] [--seconds N]
+
+var jsonPath: String? = nil
+var pkiPath: String? = nil
+var secondsPerCase = 2.0
+var arguments = CommandLine.arguments.dropFirst()
+while let argument = arguments.popFirst() {
+    switch argument {
+    case "--json": jsonPath = arguments.popFirst()
+    case "--seconds": secondsPerCase = Double(arguments.popFirst() ?? "") ?? secondsPerCase
+    case "--pki": pkiPath = arguments.popFirst()
+    default:
+        FileHandle.standardError.write(Data("usage: iias-bench --pki DIR [--json FILE] [--seconds N]\n".utf8))
+        exit(2)
+    }
+}
+
+/// Runs `body` repeatedly for about `secondsPerCase` and returns operations per second.
+@MainActor func rate(_ name: String, _ body: () -> Void) -> Double {
+    for _ in 0..<50 { body() }  // warm-up
+    var count = 0
+    let start = DispatchTime.now().uptimeNanoseconds
+    var elapsed: UInt64 = 0
+    let budget = UInt64(secondsPerCase * 1e9)
+    while elapsed < budget {
+        for _ in 0..<20 { body() }
+        count += 20
+        elapsed = DispatchTime.now().uptimeNanoseconds - start
+    }
+    return Double(count) / (Double(elapsed) / 1e9)
+}
+
+_ = sodium_init()
+guard let pkiPath else {
+    FileHandle.standardError.write(Data("usage: iias-bench --pki DIR [--json FILE] [--seconds N] (DIR from Scripts/pki.sh with AZ GE UA MD)\n".utf8))
+    exit(2)
+}
+
+// A 1 KiB notification from AZ to three centers, with the keys and certificates of a real PKI.
+let recipients = ["GE", "UA", "MD"].map { CenterID($0)! }
+func centerKeys(_ id: String) -> CenterKeys { try! CenterKeys(directory: "\(pkiPath)/centers/\(id)") }
+let signer = centerKeys("AZ").signingKey
+let recipientKeys = Dictionary(uniqueKeysWithValues: recipients.map { ($0, centerKeys($0.rawValue).encryptionKey) })
+let trust = try! TrustAnchor(caFile: "\(pkiPath)/ca.crt", crlFile: "\(pkiPath)/crl.pem")
+let verifier = EnvelopeVerifier(trust: trust, certificates: try! CertificateDirectory("\(pkiPath)/centers"))
+let document: [String: Any] = [
+    "version": FormalNotification.currentVersion, "id": UUID().uuidString.lowercased(), "sender": "AZ",
+    "recipients": recipients.map(\.rawValue), "created": "2026-11-22T21:05:09.120Z", "kind": "notification",
+    "category": "terrorism", "priority": "flash", "handling": ["tlp": "TLP:AMBER"],
+    "subject": "Planned attack on the pipeline", "summary": String(repeating: "x", count: 700), "entities": [Any](),
+]
+let notification = try! FormalNotification.parse(try! JSONSerialization.data(withJSONObject: document))
+let plaintextSize = notification.encoded().count
+let publicKeys = recipientKeys.mapValues(\.publicKey)
+let envelope = try! Envelope.seal(notification, signer: signer, recipientKeys: publicKeys)
+let ge = recipients[0]
+
+// The raw primitives of the same work, called on libsodium directly.
+let message = [UInt8](repeating: 0x41, count: plaintextSize)
+let signedSize = envelope.signedMessage.count
+let toSign = [UInt8](repeating: 0x42, count: signedSize)
+var sk = [UInt8](repeating: 0, count: 64), pk = [UInt8](repeating: 0, count: 32)
+crypto_sign_keypair(&pk, &sk)
+var boxPK = [UInt8](repeating: 0, count: 32), boxSK = [UInt8](repeating: 0, count: 32)
+crypto_box_keypair(&boxPK, &boxSK)
+var key = [UInt8](repeating: 7, count: 32), nonce = [UInt8](repeating: 9, count: 24)
+var signature = [UInt8](repeating: 0, count: 64)
+crypto_sign_detached(&signature, nil, toSign, UInt64(toSign.count), sk)
+var sealedKey = [UInt8](repeating: 0, count: 80)
+crypto_box_seal(&sealedKey, key, 32, boxPK)
+var ciphertext = [UInt8](repeating: 0, count: message.count + 16)
+var clen: UInt64 = 0
+crypto_aead_xchacha20poly1305_ietf_encrypt(&ciphertext, &clen, message, UInt64(message.count), [1, 2, 3], 3, nil, nonce, key)
+
+print("IIAS envelope benchmark — notification \(plaintextSize) bytes, envelope \(envelope.bytes.count) bytes, 3 recipients")
+print("(rates are single-threaded operations per second on this machine)\n")
+
+let rawSign = rate("sign") { crypto_sign_detached(&signature, nil, toSign, UInt64(toSign.count), sk) }
+let rawVerify = rate("verify") { _ = crypto_sign_verify_detached(signature, toSign, UInt64(toSign.count), pk) }
+let rawSeal = rate("box_seal") { crypto_box_seal(&sealedKey, key, 32, boxPK) }
+var opened = [UInt8](repeating: 0, count: 32)
+let rawOpen = rate("box_seal_open") { _ = crypto_box_seal_open(&opened, sealedKey, 80, boxPK, boxSK) }
+let rawEncrypt = rate("aead_encrypt") {
+    crypto_aead_xchacha20poly1305_ietf_encrypt(&ciphertext, &clen, message, UInt64(message.count), [1, 2, 3], 3, nil, nonce, key)
+}
+var decrypted = [UInt8](repeating: 0, count: message.count)
+var mlen: UInt64 = 0
+let rawDecrypt = rate("aead_decrypt") {
+    _ = crypto_aead_xchacha20poly1305_ietf_decrypt(&decrypted, &mlen, nil, ciphertext, clen, [1, 2, 3], 3, nonce, key)
+}
+
+let sealRate = rate("seal") { _ = try! Envelope.seal(notification, signer: signer, recipientKeys: publicKeys) }
+let verifyOpenRate = rate("verify+open") {
+    let parsed = try! Envelope(parsing: envelope.bytes)
+    _ = try! verifier.verify(parsed).open(as: ge, with: recipientKeys[ge]!)
+}
+
+// Where the time of verify+open goes, stage by stage.
+let parseRate = rate("parse") { _ = try! Envelope(parsing: envelope.bytes) }
+let parsedOnce = try! Envelope(parsing: envelope.bytes)
+let verifyRate = rate("verify") { _ = try! verifier.verify(parsedOnce) }
+let verifiedOnce = try! verifier.verify(parsedOnce)
+let openRate = rate("open") { _ = try! verifiedOnce.open(as: ge, with: recipientKeys[ge]!) }
+let notificationBytes = notification.encoded()
+let notificationParseRate = rate("notification parse") { _ = try! FormalNotification.parse(notificationBytes) }
+
+// The raw cost of one seal: 3 sealed boxes + 1 AEAD encryption + 1 signature.
+let rawSealSeconds = 3 / rawSeal + 1 / rawEncrypt + 1 / rawSign
+// The raw cost of verify + open: 1 signature check + 1 sealed-box open + 1 AEAD decryption.
+let rawOpenSeconds = 1 / rawVerify + 1 / rawOpen + 1 / rawDecrypt
+
+func us(_ perSecond: Double) -> String { String(format: "%8.1f µs", 1e6 / perSecond) }
+func row(_ name: String, _ perSecond: Double) {
+    print(name.padding(toLength: 44, withPad: " ", startingAt: 0) + String(format: "%10.0f /s", perSecond) + "  " + us(perSecond))
+}
+print("raw libsodium primitives")
+row("  Ed25519 sign (\(signedSize) B)", rawSign)
+row("  Ed25519 verify (\(signedSize) B)", rawVerify)
+row("  X25519 sealed box (32 B key)", rawSeal)
+row("  X25519 sealed box open", rawOpen)
+row("  XChaCha20-Poly1305 encrypt (\(plaintextSize) B)", rawEncrypt)
+row("  XChaCha20-Poly1305 decrypt (\(plaintextSize) B)", rawDecrypt)
+print("\nenvelope")
+row("  seal to 3 recipients", sealRate)
+row("  raw sum: 3 seals + encrypt + sign", 1 / rawSealSeconds)
+row("  parse + verify + open as one recipient", verifyOpenRate)
+row("  raw sum: verify + open + decrypt", 1 / rawOpenSeconds)
+print("\nverify+open by stage")
+row("  envelope parse (layout + header JSON)", parseRate)
+row("  verify (certificate cached + Ed25519)", verifyRate)
+row("  open (sealed box + AEAD + notification)", openRate)
+row("  notification parse + validate", notificationParseRate)
+let sealRatio = (1 / sealRate) / rawSealSeconds
+let openRatio = (1 / verifyOpenRate) / rawOpenSeconds
+print(String(format: "\nseal cost / raw primitives:        %.2fx (target ≤ 1.5x)", sealRatio))
+print(String(format: "verify+open cost / raw primitives: %.2fx (target ≤ 1.5x)", openRatio))
+
+if let jsonPath {
+    let result: [String: Any] = [
+        "notificationBytes": plaintextSize, "envelopeBytes": envelope.bytes.count,
+        "raw": ["sign": rawSign, "verify": rawVerify, "boxSeal": rawSeal, "boxSealOpen": rawOpen,
+                "aeadEncrypt": rawEncrypt, "aeadDecrypt": rawDecrypt],
+        "sealPerSecond": sealRate, "verifyOpenPerSecond": verifyOpenRate,
+        "sealRatio": sealRatio, "verifyOpenRatio": openRatio,
+    ]
+    let data = try! JSONSerialization.data(withJSONObject: result, options: [.prettyPrinted, .sortedKeys])
+    try! data.write(to: URL(fileURLWithPath: jsonPath))
+}
