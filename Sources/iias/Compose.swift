@@ -25,7 +25,7 @@ struct Compose: AsyncParsableCommand {
         """
     )
 
-    @Option(name: .long, help: ArgumentHelp("A notification JSON document to start from (see Sources/IIASModel/Resources/notification.schema.json).", valueName: "file"))
+    @Option(name: .long, help: ArgumentHelp("A notification JSON document to start from ('-' for standard input; see Sources/IIASModel/Resources/notification.schema.json).", valueName: "file"))
     var file: String?
 
     @Option(help: "Sending center id (default with --seal: the center of --key-dir).")
@@ -94,6 +94,12 @@ struct Compose: AsyncParsableCommand {
     @Flag(help: "Print the result as JSON (the notification, or a summary of the sealed envelope).")
     var json = false
 
+    func validate() throws {
+        if seal && out == nil {
+            throw ValidationError("--seal writes a binary envelope and needs --out FILE")
+        }
+    }
+
     func run() async throws {
         var document = try startingDocument()
         let centerKeys = seal ? try keys.load() : nil
@@ -119,8 +125,8 @@ struct Compose: AsyncParsableCommand {
         try applyFlags(to: &document)
 
         let notification = try validated(document)
-        if seal, let centerKeys, let trustAnchor, let directory {
-            try sealAndWrite(notification, keys: centerKeys, trust: trustAnchor, directory: directory)
+        if seal, let out, let centerKeys, let trustAnchor, let directory {
+            try sealAndWrite(notification, to: out, keys: centerKeys, trust: trustAnchor, directory: directory)
         } else {
             let bytes = [UInt8](notification.encoded())
             if let out {
@@ -165,12 +171,7 @@ struct Compose: AsyncParsableCommand {
         if let subject { document["subject"] = subject }
         if let summary { document["summary"] = summary }
         if let summaryFile {
-            let bytes: [UInt8]
-            if summaryFile == "-" {
-                bytes = [UInt8](FileHandle.standardInput.readDataToEndOfFile())
-            } else {
-                bytes = try readUserFile(summaryFile, limit: FormalNotification.maximumEncodedSize, what: "summary")
-            }
+            let bytes = try readUserFile(summaryFile, limit: FormalNotification.maximumEncodedSize, what: "summary")
             document["summary"] = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         }
         if let requestedAction { document["requestedAction"] = requestedAction }
@@ -197,11 +198,8 @@ struct Compose: AsyncParsableCommand {
         }
     }
 
-    private func sealAndWrite(_ notification: FormalNotification, keys: CenterKeys, trust: TrustAnchor,
+    private func sealAndWrite(_ notification: FormalNotification, to out: String, keys: CenterKeys, trust: TrustAnchor,
                               directory: CertificateDirectory) throws {
-        guard let out else {
-            throw CLIFailure.usage("--seal writes a binary envelope and needs --out FILE")
-        }
         do {
             try keys.verify(with: trust)
         } catch {

@@ -74,18 +74,30 @@ struct KeyOptions: ParsableArguments {
     }
 }
 
-/// Reads a file the user named, with a size bound and an error that says what to do.
+/// Reads a file the user named ('-' for standard input), with a size bound checked
+/// before the bytes are held, and an error that says what to do.
 func readUserFile(_ path: String, limit: Int, what: String) throws -> [UInt8] {
-    guard let handle = FileHandle(forReadingAtPath: path) else {
-        throw CLIFailure.usage("cannot read \(what) \(path): no such file or not readable")
+    let handle: FileHandle
+    if path == "-" {
+        handle = FileHandle.standardInput
+    } else {
+        guard let file = FileHandle(forReadingAtPath: path) else {
+            throw CLIFailure.usage("cannot read \(what) \(path): no such file or not readable")
+        }
+        handle = file
     }
-    defer { try? handle.close() }
-    let size = (try? handle.seekToEnd()) ?? 0
-    guard size <= UInt64(limit) else {
-        throw CLIFailure.invalid("\(what) \(path) is \(size) bytes; the limit is \(limit)")
+    defer { if path != "-" { try? handle.close() } }
+    // Read at most one byte past the limit: enough to know it was exceeded, whatever
+    // the source (a pipe has no size to ask for).
+    var bytes: [UInt8] = []
+    while bytes.count <= limit {
+        guard let chunk = try? handle.read(upToCount: min(1 << 16, limit + 1 - bytes.count)), !chunk.isEmpty else { break }
+        bytes.append(contentsOf: chunk)
     }
-    try? handle.seek(toOffset: 0)
-    return [UInt8]((try? handle.readToEnd()) ?? Data())
+    guard bytes.count <= limit else {
+        throw CLIFailure.invalid("\(what) \(path == "-" ? "on standard input" : path) is larger than the limit of \(limit) bytes")
+    }
+    return bytes
 }
 
 /// Writes a file atomically with the given permissions (0600 for anything sensitive).

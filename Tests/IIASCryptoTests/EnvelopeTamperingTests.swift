@@ -97,6 +97,18 @@ final class EnvelopeTamperingTests: XCTestCase {
         assertRefused(bytes, as: "nonCanonicalHeader") { if case .nonCanonicalHeader = $0 { true } else { false } }
     }
 
+    func testADuplicatedHeaderFieldIsRefused() throws {
+        // Two "sender" members: parsers disagree on which wins, so neither may.
+        let envelope = try Samples.sealed(to: ["GE"])
+        let text = String(decoding: envelope.headerBytes, as: UTF8.self)
+        let duplicated = text.replacingOccurrences(of: "\"sender\":\"AZ\"", with: "\"sender\":\"AZ\",\"sender\":\"TJ\"")
+        XCTAssertNotEqual(duplicated, text)
+        let bytes = Self.layout(header: Array(duplicated.utf8), body: Array(envelope.body))
+        XCTAssertThrowsError(try Envelope(parsing: bytes)) { error in
+            XCTAssertTrue("\(error)".contains("/sender: the field occurs twice"), "\(error)")
+        }
+    }
+
     func testAnUnknownHeaderFieldIsRefused() throws {
         let envelope = try Samples.sealed(to: ["GE"])
         var object = try JSONSerialization.jsonObject(with: Data(envelope.headerBytes)) as! [String: Any]
