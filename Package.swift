@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "iias", targets: ["iias"]),
         .library(name: "IIASModel", targets: ["IIASModel"]),
         .library(name: "IIASCrypto", targets: ["IIASCrypto"]),
+        .library(name: "IIASLog", targets: ["IIASLog"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -33,6 +34,11 @@ let package = Package(
         .target(
             name: "IIASCrypto",
             dependencies: ["CSodium", "COpenSSL", "IIASModel"]
+        ),
+        // The append-only verifiable log: records, CRC32C, RFC 9162 Merkle tree and proofs.
+        .target(
+            name: "IIASLog",
+            dependencies: ["IIASCrypto", "IIASModel"]
         ),
         .executableTarget(
             name: "iias",
@@ -60,6 +66,10 @@ let package = Package(
             name: "IIASCryptoTests",
             dependencies: ["IIASCrypto", "IIASModel", "IIASTestSupport"],
             resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "IIASLogTests",
+            dependencies: ["IIASLog", "IIASCrypto"]
         ),
         .testTarget(
             name: "IntegrationTests",

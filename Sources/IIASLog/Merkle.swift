@@ -1,0 +1,179 @@
+import IIASCrypto
+
+/// The Merkle tree hashing of RFC 9162 §2.1 (same as RFC 6962 §2.1), and the
+/// generation and verification of inclusion and consistency proofs.
+/// Hashes are 32-byte SHA-256 values held as `[UInt8]`.
+public enum Merkle {
+    /// RFC 9162 §2.1.1: MTH({d(0)}) = SHA-256(0x00 || d(0)).
+    public static func hashLeaf(_ entry: [UInt8]) -> [UInt8] {
+        SHA256.hash(parts: [[UInt8(0x00)], entry])
+    }
+
+    /// RFC 9162 §2.1.1: MTH(D[n]) = SHA-256(0x01 || MTH(D[0:k]) || MTH(D[k:n])).
+    public static func hashChildren(_ left: [UInt8], _ right: [UInt8]) -> [UInt8] {
+        SHA256.hash(parts: [[UInt8(0x01)], left, right])
+    }
+
+    /// MTH({}) = SHA-256() (RFC 9162 §2.1.1).
+    public static let emptyRoot: [UInt8] = SHA256.hash([UInt8]())
+
+    /// k: the largest power of two smaller than n (n > 1).
+    static func split(_ n: UInt64) -> UInt64 {
+        var k: UInt64 = 1
+        while k << 1 < n { k <<= 1 }
+        return k
+    }
+
+    // MARK: Verification (RFC 9162 §2.1.3.2 and §2.1.4.2)
+
+    /// Verifies an inclusion proof (RFC 9162 §2.1.3.2).
+    public static func verifyInclusion(leafIndex: UInt64, treeSize: UInt64, leafHash: [UInt8],
+                                       proof: [[UInt8]], root: [UInt8]) -> Bool {
+        // 1. leaf_index must be < tree_size.
+        guard leafIndex < treeSize else { return false }
+        // 2. fn = leaf_index, sn = tree_size - 1, r = hash.
+        var fn = leafIndex, sn = treeSize - 1
+        var r = leafHash
+        // 3. for each p in inclusion_path:
+        for p in proof {
+            guard p.count == SHA256.byteCount, sn != 0 else { return false }
+            if fn & 1 == 1 || fn == sn {
+                r = hashChildren(p, r)
+                if fn & 1 == 0 { while fn & 1 == 0 && fn != 0 { fn >>= 1; sn >>= 1 } }
+            } else {
+                r = hashChildren(r, p)
+            }
+            fn >>= 1; sn >>= 1
+        }
+        // 4. sn must be 0 and r must equal root_hash.
+        return sn == 0 && constantTimeEqual(r, root)
+    }
+
+    /// Verifies a consistency proof between two tree heads (RFC 9162 §2.1.4.2).
+    public static func verifyConsistency(firstSize: UInt64, secondSize: UInt64, firstRoot: [UInt8],
+                                         secondRoot: [UInt8], proof: [[UInt8]]) -> Bool {
+        guard firstSize <= secondSize else { return false }
+        if firstSize == secondSize { return proof.isEmpty && constantTimeEqual(firstRoot, secondRoot) }
+        if firstSize == 0 { return proof.isEmpty } // the empty tree is a prefix of every tree
+        // 1. an empty consistency_path fails.
+        guard !proof.isEmpty, proof.allSatisfy({ $0.count == SHA256.byteCount }) else { return false }
+        var path = proof
+        // 2. if first is an exact power of 2, prepend first_hash.
+        if firstSize & (firstSize - 1) == 0 { path.insert(firstRoot, at: 0) }
+        // 3. fn = first - 1, sn = second - 1.
+        var fn = firstSize - 1, sn = secondSize - 1
+        // 4. if LSB(fn) is set, right-shift fn and sn equally until LSB(fn) is not set.
+        while fn & 1 == 1 { fn >>= 1; sn >>= 1 }
+        // 5. fr = sr = first value of the path.
+        var fr = path[0], sr = path[0]
+        // 6. for each subsequent value c:
+        for c in path.dropFirst() {
+            guard sn != 0 else { return false }
+            if fn & 1 == 1 || fn == sn {
+                fr = hashChildren(c, fr)
+                sr = hashChildren(c, sr)
+                if fn & 1 == 0 { while fn & 1 == 0 && fn != 0 { fn >>= 1; sn >>= 1 } }
+            } else {
+                sr = hashChildren(sr, c)
+            }
+            fn >>= 1; sn >>= 1
+        }
+        // 7. fr == first_hash, sr == second_hash, sn == 0.
+        return sn == 0 && constantTimeEqual(fr, firstRoot) && constantTimeEqual(sr, secondRoot)
+    }
+}
+
+/// Gives the hash of a complete (power-of-two, aligned) subtree: the stored
+/// hashes a log keeps so that proofs cost O(log n) reads.
+public protocol MerkleHashSource {
+    /// Number of leaves.
+    var treeSize: UInt64 { get }
+    /// Hash of the complete subtree at `level` (0 = leaves) and position `index`.
+    func storedHash(level: Int, index: UInt64) throws -> [UInt8]
+}
+
+extension MerkleHashSource {
+    /// MTH(D[start:end]), built from stored complete-subtree hashes (O(log n) reads).
+    public func subtreeHash(_ start: UInt64, _ end: UInt64) throws -> [UInt8] {
+        let n = end - start
+        if n == 0 { return Merkle.emptyRoot }
+        if n & (n - 1) == 0 && start % n == 0 {
+            return try storedHash(level: n.trailingZeroBitCount, index: start / n)
+        }
+        let k = Merkle.split(n)
+        return Merkle.hashChildren(try subtreeHash(start, start + k), try subtreeHash(start + k, end))
+    }
+
+    /// MTH of the first `size` leaves.
+    public func rootHash(treeSize size: UInt64) throws -> [UInt8] {
+        guard size <= treeSize else { throw LogError.indexOutOfRange(index: size, treeSize: treeSize) }
+        return try subtreeHash(0, size)
+    }
+
+    /// PATH(m, D[n]) of RFC 9162 §2.1.3.1, leaf to root.
+    public func inclusionProof(leafIndex: UInt64, treeSize size: UInt64) throws -> [[UInt8]] {
+        guard size <= treeSize, leafIndex < size else {
+            throw LogError.indexOutOfRange(index: leafIndex, treeSize: min(size, treeSize))
+        }
+        return try path(leafIndex, 0, size)
+    }
+
+    private func path(_ m: UInt64, _ start: UInt64, _ end: UInt64) throws -> [[UInt8]] {
+        let n = end - start
+        if n == 1 { return [] }
+        let k = Merkle.split(n)
+        // m < k: PATH(m, D[0:k]) : MTH(D[k:n]); else PATH(m - k, D[k:n]) : MTH(D[0:k]).
+        if m < k { return try path(m, start, start + k) + [subtreeHash(start + k, end)] }
+        return try path(m - k, start + k, end) + [subtreeHash(start, start + k)]
+    }
+
+    /// PROOF(m, D[n]) = SUBPROOF(m, D[n], true) of RFC 9162 §2.1.4.1.
+    public func consistencyProof(from first: UInt64, to second: UInt64) throws -> [[UInt8]] {
+        guard second <= treeSize, first <= second else {
+            throw LogError.indexOutOfRange(index: first, treeSize: min(second, treeSize))
+        }
+        if first == 0 || first == second { return [] }
+        return try subproof(first, 0, second, true)
+    }
+
+    private func subproof(_ m: UInt64, _ start: UInt64, _ end: UInt64, _ b: Bool) throws -> [[UInt8]] {
+        let n = end - start
+        // m == n: [] if b, else [MTH(D[n])].
+        if m == n { return b ? [] : [try subtreeHash(start, end)] }
+        let k = Merkle.split(n)
+        // m <= k: SUBPROOF(m, D[0:k], b) : MTH(D[k:n]); else SUBPROOF(m - k, D[k:n], false) : MTH(D[0:k]).
+        if m <= k { return try subproof(m, start, start + k, b) + [subtreeHash(start + k, end)] }
+        return try subproof(m - k, start + k, end, false) + [subtreeHash(start, start + k)]
+    }
+}
+
+/// A Merkle tree held in memory: every complete subtree hash, level by level
+/// (about two hashes per leaf). Used by tests, the benchmark and as a reference.
+public struct InMemoryMerkleTree: MerkleHashSource, Sendable {
+    /// levels[l][i] = MTH of leaves [i·2^l, (i+1)·2^l).
+    public private(set) var levels: [[[UInt8]]] = [[]]
+
+    public init() {}
+
+    public var treeSize: UInt64 { UInt64(levels[0].count) }
+
+    /// Appends a leaf hash and completes every subtree it closes.
+    public mutating func append(leafHash: [UInt8]) {
+        levels[0].append(leafHash)
+        var level = 0
+        while levels[level].count % 2 == 0 {
+            let c = levels[level].count
+            let parent = Merkle.hashChildren(levels[level][c - 2], levels[level][c - 1])
+            if levels.count == level + 1 { levels.append([]) }
+            levels[level + 1].append(parent)
+            level += 1
+        }
+    }
+
+    public func storedHash(level: Int, index: UInt64) throws -> [UInt8] {
+        guard level < levels.count, index < UInt64(levels[level].count) else {
+            throw LogError.indexOutOfRange(index: index, treeSize: treeSize)
+        }
+        return levels[level][Int(index)]
+    }
+}
