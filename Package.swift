@@ -69,7 +69,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IIASLogTests",
-            dependencies: ["IIASLog", "IIASCrypto"]
+            dependencies: ["IIASLog", "IIASCrypto", "IIASTestSupport"]
         ),
         .testTarget(
             name: "IntegrationTests",

@@ -1,0 +1,90 @@
+import Foundation
+import IIASCrypto
+
+/// A signed tree head in the C2SP tlog-checkpoint format (https://c2sp.org/tlog-checkpoint),
+/// carried in a C2SP signed note (https://c2sp.org/signed-note) with an Ed25519 signature.
+/// Body: "ORIGIN\nSIZE\nBASE64(ROOT)\n". Time is not in the checkpoint: it is kept in the
+/// log entry of type `treeHead` that records the checkpoint (its entry time field).
+public struct Checkpoint: Equatable, Sendable {
+    public var origin: String
+    public var treeSize: UInt64
+    public var rootHash: [UInt8]
+
+    public init(origin: String, treeSize: UInt64, rootHash: [UInt8]) {
+        self.origin = origin
+        self.treeSize = treeSize
+        self.rootHash = rootHash
+    }
+
+    /// The origin line of a center's log, e.g. "iias:center:AZ/log".
+    public static func origin(center: String) -> String { "iias:center:\(center)/log" }
+
+    /// The note body the signature covers.
+    public var body: String { "\(origin)\n\(treeSize)\n\(Data(rootHash).base64EncodedString())\n" }
+
+    /// Parses a checkpoint body (extension lines after the root are allowed and ignored).
+    public init(body: String) throws(CheckpointError) {
+        let lines = body.split(separator: "\n", omittingEmptySubsequences: false)
+        guard body.hasSuffix("\n"), lines.count >= 4, !lines[0].isEmpty else { throw .malformed("checkpoint body needs origin, size, root") }
+        guard let size = UInt64(lines[1]), String(size) == lines[1] else { throw .malformed("tree size is not a decimal number") }
+        guard let root = Data(base64Encoded: String(lines[2])), root.count == SHA256.byteCount else {
+            throw .malformed("root hash is not base64 of 32 bytes")
+        }
+        origin = String(lines[0])
+        treeSize = size
+        rootHash = Array(root)
+    }
+
+    /// The signed-note key hash: SHA-256(NAME || 0x0A || 0x01 || pubkey)[0..<4] (0x01 = Ed25519).
+    public static func keyHash(name: String, publicKey: SigningPublicKey) -> [UInt8] {
+        Array(SHA256.hash(parts: [Array(name.utf8), [0x0A, 0x01], publicKey.rawRepresentation]).prefix(4))
+    }
+
+    /// The signed note: body, blank line, "— NAME BASE64(keyhash || signature)".
+    public func signedNote(name: String, key: SigningPrivateKey) -> String {
+        let bodyBytes = Array(body.utf8)
+        let blob = Self.keyHash(name: name, publicKey: key.publicKey) + key.signature(for: bodyBytes)
+        return body + "\n\u{2014} \(name) \(Data(blob).base64EncodedString())\n"
+    }
+
+    /// Opens a signed note: requires a valid signature by `name` with `publicKey`; other
+    /// signature lines (other witnesses) are ignored.
+    public static func verify(note: String, name: String, publicKey: SigningPublicKey) throws(CheckpointError) -> Checkpoint {
+        guard note.utf8.count <= 64 * 1024 else { throw .malformed("note larger than 64 KiB") }
+        guard let split = note.range(of: "\n\n") else { throw .malformed("no blank line between body and signatures") }
+        let body = String(note[..<split.lowerBound]) + "\n"
+        let signatures = note[split.upperBound...].split(separator: "\n", omittingEmptySubsequences: false)
+        let wanted = keyHash(name: name, publicKey: publicKey)
+        var sawName = false
+        for line in signatures where !line.isEmpty {
+            let parts = line.split(separator: " ", omittingEmptySubsequences: false)
+            guard parts.count == 3, parts[0] == "\u{2014}" else { throw .malformed("bad signature line") }
+            guard parts[1] == name else { continue }
+            sawName = true
+            guard let blob = Data(base64Encoded: String(parts[2])), blob.count == 4 + SigningPrivateKey.signatureByteCount else { continue }
+            let bytes = Array(blob)
+            guard Array(bytes[0..<4]) == wanted else { continue }
+            if publicKey.isValidSignature(Array(bytes[4...]), for: Array(body.utf8)) { return try Checkpoint(body: body) }
+            throw .badSignature(name)
+        }
+        throw sawName ? .badSignature(name) : .noSignature(name)
+    }
+}
+
+/// Why a signed checkpoint note was refused.
+public enum CheckpointError: Error, Equatable, CustomStringConvertible {
+    /// The text is not a checkpoint signed note.
+    case malformed(String)
+    /// No signature line from the expected signer name.
+    case noSignature(String)
+    /// A signature from that name exists but does not verify with the given key.
+    case badSignature(String)
+
+    public var description: String {
+        switch self {
+        case let .malformed(why): "malformed checkpoint note: \(why)"
+        case let .noSignature(name): "no signature by \(name)"
+        case let .badSignature(name): "signature by \(name) does not verify"
+        }
+    }
+}

@@ -1,0 +1,57 @@
+import Foundation
+import IIASCrypto
+import IIASLog
+import IIASTestSupport
+import XCTest
+
+final class CheckpointTests: XCTestCase {
+    let checkpoint = Checkpoint(origin: Checkpoint.origin(center: "AZ"), treeSize: 8,
+                                rootHash: MerkleTests.hex(MerkleTests.roots[8]))
+
+    /// Expected base64 computed independently (Python base64 of the RFC 6962 size-8 root).
+    func testBodyFormat() {
+        XCTAssertEqual(checkpoint.body, "iias:center:AZ/log\n8\nXcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=\n")
+    }
+
+    /// Signed with the AZ center's real signing key, verified with the key from its certificate.
+    func testSignAndVerifyWithCenterCertificate() throws {
+        let dir = TestPKI.shared.centerDirectory("AZ")
+        let key = try PrivateKeyFile.loadSigningKey(dir + "/signing.key")
+        let cert = try Certificate(pem: Array(try Data(contentsOf: URL(fileURLWithPath: dir + "/signing.crt"))))
+        let note = checkpoint.signedNote(name: checkpoint.origin, key: key)
+        XCTAssertTrue(note.contains("\n\n\u{2014} iias:center:AZ/log "))
+        XCTAssertEqual(try Checkpoint.verify(note: note, name: checkpoint.origin, publicKey: cert.signingPublicKey()), checkpoint)
+    }
+
+    func testTamperingAndWrongKeyFail() throws {
+        let key = SigningPrivateKey.generate()
+        let other = SigningPrivateKey.generate()
+        let note = checkpoint.signedNote(name: "n", key: key)
+        XCTAssertNoThrow(try Checkpoint.verify(note: note, name: "n", publicKey: key.publicKey))
+        XCTAssertThrowsError(try Checkpoint.verify(note: note, name: "n", publicKey: other.publicKey))
+        XCTAssertEqual(try? Checkpoint.verify(note: note, name: "x", publicKey: key.publicKey), nil)
+        // Changing any byte of the body breaks the signature or the parse.
+        let bytes = Array(note.utf8)
+        let bodyLength = checkpoint.body.utf8.count
+        for i in 0..<(bodyLength - 1) {
+            var bad = bytes
+            bad[i] = bad[i] == 0x41 ? 0x42 : 0x41
+            XCTAssertThrowsError(try Checkpoint.verify(note: String(decoding: bad, as: UTF8.self), name: "n", publicKey: key.publicKey), "byte \(i)")
+        }
+        let sigStart = note.range(of: "\u{2014} n ")!.upperBound
+        var badSig = note
+        badSig.replaceSubrange(sigStart..<note.index(sigStart, offsetBy: 10), with: "AAAAAAAAAA")
+        XCTAssertThrowsError(try Checkpoint.verify(note: badSig, name: "n", publicKey: key.publicKey))
+    }
+
+    func testMalformedNotes() {
+        let key = SigningPrivateKey.generate()
+        for text in ["", "garbage", "a\n1\nxx\n\n\u{2014} n AAAA\n", "a\nnotanumber\nAAAA\n\n", "\n\n\n",
+                     String(repeating: "x", count: 70_000)] {
+            XCTAssertThrowsError(try Checkpoint.verify(note: text, name: "n", publicKey: key.publicKey), text.prefix(20).description)
+        }
+        XCTAssertThrowsError(try Checkpoint(body: "origin\n-1\nAAAA\n"))
+        XCTAssertThrowsError(try Checkpoint(body: "origin\n01\n\(Data(count: 32).base64EncodedString())\n"))
+        XCTAssertNoThrow(try Checkpoint(body: "origin\n1\n\(Data(count: 32).base64EncodedString())\n"))
+    }
+}
