@@ -1,0 +1,245 @@
+import Foundation
+import IIASCrypto
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Why a log directory could not be opened or written.
+public enum LogStoreError: Error, Equatable, CustomStringConvertible {
+    /// A record before the tail is damaged: the log refuses to open.
+    case corrupt(segment: String, offset: Int, reason: String)
+    /// A segment header is wrong, or a segment is missing or out of order.
+    case badSegment(segment: String, reason: String)
+    /// A system call failed.
+    case io(String, errno: Int32)
+    /// The log is closed.
+    case closed
+
+    public var description: String {
+        switch self {
+        case let .corrupt(segment, offset, reason): "\(segment) at offset \(offset): \(reason)"
+        case let .badSegment(segment, reason): "\(segment): \(reason)"
+        case let .io(what, errno): "\(what): \(String(cString: strerror(errno)))"
+        case .closed: "log is closed"
+        }
+    }
+}
+
+/// An append-only log of entries in segment files, with group commit: appends
+/// return after the fdatasync that made them durable; concurrent appends share one
+/// sync. One dedicated writer thread owns the files. The Merkle tree (RFC 9162) is
+/// kept in memory and rebuilt at open (this version does not persist a hashes file).
+public final class LogStore: @unchecked Sendable {
+    /// Segment header: magic "IIASLOG\0", format version u32 BE, first index u64 BE.
+    public static let magic: [UInt8] = Array("IIASLOG\0".utf8)
+    public static let version: UInt32 = 1
+    public static let segmentHeaderSize = 20
+
+    /// Bytes cut from a torn tail at open, and where (nil if none).
+    public private(set) var truncatedTail: (segment: String, offset: Int, bytes: Int)?
+
+    let directory: String
+    let segmentSize: Int
+    let maximumEntrySize: Int
+    private let condition = NSCondition()
+    private var pending: [(LogEntry.Type, EntryType, [UInt8], CheckedContinuation<UInt64, any Error>)] = []
+    private var closed = false
+    private var tree = InMemoryMerkleTree()
+    private var locations: [(segment: Int, offset: Int)] = []
+    private var segments: [(name: String, first: UInt64, fd: Int32)] = []
+    private var writeFD: Int32 = -1
+    private var writeOffset = 0
+    private var thread: Thread?
+
+    public init(directory: String, segmentSize: Int = 64 << 20, maximumEntrySize: Int = 16 << 20) throws {
+        self.directory = directory
+        self.segmentSize = segmentSize
+        self.maximumEntrySize = maximumEntrySize
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try recover()
+        let t = Thread { [unowned self] in self.writerLoop() }
+        t.name = "iias-log-writer"
+        thread = t
+        t.start()
+    }
+
+    deinit {
+        for s in segments { Glibc.close(s.fd) }
+        if writeFD >= 0 { Glibc.close(writeFD) }
+    }
+
+    static func segmentName(_ first: UInt64) -> String { String(format: "%020llu.seg", first) }
+
+    private func recover() throws {
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".seg") }.sorted()
+        var expected: UInt64 = 0
+        for (n, name) in names.enumerated() {
+            let path = directory + "/" + name
+            let data = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+            guard data.count >= Self.segmentHeaderSize, Array(data[0..<8]) == Self.magic,
+                  Record.readBE32(data[...], at: 8) == Self.version else {
+                throw LogStoreError.badSegment(segment: name, reason: "bad segment header")
+            }
+            let first = Record.readBE(data[...], at: 12)
+            guard first == expected, name == Self.segmentName(first) else {
+                throw LogStoreError.badSegment(segment: name, reason: "starts at index \(first), expected \(expected): segment missing or reordered")
+            }
+            var offset = Self.segmentHeaderSize
+            while offset < data.count {
+                do {
+                    let (entry, size) = try Record.decode(data[offset...], maximumEntrySize: maximumEntrySize)
+                    guard entry.index == expected else {
+                        throw LogStoreError.corrupt(segment: name, offset: offset, reason: "index \(entry.index), expected \(expected)")
+                    }
+                    tree.append(leafHash: Merkle.hashLeaf(entry.encoded()))
+                    locations.append((n, offset))
+                    expected += 1
+                    offset += size
+                } catch let error as LogError {
+                    // Torn tail: only the last record of the last segment may be cut.
+                    let isLast = n == names.count - 1
+                    let reachesEnd: Bool
+                    switch error {
+                    case .truncated: reachesEnd = true
+                    case .checksumMismatch, .malformedEntry:
+                        reachesEnd = data.count - offset == Record.headerSize + Int(Record.readBE32(data[...], at: offset))
+                    default: reachesEnd = false
+                    }
+                    guard isLast, reachesEnd else {
+                        throw LogStoreError.corrupt(segment: name, offset: offset, reason: error.description)
+                    }
+                    guard truncate(path, off_t(offset)) == 0 else { throw LogStoreError.io("truncate \(name)", errno: errno) }
+                    truncatedTail = (name, offset, data.count - offset)
+                    break
+                }
+            }
+            let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw LogStoreError.io("open \(name)", errno: errno) }
+            segments.append((name, first, fd))
+            if n == names.count - 1 {
+                writeFD = Glibc.open(path, O_WRONLY | O_CLOEXEC)
+                guard writeFD >= 0 else { throw LogStoreError.io("open \(name)", errno: errno) }
+                writeOffset = min(offset, data.count)
+                if let cut = truncatedTail, cut.segment == name { writeOffset = cut.offset }
+                guard fdatasync(writeFD) == 0 else { throw LogStoreError.io("fdatasync", errno: errno) }
+            }
+        }
+        if segments.isEmpty { try startSegment(first: 0) }
+    }
+
+    private func startSegment(first: UInt64) throws {
+        let name = Self.segmentName(first)
+        let path = directory + "/" + name
+        if writeFD >= 0 { Glibc.close(writeFD) }
+        writeFD = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard writeFD >= 0 else { throw LogStoreError.io("create \(name)", errno: errno) }
+        var header = Self.magic
+        Record.appendBE32(Self.version, to: &header)
+        Record.appendBE(first, to: &header)
+        try writeAll(header, at: 0)
+        guard fdatasync(writeFD) == 0 else { throw LogStoreError.io("fdatasync", errno: errno) }
+        let dfd = Glibc.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dfd >= 0 { _ = fsync(dfd); Glibc.close(dfd) }
+        writeOffset = header.count
+        let rfd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard rfd >= 0 else { throw LogStoreError.io("open \(name)", errno: errno) }
+        segments.append((name, first, rfd))
+    }
+
+    private func writeAll(_ bytes: [UInt8], at offset: Int) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { pwrite(writeFD, $0.baseAddress! + done, bytes.count - done, off_t(offset + done)) }
+            if n < 0 { if errno == EINTR { continue }; throw LogStoreError.io("pwrite", errno: errno) }
+            done += n
+        }
+    }
+
+    /// Appends one entry; returns its index once it is on disk (after fdatasync).
+    public func append(type: EntryType, payload: [UInt8]) async throws -> UInt64 {
+        guard payload.count + LogEntry.fixedSize <= maximumEntrySize else {
+            throw LogError.recordTooLarge(length: payload.count + LogEntry.fixedSize, maximum: maximumEntrySize)
+        }
+        return try await withCheckedThrowingContinuation { c in
+            condition.lock()
+            if closed { condition.unlock(); c.resume(throwing: LogStoreError.closed); return }
+            pending.append((LogEntry.self, type, payload, c))
+            condition.signal()
+            condition.unlock()
+        }
+    }
+
+    private func writerLoop() {
+        while true {
+            condition.lock()
+            while pending.isEmpty && !closed { condition.wait() }
+            if pending.isEmpty && closed { condition.unlock(); return }
+            let batch = pending
+            pending.removeAll()
+            condition.unlock()
+            var results: [UInt64] = []
+            var failure: (any Error)?
+            do {
+                let now = Int64(Date().timeIntervalSince1970 * 1000)
+                var buffer: [UInt8] = []
+                var bufferStart = writeOffset
+                for item in batch {
+                    let index = UInt64(locations.count)
+                    let entry = LogEntry(index: index, timeMilliseconds: now, type: item.1, payload: item.2)
+                    let record = Record.encode(entry)
+                    if writeOffset > Self.segmentHeaderSize && writeOffset + record.count > segmentSize {
+                        try writeAll(buffer, at: bufferStart)
+                        buffer.removeAll()
+                        guard fdatasync(writeFD) == 0 else { throw LogStoreError.io("fdatasync", errno: errno) }
+                        try startSegment(first: index)
+                        bufferStart = writeOffset
+                    }
+                    condition.lock()
+                    locations.append((segments.count - 1, writeOffset))
+                    tree.append(leafHash: Merkle.hashLeaf(entry.encoded()))
+                    condition.unlock()
+                    writeOffset += record.count
+                    buffer.append(contentsOf: record)
+                    results.append(index)
+                }
+                try writeAll(buffer, at: bufferStart)
+                guard fdatasync(writeFD) == 0 else { throw LogStoreError.io("fdatasync", errno: errno) }
+            } catch {
+                failure = error
+            }
+            for (i, item) in batch.enumerated() {
+                if let failure { item.3.resume(throwing: failure) } else { item.3.resume(returning: results[i]) }
+            }
+        }
+    }
+
+    /// Number of entries.
+    public var count: UInt64 { condition.lock(); defer { condition.unlock() }; return UInt64(locations.count) }
+
+    /// A snapshot of the Merkle tree.
+    public var merkleTree: InMemoryMerkleTree { condition.lock(); defer { condition.unlock() }; return tree }
+
+    /// Reads entry `index` with pread on a reader fd (never blocks the writer's files).
+    public func entry(at index: UInt64) throws -> LogEntry {
+        condition.lock()
+        guard index < UInt64(locations.count) else { condition.unlock(); throw LogError.indexOutOfRange(index: index, treeSize: UInt64(locations.count)) }
+        let loc = locations[Int(index)]
+        let fd = segments[loc.segment].fd
+        condition.unlock()
+        var header = [UInt8](repeating: 0, count: Record.headerSize)
+        guard pread(fd, &header, header.count, off_t(loc.offset)) == header.count else { throw LogStoreError.io("pread", errno: errno) }
+        let length = Int(Record.readBE32(header[...], at: 0))
+        guard length <= maximumEntrySize else { throw LogError.recordTooLarge(length: length, maximum: maximumEntrySize) }
+        var bytes = [UInt8](repeating: 0, count: Record.headerSize + length)
+        guard pread(fd, &bytes, bytes.count, off_t(loc.offset)) == bytes.count else { throw LogStoreError.io("pread", errno: errno) }
+        return try Record.decode(bytes[...], maximumEntrySize: maximumEntrySize).entry
+    }
+
+    /// Stops the writer after the pending appends; later appends throw `.closed`.
+    public func close() {
+        condition.lock()
+        closed = true
+        condition.signal()
+        condition.unlock()
+    }
+}

@@ -1,0 +1,114 @@
+import Foundation
+import IIASLog
+import IIASTestSupport
+import XCTest
+
+final class LogStoreTests: XCTestCase {
+    func freshDirectory() throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("iias-log-\(UUID().uuidString)")
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        return dir.path
+    }
+
+    static func payload(_ i: Int) -> [UInt8] { Array("envelope \(i) ".utf8) + [UInt8](repeating: UInt8(i & 0xFF), count: i % 300) }
+
+    /// Fills a log with `n` concurrent appends over small segments; returns index → payload.
+    func fill(_ dir: String, _ n: Int) async throws -> [UInt64: [UInt8]] {
+        let log = try LogStore(directory: dir, segmentSize: 4096)
+        defer { log.close() }
+        return try await withThrowingTaskGroup(of: (UInt64, [UInt8]).self) { group in
+            for i in 0..<n { group.addTask { (try await log.append(type: .sent, payload: Self.payload(i)), Self.payload(i)) } }
+            var out: [UInt64: [UInt8]] = [:]
+            for try await (index, p) in group { XCTAssertNil(out.updateValue(p, forKey: index)) }
+            return out
+        }
+    }
+
+    func testConcurrentAppendsAreDurableAndReadable() async throws {
+        let dir = try freshDirectory()
+        let written = try await fill(dir, 300)
+        XCTAssertEqual(Set(written.keys), Set(0..<300))
+        XCTAssertGreaterThan(try FileManager.default.contentsOfDirectory(atPath: dir).count, 3, "segments rolled")
+        let log = try LogStore(directory: dir, segmentSize: 4096)
+        defer { log.close() }
+        XCTAssertNil(log.truncatedTail)
+        XCTAssertEqual(log.count, 300)
+        var tree = InMemoryMerkleTree()
+        for i in 0..<UInt64(300) {
+            let e = try log.entry(at: i)
+            XCTAssertEqual(e.index, i)
+            XCTAssertEqual(e.payload, written[i])
+            tree.append(leafHash: Merkle.hashLeaf(e.encoded()))
+        }
+        XCTAssertEqual(try log.merkleTree.rootHash(treeSize: 300), try tree.rootHash(treeSize: 300))
+        let before = try log.merkleTree.rootHash(treeSize: 300)
+        let next = try await log.append(type: .receipt, payload: [1, 2, 3])
+        XCTAssertEqual(next, 300)
+        let proof = try log.merkleTree.consistencyProof(from: 300, to: 301)
+        XCTAssertTrue(Merkle.verifyConsistency(firstSize: 300, secondSize: 301, firstRoot: before,
+                                               secondRoot: try log.merkleTree.rootHash(treeSize: 301), proof: proof))
+        XCTAssertThrowsError(try log.entry(at: 302))
+    }
+
+    func lastSegment(_ dir: String) throws -> String {
+        dir + "/" + (try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".seg") }.sorted().last!)
+    }
+
+    func testTornTailIsCutAndReported() async throws {
+        let dir = try freshDirectory()
+        _ = try await fill(dir, 50)
+        let path = try lastSegment(dir)
+        let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as! Int
+        // A half-written record: a header announcing 100 bytes, then 10 bytes.
+        let h = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try h.seekToEnd()
+        try h.write(contentsOf: Data([0, 0, 0, 100, 1, 2, 3, 4] + [UInt8](repeating: 7, count: 10)))
+        try h.close()
+        let log = try LogStore(directory: dir, segmentSize: 4096)
+        defer { log.close() }
+        XCTAssertEqual(log.truncatedTail?.offset, size)
+        XCTAssertEqual(log.truncatedTail?.bytes, 18)
+        XCTAssertEqual(log.count, 50)
+        let next = try await log.append(type: .sent, payload: [9])
+        XCTAssertEqual(next, 50)
+        XCTAssertEqual(try log.entry(at: 50).payload, [9])
+    }
+
+    func testFlippedByteBeforeTailRefusesToOpen() async throws {
+        let dir = try freshDirectory()
+        _ = try await fill(dir, 100)
+        let first = dir + "/" + (try FileManager.default.contentsOfDirectory(atPath: dir).sorted().first!)
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: first))
+        bytes[200] ^= 0x10
+        try bytes.write(to: URL(fileURLWithPath: first))
+        XCTAssertThrowsError(try LogStore(directory: dir, segmentSize: 4096)) { error in
+            guard case let LogStoreError.corrupt(segment, offset, _) = error else { return XCTFail("\(error)") }
+            XCTAssertEqual(segment, URL(fileURLWithPath: first).lastPathComponent)
+            XCTAssertLessThanOrEqual(offset, 200)
+        }
+    }
+
+    func testMissingOrBadSegmentIsDetected() async throws {
+        let dir = try freshDirectory()
+        _ = try await fill(dir, 100)
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir).sorted()
+        XCTAssertGreaterThan(names.count, 2)
+        try FileManager.default.removeItem(atPath: dir + "/" + names[1])
+        XCTAssertThrowsError(try LogStore(directory: dir, segmentSize: 4096)) { error in
+            guard case LogStoreError.badSegment = error else { return XCTFail("\(error)") }
+        }
+        // A renamed (reordered) segment: its header no longer matches its place.
+        try FileManager.default.moveItem(atPath: dir + "/" + names[2], toPath: dir + "/" + names[1])
+        XCTAssertThrowsError(try LogStore(directory: dir, segmentSize: 4096)) { error in
+            guard case LogStoreError.badSegment = error else { return XCTFail("\(error)") }
+        }
+    }
+
+    func testOversizePayloadRefused() async throws {
+        let log = try LogStore(directory: try freshDirectory(), maximumEntrySize: 1024)
+        defer { log.close() }
+        do { _ = try await log.append(type: .sent, payload: [UInt8](repeating: 0, count: 2000)); XCTFail("accepted") } catch {}
+        let first = try await log.append(type: .sent, payload: [1])
+        XCTAssertEqual(first, 0)
+    }
+}
