@@ -52,6 +52,11 @@ let package = Package(
             name: "iias-bench",
             dependencies: ["IIASModel", "IIASCrypto", "CSodium"]
         ),
+        // Test helper (not a product): appends in a loop until SIGKILLed by the crash test.
+        .executableTarget(
+            name: "iias-log-crash-helper",
+            dependencies: ["IIASLog"]
+        ),
         // Shared by the test targets only: a real PKI made by Scripts/pki.sh, process runner.
         .target(
             name: "IIASTestSupport",
