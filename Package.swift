@@ -52,6 +52,11 @@ let package = Package(
             name: "iias-bench",
             dependencies: ["IIASModel", "IIASCrypto", "CSodium"]
         ),
+        // Measures the log (Scripts/bench.sh, release build).
+        .executableTarget(
+            name: "iias-log-bench",
+            dependencies: ["IIASLog"]
+        ),
         // Test helper (not a product): appends in a loop until SIGKILLed by the crash test.
         .executableTarget(
             name: "iias-log-crash-helper",

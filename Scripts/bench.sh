@@ -22,3 +22,7 @@ echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}
 echo "libsodium $(pkg-config --modversion libsodium), $(openssl version)"
 echo
 "$bin/iias-bench" --pki "$work/pki" --seconds "$seconds" --json .build/bench/envelope.json
+
+printf '\n\033[1m==>\033[0m log (IIASLog)\n' >&2
+swift build -c release --product iias-log-bench 2>&1 | tail -n 1
+"$bin/iias-log-bench" --dir .build/bench --json .build/bench/log.json

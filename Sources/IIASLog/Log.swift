@@ -42,7 +42,8 @@ public final class LogStore: @unchecked Sendable {
     let segmentSize: Int
     let maximumEntrySize: Int
     private let condition = NSCondition()
-    private var pending: [(LogEntry.Type, EntryType, [UInt8], CheckedContinuation<UInt64, any Error>)] = []
+    private struct Pending { let type: EntryType; let payload: [UInt8]; let continuation: CheckedContinuation<UInt64, any Error> }
+    private var pending: [Pending] = []
     private var closed = false
     private var tree = InMemoryMerkleTree()
     private var locations: [(segment: Int, offset: Int)] = []
@@ -57,7 +58,8 @@ public final class LogStore: @unchecked Sendable {
         self.maximumEntrySize = maximumEntrySize
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try recover()
-        let t = Thread { [unowned self] in self.writerLoop() }
+        // The thread holds the store strongly until close() lets the loop end.
+        let t = Thread { self.writerLoop() }
         t.name = "iias-log-writer"
         thread = t
         t.start()
@@ -143,7 +145,9 @@ public final class LogStore: @unchecked Sendable {
         writeOffset = header.count
         let rfd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
         guard rfd >= 0 else { throw LogStoreError.io("open \(name)", errno: errno) }
+        condition.lock()
         segments.append((name, first, rfd))
+        condition.unlock()
     }
 
     private func writeAll(_ bytes: [UInt8], at offset: Int) throws {
@@ -163,7 +167,7 @@ public final class LogStore: @unchecked Sendable {
         return try await withCheckedThrowingContinuation { c in
             condition.lock()
             if closed { condition.unlock(); c.resume(throwing: LogStoreError.closed); return }
-            pending.append((LogEntry.self, type, payload, c))
+            pending.append(Pending(type: type, payload: payload, continuation: c))
             condition.signal()
             condition.unlock()
         }
@@ -185,7 +189,7 @@ public final class LogStore: @unchecked Sendable {
                 var bufferStart = writeOffset
                 for item in batch {
                     let index = UInt64(locations.count)
-                    let entry = LogEntry(index: index, timeMilliseconds: now, type: item.1, payload: item.2)
+                    let entry = LogEntry(index: index, timeMilliseconds: now, type: item.type, payload: item.payload)
                     let record = Record.encode(entry)
                     if writeOffset > Self.segmentHeaderSize && writeOffset + record.count > segmentSize {
                         try writeAll(buffer, at: bufferStart)
@@ -208,7 +212,7 @@ public final class LogStore: @unchecked Sendable {
                 failure = error
             }
             for (i, item) in batch.enumerated() {
-                if let failure { item.3.resume(throwing: failure) } else { item.3.resume(returning: results[i]) }
+                if let failure { item.continuation.resume(throwing: failure) } else { item.continuation.resume(returning: results[i]) }
             }
         }
     }

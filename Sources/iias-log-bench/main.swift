@@ -1,0 +1,87 @@
+// Measures IIASLog (release build, Scripts/bench.sh): durable append rate with 1 and
+// 64 concurrent appenders beside the raw write+fdatasync rate of the same disk;
+// proof generation at 1,000 vs 1,000,000 leaves; reopen time of a log.
+//   iias-log-bench [--dir DIR] [--json FILE]
+import Foundation
+import IIASLog
+
+func option(_ name: String) -> String? {
+    guard let i = CommandLine.arguments.firstIndex(of: name), i + 1 < CommandLine.arguments.count else { return nil }
+    return CommandLine.arguments[i + 1]
+}
+let base = option("--dir") ?? FileManager.default.currentDirectoryPath + "/.build/bench"
+let work = base + "/log-bench-\(getpid())"
+try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+defer { try? FileManager.default.removeItem(atPath: work) }
+func now() -> Double { Date().timeIntervalSince1970 }
+let kib = [UInt8](repeating: 0xAB, count: 1024)
+
+// Raw: one writer, write 1 KiB + fdatasync, same directory.
+let rawFD = open(work + "/raw", O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+var t0 = now(), rawCount = 0
+while now() - t0 < 2 {
+    _ = kib.withUnsafeBytes { write(rawFD, $0.baseAddress, $0.count) }
+    fdatasync(rawFD)
+    rawCount += 1
+}
+let rawRate = Double(rawCount) / (now() - t0)
+close(rawFD)
+
+func appendRate(concurrency: Int, total: Int) async throws -> Double {
+    let dir = work + "/c\(concurrency)"
+    let log = try LogStore(directory: dir)
+    defer { log.close() }
+    let start = now()
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for w in 0..<concurrency {
+            group.addTask { for _ in 0..<(total / concurrency) { _ = try await log.append(type: .sent, payload: kib) }; _ = w }
+        }
+        try await group.waitForAll()
+    }
+    return Double(total / concurrency * concurrency) / (now() - start)
+}
+let one = try await appendRate(concurrency: 1, total: max(200, Int(rawRate * 2)))
+let sixtyFour = try await appendRate(concurrency: 64, total: max(6400, Int(rawRate * 40)))
+
+func proofTime(_ n: Int) throws -> Double {
+    var tree = InMemoryMerkleTree()
+    for i in 0..<n { tree.append(leafHash: Merkle.hashLeaf(withUnsafeBytes(of: i) { Array($0) })) }
+    let reps = 2000
+    let start = now()
+    for r in 0..<reps {
+        let m = UInt64((r * 7919) % n)
+        _ = try tree.inclusionProof(leafIndex: m, treeSize: UInt64(n))
+    }
+    return (now() - start) / Double(reps)
+}
+let p1k = try proofTime(1_000)
+let p1m = try proofTime(1_000_000)
+
+// Reopen: 200,000 entries of 16-byte payloads (kept small so the bench stays quick).
+let reopenEntries = 200_000
+do {
+    let log = try LogStore(directory: work + "/reopen")
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for _ in 0..<64 { group.addTask { for _ in 0..<(reopenEntries / 64) { _ = try await log.append(type: .sent, payload: [UInt8](repeating: 1, count: 16)) } } }
+        try await group.waitForAll()
+    }
+    log.close()
+}
+t0 = now()
+let reopened = try LogStore(directory: work + "/reopen")
+let reopenSeconds = now() - t0
+reopened.close()
+
+print(String(format: "raw write+fdatasync (1 KiB, 1 writer): %10.0f /s", rawRate))
+print(String(format: "log append, 1 appender (1 KiB):        %10.0f /s  (%.2fx raw)", one, one / rawRate))
+print(String(format: "log append, 64 appenders (1 KiB):      %10.0f /s  (%.2fx raw; target >= 20x)", sixtyFour, sixtyFour / rawRate))
+print(String(format: "inclusion proof, 1,000 leaves:         %10.2f us", p1k * 1e6))
+print(String(format: "inclusion proof, 1,000,000 leaves:     %10.2f us  (%.2fx; target <= 2x)", p1m * 1e6, p1m / p1k))
+print(String(format: "reopen, %d entries (16 B payloads, full scan, no checkpoint shortcut): %.2f s", reopened.count, reopenSeconds))
+if let path = option("--json") {
+    let json: [String: Double] = ["rawSyncPerSecond": rawRate, "append1PerSecond": one, "append64PerSecond": sixtyFour,
+                                  "ratio64ToRaw": sixtyFour / rawRate, "proof1kMicroseconds": p1k * 1e6,
+                                  "proof1mMicroseconds": p1m * 1e6, "proofRatio": p1m / p1k,
+                                  "reopenEntries": Double(reopenEntries), "reopenSeconds": reopenSeconds]
+    try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys]).write(to: URL(fileURLWithPath: path))
+}
