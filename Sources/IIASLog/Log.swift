@@ -39,6 +39,7 @@ public final class LogStore: @unchecked Sendable {
     public private(set) var truncatedTail: (segment: String, offset: Int, bytes: Int)?
 
     let directory: String
+    let readOnly: Bool
     let segmentSize: Int
     let maximumEntrySize: Int
     private let condition = NSCondition()
@@ -52,12 +53,15 @@ public final class LogStore: @unchecked Sendable {
     private var writeOffset = 0
     private var thread: Thread?
 
-    public init(directory: String, segmentSize: Int = 64 << 20, maximumEntrySize: Int = 16 << 20) throws {
+    /// `readOnly` (for auditors): nothing is created, truncated or appended; a torn tail is only reported.
+    public init(directory: String, segmentSize: Int = 64 << 20, maximumEntrySize: Int = 16 << 20, readOnly: Bool = false) throws {
+        self.readOnly = readOnly
         self.directory = directory
         self.segmentSize = segmentSize
         self.maximumEntrySize = maximumEntrySize
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        if !readOnly { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
         try recover()
+        if readOnly { closed = true; return }
         // The thread holds the store strongly until close() lets the loop end.
         let t = Thread { self.writerLoop() }
         t.name = "iias-log-writer"
@@ -110,7 +114,7 @@ public final class LogStore: @unchecked Sendable {
                     guard isLast, reachesEnd else {
                         throw LogStoreError.corrupt(segment: name, offset: offset, reason: error.description)
                     }
-                    guard truncate(path, off_t(offset)) == 0 else { throw LogStoreError.io("truncate \(name)", errno: errno) }
+                    guard readOnly || truncate(path, off_t(offset)) == 0 else { throw LogStoreError.io("truncate \(name)", errno: errno) }
                     truncatedTail = (name, offset, data.count - offset)
                     break
                 }
@@ -118,7 +122,7 @@ public final class LogStore: @unchecked Sendable {
             let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else { throw LogStoreError.io("open \(name)", errno: errno) }
             segments.append((name, first, fd))
-            if n == names.count - 1 {
+            if n == names.count - 1 && !readOnly {
                 writeFD = Glibc.open(path, O_WRONLY | O_CLOEXEC)
                 guard writeFD >= 0 else { throw LogStoreError.io("open \(name)", errno: errno) }
                 writeOffset = min(offset, data.count)
@@ -126,7 +130,7 @@ public final class LogStore: @unchecked Sendable {
                 guard fdatasync(writeFD) == 0 else { throw LogStoreError.io("fdatasync", errno: errno) }
             }
         }
-        if segments.isEmpty { try startSegment(first: 0) }
+        if segments.isEmpty && !readOnly { try startSegment(first: 0) }
     }
 
     private func startSegment(first: UInt64) throws {

@@ -112,3 +112,22 @@ final class LogStoreTests: XCTestCase {
         XCTAssertEqual(first, 0)
     }
 }
+
+extension LogStoreTests {
+    /// An auditor's read-only open reports a torn tail without cutting it and refuses appends.
+    func testReadOnlyOpenChangesNothing() async throws {
+        let dir = try freshDirectory()
+        _ = try await fill(dir, 20)
+        let path = try lastSegment(dir)
+        let h = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try h.seekToEnd()
+        try h.write(contentsOf: Data([0, 0, 0, 50, 1]))
+        try h.close()
+        let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as! Int
+        let log = try LogStore(directory: dir, segmentSize: 4096, readOnly: true)
+        XCTAssertEqual(log.count, 20)
+        XCTAssertEqual(log.truncatedTail?.bytes, 5)
+        XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: path)[.size] as! Int, size)
+        do { _ = try await log.append(type: .sent, payload: [1]); XCTFail("appended to a read-only log") } catch {}
+    }
+}
