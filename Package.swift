@@ -43,7 +43,7 @@ let package = Package(
         .executableTarget(
             name: "iias",
             dependencies: [
-                "IIASModel", "IIASCrypto",
+                "IIASModel", "IIASCrypto", "IIASLog",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -11,12 +11,13 @@ struct IIAS: AsyncParsableCommand {
           iias compose   build and validate a formalized notification; --seal writes an envelope
           iias open      verify an envelope's sender and decrypt it as one of its recipients
           iias audit     verify envelopes as an auditor; export them for openssl
+          iias log       verify an append-only log directory (read-only)
 
         Exit codes: 0 success, 1 the data is invalid or did not verify, 2 usage or I/O error.
         Keys and certificates come from Scripts/pki.sh (see Certs/README.md).
         """,
         version: "0.1.0",
-        subcommands: [Compose.self, Open.self, Audit.self]
+        subcommands: [Compose.self, Open.self, Audit.self, Log.self]
     )
 }
 
