@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "iias", targets: ["iias"]),
         .library(name: "IIASModel", targets: ["IIASModel"]),
         .library(name: "IIASCrypto", targets: ["IIASCrypto"]),
+        .library(name: "IIASTransport", targets: ["IIASTransport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -33,6 +34,10 @@ let package = Package(
         .target(
             name: "IIASCrypto",
             dependencies: ["CSodium", "COpenSSL", "IIASModel"]
+        ),
+        // The peer protocol: frames (and, next, mutual TLS 1.3 on the system OpenSSL).
+        .target(
+            name: "IIASTransport"
         ),
         .executableTarget(
             name: "iias",
@@ -60,6 +65,10 @@ let package = Package(
             name: "IIASCryptoTests",
             dependencies: ["IIASCrypto", "IIASModel", "IIASTestSupport"],
             resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "IIASTransportTests",
+            dependencies: ["IIASTransport"]
         ),
         .testTarget(
             name: "IntegrationTests",
