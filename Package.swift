@@ -37,7 +37,8 @@ let package = Package(
         ),
         // The peer protocol: frames (and, next, mutual TLS 1.3 on the system OpenSSL).
         .target(
-            name: "IIASTransport"
+            name: "IIASTransport",
+            dependencies: ["IIASCrypto", "COpenSSL"]
         ),
         .executableTarget(
             name: "iias",
@@ -68,7 +69,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IIASTransportTests",
-            dependencies: ["IIASTransport"]
+            dependencies: ["IIASTransport", "IIASCrypto", "IIASTestSupport"]
         ),
         .testTarget(
             name: "IntegrationTests",
