@@ -69,7 +69,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IIASTransportTests",
-            dependencies: ["IIASTransport", "IIASCrypto", "IIASTestSupport"]
+            dependencies: ["IIASTransport", "IIASCrypto", "COpenSSL", "IIASTestSupport"]
         ),
         .testTarget(
             name: "IntegrationTests",

@@ -27,5 +27,8 @@ public final class OpenSSLContext: @unchecked Sendable {
         SSL_CTX_set_verify(context, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nil)
     }
 
+    /// Takes ownership of an already configured SSL_CTX (tests build deliberately weak peers with it).
+    init(owning context: OpaquePointer) { self.context = context }
+
     deinit { SSL_CTX_free(context) }
 }

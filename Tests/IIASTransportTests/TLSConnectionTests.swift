@@ -1,3 +1,4 @@
+import COpenSSL
 import IIASCrypto
 @testable import IIASTransport
 import IIASTestSupport
@@ -76,6 +77,30 @@ final class TLSConnectionTests: XCTestCase {
             guard case .openSSL(let operation, let reasons)? = $0 as? TLSError else { return XCTFail("\($0)") }
             XCTAssertEqual(operation, "use_certificate_chain_file")
             XCTAssertFalse(reasons.isEmpty)
+        }
+    }
+
+    /// A client that trusts the CA but presents no certificate, optionally capped at TLS 1.2.
+    func weakClient(maxVersion: Int32?) throws -> TLSConnection {
+        let raw = try XCTUnwrap(SSL_CTX_new(TLS_method()))
+        if let maxVersion { XCTAssertEqual(iias_SSL_CTX_set_max_proto_version(raw, maxVersion), 1) }
+        XCTAssertEqual(SSL_CTX_load_verify_locations(raw, pki.caFile, nil), 1)
+        return try TLSConnection(context: OpenSSLContext(owning: raw), isServer: false)
+    }
+
+    func testAClientWithoutACertificateIsRefused() throws {
+        let server = try TLSConnection(context: context(pki.centerDirectory("GE")), isServer: true)
+        XCTAssertThrowsError(try handshake(weakClient(maxVersion: nil), server)) {
+            guard case .openSSL(_, let reasons)? = $0 as? TLSError else { return XCTFail("\($0)") }
+            XCTAssertTrue(reasons.contains { $0.contains("peer did not return a certificate") }, "\(reasons)")
+        }
+    }
+
+    func testATLS12ClientIsRefused() throws {
+        let server = try TLSConnection(context: context(pki.centerDirectory("GE")), isServer: true)
+        XCTAssertThrowsError(try handshake(weakClient(maxVersion: TLS1_2_VERSION), server)) {
+            guard case .openSSL(_, let reasons)? = $0 as? TLSError else { return XCTFail("\($0)") }
+            XCTAssertTrue(reasons.contains { $0.contains("unsupported protocol") }, "\(reasons)")
         }
     }
 }
