@@ -15,6 +15,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
     ],
     targets: [
         .systemLibrary(
@@ -38,7 +39,10 @@ let package = Package(
         // The peer protocol: frames (and, next, mutual TLS 1.3 on the system OpenSSL).
         .target(
             name: "IIASTransport",
-            dependencies: ["IIASCrypto", "COpenSSL"]
+            dependencies: [
+                "IIASCrypto", "COpenSSL",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
         ),
         .executableTarget(
             name: "iias",
@@ -69,7 +73,11 @@ let package = Package(
         ),
         .testTarget(
             name: "IIASTransportTests",
-            dependencies: ["IIASTransport", "IIASCrypto", "COpenSSL", "IIASTestSupport"]
+            dependencies: [
+                "IIASTransport", "IIASCrypto", "COpenSSL", "IIASTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
         ),
         .testTarget(
             name: "IntegrationTests",
