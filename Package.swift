@@ -77,6 +77,7 @@ let package = Package(
                 "IIASTransport", "IIASCrypto", "COpenSSL", "IIASTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .testTarget(
