@@ -12,9 +12,11 @@ let package = Package(
         .library(name: "IIASModel", targets: ["IIASModel"]),
         .library(name: "IIASCrypto", targets: ["IIASCrypto"]),
         .library(name: "IIASLog", targets: ["IIASLog"]),
+        .library(name: "IIASTransport", targets: ["IIASTransport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
     ],
     targets: [
         .systemLibrary(
@@ -39,6 +41,14 @@ let package = Package(
         .target(
             name: "IIASLog",
             dependencies: ["IIASCrypto", "IIASModel"]
+        ),
+        // The peer protocol: frames (and, next, mutual TLS 1.3 on the system OpenSSL).
+        .target(
+            name: "IIASTransport",
+            dependencies: [
+                "IIASCrypto", "COpenSSL",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
         ),
         .executableTarget(
             name: "iias",
@@ -80,6 +90,15 @@ let package = Package(
         .testTarget(
             name: "IIASLogTests",
             dependencies: ["IIASLog", "IIASCrypto", "IIASTestSupport"]
+        ),
+        .testTarget(
+            name: "IIASTransportTests",
+            dependencies: [
+                "IIASTransport", "IIASCrypto", "COpenSSL", "IIASTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
         ),
         .testTarget(
             name: "IntegrationTests",
