@@ -36,3 +36,33 @@ public struct FrameEncoder: MessageToByteEncoder {
         out.writeBytes(try codec.encode(data))
     }
 }
+
+/// Answers a refused frame with an ERROR frame, then closes that connection only.
+///
+/// Why: a hostile or broken peer must learn why it was dropped, and must never keep a
+/// half-parsed connection open. Place it after the frame decoder and encoder.
+public final class FrameErrorHandler: ChannelInboundHandler {
+    public typealias InboundIn = Frame
+    public typealias InboundOut = Frame
+    public typealias OutboundOut = Frame
+
+    /// ERROR code sent for a malformed, unknown or oversize frame.
+    public static let badFrameCode: UInt16 = 1
+
+    public init() {}
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        context.fireChannelRead(data)
+    }
+
+    public func errorCaught(context: ChannelHandlerContext, error: Error) {
+        if let frameError = error as? FrameError {
+            let reply = Frame.error(code: Self.badFrameCode, reason: "bad frame: \(frameError)")
+            let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            context.writeAndFlush(wrapOutboundOut(reply)).whenComplete { _ in bound.value.close(promise: nil) }
+        } else {
+            context.close(promise: nil)
+        }
+        context.fireErrorCaught(error)
+    }
+}

@@ -45,4 +45,18 @@ final class FrameHandlerTests: XCTestCase {
         }
         _ = try? channel.finish()
     }
+
+    func testABadFrameGetsAnErrorFrameAndTheConnectionIsClosed() throws {
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder()))
+        try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(FrameEncoder()))
+        try channel.pipeline.syncOperations.addHandler(FrameErrorHandler())
+        XCTAssertThrowsError(try channel.writeInbound(channel.allocator.buffer(bytes: [0xFF, 0xFF, 0xFF, 0xFF, 2])))
+        var out = try XCTUnwrap(channel.readOutbound(as: ByteBuffer.self))
+        let bytes = out.readBytes(length: out.readableBytes) ?? []
+        guard case .error(let code, let reason)? = try FrameCodec().decode(bytes)?.frame else { return XCTFail("\(bytes)") }
+        XCTAssertEqual(code, FrameErrorHandler.badFrameCode)
+        XCTAssertTrue(reason.contains("oversize"), reason)
+        XCTAssertFalse(channel.isActive)
+    }
 }

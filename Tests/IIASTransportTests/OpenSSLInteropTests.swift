@@ -67,4 +67,46 @@ final class OpenSSLInteropTests: XCTestCase {
         let afterNoCert = waitFor(outcomes, count: 3)
         XCTAssertTrue(afterNoCert.last?.contains("peer did not return a certificate") == true, "\(afterNoCert)")
     }
+
+    func testOurClientHandshakesWithOpenSSLSServerVerifyingItsCertificate() throws {
+        let ge = pki.centerDirectory("GE"), az = pki.centerDirectory("AZ")
+        // A free port: bind 0, read it, release it (s_server takes it a moment later).
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { try? group.syncShutdownGracefully() }
+        let probe = try ServerBootstrap(group: group).bind(host: "127.0.0.1", port: 0).wait()
+        let port = try XCTUnwrap(probe.localAddress?.port)
+        try probe.close().wait()
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["openssl", "s_server", "-accept", "127.0.0.1:\(port)", "-tls1_3", "-Verify", "1",
+                             "-cert", "\(ge)/tls.crt", "-key", "\(ge)/tls.key", "-CAfile", pki.caFile, "-naccept", "1", "-quiet"]
+        process.standardInput = Pipe()
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { process.terminate() }; process.waitUntilExit() }
+
+        let trust = try TrustAnchor(caFile: pki.caFile, crlFile: pki.crlFile)
+        let clientTLS = try OpenSSLContext(certificateFile: "\(az)/tls.crt", privateKeyFile: "\(az)/tls.key", caFile: pki.caFile, crlFile: pki.crlFile)
+        let outcomes = Outcomes()
+        let deadline = Date().addingTimeInterval(10)
+        var channel: Channel?
+        while channel == nil, Date() < deadline {
+            channel = try? ClientBootstrap(group: group)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandlers([
+                            TLSHandler(context: clientTLS, isServer: false, trust: trust, allowedPeers: ["GE"], handshakeTimeout: .seconds(5)),
+                            outcomes,
+                        ])
+                    }
+                }
+                .connect(host: "127.0.0.1", port: port).wait()
+            if channel == nil { usleep(20_000) }
+        }
+        let connected = try XCTUnwrap(channel, "openssl s_server did not come up")
+        XCTAssertEqual(waitFor(outcomes, count: 1), ["ok GE TLSv1.3"])
+        try? connected.close().wait()
+    }
 }

@@ -118,7 +118,7 @@ final class TLSHandlerSocketTests: XCTestCase {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers([
                         TLSHandler(context: serverTLS, isServer: true, trust: trust, allowedPeers: ["AZ"], handshakeTimeout: .milliseconds(300)),
-                        ByteToMessageHandler(FrameDecoder()), MessageToByteHandler(FrameEncoder()), EchoFrames(),
+                        ByteToMessageHandler(FrameDecoder()), MessageToByteHandler(FrameEncoder()), FrameErrorHandler(), EchoFrames(),
                     ])
                 }
             }
@@ -134,6 +134,31 @@ final class TLSHandlerSocketTests: XCTestCase {
             try channel.closeFuture.wait()
             guardTask.cancel()
             XCTAssertFalse(closedByTest.value, "the server left a hostile connection open")
+        }
+
+        // A verified peer announcing a 4 GiB frame: answered with ERROR, then closed.
+        do {
+            let loop = group.next()
+            let done = loop.makePromise(of: [Frame].self), peer = loop.makePromise(of: String.self)
+            let collector = CollectFrames(expected: 1, done: done, peer: peer)
+            let hostile = try ClientBootstrap(group: loop)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandlers([
+                            TLSHandler(context: clientTLS, isServer: false, trust: trust, allowedPeers: ["GE"]),
+                            ByteToMessageHandler(FrameDecoder()), collector,
+                        ])
+                    }
+                }
+                .connect(to: server.localAddress!).wait()
+            let timeout = loop.scheduleTask(in: .seconds(10)) { done.fail(ChannelError.connectTimeout(.seconds(10))) }
+            hostile.writeAndFlush(hostile.allocator.buffer(bytes: [0xFF, 0xFF, 0xFF, 0xFF, 0x02]), promise: nil)
+            let reply = try done.futureResult.wait()
+            guard case .error(let code, let reason)? = reply.first else { return XCTFail("\(reply)") }
+            XCTAssertEqual(code, FrameErrorHandler.badFrameCode)
+            XCTAssertTrue(reason.contains("oversize"), reason)
+            try hostile.closeFuture.wait()
+            timeout.cancel()
         }
 
         // A good peer afterwards.
