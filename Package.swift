@@ -67,6 +67,15 @@ let package = Package(
             name: "iias-log-bench",
             dependencies: ["IIASLog"]
         ),
+        // Measures the transport on loopback (Scripts/bench.sh, release build).
+        .executableTarget(
+            name: "iias-transport-bench",
+            dependencies: [
+                "IIASTransport", "IIASCrypto",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         // Test helper (not a product): appends in a loop until SIGKILLed by the crash test.
         .executableTarget(
             name: "iias-log-crash-helper",

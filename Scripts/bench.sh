@@ -26,3 +26,37 @@ echo
 printf '\n\033[1m==>\033[0m log (IIASLog)\n' >&2
 swift build -c release --product iias-log-bench 2>&1 | tail -n 1
 "$bin/iias-log-bench" --dir .build/bench --json .build/bench/log.json
+
+printf '\n\033[1m==>\033[0m transport (IIASTransport) beside OpenSSL'"'"'s own tools\n' >&2
+swift build -c release --product iias-transport-bench 2>&1 | tail -n 1
+"$bin/iias-transport-bench" --pki "$work/pki" --seconds "$seconds" --json .build/bench/transport.json | tee "$work/transport.txt"
+
+# OpenSSL's own loopback handshakes: s_server and s_time with the same certificates
+# (GE serves, AZ is the client, TLS 1.3, client certificate required).
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+ge="$work/pki/centers/GE" az="$work/pki/centers/AZ"
+openssl s_server -quiet -accept "127.0.0.1:$port" -tls1_3 -cert "$ge/tls.crt" -key "$ge/tls.key" \
+    -CAfile "$work/pki/ca.crt" -Verify 1 -www >/dev/null 2>&1 &
+server_pid=$!
+trap 'kill $server_pid 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
+st=$(openssl s_time -connect "127.0.0.1:$port" -new -time "$seconds" -cert "$az/tls.crt" -key "$az/tls.key" \
+    -CAfile "$work/pki/ca.crt" 2>/dev/null | awk '/connections in .* real seconds/ {print $1 / $4; exit}')
+kill $server_pid 2>/dev/null || true
+
+# OpenSSL's bulk cipher rate for the negotiated suite (TLS_AES_256_GCM_SHA384), 1 KiB blocks, one core.
+speed=$(openssl speed -evp aes-256-gcm -bytes 1024 -seconds "$seconds" 2>/dev/null | awk '/^AES-256-GCM/ {sub(/k$/, "", $2); print $2 * 1000 / 1e6; exit}')
+
+ours_hs=$(python3 -c 'import json; print(json.load(open(".build/bench/transport.json"))["handshakesPerSecond"])')
+ours_mb=$(python3 -c 'import json; print(json.load(open(".build/bench/transport.json"))["megabytesPerSecond"])')
+python3 - "$ours_hs" "${st:-0}" "$ours_mb" "${speed:-0}" <<'PY'
+import sys, json
+hs, st, mb, speed = map(float, sys.argv[1:])
+ratio = lambda a, b: f"{a / b:.2f}x" if b else "n/a"
+print(f"  openssl s_time -new (same certs, TLS 1.3)          {st:10.0f} /s          IIAS/openssl {ratio(hs, st)}")
+print(f"  openssl speed aes-256-gcm, 1 KiB, one core         {speed:10.1f} MB/s        IIAS/openssl {ratio(mb, speed)}")
+print("  (openssl speed only encrypts; IIAS encrypts, sends, receives, decrypts and decodes)")
+data = json.load(open(".build/bench/transport.json"))
+data.update({"opensslHandshakesPerSecond": st, "opensslAes256GcmMegabytesPerSecond": speed})
+json.dump(data, open(".build/bench/transport.json", "w"), indent=2, sort_keys=True)
+PY

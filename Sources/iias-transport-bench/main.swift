@@ -1,0 +1,164 @@
+import Foundation
+import IIASCrypto
+import IIASTransport
+import NIOCore
+import NIOPosix
+
+// Measures the transport on loopback in one process (server and client on separate
+// event loops): full mutual-TLS 1.3 handshakes per second, and one connection's
+// throughput of 1 KiB ENVELOPE frames. Scripts/bench.sh prints OpenSSL's own figures
+// beside these (openssl s_time, openssl speed) and the ratios.
+// Usage: iias-transport-bench --pki DIR [--seconds N] [--frames N] [--json FILE]
+
+var pkiPath: String?
+var jsonPath: String?
+var secondsPerCase = 2.0
+var frameCount = 200_000
+var arguments = CommandLine.arguments.dropFirst()
+while let argument = arguments.popFirst() {
+    switch argument {
+    case "--pki": pkiPath = arguments.popFirst()
+    case "--json": jsonPath = arguments.popFirst()
+    case "--seconds": secondsPerCase = Double(arguments.popFirst() ?? "") ?? secondsPerCase
+    case "--frames": frameCount = Int(arguments.popFirst() ?? "") ?? frameCount
+    default:
+        FileHandle.standardError.write(Data("usage: iias-transport-bench --pki DIR [--seconds N] [--frames N] [--json FILE]\n".utf8))
+        exit(2)
+    }
+}
+guard let pkiPath else {
+    FileHandle.standardError.write(Data("iias-transport-bench: --pki DIR is required (a PKI made by Scripts/pki.sh with AZ and GE)\n".utf8))
+    exit(2)
+}
+
+/// Counts frames; a PING ends a run and is answered with a PONG carrying the count
+/// (u64 BE), so the client knows every frame arrived, decrypted and decoded.
+final class FrameSink: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = Frame
+    typealias OutboundOut = Frame
+    var received: UInt64 = 0
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .ping = unwrapInboundIn(data) {
+            let count = (0..<8).reversed().map { UInt8(truncatingIfNeeded: received >> ($0 * 8)) }
+            context.writeAndFlush(wrapOutboundOut(.pong(count)), promise: nil)
+            received = 0
+        } else {
+            received += 1
+        }
+    }
+}
+
+/// Completes `handshake` when the peer is verified, and `pong` when a PONG arrives.
+final class ClientProbe: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = Frame
+    let handshake: EventLoopPromise<String>
+    var pong: EventLoopPromise<UInt64>?
+    init(handshake: EventLoopPromise<String>) { self.handshake = handshake }
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .handshakeCompleted(_, let version, let cipher)? = event as? TLSEvent { handshake.succeed("\(version) \(cipher)") }
+        context.fireUserInboundEventTriggered(event)
+    }
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .pong(let count) = unwrapInboundIn(data) { pong?.succeed(count.reduce(0) { $0 << 8 | UInt64($1) }) }
+    }
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        handshake.fail(error); pong?.fail(error); context.close(promise: nil)
+    }
+}
+
+func context(_ center: String) throws -> OpenSSLContext {
+    let dir = "\(pkiPath)/centers/\(center)"
+    return try OpenSSLContext(certificateFile: "\(dir)/tls.crt", privateKeyFile: "\(dir)/tls.key",
+                              caFile: "\(pkiPath)/ca.crt", crlFile: "\(pkiPath)/crl.pem")
+}
+
+let serverGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+let clientGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+let trust = try TrustAnchor(caFile: "\(pkiPath)/ca.crt", crlFile: "\(pkiPath)/crl.pem")
+let serverTLS = try context("GE"), clientTLS = try context("AZ")
+let server = try ServerBootstrap(group: serverGroup)
+    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+    .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+    .childChannelInitializer { channel in
+        channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.addHandlers([
+                TLSHandler(context: serverTLS, isServer: true, trust: trust, allowedPeers: ["AZ"]),
+                ByteToMessageHandler(FrameDecoder()), MessageToByteHandler(FrameEncoder()), FrameSink(),
+            ])
+        }
+    }
+    .bind(host: "127.0.0.1", port: 0).wait()
+
+func connect() throws -> (Channel, ClientProbe) {
+    let loop = clientGroup.next()
+    let probe = ClientProbe(handshake: loop.makePromise(of: String.self))
+    let channel = try ClientBootstrap(group: loop)
+        .channelOption(.socketOption(.tcp_nodelay), value: 1)
+        .channelInitializer { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandlers([
+                    TLSHandler(context: clientTLS, isServer: false, trust: trust, allowedPeers: ["GE"]),
+                    ByteToMessageHandler(FrameDecoder()), MessageToByteHandler(FrameEncoder()), probe,
+                ])
+            }
+        }
+        .connect(to: server.localAddress!).wait()
+    return (channel, probe)
+}
+
+func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+// Full handshakes: connect, mutual TLS 1.3 with chain + CRL checks on both sides, close.
+var negotiated = ""
+var handshakes = 0
+let handshakeStart = now()
+while now() - handshakeStart < secondsPerCase {
+    let (channel, probe) = try connect()
+    negotiated = try probe.handshake.futureResult.wait()
+    try channel.close().wait()
+    handshakes += 1
+}
+let handshakeRate = Double(handshakes) / (now() - handshakeStart)
+
+// One connection, 1 KiB frames, written in batches that respect writability.
+let (channel, probe) = try connect()
+_ = try probe.handshake.futureResult.wait()
+let payload = [UInt8](repeating: 0x5A, count: 1024)
+let frame = Frame.envelope(payload)
+let throughputStart = now()
+let batch = 256
+var sent = 0
+while sent < frameCount {
+    let n = min(batch, frameCount - sent)
+    for _ in 0..<n - 1 { channel.write(frame, promise: nil) }
+    try channel.writeAndFlush(frame).wait()  // waits until this batch left the process
+    sent += n
+}
+let pong = channel.eventLoop.makePromise(of: UInt64.self)
+try channel.eventLoop.submit { probe.pong = pong }.wait()
+try channel.writeAndFlush(Frame.ping([])).wait()
+let counted = try pong.futureResult.wait()  // the server decoded every frame before the PING
+let elapsed = now() - throughputStart
+guard counted == UInt64(frameCount) else {
+    FileHandle.standardError.write(Data("iias-transport-bench: the server counted \(counted) of \(frameCount) frames\n".utf8))
+    exit(1)
+}
+try channel.close().wait()
+let framesPerSecond = Double(frameCount) / elapsed
+let megabytesPerSecond = Double(frameCount * (payload.count + 5)) / elapsed / 1e6
+
+print(String(format: "transport (%@, Ed25519 certificates, chain + CRL checked on both sides)", negotiated))
+print(String(format: "  full handshakes (connect, mutual TLS 1.3, close)   %10.0f /s", handshakeRate))
+print(String(format: "  one connection, 1 KiB frames                       %10.0f frames/s  %8.1f MB/s", framesPerSecond, megabytesPerSecond))
+
+if let jsonPath {
+    let object: [String: Any] = [
+        "cipher": negotiated, "handshakesPerSecond": handshakeRate,
+        "framesPerSecond": framesPerSecond, "megabytesPerSecond": megabytesPerSecond, "frames": frameCount,
+    ]
+    try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+        .write(to: URL(fileURLWithPath: jsonPath))
+}
+try server.close().wait()
+try clientGroup.syncShutdownGracefully()
+try serverGroup.syncShutdownGracefully()
