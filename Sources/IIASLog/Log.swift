@@ -54,6 +54,7 @@ public final class LogStore: @unchecked Sendable {
     private var closed = false
     private var tree = InMemoryMerkleTree()
     private var locations: [(segment: Int, offset: Int)] = []
+    private var envelopeIndex: [UUID: UInt64] = [:]
     private var segments: [(name: String, first: UInt64, fd: Int32)] = []
     private var writeFD: Int32 = -1
     private var writeOffset = 0
@@ -105,6 +106,7 @@ public final class LogStore: @unchecked Sendable {
                     }
                     tree.append(leafHash: Merkle.hashLeaf(entry.encoded()))
                     locations.append((n, offset))
+                    indexEnvelope(entry)
                     expected += 1
                     offset += size
                 } catch let error as LogError {
@@ -265,6 +267,7 @@ public final class LogStore: @unchecked Sendable {
                     condition.lock()
                     locations.append((segments.count - 1, writeOffset))
                     tree.append(leafHash: Merkle.hashLeaf(entry.encoded()))
+                    indexEnvelope(entry)
                     condition.unlock()
                     writeOffset += record.count
                     buffer.append(contentsOf: record)
@@ -303,6 +306,30 @@ public final class LogStore: @unchecked Sendable {
         return try Record.decode(bytes[...], maximumEntrySize: maximumEntrySize).entry
     }
 
+    /// Records the index of an envelope entry by envelope id (the first one wins);
+    /// payloads of other types, or that are not envelopes, are skipped.
+    private func indexEnvelope(_ entry: LogEntry) {
+        switch entry.type {
+        case .sent, .received, .receipt:
+            guard let envelope = try? Envelope(parsing: entry.payload) else { return }
+            if envelopeIndex[envelope.id] == nil { envelopeIndex[envelope.id] = entry.index }
+        case .treeHead, .operatorAction:
+            return
+        }
+    }
+
+    /// The index of the first sent/received/receipt entry holding the envelope `id`, or nil.
+    public func index(ofEnvelopeID id: UUID) -> UInt64? {
+        condition.lock(); defer { condition.unlock() }
+        return envelopeIndex[id]
+    }
+
+    /// The entries from `start` up to the current end (a snapshot of the count), read
+    /// lazily one at a time. A read error ends the iteration; it is then in `error`.
+    public func entries(from start: UInt64 = 0) -> LogEntries {
+        LogEntries(log: self, start: start, end: count)
+    }
+
     /// Where entry `index` is stored (segment file name, byte offset of its record), for error messages.
     public func location(of index: UInt64) -> (segment: String, offset: Int)? {
         condition.lock(); defer { condition.unlock() }
@@ -326,4 +353,47 @@ private final class NoteBox: @unchecked Sendable {
     private var value: (Checkpoint, String)?
     func set(_ c: Checkpoint, _ n: String) { lock.lock(); value = (c, n); lock.unlock() }
     func get() -> (Checkpoint, String) { lock.lock(); defer { lock.unlock() }; return value! }
+}
+
+/// Entries of a log read lazily in index order; see `LogStore.entries(from:)`.
+public struct LogEntries: Sequence {
+    let log: LogStore
+    let start: UInt64
+    let end: UInt64
+    private let failure = FailureBox()
+
+    init(log: LogStore, start: UInt64, end: UInt64) {
+        self.log = log
+        self.start = start
+        self.end = end
+    }
+
+    /// The read error that ended the last iteration early, if any.
+    public var error: (any Error)? { failure.error }
+
+    public struct Iterator: IteratorProtocol {
+        let log: LogStore
+        var position: UInt64
+        let end: UInt64
+        let failure: FailureBox
+
+        public mutating func next() -> LogEntry? {
+            guard position < end else { return nil }
+            do {
+                let entry = try log.entry(at: position)
+                position += 1
+                return entry
+            } catch {
+                failure.error = error
+                position = end
+                return nil
+            }
+        }
+    }
+
+    public func makeIterator() -> Iterator { Iterator(log: log, position: start, end: end, failure: failure) }
+}
+
+final class FailureBox: @unchecked Sendable {
+    var error: (any Error)?
 }

@@ -173,10 +173,13 @@ extension Log {
             discussion: """
             Example:
               iias log proof DATA/log --index 41 --key-dir PKI/centers/AZ > proof.json
+              iias log proof DATA/log --id 0b7e…-uuid --key-dir PKI/centers/AZ > proof.json
               iias audit check-proof proof.json --cert PKI/centers/AZ/signing.crt
 
             The tree head is signed with the center's signing key as a C2SP tlog-checkpoint
-            note. Exit codes: 0 printed, 1 damaged log, 2 usage (missing dir, index out of range).
+            note. Give the entry by --index or by envelope --id (the first sent/received/receipt
+            entry holding that envelope). Exit codes: 0 printed, 1 damaged log, 2 usage
+            (missing dir, index out of range, unknown id, neither or both of --index and --id).
             """
         )
 
@@ -184,7 +187,10 @@ extension Log {
         var dir: String
 
         @Option(help: "The entry's index (0-based).")
-        var index: UInt64
+        var index: UInt64?
+
+        @Option(help: ArgumentHelp("The envelope id (UUID) of the entry, instead of --index.", valueName: "uuid"))
+        var id: String?
 
         @Option(help: "The size of the tree to prove against (default: the whole log).")
         var treeSize: UInt64?
@@ -192,9 +198,26 @@ extension Log {
         @OptionGroup var keys: KeyOptions
 
         func run() async throws {
+            guard (index == nil) != (id == nil) else {
+                throw CLIFailure.usage("give exactly one of --index and --id")
+            }
+            var envelopeID: UUID?
+            if let id {
+                guard let uuid = UUID(uuidString: id) else { throw CLIFailure.usage("--id \(Terminal.safe(id)) is not a UUID") }
+                envelopeID = uuid
+            }
             let center = try keys.load()
             let log = try openLogReadOnly(dir)
             defer { log.close() }
+            let index: UInt64
+            if let envelopeID {
+                guard let found = log.index(ofEnvelopeID: envelopeID) else {
+                    throw CLIFailure.usage("no envelope \(envelopeID.uuidString.lowercased()) in the log")
+                }
+                index = found
+            } else {
+                index = self.index!
+            }
             do {
                 try printProof(LogProof.inclusion(in: log, index: index, treeSize: treeSize ?? log.count,
                                                   signer: center.center.rawValue, key: center.signingKey))

@@ -123,4 +123,57 @@ final class SignedLogVerifyTests: XCTestCase {
         XCTAssertEqual(result.status, 1, result.stdout)
         XCTAssertTrue(result.stderr.contains("entry 9 ") && result.stderr.contains("receipt"), result.stderr)
     }
+
+    // MARK: lookups by envelope id and iteration
+
+    func testEnvelopeIDLookupAndIterationSurviveReopen() async throws {
+        let dir = try makeTemporaryDirectory("iias-lookup").appendingPathComponent("log").path
+        let log = try LogStore(directory: dir, segmentSize: 4096)
+        _ = try await log.append(type: .receipt, payload: Array("garbage, not an envelope".utf8))
+        var ids: [UUID: UInt64] = [:]
+        for i in 0..<6 {
+            let envelope = try sealed(from: i % 2 == 0 ? "AZ" : "GE", to: [i % 2 == 0 ? "GE" : "AZ"])
+            ids[envelope.id] = try await log.append(type: i % 2 == 0 ? .sent : .received, payload: envelope.bytes)
+            _ = try await log.append(type: .operatorAction, payload: envelope.bytes)  // not an envelope entry: skipped
+        }
+        let first = ids.first!
+        let again = try await log.append(type: .received, payload: try log.entry(at: first.value).payload)
+        for (id, index) in ids { XCTAssertEqual(log.index(ofEnvelopeID: id), index) }
+        XCTAssertEqual(log.index(ofEnvelopeID: first.key), first.value, "the first entry wins, not \(again)")
+        XCTAssertNil(log.index(ofEnvelopeID: UUID()))
+        XCTAssertEqual(log.entries(from: 0).map(\.index), Array(0..<log.count))
+        XCTAssertEqual(log.entries(from: 10).map(\.index), Array(10..<log.count))
+        XCTAssertEqual(Array(log.entries(from: 1000)), [])
+        log.close()
+
+        let reopened = try LogStore(directory: dir, segmentSize: 4096)
+        defer { reopened.close() }
+        for (id, index) in ids { XCTAssertEqual(reopened.index(ofEnvelopeID: id), index) }
+        let all = reopened.entries()
+        XCTAssertEqual(all.map(\.type).filter { $0 == .operatorAction }.count, 6)
+        XCTAssertNil(all.error)
+    }
+
+    func testProofByEnvelopeID() async throws {
+        let (dir, log, _) = try await makeLog()
+        let envelope = try Envelope(parsing: try log.entry(at: 5).payload)
+        log.close()
+        let keyDir = pki.centerDirectory("AZ")
+        let byID = try iias(["log", "proof", dir, "--id", envelope.id.uuidString, "--key-dir", keyDir])
+        XCTAssertEqual(byID.status, 0, byID.stderr)
+        let byIndex = try iias(["log", "proof", dir, "--index", "5", "--key-dir", keyDir])
+        XCTAssertEqual(byIndex.status, 0, byIndex.stderr)
+        let a = try JSONDecoder().decode(LogProof.self, from: Data(byID.stdout.utf8))
+        let b = try JSONDecoder().decode(LogProof.self, from: Data(byIndex.stdout.utf8))
+        XCTAssertEqual(a.entry, b.entry)
+        XCTAssertEqual(a.path, b.path)
+        XCTAssertNoThrow(try a.verify(publicKey: try Certificate(pemFile: keyDir + "/signing.crt").signingPublicKey()))
+
+        let unknown = try iias(["log", "proof", dir, "--id", UUID().uuidString, "--key-dir", keyDir])
+        XCTAssertEqual(unknown.status, 2)
+        XCTAssertTrue(unknown.stderr.contains("no envelope"), unknown.stderr)
+        XCTAssertEqual(try iias(["log", "proof", dir, "--id", "not-a-uuid\u{1B}[31m", "--key-dir", keyDir]).status, 2)
+        XCTAssertEqual(try iias(["log", "proof", dir, "--id", envelope.id.uuidString, "--index", "5", "--key-dir", keyDir]).status, 2)
+        XCTAssertEqual(try iias(["log", "proof", dir, "--key-dir", keyDir]).status, 2)
+    }
 }
