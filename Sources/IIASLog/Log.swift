@@ -106,7 +106,7 @@ public final class LogStore: @unchecked Sendable {
                     }
                     tree.append(leafHash: Merkle.hashLeaf(entry.encoded()))
                     locations.append((n, offset))
-                    indexEnvelope(entry)
+                    if let id = Self.envelopeID(of: entry), envelopeIndex[id] == nil { envelopeIndex[id] = entry.index }
                     expected += 1
                     offset += size
                 } catch let error as LogError {
@@ -264,10 +264,11 @@ public final class LogStore: @unchecked Sendable {
                         try startSegment(first: index)
                         bufferStart = writeOffset
                     }
+                    let envelopeID = Self.envelopeID(of: entry)  // parsed outside the lock
                     condition.lock()
                     locations.append((segments.count - 1, writeOffset))
                     tree.append(leafHash: Merkle.hashLeaf(entry.encoded()))
-                    indexEnvelope(entry)
+                    if let envelopeID, envelopeIndex[envelopeID] == nil { envelopeIndex[envelopeID] = index }
                     condition.unlock()
                     writeOffset += record.count
                     buffer.append(contentsOf: record)
@@ -306,15 +307,12 @@ public final class LogStore: @unchecked Sendable {
         return try Record.decode(bytes[...], maximumEntrySize: maximumEntrySize).entry
     }
 
-    /// Records the index of an envelope entry by envelope id (the first one wins);
-    /// payloads of other types, or that are not envelopes, are skipped.
-    private func indexEnvelope(_ entry: LogEntry) {
+    /// The envelope id of a sent/received/receipt entry for the lookup map (the first
+    /// entry of an id wins); payloads of other types, or that are not envelopes, give nil.
+    private static func envelopeID(of entry: LogEntry) -> UUID? {
         switch entry.type {
-        case .sent, .received, .receipt:
-            guard let envelope = try? Envelope(parsing: entry.payload) else { return }
-            if envelopeIndex[envelope.id] == nil { envelopeIndex[envelope.id] = entry.index }
-        case .treeHead, .operatorAction:
-            return
+        case .sent, .received, .receipt: (try? Envelope(parsing: entry.payload))?.id
+        case .treeHead, .operatorAction: nil
         }
     }
 
