@@ -104,6 +104,32 @@ final class SignedLogVerifyTests: XCTestCase {
         XCTAssertTrue(result.stderr.contains("root does not match"), result.stderr)
     }
 
+    /// Garbage, a foreign origin, and a tree head by a revoked center (its real key) all fail.
+    func testBadTreeHeadsFail() async throws {
+        let revokedKey = try PrivateKeyFile.loadSigningKey(pki.centerDirectory("RV") + "/signing.key")
+        let payloads: [(String, [UInt8])] = [
+            ("garbage", Array("not a note\n\n".utf8)),
+            ("empty", []),
+            ("origin", Array(Checkpoint(origin: "example.com/log", treeSize: 9, rootHash: [UInt8](repeating: 1, count: 32))
+                .signedNote(name: "AZ", key: revokedKey).utf8)),
+        ]
+        for (name, payload) in payloads {
+            let (dir, log, _) = try await makeLog()
+            _ = try await log.append(type: .treeHead, payload: payload)
+            log.close()
+            let result = try iias(["log", "verify", dir] + trustArguments)
+            XCTAssertEqual(result.status, 1, "\(name): \(result.stdout)")
+            XCTAssertTrue(result.stderr.contains("entry 9 ("), "\(name): \(result.stderr)")
+        }
+        let (dir, log, _) = try await makeLog()
+        try await log.appendTreeHead(signer: "RV", key: revokedKey)
+        log.close()
+        let revoked = try iias(["log", "verify", dir] + trustArguments)
+        XCTAssertEqual(revoked.status, 1, revoked.stdout)
+        XCTAssertTrue(revoked.stderr.contains("entry 9 ("), revoked.stderr)
+        XCTAssertTrue(revoked.stderr.lowercased().contains("revoked"), revoked.stderr)
+    }
+
     func testForgedEnvelopeFailsNamingIndex() async throws {
         let (dir, log, _) = try await makeLog()
         var forged = try sealed(from: "GE", to: ["AZ"]).bytes
