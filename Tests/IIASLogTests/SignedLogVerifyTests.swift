@@ -83,6 +83,21 @@ final class SignedLogVerifyTests: XCTestCase {
         XCTAssertEqual(try iias(["log", "verify", dir, "--ca", pki.caFile]).status, 2)
     }
 
+    /// On a terminal (a pty from script(1)) a progress line goes to stderr; in a pipe it
+    /// does not (checked in testValidSignedLogPassesWithCounts).
+    func testProgressLineOnlyOnTerminal() async throws {
+        let script = "/usr/bin/script"
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: script), "script(1) not installed")
+        let (dir, log, _) = try await makeLog()
+        log.close()
+        let command = ([RepositoryPaths.iiasExecutable, "log", "verify", dir] + trustArguments)
+            .map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
+        let result = try ProcessRunner.run(script, ["-qec", command, "/dev/null"], timeout: 30)
+        XCTAssertEqual(result.status, 0, result.stdout)
+        XCTAssertTrue(result.stdout.contains("checking signatures"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("9/9"), result.stdout)
+    }
+
     func testTreeHeadSignedByWrongKeyFails() async throws {
         let (dir, log, _) = try await makeLog()
         try await log.appendTreeHead(signer: "AZ", key: SigningPrivateKey.generate())
