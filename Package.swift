@@ -98,7 +98,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IIASLogTests",
-            dependencies: ["IIASLog", "IIASCrypto", "IIASTestSupport"]
+            dependencies: ["IIASLog", "IIASCrypto", "IIASModel", "IIASTestSupport"]
         ),
         .testTarget(
             name: "IIASTransportTests",

@@ -43,11 +43,18 @@ public final class LogStore: @unchecked Sendable {
     let segmentSize: Int
     let maximumEntrySize: Int
     private let condition = NSCondition()
-    private struct Pending { let type: EntryType; let payload: [UInt8]; let continuation: CheckedContinuation<UInt64, any Error> }
+    private struct Pending {
+        let type: EntryType
+        let payload: [UInt8]
+        /// For a tree head: builds the payload from (its own index = tree size, root at that size).
+        var makePayload: (@Sendable (UInt64, [UInt8]) -> [UInt8])? = nil
+        let continuation: CheckedContinuation<UInt64, any Error>
+    }
     private var pending: [Pending] = []
     private var closed = false
     private var tree = InMemoryMerkleTree()
     private var locations: [(segment: Int, offset: Int)] = []
+    private var envelopeIndex: [UUID: UInt64] = [:]
     private var segments: [(name: String, first: UInt64, fd: Int32)] = []
     private var writeFD: Int32 = -1
     private var writeOffset = 0
@@ -99,6 +106,7 @@ public final class LogStore: @unchecked Sendable {
                     }
                     tree.append(leafHash: Merkle.hashLeaf(entry.encoded()))
                     locations.append((n, offset))
+                    if let id = Self.envelopeID(of: entry), envelopeIndex[id] == nil { envelopeIndex[id] = entry.index }
                     expected += 1
                     offset += size
                 } catch let error as LogError {
@@ -177,6 +185,58 @@ public final class LogStore: @unchecked Sendable {
         }
     }
 
+    /// Signs a checkpoint of the entries before this one (tree size = this entry's own
+    /// index, root over entries 0..<index) as a C2SP signed note, appends the note as an
+    /// entry of type `treeHead`, then writes it to `DIR/checkpoint` atomically (temp file,
+    /// fsync, rename, directory fsync). Returns the signed checkpoint.
+    @discardableResult
+    public func appendTreeHead(signer: String, key: SigningPrivateKey) async throws -> Checkpoint {
+        let origin = Checkpoint.origin(center: signer)
+        let box = NoteBox()
+        let make: @Sendable (UInt64, [UInt8]) -> [UInt8] = { size, root in
+            let checkpoint = Checkpoint(origin: origin, treeSize: size, rootHash: root)
+            let note = checkpoint.signedNote(name: signer, key: key)
+            box.set(checkpoint, note)
+            return Array(note.utf8)
+        }
+        _ = try await withCheckedThrowingContinuation { (c: CheckedContinuation<UInt64, any Error>) in
+            condition.lock()
+            if closed { condition.unlock(); c.resume(throwing: LogStoreError.closed); return }
+            pending.append(Pending(type: .treeHead, payload: [], makePayload: make, continuation: c))
+            condition.signal()
+            condition.unlock()
+        }
+        let (checkpoint, note) = box.get()
+        try writeCheckpointFile(Array(note.utf8))
+        return checkpoint
+    }
+
+    /// Name of the file holding the newest signed tree head (a signed note).
+    public static let checkpointFileName = "checkpoint"
+
+    private let checkpointLock = NSLock()
+
+    private func writeCheckpointFile(_ bytes: [UInt8]) throws {
+        checkpointLock.lock(); defer { checkpointLock.unlock() }
+        let path = directory + "/" + Self.checkpointFileName
+        let temp = path + ".tmp"
+        let fd = Glibc.open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw LogStoreError.io("create \(temp)", errno: errno) }
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, bytes.count - done) }
+            if n < 0 { if errno == EINTR { continue }; let e = errno; Glibc.close(fd); throw LogStoreError.io("write checkpoint", errno: e) }
+            done += n
+        }
+        guard fsync(fd) == 0 else { let e = errno; Glibc.close(fd); throw LogStoreError.io("fsync checkpoint", errno: e) }
+        Glibc.close(fd)
+        guard rename(temp, path) == 0 else { throw LogStoreError.io("rename checkpoint", errno: errno) }
+        let dfd = Glibc.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard dfd >= 0 else { throw LogStoreError.io("open \(directory)", errno: errno) }
+        defer { Glibc.close(dfd) }
+        guard fsync(dfd) == 0 else { throw LogStoreError.io("fsync directory", errno: errno) }
+    }
+
     private func writerLoop() {
         while true {
             condition.lock()
@@ -193,7 +253,9 @@ public final class LogStore: @unchecked Sendable {
                 var bufferStart = writeOffset
                 for item in batch {
                     let index = UInt64(locations.count)
-                    let entry = LogEntry(index: index, timeMilliseconds: now, type: item.type, payload: item.payload)
+                    var payload = item.payload
+                    if let make = item.makePayload { payload = make(index, try tree.rootHash(treeSize: index)) }
+                    let entry = LogEntry(index: index, timeMilliseconds: now, type: item.type, payload: payload)
                     let record = Record.encode(entry)
                     if writeOffset > Self.segmentHeaderSize && writeOffset + record.count > segmentSize {
                         try writeAll(buffer, at: bufferStart)
@@ -202,9 +264,11 @@ public final class LogStore: @unchecked Sendable {
                         try startSegment(first: index)
                         bufferStart = writeOffset
                     }
+                    let envelopeID = Self.envelopeID(of: entry)  // parsed outside the lock
                     condition.lock()
                     locations.append((segments.count - 1, writeOffset))
                     tree.append(leafHash: Merkle.hashLeaf(entry.encoded()))
+                    if let envelopeID, envelopeIndex[envelopeID] == nil { envelopeIndex[envelopeID] = index }
                     condition.unlock()
                     writeOffset += record.count
                     buffer.append(contentsOf: record)
@@ -243,6 +307,35 @@ public final class LogStore: @unchecked Sendable {
         return try Record.decode(bytes[...], maximumEntrySize: maximumEntrySize).entry
     }
 
+    /// The envelope id of a sent/received/receipt entry for the lookup map (the first
+    /// entry of an id wins); payloads of other types, or that are not envelopes, give nil.
+    private static func envelopeID(of entry: LogEntry) -> UUID? {
+        switch entry.type {
+        case .sent, .received, .receipt: (try? Envelope(parsing: entry.payload))?.id
+        case .treeHead, .operatorAction: nil
+        }
+    }
+
+    /// The index of the first sent/received/receipt entry holding the envelope `id`, or nil.
+    public func index(ofEnvelopeID id: UUID) -> UInt64? {
+        condition.lock(); defer { condition.unlock() }
+        return envelopeIndex[id]
+    }
+
+    /// The entries from `start` up to the current end (a snapshot of the count), read
+    /// lazily one at a time. A read error ends the iteration; it is then in `error`.
+    public func entries(from start: UInt64 = 0) -> LogEntries {
+        LogEntries(log: self, start: start, end: count)
+    }
+
+    /// Where entry `index` is stored (segment file name, byte offset of its record), for error messages.
+    public func location(of index: UInt64) -> (segment: String, offset: Int)? {
+        condition.lock(); defer { condition.unlock() }
+        guard index < UInt64(locations.count) else { return nil }
+        let loc = locations[Int(index)]
+        return (segments[loc.segment].name, loc.offset)
+    }
+
     /// Stops the writer after the pending appends; later appends throw `.closed`.
     public func close() {
         condition.lock()
@@ -250,4 +343,55 @@ public final class LogStore: @unchecked Sendable {
         condition.signal()
         condition.unlock()
     }
+}
+
+/// Carries the checkpoint built on the writer thread back to `appendTreeHead`.
+private final class NoteBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: (Checkpoint, String)?
+    func set(_ c: Checkpoint, _ n: String) { lock.lock(); value = (c, n); lock.unlock() }
+    func get() -> (Checkpoint, String) { lock.lock(); defer { lock.unlock() }; return value! }
+}
+
+/// Entries of a log read lazily in index order; see `LogStore.entries(from:)`.
+public struct LogEntries: Sequence {
+    let log: LogStore
+    let start: UInt64
+    let end: UInt64
+    private let failure = FailureBox()
+
+    init(log: LogStore, start: UInt64, end: UInt64) {
+        self.log = log
+        self.start = start
+        self.end = end
+    }
+
+    /// The read error that ended the last iteration early, if any.
+    public var error: (any Error)? { failure.error }
+
+    public struct Iterator: IteratorProtocol {
+        let log: LogStore
+        var position: UInt64
+        let end: UInt64
+        let failure: FailureBox
+
+        public mutating func next() -> LogEntry? {
+            guard position < end else { return nil }
+            do {
+                let entry = try log.entry(at: position)
+                position += 1
+                return entry
+            } catch {
+                failure.error = error
+                position = end
+                return nil
+            }
+        }
+    }
+
+    public func makeIterator() -> Iterator { Iterator(log: log, position: start, end: end, failure: failure) }
+}
+
+final class FailureBox: @unchecked Sendable {
+    var error: (any Error)?
 }

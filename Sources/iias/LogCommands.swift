@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import IIASCrypto
 import IIASLog
+import IIASModel
 
 /// `iias log …`: auditor commands over a log directory (read-only).
 struct Log: AsyncParsableCommand {
@@ -14,11 +15,17 @@ struct Log: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Verify every record of a log (headers, CRC32C, index order) and print its Merkle root.",
             discussion: """
-            Example:
+            Examples:
               iias log verify node/log
+              iias log verify node/log --ca PKI/ca.crt --crl PKI/crl.pem --certs PKI/centers --json
 
             Opens the log read-only: a torn tail is reported, never cut.
-            Exit codes: 0 valid, 1 damaged (segment and offset printed), 2 usage (missing dir, not a log).
+            With --ca and --certs it also checks signatures: every tree head entry must be a
+            checkpoint signed by its center (certificate chained to the CA) whose root equals
+            the recomputed root at its size, and every sent/received/receipt entry must be an
+            envelope whose signature verifies with its sender's certificate at signing time.
+            Exit codes: 0 valid, 1 damaged or a bad signature (index, segment and offset
+            printed), 2 usage (missing dir, not a log, unreadable CA or certificates).
             """
         )
 
@@ -28,24 +35,110 @@ struct Log: AsyncParsableCommand {
         @Flag(help: "Print the result as JSON.")
         var json = false
 
+        @OptionGroup var trust: TrustOptions
+
         func run() async throws {
+            var verifier: EnvelopeVerifier?
+            if trust.ca != nil || trust.certs != nil || trust.crl != nil {
+                guard trust.ca != nil, trust.certs != nil else {
+                    throw CLIFailure.usage("signature checks need both --ca and --certs", hint: "pass --ca PKI/ca.crt --certs PKI/centers")
+                }
+                verifier = EnvelopeVerifier(trust: try trust.trustAnchor(), certificates: try trust.certificateDirectory())
+            }
             let log = try openLogReadOnly(dir)
             defer { log.close() }
             let size = log.count
-            let root = try log.merkleTree.rootHash(treeSize: size)
+            let tree = log.merkleTree
+            let root = try tree.rootHash(treeSize: size)
+            var signatures: SignatureSummary?
+            if let verifier { signatures = try checkSignatures(log, tree: tree, verifier: verifier) }
             if json {
-                var object: [String: Any] = ["valid": log.truncatedTail == nil, "treeSize": size, "rootHash": root.hexString]
+                var object: [String: Any] = ["valid": log.truncatedTail == nil, "treeSize": size, "entries": size, "rootHash": root.hexString]
+                if let signatures {
+                    object["treeHeadsChecked"] = signatures.treeHeads
+                    object["envelopesChecked"] = signatures.envelopes
+                    object["newestTreeHeadSize"] = signatures.newestTreeHeadSize.map { $0 as Any } ?? NSNull()
+                }
                 if let t = log.truncatedTail { object["tornTail"] = ["segment": t.segment, "offset": t.offset, "bytes": t.bytes] }
                 let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
                 print(String(decoding: data, as: UTF8.self))
             } else {
                 print("entries: \(size)\nroot:    \(root.hexString)")
+                if let signatures {
+                    print("tree heads checked: \(signatures.treeHeads)\nenvelopes checked:  \(signatures.envelopes)")
+                    print("newest tree head:   " + (signatures.newestTreeHeadSize.map { "size \($0)" } ?? "none"))
+                }
             }
             if let t = log.truncatedTail {
                 throw CLIFailure.invalid("torn tail: \(t.bytes) bytes at \(t.segment) offset \(t.offset)")
             }
         }
     }
+}
+
+struct SignatureSummary {
+    var treeHeads = 0
+    var envelopes = 0
+    var newestTreeHeadSize: UInt64?
+}
+
+/// Checks every tree head and envelope entry; the first problem is exit 1 naming the
+/// entry's index, segment and offset.
+func checkSignatures(_ log: LogStore, tree: InMemoryMerkleTree, verifier: EnvelopeVerifier) throws -> SignatureSummary {
+    var summary = SignatureSummary()
+    let count = log.count
+    let progress = Terminal.stderrIsTTY
+    func fail(_ index: UInt64, _ why: String) -> CLIFailure {
+        let place = log.location(of: index).map { " (\($0.segment) offset \($0.offset))" } ?? ""
+        return CLIFailure.invalid("entry \(index)\(place): \(why)")
+    }
+    for index in 0..<count {
+        if progress && (index % 1000 == 0 || index == count - 1) {
+            FileHandle.standardError.write(Data("\r\(Terminal.dim("checking signatures")) \(index + 1)/\(count)".utf8))
+        }
+        let entry: LogEntry
+        do { entry = try log.entry(at: index) } catch { throw fail(index, "unreadable: \(error)") }
+        switch entry.type {
+        case .treeHead:
+            let note = String(decoding: entry.payload, as: UTF8.self)
+            let body: Checkpoint
+            do {
+                guard let split = note.range(of: "\n\n") else { throw CheckpointError.malformed("no blank line between body and signatures") }
+                body = try Checkpoint(body: String(note[..<split.lowerBound]) + "\n")
+            } catch { throw fail(index, "tree head: \(error)") }
+            let prefix = "iias:center:", suffix = "/log"
+            guard body.origin.hasPrefix(prefix), body.origin.hasSuffix(suffix),
+                  let center = CenterID(String(body.origin.dropFirst(prefix.count).dropLast(suffix.count))) else {
+                throw fail(index, "tree head origin \(Terminal.safe(body.origin)) is not a center's log")
+            }
+            guard let certificate = verifier.certificates.certificate(of: center, for: .signing) else {
+                throw fail(index, "tree head: no signing certificate of \(center) in --certs")
+            }
+            let signed: Checkpoint
+            do {
+                try verifier.trust.verify(certificate, for: .signing, of: center, at: Date(timeIntervalSince1970: Double(entry.timeMilliseconds) / 1000))
+                signed = try Checkpoint.verify(note: note, name: center.rawValue, publicKey: certificate.signingPublicKey())
+            } catch { throw fail(index, "tree head: \(error)") }
+            guard signed.treeSize == index else {
+                throw fail(index, "tree head size \(signed.treeSize) is not its own index")
+            }
+            guard try tree.rootHash(treeSize: signed.treeSize) == signed.rootHash else {
+                throw fail(index, "tree head root does not match the recomputed root at size \(signed.treeSize)")
+            }
+            summary.treeHeads += 1
+            summary.newestTreeHeadSize = signed.treeSize
+        case .sent, .received, .receipt:
+            do {
+                let envelope = try Envelope(parsing: entry.payload)
+                _ = try verifier.verify(envelope, atSigningTime: true)
+            } catch { throw fail(index, "\(entry.type) entry: \(error)") }
+            summary.envelopes += 1
+        case .operatorAction:
+            break
+        }
+    }
+    if progress && count > 0 { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+    return summary
 }
 
 /// Opens a log directory read-only for an auditor command: exit 2 when it is not a log,
@@ -80,10 +173,13 @@ extension Log {
             discussion: """
             Example:
               iias log proof DATA/log --index 41 --key-dir PKI/centers/AZ > proof.json
+              iias log proof DATA/log --id 0b7e…-uuid --key-dir PKI/centers/AZ > proof.json
               iias audit check-proof proof.json --cert PKI/centers/AZ/signing.crt
 
             The tree head is signed with the center's signing key as a C2SP tlog-checkpoint
-            note. Exit codes: 0 printed, 1 damaged log, 2 usage (missing dir, index out of range).
+            note. Give the entry by --index or by envelope --id (the first sent/received/receipt
+            entry holding that envelope). Exit codes: 0 printed, 1 damaged log, 2 usage
+            (missing dir, index out of range, unknown id, neither or both of --index and --id).
             """
         )
 
@@ -91,7 +187,10 @@ extension Log {
         var dir: String
 
         @Option(help: "The entry's index (0-based).")
-        var index: UInt64
+        var index: UInt64?
+
+        @Option(help: ArgumentHelp("The envelope id (UUID) of the entry, instead of --index.", valueName: "uuid"))
+        var id: String?
 
         @Option(help: "The size of the tree to prove against (default: the whole log).")
         var treeSize: UInt64?
@@ -99,9 +198,26 @@ extension Log {
         @OptionGroup var keys: KeyOptions
 
         func run() async throws {
+            guard (index == nil) != (id == nil) else {
+                throw CLIFailure.usage("give exactly one of --index and --id")
+            }
+            var envelopeID: UUID?
+            if let id {
+                guard let uuid = UUID(uuidString: id) else { throw CLIFailure.usage("--id \(Terminal.safe(id)) is not a UUID") }
+                envelopeID = uuid
+            }
             let center = try keys.load()
             let log = try openLogReadOnly(dir)
             defer { log.close() }
+            let index: UInt64
+            if let envelopeID {
+                guard let found = log.index(ofEnvelopeID: envelopeID) else {
+                    throw CLIFailure.usage("no envelope \(envelopeID.uuidString.lowercased()) in the log")
+                }
+                index = found
+            } else {
+                index = self.index!
+            }
             do {
                 try printProof(LogProof.inclusion(in: log, index: index, treeSize: treeSize ?? log.count,
                                                   signer: center.center.rawValue, key: center.signingKey))
