@@ -38,7 +38,7 @@ ge="$work/pki/centers/GE" az="$work/pki/centers/AZ"
 openssl s_server -quiet -accept "127.0.0.1:$port" -tls1_3 -cert "$ge/tls.crt" -key "$ge/tls.key" \
     -CAfile "$work/pki/ca.crt" -Verify 1 -www >/dev/null 2>&1 &
 server_pid=$!
-trap 'kill $server_pid 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $server_pid 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
 st=$(openssl s_time -connect "127.0.0.1:$port" -new -time "$seconds" -cert "$az/tls.crt" -key "$az/tls.key" \
     -CAfile "$work/pki/ca.crt" 2>/dev/null | awk '/connections in .* real seconds/ {print $1 / $4; exit}')
