@@ -5,14 +5,14 @@ import IIASCrypto
 ///
 /// Why: the NIO handler owns the socket; OpenSSL only ever sees memory, so it never blocks
 /// and backpressure stays with the event loop.
-final class TLSConnection {
+package final class TLSConnection {
     let ssl: OpaquePointer
     let networkIn: OpaquePointer   // we write received ciphertext here; SSL reads it
     let networkOut: OpaquePointer  // SSL writes ciphertext here; we read and send it
 
-    enum Progress: Equatable { case done, wantsMoreInput }
+    package enum Progress: Equatable { case done, wantsMoreInput }
 
-    init(context: OpenSSLContext, isServer: Bool) throws(TLSError) {
+    package init(context: OpenSSLContext, isServer: Bool) throws(TLSError) {
         guard let ssl = SSL_new(context.context) else { throw openSSLFailure("SSL_new") }
         guard let inBIO = BIO_new(BIO_s_mem()), let outBIO = BIO_new(BIO_s_mem()) else {
             SSL_free(ssl); throw openSSLFailure("BIO_new")
@@ -24,11 +24,11 @@ final class TLSConnection {
 
     deinit { SSL_free(ssl) }
 
-    func receive(_ bytes: [UInt8]) {
+    package func receive(_ bytes: [UInt8]) {
         bytes.withUnsafeBytes { _ = BIO_write(networkIn, $0.baseAddress, Int32($0.count)) }
     }
 
-    func takeOutbound() -> [UInt8] {
+    package func takeOutbound() -> [UInt8] {
         let pending = Int(BIO_ctrl_pending(networkOut))
         guard pending > 0 else { return [] }
         var out = [UInt8](repeating: 0, count: pending)
@@ -36,7 +36,7 @@ final class TLSConnection {
         return Array(out.prefix(max(0, Int(read))))
     }
 
-    func handshake() throws(TLSError) -> Progress {
+    package func handshake() throws(TLSError) -> Progress {
         ERR_clear_error()
         let result = SSL_do_handshake(ssl)
         if result == 1 { return .done }
@@ -70,13 +70,13 @@ final class TLSConnection {
     var protocolVersion: String { String(cString: SSL_get_version(ssl)) }
     var cipher: String { String(cString: SSL_CIPHER_get_name(SSL_get_current_cipher(ssl))) }
 
-    func write(_ bytes: [UInt8]) throws(TLSError) {
+    package func write(_ bytes: [UInt8]) throws(TLSError) {
         ERR_clear_error()
         let written = bytes.withUnsafeBytes { SSL_write(ssl, $0.baseAddress, Int32($0.count)) }
         guard written == Int32(bytes.count) else { throw openSSLFailure("SSL_write") }
     }
 
-    func read(max: Int = 16384) throws(TLSError) -> [UInt8] {
+    package func read(max: Int = 16384) throws(TLSError) -> [UInt8] {
         ERR_clear_error()
         var out = [UInt8](repeating: 0, count: max)
         let read = out.withUnsafeMutableBytes { SSL_read(ssl, $0.baseAddress, Int32(max)) }
