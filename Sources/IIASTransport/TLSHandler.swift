@@ -22,14 +22,15 @@ public final class TLSHandler: ChannelDuplexHandler {
 
     let connection: TLSConnection
     let trust: TrustAnchor
-    let allowedPeers: Set<String>
+    let allowedPeers: Set<String>?
     let handshakeTimeout: TimeAmount
     var state = State.idle
     var pending: [(ByteBuffer, EventLoopPromise<Void>?)] = []
     var timeoutTask: Scheduled<Void>?
 
-    /// A handler for one connection; `allowedPeers` is the expected peer (client) or the configured set (server).
-    public init(context: OpenSSLContext, isServer: Bool, trust: TrustAnchor, allowedPeers: Set<String>,
+    /// A handler for one connection; `allowedPeers` is the expected peer (client) or the configured set (server);
+    /// nil accepts any center the CA vouches for (diagnostics such as `iias peer check`).
+    public init(context: OpenSSLContext, isServer: Bool, trust: TrustAnchor, allowedPeers: Set<String>?,
                 handshakeTimeout: TimeAmount = .seconds(10)) throws {
         connection = try TLSConnection(context: context, isServer: isServer)
         self.trust = trust
