@@ -104,7 +104,11 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["IIASCrypto", "IIASModel", "IIASTestSupport", "iias"]
+            dependencies: [
+                "IIASCrypto", "IIASModel", "IIASTestSupport", "iias", "IIASTransport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,5 +1,9 @@
 import Foundation
+import IIASCrypto
 import IIASTestSupport
+import IIASTransport
+import NIOCore
+import NIOPosix
 import XCTest
 
 /// Thread-safe collected output of a background process.
@@ -82,5 +86,70 @@ final class PeerCommandTests: XCTestCase {
         // The listener survived all of it.
         XCTAssertTrue(listener.isRunning)
         XCTAssertEqual(try iias(["peer", "check", address, "--expect", "GE"] + trust("AZ")).status, 0)
+    }
+
+    func testTenThousandRandomSizeFramesBothWaysByteExactThroughTheListenerProcess() throws {
+        let (listener, port) = try startListener()
+        defer { listener.terminate(); listener.waitUntilExit() }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { try? group.syncShutdownGracefully() }
+        let dir = pki.centerDirectory("AZ")
+        let context = try OpenSSLContext(certificateFile: "\(dir)/tls.crt", privateKeyFile: "\(dir)/tls.key", caFile: pki.caFile, crlFile: pki.crlFile)
+        let trust = try TrustAnchor(caFile: pki.caFile, crlFile: pki.crlFile)
+        var generator = SystemRandomNumberGenerator()
+        // Random sizes 0…2048 cut at random offsets from 1 MiB of random bytes (fast to make in a debug build).
+        let pool = (0..<131_072).flatMap { _ in withUnsafeBytes(of: generator.next() as UInt64) { Array($0) } }
+        let frames: [Frame] = (0..<10_000).map { _ in
+            let size = Int.random(in: 0...2048, using: &generator), start = Int.random(in: 0...(pool.count - size), using: &generator)
+            return .envelope(Array(pool[start..<start + size]))
+        }
+        let loop = group.next()
+        let established = loop.makePromise(of: Void.self), done = loop.makePromise(of: [Frame].self)
+        let collector = EchoCollector(expected: frames.count, established: established, done: done)
+        let client = try ClientBootstrap(group: loop)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandlers([
+                        TLSHandler(context: context, isServer: false, trust: trust, allowedPeers: ["GE"], handshakeTimeout: .seconds(10)),
+                        ByteToMessageHandler(FrameDecoder()), MessageToByteHandler(FrameEncoder()),
+                        PeerSession(configuration: .init(centerID: "AZ", softwareVersion: "test")), collector,
+                    ])
+                }
+            }
+            .connect(host: "127.0.0.1", port: port).wait()
+        defer { try? client.close().wait() }
+        let timeout = loop.scheduleTask(in: .seconds(60)) {
+            established.fail(ChannelError.connectTimeout(.seconds(60))); done.fail(ChannelError.connectTimeout(.seconds(60)))
+        }
+        defer { timeout.cancel() }
+        try established.futureResult.wait()
+        for frame in frames { client.write(frame, promise: nil) }
+        client.flush()
+        let echoed = try done.futureResult.wait()
+        XCTAssertEqual(echoed.count, frames.count)
+        XCTAssertTrue(echoed == frames, "echoed frames differ from the sent ones")
+    }
+}
+
+/// Collects echoed frames after the session is up.
+private final class EchoCollector: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = Frame
+    let expected: Int
+    let established: EventLoopPromise<Void>
+    let done: EventLoopPromise<[Frame]>
+    var frames: [Frame] = []
+    init(expected: Int, established: EventLoopPromise<Void>, done: EventLoopPromise<[Frame]>) {
+        self.expected = expected; self.established = established; self.done = done
+    }
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is PeerSession.Event { established.succeed(()) }
+    }
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        frames.append(unwrapInboundIn(data))
+        if frames.count == expected { done.succeed(frames) }
+    }
+    func errorCaught(context: ChannelHandlerContext, error: Error) { established.fail(error); done.fail(error) }
+    func channelInactive(context: ChannelHandlerContext) {
+        established.fail(ChannelError.ioOnClosedChannel); done.fail(ChannelError.ioOnClosedChannel)
     }
 }
