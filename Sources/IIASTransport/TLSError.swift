@@ -10,6 +10,23 @@ public enum TLSError: Error, Sendable, Equatable {
     case peerHasNoCenterID
     /// The peer is a valid center but not the one expected / not in the allowed set.
     case unexpectedPeer(String)
+    /// More than ``TLSHandler/maxQueuedBeforeHandshake`` bytes were written before the handshake finished.
+    case queueFullBeforeHandshake
+}
+
+extension TLSError: CustomStringConvertible {
+    /// One line for people (operators' terminals, logs); never key material.
+    public var description: String {
+        switch self {
+        case .openSSL(let operation, let reasons):
+            reasons.isEmpty ? "OpenSSL \(operation) failed" : "OpenSSL \(operation) failed: \(reasons.joined(separator: "; "))"
+        case .peerCertificateMissing: "the peer presented no certificate"
+        case .peerCertificateRejected(let reason): "the peer's certificate was rejected: \(reason)"
+        case .peerHasNoCenterID: "the peer's certificate names no IIAS center"
+        case .unexpectedPeer(let center): "the peer is center \(center), not the one expected"
+        case .queueFullBeforeHandshake: "too much data queued before the TLS handshake finished"
+        }
+    }
 }
 
 import COpenSSL
