@@ -10,8 +10,6 @@ public enum TLSError: Error, Sendable, Equatable {
     case peerHasNoCenterID
     /// The peer is a valid center but not the one expected / not in the allowed set.
     case unexpectedPeer(String)
-    /// More than ``TLSHandler/maxQueuedBeforeHandshake`` bytes were written before the handshake finished.
-    case queueFullBeforeHandshake
 }
 
 extension TLSError: CustomStringConvertible {
@@ -24,7 +22,6 @@ extension TLSError: CustomStringConvertible {
         case .peerCertificateRejected(let reason): "the peer's certificate was rejected: \(reason)"
         case .peerHasNoCenterID: "the peer's certificate names no IIAS center"
         case .unexpectedPeer(let center): "the peer is center \(center), not the one expected"
-        case .queueFullBeforeHandshake: "too much data queued before the TLS handshake finished"
         }
     }
 }

@@ -26,9 +26,6 @@ public final class TLSHandler: ChannelDuplexHandler {
     let handshakeTimeout: TimeAmount
     var state = State.idle
     var pending: [(ByteBuffer, EventLoopPromise<Void>?)] = []
-    var pendingBytes = 0
-    /// Most plaintext bytes held for writing while the handshake runs; more is refused, not buffered.
-    public static let maxQueuedBeforeHandshake = 1 << 20
     var timeoutTask: Scheduled<Void>?
 
     /// A handler for one connection; `allowedPeers` is the expected peer (client) or the configured set (server);
@@ -91,7 +88,6 @@ public final class TLSHandler: ChannelDuplexHandler {
             context.fireUserInboundEventTriggered(TLSEvent.handshakeCompleted(peer, version: connection.protocolVersion, cipher: connection.cipher))
             let queued = pending
             pending.removeAll()
-            pendingBytes = 0
             for (buffer, promise) in queued { writePlaintext(context, buffer, promise) }
             if !queued.isEmpty { context.flush() }
             if deliverAllPlaintext(context) { context.fireChannelReadComplete() }
@@ -155,12 +151,7 @@ public final class TLSHandler: ChannelDuplexHandler {
         let buffer = unwrapOutboundIn(data)
         switch state {
         case .active: writePlaintext(context, buffer, promise)
-        case .idle, .handshaking:
-            guard pendingBytes + buffer.readableBytes <= Self.maxQueuedBeforeHandshake else {
-                promise?.fail(TLSError.queueFullBeforeHandshake); return
-            }
-            pendingBytes += buffer.readableBytes
-            pending.append((buffer, promise))
+        case .idle, .handshaking: pending.append((buffer, promise))
         case .closed: promise?.fail(ChannelError.ioOnClosedChannel)
         }
     }
