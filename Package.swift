@@ -53,8 +53,10 @@ let package = Package(
         .executableTarget(
             name: "iias",
             dependencies: [
-                "IIASModel", "IIASCrypto", "IIASLog",
+                "IIASModel", "IIASCrypto", "IIASLog", "IIASTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         // Measures the envelope against raw libsodium (Scripts/bench.sh, release build).
@@ -111,7 +113,11 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["IIASCrypto", "IIASModel", "IIASTestSupport", "iias"]
+            dependencies: [
+                "IIASCrypto", "IIASModel", "IIASTestSupport", "iias", "IIASTransport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -15,14 +15,14 @@ public struct PeerIdentity: Sendable, Equatable {
 }
 
 extension TLSConnection {
-    /// Checks the peer after a completed handshake against `trust` (TLS key usage) and `allowed` ids.
-    func verifiedPeer(trust: TrustAnchor, allowed: Set<String>) throws(TLSError) -> PeerIdentity {
+    /// Checks the peer after a completed handshake against `trust` (TLS key usage) and `allowed` ids (nil: any center).
+    func verifiedPeer(trust: TrustAnchor, allowed: Set<String>?) throws(TLSError) -> PeerIdentity {
         let certificate = try peerCertificate()
         let center: String
         do { center = try trust.verify(certificate, for: .tls).rawValue } catch {
             throw TLSError.peerCertificateRejected("not a valid IIAS TLS certificate: \(error)")
         }
-        guard allowed.contains(center) else { throw TLSError.unexpectedPeer(center) }
+        if let allowed, !allowed.contains(center) { throw TLSError.unexpectedPeer(center) }
         return PeerIdentity(centerID: center, certificateExpiry: certificate.notAfter,
                             fingerprint: certificate.fingerprint, subject: certificate.subject)
     }

@@ -12,6 +12,20 @@ public enum TLSError: Error, Sendable, Equatable {
     case unexpectedPeer(String)
 }
 
+extension TLSError: CustomStringConvertible {
+    /// One line for people (operators' terminals, logs); never key material.
+    public var description: String {
+        switch self {
+        case .openSSL(let operation, let reasons):
+            reasons.isEmpty ? "OpenSSL \(operation) failed" : "OpenSSL \(operation) failed: \(reasons.joined(separator: "; "))"
+        case .peerCertificateMissing: "the peer presented no certificate"
+        case .peerCertificateRejected(let reason): "the peer's certificate was rejected: \(reason)"
+        case .peerHasNoCenterID: "the peer's certificate names no IIAS center"
+        case .unexpectedPeer(let center): "the peer is center \(center), not the one expected"
+        }
+    }
+}
+
 import COpenSSL
 
 /// Drains OpenSSL's thread-local error queue into readable reason strings.

@@ -22,14 +22,15 @@ public final class TLSHandler: ChannelDuplexHandler {
 
     let connection: TLSConnection
     let trust: TrustAnchor
-    let allowedPeers: Set<String>
+    let allowedPeers: Set<String>?
     let handshakeTimeout: TimeAmount
     var state = State.idle
     var pending: [(ByteBuffer, EventLoopPromise<Void>?)] = []
     var timeoutTask: Scheduled<Void>?
 
-    /// A handler for one connection; `allowedPeers` is the expected peer (client) or the configured set (server).
-    public init(context: OpenSSLContext, isServer: Bool, trust: TrustAnchor, allowedPeers: Set<String>,
+    /// A handler for one connection; `allowedPeers` is the expected peer (client) or the configured set (server);
+    /// nil accepts any center the CA vouches for (diagnostics such as `iias peer check`).
+    public init(context: OpenSSLContext, isServer: Bool, trust: TrustAnchor, allowedPeers: Set<String>?,
                 handshakeTimeout: TimeAmount = .seconds(10)) throws {
         connection = try TLSConnection(context: context, isServer: isServer)
         self.trust = trust
@@ -56,6 +57,7 @@ public final class TLSHandler: ChannelDuplexHandler {
             handler.fail(context, TLSError.openSSL(operation: "handshake timeout", reasons: []))
         }
         advanceHandshake(context)
+        if state == .handshaking { context.read() }  // the handshake reads even with autoRead off
     }
 
     func fail(_ context: ChannelHandlerContext, _ error: Error) {
@@ -88,30 +90,48 @@ public final class TLSHandler: ChannelDuplexHandler {
             pending.removeAll()
             for (buffer, promise) in queued { writePlaintext(context, buffer, promise) }
             if !queued.isEmpty { context.flush() }
-            readPlaintext(context)
+            if deliverAllPlaintext(context) { context.fireChannelReadComplete() }
         } catch {
             fail(context, error)
         }
     }
 
-    func readPlaintext(_ context: ChannelHandlerContext) {
+    /// Decrypts and passes on every whole TLS record buffered; true if it passed on anything.
+    ///
+    /// Backpressure: the handler only holds what the socket delivered for the last `read`
+    /// (a partial record at most stays behind), because ``read(context:)`` is the only way
+    /// more ciphertext comes in once the handshake is done.
+    @discardableResult
+    func deliverAllPlaintext(_ context: ChannelHandlerContext) -> Bool {
+        var delivered = false
         do {
             while state == .active {
                 let bytes = try connection.read()
                 if bytes.isEmpty { break }
+                delivered = true
                 context.fireChannelRead(wrapInboundOut(context.channel.allocator.buffer(bytes: bytes)))
             }
         } catch {
             fail(context, error)
         }
+        return delivered
+    }
+
+    /// Passes the read on to the socket only once no decrypted plaintext is pending.
+    ///
+    /// Why: a slow consumer (autoRead off, reading on demand) must bound what this handler
+    /// and the socket read hold for it; the handshake itself reads regardless (see `start`).
+    public func read(context: ChannelHandlerContext) {
+        if state == .active, deliverAllPlaintext(context) { context.fireChannelReadComplete() }
+        if state != .closed { context.read() }
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var buffer = unwrapInboundIn(data)
         connection.receive(buffer.readBytes(length: buffer.readableBytes) ?? [])
         switch state {
-        case .handshaking: advanceHandshake(context)
-        case .active: readPlaintext(context); flushCiphertext(context)
+        case .handshaking: advanceHandshake(context); if state == .handshaking { context.read() }
+        case .active: deliverAllPlaintext(context); flushCiphertext(context)
         case .idle, .closed: break
         }
     }

@@ -13,11 +13,14 @@ struct IIAS: AsyncParsableCommand {
           iias audit     verify envelopes as an auditor; export them for openssl
           iias log       verify an append-only log directory (read-only)
 
+        Network:
+          iias peer check HOST:PORT   verify a peer node over mutual TLS 1.3, HELLO and PING
+
         Exit codes: 0 success, 1 the data is invalid or did not verify, 2 usage or I/O error.
         Keys and certificates come from Scripts/pki.sh (see Certs/README.md).
         """,
         version: "0.1.0",
-        subcommands: [Compose.self, Open.self, Audit.self, Log.self]
+        subcommands: [Compose.self, Open.self, Audit.self, Log.self, Peer.self]
     )
 }
 
