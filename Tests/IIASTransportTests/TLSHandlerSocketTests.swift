@@ -161,6 +161,32 @@ final class TLSHandlerSocketTests: XCTestCase {
             timeout.cancel()
         }
 
+        // A verified peer that starts a 1,000-byte frame, sends 10 bytes of it and resets
+        // the connection (SO_LINGER 0 turns close into an RST).
+        do {
+            let loop = group.next()
+            let done = loop.makePromise(of: [Frame].self), peer = loop.makePromise(of: String.self)
+            let collector = CollectFrames(expected: 1, done: done, peer: peer)
+            let resetting = try ClientBootstrap(group: loop)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandlers([
+                            TLSHandler(context: clientTLS, isServer: false, trust: trust, allowedPeers: ["GE"]),
+                            ByteToMessageHandler(FrameDecoder()), collector,
+                        ])
+                    }
+                }
+                .connect(to: server.localAddress!).wait()
+            let timeout = loop.scheduleTask(in: .seconds(10)) { peer.fail(ChannelError.connectTimeout(.seconds(10))) }
+            XCTAssertEqual(try peer.futureResult.wait(), "GE")
+            timeout.cancel()
+            try resetting.writeAndFlush(resetting.allocator.buffer(bytes: [0, 0, 0x03, 0xE8, 0x02] + Array(repeating: 7, count: 10))).wait()
+            let options = try XCTUnwrap(resetting as? SocketOptionProvider)
+            try options.setSoLinger(linger(l_onoff: 1, l_linger: 0)).wait()
+            try resetting.close().wait()
+            done.fail(ChannelError.ioOnClosedChannel)
+        }
+
         // A good peer afterwards.
         let loop = group.next()
         let done = loop.makePromise(of: [Frame].self), peer = loop.makePromise(of: String.self)
