@@ -10,8 +10,8 @@ struct IIAS: AsyncParsableCommand {
         Offline commands (no node needed):
           iias compose   build and validate a formalized notification; --seal writes an envelope
           iias open      verify an envelope's sender and decrypt it as one of its recipients
-          iias audit     verify envelopes as an auditor; export them for openssl
-          iias log       verify an append-only log directory (read-only)
+          iias audit     verify envelopes and log proofs as an auditor; export them for openssl
+          iias log       verify a log directory; prove an entry or the log's growth (signed tree heads)
 
         Network:
           iias peer check HOST:PORT   verify a peer node over mutual TLS 1.3, HELLO and PING
