@@ -12,6 +12,8 @@ public enum LogStoreError: Error, Equatable, CustomStringConvertible {
     case badSegment(segment: String, reason: String)
     /// A system call failed.
     case io(String, errno: Int32)
+    /// The stored hashes disagree with the `checkpoint` file: the log refuses to open.
+    case inconsistent(String)
     /// The log is closed.
     case closed
 
@@ -20,6 +22,7 @@ public enum LogStoreError: Error, Equatable, CustomStringConvertible {
         case let .corrupt(segment, offset, reason): "\(segment) at offset \(offset): \(reason)"
         case let .badSegment(segment, reason): "\(segment): \(reason)"
         case let .io(what, errno): "\(what): \(String(cString: strerror(errno)))"
+        case let .inconsistent(why): why
         case .closed: "log is closed"
         }
     }
@@ -28,7 +31,9 @@ public enum LogStoreError: Error, Equatable, CustomStringConvertible {
 /// An append-only log of entries in segment files, with group commit: appends
 /// return after the fdatasync that made them durable; concurrent appends share one
 /// sync. One dedicated writer thread owns the files. The Merkle tree (RFC 9162) is
-/// kept in memory and rebuilt at open (this version does not persist a hashes file).
+/// persisted in `hashes` (tlog stored-hash order) and record locations in `index`, so
+/// open trusts the prefix they cover and reads only the records after it; a read-only
+/// open (the auditor's `iias log verify`) ignores both files and scans every record.
 public final class LogStore: @unchecked Sendable {
     /// Segment header: magic "IIASLOG\0", format version u32 BE, first index u64 BE.
     public static let magic: [UInt8] = Array("IIASLOG\0".utf8)
@@ -59,6 +64,19 @@ public final class LogStore: @unchecked Sendable {
     private var writeFD: Int32 = -1
     private var writeOffset = 0
     private var thread: Thread?
+    /// Stored Merkle hashes, 32 bytes each, in golang.org/x/mod/sumdb/tlog order.
+    public static let hashesFileName = "hashes"
+    /// Per entry: segment number u64 BE, record offset u64 BE.
+    public static let indexFileName = "index"
+    static let indexEntrySize = 16
+    private var hashesFD: Int32 = -1
+    private var indexFD: Int32 = -1
+    private var hashesOffset = 0
+    private var indexOffset = 0
+    /// Entries taken from the hashes and index files at open: their records were not read.
+    public private(set) var trustedPrefix: UInt64 = 0
+    private var envelopePrefixPending: UInt64 = 0
+    private let envelopePrefixLock = NSLock()
 
     /// `readOnly` (for auditors): nothing is created, truncated or appended; a torn tail is only reported.
     public init(directory: String, segmentSize: Int = 64 << 20, maximumEntrySize: Int = 16 << 20, readOnly: Bool = false) throws {
@@ -79,6 +97,122 @@ public final class LogStore: @unchecked Sendable {
     deinit {
         for s in segments { Glibc.close(s.fd) }
         if writeFD >= 0 { Glibc.close(writeFD) }
+        if hashesFD >= 0 { Glibc.close(hashesFD) }
+        if indexFD >= 0 { Glibc.close(indexFD) }
+    }
+
+    /// Number of stored hashes of a tree of `n` leaves (tlog: 2n - popcount(n)).
+    static func storedHashCount(_ n: UInt64) -> Int { Int(2 * n) - n.nonzeroBitCount }
+
+    private static func readFile(_ path: String) throws -> [UInt8] {
+        guard FileManager.default.fileExists(atPath: path) else { return [] }
+        return Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+    }
+
+    /// Loads the prefix the hashes and index files cover, cut back to what the segments
+    /// hold; returns where the scan of the remaining records starts.
+    private func loadTrustedPrefix(names: [String]) throws -> (entries: UInt64, segment: Int, offset: Int) {
+        // Open every segment and check its header.
+        var firsts: [UInt64] = []
+        for name in names {
+            let path = directory + "/" + name
+            let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw LogStoreError.io("open \(name)", errno: errno) }
+            var header = [UInt8](repeating: 0, count: Self.segmentHeaderSize)
+            let got = pread(fd, &header, header.count, 0)
+            let first = got == header.count ? Record.readBE(header[...], at: 12) : 0
+            guard got == header.count, Array(header[0..<8]) == Self.magic, Record.readBE32(header[...], at: 8) == Self.version,
+                  name == Self.segmentName(first), firsts.last.map({ first > $0 }) ?? (first == 0) else {
+                Glibc.close(fd)
+                throw LogStoreError.badSegment(segment: name, reason: "bad segment header, or segment missing or reordered")
+            }
+            firsts.append(first)
+            segments.append((name, first, fd))
+        }
+        let index = try Self.readFile(directory + "/" + Self.indexFileName)
+        let hashes = try Self.readFile(directory + "/" + Self.hashesFileName)
+        let hashCount = hashes.count / SHA256.byteCount
+        var k = UInt64(index.count / Self.indexEntrySize)
+        while k > 0 && Self.storedHashCount(k) > hashCount { k -= 1 }
+        func location(_ i: UInt64) -> (Int, Int) {
+            let at = Int(i) * Self.indexEntrySize
+            return (Int(clamping: Record.readBE(index[...], at: at)), Int(clamping: Record.readBE(index[...], at: at + 8)))
+        }
+        func storedLeaf(_ i: UInt64) -> [UInt8] {
+            let at = Self.storedHashCount(i) * SHA256.byteCount
+            return Array(hashes[at..<at + SHA256.byteCount])
+        }
+        // Is entry i where the index says, with the leaf hash the hashes file holds?
+        func recordSize(_ i: UInt64) -> Int? {
+            let (s, offset) = location(i)
+            guard s < segments.count, firsts[s] <= i, s + 1 == segments.count || i < firsts[s + 1],
+                  offset >= Self.segmentHeaderSize, offset < segmentSize + maximumEntrySize else { return nil }
+            var header = [UInt8](repeating: 0, count: Record.headerSize)
+            guard pread(segments[s].fd, &header, header.count, off_t(offset)) == header.count else { return nil }
+            let length = Int(Record.readBE32(header[...], at: 0))
+            guard length <= maximumEntrySize else { return nil }
+            var bytes = [UInt8](repeating: 0, count: Record.headerSize + length)
+            guard pread(segments[s].fd, &bytes, bytes.count, off_t(offset)) == bytes.count,
+                  let entry = try? Record.decode(bytes[...], maximumEntrySize: maximumEntrySize).entry,
+                  entry.index == i, Merkle.hashLeaf(entry.encoded()) == storedLeaf(i) else { return nil }
+            return bytes.count
+        }
+        var lastSize: Int?
+        var steps = 0
+        while k > 0 {
+            if let size = recordSize(k - 1) { lastSize = size; break }
+            k -= 1; steps += 1
+            if steps > 4096 { k = 0 }
+        }
+        // Each segment inside the prefix must start where the index says.
+        for (s, first) in firsts.enumerated() where s > 0 && first < k {
+            guard location(first) == (s, Self.segmentHeaderSize) else { k = 0; lastSize = nil; break }
+        }
+        var stored = hashes[0..<Self.storedHashCount(k) * SHA256.byteCount]
+        for _ in 0..<k {
+            var leafHashes: [[UInt8]] = []
+            let needed = 1 + (UInt64(tree.treeSize) + 1).trailingZeroBitCount
+            for _ in 0..<needed {
+                leafHashes.append(Array(stored.prefix(SHA256.byteCount)))
+                stored = stored.dropFirst(SHA256.byteCount)
+            }
+            _ = tree.appendStored(leafHashes[...])
+            locations.append(location(tree.treeSize - 1))
+        }
+        if let bad = tree.firstInconsistentParent() {
+            throw LogStoreError.inconsistent("\(directory)/\(Self.hashesFileName): stored hash at level \(bad.level) index \(bad.index) is not the hash of its children: refusing to open (checked against \(directory)/\(Self.checkpointFileName) and the segments)")
+        }
+        trustedPrefix = k
+        envelopePrefixPending = k
+        hashesOffset = Self.storedHashCount(k) * SHA256.byteCount
+        indexOffset = Int(k) * Self.indexEntrySize
+        guard k > 0, let lastSize else { return (0, 0, Self.segmentHeaderSize) }
+        let (s, offset) = location(k - 1)
+        if s + 1 < segments.count && firsts[s + 1] == k { return (k, s + 1, Self.segmentHeaderSize) }
+        return (k, s, offset + lastSize)
+    }
+
+    /// Opens (creating) the hashes and index files, cut back to the trusted prefix.
+    private func openSideFiles() throws {
+        for (name, length) in [(Self.hashesFileName, hashesOffset), (Self.indexFileName, indexOffset)] {
+            let path = directory + "/" + name
+            let fd = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { throw LogStoreError.io("open \(name)", errno: errno) }
+            guard ftruncate(fd, off_t(length)) == 0 else { let e = errno; Glibc.close(fd); throw LogStoreError.io("truncate \(name)", errno: e) }
+            if name == Self.hashesFileName { hashesFD = fd } else { indexFD = fd }
+        }
+    }
+
+    /// Refuses to open when the `checkpoint` file's root differs from the stored hashes at its size.
+    private func checkCheckpointFile() throws {
+        let path = directory + "/" + Self.checkpointFileName
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+              let end = text.range(of: "\n\n"),
+              let checkpoint = try? Checkpoint(body: String(text[..<end.lowerBound]) + "\n"),
+              checkpoint.treeSize <= tree.treeSize else { return }
+        guard try tree.rootHash(treeSize: checkpoint.treeSize) == checkpoint.rootHash else {
+            throw LogStoreError.inconsistent("\(directory)/\(Self.hashesFileName) disagrees with \(directory)/\(Self.checkpointFileName) at tree size \(checkpoint.treeSize): refusing to open")
+        }
     }
 
     static func segmentName(_ first: UInt64) -> String { String(format: "%020llu.seg", first) }
@@ -86,7 +220,14 @@ public final class LogStore: @unchecked Sendable {
     private func recover() throws {
         let names = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".seg") }.sorted()
         var expected: UInt64 = 0
-        for (n, name) in names.enumerated() {
+        var scanSegment = 0
+        var startOffset = Self.segmentHeaderSize
+        var newHashes: [UInt8] = []
+        var newIndex: [UInt8] = []
+        if !readOnly {
+            (expected, scanSegment, startOffset) = try loadTrustedPrefix(names: names)
+        }
+        for (n, name) in names.enumerated() where n >= scanSegment {
             let path = directory + "/" + name
             let data = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
             guard data.count >= Self.segmentHeaderSize, Array(data[0..<8]) == Self.magic,
@@ -94,10 +235,10 @@ public final class LogStore: @unchecked Sendable {
                 throw LogStoreError.badSegment(segment: name, reason: "bad segment header")
             }
             let first = Record.readBE(data[...], at: 12)
-            guard first == expected, name == Self.segmentName(first) else {
+            var offset = n == scanSegment ? startOffset : Self.segmentHeaderSize
+            guard offset > Self.segmentHeaderSize || first == expected, name == Self.segmentName(first) else {
                 throw LogStoreError.badSegment(segment: name, reason: "starts at index \(first), expected \(expected): segment missing or reordered")
             }
-            var offset = Self.segmentHeaderSize
             while offset < data.count {
                 do {
                     let (entry, size) = try Record.decode(data[offset...], maximumEntrySize: maximumEntrySize)
@@ -106,6 +247,9 @@ public final class LogStore: @unchecked Sendable {
                     }
                     tree.append(leafHash: Merkle.hashLeaf(entry.encoded()))
                     locations.append((n, offset))
+                    for h in tree.lastStoredHashes() { newHashes.append(contentsOf: h) }
+                    Record.appendBE(UInt64(n), to: &newIndex)
+                    Record.appendBE(UInt64(offset), to: &newIndex)
                     if let id = Self.envelopeID(of: entry), envelopeIndex[id] == nil { envelopeIndex[id] = entry.index }
                     expected += 1
                     offset += size
@@ -127,9 +271,11 @@ public final class LogStore: @unchecked Sendable {
                     break
                 }
             }
-            let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { throw LogStoreError.io("open \(name)", errno: errno) }
-            segments.append((name, first, fd))
+            if readOnly {
+                let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+                guard fd >= 0 else { throw LogStoreError.io("open \(name)", errno: errno) }
+                segments.append((name, first, fd))
+            }
             if n == names.count - 1 && !readOnly {
                 writeFD = Glibc.open(path, O_WRONLY | O_CLOEXEC)
                 guard writeFD >= 0 else { throw LogStoreError.io("open \(name)", errno: errno) }
@@ -138,7 +284,23 @@ public final class LogStore: @unchecked Sendable {
                 guard fdatasync(writeFD) == 0 else { throw LogStoreError.io("fdatasync", errno: errno) }
             }
         }
-        if segments.isEmpty && !readOnly { try startSegment(first: 0) }
+        if readOnly { return }
+        try openSideFiles()
+        try writeSide(newHashes, newIndex)
+        if !newHashes.isEmpty { try syncSide() }
+        if segments.isEmpty { try startSegment(first: 0) }
+        try checkCheckpointFile()
+    }
+
+    private func writeSide(_ hashes: [UInt8], _ index: [UInt8]) throws {
+        try writeAll(hashes, at: hashesOffset, fd: hashesFD)
+        hashesOffset += hashes.count
+        try writeAll(index, at: indexOffset, fd: indexFD)
+        indexOffset += index.count
+    }
+
+    private func syncSide() throws {
+        guard fdatasync(hashesFD) == 0, fdatasync(indexFD) == 0 else { throw LogStoreError.io("fdatasync", errno: errno) }
     }
 
     private func startSegment(first: UInt64) throws {
@@ -162,10 +324,11 @@ public final class LogStore: @unchecked Sendable {
         condition.unlock()
     }
 
-    private func writeAll(_ bytes: [UInt8], at offset: Int) throws {
+    private func writeAll(_ bytes: [UInt8], at offset: Int, fd: Int32? = nil) throws {
+        let fd = fd ?? writeFD
         var done = 0
         while done < bytes.count {
-            let n = bytes.withUnsafeBytes { pwrite(writeFD, $0.baseAddress! + done, bytes.count - done, off_t(offset + done)) }
+            let n = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress! + done, bytes.count - done, off_t(offset + done)) }
             if n < 0 { if errno == EINTR { continue }; throw LogStoreError.io("pwrite", errno: errno) }
             done += n
         }
@@ -250,6 +413,8 @@ public final class LogStore: @unchecked Sendable {
             do {
                 let now = Int64(Date().timeIntervalSince1970 * 1000)
                 var buffer: [UInt8] = []
+                var hashBuffer: [UInt8] = []
+                var indexBuffer: [UInt8] = []
                 var bufferStart = writeOffset
                 for item in batch {
                     let index = UInt64(locations.count)
@@ -268,6 +433,9 @@ public final class LogStore: @unchecked Sendable {
                     condition.lock()
                     locations.append((segments.count - 1, writeOffset))
                     tree.append(leafHash: Merkle.hashLeaf(entry.encoded()))
+                    for h in tree.lastStoredHashes() { hashBuffer.append(contentsOf: h) }
+                    Record.appendBE(UInt64(segments.count - 1), to: &indexBuffer)
+                    Record.appendBE(UInt64(writeOffset), to: &indexBuffer)
                     if let envelopeID, envelopeIndex[envelopeID] == nil { envelopeIndex[envelopeID] = index }
                     condition.unlock()
                     writeOffset += record.count
@@ -275,7 +443,10 @@ public final class LogStore: @unchecked Sendable {
                     results.append(index)
                 }
                 try writeAll(buffer, at: bufferStart)
+                // Hashes and index are written in the same batch; all three are synced before any append returns.
+                try writeSide(hashBuffer, indexBuffer)
                 guard fdatasync(writeFD) == 0 else { throw LogStoreError.io("fdatasync", errno: errno) }
+                try syncSide()
             } catch {
                 failure = error
             }
@@ -304,7 +475,11 @@ public final class LogStore: @unchecked Sendable {
         guard length <= maximumEntrySize else { throw LogError.recordTooLarge(length: length, maximum: maximumEntrySize) }
         var bytes = [UInt8](repeating: 0, count: Record.headerSize + length)
         guard pread(fd, &bytes, bytes.count, off_t(loc.offset)) == bytes.count else { throw LogStoreError.io("pread", errno: errno) }
-        return try Record.decode(bytes[...], maximumEntrySize: maximumEntrySize).entry
+        let entry = try Record.decode(bytes[...], maximumEntrySize: maximumEntrySize).entry
+        guard entry.index == index else {
+            throw LogStoreError.corrupt(segment: location(of: index)?.segment ?? "?", offset: loc.offset, reason: "index \(entry.index), expected \(index)")
+        }
+        return entry
     }
 
     /// The envelope id of a sent/received/receipt entry for the lookup map (the first
@@ -318,8 +493,26 @@ public final class LogStore: @unchecked Sendable {
 
     /// The index of the first sent/received/receipt entry holding the envelope `id`, or nil.
     public func index(ofEnvelopeID id: UUID) -> UInt64? {
+        buildEnvelopePrefix()
         condition.lock(); defer { condition.unlock() }
         return envelopeIndex[id]
+    }
+
+    /// The envelope-id map of the trusted prefix is built on first use (open did not read those records).
+    private func buildEnvelopePrefix() {
+        envelopePrefixLock.lock(); defer { envelopePrefixLock.unlock() }
+        condition.lock()
+        let end = envelopePrefixPending
+        condition.unlock()
+        guard end > 0 else { return }
+        var found: [UUID: UInt64] = [:]
+        for i in 0..<end {
+            if let entry = try? entry(at: i), let id = Self.envelopeID(of: entry), found[id] == nil { found[id] = i }
+        }
+        condition.lock()
+        for (id, i) in found where (envelopeIndex[id] ?? .max) > i { envelopeIndex[id] = i }
+        envelopePrefixPending = 0
+        condition.unlock()
     }
 
     /// The entries from `start` up to the current end (a snapshot of the count), read

@@ -170,6 +170,37 @@ public struct InMemoryMerkleTree: MerkleHashSource, Sendable {
         }
     }
 
+    /// Appends leaf `levels[0].count` from its stored hashes in tlog order (the leaf
+    /// hash, then the parent hashes it completes), without hashing. Returns how many were used.
+    mutating func appendStored(_ hashes: ArraySlice<[UInt8]>) -> Int {
+        let n = levels[0].count
+        let count = 1 + (UInt64(n) + 1).trailingZeroBitCount
+        var i = hashes.startIndex
+        for level in 0..<count {
+            if levels.count == level { levels.append([]) }
+            levels[level].append(hashes[i])
+            i += 1
+        }
+        return count
+    }
+
+    /// The first stored parent hash that is not the hash of its two children, if any
+    /// (checks hashes loaded from disk: one hash per leaf, no record read).
+    func firstInconsistentParent() -> (level: Int, index: Int)? {
+        for level in levels.indices.dropFirst() {
+            for i in levels[level].indices where levels[level][i] != Merkle.hashChildren(levels[level - 1][2 * i], levels[level - 1][2 * i + 1]) {
+                return (level, i)
+            }
+        }
+        return nil
+    }
+
+    /// The stored hashes the last append added, in tlog order (leaf first).
+    func lastStoredHashes() -> [[UInt8]] {
+        let n = UInt64(levels[0].count)
+        return (0...n.trailingZeroBitCount).map { levels[$0].last! }
+    }
+
     public func storedHash(level: Int, index: UInt64) throws -> [UInt8] {
         guard level < levels.count, index < UInt64(levels[level].count) else {
             throw LogError.indexOutOfRange(index: index, treeSize: treeSize)

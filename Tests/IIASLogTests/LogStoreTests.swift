@@ -74,6 +74,9 @@ final class LogStoreTests: XCTestCase {
         XCTAssertEqual(try log.entry(at: 50).payload, [9])
     }
 
+    /// A writable open trusts the prefix the hashes/index files cover (it does not read
+    /// those records); reading the damaged entry fails, and the auditor's read-only open
+    /// (which scans every record) refuses the log.
     func testFlippedByteBeforeTailRefusesToOpen() async throws {
         let dir = try freshDirectory()
         _ = try await fill(dir, 100)
@@ -81,7 +84,14 @@ final class LogStoreTests: XCTestCase {
         var bytes = try Data(contentsOf: URL(fileURLWithPath: first))
         bytes[200] ^= 0x10
         try bytes.write(to: URL(fileURLWithPath: first))
-        XCTAssertThrowsError(try LogStore(directory: dir, segmentSize: 4096)) { error in
+        let trusting = try LogStore(directory: dir, segmentSize: 4096)
+        XCTAssertEqual(trusting.trustedPrefix, 100)
+        let all = trusting.entries()
+        XCTAssertLessThan(Array(all).count, 100)
+        XCTAssertNotNil(all.error)
+        XCTAssertEqual(Array(trusting.entries(from: 99)).count, 1)
+        trusting.close()
+        XCTAssertThrowsError(try LogStore(directory: dir, segmentSize: 4096, readOnly: true)) { error in
             guard case let LogStoreError.corrupt(segment, offset, _) = error else { return XCTFail("\(error)") }
             XCTAssertEqual(segment, URL(fileURLWithPath: first).lastPathComponent)
             XCTAssertLessThanOrEqual(offset, 200)
