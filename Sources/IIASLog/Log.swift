@@ -76,6 +76,8 @@ public final class LogStore: @unchecked Sendable {
     /// Entries taken from the hashes and index files at open: their records were not read.
     public private(set) var trustedPrefix: UInt64 = 0
     private var envelopePrefixPending: UInt64 = 0
+    /// Entries whose stored hashes are written to the hashes file.
+    private var hashedCount: UInt64 = 0
     private let envelopePrefixLock = NSLock()
 
     /// `readOnly` (for auditors): nothing is created, truncated or appended; a torn tail is only reported.
@@ -146,7 +148,7 @@ public final class LogStore: @unchecked Sendable {
         func recordSize(_ i: UInt64) -> Int? {
             let (s, offset) = location(i)
             guard s < segments.count, firsts[s] <= i, s + 1 == segments.count || i < firsts[s + 1],
-                  offset >= Self.segmentHeaderSize, offset < segmentSize + maximumEntrySize else { return nil }
+                  offset >= Self.segmentHeaderSize else { return nil }
             var header = [UInt8](repeating: 0, count: Record.headerSize)
             guard pread(segments[s].fd, &header, header.count, off_t(offset)) == header.count else { return nil }
             let length = Int(Record.readBE32(header[...], at: 0))
@@ -288,6 +290,7 @@ public final class LogStore: @unchecked Sendable {
         try openSideFiles()
         try writeSide(newHashes, newIndex)
         if !newHashes.isEmpty { try syncSide() }
+        hashedCount = tree.treeSize
         if segments.isEmpty { try startSegment(first: 0) }
         try checkCheckpointFile()
     }
@@ -445,6 +448,9 @@ public final class LogStore: @unchecked Sendable {
                 try writeAll(buffer, at: bufferStart)
                 // Hashes and index are written in the same batch; all three are synced before any append returns.
                 try writeSide(hashBuffer, indexBuffer)
+                condition.lock()
+                hashedCount = UInt64(locations.count)
+                condition.unlock()
                 guard fdatasync(writeFD) == 0 else { throw LogStoreError.io("fdatasync", errno: errno) }
                 try syncSide()
             } catch {
@@ -461,6 +467,14 @@ public final class LogStore: @unchecked Sendable {
 
     /// A snapshot of the Merkle tree.
     public var merkleTree: InMemoryMerkleTree { condition.lock(); defer { condition.unlock() }; return tree }
+
+    /// The stored hashes as they are on disk (one pread per hash: O(log n) reads per
+    /// proof), over the entries written so far. Nil for a read-only store.
+    public var diskHashes: DiskMerkleHashes? {
+        condition.lock(); defer { condition.unlock() }
+        guard !readOnly, hashesFD >= 0 else { return nil }
+        return DiskMerkleHashes(store: self, fd: hashesFD, treeSize: hashedCount)
+    }
 
     /// Reads entry `index` with pread on a reader fd (never blocks the writer's files).
     public func entry(at index: UInt64) throws -> LogEntry {
@@ -587,4 +601,29 @@ public struct LogEntries: Sequence {
 
 final class FailureBox: @unchecked Sendable {
     var error: (any Error)?
+}
+
+/// The `hashes` file of a log read with pread: a `MerkleHashSource` whose proofs
+/// cost O(log n) reads. Keeps its store (and so the file) open.
+public struct DiskMerkleHashes: MerkleHashSource, @unchecked Sendable {
+    let store: LogStore
+    let fd: Int32
+    public let treeSize: UInt64
+
+    /// golang.org/x/mod/sumdb/tlog StoredHashIndex: where hash (level, n) is in the file.
+    public static func storedHashIndex(level: Int, index n: UInt64) -> UInt64 {
+        var n = n
+        for _ in 0..<level { n = 2 * n + 1 }
+        var i: UInt64 = 0
+        while n > 0 { i += n; n >>= 1 }
+        return i + UInt64(level)
+    }
+
+    public func storedHash(level: Int, index: UInt64) throws -> [UInt8] {
+        guard level < 64, (index + 1) << level <= treeSize else { throw LogError.indexOutOfRange(index: index, treeSize: treeSize) }
+        var hash = [UInt8](repeating: 0, count: SHA256.byteCount)
+        let at = off_t(Self.storedHashIndex(level: level, index: index)) * off_t(SHA256.byteCount)
+        guard pread(fd, &hash, hash.count, at) == hash.count else { throw LogStoreError.io("pread hashes", errno: errno) }
+        return hash
+    }
 }

@@ -97,4 +97,22 @@ final class PersistedHashesTests: XCTestCase {
         XCTAssertEqual(log.count, 200)
         XCTAssertEqual(try log.merkleTree.rootHash(treeSize: 200), root)
     }
+
+    /// Proofs from the on-disk hashes equal those from the in-memory tree, across a reopen.
+    func testDiskHashesGiveTheSameProofs() async throws {
+        let (dir, root) = try await makeLog(777)
+        let log = try LogStore(directory: dir, segmentSize: 64 * 1024)
+        defer { log.close() }
+        let disk = try XCTUnwrap(log.diskHashes)
+        XCTAssertEqual(disk.treeSize, 777)
+        XCTAssertEqual(try disk.rootHash(treeSize: 777), root)
+        let memory = log.merkleTree
+        for (m, n) in [(0, 1), (5, 777), (776, 777), (300, 512), (3, 9)] as [(UInt64, UInt64)] {
+            XCTAssertEqual(try disk.inclusionProof(leafIndex: m, treeSize: n), try memory.inclusionProof(leafIndex: m, treeSize: n))
+            XCTAssertEqual(try disk.consistencyProof(from: m + 1, to: n), try memory.consistencyProof(from: m + 1, to: n))
+        }
+        XCTAssertThrowsError(try disk.storedHash(level: 0, index: 777))
+        XCTAssertThrowsError(try disk.storedHash(level: 10, index: 0))
+        XCTAssertNil(try LogStore(directory: dir, readOnly: true).diskHashes)
+    }
 }
