@@ -1,8 +1,10 @@
 // Measures IIASLog (release build, Scripts/bench.sh): durable append rate with 1 and
 // 64 concurrent appenders beside the raw write+fdatasync rate of the same disk;
-// proof generation at 1,000 vs 1,000,000 leaves; reopen time of a log.
+// proof generation at 1,000 vs 1,000,000 leaves (memory and on-disk hashes); reopen
+// of a 1,000,000-entry log from its hashes/index files vs the full scan.
 //   iias-log-bench [--dir DIR] [--json FILE]
 import Foundation
+import IIASCrypto
 import IIASLog
 
 func option(_ name: String) -> String? {
@@ -57,31 +59,58 @@ func proofTime(_ n: Int) throws -> Double {
 let p1k = try proofTime(1_000)
 let p1m = try proofTime(1_000_000)
 
-// Reopen: 200,000 entries of 16-byte payloads (kept small so the bench stays quick).
-let reopenEntries = 200_000
-do {
-    let log = try LogStore(directory: work + "/reopen")
+// Reopen: 1,000,000 entries of 16-byte payloads with a checkpoint near the end: the
+// writable open trusts the hashes/index files; the read-only (auditor) open scans every record.
+func fillLog(_ dir: String, _ n: Int) async throws {
+    let log = try LogStore(directory: dir)
     try await withThrowingTaskGroup(of: Void.self) { group in
-        for _ in 0..<64 { group.addTask { for _ in 0..<(reopenEntries / 64) { _ = try await log.append(type: .sent, payload: [UInt8](repeating: 1, count: 16)) } } }
+        for w in 0..<256 { group.addTask { for _ in 0..<(n / 256 + (w < n % 256 ? 1 : 0)) { _ = try await log.append(type: .sent, payload: [UInt8](repeating: 1, count: 16)) } } }
         try await group.waitForAll()
     }
+    let key = SigningPrivateKey.generate()
+    try await log.appendTreeHead(signer: "BENCH", key: key)
     log.close()
 }
+let reopenEntries = 1_000_000
+try await fillLog(work + "/reopen", reopenEntries)
+try await fillLog(work + "/small", 1_000)
 t0 = now()
 let reopened = try LogStore(directory: work + "/reopen")
 let reopenSeconds = now() - t0
+t0 = now()
+let scanned = try LogStore(directory: work + "/reopen", readOnly: true)
+let scanSeconds = now() - t0
+precondition(scanned.count == reopened.count)
+let small = try LogStore(directory: work + "/small")
+
+func diskProofTime(_ log: LogStore) throws -> Double {
+    let disk = log.diskHashes!
+    let n = disk.treeSize
+    let reps = 2000
+    let start = now()
+    for r in 0..<reps { _ = try disk.inclusionProof(leafIndex: UInt64(r * 7919) % n, treeSize: n) }
+    return (now() - start) / Double(reps)
+}
+let d1k = try diskProofTime(small)
+let d1m = try diskProofTime(reopened)
 reopened.close()
+small.close()
 
 print(String(format: "raw write+fdatasync (1 KiB, 1 writer): %10.0f /s", rawRate))
 print(String(format: "log append, 1 appender (1 KiB):        %10.0f /s  (%.2fx raw)", one, one / rawRate))
 print(String(format: "log append, 64 appenders (1 KiB):      %10.0f /s  (%.2fx raw; target >= 20x)", sixtyFour, sixtyFour / rawRate))
 print(String(format: "inclusion proof, 1,000 leaves:         %10.2f us", p1k * 1e6))
 print(String(format: "inclusion proof, 1,000,000 leaves:     %10.2f us  (%.2fx; target <= 2x)", p1m * 1e6, p1m / p1k))
-print(String(format: "reopen, %d entries (16 B payloads, full scan, no checkpoint shortcut): %.2f s", reopened.count, reopenSeconds))
+print(String(format: "disk inclusion proof, %d leaves:      %10.2f us  (pread from the hashes file)", small.count, d1k * 1e6))
+print(String(format: "disk inclusion proof, %d leaves:  %10.2f us  (%.2fx)", reopened.count, d1m * 1e6, d1m / d1k))
+print(String(format: "reopen, %d entries, hashes/index + checkpoint: %.3f s", reopened.count, reopenSeconds))
+print(String(format: "open, %d entries, full scan (read-only):        %.3f s  (%.1fx the trusted reopen)", scanned.count, scanSeconds, scanSeconds / reopenSeconds))
 if let path = option("--json") {
     let json: [String: Double] = ["rawSyncPerSecond": rawRate, "append1PerSecond": one, "append64PerSecond": sixtyFour,
                                   "ratio64ToRaw": sixtyFour / rawRate, "proof1kMicroseconds": p1k * 1e6,
                                   "proof1mMicroseconds": p1m * 1e6, "proofRatio": p1m / p1k,
-                                  "reopenEntries": Double(reopenEntries), "reopenSeconds": reopenSeconds]
+                                  "reopenEntries": Double(reopenEntries), "reopenSeconds": reopenSeconds,
+                                  "fullScanSeconds": scanSeconds, "diskProof1kMicroseconds": d1k * 1e6,
+                                  "diskProof1mMicroseconds": d1m * 1e6]
     try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys]).write(to: URL(fileURLWithPath: path))
 }
