@@ -54,7 +54,7 @@ public final class TLSHandler: ChannelDuplexHandler {
         timeoutTask = context.eventLoop.scheduleTask(in: handshakeTimeout) {
             let (handler, context) = bound.value
             guard handler.state == .handshaking else { return }
-            handler.fail(context, TLSError.openSSL(operation: "handshake timeout", reasons: []))
+            handler.fail(context, TLSError.handshakeTimedOut)
         }
         advanceHandshake(context)
         if state == .handshaking { context.read() }  // the handshake reads even with autoRead off
