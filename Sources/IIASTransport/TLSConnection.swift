@@ -1,5 +1,6 @@
 import COpenSSL
 import IIASCrypto
+import NIOCore
 
 /// One TLS connection over two memory BIOs: ciphertext in through `receive`, out through `takeOutbound`.
 ///
@@ -26,6 +27,20 @@ package final class TLSConnection {
 
     package func receive(_ bytes: [UInt8]) {
         bytes.withUnsafeBytes { _ = BIO_write(networkIn, $0.baseAddress, Int32($0.count)) }
+    }
+
+    /// Feeds received ciphertext straight from NIO's buffer (no intermediate array).
+    package func receive(_ buffer: ByteBuffer) {
+        buffer.withUnsafeReadableBytes { _ = BIO_write(networkIn, $0.baseAddress, Int32($0.count)) }
+    }
+
+    /// The ciphertext OpenSSL produced, read straight into one buffer from `allocator`; empty if none.
+    package func takeOutbound(allocator: ByteBufferAllocator) -> ByteBuffer {
+        let pending = Int(BIO_ctrl_pending(networkOut))
+        var out = allocator.buffer(capacity: pending)
+        guard pending > 0 else { return out }
+        out.writeWithUnsafeMutableBytes(minimumWritableBytes: pending) { Int(max(0, BIO_read(networkOut, $0.baseAddress, Int32(pending)))) }
+        return out
     }
 
     package func takeOutbound() -> [UInt8] {
@@ -74,6 +89,28 @@ package final class TLSConnection {
         ERR_clear_error()
         let written = bytes.withUnsafeBytes { SSL_write(ssl, $0.baseAddress, Int32($0.count)) }
         guard written == Int32(bytes.count) else { throw openSSLFailure("SSL_write") }
+    }
+
+    /// Encrypts the buffer's readable bytes in place of an array copy.
+    package func write(_ buffer: ByteBuffer) throws(TLSError) {
+        ERR_clear_error()
+        let count = buffer.readableBytes
+        let written = buffer.withUnsafeReadableBytes { SSL_write(ssl, $0.baseAddress, Int32($0.count)) }
+        guard written == Int32(count) else { throw openSSLFailure("SSL_write") }
+    }
+
+    /// Decrypts at most one record (≤ `max` bytes) straight into `buffer`; 0 when nothing whole is buffered.
+    package func read(into buffer: inout ByteBuffer, max: Int = 16384) throws(TLSError) -> Int {
+        ERR_clear_error()
+        var read: Int32 = 0
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: max) { pointer in
+            read = SSL_read(ssl, pointer.baseAddress, Int32(max))
+            return read > 0 ? Int(read) : 0
+        }
+        if read > 0 { return Int(read) }
+        let code = SSL_get_error(ssl, read)
+        if code == SSL_ERROR_WANT_READ || code == SSL_ERROR_ZERO_RETURN { return 0 }
+        throw openSSLFailure("SSL_read")
     }
 
     package func read(max: Int = 16384) throws(TLSError) -> [UInt8] {

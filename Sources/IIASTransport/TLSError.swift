@@ -10,6 +10,8 @@ public enum TLSError: Error, Sendable, Equatable {
     case peerHasNoCenterID
     /// The peer is a valid center but not the one expected / not in the allowed set.
     case unexpectedPeer(String)
+    /// The handshake did not finish within the handler's `handshakeTimeout` (a silent or stalled peer).
+    case handshakeTimedOut
 }
 
 extension TLSError: CustomStringConvertible {
@@ -22,6 +24,7 @@ extension TLSError: CustomStringConvertible {
         case .peerCertificateRejected(let reason): "the peer's certificate was rejected: \(reason)"
         case .peerHasNoCenterID: "the peer's certificate names no IIAS center"
         case .unexpectedPeer(let center): "the peer is center \(center), not the one expected"
+        case .handshakeTimedOut: "the TLS handshake did not finish in time"
         }
     }
 }

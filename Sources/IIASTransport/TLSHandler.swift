@@ -54,7 +54,7 @@ public final class TLSHandler: ChannelDuplexHandler {
         timeoutTask = context.eventLoop.scheduleTask(in: handshakeTimeout) {
             let (handler, context) = bound.value
             guard handler.state == .handshaking else { return }
-            handler.fail(context, TLSError.openSSL(operation: "handshake timeout", reasons: []))
+            handler.fail(context, TLSError.handshakeTimedOut)
         }
         advanceHandshake(context)
         if state == .handshaking { context.read() }  // the handshake reads even with autoRead off
@@ -72,9 +72,9 @@ public final class TLSHandler: ChannelDuplexHandler {
     }
 
     func flushCiphertext(_ context: ChannelHandlerContext, promise: EventLoopPromise<Void>? = nil) {
-        let bytes = connection.takeOutbound()
-        if bytes.isEmpty { promise?.succeed(()); return }
-        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: promise)
+        let bytes = connection.takeOutbound(allocator: context.channel.allocator)
+        if bytes.readableBytes == 0 { promise?.succeed(()); return }
+        context.writeAndFlush(wrapOutboundOut(bytes), promise: promise)
     }
 
     func advanceHandshake(_ context: ChannelHandlerContext) {
@@ -106,10 +106,10 @@ public final class TLSHandler: ChannelDuplexHandler {
         var delivered = false
         do {
             while state == .active {
-                let bytes = try connection.read()
-                if bytes.isEmpty { break }
+                var plaintext = context.channel.allocator.buffer(capacity: 16384)
+                if try connection.read(into: &plaintext) == 0 { break }
                 delivered = true
-                context.fireChannelRead(wrapInboundOut(context.channel.allocator.buffer(bytes: bytes)))
+                context.fireChannelRead(wrapInboundOut(plaintext))
             }
         } catch {
             fail(context, error)
@@ -127,8 +127,7 @@ public final class TLSHandler: ChannelDuplexHandler {
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        var buffer = unwrapInboundIn(data)
-        connection.receive(buffer.readBytes(length: buffer.readableBytes) ?? [])
+        connection.receive(unwrapInboundIn(data))
         switch state {
         case .handshaking: advanceHandshake(context); if state == .handshaking { context.read() }
         case .active: deliverAllPlaintext(context); flushCiphertext(context)
@@ -138,9 +137,8 @@ public final class TLSHandler: ChannelDuplexHandler {
 
     func writePlaintext(_ context: ChannelHandlerContext, _ buffer: ByteBuffer, _ promise: EventLoopPromise<Void>?) {
         do {
-            try connection.write(Array(buffer.readableBytesView))
-            let bytes = connection.takeOutbound()
-            context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: promise)
+            try connection.write(buffer)
+            context.write(wrapOutboundOut(connection.takeOutbound(allocator: context.channel.allocator)), promise: promise)
         } catch {
             promise?.fail(error)
             fail(context, error)

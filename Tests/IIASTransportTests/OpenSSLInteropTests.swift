@@ -81,8 +81,15 @@ final class OpenSSLInteropTests: XCTestCase {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["openssl", "s_server", "-accept", "127.0.0.1:\(port)", "-tls1_3", "-Verify", "1",
                              "-cert", "\(ge)/tls.crt", "-key", "\(ge)/tls.key", "-CAfile", pki.caFile, "-naccept", "1", "-quiet"]
+        // s_server -quiet prints what it receives to stdout: seeing our bytes there proves it accepted our certificate.
+        let directory = try makeTemporaryDirectory("sserver")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let stdoutURL = directory.appendingPathComponent("stdout")
+        FileManager.default.createFile(atPath: stdoutURL.path, contents: nil)
+        let stdoutFile = try FileHandle(forWritingTo: stdoutURL)
+        defer { try? stdoutFile.close() }
         process.standardInput = Pipe()
-        process.standardOutput = FileHandle.nullDevice
+        process.standardOutput = stdoutFile
         process.standardError = FileHandle.nullDevice
         try process.run()
         defer { if process.isRunning { process.terminate() }; process.waitUntilExit() }
@@ -107,6 +114,16 @@ final class OpenSSLInteropTests: XCTestCase {
         }
         let connected = try XCTUnwrap(channel, "openssl s_server did not come up")
         XCTAssertEqual(waitFor(outcomes, count: 1), ["ok GE TLSv1.3"])
+        // -Verify 1 makes s_server abort a handshake without a verified client certificate; it only prints data it accepted.
+        let marker = "IIAS-AZ-PROOF-\(UUID().uuidString)"
+        try connected.writeAndFlush(connected.allocator.buffer(string: marker + "\n")).wait()
+        let printDeadline = Date().addingTimeInterval(10)
+        var printed = ""
+        while !printed.contains(marker), Date() < printDeadline {
+            printed = (try? String(contentsOf: stdoutURL, encoding: .utf8)) ?? ""
+            if !printed.contains(marker) { usleep(10_000) }
+        }
+        XCTAssertTrue(printed.contains(marker), "s_server did not print our bytes: \(printed)")
         try? connected.close().wait()
     }
 }

@@ -119,5 +119,33 @@ final class TLSBackpressureTests: XCTestCase {
         XCTAssertEqual(TLSError.unexpectedPeer("GE").description, "the peer is center GE, not the one expected")
         XCTAssertEqual(TLSError.peerCertificateRejected("certificate revoked").description,
                        "the peer's certificate was rejected: certificate revoked")
+        XCTAssertEqual(TLSError.handshakeTimedOut.description, "the TLS handshake did not finish in time")
+    }
+
+    /// A TCP server that accepts and never speaks: our client's handshake fails with its own typed case, then closes.
+    func testSilentPeerFailsTheHandshakeWithHandshakeTimedOut() throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { try? group.syncShutdownGracefully() }
+        let trust = try TrustAnchor(caFile: pki.caFile, crlFile: pki.crlFile)
+        let azDir = pki.centerDirectory("AZ")
+        let clientTLS = try OpenSSLContext(certificateFile: "\(azDir)/tls.crt", privateKeyFile: "\(azDir)/tls.key", caFile: pki.caFile, crlFile: pki.crlFile)
+        let silent = try ServerBootstrap(group: group).bind(host: "127.0.0.1", port: 0).wait()
+        defer { try? silent.close().wait() }
+        let loop = group.next()
+        let handshake = loop.makePromise(of: Void.self)
+        let client = try ClientBootstrap(group: loop)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandlers([
+                        TLSHandler(context: clientTLS, isServer: false, trust: trust, allowedPeers: ["GE"], handshakeTimeout: .milliseconds(200)),
+                        SlowConsumer(handshake: handshake),
+                    ])
+                }
+            }
+            .connect(to: silent.localAddress!).wait()
+        let guardTask = loop.scheduleTask(in: .seconds(10)) { handshake.fail(ChannelError.connectTimeout(.seconds(10))) }
+        XCTAssertThrowsError(try handshake.futureResult.wait()) { XCTAssertEqual($0 as? TLSError, .handshakeTimedOut) }
+        guardTask.cancel()
+        try client.closeFuture.wait()
     }
 }
