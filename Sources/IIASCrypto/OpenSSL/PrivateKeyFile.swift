@@ -5,6 +5,9 @@ import Foundation
 /// passphrase-encrypted) through OpenSSL, and hands the raw key bytes to libsodium.
 /// The raw bytes pass through one buffer that is wiped before this returns.
 public enum PrivateKeyFile {
+    /// The PEM label of a passphrase-protected PKCS#8 key (RFC 7468 §11).
+    static let encryptedPEMLabel = "ENCRYPTED PRIVATE KEY"
+
     static let maximumFileSize = 64 * 1024
 
     /// Refuses a key file that anyone but its owner can read: a key readable by a
@@ -69,7 +72,7 @@ public enum PrivateKeyFile {
         }
         guard let key else {
             let detail = OpenSSLErrors.drain().joined(separator: "; ")
-            let encrypted = pem.starts(with: Array("-----BEGIN ENCRYPTED PRIVATE KEY-----".utf8))
+            let encrypted = pem.starts(with: Array("-----BEGIN \(Self.encryptedPEMLabel)-----".utf8))
             if encrypted {
                 throw .invalidKey(passphrase == nil
                     ? "\(path) is passphrase-protected; give the passphrase (--passphrase-file)"
