@@ -38,8 +38,8 @@ final class OpenSSLInteropTests: XCTestCase {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         defer { try? group.syncShutdownGracefully() }
         let trust = try TrustAnchor(caFile: pki.caFile, crlFile: pki.crlFile)
-        let ge = pki.centerDirectory("GE"), az = pki.centerDirectory("AZ")
-        let serverTLS = try OpenSSLContext(certificateFile: "\(ge)/tls.crt", privateKeyFile: "\(ge)/tls.key", caFile: pki.caFile, crlFile: pki.crlFile)
+        let az = pki.centerDirectory("AZ")
+        let serverTLS = try pki.tlsContext("GE")
         let outcomes = Outcomes()
         let server = try ServerBootstrap(group: group)
             .childChannelInitializer { channel in
@@ -69,7 +69,7 @@ final class OpenSSLInteropTests: XCTestCase {
     }
 
     func testOurClientHandshakesWithOpenSSLSServerVerifyingItsCertificate() throws {
-        let ge = pki.centerDirectory("GE"), az = pki.centerDirectory("AZ")
+        let ge = pki.centerDirectory("GE")
         // A free port: bind 0, read it, release it (s_server takes it a moment later).
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         defer { try? group.syncShutdownGracefully() }
@@ -95,7 +95,7 @@ final class OpenSSLInteropTests: XCTestCase {
         defer { if process.isRunning { process.terminate() }; process.waitUntilExit() }
 
         let trust = try TrustAnchor(caFile: pki.caFile, crlFile: pki.crlFile)
-        let clientTLS = try OpenSSLContext(certificateFile: "\(az)/tls.crt", privateKeyFile: "\(az)/tls.key", caFile: pki.caFile, crlFile: pki.crlFile)
+        let clientTLS = try pki.tlsContext("AZ")
         let outcomes = Outcomes()
         let deadline = Date().addingTimeInterval(10)
         var channel: Channel?

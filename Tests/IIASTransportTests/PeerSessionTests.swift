@@ -37,10 +37,7 @@ final class PeerSessionTests: XCTestCase {
 
     override func tearDown() { try? group.syncShutdownGracefully() }
 
-    func tls(_ center: String) throws -> OpenSSLContext {
-        let dir = pki.centerDirectory(center)
-        return try OpenSSLContext(certificateFile: "\(dir)/tls.crt", privateKeyFile: "\(dir)/tls.key", caFile: pki.caFile, crlFile: pki.crlFile)
-    }
+    func tls(_ center: String) throws -> OpenSSLContext { try pki.tlsContext(center) }
 
     /// A GE server running PeerSession then echoing frames.
     func startServer(keepAlive: TimeAmount = .seconds(30), idleTimeout: TimeAmount = .seconds(60), maxPings: Int = 20) throws -> Channel {

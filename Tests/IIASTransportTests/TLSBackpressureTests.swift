@@ -58,10 +58,7 @@ final class TLSBackpressureTests: XCTestCase {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         defer { try? group.syncShutdownGracefully() }
         let trust = try TrustAnchor(caFile: pki.caFile, crlFile: pki.crlFile)
-        func tls(_ center: String) throws -> OpenSSLContext {
-            let dir = pki.centerDirectory(center)
-            return try OpenSSLContext(certificateFile: "\(dir)/tls.crt", privateKeyFile: "\(dir)/tls.key", caFile: pki.caFile, crlFile: pki.crlFile)
-        }
+        func tls(_ center: String) throws -> OpenSSLContext { try pki.tlsContext(center) }
         let serverTLS = try tls("GE"), clientTLS = try tls("AZ")
         let total = 4 * 1024 * 1024
         let server = try ServerBootstrap(group: group)
@@ -128,7 +125,7 @@ final class TLSBackpressureTests: XCTestCase {
         defer { try? group.syncShutdownGracefully() }
         let trust = try TrustAnchor(caFile: pki.caFile, crlFile: pki.crlFile)
         let azDir = pki.centerDirectory("AZ")
-        let clientTLS = try OpenSSLContext(certificateFile: "\(azDir)/tls.crt", privateKeyFile: "\(azDir)/tls.key", caFile: pki.caFile, crlFile: pki.crlFile)
+        let clientTLS = try pki.tlsContext("AZ")
         let silent = try ServerBootstrap(group: group).bind(host: "127.0.0.1", port: 0).wait()
         defer { try? silent.close().wait() }
         let loop = group.next()

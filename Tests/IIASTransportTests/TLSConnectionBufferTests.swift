@@ -9,8 +9,8 @@ final class TLSConnectionBufferTests: XCTestCase {
 
     func testByteBufferPathsCarryEveryByteInRecordSizedReadsAndRefuseTamperedCiphertext() throws {
         let az = pki.centerDirectory("AZ"), ge = pki.centerDirectory("GE")
-        let client = try TLSConnection(context: OpenSSLContext(certificateFile: "\(az)/tls.crt", privateKeyFile: "\(az)/tls.key", caFile: pki.caFile, crlFile: pki.crlFile), isServer: false)
-        let server = try TLSConnection(context: OpenSSLContext(certificateFile: "\(ge)/tls.crt", privateKeyFile: "\(ge)/tls.key", caFile: pki.caFile, crlFile: pki.crlFile), isServer: true)
+        let client = try TLSConnection(context: pki.tlsContext("AZ"), isServer: false)
+        let server = try TLSConnection(context: pki.tlsContext("GE"), isServer: true)
         let allocator = ByteBufferAllocator()
         var clientDone = false, serverDone = false
         for _ in 0..<20 where !(clientDone && serverDone) {

@@ -53,10 +53,7 @@ final class TLSHandlerSocketTests: XCTestCase {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         defer { try? group.syncShutdownGracefully() }
         let trust = try TrustAnchor(caFile: pki.caFile, crlFile: pki.crlFile)
-        func tls(_ center: String) throws -> OpenSSLContext {
-            let dir = pki.centerDirectory(center)
-            return try OpenSSLContext(certificateFile: "\(dir)/tls.crt", privateKeyFile: "\(dir)/tls.key", caFile: pki.caFile, crlFile: pki.crlFile)
-        }
+        func tls(_ center: String) throws -> OpenSSLContext { try pki.tlsContext(center) }
         let serverTLS = try tls("GE"), clientTLS = try tls("AZ")
         let server = try ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -111,8 +108,8 @@ final class TLSHandlerSocketTests: XCTestCase {
         defer { try? group.syncShutdownGracefully() }
         let trust = try TrustAnchor(caFile: pki.caFile, crlFile: pki.crlFile)
         let dir = pki.centerDirectory("GE"), azDir = pki.centerDirectory("AZ")
-        let serverTLS = try OpenSSLContext(certificateFile: "\(dir)/tls.crt", privateKeyFile: "\(dir)/tls.key", caFile: pki.caFile, crlFile: pki.crlFile)
-        let clientTLS = try OpenSSLContext(certificateFile: "\(azDir)/tls.crt", privateKeyFile: "\(azDir)/tls.key", caFile: pki.caFile, crlFile: pki.crlFile)
+        let serverTLS = try pki.tlsContext("GE")
+        let clientTLS = try pki.tlsContext("AZ")
         let server = try ServerBootstrap(group: group)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
