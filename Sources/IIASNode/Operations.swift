@@ -1,0 +1,306 @@
+import Foundation
+import IIASModel
+
+// The boundary between the node's core (exchange with peers, folds over the log) and
+// its faces (the local HTTP API, metrics). The local API only ever calls these; the core
+// never knows about HTTP. Every type here is what the API serialises as JSON, so the
+// names are the API's field names (documented in Docs.docc/LocalAPI.md).
+
+/// What a local user may do, from the node's allow-list; the OS user comes from
+/// SO_PEERCRED on the Unix socket, never from anything the client says.
+public enum Role: String, Sendable, Codable, CaseIterable {
+    /// Composes, sends, reads, replies and acknowledges.
+    case `operator`
+    /// Reads state, tree heads and delivery status; cannot send, read content or acknowledge.
+    case auditor
+}
+
+/// The OS user acting on the local socket, recorded in the log with every action.
+public struct Actor: Sendable, Codable, Equatable {
+    public var user: String
+    public var uid: UInt32
+    public var role: Role
+
+    public init(user: String, uid: UInt32, role: Role) {
+        self.user = user
+        self.uid = uid
+        self.role = role
+    }
+}
+
+/// Where one notification stands with one recipient; derived from the log.
+public enum DeliveryState: String, Sendable, Codable, CaseIterable {
+    /// Logged as sent, waiting for a connection to the recipient.
+    case queued
+    /// Written to the recipient's connection; no receipt yet.
+    case sent
+    /// The recipient's signed delivery receipt is logged here.
+    case delivered
+    /// An operator at the recipient acknowledged it (their signed acknowledgement is logged here).
+    case acknowledged
+    /// The recipient answered with a signed refusal; `reason` says why.
+    case refused
+}
+
+/// One recipient's delivery state of one sent notification.
+public struct RecipientDelivery: Sendable, Codable, Equatable {
+    public var center: CenterID
+    public var state: DeliveryState
+    /// Wire attempts so far (0 while queued and never tried).
+    public var attempts: Int
+    /// When the next attempt is due while queued.
+    public var nextAttempt: Date?
+    /// The recipient's log index from its receipt.
+    public var recipientLogIndex: UInt64?
+    /// Our log index of the receipt or refusal.
+    public var receiptLogIndex: UInt64?
+    public var reason: String?
+    public var detail: String?
+    public var updated: Date?
+
+    public init(center: CenterID, state: DeliveryState, attempts: Int = 0, nextAttempt: Date? = nil,
+                recipientLogIndex: UInt64? = nil, receiptLogIndex: UInt64? = nil, reason: String? = nil,
+                detail: String? = nil, updated: Date? = nil) {
+        self.center = center
+        self.state = state
+        self.attempts = attempts
+        self.nextAttempt = nextAttempt
+        self.recipientLogIndex = recipientLogIndex
+        self.receiptLogIndex = receiptLogIndex
+        self.reason = reason
+        self.detail = detail
+        self.updated = updated
+    }
+}
+
+/// A notification this node sent, with its per-recipient state.
+public struct OutboxItem: Sendable, Codable, Equatable {
+    public var id: UUID
+    public var logIndex: UInt64
+    public var created: Date
+    public var category: Category
+    public var priority: Priority
+    public var subject: String
+    public var submittedBy: String?
+    public var recipients: [RecipientDelivery]
+
+    public init(id: UUID, logIndex: UInt64, created: Date, category: Category, priority: Priority, subject: String,
+                submittedBy: String?, recipients: [RecipientDelivery]) {
+        self.id = id
+        self.logIndex = logIndex
+        self.created = created
+        self.category = category
+        self.priority = priority
+        self.subject = subject
+        self.submittedBy = submittedBy
+        self.recipients = recipients
+    }
+}
+
+/// A notification this node received. Category, priority and subject are inside the
+/// encrypted body; the node decrypts them for the listing (never writes them to disk).
+public struct InboxItem: Sendable, Codable, Equatable {
+    public var id: UUID
+    public var logIndex: UInt64
+    public var sender: CenterID
+    public var received: Date
+    public var created: Date
+    public var kind: Kind
+    public var category: Category
+    public var priority: Priority
+    public var subject: String
+    public var inReplyTo: UUID?
+    /// Some operator opened it (`read`).
+    public var read: Bool
+    /// Who acknowledged it and when, if anyone did.
+    public var acknowledgedBy: String?
+    public var acknowledged: Date?
+
+    public init(id: UUID, logIndex: UInt64, sender: CenterID, received: Date, created: Date, kind: Kind,
+                category: Category, priority: Priority, subject: String, inReplyTo: UUID?, read: Bool,
+                acknowledgedBy: String?, acknowledged: Date?) {
+        self.id = id
+        self.logIndex = logIndex
+        self.sender = sender
+        self.received = received
+        self.created = created
+        self.kind = kind
+        self.category = category
+        self.priority = priority
+        self.subject = subject
+        self.inReplyTo = inReplyTo
+        self.read = read
+        self.acknowledgedBy = acknowledgedBy
+        self.acknowledged = acknowledged
+    }
+}
+
+/// Filters for the inbox listing; every field narrows, nil means "any".
+public struct InboxFilter: Sendable, Codable, Equatable {
+    public var category: Category?
+    public var priority: Priority?
+    public var sender: CenterID?
+    public var unread: Bool?
+    public var since: Date?
+    public var limit: Int?
+
+    public init(category: Category? = nil, priority: Priority? = nil, sender: CenterID? = nil, unread: Bool? = nil,
+                since: Date? = nil, limit: Int? = nil) {
+        self.category = category
+        self.priority = priority
+        self.sender = sender
+        self.unread = unread
+        self.since = since
+        self.limit = limit
+    }
+}
+
+/// The answer to a submission: durable (logged and fsynced) before it is returned.
+public struct Submission: Sendable, Codable, Equatable {
+    public var id: UUID
+    public var logIndex: UInt64
+    public var recipients: [CenterID]
+
+    public init(id: UUID, logIndex: UInt64, recipients: [CenterID]) {
+        self.id = id
+        self.logIndex = logIndex
+        self.recipients = recipients
+    }
+}
+
+/// One received notification, decrypted on demand for an operator.
+public struct ReadResult: Sendable, Codable, Equatable {
+    public var item: InboxItem
+    public var notification: FormalNotification
+
+    public init(item: InboxItem, notification: FormalNotification) {
+        self.item = item
+        self.notification = notification
+    }
+}
+
+/// How a link to a peer stands.
+public enum PeerConnectionState: String, Sendable, Codable, CaseIterable {
+    case connected, connecting, backingOff = "backing-off", refused
+}
+
+/// A configured peer and its link, for `iias peers`.
+public struct PeerStatus: Sendable, Codable, Equatable {
+    public var center: CenterID
+    public var address: String
+    public var state: PeerConnectionState
+    /// Notifications waiting for this peer's receipt.
+    public var queued: Int
+    public var lastConnected: Date?
+    public var lastError: String?
+    /// Days until the peer's TLS certificate expires, once seen.
+    public var certificateDaysLeft: Int?
+
+    public init(center: CenterID, address: String, state: PeerConnectionState, queued: Int, lastConnected: Date? = nil,
+                lastError: String? = nil, certificateDaysLeft: Int? = nil) {
+        self.center = center
+        self.address = address
+        self.state = state
+        self.queued = queued
+        self.lastConnected = lastConnected
+        self.lastError = lastError
+        self.certificateDaysLeft = certificateDaysLeft
+    }
+}
+
+/// The newest signed tree head of this node's log (a C2SP signed note).
+public struct TreeHead: Sendable, Codable, Equatable {
+    public var treeSize: UInt64
+    /// Base64 of the RFC 9162 root hash.
+    public var rootHash: String
+    /// The whole signed note, verifiable with the node's signing certificate.
+    public var checkpoint: String
+
+    public init(treeSize: UInt64, rootHash: String, checkpoint: String) {
+        self.treeSize = treeSize
+        self.rootHash = rootHash
+        self.checkpoint = checkpoint
+    }
+}
+
+/// The node at a glance, for `iias status`.
+public struct NodeStatus: Sendable, Codable, Equatable {
+    public var center: CenterID
+    public var version: String
+    public var started: Date
+    public var logEntries: UInt64
+    public var inbox: Int
+    public var unread: Int
+    public var outboxPending: Int
+    public var peersConnected: Int
+    public var peersConfigured: Int
+    public var treeHead: TreeHead?
+
+    public init(center: CenterID, version: String, started: Date, logEntries: UInt64, inbox: Int, unread: Int,
+                outboxPending: Int, peersConnected: Int, peersConfigured: Int, treeHead: TreeHead?) {
+        self.center = center
+        self.version = version
+        self.started = started
+        self.logEntries = logEntries
+        self.inbox = inbox
+        self.unread = unread
+        self.outboxPending = outboxPending
+        self.peersConnected = peersConnected
+        self.peersConfigured = peersConfigured
+        self.treeHead = treeHead
+    }
+}
+
+/// What `iias watch` follows: each is emitted after it is logged.
+public enum NodeEvent: Sendable, Codable, Equatable {
+    case received(InboxItem)
+    case delivery(id: UUID, recipient: RecipientDelivery)
+    case peer(PeerStatus)
+}
+
+/// Why an operation was refused; the local API maps each to an HTTP status.
+public enum NodeError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The notification fails validation; every problem names its field (HTTP 422).
+    case invalidNotification([ValidationProblem])
+    /// A recipient is not a configured peer (HTTP 422).
+    case unknownRecipient(CenterID)
+    /// No notification with this id in this list (HTTP 404).
+    case notFound(UUID)
+    /// The actor's role does not allow this (HTTP 403).
+    case forbidden(String)
+    /// The node cannot accept work now, e.g. the disk is full or it is shutting down (HTTP 503).
+    case unavailable(String)
+
+    public var description: String {
+        switch self {
+        case .invalidNotification(let problems): "invalid notification: " + problems.map(\.description).joined(separator: "; ")
+        case .unknownRecipient(let center): "\(center) is not a configured peer of this node"
+        case .notFound(let id): "no notification \(id.uuidString.lowercased())"
+        case .forbidden(let what): "not allowed: \(what)"
+        case .unavailable(let why): "the node cannot accept this now: \(why)"
+        }
+    }
+}
+
+/// What the node's faces may ask of its core.
+public protocol NodeOperations: Sendable {
+    /// Validates, seals to every recipient, logs as sent (fsynced) and queues; nothing is
+    /// logged when validation fails. `notification.sender` is set to this node's center;
+    /// a recipient list of `[all]` is not special here (the API expands it).
+    func submit(_ notification: FormalNotification, by actor: Actor) async throws(NodeError) -> Submission
+    /// A reply to a received notification: `inReplyTo`, kind and recipients (the original
+    /// sender) are filled in from the original; the draft supplies the rest.
+    func reply(to id: UUID, with draft: FormalNotification, by actor: Actor) async throws(NodeError) -> Submission
+    func inbox(_ filter: InboxFilter) async -> [InboxItem]
+    /// Decrypts one received notification and logs that `actor` read it.
+    func read(_ id: UUID, by actor: Actor) async throws(NodeError) -> ReadResult
+    /// Logs the acknowledgement and sends a signed acknowledgement to the sender.
+    func acknowledge(_ id: UUID, by actor: Actor) async throws(NodeError) -> InboxItem
+    func outbox(limit: Int?) async -> [OutboxItem]
+    func delivery(of id: UUID) async throws(NodeError) -> OutboxItem
+    func peers() async -> [PeerStatus]
+    func status() async -> NodeStatus
+    func treeHead() async -> TreeHead?
+    /// Every event from now on, until the stream is dropped.
+    func events() async -> AsyncStream<NodeEvent>
+}
