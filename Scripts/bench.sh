@@ -60,3 +60,6 @@ data = json.load(open(".build/bench/transport.json"))
 data.update({"opensslHandshakesPerSecond": st, "opensslAes256GcmMegabytesPerSecond": speed})
 json.dump(data, open(".build/bench/transport.json", "w"), indent=2, sort_keys=True)
 PY
+
+printf '\n\033[1m==>\033[0m anchor: NATS JetStream on the same machine\n' >&2
+Scripts/bench/nats.sh
