@@ -104,6 +104,14 @@ let package = Package(
             name: "iias-log-crash-helper",
             dependencies: ["IIASLog"]
         ),
+        // Test and chaos helper (not a product): a TCP proxy that passes, delays, blackholes or drops on command.
+        .executableTarget(
+            name: "iias-fault-proxy",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         // Shared by the test targets only: a real PKI made by Scripts/pki.sh, process runner.
         .target(
             name: "IIASTestSupport",

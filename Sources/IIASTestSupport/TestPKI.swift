@@ -60,14 +60,17 @@ public enum RepositoryPaths {
     }
 
     /// The built `iias` executable next to the test bundle (swift build puts both in one folder).
-    public static var iiasExecutable: String {
+    public static var iiasExecutable: String { executable("iias") }
+
+    /// A built executable of this package (`iias`, `iias-fault-proxy`, …) next to the test bundle.
+    public static func executable(_ name: String) -> String {
         let candidates = [Bundle.main.bundleURL, Bundle.main.bundleURL.deletingLastPathComponent()]
             + Bundle.allBundles.map { $0.bundleURL.deletingLastPathComponent() }
         for folder in candidates {
-            let path = folder.appendingPathComponent("iias").path
+            let path = folder.appendingPathComponent(name).path
             if FileManager.default.isExecutableFile(atPath: path) { return path }
         }
-        return root.appendingPathComponent(".build/debug/iias").path
+        return root.appendingPathComponent(".build/debug/\(name)").path
     }
 }
 

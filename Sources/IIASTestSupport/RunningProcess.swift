@@ -1,0 +1,83 @@
+import Foundation
+
+/// A long-running child (a node, the fault proxy) that a test talks to line by line and
+/// that is always killed when the test lets go of it, so no test leaves a process behind.
+public final class RunningProcess: @unchecked Sendable {
+    public let process = Process()
+    private let input = Pipe(), output = Pipe(), errors = Pipe()
+    private let lock = NSCondition()
+    private var lines: [String] = []
+    private var partial = Data()
+    private var errorText = Data()
+    private var ended = false
+
+    /// Starts `executable`; standard output is split into lines for `nextLine`, standard
+    /// error is kept for `errorOutput` (bounded to the last 1 MiB).
+    public init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws {
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = errors
+        output.fileHandleForReading.readabilityHandler = { [weak self] handle in self?.received(handle.availableData) }
+        errors.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            guard let self else { return }
+            let data = handle.availableData
+            self.lock.lock()
+            self.errorText.append(data)
+            if self.errorText.count > 1 << 20 { self.errorText.removeFirst(self.errorText.count - (1 << 20)) }
+            self.lock.unlock()
+        }
+        try process.run()
+    }
+
+    private func received(_ data: Data) {
+        lock.lock()
+        defer { lock.broadcast(); lock.unlock() }
+        if data.isEmpty { ended = true; return }
+        partial.append(data)
+        while let newline = partial.firstIndex(of: 0x0A) {
+            lines.append(String(decoding: partial[partial.startIndex..<newline], as: UTF8.self))
+            partial.removeSubrange(partial.startIndex...newline)
+        }
+    }
+
+    /// The next line of standard output, waiting at most `timeout`; throws if the process
+    /// ended or the time ran out (saying which, with its standard error).
+    public func nextLine(timeout: TimeInterval = 30) throws -> String {
+        let deadline = Date().addingTimeInterval(timeout)
+        lock.lock()
+        defer { lock.unlock() }
+        while lines.isEmpty {
+            if ended { throw TestFailure("process ended without the expected line; stderr: \(String(decoding: errorText.suffix(2000), as: UTF8.self))") }
+            if !lock.wait(until: deadline) { throw TestFailure("no line from the process within \(Int(timeout)) s") }
+        }
+        return lines.removeFirst()
+    }
+
+    /// Writes one line to the process's standard input.
+    public func send(_ line: String) {
+        input.fileHandleForWriting.write(Data((line + "\n").utf8))
+    }
+
+    /// Sends a command and returns the answer line.
+    public func command(_ line: String, timeout: TimeInterval = 30) throws -> String {
+        send(line)
+        return try nextLine(timeout: timeout)
+    }
+
+    public var errorOutput: String { lock.lock(); defer { lock.unlock() }; return String(decoding: errorText, as: UTF8.self) }
+
+    /// SIGKILL (or another signal) and wait for the exit.
+    public func kill(_ signal: Int32 = SIGKILL) {
+        if process.isRunning { Foundation.kill(process.processIdentifier, signal) }
+        process.waitUntilExit()
+    }
+
+    deinit {
+        output.fileHandleForReading.readabilityHandler = nil
+        errors.fileHandleForReading.readabilityHandler = nil
+        if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+    }
+}
