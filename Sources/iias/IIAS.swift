@@ -20,7 +20,7 @@ struct IIAS: AsyncParsableCommand {
         Keys and certificates come from Scripts/pki.sh (see Certs/README.md).
         """,
         version: "0.1.0",
-        subcommands: [Compose.self, Open.self, Audit.self, Log.self, Peer.self]
+        subcommands: [Compose.self, Open.self, Audit.self, Log.self, Peer.self, NodeCommand.self]
     )
 }
 

@@ -2,12 +2,16 @@ import Foundation
 import IIASModel
 
 /// What a receipt envelope says about the envelope it answers: "I, the recipient,
-/// logged exactly these bytes at this index" (delivered) or "I refused them, and why"
-/// (refused). Signed by the recipient, it is the sender's proof of delivery.
+/// logged exactly these bytes at this index" (delivered), "I refused them, and why"
+/// (refused), or "an operator of mine acknowledged them; the action is at this index of
+/// my log" (acknowledged). Signed by the recipient, it is the sender's proof.
 public struct Receipt: Sendable, Equatable {
     public enum Outcome: String, Sendable, Codable, CaseIterable {
         case delivered
         case refused
+        /// An operator at the recipient acknowledged the notification (sent later than,
+        /// and in addition to, the delivery receipt).
+        case acknowledged
     }
 
     /// Why a recipient refused an envelope; stable names that a sender can act on.
@@ -88,9 +92,9 @@ public struct Receipt: Sendable, Equatable {
             throw .malformedHeader("receipt.detail: only printable ASCII, at most \(Self.maximumDetailLength) characters")
         }
         switch outcome {
-        case .delivered:
+        case .delivered, .acknowledged:
             guard logIndex != nil, reason == nil else {
-                throw .malformedHeader("receipt: a delivery receipt has a logIndex and no reason")
+                throw .malformedHeader("receipt: a \(outcome.rawValue) receipt has a logIndex and no reason")
             }
         case .refused:
             guard reason != nil else { throw .malformedHeader("receipt.reason: missing (a refusal names its reason)") }

@@ -15,6 +15,12 @@ public struct EncryptionPublicKey: Sendable, Hashable {
     /// Overhead of an anonymous sealed box: ephemeral public key + Poly1305 tag.
     public static let sealOverhead = Int(crypto_box_sealbytes())
 
+    /// Seals a small record (e.g. what a node keeps about its own sent notifications)
+    /// so that only this key's holder can read it back.
+    public func seal(_ plaintext: [UInt8]) -> [UInt8] {
+        plaintext.withUnsafeBytes { seal($0) }
+    }
+
     /// Seals `plaintext` so that only the holder of the matching private key can open
     /// it (libsodium `crypto_box_seal`: ephemeral X25519 + XSalsa20-Poly1305).
     func seal(_ plaintext: UnsafeRawBufferPointer) -> [UInt8] {
@@ -52,6 +58,15 @@ public final class EncryptionPrivateKey: Sendable {
         var raw = Sodium.randomBytes(byteCount)
         defer { wipe(&raw) }
         return try! raw.withUnsafeBytes { try EncryptionPrivateKey(rawRepresentation: $0) }
+    }
+
+    /// Opens what `EncryptionPublicKey.seal(_:)` sealed to this key; nil when it was
+    /// not sealed to this key or was altered.
+    public func open(_ sealed: [UInt8]) -> [UInt8]? {
+        guard sealed.count > EncryptionPublicKey.sealOverhead else { return nil }
+        var out = [UInt8](repeating: 0, count: sealed.count - EncryptionPublicKey.sealOverhead)
+        let opened = out.withUnsafeMutableBytes { open(sealed, into: $0) }
+        return opened ? out : nil
     }
 
     /// Opens a sealed box into `out` (exactly the plaintext's size); false when it was

@@ -1,0 +1,295 @@
+import Foundation
+import IIASModel
+import Logging
+import NIOHTTP1
+
+/// A request as the router sees it: the transport already bounded its size and asked the
+/// kernel who sent it.
+struct APIRequest: Sendable {
+    var method: HTTPMethod
+    var uri: String
+    var body: [UInt8]?
+    var tooLarge: Bool
+    /// The peer's uid from SO_PEERCRED; nil if the kernel did not say (refused).
+    var uid: UInt32?
+    var keepAlive: Bool
+}
+
+/// What the router answers: one JSON document, or a stream of NDJSON lines.
+enum APIResponse: Sendable {
+    case json(HTTPResponseStatus, [UInt8])
+    case stream(AsyncStream<[UInt8]>)
+}
+
+/// The JSON body of every error: what went wrong, each problem located, what to do.
+public struct APIErrorBody: Codable, Sendable, Equatable {
+    public struct Problem: Codable, Sendable, Equatable {
+        public var path: String
+        public var message: String
+    }
+    public var error: String
+    public var problems: [Problem]?
+    public var hint: String?
+}
+
+/// One line of `GET /v1/events`: a type and the object it is about.
+public struct EventLine: Codable, Sendable, Equatable {
+    public var type: String
+    public var item: InboxItem?
+    public var id: UUID?
+    public var recipient: RecipientDelivery?
+    public var peer: PeerStatus?
+
+    public init(_ event: NodeEvent) {
+        switch event {
+        case .received(let item): type = "received"; self.item = item
+        case .delivery(let id, let recipient): type = "delivery"; self.id = id; self.recipient = recipient
+        case .peer(let peer): type = "peer"; self.peer = peer
+        }
+    }
+
+    public init(heartbeat: Void) { type = "heartbeat" }
+}
+
+/// JSON as the local API writes and reads it: ISO 8601 dates with milliseconds, sorted keys.
+public enum APIJSON {
+    public static func encoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(Timestamp.formatWithMilliseconds(date))
+        }
+        return encoder
+    }
+
+    public static func decoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let container = try decoder.singleValueContainer()
+            let text = try container.decode(String.self)
+            guard let date = Timestamp.parse(text) else {
+                throw DecodingError.dataCorruptedError(in: container, debugDescription: "not an RFC 3339 time: \(text.prefix(40))")
+            }
+            return date
+        }
+        return decoder
+    }
+}
+
+/// Maps routes to `NodeOperations`, checks roles, and turns every failure into a
+/// status with a JSON body that says what to do.
+struct APIRouter: Sendable {
+    let operations: any NodeOperations
+    let users: [String: Role]
+    let center: CenterID
+    let logger: Logger
+
+    func handle(_ request: APIRequest) async -> APIResponse {
+        guard let uid = request.uid else {
+            return error(.forbidden, "the kernel did not report who is connected (SO_PEERCRED)", hint: nil)
+        }
+        let user = Self.userName(uid) ?? "uid \(uid)"
+        guard let role = users[user] else {
+            logger.warning("local API refused a user not in the allow-list", metadata: ["user": "\(user)", "uid": "\(uid)"])
+            return error(.forbidden, "user \(user) is not allowed on this node's socket",
+                         hint: "add \"\(user)=operator\" or \"\(user)=auditor\" to api.users in the node's configuration and send SIGHUP or restart")
+        }
+        let actor = Actor(user: user, uid: uid, role: role)
+        if request.tooLarge {
+            return error(.payloadTooLarge, "the request body is larger than the node accepts", hint: "limits.maxRequestBytes in the node's configuration")
+        }
+        let (path, query) = Self.split(request.uri)
+        let parts = path.split(separator: "/").map(String.init)
+        guard parts.first == "v1" else { return error(.notFound, "no such route: \(path.prefix(100))", hint: "routes start with /v1/; see LocalAPI.md") }
+        let route = Array(parts.dropFirst())
+        let readOnly: Set<[String]> = [["status"], ["peers"], ["outbox"], ["tree-head"]]
+        if role == .auditor, !(request.method == .GET && (readOnly.contains(route) || (route.count == 2 && route[0] == "outbox"))) {
+            return error(.forbidden, "\(user) is an auditor: status, peers, outbox and tree head only", hint: nil)
+        }
+        do {
+            switch (request.method, route.count, route.first) {
+            case (.POST, 1, "notifications"):
+                let draft = try parseDraft(request.body, recipientsFromAll: await allPeers())
+                return try json(.created, await operations.submit(draft, by: actor))
+            case (.GET, 1, "inbox"):
+                return try json(.ok, await operations.inbox(try Self.filter(query)))
+            case (.GET, 2, "inbox"):
+                return try json(.ok, await operations.read(try Self.id(route[1]), by: actor))
+            case (.POST, 3, "inbox") where route[2] == "ack":
+                return try json(.ok, await operations.acknowledge(try Self.id(route[1]), by: actor))
+            case (.POST, 3, "inbox") where route[2] == "reply":
+                let draft = try parseDraft(request.body, recipientsFromAll: [], defaultRecipients: [center])
+                return try json(.created, await operations.reply(to: try Self.id(route[1]), with: draft, by: actor))
+            case (.GET, 1, "outbox"):
+                return try json(.ok, await operations.outbox(limit: try Self.int(query["limit"], name: "limit")))
+            case (.GET, 2, "outbox"):
+                return try json(.ok, await operations.delivery(of: try Self.id(route[1])))
+            case (.GET, 1, "peers"):
+                return try json(.ok, await operations.peers())
+            case (.GET, 1, "status"):
+                return try json(.ok, await operations.status())
+            case (.GET, 1, "tree-head"):
+                guard let head = await operations.treeHead() else { return error(.notFound, "the log is empty: no tree head yet", hint: nil) }
+                return try json(.ok, head)
+            case (.GET, 1, "events"):
+                return .stream(await eventLines())
+            case (_, _, "notifications"), (_, _, "inbox"), (_, _, "outbox"), (_, _, "peers"), (_, _, "status"), (_, _, "tree-head"), (_, _, "events"):
+                return error(.methodNotAllowed, "\(request.method) is not allowed on \(path.prefix(100))", hint: "see LocalAPI.md for each route's method")
+            default:
+                return error(.notFound, "no such route: \(path.prefix(100))", hint: "see LocalAPI.md")
+            }
+        } catch let problem as RequestProblem {
+            return problem.response
+        } catch let failure as NodeError {
+            return Self.response(for: failure)
+        } catch {
+            return self.error(.internalServerError, "\(error)", hint: nil)
+        }
+    }
+
+    func allPeers() async -> [CenterID] { await operations.peers().map(\.center) }
+
+    /// Events as NDJSON lines, with a heartbeat every 15 s so a vanished client is noticed.
+    func eventLines() async -> AsyncStream<[UInt8]> {
+        let events = await operations.events()
+        let encoder = APIJSON.encoder()
+        return AsyncStream { continuation in
+            let pump = Task {
+                for await event in events {
+                    if let line = try? encoder.encode(EventLine(event)) { continuation.yield(Array(line) + [0x0A]) }
+                }
+                continuation.finish()
+            }
+            let heartbeat = Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(15))
+                    if let line = try? encoder.encode(EventLine(heartbeat: ())) { continuation.yield(Array(line) + [0x0A]) }
+                }
+            }
+            continuation.onTermination = { _ in pump.cancel(); heartbeat.cancel() }
+        }
+    }
+
+    /// A draft notification: the node fills `version`, `id`, `created` and `sender` when
+    /// absent and expands `"recipients": ["all"]` to every configured peer.
+    func parseDraft(_ body: [UInt8]?, recipientsFromAll all: [CenterID], defaultRecipients: [CenterID]? = nil) throws -> FormalNotification {
+        guard let body, !body.isEmpty else {
+            throw RequestProblem(.badRequest, "the request needs a JSON notification as its body", hint: "see LocalAPI.md for an example")
+        }
+        let parsed: Any
+        do { parsed = try JSONSerialization.jsonObject(with: Data(body)) } catch {
+            throw RequestProblem(.badRequest, "the body is not JSON: \((error as NSError).userInfo["NSDebugDescription"] ?? error)", hint: nil)
+        }
+        guard var document = parsed as? [String: Any] else { throw RequestProblem(.badRequest, "the body is not a JSON object", hint: nil) }
+        if document["version"] == nil { document["version"] = FormalNotification.currentVersion }
+        if document["id"] == nil { document["id"] = UUID().uuidString.lowercased() }
+        if document["created"] == nil { document["created"] = Timestamp.formatWithMilliseconds(Date()) }
+        if document["sender"] == nil { document["sender"] = center.rawValue }
+        if let recipients = document["recipients"] as? [String], recipients.map({ $0.lowercased() }) == ["all"] {
+            document["recipients"] = all.map(\.rawValue)
+        }
+        if document["recipients"] == nil, let defaultRecipients { document["recipients"] = defaultRecipients.map(\.rawValue) }
+        let bytes = (try? JSONSerialization.data(withJSONObject: document, options: [.sortedKeys])) ?? Data()
+        do { return try FormalNotification.parse(bytes) } catch {
+            throw NodeError.invalidNotification(error.problems)
+        }
+    }
+
+    func json(_ status: HTTPResponseStatus, _ value: some Encodable) throws -> APIResponse {
+        .json(status, Array(try APIJSON.encoder().encode(value)) + [0x0A])
+    }
+
+    func error(_ status: HTTPResponseStatus, _ message: String, hint: String?, problems: [ValidationProblem] = []) -> APIResponse {
+        Self.errorResponse(status, message, hint: hint, problems: problems)
+    }
+
+    static func errorResponse(_ status: HTTPResponseStatus, _ message: String, hint: String?, problems: [ValidationProblem] = []) -> APIResponse {
+        let body = APIErrorBody(error: message, problems: problems.isEmpty ? nil : problems.map { .init(path: $0.path, message: $0.message) }, hint: hint)
+        return .json(status, Array((try? APIJSON.encoder().encode(body)) ?? Data()) + [0x0A])
+    }
+
+    static func response(for failure: NodeError) -> APIResponse {
+        switch failure {
+        case .invalidNotification(let problems):
+            errorResponse(.unprocessableEntity, "the notification is not valid", hint: "fix each field named in problems", problems: problems)
+        case .unknownRecipient:
+            errorResponse(.unprocessableEntity, failure.description, hint: "recipients must be configured peers (see `iias peers`), or \"all\"")
+        case .notFound:
+            errorResponse(.notFound, failure.description, hint: "`iias inbox` or `iias outbox` lists the ids")
+        case .forbidden:
+            errorResponse(.forbidden, failure.description, hint: nil)
+        case .unavailable:
+            errorResponse(.serviceUnavailable, failure.description, hint: "try again later; `iias status` shows the node's state")
+        }
+    }
+
+    // MARK: - Parsing helpers
+
+    struct RequestProblem: Error {
+        let response: APIResponse
+        init(_ status: HTTPResponseStatus, _ message: String, hint: String?) {
+            response = APIRouter.errorResponse(status, message, hint: hint)
+        }
+    }
+
+    static func split(_ uri: String) -> (String, [String: String]) {
+        guard let mark = uri.firstIndex(of: "?") else { return (uri, [:]) }
+        var query: [String: String] = [:]
+        for pair in uri[uri.index(after: mark)...].split(separator: "&") {
+            let kv = pair.split(separator: "=", maxSplits: 1).map { String($0).removingPercentEncoding ?? String($0) }
+            query[kv[0]] = kv.count > 1 ? kv[1] : ""
+        }
+        return (String(uri[..<mark]), query)
+    }
+
+    static func id(_ text: String) throws -> UUID {
+        guard let id = UUID(uuidString: text) else { throw RequestProblem(.badRequest, "\(text.prefix(60)) is not a notification id (a UUID)", hint: nil) }
+        return id
+    }
+
+    static func int(_ text: String?, name: String) throws -> Int? {
+        guard let text else { return nil }
+        guard let value = Int(text), value > 0, value <= 1_000_000 else {
+            throw RequestProblem(.badRequest, "\(name) must be a whole number 1…1000000, found \(text.prefix(20))", hint: nil)
+        }
+        return value
+    }
+
+    static func filter(_ query: [String: String]) throws -> InboxFilter {
+        var filter = InboxFilter()
+        for (key, value) in query {
+            switch key {
+            case "category":
+                guard let category = Category(rawValue: value) else { throw RequestProblem(.badRequest, "category: unknown \(value.prefix(40))", hint: "one of \(Category.allCases.map(\.rawValue).joined(separator: ", "))") }
+                filter.category = category
+            case "priority":
+                guard let priority = Priority(rawValue: value) else { throw RequestProblem(.badRequest, "priority: unknown \(value.prefix(40))", hint: "flash, urgent or routine") }
+                filter.priority = priority
+            case "sender":
+                guard let sender = CenterID(rawValue: value) else { throw RequestProblem(.badRequest, "sender: \(value.prefix(40)) is not a center id", hint: nil) }
+                filter.sender = sender
+            case "unread":
+                guard value == "true" || value == "false" else { throw RequestProblem(.badRequest, "unread: true or false", hint: nil) }
+                filter.unread = value == "true"
+            case "since":
+                guard let date = Timestamp.parse(value) else { throw RequestProblem(.badRequest, "since: not an RFC 3339 time", hint: "e.g. 2026-11-24T00:00:00Z") }
+                filter.since = date
+            case "limit":
+                filter.limit = try int(value, name: "limit")
+            default:
+                throw RequestProblem(.badRequest, "unknown filter \(key.prefix(40))", hint: "category, priority, sender, unread, since, limit")
+            }
+        }
+        return filter
+    }
+
+    /// The account name of `uid`, from the system's user database.
+    static func userName(_ uid: UInt32) -> String? {
+        var entry = passwd()
+        var result: UnsafeMutablePointer<passwd>?
+        var buffer = [CChar](repeating: 0, count: 4096)
+        guard getpwuid_r(uid, &entry, &buffer, buffer.count, &result) == 0, result != nil, let name = entry.pw_name else { return nil }
+        return String(cString: name)
+    }
+}

@@ -1,0 +1,222 @@
+import Foundation
+import IIASModel
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import ServiceLifecycle
+
+/// The node's local API: HTTP/1.1 + JSON on a Unix domain socket, so that only local
+/// users reach it and the kernel tells us who they are (SO_PEERCRED) — the CLI, scripts
+/// and `curl --unix-socket` all speak it. Routes and errors: Docs.docc/LocalAPI.md.
+public final class LocalAPIServer: Service, Sendable {
+    public let socketPath: String
+    let group: String?
+    let router: APIRouter
+    let logger: Logger
+    let maxRequestBytes: Int
+
+    public init(socketPath: String, group: String?, users: [String: Role], operations: any NodeOperations,
+                center: CenterID, maxRequestBytes: Int = 2 << 20, logger: Logger) {
+        self.socketPath = socketPath
+        self.group = group
+        self.logger = logger
+        self.maxRequestBytes = maxRequestBytes
+        router = APIRouter(operations: operations, users: users, center: center, logger: logger)
+    }
+
+    /// Binds the socket, serves until graceful shutdown, then removes the socket file.
+    public func run() async throws {
+        let channel = try await bind()
+        try? await gracefulShutdown()
+        try? await channel.close()
+        unlink(socketPath)
+    }
+
+    /// Binds (replacing only a stale socket nobody listens on) and sets mode 0660 and the group.
+    public func bind() async throws -> Channel {
+        try removeStaleSocket()
+        let router = self.router, limit = maxRequestBytes, logger = self.logger
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { channel in
+                channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true).flatMap {
+                    channel.pipeline.addHandler(APIHandler(router: router, maxRequestBytes: limit, logger: logger))
+                }
+            }
+            .bind(unixDomainSocketPath: socketPath).get()
+        if let group {
+            guard let entry = getgrnam(group) else {
+                try? await channel.close()
+                throw APIServerError("api.group: no group named \(group) on this machine (create it, or remove api.group)")
+            }
+            guard chown(socketPath, getuid(), entry.pointee.gr_gid) == 0 else {
+                try? await channel.close()
+                throw APIServerError("cannot give \(socketPath) to group \(group): \(String(cString: strerror(errno)))")
+            }
+        }
+        guard chmod(socketPath, 0o660) == 0 else {
+            try? await channel.close()
+            throw APIServerError("cannot set mode 0660 on \(socketPath): \(String(cString: strerror(errno)))")
+        }
+        logger.info("local API listening", metadata: ["socket": "\(socketPath)", "group": "\(group ?? "(daemon's)")"])
+        return channel
+    }
+
+    private func removeStaleSocket() throws {
+        var info = stat()
+        guard lstat(socketPath, &info) == 0 else { return }
+        guard info.st_mode & S_IFMT == S_IFSOCK else {
+            throw APIServerError("\(socketPath) exists and is not a socket; refusing to replace it (remove it or change api.socket)")
+        }
+        let probe = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(probe) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            let bytes = Array(socketPath.utf8.prefix(raw.count - 1))
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(probe, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        if connected == 0 {
+            throw APIServerError("another process is listening on \(socketPath) (is a node already running?)")
+        }
+        unlink(socketPath)
+    }
+}
+
+/// A start-up problem of the local API, worded for the administrator.
+public struct APIServerError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// One HTTP connection: who is on the other end (SO_PEERCRED), the request collected
+/// within its size bound, the answer from the router.
+final class APIHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    let router: APIRouter
+    let maxRequestBytes: Int
+    let logger: Logger
+    private var head: HTTPRequestHead?
+    private var body: ByteBuffer?
+    private var tooLarge = false
+    private var credentials: (uid: UInt32, pid: Int32)?
+    private var streaming: Task<Void, Never>?
+
+    init(router: APIRouter, maxRequestBytes: Int, logger: Logger) {
+        self.router = router
+        self.maxRequestBytes = maxRequestBytes
+        self.logger = logger
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        if let provider = context.channel as? SocketOptionProvider {
+            provider.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
+                .whenSuccess { (peer: PeerCredentials) in bound.value.credentials = (peer.uid, peer.pid) }
+        }
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        streaming?.cancel()
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let request):
+            head = request
+            body = context.channel.allocator.buffer(capacity: 0)
+            tooLarge = false
+            if let length = request.headers.first(name: "content-length").flatMap(Int.init), length > maxRequestBytes {
+                tooLarge = true
+            }
+        case .body(var chunk):
+            guard !tooLarge else { return }
+            if (body?.readableBytes ?? 0) + chunk.readableBytes > maxRequestBytes {
+                tooLarge = true
+                body = nil
+                return
+            }
+            body?.writeBuffer(&chunk)
+        case .end:
+            guard let head else { return }
+            self.head = nil
+            let request = APIRequest(method: head.method, uri: head.uri, body: tooLarge ? nil : body.map { Array($0.readableBytesView) },
+                                     tooLarge: tooLarge, uid: credentials?.uid, keepAlive: head.isKeepAlive)
+            body = nil
+            respond(to: request, context: context)
+        }
+    }
+
+    private func respond(to request: APIRequest, context: ChannelHandlerContext) {
+        let loop = context.eventLoop
+        let bound = NIOLoopBound((self, context), eventLoop: loop)
+        let router = self.router
+        streaming = Task {
+            let answer = await router.handle(request)
+            switch answer {
+            case .json(let status, let bytes):
+                loop.execute {
+                    let (handler, context) = bound.value
+                    handler.write(status: status, contentType: "application/json", body: bytes, keepAlive: request.keepAlive, context: context)
+                }
+            case .stream(let lines):
+                loop.execute {
+                    let (_, context) = bound.value
+                    var headers = HTTPHeaders()
+                    headers.add(name: "content-type", value: "application/x-ndjson")
+                    headers.add(name: "transfer-encoding", value: "chunked")
+                    headers.add(name: "cache-control", value: "no-store")
+                    context.writeAndFlush(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
+                }
+                for await line in lines {
+                    if Task.isCancelled { break }
+                    loop.execute {
+                        let (_, context) = bound.value
+                        let buffer = context.channel.allocator.buffer(bytes: line)
+                        context.writeAndFlush(NIOAny(HTTPServerResponsePart.body(.byteBuffer(buffer))), promise: nil)
+                    }
+                }
+                loop.execute {
+                    let (_, context) = bound.value
+                    context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil))).whenComplete { _ in context.close(promise: nil) }
+                }
+            }
+        }
+    }
+
+    private func write(status: HTTPResponseStatus, contentType: String, body: [UInt8], keepAlive: Bool, context: ChannelHandlerContext) {
+        var headers = HTTPHeaders()
+        headers.add(name: "content-type", value: contentType)
+        headers.add(name: "content-length", value: String(body.count))
+        headers.add(name: "cache-control", value: "no-store")
+        if !keepAlive { headers.add(name: "connection", value: "close") }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
+        let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        if !keepAlive {
+            let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            done.whenComplete { _ in bound.value.close(promise: nil) }
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        logger.debug("local API connection error", metadata: ["error": "\(error)"])
+        context.close(promise: nil)
+    }
+}
+
+/// Linux's `struct ucred` (which Glibc's Swift module hides behind _GNU_SOURCE): what
+/// SO_PEERCRED reports about the process at the other end of a Unix socket.
+struct PeerCredentials: Sendable {
+    var pid: Int32 = 0
+    var uid: UInt32 = UInt32.max
+    var gid: UInt32 = UInt32.max
+}

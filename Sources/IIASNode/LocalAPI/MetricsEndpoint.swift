@@ -1,0 +1,70 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Prometheus
+import ServiceLifecycle
+
+/// `GET /metrics` in Prometheus's text format on a loopback TCP port. It has no
+/// authentication, which is why the configuration refuses any non-loopback address.
+public final class MetricsEndpoint: Service, Sendable {
+    let host: String
+    let port: Int
+    let registry: PrometheusCollectorRegistry
+    let logger: Logger
+
+    public init(host: String, port: Int, registry: PrometheusCollectorRegistry, logger: Logger) {
+        self.host = host
+        self.port = port
+        self.registry = registry
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let channel = try await bind()
+        try? await gracefulShutdown()
+        try? await channel.close()
+    }
+
+    public func bind() async throws -> Channel {
+        let registry = self.registry
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true).flatMap {
+                    channel.pipeline.addHandler(MetricsHandler(registry: registry))
+                }
+            }
+            .bind(host: host, port: port).get()
+        logger.info("metrics endpoint listening", metadata: ["address": "\(host):\(channel.localAddress?.port ?? port)"])
+        return channel
+    }
+}
+
+final class MetricsHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+    let registry: PrometheusCollectorRegistry
+    private var head: HTTPRequestHead?
+
+    init(registry: PrometheusCollectorRegistry) { self.registry = registry }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let request): head = request
+        case .body: break
+        case .end:
+            guard let request = head else { return }
+            head = nil
+            let found = request.method == .GET && (request.uri == "/metrics" || request.uri.hasPrefix("/metrics?"))
+            let body = found ? registry.emitToBuffer() : Array("not found: the only route is GET /metrics\n".utf8)
+            var headers = HTTPHeaders()
+            headers.add(name: "content-type", value: found ? "text/plain; version=0.0.4; charset=utf-8" : "text/plain")
+            headers.add(name: "content-length", value: String(body.count))
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: found ? .ok : .notFound, headers: headers))), promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        }
+    }
+}

@@ -1,0 +1,219 @@
+import Foundation
+import IIASCrypto
+import IIASLog
+import IIASModel
+import Metrics
+
+/// What operators and auditors ask of the node (through the local API).
+extension Node {
+    public func submit(_ notification: FormalNotification, by actor: Actor) async throws(NodeError) -> Submission {
+        guard actor.role == .operator else { throw .forbidden("\(actor.user) is an auditor; only operators send") }
+        guard !stopping else { throw .unavailable("the node is shutting down") }
+        var notification = notification
+        notification.sender = configuration.center
+        let problems = notification.validate()
+        guard problems.isEmpty else { throw .invalidNotification(problems) }
+        let known = Set(configuration.peers.map(\.center))
+        if let stranger = notification.recipients.first(where: { !known.contains($0) }) {
+            throw .unknownRecipient(stranger)
+        }
+        for recipient in Set(notification.recipients) {
+            if let link = peers[recipient], await link.queued >= configuration.limits.queueDepth {
+                throw .unavailable("\(configuration.limits.queueDepth) notifications already wait for \(recipient) (limits.queueDepth)")
+            }
+        }
+        if ledger.outgoing[notification.id] != nil { throw .unavailable("notification id \(notification.id) was already sent") }
+        let crypto = self.crypto
+        let sealed: Envelope
+        do {
+            let keys = try crypto.certificates.encryptionKeys(for: notification.recipients, trust: crypto.trust)
+            sealed = try Envelope.seal(notification, signer: crypto.keys.signingKey, recipientKeys: keys)
+        } catch {
+            throw .unavailable("cannot seal: \(error)")
+        }
+        let summary = OutboxSummary(category: notification.category, priority: notification.priority, subject: notification.subject)
+        let summaryJSON = Array((try? JSONEncoder().encode(summary)) ?? Data())
+        let action = OperatorAction(action: .submit, envelope: sealed.id, actor: actor,
+                                    sealedSummary: Data(crypto.keys.encryptionKey.publicKey.seal(summaryJSON)))
+        let index: UInt64
+        do {
+            // Both go to the writer together and usually share one fsync.
+            async let sent = append(.sent, sealed.bytes)
+            async let acted = append(.operatorAction, action.encoded())
+            index = try await sent.index
+            _ = try await acted
+        } catch {
+            logger.error("cannot log a submission", metadata: ["envelope": "\(sealed.id)", "error": "\(error)"])
+            throw .unavailable("the log refused the write (\(error)); nothing was sent")
+        }
+        Metrics.Counter(label: "iias_sent_total").increment()
+        logger.info("submitted", metadata: ["envelope": "\(sealed.id)", "user": "\(actor.user)", "uid": "\(actor.uid)",
+                                            "recipients": "\(notification.recipients.map(\.rawValue).joined(separator: ","))",
+                                            "index": "\(index)"])
+        for recipient in Set(notification.recipients) { peers[recipient]?.enqueue([sealed.id]) }
+        for delivery in ledger.outgoing[sealed.id]?.delivery.values.sorted(by: { $0.center < $1.center }) ?? [] {
+            emit(.delivery(id: sealed.id, recipient: delivery))
+        }
+        return Submission(id: sealed.id, logIndex: index, recipients: notification.recipients.sorted())
+    }
+
+    public func reply(to id: UUID, with draft: FormalNotification, by actor: Actor) async throws(NodeError) -> Submission {
+        guard let original = ledger.incoming[id], !original.isAcknowledgement else { throw .notFound(id) }
+        let summary = try summary(of: id)
+        var reply = draft
+        reply.kind = .reply
+        reply.inReplyTo = id
+        reply.recipients = [original.sender]
+        if !reply.references.contains(id) { reply.references.append(id) }
+        if reply.subject.isEmpty { reply.subject = String(("Re: " + summary.subject).prefix(200)) }
+        return try await submit(reply, by: actor)
+    }
+
+    public func inbox(_ filter: InboxFilter) async -> [InboxItem] {
+        var items: [InboxItem] = []
+        for id in ledger.inboxOrder.reversed() {
+            guard let incoming = ledger.incoming[id] else { continue }
+            if let since = filter.since, incoming.received < since { break }
+            if let sender = filter.sender, incoming.sender != sender { continue }
+            if filter.unread == true, incoming.read { continue }
+            guard let item = inboxItem(id) else { continue }
+            if let category = filter.category, item.category != category { continue }
+            if let priority = filter.priority, item.priority != priority { continue }
+            items.append(item)
+            if let limit = filter.limit, items.count >= limit { break }
+        }
+        return items
+    }
+
+    public func read(_ id: UUID, by actor: Actor) async throws(NodeError) -> ReadResult {
+        guard actor.role == .operator else { throw .forbidden("\(actor.user) is an auditor; only operators read content") }
+        guard let incoming = ledger.incoming[id], !incoming.isAcknowledgement else { throw .notFound(id) }
+        let notification = try open(incoming)
+        if !incoming.read {
+            do { _ = try await append(.operatorAction, OperatorAction(action: .read, envelope: id, actor: actor).encoded()) } catch {
+                throw .unavailable("cannot log the read: \(error)")
+            }
+        }
+        logger.info("read", metadata: ["envelope": "\(id)", "user": "\(actor.user)", "uid": "\(actor.uid)"])
+        guard let item = inboxItem(id) else { throw .notFound(id) }
+        return ReadResult(item: item, notification: notification)
+    }
+
+    public func acknowledge(_ id: UUID, by actor: Actor) async throws(NodeError) -> InboxItem {
+        guard actor.role == .operator else { throw .forbidden("\(actor.user) is an auditor; only operators acknowledge") }
+        guard let incoming = ledger.incoming[id], !incoming.isAcknowledgement else { throw .notFound(id) }
+        if incoming.acknowledged == nil {
+            let crypto = self.crypto
+            do {
+                let (index, _) = try await append(.operatorAction, OperatorAction(action: .acknowledge, envelope: id, actor: actor).encoded())
+                let acknowledgement = Envelope.receipt(answering: id, sha256: incoming.sha256, to: incoming.sender, from: crypto.center,
+                                                       signer: crypto.keys.signingKey, outcome: .acknowledged, logIndex: index)
+                _ = try await append(.sent, acknowledgement.bytes)
+                peers[incoming.sender]?.enqueue([acknowledgement.id])
+            } catch {
+                throw .unavailable("cannot log the acknowledgement: \(error)")
+            }
+            logger.info("acknowledged", metadata: ["envelope": "\(id)", "user": "\(actor.user)", "uid": "\(actor.uid)"])
+        }
+        guard let item = inboxItem(id) else { throw .notFound(id) }
+        return item
+    }
+
+    public func outbox(limit: Int?) async -> [OutboxItem] {
+        var items: [OutboxItem] = []
+        for id in ledger.outgoingOrder.reversed() {
+            guard let item = outboxItem(id) else { continue }
+            items.append(item)
+            if let limit, items.count >= limit { break }
+        }
+        return items
+    }
+
+    public func delivery(of id: UUID) async throws(NodeError) -> OutboxItem {
+        guard let item = outboxItem(id) else { throw .notFound(id) }
+        return item
+    }
+
+    public func peers() async -> [PeerStatus] {
+        var list: [PeerStatus] = []
+        for peer in configuration.peers {
+            if let link = peers[peer.center] { list.append(await link.status) } else {
+                list.append(PeerStatus(center: peer.center, address: peer.address.description, state: .connecting,
+                                       queued: ledger.pending(for: peer.center).count))
+            }
+        }
+        return list
+    }
+
+    public func status() async -> NodeStatus {
+        let peerList = await peers()
+        let inbox = ledger.inboxOrder.compactMap { ledger.incoming[$0] }
+        let pending = ledger.outgoingOrder.filter { id in
+            ledger.outgoing[id]?.delivery.values.contains { $0.state == .queued || $0.state == .sent } ?? false
+        }.count
+        return NodeStatus(center: configuration.center, version: NodeVersion.current, started: started, logEntries: log.count,
+                          inbox: inbox.count, unread: inbox.filter { !$0.read }.count, outboxPending: pending,
+                          peersConnected: peerList.filter { $0.state == .connected }.count,
+                          peersConfigured: configuration.peers.count, treeHead: lastTreeHead)
+    }
+
+    public func treeHead() async -> TreeHead? {
+        if lastTreeHead == nil { await appendTreeHeadIfGrown() }
+        return lastTreeHead
+    }
+
+    public func events() async -> AsyncStream<NodeEvent> {
+        let (stream, continuation) = AsyncStream.makeStream(of: NodeEvent.self, bufferingPolicy: .bufferingNewest(10_000))
+        let key = UUID()
+        subscribers[key] = continuation
+        continuation.onTermination = { [weak self] _ in Task { await self?.unsubscribe(key) } }
+        return stream
+    }
+
+    func unsubscribe(_ key: UUID) { subscribers[key] = nil }
+
+    // MARK: - Views
+
+    func inboxItem(_ id: UUID) -> InboxItem? {
+        guard let incoming = ledger.incoming[id], !incoming.isAcknowledgement, let summary = try? summary(of: id) else { return nil }
+        return InboxItem(id: id, logIndex: incoming.index, sender: incoming.sender, received: incoming.received,
+                         created: incoming.created, kind: summary.kind, category: summary.category, priority: summary.priority,
+                         subject: summary.subject, inReplyTo: summary.inReplyTo, read: incoming.read,
+                         acknowledgedBy: incoming.acknowledgedBy, acknowledged: incoming.acknowledged)
+    }
+
+    func outboxItem(_ id: UUID) -> OutboxItem? {
+        guard let outgoing = ledger.outgoing[id], !outgoing.isAcknowledgement else { return nil }
+        var summary: OutboxSummary?
+        if let sealed = outgoing.summary, let plain = crypto.keys.encryptionKey.open(Array(sealed)) {
+            summary = try? JSONDecoder().decode(OutboxSummary.self, from: Data(plain))
+        }
+        return OutboxItem(id: id, logIndex: outgoing.index, created: outgoing.created, category: summary?.category ?? .other,
+                          priority: summary?.priority ?? .routine, subject: summary?.subject ?? "(summary not recorded)",
+                          submittedBy: outgoing.submittedBy,
+                          recipients: outgoing.recipients.compactMap { outgoing.delivery[$0] })
+    }
+
+    /// Category, priority and subject of a received notification: decrypted once, then cached in memory.
+    func summary(of id: UUID) throws(NodeError) -> InboxSummary {
+        if let cached = summaries[id] { return cached }
+        guard let incoming = ledger.incoming[id] else { throw .notFound(id) }
+        let summary = InboxSummary(try open(incoming))
+        summaries[id] = summary
+        return summary
+    }
+
+    /// Reads the envelope from the log, checks its signature again (the disk is not
+    /// trusted more than the wire) and decrypts it.
+    func open(_ incoming: Ledger.Incoming) throws(NodeError) -> FormalNotification {
+        do {
+            let envelope = try Envelope(parsing: try log.entry(at: incoming.index).payload)
+            let verified = try crypto.verifier.verify(envelope, atSigningTime: true)
+            return try verified.open(as: configuration.center, with: crypto.keys.encryptionKey)
+        } catch {
+            logger.error("cannot open a logged envelope", metadata: ["envelope": "\(incoming.id)", "index": "\(incoming.index)", "error": "\(error)"])
+            throw .unavailable("envelope \(incoming.id) at log index \(incoming.index) does not open: \(error)")
+        }
+    }
+}
+

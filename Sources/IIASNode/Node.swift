@@ -1,0 +1,416 @@
+import Foundation
+import IIASCrypto
+import IIASLog
+import IIASModel
+import IIASTransport
+import Logging
+import Metrics
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// One national center's node: owns the log, the fold over it, and a link to every
+/// configured peer. Store and forward: an envelope is logged before it is queued, sent
+/// until its recipient's signed receipt is logged, and the whole state is rebuilt from
+/// the log at start-up. Crypto runs outside the actor (see `NodeCrypto`); the actor only
+/// orders log appends and state changes.
+public actor Node: NodeOperations {
+    public private(set) var configuration: NodeConfiguration
+    /// Fixed for the node's lifetime (a change needs a restart).
+    public nonisolated let center: CenterID
+    nonisolated let limits: NodeConfiguration.Limits
+    nonisolated let cryptoBox: Mutex<NodeCrypto>
+    nonisolated var crypto: NodeCrypto { cryptoBox.withLock { $0 } }
+    /// Centers whose connections the listener accepts (the configured peers).
+    nonisolated let allowedPeers: Mutex<Set<String>>
+    let log: LogStore
+    let logger: Logger
+    let group: EventLoopGroup
+    var ledger: Ledger
+    var peers: [CenterID: PeerLink] = [:]
+    var listener: Channel?
+    var inboundChannels: [ObjectIdentifier: Channel] = [:]
+    var subscribers: [UUID: AsyncStream<NodeEvent>.Continuation] = [:]
+    var summaries: [UUID: InboxSummary] = [:]
+    var stopping = false
+    var lastTreeHead: TreeHead?
+    var treeHeadSize: UInt64 = 0
+    var background: [Task<Void, Never>] = []
+    public let started = Date()
+
+    /// Listing fields of a received notification, decrypted on demand, kept in memory only.
+    struct InboxSummary: Sendable {
+        var kind: Kind
+        var category: Category
+        var priority: Priority
+        var subject: String
+        var inReplyTo: UUID?
+    }
+
+    /// Opens the log (cutting a torn tail), folds it, and checks keys; does not touch the network.
+    public init(configuration: NodeConfiguration, logger: Logger, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) throws {
+        try configuration.checkKeyPermissions()
+        let crypto = try NodeCrypto(configuration: configuration)
+        try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        let log = try LogStore(directory: (configuration.dataDirectory as NSString).appendingPathComponent("log"))
+        if let torn = log.truncatedTail {
+            logger.warning("cut a torn tail off the log", metadata: ["segment": "\(torn.segment)", "offset": "\(torn.offset)", "bytes": "\(torn.bytes)"])
+        }
+        var ledger = Ledger(center: configuration.center)
+        var entries = log.entries()
+        var iterator = entries.makeIterator()
+        while let entry = iterator.next() { ledger.apply(entry) }
+        if let error = entries.error { throw error }
+        for skipped in ledger.skipped.prefix(10) {
+            logger.error("log entry did not fold", metadata: ["index": "\(skipped.index)", "reason": "\(skipped.reason)"])
+        }
+        self.configuration = configuration
+        self.center = configuration.center
+        self.limits = configuration.limits
+        self.cryptoBox = Mutex(crypto)
+        self.allowedPeers = Mutex(Set(configuration.peers.map(\.center.rawValue)))
+        self.log = log
+        self.logger = logger
+        self.group = group
+        self.ledger = ledger
+        self.treeHeadSize = log.count
+        _ = entries
+    }
+
+    // MARK: - Lifecycle
+
+    /// Starts listening and connecting to every peer; returns the bound port.
+    @discardableResult
+    public func start() async throws -> Int {
+        for peer in configuration.peers {
+            let link = PeerLink(peer: peer, node: self, limits: configuration.limits)
+            peers[peer.center] = link
+            link.enqueue(ledger.pending(for: peer.center))
+        }
+        let crypto = self.crypto
+        let maxFrame = configuration.limits.maxFrameBytes
+        let window = configuration.limits.window
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { [weak self] channel in
+                let inbox = FrameInbox(limit: window)
+                let allowed = self?.allowedPeers.withLock { $0 } ?? []
+                return PeerPipeline.configure(channel, crypto: self?.crypto ?? crypto, isServer: true, allowed: allowed,
+                                              maxFrameBytes: maxFrame, inbox: inbox).map {
+                    guard let self else { return }
+                    Task { await self.serveInbound(channel, inbox: inbox) }
+                }
+            }
+            .bind(host: configuration.listen.host, port: configuration.listen.port).get()
+        listener = channel
+        for link in peers.values { link.start() }
+        background.append(Task { [weak self] in await self?.treeHeadLoop() })
+        let port = channel.localAddress?.port ?? configuration.listen.port
+        logger.info("node started", metadata: ["center": "\(configuration.center)", "port": "\(port)",
+                                               "entries": "\(log.count)", "peers": "\(configuration.peers.count)"])
+        Metrics.Gauge(label: "iias_log_entries").record(Int(log.count))
+        return port
+    }
+
+    /// Stops accepting, closes every connection, appends a final tree head, closes the log.
+    public func stop() async {
+        guard !stopping else { return }
+        stopping = true
+        for task in background { task.cancel() }
+        try? await listener?.close()
+        for link in peers.values { await link.stop() }
+        for channel in inboundChannels.values { try? await channel.close() }
+        for continuation in subscribers.values { continuation.finish() }
+        subscribers.removeAll()
+        await appendTreeHeadIfGrown()
+        log.close()
+        logger.info("node stopped", metadata: ["entries": "\(log.count)"])
+    }
+
+    /// SIGHUP: the CA, CRL and certificates for new connections and envelopes from now
+    /// on, and the peer list (links to removed peers stop, new or moved peers connect).
+    /// Center, listen address, data directory and limits need a restart.
+    public func reload(_ fresh: NodeConfiguration) async throws(NodeConfiguration.Problem) {
+        for (key, changed) in [("center", fresh.center != configuration.center), ("listen", fresh.listen != configuration.listen),
+                               ("data", fresh.dataDirectory != configuration.dataDirectory), ("limits", fresh.limits != configuration.limits)]
+            where changed {
+            logger.warning("configuration change needs a restart; ignored until then", metadata: ["key": "\(key)"])
+        }
+        var accepted = fresh
+        accepted.center = configuration.center
+        accepted.listen = configuration.listen
+        accepted.dataDirectory = configuration.dataDirectory
+        accepted.limits = configuration.limits
+        let crypto = try NodeCrypto(configuration: accepted)
+        cryptoBox.withLock { $0 = crypto }
+        let old = Dictionary(uniqueKeysWithValues: configuration.peers.map { ($0.center, $0) })
+        let new = Dictionary(uniqueKeysWithValues: accepted.peers.map { ($0.center, $0) })
+        configuration = accepted
+        allowedPeers.withLock { $0 = Set(new.keys.map(\.rawValue)) }
+        for (center, peer) in old where new[center] != peer {
+            await peers.removeValue(forKey: center)?.stop()
+        }
+        for (center, peer) in new where old[center] != peer && !stopping {
+            let link = PeerLink(peer: peer, node: self, limits: limits)
+            peers[center] = link
+            link.enqueue(ledger.pending(for: center))
+            link.start()
+        }
+        logger.info("reloaded the CA, CRL, certificates and peers", metadata: ["peers": "\(accepted.peers.count)"])
+    }
+
+    func treeHeadLoop() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(configuration.treeHeadIntervalSeconds))
+            if Task.isCancelled || stopping { return }
+            await appendTreeHeadIfGrown()
+        }
+    }
+
+    /// Signs and appends a tree head when entries were added since the last one.
+    func appendTreeHeadIfGrown() async {
+        guard log.count > treeHeadSize || lastTreeHead == nil, log.count > 0 else { return }
+        do {
+            let checkpoint = try await log.appendTreeHead(signer: configuration.center.rawValue, key: crypto.keys.signingKey)
+            treeHeadSize = log.count
+            let note = checkpoint.signedNote(name: configuration.center.rawValue, key: crypto.keys.signingKey)
+            lastTreeHead = TreeHead(treeSize: checkpoint.treeSize, rootHash: Data(checkpoint.rootHash).base64EncodedString(), checkpoint: note)
+        } catch {
+            logger.error("cannot append a tree head", metadata: ["error": "\(error)"])
+        }
+    }
+
+    // MARK: - Appending
+
+    /// Appends and measures; every state change goes through here.
+    func append(_ type: EntryType, _ payload: [UInt8]) async throws -> (index: UInt64, time: Date) {
+        let start = ContinuousClock.now
+        let index = try await log.append(type: type, payload: payload)
+        let elapsed = ContinuousClock.now - start
+        Metrics.Timer(label: "iias_log_append_seconds").recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+        Metrics.Gauge(label: "iias_log_entries").record(Int(log.count))
+        let entry = try log.entry(at: index)
+        ledger.apply(entry)
+        return (index, Date(timeIntervalSince1970: Double(entry.timeMilliseconds) / 1000))
+    }
+
+    func emit(_ event: NodeEvent) {
+        for continuation in subscribers.values { continuation.yield(event) }
+    }
+
+    // MARK: - Receiving
+
+    /// Serves one inbound connection: envelopes in arrival order, each answered with a
+    /// signed receipt or refusal once the outcome is durable.
+    func serveInbound(_ channel: Channel, inbox: FrameInbox) async {
+        let key = ObjectIdentifier(channel)
+        inboundChannels[key] = channel
+        defer { inboundChannels[key] = nil }
+        var peer: CenterID?
+        for await item in inbox.items {
+            switch item {
+            case .established(let identity):
+                peer = CenterID(rawValue: identity.centerID)
+            case .frame(.envelope(let bytes)):
+                if let peer {
+                    let answer = await envelopeArrived(bytes, from: peer)
+                    channel.writeAndFlush(Frame.receipt(answer), promise: nil)
+                }
+                inbox.consumed(on: channel.eventLoop)
+            case .frame(.error(let code, let reason)):
+                logger.notice("peer closed its connection with an error", metadata: ["peer": "\(peer?.rawValue ?? "?")", "code": "\(code)", "reason": "\(reason.prefix(200))"])
+                inbox.consumed(on: channel.eventLoop)
+            case .frame:
+                inbox.consumed(on: channel.eventLoop)
+            }
+        }
+    }
+
+    /// What to do with an envelope from `peer`: verified outside the actor, then logged
+    /// and answered. Returns the signed answer (receipt or refusal).
+    nonisolated func envelopeArrived(_ bytes: [UInt8], from peer: CenterID) async -> [UInt8] {
+        let crypto = self.crypto
+        let verdict = Self.check(bytes, from: peer, crypto: crypto, skew: limits.clockSkewSeconds)
+        switch verdict {
+        case .refuse(let id, let sha256, let reason, let detail):
+            Metrics.Counter(label: "iias_rejects_total", dimensions: [("reason", reason.rawValue)]).increment()
+            logger.notice("refused an envelope", metadata: ["peer": "\(peer)", "envelope": "\(id)", "reason": "\(reason.rawValue)", "detail": "\(detail)"])
+            return crypto.refusal(answering: id, sha256: sha256, to: peer, reason: reason, detail: detail)
+        case .accept(let envelope, let summary):
+            return await record(envelope, summary: summary, from: peer)
+        }
+    }
+
+    enum Verdict {
+        case refuse(UUID, [UInt8], Receipt.RefusalReason, String)
+        case accept(Envelope, InboxSummary?)
+    }
+
+    /// Every check that needs no state: parse, sender = TLS peer, addressed to us, clock
+    /// skew, certificate chain + CRL + signature, and for notifications decryption and
+    /// validation. Runs on the caller's thread, never on the actor.
+    nonisolated static func check(_ bytes: [UInt8], from peer: CenterID, crypto: NodeCrypto, skew: Double) -> Verdict {
+        let sha256 = SHA256.hash(bytes)
+        let envelope: Envelope
+        do { envelope = try Envelope(parsing: bytes) } catch {
+            return .refuse(UUID(uuid: UUID_NULL_BYTES), sha256, .invalid, "\(error)")
+        }
+        let header = envelope.header
+        guard header.sender == peer else {
+            return .refuse(header.id, sha256, .senderMismatch, "the envelope names sender \(header.sender); this connection is \(peer)")
+        }
+        guard header.recipients.contains(crypto.center) else {
+            return .refuse(header.id, sha256, .notARecipient, "\(crypto.center) is not among the recipients")
+        }
+        guard abs(header.created.timeIntervalSinceNow) <= skew else {
+            return .refuse(header.id, sha256, .clockSkew, "created \(Int(-header.created.timeIntervalSinceNow)) s from our clock; the bound is \(Int(skew)) s")
+        }
+        let verified: VerifiedEnvelope
+        do { verified = try crypto.verifier.verify(envelope) } catch {
+            switch error {
+            case .badSignature: return .refuse(header.id, sha256, .badSignature, "\(error)")
+            default: return .refuse(header.id, sha256, .untrustedSender, "\(error)")
+            }
+        }
+        switch header.kind {
+        case .notification:
+            do {
+                let notification = try verified.open(as: crypto.center, with: crypto.keys.encryptionKey)
+                return .accept(envelope, InboxSummary(notification))
+            } catch {
+                return .refuse(header.id, sha256, .invalid, "\(error)")
+            }
+        case .receipt:
+            guard header.receipt?.outcome == .acknowledged else {
+                return .refuse(header.id, sha256, .invalid, "receipts travel in RECEIPT frames; only acknowledgements are envelopes")
+            }
+            return .accept(envelope, nil)
+        }
+    }
+
+    /// Logs an accepted envelope (once) and returns its deterministic delivery receipt.
+    func record(_ envelope: Envelope, summary: InboxSummary?, from peer: CenterID) async -> [UInt8] {
+        let header = envelope.header
+        let sha256 = envelope.sha256
+        if let known = ledger.incoming[header.id] {
+            guard known.sha256 == sha256 else {
+                Metrics.Counter(label: "iias_rejects_total", dimensions: [("reason", "invalid")]).increment()
+                return crypto.refusal(answering: header.id, sha256: sha256, to: peer, reason: .invalid,
+                                      detail: "envelope id already used for other bytes")
+            }
+            Metrics.Counter(label: "iias_duplicates_total").increment()
+            return crypto.deliveryReceipt(for: header.id, sha256: sha256, sender: peer, index: known.index, time: known.received)
+        }
+        if header.kind == .receipt {
+            guard let answered = header.receipt?.envelopeID, let ours = ledger.outgoing[answered],
+                  ours.delivery[peer] != nil, ours.sha256 == header.receipt?.envelopeSHA256 else {
+                return crypto.refusal(answering: header.id, sha256: sha256, to: peer, reason: .invalid,
+                                      detail: "acknowledges no notification of ours to \(peer)")
+            }
+        }
+        do {
+            let (index, time) = try await append(header.kind == .notification ? .received : .receipt, envelope.bytes)
+            if let summary { summaries[header.id] = summary }
+            if header.kind == .notification {
+                Metrics.Counter(label: "iias_received_total").increment()
+                if let item = inboxItem(header.id) { emit(.received(item)) }
+                logger.info("received", metadata: ["envelope": "\(header.id)", "from": "\(peer)", "index": "\(index)"])
+            } else if let answered = header.receipt?.envelopeID, let delivery = ledger.outgoing[answered]?.delivery[peer] {
+                emit(.delivery(id: answered, recipient: delivery))
+            }
+            return crypto.deliveryReceipt(for: header.id, sha256: sha256, sender: peer, index: index, time: time)
+        } catch {
+            logger.error("cannot log a received envelope", metadata: ["envelope": "\(header.id)", "error": "\(error)"])
+            return crypto.refusal(answering: header.id, sha256: sha256, to: peer, reason: .invalid,
+                                  detail: "the recipient could not store it; it will be retried")
+        }
+    }
+
+    /// A receipt from `peer` on one of our links: verified, matched to our envelope, logged.
+    func receiptArrived(_ bytes: [UInt8], from peer: CenterID) async {
+        let envelope: Envelope
+        do { envelope = try Envelope(parsing: bytes) } catch {
+            logger.warning("unparseable receipt", metadata: ["peer": "\(peer)", "error": "\(error)"])
+            return
+        }
+        guard envelope.header.kind == .receipt, envelope.header.sender == peer, let receipt = envelope.header.receipt,
+              receipt.outcome != .acknowledged else {
+            logger.warning("not a receipt from this peer", metadata: ["peer": "\(peer)", "envelope": "\(envelope.header.id)"])
+            return
+        }
+        guard let ours = ledger.outgoing[receipt.envelopeID], let delivery = ours.delivery[peer] else {
+            logger.notice("receipt for an envelope we did not send this peer", metadata: ["peer": "\(peer)", "envelope": "\(receipt.envelopeID)"])
+            return
+        }
+        guard delivery.state == .queued || delivery.state == .sent else {
+            peers[peer]?.settled(receipt.envelopeID)
+            return
+        }
+        guard receipt.envelopeSHA256 == ours.sha256 || receipt.outcome == .refused else {
+            logger.warning("receipt names other bytes than we sent", metadata: ["peer": "\(peer)", "envelope": "\(receipt.envelopeID)"])
+            return
+        }
+        let crypto = self.crypto
+        let trusted: Bool = await Task.detached { (try? crypto.verifier.verify(envelope)) != nil }.value
+        guard trusted else {
+            Metrics.Counter(label: "iias_rejects_total", dimensions: [("reason", "bad-receipt")]).increment()
+            logger.warning("receipt does not verify", metadata: ["peer": "\(peer)", "envelope": "\(receipt.envelopeID)"])
+            return
+        }
+        do {
+            _ = try await append(.receipt, bytes)
+        } catch {
+            logger.error("cannot log a receipt", metadata: ["envelope": "\(receipt.envelopeID)", "error": "\(error)"])
+            return
+        }
+        Metrics.Counter(label: receipt.outcome == .delivered ? "iias_delivered_total" : "iias_refused_total").increment()
+        Metrics.Counter(label: "iias_receipts_total").increment()
+        if receipt.outcome == .refused {
+            logger.warning("recipient refused", metadata: ["peer": "\(peer)", "envelope": "\(receipt.envelopeID)",
+                                                          "reason": "\(receipt.reason?.rawValue ?? "?")", "detail": "\(receipt.detail ?? "")"])
+        }
+        peers[peer]?.settled(receipt.envelopeID)
+        if let updated = ledger.outgoing[receipt.envelopeID]?.delivery[peer] { emit(.delivery(id: receipt.envelopeID, recipient: updated)) }
+    }
+
+    // MARK: - Links (called by PeerLink)
+
+    func envelopeBytes(_ id: UUID) -> [UInt8]? {
+        guard let index = ledger.outgoing[id]?.index else { return nil }
+        return try? log.entry(at: index).payload
+    }
+
+    func isSettled(_ id: UUID, for peer: CenterID) -> Bool {
+        guard let state = ledger.outgoing[id]?.delivery[peer]?.state else { return true }
+        return state != .queued && state != .sent
+    }
+
+    func markSent(_ id: UUID, to peer: CenterID, attempts: Int) {
+        ledger.update(id, recipient: peer) { delivery in
+            if delivery.state == .queued { delivery.state = .sent }
+            delivery.attempts = attempts
+            delivery.updated = Date()
+        }
+    }
+
+    func markQueued(_ ids: [UUID], for peer: CenterID, nextAttempt: Date?) {
+        for id in ids {
+            ledger.update(id, recipient: peer) { delivery in
+                if delivery.state == .sent { delivery.state = .queued }
+                delivery.nextAttempt = nextAttempt
+            }
+        }
+    }
+
+    func linkChanged(_ status: PeerStatus) { emit(.peer(status)) }
+}
+
+private let UUID_NULL_BYTES: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+
+extension Node.InboxSummary {
+    init(_ notification: FormalNotification) {
+        self.init(kind: notification.kind, category: notification.category, priority: notification.priority,
+                  subject: notification.subject, inReplyTo: notification.inReplyTo)
+    }
+}

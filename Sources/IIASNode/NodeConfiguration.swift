@@ -1,0 +1,310 @@
+import Configuration
+import Foundation
+import IIASCrypto
+import IIASModel
+import SystemPackage
+
+/// Everything a node needs to start, read once from a JSON file with environment
+/// overrides (swift-configuration), and checked as a whole before anything starts, so
+/// that a mistake stops start-up with a message naming the key instead of a failure at
+/// 3 a.m. when the first peer connects.
+public struct NodeConfiguration: Sendable, Equatable {
+    /// A host and port, as written in the file ("127.0.0.1:7443", "[::1]:7443", "ge.example:7443").
+    public struct Address: Sendable, Equatable, CustomStringConvertible {
+        public var host: String
+        public var port: Int
+        public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
+        /// Parses HOST:PORT; `allowZero` accepts port 0 (any free port, for tests).
+        public init?(_ text: String, allowZero: Bool = false) {
+            guard let colon = text.lastIndex(of: ":"), colon != text.startIndex,
+                  let port = Int(text[text.index(after: colon)...]), (allowZero ? 0 : 1)...65535 ~= port else { return nil }
+            var host = String(text[..<colon])
+            if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+            guard !host.isEmpty, !host.contains(where: { $0 == " " || $0 == "/" }) else { return nil }
+            self.host = host
+            self.port = port
+        }
+    }
+
+    /// A configured peer center and where to reach it.
+    public struct Peer: Sendable, Equatable {
+        public var center: CenterID
+        public var address: Address
+    }
+
+    /// Bounds on what peers and local clients may make the node hold.
+    public struct Limits: Sendable, Equatable {
+        /// Largest frame accepted from a peer (type + body).
+        public var maxFrameBytes: Int = 16 << 20
+        /// Notifications that may wait for one peer before submissions are refused.
+        public var queueDepth: Int = 100_000
+        /// Envelopes sent to one peer and not yet receipted.
+        public var window: Int = 64
+        /// First retry delay after a failed connection; doubles up to `retryMaxSeconds`.
+        public var retryInitialSeconds: Double = 1
+        public var retryMaxSeconds: Double = 300
+        /// How far an envelope's creation time may be from our clock.
+        public var clockSkewSeconds: Double = 300
+        /// Largest request body on the local API.
+        public var maxRequestBytes: Int = 2 << 20
+    }
+
+    public var center: CenterID
+    /// The folder holding signing/encryption/tls .key and .crt, as Scripts/pki.sh writes it.
+    public var keyDirectory: String
+    public var caFile: String
+    public var crlFile: String?
+    /// The folder holding the peers' signing and encryption certificates.
+    public var certificateDirectory: String
+    public var listen: Address
+    public var peers: [Peer]
+    public var dataDirectory: String
+    public var socketPath: String
+    /// The group that owns the socket (mode 0660); nil keeps the daemon's own group.
+    public var socketGroup: String?
+    /// Local users allowed on the socket and what they may do.
+    public var users: [String: Role]
+    /// Loopback address of the Prometheus endpoint; nil: no metrics endpoint.
+    public var metrics: Address?
+    public var limits: Limits
+    /// How often a signed tree head is appended while the log grows.
+    public var treeHeadIntervalSeconds: Double
+
+    /// Why the configuration cannot be used; `key` is the configuration key at fault.
+    public struct Problem: Error, Sendable, Equatable, CustomStringConvertible {
+        public var key: String
+        public var message: String
+        public var description: String { "\(key): \(message)" }
+        public init(key: String, message: String) {
+            self.key = key
+            self.message = message
+        }
+    }
+
+    /// The environment variable that overrides `key` (swift-configuration's encoding):
+    /// `limits.maxFrameBytes` → `IIAS_LIMITS_MAX_FRAME_BYTES`.
+    public static func environmentName(of key: String) -> String {
+        var name = "IIAS"
+        for component in key.split(separator: ".") {
+            name += "_"
+            var previous: Character?
+            for character in component {
+                if let previous, previous.isLowercase, character.isUppercase { name += "_" }
+                name += character.isLetter || character.isNumber ? character.uppercased() : "_"
+                previous = character
+            }
+        }
+        return name
+    }
+
+    /// Reads `file` (JSON) with `IIAS_*` environment variables taking precedence, then checks it.
+    public static func load(file: String, environment: [String: String] = ProcessInfo.processInfo.environment)
+        async throws(Problem) -> NodeConfiguration {
+        let fileProvider: FileProvider<JSONSnapshot>
+        do {
+            fileProvider = try await FileProvider<JSONSnapshot>(filePath: FilePath(file))
+        } catch {
+            let exists = FileManager.default.fileExists(atPath: file)
+            throw Problem(key: "(file)", message: exists ? "\(file) is not a JSON object: \(error)"
+                                                          : "\(file) does not exist (see `iias node run --help` for an example)")
+        }
+        let variables = environment.filter { $0.key.hasPrefix("IIAS_") }
+        let environmentProvider = KeyMappingProvider(upstream: EnvironmentVariablesProvider(environmentVariables: variables)) {
+            $0.prepending(["iias"])
+        }
+        let reader = ConfigReader(providers: [environmentProvider, fileProvider])
+        return try NodeConfiguration(reader: reader, relativeTo: (file as NSString).deletingLastPathComponent)
+    }
+
+    /// Builds and checks a configuration from any reader (the file + environment, or a test's values).
+    /// Relative paths are taken relative to `base` (the configuration file's folder).
+    public init(reader: ConfigReader, relativeTo base: String) throws(Problem) {
+        let values = Values(reader: reader, base: base)
+        center = try values.center("center")
+        keyDirectory = try values.directory("keys")
+        caFile = try values.file("ca")
+        crlFile = try values.optionalFile("crl")
+        certificateDirectory = try values.directory("certificates")
+        guard let listen = Address(try values.string("listen"), allowZero: true) else {
+            throw Problem(key: "listen", message: "expected host:port, e.g. 0.0.0.0:7443, found \"\(values.raw("listen"))\"")
+        }
+        self.listen = listen
+        peers = try values.peers("peers", own: center)
+        dataDirectory = values.path(try values.string("data"))
+        socketPath = values.path(try values.string("api.socket"))
+        guard socketPath.utf8.count < 100 else {
+            throw Problem(key: "api.socket", message: "a Unix socket path must be shorter than 100 bytes (found \(socketPath.utf8.count))")
+        }
+        socketGroup = try values.optionalString("api.group")
+        users = try values.users("api.users")
+        if let text = try values.optionalString("metrics.listen") {
+            guard let address = Address(text, allowZero: true) else {
+                throw Problem(key: "metrics.listen", message: "expected host:port on loopback, e.g. 127.0.0.1:9464, found \"\(text)\"")
+            }
+            guard ["127.0.0.1", "::1", "localhost"].contains(address.host) else {
+                throw Problem(key: "metrics.listen", message: "the metrics endpoint has no authentication: bind it to loopback (127.0.0.1 or ::1)")
+            }
+            metrics = address
+        } else {
+            metrics = nil
+        }
+        var limits = Limits()
+        limits.maxFrameBytes = try values.int("limits.maxFrameBytes", default: limits.maxFrameBytes, in: 64 << 10...(64 << 20))
+        limits.queueDepth = try values.int("limits.queueDepth", default: limits.queueDepth, in: 1...10_000_000)
+        limits.window = try values.int("limits.window", default: limits.window, in: 1...4096)
+        limits.retryInitialSeconds = try values.double("limits.retryInitialSeconds", default: limits.retryInitialSeconds, in: 0.01...3600)
+        limits.retryMaxSeconds = try values.double("limits.retryMaxSeconds", default: limits.retryMaxSeconds, in: limits.retryInitialSeconds...86_400)
+        limits.clockSkewSeconds = try values.double("limits.clockSkewSeconds", default: limits.clockSkewSeconds, in: 1...86_400)
+        limits.maxRequestBytes = try values.int("limits.maxRequestBytes", default: limits.maxRequestBytes, in: 4096...(64 << 20))
+        self.limits = limits
+        treeHeadIntervalSeconds = try values.double("treeHeadIntervalSeconds", default: 60, in: 1...86_400)
+    }
+
+    /// Files the node reads at start-up that must be readable by its own user only.
+    public var privateKeyFiles: [String] {
+        ["signing.key", "encryption.key", "tls.key"].map { (keyDirectory as NSString).appendingPathComponent($0) }
+    }
+
+    /// Refuses private key files that group or others can read or write: a key that
+    /// another account could copy is a key the center no longer controls.
+    public func checkKeyPermissions() throws(Problem) {
+        for file in privateKeyFiles {
+            var info = stat()
+            guard stat(file, &info) == 0 else { throw Problem(key: "keys", message: "\(file) is missing or unreadable") }
+            if info.st_mode & 0o077 != 0 {
+                throw Problem(key: "keys", message: String(format: "%@ has mode %o: a private key must be readable by the node's user only (chmod 600 %@)",
+                                                           file, info.st_mode & 0o777, file))
+            }
+        }
+    }
+}
+
+/// Typed reads that turn every missing or malformed value into a `Problem` naming its key.
+private struct Values {
+    let reader: ConfigReader
+    let base: String
+
+    func raw(_ key: String) -> String {
+        reader.string(forKey: ConfigKey(key)) ?? reader.int(forKey: ConfigKey(key)).map(String.init) ?? ""
+    }
+
+    /// Whether a failed required read means "absent" (as opposed to "wrong type").
+    private func isMissing(_ error: any Error) -> Bool { String(describing: error).hasPrefix("Missing required") }
+
+    func string(_ key: String) throws(NodeConfiguration.Problem) -> String {
+        do {
+            let value = try reader.requiredString(forKey: ConfigKey(key))
+            guard !value.isEmpty else { throw NodeConfiguration.Problem(key: key, message: "must not be empty") }
+            return value
+        } catch let problem as NodeConfiguration.Problem {
+            throw problem
+        } catch {
+            throw NodeConfiguration.Problem(key: key, message: isMissing(error) ? "missing (required; or set \(NodeConfiguration.environmentName(of: key)))" : "expected a string")
+        }
+    }
+
+    func optionalString(_ key: String) throws(NodeConfiguration.Problem) -> String? {
+        do { return try string(key) } catch where error.message.hasPrefix("missing") { return nil }
+    }
+
+    func int(_ key: String, default value: Int, in range: ClosedRange<Int>) throws(NodeConfiguration.Problem) -> Int {
+        let found: Int
+        do { found = try reader.requiredInt(forKey: ConfigKey(key)) } catch {
+            if isMissing(error) { return value }
+            throw NodeConfiguration.Problem(key: key, message: "expected a whole number in \(range.lowerBound)…\(range.upperBound)")
+        }
+        guard range.contains(found) else {
+            throw NodeConfiguration.Problem(key: key, message: "\(found) is outside \(range.lowerBound)…\(range.upperBound)")
+        }
+        return found
+    }
+
+    func double(_ key: String, default value: Double, in range: ClosedRange<Double>) throws(NodeConfiguration.Problem) -> Double {
+        let found: Double
+        do { found = try reader.requiredDouble(forKey: ConfigKey(key)) } catch {
+            if isMissing(error) { return value }
+            throw NodeConfiguration.Problem(key: key, message: "expected a number of seconds in \(range.lowerBound)…\(range.upperBound)")
+        }
+        guard range.contains(found) else {
+            throw NodeConfiguration.Problem(key: key, message: "\(found) is outside \(range.lowerBound)…\(range.upperBound)")
+        }
+        return found
+    }
+
+    func stringArray(_ key: String) throws(NodeConfiguration.Problem) -> [String] {
+        do { return try reader.requiredStringArray(forKey: ConfigKey(key)) } catch {
+            if isMissing(error) { return [] }
+            throw NodeConfiguration.Problem(key: key, message: "expected a list of strings")
+        }
+    }
+
+    func path(_ text: String) -> String {
+        text.hasPrefix("/") ? text : ((base.isEmpty ? FileManager.default.currentDirectoryPath : base) as NSString).appendingPathComponent(text)
+    }
+
+    func center(_ key: String) throws(NodeConfiguration.Problem) -> CenterID {
+        let text = try string(key)
+        guard let id = CenterID(rawValue: text) else {
+            throw NodeConfiguration.Problem(key: key, message: "\"\(text.prefix(40))\" is not a center id (two capital letters, optionally -SUFFIX, e.g. GE or UA-SBU)")
+        }
+        return id
+    }
+
+    func file(_ key: String) throws(NodeConfiguration.Problem) -> String {
+        let file = path(try string(key))
+        guard FileManager.default.isReadableFile(atPath: file) else {
+            throw NodeConfiguration.Problem(key: key, message: "\(file) does not exist or is not readable")
+        }
+        return file
+    }
+
+    func optionalFile(_ key: String) throws(NodeConfiguration.Problem) -> String? {
+        guard try optionalString(key) != nil else { return nil }
+        return try file(key)
+    }
+
+    func directory(_ key: String) throws(NodeConfiguration.Problem) -> String {
+        let folder = path(try string(key))
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw NodeConfiguration.Problem(key: key, message: "\(folder) is not a folder")
+        }
+        return folder
+    }
+
+    /// Peers are written "CENTER=host:port", so that one environment variable
+    /// (IIAS_PEERS="GE=ge.example:7443,UA=ua.example:7443") can replace the list.
+    func peers(_ key: String, own: CenterID) throws(NodeConfiguration.Problem) -> [NodeConfiguration.Peer] {
+        var peers: [NodeConfiguration.Peer] = []
+        for (position, entry) in try stringArray(key).enumerated() {
+            let at = "\(key)[\(position)]"
+            let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let center = CenterID(rawValue: parts[0]) else {
+                throw NodeConfiguration.Problem(key: at, message: "expected CENTER=host:port, e.g. GE=ge.example:7443, found \"\(entry.prefix(80))\"")
+            }
+            guard let address = NodeConfiguration.Address(parts[1], allowZero: false) else {
+                throw NodeConfiguration.Problem(key: at, message: "expected host:port after \(center)=, found \"\(parts[1].prefix(80))\"")
+            }
+            guard center != own else { throw NodeConfiguration.Problem(key: at, message: "\(center) is this node's own center") }
+            guard !peers.contains(where: { $0.center == center }) else {
+                throw NodeConfiguration.Problem(key: at, message: "\(center) is listed twice")
+            }
+            peers.append(.init(center: center, address: address))
+        }
+        return peers
+    }
+
+    /// Users are written "name=role" (role: operator or auditor).
+    func users(_ key: String) throws(NodeConfiguration.Problem) -> [String: Role] {
+        var users: [String: Role] = [:]
+        for (position, entry) in try stringArray(key).enumerated() {
+            let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty, let role = Role(rawValue: parts[1]) else {
+                throw NodeConfiguration.Problem(key: "\(key)[\(position)]", message: "expected user=operator or user=auditor, found \"\(entry.prefix(80))\"")
+            }
+            users[parts[0]] = role
+        }
+        return users
+    }
+}

@@ -1,0 +1,79 @@
+import Foundation
+import IIASCrypto
+import IIASModel
+import IIASTransport
+
+/// The node's keys and the trust it places in others, replaced as a whole when SIGHUP
+/// reloads the CRL. Everything here is immutable and thread-safe, so envelope crypto runs
+/// on whatever thread calls it, never on an event loop and never inside the node's actor.
+final class NodeCrypto: Sendable {
+    let keys: CenterKeys
+    let trust: TrustAnchor
+    let certificates: CertificateDirectory
+    let verifier: EnvelopeVerifier
+    let tls: OpenSSLContext
+
+    init(configuration: NodeConfiguration) throws(NodeConfiguration.Problem) {
+        do { trust = try TrustAnchor(caFile: configuration.caFile, crlFile: configuration.crlFile) } catch {
+            throw .init(key: configuration.crlFile == nil ? "ca" : "crl", message: "cannot load the CA or CRL: \(error)")
+        }
+        do { keys = try CenterKeys(directory: configuration.keyDirectory) } catch {
+            throw .init(key: "keys", message: "\(error)")
+        }
+        guard keys.center == configuration.center else {
+            throw .init(key: "keys", message: "the keys in \(configuration.keyDirectory) belong to \(keys.center), not to center \(configuration.center)")
+        }
+        do { try keys.verify(with: trust) } catch {
+            throw .init(key: "keys", message: "our own certificates do not verify against the CA and CRL: \(error)")
+        }
+        do { certificates = try CertificateDirectory(configuration.certificateDirectory) } catch {
+            throw .init(key: "certificates", message: "\(error)")
+        }
+        for peer in configuration.peers where certificates.certificate(of: peer.center, for: .encryption) == nil
+            || certificates.certificate(of: peer.center, for: .signing) == nil {
+            throw .init(key: "certificates", message: "no signing and encryption certificates of peer \(peer.center) in \(configuration.certificateDirectory)")
+        }
+        verifier = EnvelopeVerifier(trust: trust, certificates: certificates)
+        let folder = configuration.keyDirectory as NSString
+        do {
+            tls = try OpenSSLContext(certificateFile: folder.appendingPathComponent("tls.crt"),
+                                     privateKeyFile: folder.appendingPathComponent("tls.key"),
+                                     caFile: configuration.caFile, crlFile: configuration.crlFile)
+        } catch {
+            throw .init(key: "keys", message: "cannot load our TLS key and certificate: \(error)")
+        }
+    }
+
+    var center: CenterID { keys.center }
+
+    /// The receipt answering an envelope we logged at `index` at `time`: its id and time
+    /// derive from the envelope and the log entry, and Ed25519 is deterministic, so the
+    /// same receipt is produced again for a duplicate, even after a restart, without
+    /// logging receipts we sign.
+    func deliveryReceipt(for envelopeID: UUID, sha256: [UInt8], sender: CenterID, index: UInt64, time: Date) -> [UInt8] {
+        let digest = SHA256.hash(parts: [Array("IIAS-receipt-id\0".utf8), Array(center.rawValue.utf8), sha256])
+        var bytes = Array(digest.prefix(16))
+        bytes[6] = (bytes[6] & 0x0F) | 0x80   // RFC 9562 version 8 (custom)
+        bytes[8] = (bytes[8] & 0x3F) | 0x80   // RFC 9562 variant
+        let id = UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+                             bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
+        return Envelope.receipt(answering: envelopeID, sha256: sha256, to: sender, from: center, signer: keys.signingKey,
+                                outcome: .delivered, logIndex: index, id: id, created: time).bytes
+    }
+
+    /// A signed refusal: the sender learns why instead of waiting on silence.
+    func refusal(answering envelopeID: UUID, sha256: [UInt8], to sender: CenterID, reason: Receipt.RefusalReason,
+                 detail: String) -> [UInt8] {
+        Envelope.receipt(answering: envelopeID, sha256: sha256, to: sender, from: center, signer: keys.signingKey,
+                         outcome: .refused, reason: reason, detail: detail).bytes
+    }
+}
+
+extension NodeConfiguration {
+    /// Loads every key and certificate the node would, checking them against the CA and
+    /// CRL, without starting anything (`iias node check-config`).
+    public func checkKeysAndCertificates() throws(Problem) {
+        try checkKeyPermissions()
+        _ = try NodeCrypto(configuration: self)
+    }
+}

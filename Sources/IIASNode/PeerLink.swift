@@ -1,0 +1,176 @@
+import Foundation
+import IIASModel
+import IIASTransport
+import Logging
+import Metrics
+import NIOCore
+import NIOPosix
+
+/// The outbound side of one peer: one TLS connection at a time, reconnecting with
+/// exponential backoff and jitter, sending our unreceipted envelopes in log order with at
+/// most `window` in flight, and handing the receipts it gets back to the node. Envelopes
+/// in flight when a connection drops go back to the front of the queue; the receiver
+/// deduplicates, so resending is always safe.
+actor PeerLink {
+    let peer: NodeConfiguration.Peer
+    unowned let node: Node
+    let limits: NodeConfiguration.Limits
+    private var queue: [UUID] = []
+    private var queueHead = 0
+    private var waiting: Set<UUID> = []
+    private var inFlight: [UUID] = []
+    private var channel: Channel?
+    private var state = PeerConnectionState.connecting
+    private var failures = 0
+    private var lastError: String?
+    private var lastConnected: Date?
+    private var certificateDaysLeft: Int?
+    private var pumping = false
+    private var stopped = false
+    private var runner: Task<Void, Never>?
+    private let depth: Metrics.Gauge
+    private let retries: Metrics.Counter
+
+    init(peer: NodeConfiguration.Peer, node: Node, limits: NodeConfiguration.Limits) {
+        self.peer = peer
+        self.node = node
+        self.limits = limits
+        depth = Metrics.Gauge(label: "iias_queue_depth", dimensions: [("peer", peer.center.rawValue)])
+        retries = Metrics.Counter(label: "iias_retries_total", dimensions: [("peer", peer.center.rawValue)])
+    }
+
+    var queued: Int { queue.count - queueHead + inFlight.count }
+
+    var status: PeerStatus {
+        PeerStatus(center: peer.center, address: peer.address.description, state: state, queued: queued,
+                   lastConnected: lastConnected, lastError: lastError, certificateDaysLeft: certificateDaysLeft)
+    }
+
+    nonisolated func start() { Task { await self.begin() } }
+
+    private func begin() {
+        guard runner == nil, !stopped else { return }
+        runner = Task { await self.run() }
+    }
+
+    func stop() async {
+        stopped = true
+        runner?.cancel()
+        if let channel { try? await channel.close() }
+        await runner?.value
+    }
+
+    /// Adds envelopes to send (already logged), in log order.
+    nonisolated func enqueue(_ ids: [UUID]) { Task { await self.add(ids) } }
+
+    func add(_ ids: [UUID]) async {
+        for id in ids where !waiting.contains(id) {
+            waiting.insert(id)
+            queue.append(id)
+        }
+        depth.record(queued)
+        await pump()
+    }
+
+    /// The envelope has its receipt (or refusal) logged: no more sending.
+    nonisolated func settled(_ id: UUID) { Task { await self.finish(id) } }
+
+    private func finish(_ id: UUID) async {
+        if let position = inFlight.firstIndex(of: id) { inFlight.remove(at: position) }
+        waiting.remove(id)
+        depth.record(queued)
+        await pump()
+    }
+
+    /// Sends from the queue while the window allows.
+    private func pump() async {
+        guard !pumping else { return }
+        pumping = true
+        defer { pumping = false }
+        while let channel, inFlight.count < limits.window, queueHead < queue.count {
+            let id = queue[queueHead]
+            queueHead += 1
+            if queueHead > 4096, queueHead * 2 > queue.count { queue.removeFirst(queueHead); queueHead = 0 }
+            guard waiting.contains(id), await !node.isSettled(id, for: peer.center),
+                  let bytes = await node.envelopeBytes(id) else {
+                waiting.remove(id)
+                continue
+            }
+            inFlight.append(id)
+            await node.markSent(id, to: peer.center, attempts: 1 + failures)
+            channel.writeAndFlush(Frame.envelope(bytes), promise: nil)
+        }
+    }
+
+    private func run() async {
+        while !stopped && !Task.isCancelled {
+            state = .connecting
+            await node.linkChanged(status)
+            var established = false
+            do {
+                let inbox = FrameInbox(limit: limits.window)
+                let crypto = node.crypto
+                let maxFrame = limits.maxFrameBytes
+                let allowed: Set<String> = [peer.center.rawValue]
+                let connection = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                    .connectTimeout(.seconds(10))
+                    .channelInitializer { channel in
+                        PeerPipeline.configure(channel, crypto: crypto, isServer: false, allowed: allowed,
+                                               maxFrameBytes: maxFrame, inbox: inbox)
+                    }
+                    .connect(host: peer.address.host, port: peer.address.port).get()
+                for await item in inbox.items {
+                    switch item {
+                    case .established(let identity):
+                        established = true
+                        failures = 0
+                        lastError = nil
+                        channel = connection
+                        state = .connected
+                        lastConnected = Date()
+                        certificateDaysLeft = Int(identity.certificateExpiry.timeIntervalSinceNow / 86_400)
+                        node.logger.info("link up", metadata: ["peer": "\(peer.center)", "queued": "\(queued)"])
+                        await node.linkChanged(status)
+                        await pump()
+                    case .frame(.receipt(let bytes)):
+                        await node.receiptArrived(bytes, from: peer.center)
+                        inbox.consumed(on: connection.eventLoop)
+                    case .frame(.error(let code, let reason)):
+                        lastError = "the peer sent ERROR \(code): \(reason.prefix(200))"
+                        inbox.consumed(on: connection.eventLoop)
+                    case .frame:
+                        inbox.consumed(on: connection.eventLoop)
+                    }
+                }
+                try? await connection.close()
+                if !established && lastError == nil { lastError = "the connection closed before the session was established" }
+            } catch {
+                lastError = "\(error)"
+            }
+            channel = nil
+            // Unanswered envelopes go back to the front, in their order.
+            if !inFlight.isEmpty {
+                queue.replaceSubrange(queueHead..<queueHead, with: inFlight)
+                await node.markQueued(inFlight, for: peer.center, nextAttempt: nil)
+                retries.increment(by: inFlight.count)
+                inFlight.removeAll()
+            }
+            if stopped || Task.isCancelled { break }
+            failures = established ? 0 : failures + 1
+            let delay = backoff()
+            state = .backingOff
+            node.logger.notice("link down", metadata: ["peer": "\(peer.center)", "retryInSeconds": "\(String(format: "%.1f", delay))",
+                                                       "error": "\(lastError ?? "closed")"])
+            await node.markQueued(Array(queue[queueHead...]), for: peer.center, nextAttempt: Date().addingTimeInterval(delay))
+            await node.linkChanged(status)
+            try? await Task.sleep(for: .seconds(delay))
+        }
+        state = .backingOff
+    }
+
+    /// Exponential backoff with "equal jitter": half fixed, half random, capped.
+    private func backoff() -> Double {
+        let exponential = min(limits.retryMaxSeconds, limits.retryInitialSeconds * pow(2, Double(max(0, failures - 1))))
+        return exponential / 2 + Double.random(in: 0...(exponential / 2))
+    }
+}

@@ -1,0 +1,142 @@
+import ArgumentParser
+import Foundation
+import IIASNode
+import Logging
+import Metrics
+import Prometheus
+import ServiceLifecycle
+
+/// `iias node …`: run a center's node, or check its configuration.
+struct NodeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "node",
+        abstract: "Run this center's node, or check its configuration.",
+        subcommands: [Run.self, CheckConfig.self]
+    )
+
+    static let example = """
+    Example configuration (JSON; relative paths are relative to the file):
+      {
+        "center": "AZ",
+        "keys": "pki/centers/AZ",              signing, encryption, tls .key/.crt (Scripts/pki.sh)
+        "ca": "pki/ca.crt",
+        "crl": "pki/crl.pem",
+        "certificates": "pki/centers",         the peers' signing and encryption certificates
+        "listen": "0.0.0.0:7443",
+        "peers": ["GE=ge.example:7443", "UA=ua.example:7443", "MD=md.example:7443"],
+        "data": "/var/lib/iias",
+        "api": { "socket": "/run/iias/iias.sock", "group": "iias",
+                 "users": ["alice=operator", "audit=auditor"] },
+        "metrics": { "listen": "127.0.0.1:9464" },
+        "limits": { "maxFrameBytes": 16777216, "queueDepth": 100000, "window": 64,
+                    "retryInitialSeconds": 1, "retryMaxSeconds": 300, "clockSkewSeconds": 300 },
+        "treeHeadIntervalSeconds": 60
+      }
+    Every key can be overridden by an environment variable: IIAS_ + the key in capitals,
+    dots and camel case as underscores, e.g. IIAS_LISTEN, IIAS_API_SOCKET,
+    IIAS_LIMITS_MAX_FRAME_BYTES, IIAS_PEERS="GE=ge.example:7443,UA=ua.example:7443".
+    """
+
+    struct Run: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run the node until SIGTERM or SIGINT (SIGHUP reloads the CRL, certificates and peers).",
+            discussion: NodeCommand.example + """
+
+
+            Logs go to standard error (no plaintext, no keys). Exit codes: 0 clean shutdown,
+            1 the log or keys are damaged (the message names the file), 2 the configuration is wrong
+            (the message names the key).
+            A systemd unit is in Scripts/iias-node.service.
+            """
+        )
+
+        @Option(name: .long, help: ArgumentHelp("The node's configuration file (JSON).", valueName: "file"))
+        var config: String
+
+        @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical.")
+        var logLevel: String = "info"
+
+        func run() async throws {
+            guard let level = Logger.Level(rawValue: logLevel) else {
+                throw CLIFailure.usage("--log-level \(logLevel) is not a level", hint: "trace, debug, info, notice, warning, error or critical")
+            }
+            let configuration: NodeConfiguration
+            do { configuration = try await NodeConfiguration.load(file: config) } catch {
+                throw CLIFailure.usage("configuration \(config): \(error)", hint: "`iias node run --help` shows every key")
+            }
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            }
+            var logger = Logger(label: "iias.node")
+            logger[metadataKey: "center"] = "\(configuration.center)"
+            let registry = PrometheusCollectorRegistry()
+            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+
+            let node: Node
+            do { node = try Node(configuration: configuration, logger: logger) } catch let problem as NodeConfiguration.Problem {
+                throw CLIFailure.usage("configuration \(config): \(problem)", hint: "`iias node check-config \(config)` checks it without starting")
+            } catch {
+                throw CLIFailure.invalid("cannot start: \(error)", hint: "the node refuses to run on a damaged log; `iias log verify \(configuration.dataDirectory)/log` reports where")
+            }
+            var services: [any Service] = [
+                NodeService(node: node, configurationFile: config) { port in
+                    // One line on standard output when the node is up (scripts and tests wait for it).
+                    FileHandle.standardOutput.write(Data("ready center=\(configuration.center) port=\(port) socket=\(configuration.socketPath)\n".utf8))
+                },
+                LocalAPIServer(socketPath: configuration.socketPath, group: configuration.socketGroup, users: configuration.users,
+                               operations: node, center: configuration.center,
+                               maxRequestBytes: configuration.limits.maxRequestBytes, logger: logger),
+            ]
+            if let metrics = configuration.metrics {
+                services.append(MetricsEndpoint(host: metrics.host, port: metrics.port, registry: registry, logger: logger))
+            }
+            let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
+                                                          gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            do { try await group.run() } catch {
+                throw CLIFailure.invalid("the node stopped: \(error)")
+            }
+        }
+    }
+
+    struct CheckConfig: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "check-config",
+            abstract: "Check a node configuration (and the keys and certificates it names) without starting.",
+            discussion: NodeCommand.example
+        )
+
+        @Argument(help: ArgumentHelp("The configuration file.", valueName: "file"))
+        var file: String
+
+        @Flag(help: "Print the effective configuration as JSON.")
+        var json = false
+
+        func run() async throws {
+            let configuration: NodeConfiguration
+            do {
+                configuration = try await NodeConfiguration.load(file: file)
+                try configuration.checkKeysAndCertificates()
+            } catch {
+                throw CLIFailure.usage("configuration \(file): \(error)")
+            }
+            let fields: [(String, String)] = [
+                ("center", configuration.center.rawValue), ("keys", configuration.keyDirectory), ("ca", configuration.caFile),
+                ("crl", configuration.crlFile ?? "(none)"), ("certificates", configuration.certificateDirectory),
+                ("listen", configuration.listen.description),
+                ("peers", configuration.peers.map { "\($0.center)=\($0.address)" }.joined(separator: ", ")),
+                ("data", configuration.dataDirectory), ("api.socket", configuration.socketPath),
+                ("api.group", configuration.socketGroup ?? "(daemon's)"),
+                ("api.users", configuration.users.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.rawValue)" }.joined(separator: ", ")),
+                ("metrics.listen", configuration.metrics?.description ?? "(off)"),
+            ]
+            if json {
+                Terminal.printJSON(Dictionary(uniqueKeysWithValues: fields) as [String: Any])
+            } else {
+                Terminal.printFields(fields)
+                print("configuration is valid")
+            }
+        }
+    }
+}
