@@ -75,7 +75,7 @@ public actor Node: NodeOperations {
         self.group = group
         self.ledger = ledger
         self.treeHeadSize = log.count
-        _ = entries
+        self.lastTreeHead = Self.storedTreeHead(logDirectory: (configuration.dataDirectory as NSString).appendingPathComponent("log"))
     }
 
     // MARK: - Lifecycle
@@ -158,6 +158,14 @@ public actor Node: NodeOperations {
             link.start()
         }
         logger.info("reloaded the CA, CRL, certificates and peers", metadata: ["peers": "\(accepted.peers.count)"])
+    }
+
+    /// The newest signed tree head the log wrote to its `checkpoint` file, if any.
+    static func storedTreeHead(logDirectory: String) -> TreeHead? {
+        guard let data = FileManager.default.contents(atPath: (logDirectory as NSString).appendingPathComponent(LogStore.checkpointFileName)),
+              let note = String(data: data, encoding: .utf8), let blank = note.range(of: "\n\n") else { return nil }
+        guard let checkpoint = try? Checkpoint(body: String(note[..<blank.lowerBound]) + "\n") else { return nil }
+        return TreeHead(treeSize: checkpoint.treeSize, rootHash: Data(checkpoint.rootHash).base64EncodedString(), checkpoint: note)
     }
 
     func treeHeadLoop() async {

@@ -25,11 +25,134 @@ struct Compose: AsyncParsableCommand {
         """
     )
 
-    @Option(name: .long, help: ArgumentHelp("A notification JSON document to start from ('-' for standard input; see Sources/IIASModel/Resources/notification.schema.json).", valueName: "file"))
-    var file: String?
-
     @Option(help: "Sending center id (default with --seal: the center of --key-dir).")
     var from: String?
+
+    @OptionGroup var fields: NotificationFields
+
+    @Flag(help: "Sign and encrypt the notification into an envelope (needs --key-dir and --out).")
+    var seal = false
+
+    @OptionGroup var keys: KeyOptions
+    @OptionGroup var trust: TrustOptions
+
+    @Option(help: ArgumentHelp("Where to write the notification JSON (or, with --seal, the envelope).", valueName: "file"))
+    var out: String?
+
+    @Flag(help: "Print the result as JSON (the notification, or a summary of the sealed envelope).")
+    var json = false
+
+    func validate() throws {
+        if seal && out == nil {
+            throw ValidationError("--seal writes a binary envelope and needs --out FILE")
+        }
+    }
+
+    func run() async throws {
+        var document = try fields.startingDocument()
+        let centerKeys = seal ? try keys.load() : nil
+        let trustAnchor = seal ? try trust.trustAnchor(fallbackDirectory: keys.keyDir) : nil
+        let directory = (seal || fields.recipients.contains("all")) ? try trust.certificateDirectory(fallbackDirectory: keys.keyDir) : nil
+
+        if let from { document["sender"] = from } else if document["sender"] == nil, let centerKeys {
+            document["sender"] = centerKeys.center.rawValue
+        }
+        if let centerKeys, let sender = document["sender"] as? String, sender != centerKeys.center.rawValue {
+            throw CLIFailure.usage("the sender is \(sender) but the key folder belongs to \(centerKeys.center)",
+                                   hint: "use --key-dir of the sending center, or drop --from")
+        }
+        let recipients = fields.recipients
+        if !recipients.isEmpty {
+            if recipients.contains("all") {
+                let sender = document["sender"] as? String
+                document["recipients"] = (directory?.centers ?? []).map(\.rawValue).filter { $0 != sender }
+            } else {
+                document["recipients"] = recipients
+            }
+        }
+        try fields.applyFlags(to: &document)
+
+        let notification = try NotificationFields.validated(document)
+        if seal, let out, let centerKeys, let trustAnchor, let directory {
+            try sealAndWrite(notification, to: out, keys: centerKeys, trust: trustAnchor, directory: directory)
+        } else {
+            let bytes = [UInt8](notification.encoded())
+            if let out {
+                try writeUserFile(out, bytes + [0x0A], mode: 0o600)
+                if !json { Terminal.note("valid notification \(notification.id.uuidString.lowercased()) written to \(out)") }
+            } else {
+                FileHandle.standardOutput.write(Data(bytes + [0x0A]))
+            }
+        }
+    }
+
+}
+
+extension NotificationFields {
+    /// The document as a notification, or every problem with the path of its field.
+    static func validated(_ document: [String: Any]) throws -> FormalNotification {
+        let bytes: Data
+        do {
+            bytes = try JSONSerialization.data(withJSONObject: document, options: [.sortedKeys])
+        } catch {
+            throw CLIFailure.invalid("the notification cannot be encoded as JSON")
+        }
+        do {
+            return try FormalNotification.parse(bytes)
+        } catch {
+            let lines = error.problems.map { "  \($0.path.isEmpty ? "(document)" : $0.path): \($0.message)" }
+            throw CLIFailure.invalid("the notification is not valid (\(error.problems.count) problem\(error.problems.count == 1 ? "" : "s")):\n" + lines.joined(separator: "\n"),
+                                     hint: "fix the fields named above; `iias compose --help` lists the flags")
+        }
+    }
+
+}
+
+extension Compose {
+    private func sealAndWrite(_ notification: FormalNotification, to out: String, keys: CenterKeys, trust: TrustAnchor,
+                              directory: CertificateDirectory) throws {
+        do {
+            try keys.verify(with: trust)
+        } catch {
+            throw CLIFailure.usage("your own certificate does not verify: \(error.description)")
+        }
+        let recipientKeys: [CenterID: EncryptionPublicKey]
+        do {
+            recipientKeys = try directory.encryptionKeys(for: notification.recipients, trust: trust)
+        } catch {
+            throw CLIFailure.usage("cannot seal to the recipients: \(error.description)",
+                                   hint: "add their certificates to --certs, or check the CRL")
+        }
+        let envelope: Envelope
+        do {
+            envelope = try Envelope.seal(notification, signer: keys.signingKey, recipientKeys: recipientKeys)
+        } catch {
+            throw CLIFailure.invalid(error.description)
+        }
+        try writeUserFile(out, envelope.bytes)
+        let summary: [String: Any] = [
+            "id": envelope.id.uuidString.lowercased(),
+            "sender": envelope.header.sender.rawValue,
+            "recipients": envelope.header.recipients.map(\.rawValue),
+            "bytes": envelope.bytes.count,
+            "sha256": envelope.sha256.hexString,
+            "file": out,
+        ]
+        if json {
+            Terminal.printJSON(summary)
+        } else {
+            print("sealed \(Terminal.bold(envelope.id.uuidString.lowercased())) from \(envelope.header.sender) to "
+                  + envelope.header.recipients.map(\.rawValue).joined(separator: ", "))
+            print("  \(out): \(envelope.bytes.count) bytes, sha256 \(envelope.sha256.hexString)")
+        }
+    }
+}
+
+/// The content of a notification as flags, shared by `compose`, `send` and `reply`:
+/// one set of names, one way from flags to a document.
+struct NotificationFields: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("A notification JSON document to start from ('-' for standard input; see Sources/IIASModel/Resources/notification.schema.json).", valueName: "file"))
+    var file: String?
 
     @Option(help: ArgumentHelp("Recipient center ids, comma-separated or repeated; 'all' for every known center.", valueName: "ids"))
     var to: [String] = []
@@ -82,63 +205,10 @@ struct Compose: AsyncParsableCommand {
     @Option(help: ArgumentHelp("When a request needs its answer (RFC 3339).", valueName: "time"))
     var responseDeadline: String?
 
-    @Flag(help: "Sign and encrypt the notification into an envelope (needs --key-dir and --out).")
-    var seal = false
+    /// Recipients from --to, split on commas ("all" kept as is for the caller to expand).
+    var recipients: [String] { to.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }.filter { !$0.isEmpty } }
 
-    @OptionGroup var keys: KeyOptions
-    @OptionGroup var trust: TrustOptions
-
-    @Option(help: ArgumentHelp("Where to write the notification JSON (or, with --seal, the envelope).", valueName: "file"))
-    var out: String?
-
-    @Flag(help: "Print the result as JSON (the notification, or a summary of the sealed envelope).")
-    var json = false
-
-    func validate() throws {
-        if seal && out == nil {
-            throw ValidationError("--seal writes a binary envelope and needs --out FILE")
-        }
-    }
-
-    func run() async throws {
-        var document = try startingDocument()
-        let centerKeys = seal ? try keys.load() : nil
-        let trustAnchor = seal ? try trust.trustAnchor(fallbackDirectory: keys.keyDir) : nil
-        let directory = (seal || to.contains("all")) ? try trust.certificateDirectory(fallbackDirectory: keys.keyDir) : nil
-
-        if let from { document["sender"] = from } else if document["sender"] == nil, let centerKeys {
-            document["sender"] = centerKeys.center.rawValue
-        }
-        if let centerKeys, let sender = document["sender"] as? String, sender != centerKeys.center.rawValue {
-            throw CLIFailure.usage("the sender is \(sender) but the key folder belongs to \(centerKeys.center)",
-                                   hint: "use --key-dir of the sending center, or drop --from")
-        }
-        let recipients = to.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
-        if !recipients.isEmpty {
-            if recipients.contains("all") {
-                let sender = document["sender"] as? String
-                document["recipients"] = (directory?.centers ?? []).map(\.rawValue).filter { $0 != sender }
-            } else {
-                document["recipients"] = recipients
-            }
-        }
-        try applyFlags(to: &document)
-
-        let notification = try validated(document)
-        if seal, let out, let centerKeys, let trustAnchor, let directory {
-            try sealAndWrite(notification, to: out, keys: centerKeys, trust: trustAnchor, directory: directory)
-        } else {
-            let bytes = [UInt8](notification.encoded())
-            if let out {
-                try writeUserFile(out, bytes + [0x0A], mode: 0o600)
-                if !json { Terminal.note("valid notification \(notification.id.uuidString.lowercased()) written to \(out)") }
-            } else {
-                FileHandle.standardOutput.write(Data(bytes + [0x0A]))
-            }
-        }
-    }
-
-    private func startingDocument() throws -> [String: Any] {
+    func startingDocument() throws -> [String: Any] {
         guard let file else { return [:] }
         let bytes = try readUserFile(file, limit: FormalNotification.maximumEncodedSize, what: "notification")
         guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
@@ -147,7 +217,7 @@ struct Compose: AsyncParsableCommand {
         return object
     }
 
-    private func applyFlags(to document: inout [String: Any]) throws {
+    func applyFlags(to document: inout [String: Any]) throws {
         if document["version"] == nil { document["version"] = FormalNotification.currentVersion }
         if document["id"] == nil { document["id"] = UUID().uuidString.lowercased() }
         if document["created"] == nil { document["created"] = ISO8601DateFormatter.iias.string(from: Date()) }
@@ -182,57 +252,4 @@ struct Compose: AsyncParsableCommand {
         if document["entities"] == nil { document["entities"] = [Any]() }
     }
 
-    private func validated(_ document: [String: Any]) throws -> FormalNotification {
-        let bytes: Data
-        do {
-            bytes = try JSONSerialization.data(withJSONObject: document, options: [.sortedKeys])
-        } catch {
-            throw CLIFailure.invalid("the notification cannot be encoded as JSON")
-        }
-        do {
-            return try FormalNotification.parse(bytes)
-        } catch {
-            let lines = error.problems.map { "  \($0.path.isEmpty ? "(document)" : $0.path): \($0.message)" }
-            throw CLIFailure.invalid("the notification is not valid (\(error.problems.count) problem\(error.problems.count == 1 ? "" : "s")):\n" + lines.joined(separator: "\n"),
-                                     hint: "fix the fields named above; `iias compose --help` lists the flags")
-        }
-    }
-
-    private func sealAndWrite(_ notification: FormalNotification, to out: String, keys: CenterKeys, trust: TrustAnchor,
-                              directory: CertificateDirectory) throws {
-        do {
-            try keys.verify(with: trust)
-        } catch {
-            throw CLIFailure.usage("your own certificate does not verify: \(error.description)")
-        }
-        let recipientKeys: [CenterID: EncryptionPublicKey]
-        do {
-            recipientKeys = try directory.encryptionKeys(for: notification.recipients, trust: trust)
-        } catch {
-            throw CLIFailure.usage("cannot seal to the recipients: \(error.description)",
-                                   hint: "add their certificates to --certs, or check the CRL")
-        }
-        let envelope: Envelope
-        do {
-            envelope = try Envelope.seal(notification, signer: keys.signingKey, recipientKeys: recipientKeys)
-        } catch {
-            throw CLIFailure.invalid(error.description)
-        }
-        try writeUserFile(out, envelope.bytes)
-        let summary: [String: Any] = [
-            "id": envelope.id.uuidString.lowercased(),
-            "sender": envelope.header.sender.rawValue,
-            "recipients": envelope.header.recipients.map(\.rawValue),
-            "bytes": envelope.bytes.count,
-            "sha256": envelope.sha256.hexString,
-            "file": out,
-        ]
-        if json {
-            Terminal.printJSON(summary)
-        } else {
-            print("sealed \(Terminal.bold(envelope.id.uuidString.lowercased())) from \(envelope.header.sender) to "
-                  + envelope.header.recipients.map(\.rawValue).joined(separator: ", "))
-            print("  \(out): \(envelope.bytes.count) bytes, sha256 \(envelope.sha256.hexString)")
-        }
-    }
 }

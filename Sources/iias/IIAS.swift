@@ -7,6 +7,16 @@ struct IIAS: AsyncParsableCommand {
         commandName: "iias",
         abstract: "Exchange signed, end-to-end encrypted notifications between national centers.",
         discussion: """
+        Operators (through the local node's socket; --socket or $IIAS_SOCKET):
+          iias send      sign, encrypt and deliver a notification (--to all for every peer)
+          iias inbox     received notifications; iias read ID, iias ack ID, iias reply ID
+          iias outbox    what this center sent and each recipient's receipt
+          iias watch     follow new notifications as they arrive (flash stands out)
+          iias status, iias peers
+
+        Administrators:
+          iias node run --config FILE    run this center's node (see `iias node run --help`)
+
         Offline commands (no node needed):
           iias compose   build and validate a formalized notification; --seal writes an envelope
           iias open      verify an envelope's sender and decrypt it as one of its recipients
@@ -16,11 +26,13 @@ struct IIAS: AsyncParsableCommand {
         Network:
           iias peer check HOST:PORT   verify a peer node over mutual TLS 1.3, HELLO and PING
 
-        Exit codes: 0 success, 1 the data is invalid or did not verify, 2 usage or I/O error.
+        Exit codes: 0 success, 1 the data is invalid, did not verify or was refused by the node,
+        2 usage or I/O error, 3 the node is unreachable.
         Keys and certificates come from Scripts/pki.sh (see Certs/README.md).
         """,
-        version: "0.1.0",
-        subcommands: [Compose.self, Open.self, Audit.self, Log.self, Peer.self, NodeCommand.self]
+        version: "0.5.0",
+        subcommands: [Send.self, Inbox.self, Read.self, Reply.self, Ack.self, Outbox.self, Status.self, Peers.self, Watch.self,
+                      Compose.self, Open.self, Audit.self, Log.self, Peer.self, NodeCommand.self]
     )
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import IIASNode
 
 /// Output that adapts to where it goes: colour and tables on a terminal, plain text
 /// in pipes, JSON on request. Honours NO_COLOR (https://no-color.org).
@@ -38,6 +39,34 @@ enum Terminal {
         for (label, value) in rows {
             print(dim(label.padding(toLength: width, withPad: " ", startingAt: 0)) + "  " + value)
         }
+    }
+
+    /// Columns aligned to their widest cell (cells may carry colour; widths ignore it).
+    static func printTable(_ headers: [String], _ rows: [[String]]) {
+        func visible(_ cell: String) -> Int {
+            var count = 0, inEscape = false
+            for scalar in cell.unicodeScalars {
+                if scalar == "\u{1B}" { inEscape = true } else if inEscape { if scalar == "m" { inEscape = false } } else { count += 1 }
+            }
+            return count
+        }
+        var widths = headers.map(\.count)
+        for row in rows { for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], visible(cell)) } }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { i, cell in
+                i == cells.count - 1 ? cell : cell + String(repeating: " ", count: max(0, widths[i] - visible(cell)))
+            }.joined(separator: "  ")
+        }
+        print(dim(line(headers)))
+        for row in rows { print(line(row)) }
+    }
+
+    /// Encodes a value as the local API does (sorted keys, RFC 3339 times) and prints it.
+    static func printEncodable(_ value: some Encodable) {
+        let encoder = APIJSON.encoder()
+        encoder.outputFormatting.insert(.prettyPrinted)
+        let data = (try? encoder.encode(value)) ?? Data("null".utf8)
+        FileHandle.standardOutput.write(data + Data("\n".utf8))
     }
 
     /// Strips control characters (terminal escapes) from text that came from elsewhere.

@@ -186,6 +186,8 @@ struct APIRouter: Sendable {
         if document["id"] == nil { document["id"] = UUID().uuidString.lowercased() }
         if document["created"] == nil { document["created"] = Timestamp.formatWithMilliseconds(Date()) }
         if document["sender"] == nil { document["sender"] = center.rawValue }
+        if document["kind"] == nil { document["kind"] = "notification" }
+        if document["entities"] == nil { document["entities"] = [Any]() }
         if let recipients = document["recipients"] as? [String], recipients.map({ $0.lowercased() }) == ["all"] {
             document["recipients"] = all.map(\.rawValue)
         }

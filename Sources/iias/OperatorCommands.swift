@@ -1,0 +1,416 @@
+import ArgumentParser
+import Foundation
+import IIASModel
+import IIASNode
+
+/// Where the local node's socket is: --socket, else $IIAS_SOCKET, else the packaged default.
+struct SocketOptions: ParsableArguments {
+    static let defaultPath = "/run/iias/iias.sock"
+
+    @Option(name: .long, help: ArgumentHelp("The node's local API socket (default: $IIAS_SOCKET or \(SocketOptions.defaultPath)).", valueName: "path"))
+    var socket: String?
+
+    var client: LocalAPIClient {
+        LocalAPIClient(socketPath: socket ?? ProcessInfo.processInfo.environment["IIAS_SOCKET"] ?? Self.defaultPath)
+    }
+}
+
+/// Exit codes of the operator commands, which talk to a running node.
+enum OperatorExit {
+    /// The node refused (a 4xx answer: invalid, not found, not allowed).
+    static let refused: Int32 = 1
+    /// The node could not be reached, or answered 5xx.
+    static let unreachable: Int32 = 3
+
+    /// Runs `body`, turning client failures into messages with hints and meaningful exit codes.
+    static func run<T>(_ body: () async throws -> T) async throws -> T {
+        do { return try await body() } catch let failure as LocalAPIClient.Failure {
+            switch failure {
+            case .unreachable:
+                throw CLIFailure(message: failure.description, hint: failure.hint, exitCode: unreachable)
+            case .refused(let status, _) where status >= 500:
+                throw CLIFailure(message: failure.description, hint: failure.hint, exitCode: unreachable)
+            case .refused, .malformedAnswer:
+                throw CLIFailure(message: failure.description, hint: failure.hint, exitCode: refused)
+            }
+        }
+    }
+
+    static let discussion = """
+    These commands talk to the local node over its Unix socket; your OS user must be in
+    the node's api.users list. Exit codes: 0 done, 1 the node refused (the reason is
+    printed), 2 usage, 3 the node is unreachable.
+    """
+}
+
+/// How the operator commands print notifications.
+enum Render {
+    static func shortID(_ id: UUID) -> String { String(id.uuidString.lowercased().prefix(8)) }
+
+    static func priority(_ priority: Priority) -> String {
+        switch priority {
+        case .flash: Terminal.bold(Terminal.red("FLASH"))
+        case .urgent: Terminal.yellow("urgent")
+        case .routine: "routine"
+        }
+    }
+
+    static func time(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyy-MM-dd HH:mm'Z'"
+        return formatter.string(from: date)
+    }
+
+    static func state(_ item: InboxItem) -> String {
+        if let by = item.acknowledgedBy { return Terminal.green("acknowledged by \(Terminal.safe(by))") }
+        return item.read ? "read" : Terminal.bold("unread")
+    }
+
+    static func delivery(_ delivery: RecipientDelivery) -> String {
+        switch delivery.state {
+        case .delivered: Terminal.green("delivered")
+        case .acknowledged: Terminal.green(Terminal.bold("acknowledged"))
+        case .refused: Terminal.red("refused (\(delivery.reason ?? "?"))")
+        case .sent: Terminal.yellow("sent")
+        case .queued: Terminal.yellow("queued") + (delivery.nextAttempt.map { " (next try \(time($0)))" } ?? "")
+        }
+    }
+}
+
+/// Resolves an id the operator typed: a full UUID, or a unique prefix of one in `candidates`.
+func resolveID(_ text: String, in candidates: [UUID], what: String) throws -> UUID {
+    if let id = UUID(uuidString: text) { return id }
+    let prefix = text.lowercased()
+    let matches = candidates.filter { $0.uuidString.lowercased().hasPrefix(prefix) }
+    guard prefix.count >= 4, matches.count == 1 else {
+        throw CLIFailure.usage(matches.count > 1 ? "\(text) matches \(matches.count) \(what)s; give more of the id"
+                                                 : "no \(what) with id \(text)", hint: "`iias \(what) --json` lists full ids")
+    }
+    return matches[0]
+}
+
+struct Send: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Send a notification through the local node: signed, encrypted and delivered with receipts.",
+        discussion: """
+        The same fields as `iias compose` (flags, --file, or both). On a terminal, missing
+        required fields are asked for. The node signs with the center's key, logs the
+        notification before queuing it, and delivers it to each recipient until a signed
+        receipt comes back. --to all sends to every configured peer.
+
+        Example:
+          iias send --to all --category terrorism --priority flash --tlp TLP:AMBER \\
+              --subject "Planned attack on pipeline" --summary "..."
+
+        """ + OperatorExit.discussion
+    )
+
+    @OptionGroup var fields: NotificationFields
+    @OptionGroup var socket: SocketOptions
+
+    @Flag(help: "Print the node's answer as JSON.")
+    var json = false
+
+    func run() async throws {
+        var document = try fields.startingDocument()
+        let recipients = fields.recipients
+        if !recipients.isEmpty { document["recipients"] = recipients == ["all"] ? ["all"] : recipients }
+        try fields.applyFlags(to: &document)
+        try promptForMissing(&document)
+        let client = socket.client
+        let submission = try await OperatorExit.run { try await client.submit(document) }
+        if json {
+            Terminal.printEncodable(submission)
+        } else {
+            print("sent \(Terminal.bold(submission.id.uuidString.lowercased())) to \(submission.recipients.map(\.rawValue).joined(separator: ", "))"
+                  + Terminal.dim("  (log index \(submission.logIndex); `iias outbox \(Render.shortID(submission.id))` follows delivery)"))
+        }
+    }
+
+    /// Asks for what a notification cannot do without, when a person is at the terminal.
+    private func promptForMissing(_ document: inout [String: Any]) throws {
+        guard isatty(STDIN_FILENO) == 1 else { return }
+        let questions: [(String, String)] = [
+            ("recipients", "To (center ids, comma-separated, or all)"),
+            ("category", "Category (\(Category.allCases.map(\.rawValue).joined(separator: ", ")))"),
+            ("subject", "Subject (one line)"),
+            ("summary", "Summary"),
+        ]
+        for (key, question) in questions where document[key] == nil {
+            FileHandle.standardError.write(Data("\(question): ".utf8))
+            guard let answer = readLine()?.trimmingCharacters(in: .whitespaces), !answer.isEmpty else {
+                throw CLIFailure.usage("\(key) is required", hint: "give --\(key == "recipients" ? "to" : key)")
+            }
+            document[key] = key == "recipients" ? answer.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } : answer
+        }
+    }
+}
+
+struct Inbox: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List received notifications, newest first.",
+        discussion: """
+        Examples:
+          iias inbox --unread
+          iias inbox --priority flash --since 2026-11-24T00:00:00Z
+          iias inbox --json | jq '.[].id'
+
+        """ + OperatorExit.discussion
+    )
+
+    @Option(help: "Only this category.") var category: String?
+    @Option(help: "Only flash, urgent or routine.") var priority: String?
+    @Option(help: ArgumentHelp("Only from this center.", valueName: "center")) var from: String?
+    @Flag(help: "Only notifications no operator has read.") var unread = false
+    @Option(help: ArgumentHelp("Only those received since (RFC 3339).", valueName: "time")) var since: String?
+    @Option(help: "At most this many.") var limit: Int?
+    @OptionGroup var socket: SocketOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        var filter = InboxFilter(unread: unread ? true : nil, limit: limit)
+        if let category {
+            guard let value = Category(rawValue: category) else { throw CLIFailure.usage("unknown category \(category)", hint: Category.allCases.map(\.rawValue).joined(separator: ", ")) }
+            filter.category = value
+        }
+        if let priority {
+            guard let value = Priority(rawValue: priority) else { throw CLIFailure.usage("unknown priority \(priority)", hint: "flash, urgent or routine") }
+            filter.priority = value
+        }
+        if let from {
+            guard let value = CenterID(rawValue: from) else { throw CLIFailure.usage("\(from) is not a center id") }
+            filter.sender = value
+        }
+        if let since {
+            guard let value = ISO8601DateFormatter().date(from: since) else { throw CLIFailure.usage("--since \(since) is not an RFC 3339 time", hint: "e.g. 2026-11-24T00:00:00Z") }
+            filter.since = value
+        }
+        let client = socket.client
+        let items = try await OperatorExit.run { try await client.inbox(filter) }
+        if json { return Terminal.printEncodable(items) }
+        guard !items.isEmpty else { return print(Terminal.dim("no notifications")) }
+        Terminal.printTable(["ID", "RECEIVED", "FROM", "PRIORITY", "CATEGORY", "STATE", "SUBJECT"], items.map { item in
+            [Render.shortID(item.id), Render.time(item.received), item.sender.rawValue, Render.priority(item.priority),
+             item.category.rawValue, Render.state(item), Terminal.safe(item.subject)]
+        })
+    }
+}
+
+struct Read: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show one received notification, decrypted by the node (the read is logged with your user).",
+        discussion: "ID is the full id or a unique prefix from `iias inbox`.\n\n" + OperatorExit.discussion
+    )
+
+    @Argument(help: "The notification id (or a unique prefix).") var id: String
+    @OptionGroup var socket: SocketOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        let client = socket.client
+        let result = try await OperatorExit.run {
+            let target = try await inboxID(id, client: client)
+            return try await client.read(target)
+        }
+        if json { return Terminal.printEncodable(result) }
+        let n = result.notification
+        print(Terminal.bold(Terminal.safe(n.subject)))
+        var rows: [(String, String)] = [
+            ("id", n.id.uuidString.lowercased()), ("from", n.sender.rawValue),
+            ("to", n.recipients.map(\.rawValue).joined(separator: ", ")), ("created", Render.time(n.created)),
+            ("received", Render.time(result.item.received)), ("priority", Render.priority(n.priority)),
+            ("category", n.category.rawValue), ("kind", n.kind.rawValue), ("handling", n.handling.tlp.rawValue),
+        ]
+        if let action = n.requestedAction { rows.append(("requested", Terminal.safe(action))) }
+        if let reply = n.inReplyTo { rows.append(("in reply to", reply.uuidString.lowercased())) }
+        rows.append(("state", Render.state(result.item)))
+        Terminal.printFields(rows)
+        print("")
+        print(Terminal.safe(n.summary))
+        if !n.entities.isEmpty { print(Terminal.dim("\n\(n.entities.count) entities; --json shows them")) }
+    }
+}
+
+/// The full id of an inbox notification from what the operator typed.
+func inboxID(_ text: String, client: LocalAPIClient) async throws -> UUID {
+    if let id = UUID(uuidString: text) { return id }
+    return try resolveID(text, in: try await client.inbox().map(\.id), what: "inbox")
+}
+
+struct Ack: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Acknowledge a received notification: logged here and sent, signed, to its sender.",
+        discussion: OperatorExit.discussion
+    )
+
+    @Argument(help: "The notification id (or a unique prefix).") var id: String
+    @OptionGroup var socket: SocketOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        let client = socket.client
+        let item = try await OperatorExit.run {
+            let target = try await inboxID(id, client: client)
+            return try await client.acknowledge(target)
+        }
+        if json { return Terminal.printEncodable(item) }
+        print("acknowledged \(Terminal.bold(item.id.uuidString.lowercased())) from \(item.sender); the sender is told")
+    }
+}
+
+struct Reply: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Reply to a received notification (to its sender, marked in reply to it).",
+        discussion: """
+        Category and subject default to the original's ("Re: …"); give --summary at least.
+
+        Example:
+          iias reply 3f2a --summary "Vehicle sighted at the Red Bridge crossing at 04:10."
+
+        """ + OperatorExit.discussion
+    )
+
+    @Argument(help: "The notification id (or a unique prefix).") var id: String
+    @OptionGroup var fields: NotificationFields
+    @OptionGroup var socket: SocketOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        let client = socket.client
+        let submission = try await OperatorExit.run {
+            let target = try await inboxID(id, client: client)
+            let original = try await client.read(target)
+            var document = try fields.startingDocument()
+            try fields.applyFlags(to: &document)
+            document["kind"] = "reply"
+            if document["category"] == nil { document["category"] = original.notification.category.rawValue }
+            if document["subject"] == nil { document["subject"] = String(("Re: " + original.notification.subject).prefix(200)) }
+            if fields.priority == nil { document["priority"] = original.notification.priority.rawValue }
+            return try await client.reply(to: target, document)
+        }
+        if json { return Terminal.printEncodable(submission) }
+        print("replied \(Terminal.bold(submission.id.uuidString.lowercased())) to \(submission.recipients.map(\.rawValue).joined(separator: ", "))")
+    }
+}
+
+struct Outbox: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Notifications this center sent and where each stands with each recipient.",
+        discussion: "Without ID: the newest first. With ID: one notification, per recipient.\n\n" + OperatorExit.discussion
+    )
+
+    @Argument(help: "A notification id (or a unique prefix).") var id: String?
+    @Option(help: "At most this many.") var limit: Int?
+    @OptionGroup var socket: SocketOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        let client = socket.client
+        if let id {
+            let item = try await OperatorExit.run {
+                var target = UUID(uuidString: id)
+                if target == nil { target = try resolveID(id, in: try await client.outbox().map(\.id), what: "outbox") }
+                guard let target else { throw CLIFailure.usage("no outbox notification \(id)") }
+                return try await client.delivery(of: target)
+            }
+            if json { return Terminal.printEncodable(item) }
+            print(Terminal.bold(Terminal.safe(item.subject)) + "  " + Render.priority(item.priority) + "  " + item.id.uuidString.lowercased())
+            Terminal.printTable(["RECIPIENT", "STATE", "ATTEMPTS", "THEIR INDEX", "UPDATED", "DETAIL"], item.recipients.map { r in
+                [r.center.rawValue, Render.delivery(r), String(r.attempts), r.recipientLogIndex.map(String.init) ?? "-",
+                 r.updated.map(Render.time) ?? "-", Terminal.safe(r.detail ?? "")]
+            })
+            return
+        }
+        let items = try await OperatorExit.run { try await client.outbox(limit: limit) }
+        if json { return Terminal.printEncodable(items) }
+        guard !items.isEmpty else { return print(Terminal.dim("nothing sent yet")) }
+        Terminal.printTable(["ID", "CREATED", "PRIORITY", "CATEGORY", "DELIVERY", "SUBJECT"], items.map { item in
+            let done = item.recipients.filter { $0.state == .delivered || $0.state == .acknowledged }.count
+            let refused = item.recipients.filter { $0.state == .refused }.count
+            let delivery = "\(done)/\(item.recipients.count)" + (refused > 0 ? Terminal.red(" \(refused) refused") : "")
+            return [Render.shortID(item.id), Render.time(item.created), Render.priority(item.priority), item.category.rawValue,
+                    delivery, Terminal.safe(item.subject)]
+        })
+    }
+}
+
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "The local node at a glance.", discussion: OperatorExit.discussion)
+    @OptionGroup var socket: SocketOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        let client = socket.client
+        let status = try await OperatorExit.run { try await client.status() }
+        if json { return Terminal.printEncodable(status) }
+        Terminal.printFields([
+            ("center", status.center.rawValue), ("version", status.version), ("up since", Render.time(status.started)),
+            ("log entries", String(status.logEntries)),
+            ("inbox", "\(status.inbox) (\(status.unread) unread)"), ("outbox pending", String(status.outboxPending)),
+            ("peers", "\(status.peersConnected)/\(status.peersConfigured) connected"),
+            ("tree head", status.treeHead.map { "size \($0.treeSize), root \($0.rootHash)" } ?? "none yet"),
+        ])
+    }
+}
+
+struct Peers: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "The configured peer centers and their links.", discussion: OperatorExit.discussion)
+    @OptionGroup var socket: SocketOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        let client = socket.client
+        let peers = try await OperatorExit.run { try await client.peers() }
+        if json { return Terminal.printEncodable(peers) }
+        Terminal.printTable(["CENTER", "ADDRESS", "STATE", "QUEUED", "CERT DAYS", "LAST ERROR"], peers.map { peer in
+            let state = peer.state == .connected ? Terminal.green(peer.state.rawValue) : Terminal.yellow(peer.state.rawValue)
+            return [peer.center.rawValue, peer.address, state, String(peer.queued), peer.certificateDaysLeft.map(String.init) ?? "-",
+                    Terminal.safe(peer.lastError ?? "")]
+        })
+    }
+}
+
+struct Watch: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Follow new notifications, deliveries and links as they happen (Ctrl-C stops).",
+        discussion: "Flash notifications stand out (bold red, and a bell on a terminal).\n\n" + OperatorExit.discussion
+    )
+    @OptionGroup var socket: SocketOptions
+    @Flag(help: "Print one JSON object per line.") var json = false
+
+    func run() async throws {
+        let client = socket.client
+        let events = try await OperatorExit.run { try await client.events() }
+        if !json { Terminal.note(Terminal.dim("watching \(client.socketPath); Ctrl-C stops")) }
+        do {
+            for try await event in events {
+                if json {
+                    let encoder = APIJSON.encoder()
+                    FileHandle.standardOutput.write(((try? encoder.encode(event)) ?? Data()) + Data("\n".utf8))
+                    continue
+                }
+                let now = Render.time(Date())
+                switch event.type {
+                case "received":
+                    guard let item = event.item else { continue }
+                    let bell = item.priority == .flash && Terminal.stdoutIsTTY ? "\u{07}" : ""
+                    print("\(bell)\(now)  \(Render.priority(item.priority))  from \(item.sender)  \(item.category.rawValue)  "
+                          + Terminal.bold(Terminal.safe(item.subject)) + "  " + Terminal.dim(Render.shortID(item.id)))
+                case "delivery":
+                    guard let id = event.id, let recipient = event.recipient else { continue }
+                    print("\(now)  \(Render.shortID(id)) → \(recipient.center): \(Render.delivery(recipient))")
+                case "peer":
+                    guard let peer = event.peer else { continue }
+                    print(Terminal.dim("\(now)  link \(peer.center): \(peer.state.rawValue)\(peer.lastError.map { " (\(Terminal.safe($0)))" } ?? "")"))
+                default:
+                    continue
+                }
+            }
+        } catch {
+            throw CLIFailure(message: "the node closed the event stream: \(error)", hint: nil, exitCode: OperatorExit.unreachable)
+        }
+        throw CLIFailure(message: "the node closed the event stream (it stopped?)", hint: nil, exitCode: OperatorExit.unreachable)
+    }
+}
