@@ -159,7 +159,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "IIASCrypto", "IIASModel", "IIASTestSupport", "iias", "IIASTransport",
+                "IIASCrypto", "IIASModel", "IIASTestSupport", "iias", "IIASTransport", "IIASNode",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
