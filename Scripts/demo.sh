@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# The main job, end to end on one machine: a root CA and the four GUAM centers
-# (AZ, GE, UA, MD); AZ seals a flash terrorism notification to the other three; GE
-# opens it; an auditor verifies it twice — with `iias audit verify` and with openssl
-# alone. Exits 0 only if every step held.
+# The main job, end to end on one machine: a root CA and the four GUAM centers (AZ, GE,
+# UA, MD), four nodes on 127.0.0.1 in a full mesh; AZ sends a flash terrorism
+# notification to all; GE reads it in its inbox; AZ shows the three signed receipts; an
+# auditor verifies all four logs and the envelope's signature with openssl alone. Exits 0
+# only if every step held.
 #
-#   Scripts/demo.sh                      # uses a fresh temporary folder
-#   IIAS_DEMO_DIR=/tmp/iias Scripts/demo.sh   # keeps keys and files there
+#   Scripts/demo.sh                              # a fresh folder, nodes stopped at the end
+#   IIAS_DEMO_DIR=/tmp/iias Scripts/demo.sh      # keys, configurations, data kept there
+#   IIAS_DEMO_KEEP=1 Scripts/demo.sh             # leaves the four nodes running
 set -euo pipefail
 cd "$(dirname "$0")/.."
-repo=$(pwd)
 
 bold=""; dim=""; green=""; red=""; reset=""
 if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then
@@ -22,7 +23,16 @@ demo_dir=${IIAS_DEMO_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/iias-demo.XXXXXX")}
 mkdir -p "$demo_dir"
 demo_dir=$(cd "$demo_dir" && pwd)
 pki="$demo_dir/pki"
-work="$demo_dir/work"
+centers=(AZ GE UA MD)
+pids=()
+
+stop_nodes() {
+    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    pids=()
+}
+cleanup() { [ "${IIAS_DEMO_KEEP:-0}" = 1 ] || stop_nodes; }
+trap cleanup EXIT
 
 step "0. Install what is missing and build"
 Scripts/setup.sh
@@ -30,53 +40,117 @@ swift build --product iias 2>&1 | tail -n 1
 iias="$(swift build --show-bin-path)/iias"
 [ -x "$iias" ] || fail "the build produced no iias executable"
 
-step "1. The interstate root CA (Ed25519) in $pki"
-if [ -e "$pki/ca.crt" ]; then
-    echo "reusing the CA already in $pki"
-else
-    run Scripts/pki.sh init-ca "$pki"
-fi
-
-step "2. Keys and certificates for the four GUAM national centers"
-for center in AZ GE UA MD; do
-    if [ -d "$pki/centers/$center" ]; then echo "reusing $center"; else run Scripts/pki.sh -q issue "$pki" "$center"; fi
+step "1. The interstate root CA and the four GUAM centers' keys, in $pki"
+[ -e "$pki/ca.crt" ] && echo "reusing the CA in $pki" || run Scripts/pki.sh -q init-ca "$pki"
+for center in "${centers[@]}"; do
+    [ -d "$pki/centers/$center" ] && echo "reusing $center" || run Scripts/pki.sh -q issue "$pki" "$center"
 done
-run Scripts/pki.sh show "$pki"
 
-step "3. AZ composes a flash terrorism notification to GE, UA and MD, signs and encrypts it"
-mkdir -p "$work"
-run "$iias" compose --from AZ --to GE,UA,MD \
+step "2. A configuration per center: a full mesh on 127.0.0.1"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+declare -A port
+for center in "${centers[@]}"; do port[$center]=$(free_port); done
+user=$(id -un)
+for center in "${centers[@]}"; do
+    peers=""
+    for other in "${centers[@]}"; do
+        [ "$other" = "$center" ] && continue
+        peers+="${peers:+, }\"$other=127.0.0.1:${port[$other]}\""
+    done
+    mkdir -p "$demo_dir/$center"
+    cat > "$demo_dir/$center/node.json" <<JSON
+{
+  "center": "$center",
+  "keys": "../pki/centers/$center",
+  "ca": "../pki/ca.crt",
+  "crl": "../pki/crl.pem",
+  "certificates": "../pki/centers",
+  "listen": "127.0.0.1:${port[$center]}",
+  "peers": [$peers],
+  "data": "data",
+  "api": { "socket": "$demo_dir/$center/iias.sock", "users": ["$user=operator"] },
+  "limits": { "retryInitialSeconds": 0.2, "retryMaxSeconds": 5 },
+  "treeHeadIntervalSeconds": 5
+}
+JSON
+    run "$iias" node check-config "$demo_dir/$center/node.json" >/dev/null
+done
+echo "configurations: $demo_dir/{AZ,GE,UA,MD}/node.json"
+
+step "3. Four nodes, each a real process"
+for center in "${centers[@]}"; do
+    "$iias" node run --config "$demo_dir/$center/node.json" >"$demo_dir/$center/node.out" 2>"$demo_dir/$center/node.log" &
+    pids+=($!)
+done
+for center in "${centers[@]}"; do
+    for _ in $(seq 1 200); do grep -q '^ready' "$demo_dir/$center/node.out" 2>/dev/null && break; sleep 0.05; done
+    grep -q '^ready' "$demo_dir/$center/node.out" || { cat "$demo_dir/$center/node.log" >&2; fail "$center did not start"; }
+    echo "$center: $(head -n 1 "$demo_dir/$center/node.out")"
+done
+sock() { echo "$demo_dir/$1/iias.sock"; }
+for _ in $(seq 1 200); do
+    connected=$("$iias" status --socket "$(sock AZ)" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["peersConnected"])')
+    [ "$connected" = 3 ] && break; sleep 0.05
+done
+run "$iias" peers --socket "$(sock AZ)"
+
+step "4. An operator at AZ sends a flash terrorism notification to all"
+printf '%s$ iias send --to all --category terrorism --priority flash …%s\n' "$dim" "$reset"
+"$iias" send --socket "$(sock AZ)" --to all --json \
     --category terrorism --priority flash --tlp TLP:AMBER --handling H2 --evaluation B2 \
     --subject "Planned attack on the Baku-Tbilisi-Ceyhan pipeline" \
     --summary "Reliable source reports a group preparing an explosive attack on a pumping station of the BTC pipeline within 72 hours." \
-    --requested-action "Raise protection of BTC installations; report sightings of the vehicle described." \
-    --seal --key-dir "$pki/centers/AZ" --crl "$pki/crl.pem" --out "$work/alert.iias"
+    --requested-action "Raise protection of BTC installations; report sightings of the vehicle described." > "$demo_dir/sent.json"
+cat "$demo_dir/sent.json"
+id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"].lower())' "$demo_dir/sent.json")
 
-step "4. GE opens it: the sender is verified first, then the body is decrypted"
-run "$iias" open "$work/alert.iias" --key-dir "$pki/centers/GE" --crl "$pki/crl.pem"
+step "5. It arrives in GE's inbox, and the GE operator reads it"
+for _ in $(seq 1 200); do "$iias" inbox --socket "$(sock GE)" --json | grep -qi "$id" && break; sleep 0.05; done
+run "$iias" inbox --socket "$(sock GE)"
+"$iias" inbox --socket "$(sock GE)" --json | grep -qi "$id" || fail "the notification did not reach GE"
+run "$iias" read --socket "$(sock GE)" "$id"
+for center in UA MD; do
+    "$iias" inbox --socket "$(sock "$center")" --json | grep -qi "$id" || fail "the notification did not reach $center"
+done
 
-step "5. A center it was not addressed to cannot read it"
-if Scripts/pki.sh -q issue "$pki" TJ 2>/dev/null || [ -d "$pki/centers/TJ" ]; then
-    if "$iias" open "$work/alert.iias" --key-dir "$pki/centers/TJ" --crl "$pki/crl.pem" 2>"$work/tj.err"; then
-        fail "TJ opened an envelope not addressed to it"
-    fi
-    printf '%sTJ refused:%s %s\n' "$green" "$reset" "$(head -n 1 "$work/tj.err")"
+step "6. AZ holds three signed receipts"
+for _ in $(seq 1 200); do
+    delivered=$("$iias" outbox --socket "$(sock AZ)" "$id" --json | python3 -c 'import json,sys; print(sum(r["state"] in ("delivered","acknowledged") for r in json.load(sys.stdin)["recipients"]))')
+    [ "$delivered" = 3 ] && break; sleep 0.05
+done
+run "$iias" outbox --socket "$(sock AZ)" "$id"
+[ "$delivered" = 3 ] || fail "only $delivered of 3 receipts reached AZ"
+
+step "7. GE acknowledges; AZ sees it"
+run "$iias" ack --socket "$(sock GE)" "$id"
+for _ in $(seq 1 200); do
+    "$iias" outbox --socket "$(sock AZ)" "$id" --json | grep -q '"acknowledged"' && break; sleep 0.05
+done
+"$iias" outbox --socket "$(sock AZ)" "$id" --json | grep -q '"acknowledged"' || fail "the acknowledgement did not reach AZ"
+echo "${green}GE's acknowledgement is logged at AZ${reset}"
+
+if [ "${IIAS_DEMO_KEEP:-0}" = 1 ]; then
+    printf '\n%sThe four nodes keep running.%s Talk to them with, e.g.:\n' "$bold" "$reset"
+    for center in "${centers[@]}"; do echo "  $iias status --socket $(sock "$center")"; done
+    echo "  curl --unix-socket $(sock GE) http://localhost/v1/inbox"
+    echo "Stop them with:  kill ${pids[*]}"
+    exit 0
 fi
 
-step "6. Auditor, with this program: signature, sender certificate chain and CRL"
-run "$iias" audit verify "$work/alert.iias" --ca "$pki/ca.crt" --crl "$pki/crl.pem" --certs "$pki/centers"
+step "8. Stop the nodes (SIGTERM: drain, final signed tree head, close the log)"
+stop_nodes
+echo "stopped"
 
-step "7. Auditor, with openssl alone: the sender's certificate, then the signature"
-run "$iias" audit export-signed "$work/alert.iias"
+step "9. Auditor: every log verifies (records, Merkle root, tree heads, every signature)"
+for center in "${centers[@]}"; do
+    run "$iias" log verify "$demo_dir/$center/data/log" --ca "$pki/ca.crt" --crl "$pki/crl.pem" --certs "$pki/centers"
+done
+
+step "10. Auditor, with openssl alone: GE's logged copy of the envelope was signed by AZ"
+run "$iias" log export "$demo_dir/GE/data/log" --id "$id" --out "$demo_dir/envelope.iias"
+run "$iias" audit export-signed "$demo_dir/envelope.iias"
 run openssl verify -CAfile "$pki/ca.crt" -crl_check -CRLfile "$pki/crl.pem" "$pki/centers/AZ/signing.crt"
 run openssl pkeyutl -verify -rawin -certin -inkey "$pki/centers/AZ/signing.crt" \
-    -in "$work/alert.iias.signed" -sigfile "$work/alert.iias.sig"
-
-step "8. A tampered copy is refused"
-cp "$work/alert.iias" "$work/tampered.iias"
-printf 'X' | dd of="$work/tampered.iias" bs=1 seek=600 conv=notrunc status=none
-if "$iias" audit verify "$work/tampered.iias" --ca "$pki/ca.crt" --crl "$pki/crl.pem" --certs "$pki/centers"; then
-    fail "a tampered envelope verified"
-fi
+    -in "$demo_dir/envelope.iias.signed" -sigfile "$demo_dir/envelope.iias.sig"
 
 printf '\n%sdemo complete: every step held.%s Files are in %s\n' "$green$bold" "$reset" "$demo_dir"

@@ -8,7 +8,7 @@ import IIASModel
 struct Log: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Inspect and verify an append-only log.",
-        subcommands: [Verify.self, Proof.self, Consistency.self]
+        subcommands: [Verify.self, Proof.self, Consistency.self, Export.self]
     )
 
     struct Verify: AsyncParsableCommand {
@@ -186,11 +186,7 @@ extension Log {
         @Argument(help: ArgumentHelp("The log directory.", valueName: "dir"))
         var dir: String
 
-        @Option(help: "The entry's index (0-based).")
-        var index: UInt64?
-
-        @Option(help: ArgumentHelp("The envelope id (UUID) of the entry, instead of --index.", valueName: "uuid"))
-        var id: String?
+        @OptionGroup var entry: EntrySelector
 
         @Option(help: "The size of the tree to prove against (default: the whole log).")
         var treeSize: UInt64?
@@ -198,26 +194,10 @@ extension Log {
         @OptionGroup var keys: KeyOptions
 
         func run() async throws {
-            guard (index == nil) != (id == nil) else {
-                throw CLIFailure.usage("give exactly one of --index and --id")
-            }
-            var envelopeID: UUID?
-            if let id {
-                guard let uuid = UUID(uuidString: id) else { throw CLIFailure.usage("--id \(Terminal.safe(id)) is not a UUID") }
-                envelopeID = uuid
-            }
             let center = try keys.load()
             let log = try openLogReadOnly(dir)
             defer { log.close() }
-            let index: UInt64
-            if let envelopeID {
-                guard let found = log.index(ofEnvelopeID: envelopeID) else {
-                    throw CLIFailure.usage("no envelope \(envelopeID.uuidString.lowercased()) in the log")
-                }
-                index = found
-            } else {
-                index = self.index!
-            }
+            let index = try entry.resolve(in: log)
             do {
                 try printProof(LogProof.inclusion(in: log, index: index, treeSize: treeSize ?? log.count,
                                                   signer: center.center.rawValue, key: center.signingKey))
@@ -260,6 +240,72 @@ extension Log {
             } catch let error as LogProofError {
                 throw CLIFailure.usage(error.description, hint: "the log holds \(log.count) entries")
             }
+        }
+    }
+}
+
+/// One entry of a log, by index or by the envelope it holds (`log proof`, `log export`).
+struct EntrySelector: ParsableArguments {
+    @Option(help: "The entry's index (0-based).")
+    var index: UInt64?
+
+    @Option(help: ArgumentHelp("The envelope id (UUID) of the entry, instead of --index.", valueName: "uuid"))
+    var id: String?
+
+    func validate() throws {
+        guard (index == nil) != (id == nil) else { throw ValidationError("give exactly one of --index and --id") }
+        if let id, UUID(uuidString: id) == nil { throw ValidationError("--id \(Terminal.safe(id)) is not a UUID") }
+    }
+
+    /// The entry's index; the first sent/received/receipt entry holding the envelope for --id.
+    func resolve(in log: LogStore) throws -> UInt64 {
+        if let index {
+            guard index < log.count else { throw CLIFailure.usage("no entry \(index): the log holds \(log.count) entries") }
+            return index
+        }
+        let envelopeID = UUID(uuidString: id!)!
+        guard let found = log.index(ofEnvelopeID: envelopeID) else {
+            throw CLIFailure.usage("no envelope \(envelopeID.uuidString.lowercased()) in the log")
+        }
+        return found
+    }
+}
+
+extension Log {
+    struct Export: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write one logged envelope's exact bytes to a file, for `iias audit` or openssl.",
+            discussion: """
+            Example (then verify the sender's signature with openssl alone):
+              iias log export DATA/log --id 0b7e…-uuid --out alert.iias
+              iias audit export-signed alert.iias
+              openssl pkeyutl -verify -rawin -certin -inkey AZ/signing.crt -in alert.iias.signed -sigfile alert.iias.sig
+
+            Exit codes: 0 written, 1 damaged log, 2 usage (missing dir, unknown entry).
+            """
+        )
+
+        @Argument(help: ArgumentHelp("The log directory.", valueName: "dir"))
+        var dir: String
+
+        @OptionGroup var entry: EntrySelector
+
+        @Option(help: ArgumentHelp("Where to write the envelope.", valueName: "file"))
+        var out: String
+
+        func run() async throws {
+            let log = try openLogReadOnly(dir)
+            defer { log.close() }
+            let index = try entry.resolve(in: log)
+            let logged: LogEntry
+            do { logged = try log.entry(at: index) } catch {
+                throw CLIFailure.invalid("entry \(index) cannot be read: \(error)")
+            }
+            guard logged.type != .treeHead, logged.type != .operatorAction else {
+                throw CLIFailure.usage("entry \(index) is a \(logged.type) entry, not an envelope")
+            }
+            try writeUserFile(out, logged.payload, mode: 0o644)
+            Terminal.note("entry \(index) (\(logged.type)): \(logged.payload.count) bytes written to \(out)")
         }
     }
 }
