@@ -260,7 +260,7 @@ struct EntrySelector: ParsableArguments {
     /// The entry's index; the first sent/received/receipt entry holding the envelope for --id.
     func resolve(in log: LogStore) throws -> UInt64 {
         if let index {
-            guard index < log.count else { throw CLIFailure.usage("no entry \(index): the log holds \(log.count) entries") }
+            guard index < log.count else { throw CLIFailure.usage("index \(index) is beyond the log: it holds \(log.count) entries (0…\(log.count == 0 ? 0 : log.count - 1))") }
             return index
         }
         let envelopeID = UUID(uuidString: id!)!

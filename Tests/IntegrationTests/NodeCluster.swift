@@ -71,6 +71,10 @@ final class NodeCluster: @unchecked Sendable {
         return process.process.terminationStatus
     }
 
+    func signal(_ center: String, _ signal: Int32) {
+        if let process = processes[center] { kill(process.process.processIdentifier, signal) }
+    }
+
     func stopAll() { for center in Array(processes.keys) { stop(center) } }
 
     func errorOutput(_ center: String) -> String { processes[center]?.errorOutput ?? "" }

@@ -119,8 +119,12 @@ struct APIRouter: Sendable {
             case (.POST, 3, "inbox") where route[2] == "ack":
                 return try json(.ok, await operations.acknowledge(try Self.id(route[1]), by: actor))
             case (.POST, 3, "inbox") where route[2] == "reply":
-                let draft = try parseDraft(request.body, recipientsFromAll: [], defaultRecipients: [center])
-                return try json(.created, await operations.reply(to: try Self.id(route[1]), with: draft, by: actor))
+                let id = try Self.id(route[1])
+                let original = try await operations.read(id, by: actor)
+                let draft = try parseDraft(request.body, recipientsFromAll: [], overrides: [
+                    "kind": "reply", "inReplyTo": id.uuidString.lowercased(), "recipients": [original.item.sender.rawValue],
+                ])
+                return try json(.created, await operations.reply(to: id, with: draft, by: actor))
             case (.GET, 1, "outbox"):
                 return try json(.ok, await operations.outbox(limit: try Self.int(query["limit"], name: "limit")))
             case (.GET, 2, "outbox"):
@@ -173,7 +177,7 @@ struct APIRouter: Sendable {
 
     /// A draft notification: the node fills `version`, `id`, `created` and `sender` when
     /// absent and expands `"recipients": ["all"]` to every configured peer.
-    func parseDraft(_ body: [UInt8]?, recipientsFromAll all: [CenterID], defaultRecipients: [CenterID]? = nil) throws -> FormalNotification {
+    func parseDraft(_ body: [UInt8]?, recipientsFromAll all: [CenterID], overrides: [String: Any] = [:]) throws -> FormalNotification {
         guard let body, !body.isEmpty else {
             throw RequestProblem(.badRequest, "the request needs a JSON notification as its body", hint: "see LocalAPI.md for an example")
         }
@@ -191,7 +195,7 @@ struct APIRouter: Sendable {
         if let recipients = document["recipients"] as? [String], recipients.map({ $0.lowercased() }) == ["all"] {
             document["recipients"] = all.map(\.rawValue)
         }
-        if document["recipients"] == nil, let defaultRecipients { document["recipients"] = defaultRecipients.map(\.rawValue) }
+        for (key, value) in overrides { document[key] = value }
         let bytes = (try? JSONSerialization.data(withJSONObject: document, options: [.sortedKeys])) ?? Data()
         do { return try FormalNotification.parse(bytes) } catch {
             throw NodeError.invalidNotification(error.problems)

@@ -1,0 +1,169 @@
+import Foundation
+import IIASModel
+import IIASNode
+import IIASTestSupport
+import XCTest
+
+/// The node's faces with real processes: the operator CLI, the event stream, metrics,
+/// SIGHUP, and garbage on the local socket.
+final class NodeOperationsTests: XCTestCase {
+    private func iias(_ arguments: [String], stdin: String? = nil) throws -> ProcessRunner.Result {
+        try ProcessRunner.run(RepositoryPaths.iiasExecutable, arguments, stdin: stdin.map { Array($0.utf8) }, timeout: 60)
+    }
+
+    func testOperatorCLISendInboxReadAckOutboxAndExitCodes() async throws {
+        let cluster = try NodeCluster(["AZ", "GE"])
+        try cluster.startAll()
+        let az = ["--socket", cluster.socketPath("AZ")], ge = ["--socket", cluster.socketPath("GE")]
+        let sent = try iias(["send", "--to", "all", "--category", "weapons-wmd", "--priority", "flash", "--subject", "Cesium-137 container",
+                             "--summary", "A lead container was seized at the border.", "--json"] + az)
+        XCTAssertEqual(sent.status, 0, sent.stderr)
+        let submission = try APIJSON.decoder().decode(Submission.self, from: Data(sent.stdout.utf8))
+        try await eventually("delivered to GE") {
+            try await cluster.client("AZ").delivery(of: submission.id).recipients[0].state == .delivered
+        }
+        let inbox = try iias(["inbox", "--json", "--unread"] + ge)
+        XCTAssertEqual(inbox.status, 0, inbox.stderr)
+        let items = try APIJSON.decoder().decode([InboxItem].self, from: Data(inbox.stdout.utf8))
+        XCTAssertEqual(items.map(\.id), [submission.id])
+        let prefix = String(submission.id.uuidString.lowercased().prefix(8))
+        let read = try iias(["read", prefix] + ge)
+        XCTAssertEqual(read.status, 0, read.stderr)
+        XCTAssertTrue(read.stdout.contains("Cesium-137 container") && read.stdout.contains("A lead container was seized"), read.stdout)
+        let ack = try iias(["ack", prefix] + ge)
+        XCTAssertEqual(ack.status, 0, ack.stderr)
+        let reply = try iias(["reply", prefix, "--summary", "Confirmed; the carrier is known to us.", "--json"] + ge)
+        XCTAssertEqual(reply.status, 0, reply.stderr)
+        try await eventually("GE's reply in AZ's inbox") {
+            try await cluster.client("AZ").inbox().contains { $0.inReplyTo == submission.id && $0.kind == .reply }
+        }
+        let outbox = try iias(["outbox", prefix, "--json"] + az)
+        XCTAssertEqual(outbox.status, 0, outbox.stderr)
+        XCTAssertTrue(outbox.stdout.contains("\"acknowledged\""), outbox.stdout)
+
+        let unknown = try iias(["read", "ffffffff-ffff-4fff-bfff-ffffffffffff"] + ge)
+        XCTAssertEqual(unknown.status, 1, "a refusal by the node exits 1")
+        XCTAssertTrue(unknown.stderr.contains("no notification"), unknown.stderr)
+        let invalid = try iias(["send", "--to", "GE", "--category", "terrorism", "--subject", "no summary"] + az)
+        XCTAssertEqual(invalid.status, 1)
+        XCTAssertTrue(invalid.stderr.contains("/summary"), invalid.stderr)
+        let unreachable = try iias(["status", "--socket", cluster.folder.appendingPathComponent("nobody.sock").path])
+        XCTAssertEqual(unreachable.status, 3)
+        XCTAssertTrue(unreachable.stderr.contains("iias node run"), unreachable.stderr)
+    }
+
+    func testWatchFollowsArrivalsAsTheyHappen() async throws {
+        let cluster = try NodeCluster(["AZ", "GE"])
+        try cluster.startAll()
+        let watch = try RunningProcess(RepositoryPaths.iiasExecutable, ["watch", "--json", "--socket", cluster.socketPath("GE")])
+        // The stream is open once the node counts a subscriber; send until the watcher sees one.
+        var seen: EventLine?
+        let deadline = Date().addingTimeInterval(30)
+        var sent: [UUID] = []
+        while seen == nil, Date() < deadline {
+            sent.append(try await cluster.client("AZ").submit(NodeCluster.draft(to: ["GE"], subject: "Watch me", priority: "flash")).id)
+            if let line = try? watch.nextLine(timeout: 2) {
+                seen = try APIJSON.decoder().decode(EventLine.self, from: Data(line.utf8))
+            }
+        }
+        let event = try XCTUnwrap(seen, "no event reached `iias watch`")
+        XCTAssertEqual(event.type, "received")
+        XCTAssertTrue(sent.contains(try XCTUnwrap(event.item?.id)))
+        XCTAssertEqual(event.item?.priority, .flash)
+        cluster.stop("GE")
+        watch.process.waitUntilExit()
+        XCTAssertEqual(watch.process.terminationStatus, 3, "the watcher reports the node going away")
+    }
+
+    func testMetricsEndpointCountsWhatHappened() async throws {
+        let metricsPort = try NodeCluster.freePort()
+        let cluster = try NodeCluster(["AZ", "GE"], extra: [:])
+        // Only AZ exposes metrics.
+        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: cluster.configURL("AZ"))) as! [String: Any]
+        config["metrics"] = ["listen": "127.0.0.1:\(metricsPort)"]
+        try JSONSerialization.data(withJSONObject: config).write(to: cluster.configURL("AZ"))
+        try cluster.startAll()
+        let sent = try await cluster.client("AZ").submit(NodeCluster.draft(to: ["GE"], subject: "Counted"))
+        try await eventually("delivered") { try await cluster.client("AZ").delivery(of: sent.id).recipients[0].state == .delivered }
+        let text = try httpGet(port: metricsPort, path: "/metrics")
+        XCTAssertTrue(text.contains("iias_sent_total 1"), text)
+        XCTAssertTrue(text.contains("iias_delivered_total 1"), text)
+        XCTAssertTrue(text.contains("iias_queue_depth{peer=\"GE\"}"), text)
+        XCTAssertTrue(try httpGet(port: metricsPort, path: "/other").contains("404"))
+    }
+
+    func testSIGHUPReloadsPeers() async throws {
+        let cluster = try NodeCluster(["AZ", "GE"], peers: ["AZ": [], "GE": ["AZ"]])
+        try cluster.startAll()
+        do {
+            _ = try await cluster.client("AZ").submit(NodeCluster.draft(to: ["GE"], subject: "Before reload"))
+            XCTFail("GE is not yet a peer of AZ")
+        } catch LocalAPIClient.Failure.refused(let status, _) {
+            XCTAssertEqual(status, 422)
+        }
+        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: cluster.configURL("AZ"))) as! [String: Any]
+        config["peers"] = ["GE=127.0.0.1:\(cluster.ports["GE"]!)"]
+        try JSONSerialization.data(withJSONObject: config).write(to: cluster.configURL("AZ"))
+        cluster.signal("AZ", SIGHUP)
+        try await eventually("GE connected after SIGHUP") {
+            try await cluster.client("AZ").peers().first?.state == .connected
+        }
+        let sent = try await cluster.client("AZ").submit(NodeCluster.draft(to: ["GE"], subject: "After reload"))
+        try await eventually("delivered after reload") {
+            try await cluster.client("AZ").delivery(of: sent.id).recipients[0].state == .delivered
+        }
+    }
+
+    func testGarbageOnTheLocalSocketClosesOnlyThatConnection() async throws {
+        let cluster = try NodeCluster(["AZ"], peers: ["AZ": []])
+        try cluster.start("AZ")
+        for garbage in ["\u{0}\u{1}\u{2}garbage\r\n\r\n", "GET /v1/status HTTP/1.1\r\nContent-Length: -5\r\n\r\n", String(repeating: "A", count: 100_000)] {
+            let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_un()
+            address.sun_family = sa_family_t(AF_UNIX)
+            withUnsafeMutableBytes(of: &address.sun_path) { raw in
+                let bytes = Array(cluster.socketPath("AZ").utf8)
+                raw.copyBytes(from: bytes)
+                raw[bytes.count] = 0
+            }
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+            XCTAssertEqual(connected, 0)
+            _ = garbage.withCString { write(fd, $0, strlen($0)) }
+            shutdown(fd, Int32(SHUT_WR))
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            var limit = timeval(tv_sec: 10, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+            while read(fd, &buffer, buffer.count) > 0 {}
+            close(fd)
+        }
+        let status = try await cluster.client("AZ").status()
+        XCTAssertEqual(status.center.rawValue, "AZ", "the node still serves after garbage")
+    }
+
+    private func httpGet(port: Int, path: String) throws -> String {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw TestFailure("cannot connect to the metrics port") }
+        var limit = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        let request = "GET \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        _ = request.withCString { write(fd, $0, strlen($0)) }
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = read(fd, &buffer, buffer.count)
+            if n <= 0 { break }
+            received += buffer[..<n]
+        }
+        return String(decoding: received, as: UTF8.self)
+    }
+}
