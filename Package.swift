@@ -106,6 +106,11 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // Measures real nodes end to end on loopback (Scripts/bench.sh, release build).
+        .executableTarget(
+            name: "iias-node-bench",
+            dependencies: ["IIASNode", "IIASModel"]
+        ),
         // Test helper (not a product): appends in a loop until SIGKILLed by the crash test.
         .executableTarget(
             name: "iias-log-crash-helper",

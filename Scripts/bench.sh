@@ -61,5 +61,10 @@ data.update({"opensslHandshakesPerSecond": st, "opensslAes256GcmMegabytesPerSeco
 json.dump(data, open(".build/bench/transport.json", "w"), indent=2, sort_keys=True)
 PY
 
+printf '\n\033[1m==>\033[0m nodes end to end (IIASNode): four node processes on loopback\n' >&2
+swift build -c release --product iias 2>&1 | tail -n 1
+swift build -c release --product iias-node-bench 2>&1 | tail -n 1
+"$bin/iias-node-bench" --pki "$work/pki" --iias "$bin/iias" --count "${IIAS_BENCH_NODE_COUNT:-2000}" --json .build/bench/node.json
+
 printf '\n\033[1m==>\033[0m anchor: NATS JetStream on the same machine\n' >&2
 Scripts/bench/nats.sh
