@@ -75,6 +75,9 @@ public final class LogStore: @unchecked Sendable {
     private var indexOffset = 0
     /// Entries taken from the hashes and index files at open: their records were not read.
     public private(set) var trustedPrefix: UInt64 = 0
+    /// Set when open found the hashes/index caches inconsistent and rebuilt them from
+    /// the segments (reported by the node at start-up; the log itself is intact).
+    public private(set) var rejectedCaches: String?
     private var envelopePrefixPending: UInt64 = 0
     /// Entries whose stored hashes are written to the hashes file.
     private var hashedCount: UInt64 = 0
@@ -181,8 +184,23 @@ public final class LogStore: @unchecked Sendable {
             _ = tree.appendStored(leafHashes[...])
             locations.append(location(tree.treeSize - 1))
         }
+        // The caches are not synced with every batch (the segments are): after a crash
+        // they may hold stale or zeroed pages. Anything that does not add up — a parent
+        // that is not the hash of its children, or a root that differs from the signed
+        // checkpoint — discards them, and the segments are read in full instead.
+        var rejection: String?
         if let bad = tree.firstInconsistentParent() {
-            throw LogStoreError.inconsistent("\(directory)/\(Self.hashesFileName): stored hash at level \(bad.level) index \(bad.index) is not the hash of its children: refusing to open (checked against \(directory)/\(Self.checkpointFileName) and the segments)")
+            rejection = "stored hash at level \(bad.level) index \(bad.index) is not the hash of its children"
+        } else if let checkpoint = storedCheckpoint(), checkpoint.treeSize <= k,
+                  (try? tree.rootHash(treeSize: checkpoint.treeSize)) != checkpoint.rootHash {
+            rejection = "the root at size \(checkpoint.treeSize) differs from the signed checkpoint"
+        }
+        if let rejection {
+            rejectedCaches = "\(directory)/\(Self.hashesFileName): \(rejection); rebuilt from the segments"
+            tree = InMemoryMerkleTree()
+            locations.removeAll()
+            k = 0
+            lastSize = nil
         }
         trustedPrefix = k
         envelopePrefixPending = k
@@ -205,22 +223,42 @@ public final class LogStore: @unchecked Sendable {
         }
     }
 
-    /// Refuses to open when the `checkpoint` file's root differs from the stored hashes at its size.
-    private func checkCheckpointFile() throws {
+    /// The body of the newest signed tree head the log wrote (`checkpoint` file), if readable.
+    private func storedCheckpoint() -> Checkpoint? {
         let path = directory + "/" + Self.checkpointFileName
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8),
-              let end = text.range(of: "\n\n"),
-              let checkpoint = try? Checkpoint(body: String(text[..<end.lowerBound]) + "\n"),
-              checkpoint.treeSize <= tree.treeSize else { return }
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8), let end = text.range(of: "\n\n") else { return nil }
+        return try? Checkpoint(body: String(text[..<end.lowerBound]) + "\n")
+    }
+
+    /// Refuses to open when the segments disagree with the newest signed checkpoint: its
+    /// root differs, or it covers more entries than the segments hold (acknowledged
+    /// entries were lost).
+    private func checkCheckpointFile() throws {
+        guard let checkpoint = storedCheckpoint() else { return }
+        guard checkpoint.treeSize <= tree.treeSize else {
+            throw LogStoreError.inconsistent("\(directory)/\(Self.checkpointFileName) signs a tree of \(checkpoint.treeSize) entries but the segments hold \(tree.treeSize): entries were lost; refusing to open")
+        }
         guard try tree.rootHash(treeSize: checkpoint.treeSize) == checkpoint.rootHash else {
-            throw LogStoreError.inconsistent("\(directory)/\(Self.hashesFileName) disagrees with \(directory)/\(Self.checkpointFileName) at tree size \(checkpoint.treeSize): refusing to open")
+            throw LogStoreError.inconsistent("the segments disagree with \(directory)/\(Self.checkpointFileName) at tree size \(checkpoint.treeSize): refusing to open")
         }
     }
 
     static func segmentName(_ first: UInt64) -> String { String(format: "%020llu.seg", first) }
 
     private func recover() throws {
-        let names = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".seg") }.sorted()
+        var names = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".seg") }.sorted()
+        // A crash while a new segment was being created leaves it shorter than its header
+        // (created, header not yet durable): it holds no record, so it is removed and reported.
+        if names.count > 1, let last = names.last {
+            var info = stat()
+            let path = directory + "/" + last
+            if stat(path, &info) == 0, Int(info.st_size) <= Self.segmentHeaderSize,
+               Array(((try? Self.readFile(path)) ?? []).prefix(8)) != Self.magic || Int(info.st_size) < Self.segmentHeaderSize {
+                if !readOnly { unlink(directory + "/" + last) }
+                truncatedTail = (last, 0, Int(info.st_size))
+                names.removeLast()
+            }
+        }
         var expected: UInt64 = 0
         var scanSegment = 0
         var startOffset = Self.segmentHeaderSize
@@ -407,7 +445,11 @@ public final class LogStore: @unchecked Sendable {
         while true {
             condition.lock()
             while pending.isEmpty && !closed { condition.wait() }
-            if pending.isEmpty && closed { condition.unlock(); return }
+            if pending.isEmpty && closed {
+                condition.unlock()
+                if hashesFD >= 0 { try? syncSide() }   // a clean close leaves the caches durable
+                return
+            }
             let batch = pending
             pending.removeAll()
             condition.unlock()
@@ -446,13 +488,15 @@ public final class LogStore: @unchecked Sendable {
                     results.append(index)
                 }
                 try writeAll(buffer, at: bufferStart)
-                // Hashes and index are written in the same batch; all three are synced before any append returns.
+                // The segment is the truth and the only file synced per batch (group commit:
+                // one fdatasync). The hashes and index caches are written now and synced with
+                // tree heads and at close; open checks them and rebuilds what does not add up.
                 try writeSide(hashBuffer, indexBuffer)
                 condition.lock()
                 hashedCount = UInt64(locations.count)
                 condition.unlock()
                 guard fdatasync(writeFD) == 0 else { throw LogStoreError.io("fdatasync", errno: errno) }
-                try syncSide()
+                if batch.contains(where: { $0.type == .treeHead }) { try syncSide() }
             } catch {
                 failure = error
             }

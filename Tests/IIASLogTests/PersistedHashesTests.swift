@@ -73,16 +73,37 @@ final class PersistedHashesTests: XCTestCase {
         again.close()
     }
 
-    /// A flipped byte in a stored hash inside the checkpointed prefix: open refuses, naming the files.
-    func testFlippedHashBeforeCheckpointIsRefused() async throws {
-        let (dir, _) = try await makeLog(300, checkpointAt: 290)
+    /// A flipped byte in a stored hash inside the checkpointed prefix: the caches are
+    /// rejected (reported) and rebuilt from the segments; the tree is the signed one.
+    func testFlippedHashBeforeCheckpointIsRebuiltFromSegments() async throws {
+        let (dir, root) = try await makeLog(300, checkpointAt: 290)
         let hashes = dir + "/" + LogStore.hashesFileName
         var bytes = try Data(contentsOf: URL(fileURLWithPath: hashes))
         bytes[32 * 10 + 3] ^= 0x80
         try bytes.write(to: URL(fileURLWithPath: hashes))
+        let log = try LogStore(directory: dir, segmentSize: 64 * 1024)
+        XCTAssertEqual(log.trustedPrefix, 0)
+        XCTAssertTrue(log.rejectedCaches?.contains(LogStore.hashesFileName) == true, "\(String(describing: log.rejectedCaches))")
+        XCTAssertEqual(log.count, 301, "300 entries and the tree head")
+        XCTAssertEqual(try log.merkleTree.rootHash(treeSize: log.count), root)
+        log.close()
+        let again = try LogStore(directory: dir, segmentSize: 64 * 1024)
+        XCTAssertNil(again.rejectedCaches, "the rebuilt caches are trusted on the next open")
+        XCTAssertEqual(again.trustedPrefix, 301)
+        again.close()
+    }
+
+    /// A checkpoint that signs more entries than the segments hold: entries were lost; refused.
+    func testCheckpointLargerThanTheLogIsRefused() async throws {
+        let (dir, _) = try await makeLog(300, checkpointAt: 290)
+        let segments = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".seg") }.sorted()
+        for name in segments.dropFirst() { try FileManager.default.removeItem(atPath: dir + "/" + name) }
+        let first = dir + "/" + segments[0]
+        let size = try fileSize(first)
+        XCTAssertEqual(truncate(first, off_t(size / 4)), 0)
         XCTAssertThrowsError(try LogStore(directory: dir, segmentSize: 64 * 1024)) { error in
             guard case let LogStoreError.inconsistent(why) = error else { return XCTFail("\(error)") }
-            XCTAssertTrue(why.contains(LogStore.hashesFileName) && why.contains(LogStore.checkpointFileName), why)
+            XCTAssertTrue(why.contains("290") && why.contains("lost"), why)
         }
     }
 
