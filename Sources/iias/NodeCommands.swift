@@ -80,14 +80,16 @@ struct NodeCommand: AsyncParsableCommand {
             } catch {
                 throw CLIFailure.invalid("cannot start: \(error)", hint: "the node refuses to run on a damaged log; `iias log verify \(configuration.dataDirectory)/log` reports where")
             }
+            // One line on standard output once the peer port and the API socket are both
+            // open (scripts and tests wait for it).
+            let ready = ReadyLine(parts: 2)
             var services: [any Service] = [
                 NodeService(node: node, configurationFile: config) { port in
-                    // One line on standard output when the node is up (scripts and tests wait for it).
-                    FileHandle.standardOutput.write(Data("ready center=\(configuration.center) port=\(port) socket=\(configuration.socketPath)\n".utf8))
+                    ready.report("ready center=\(configuration.center) port=\(port) socket=\(configuration.socketPath)")
                 },
                 LocalAPIServer(socketPath: configuration.socketPath, group: configuration.socketGroup, users: configuration.users,
                                operations: node, center: configuration.center,
-                               maxRequestBytes: configuration.limits.maxRequestBytes, logger: logger),
+                               maxRequestBytes: configuration.limits.maxRequestBytes, logger: logger) { ready.report(nil) },
             ]
             if let metrics = configuration.metrics {
                 services.append(MetricsEndpoint(host: metrics.host, port: metrics.port, registry: registry, logger: logger))
@@ -138,5 +140,22 @@ struct NodeCommand: AsyncParsableCommand {
                 print("configuration is valid")
             }
         }
+    }
+}
+
+/// Prints the "ready" line once every part of the node has reported in.
+final class ReadyLine: @unchecked Sendable {
+    private let lock = NSLock()
+    private var left: Int
+    private var line: String?
+
+    init(parts: Int) { left = parts }
+
+    func report(_ text: String?) {
+        lock.lock()
+        defer { lock.unlock() }
+        if let text { line = text }
+        left -= 1
+        if left == 0, let line { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
     }
 }

@@ -15,10 +15,12 @@ public final class LocalAPIServer: Service, Sendable {
     let router: APIRouter
     let logger: Logger
     let maxRequestBytes: Int
+    let onReady: @Sendable () -> Void
 
     public init(socketPath: String, group: String?, users: [String: Role], operations: any NodeOperations,
-                center: CenterID, maxRequestBytes: Int = 2 << 20, logger: Logger) {
+                center: CenterID, maxRequestBytes: Int = 2 << 20, logger: Logger, onReady: @escaping @Sendable () -> Void = {}) {
         self.socketPath = socketPath
+        self.onReady = onReady
         self.group = group
         self.logger = logger
         self.maxRequestBytes = maxRequestBytes
@@ -28,6 +30,7 @@ public final class LocalAPIServer: Service, Sendable {
     /// Binds the socket, serves until graceful shutdown, then removes the socket file.
     public func run() async throws {
         let channel = try await bind()
+        onReady()
         try? await gracefulShutdown()
         try? await channel.close()
         unlink(socketPath)
