@@ -458,35 +458,53 @@ public final class LogStore: @unchecked Sendable {
             do {
                 let now = Int64(Date().timeIntervalSince1970 * 1000)
                 var buffer: [UInt8] = []
+                buffer.reserveCapacity(batch.reduce(0) { $0 + Record.headerSize + LogEntry.fixedSize + $1.payload.count } + 256)
                 var hashBuffer: [UInt8] = []
                 var indexBuffer: [UInt8] = []
                 var bufferStart = writeOffset
+                // Hashing, encoding and parsing happen outside the lock the appenders take to
+                // enqueue; the results are published under it once per batch (or before a
+                // tree head needs the root, or a segment rolls).
+                var staged: [(segment: Int, offset: Int, leaf: [UInt8], id: UUID?, index: UInt64)] = []
+                var nextIndex = UInt64(locations.count)
+                func publish() {
+                    guard !staged.isEmpty else { return }
+                    condition.lock()
+                    for item in staged {
+                        locations.append((item.segment, item.offset))
+                        tree.append(leafHash: item.leaf)
+                        for h in tree.lastStoredHashes() { hashBuffer.append(contentsOf: h) }
+                        if let id = item.id, envelopeIndex[id] == nil { envelopeIndex[id] = item.index }
+                    }
+                    condition.unlock()
+                    staged.removeAll(keepingCapacity: true)
+                }
                 for item in batch {
-                    let index = UInt64(locations.count)
+                    let index = nextIndex
                     var payload = item.payload
-                    if let make = item.makePayload { payload = make(index, try tree.rootHash(treeSize: index)) }
+                    if let make = item.makePayload {
+                        publish()
+                        payload = make(index, try tree.rootHash(treeSize: index))
+                    }
                     let entry = LogEntry(index: index, timeMilliseconds: now, type: item.type, payload: payload)
-                    let record = Record.encode(entry)
-                    if writeOffset > Self.segmentHeaderSize && writeOffset + record.count > segmentSize {
+                    let recordSize = Record.headerSize + LogEntry.fixedSize + payload.count
+                    if writeOffset > Self.segmentHeaderSize && writeOffset + recordSize > segmentSize {
+                        publish()
                         try writeAll(buffer, at: bufferStart)
                         buffer.removeAll()
                         guard fdatasync(writeFD) == 0 else { throw LogStoreError.io("fdatasync", errno: errno) }
                         try startSegment(first: index)
                         bufferStart = writeOffset
                     }
-                    let envelopeID = Self.envelopeID(of: entry)  // parsed outside the lock
-                    condition.lock()
-                    locations.append((segments.count - 1, writeOffset))
-                    tree.append(leafHash: Merkle.hashLeaf(entry.encoded()))
-                    for h in tree.lastStoredHashes() { hashBuffer.append(contentsOf: h) }
+                    let body = Record.append(entry, to: &buffer)
+                    staged.append((segments.count - 1, writeOffset, Merkle.hashLeaf(buffer[body]), Self.envelopeID(of: entry), index))
                     Record.appendBE(UInt64(segments.count - 1), to: &indexBuffer)
                     Record.appendBE(UInt64(writeOffset), to: &indexBuffer)
-                    if let envelopeID, envelopeIndex[envelopeID] == nil { envelopeIndex[envelopeID] = index }
-                    condition.unlock()
-                    writeOffset += record.count
-                    buffer.append(contentsOf: record)
+                    writeOffset += recordSize
                     results.append(index)
+                    nextIndex += 1
                 }
+                publish()
                 try writeAll(buffer, at: bufferStart)
                 // The segment is the truth and the only file synced per batch (group commit:
                 // one fdatasync). The hashes and index caches are written now and synced with

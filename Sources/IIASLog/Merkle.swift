@@ -5,8 +5,8 @@ import IIASCrypto
 /// Hashes are 32-byte SHA-256 values held as `[UInt8]`.
 public enum Merkle {
     /// RFC 9162 §2.1.1: MTH({d(0)}) = SHA-256(0x00 || d(0)).
-    public static func hashLeaf(_ entry: [UInt8]) -> [UInt8] {
-        SHA256.hash(parts: [[UInt8(0x00)], entry])
+    public static func hashLeaf(_ entry: some ContiguousBytesView) -> [UInt8] {
+        SHA256.hash(prefixByte: 0x00, entry)
     }
 
     /// RFC 9162 §2.1.1: MTH(D[n]) = SHA-256(0x01 || MTH(D[0:k]) || MTH(D[k:n])).

@@ -45,8 +45,30 @@ public struct LogEntry: Equatable, Sendable {
 public enum Record {
     public static let headerSize = 8
 
-    public static func encode(_ entry: LogEntry) -> [UInt8] {
-        let body = entry.encoded()
+    public static func encode(_ entry: LogEntry) -> [UInt8] { encode(encodedEntry: entry.encoded()) }
+
+    /// Appends `entry` framed as a record to `buffer` without intermediate copies;
+    /// returns the range of the encoded entry (what the Merkle leaf hashes).
+    @discardableResult
+    public static func append(_ entry: LogEntry, to buffer: inout [UInt8]) -> Range<Int> {
+        let start = buffer.count
+        buffer.append(contentsOf: repeatElement(0, count: headerSize))
+        appendBE(entry.index, to: &buffer)
+        appendBE(UInt64(bitPattern: entry.timeMilliseconds), to: &buffer)
+        buffer.append(entry.type.rawValue)
+        buffer.append(contentsOf: entry.payload)
+        let body = (start + headerSize)..<buffer.count
+        let crc = buffer[body].withUnsafeBytes { CRC32C.checksum($0) }
+        let length = UInt32(body.count)
+        for i in 0..<4 {
+            buffer[start + i] = UInt8(truncatingIfNeeded: length >> (24 - 8 * i))
+            buffer[start + 4 + i] = UInt8(truncatingIfNeeded: crc >> (24 - 8 * i))
+        }
+        return body
+    }
+
+    /// Frames an already encoded entry (the writer hashes the same bytes for the Merkle leaf).
+    public static func encode(encodedEntry body: [UInt8]) -> [UInt8] {
         var out = [UInt8]()
         out.reserveCapacity(headerSize + body.count)
         appendBE32(UInt32(body.count), to: &out)

@@ -24,6 +24,21 @@ public enum SHA256 {
         return out
     }
 
+    /// SHA-256(prefix || data): the RFC 6962/9162 domain-separated hash of a leaf
+    /// (prefix 0x00) without copying the data behind its prefix byte.
+    public static func hash(prefixByte: UInt8, _ data: some ContiguousBytesView) -> [UInt8] {
+        guard let context = EVP_MD_CTX_new() else { fatalError("out of memory (EVP_MD_CTX_new)") }
+        defer { EVP_MD_CTX_free(context) }
+        precondition(EVP_DigestInit_ex(context, algorithm, nil) == 1, "EVP_DigestInit_ex(SHA-256) failed")
+        var prefix = prefixByte
+        _ = EVP_DigestUpdate(context, &prefix, 1)
+        data.withBytes { p in _ = EVP_DigestUpdate(context, p.baseAddress, p.count) }
+        var out = [UInt8](repeating: 0, count: byteCount)
+        var length: UInt32 = 0
+        precondition(EVP_DigestFinal_ex(context, &out, &length) == 1 && length == UInt32(byteCount), "EVP_DigestFinal_ex failed")
+        return out
+    }
+
     /// Hashes the concatenation of several parts without copying them together.
     public static func hash(parts: [any ContiguousBytesView]) -> [UInt8] {
         guard let context = EVP_MD_CTX_new() else { fatalError("out of memory (EVP_MD_CTX_new)") }
