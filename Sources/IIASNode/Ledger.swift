@@ -91,11 +91,12 @@ public struct Ledger: Sendable {
 
     /// Folds one log entry. Payloads were verified before they were logged; here they
     /// are only parsed, so a fold never needs keys or certificates.
-    public mutating func apply(_ entry: LogEntry) {
+    /// `envelope`: the entry's payload already parsed (the node's own appends), to spare a second parse.
+    public mutating func apply(_ entry: LogEntry, envelope parsed: Envelope? = nil) {
         let time = Date(timeIntervalSince1970: Double(entry.timeMilliseconds) / 1000)
         switch entry.type {
         case .sent:
-            guard let envelope = parse(entry) else { return }
+            guard let envelope = parsed ?? parse(entry) else { return }
             let header = envelope.header
             let isAck = header.kind == .receipt
             if isAck, let answered = header.receipt?.envelopeID {
@@ -107,14 +108,14 @@ public struct Ledger: Sendable {
                                         ($0, RecipientDelivery(center: $0, state: .queued, updated: time))
                                     })))
         case .received:
-            guard let envelope = parse(entry) else { return }
+            guard let envelope = parsed ?? parse(entry) else { return }
             let header = envelope.header
             guard incoming[header.id] == nil else { return }
             incoming[header.id] = Incoming(index: entry.index, id: header.id, sender: header.sender, received: time,
                                            created: header.created, sha256: envelope.sha256, isAcknowledgement: false)
             inboxOrder.append(header.id)
         case .receipt:
-            guard let envelope = parse(entry), let receipt = envelope.header.receipt else { return }
+            guard let envelope = parsed ?? parse(entry), let receipt = envelope.header.receipt else { return }
             let from = envelope.header.sender
             if receipt.outcome == .acknowledged {
                 // An acknowledgement of one of our notifications: remembered as incoming

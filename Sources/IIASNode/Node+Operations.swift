@@ -38,7 +38,7 @@ extension Node {
         let index: UInt64
         do {
             // Both go to the writer together and usually share one fsync.
-            async let sent = append(.sent, sealed.bytes)
+            async let sent = append(.sent, sealed.bytes, envelope: sealed)
             async let acted = append(.operatorAction, action.encoded())
             index = try await sent.index
             _ = try await acted
@@ -108,7 +108,7 @@ extension Node {
                 let (index, _) = try await append(.operatorAction, OperatorAction(action: .acknowledge, envelope: id, actor: actor).encoded())
                 let acknowledgement = Envelope.receipt(answering: id, sha256: incoming.sha256, to: incoming.sender, from: crypto.center,
                                                        signer: crypto.keys.signingKey, outcome: .acknowledged, logIndex: index)
-                _ = try await append(.sent, acknowledgement.bytes)
+                _ = try await append(.sent, acknowledgement.bytes, envelope: acknowledgement)
                 peers[incoming.sender]?.enqueue([acknowledgement.id])
             } catch {
                 throw .unavailable("cannot log the acknowledgement: \(error)")

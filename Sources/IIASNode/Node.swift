@@ -192,14 +192,14 @@ public actor Node: NodeOperations {
     // MARK: - Appending
 
     /// Appends and measures; every state change goes through here.
-    func append(_ type: EntryType, _ payload: [UInt8]) async throws -> (index: UInt64, time: Date) {
+    func append(_ type: EntryType, _ payload: [UInt8], envelope: Envelope? = nil) async throws -> (index: UInt64, time: Date) {
         let start = ContinuousClock.now
         let index = try await log.append(type: type, payload: payload)
         let elapsed = ContinuousClock.now - start
         Metrics.Timer(label: "iias_log_append_seconds").recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
         Metrics.Gauge(label: "iias_log_entries").record(Int(log.count))
         let entry = try log.entry(at: index)
-        ledger.apply(entry)
+        ledger.apply(entry, envelope: envelope)
         return (index, Date(timeIntervalSince1970: Double(entry.timeMilliseconds) / 1000))
     }
 
@@ -318,7 +318,7 @@ public actor Node: NodeOperations {
             }
         }
         do {
-            let (index, time) = try await append(header.kind == .notification ? .received : .receipt, envelope.bytes)
+            let (index, time) = try await append(header.kind == .notification ? .received : .receipt, envelope.bytes, envelope: envelope)
             if let summary { summaries[header.id] = summary }
             if header.kind == .notification {
                 Metrics.Counter(label: "iias_received_total").increment()
@@ -367,7 +367,7 @@ public actor Node: NodeOperations {
             return
         }
         do {
-            _ = try await append(.receipt, bytes)
+            _ = try await append(.receipt, bytes, envelope: envelope)
         } catch {
             logger.error("cannot log a receipt", metadata: ["envelope": "\(receipt.envelopeID)", "error": "\(error)"])
             return

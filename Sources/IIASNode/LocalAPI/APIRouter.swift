@@ -122,7 +122,8 @@ struct APIRouter: Sendable {
                 let id = try Self.id(route[1])
                 let original = try await operations.read(id, by: actor)
                 let draft = try parseDraft(request.body, recipientsFromAll: [], overrides: [
-                    "kind": "reply", "inReplyTo": id.uuidString.lowercased(), "recipients": [original.item.sender.rawValue],
+                    "kind": .string("reply"), "inReplyTo": .string(id.uuidString.lowercased()),
+                    "recipients": .array([.string(original.item.sender.rawValue)]),
                 ])
                 return try json(.created, await operations.reply(to: id, with: draft, by: actor))
             case (.GET, 1, "outbox"):
@@ -175,29 +176,31 @@ struct APIRouter: Sendable {
         }
     }
 
-    /// A draft notification: the node fills `version`, `id`, `created` and `sender` when
-    /// absent and expands `"recipients": ["all"]` to every configured peer.
-    func parseDraft(_ body: [UInt8]?, recipientsFromAll all: [CenterID], overrides: [String: Any] = [:]) throws -> FormalNotification {
+    /// A draft notification: the node fills `version`, `id`, `created`, `sender` and
+    /// `kind` when absent and expands `"recipients": ["all"]` to every configured peer.
+    /// Parsed and re-written with the model's own strict JSON reader and writer.
+    func parseDraft(_ body: [UInt8]?, recipientsFromAll all: [CenterID], overrides: [String: JSONValue] = [:]) throws -> FormalNotification {
         guard let body, !body.isEmpty else {
             throw RequestProblem(.badRequest, "the request needs a JSON notification as its body", hint: "see LocalAPI.md for an example")
         }
-        let parsed: Any
-        do { parsed = try JSONSerialization.jsonObject(with: Data(body)) } catch {
-            throw RequestProblem(.badRequest, "the body is not JSON: \((error as NSError).userInfo["NSDebugDescription"] ?? error)", hint: nil)
+        let parsed: JSONValue
+        do { parsed = try JSONParser.parse(body).value } catch {
+            throw RequestProblem(.badRequest, "the body is not JSON: \(error.message)", hint: nil)
         }
-        guard var document = parsed as? [String: Any] else { throw RequestProblem(.badRequest, "the body is not a JSON object", hint: nil) }
-        if document["version"] == nil { document["version"] = FormalNotification.currentVersion }
-        if document["id"] == nil { document["id"] = UUID().uuidString.lowercased() }
-        if document["created"] == nil { document["created"] = Timestamp.formatWithMilliseconds(Date()) }
-        if document["sender"] == nil { document["sender"] = center.rawValue }
-        if document["kind"] == nil { document["kind"] = "notification" }
-        if document["entities"] == nil { document["entities"] = [Any]() }
-        if let recipients = document["recipients"] as? [String], recipients.map({ $0.lowercased() }) == ["all"] {
-            document["recipients"] = all.map(\.rawValue)
+        guard case .object(var document) = parsed else { throw RequestProblem(.badRequest, "the body is not a JSON object", hint: nil) }
+        func fill(_ key: String, _ value: @autoclosure () -> JSONValue) { if document[key] == nil { document[key] = value() } }
+        fill("version", .integer(Int64(FormalNotification.currentVersion)))
+        fill("id", .string(UUID().uuidString.lowercased()))
+        fill("created", .string(Timestamp.formatWithMilliseconds(Date())))
+        fill("sender", .string(center.rawValue))
+        fill("kind", .string("notification"))
+        fill("entities", .array([]))
+        if case .array(let recipients)? = document["recipients"], recipients.count == 1,
+           case .string(let only) = recipients[0], only.lowercased() == "all" {
+            document["recipients"] = .array(all.map { .string($0.rawValue) })
         }
         for (key, value) in overrides { document[key] = value }
-        let bytes = (try? JSONSerialization.data(withJSONObject: document, options: [.sortedKeys])) ?? Data()
-        do { return try FormalNotification.parse(bytes) } catch {
+        do { return try FormalNotification.parse(JSONWriter.bytes(.object(document))) } catch {
             throw NodeError.invalidNotification(error.problems)
         }
     }

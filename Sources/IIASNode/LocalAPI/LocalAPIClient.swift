@@ -43,7 +43,7 @@ public struct LocalAPIClient: Sendable {
     // MARK: - Routes
 
     public func submit(_ draft: [String: Any]) async throws -> Submission {
-        try await call(.POST, "/v1/notifications", body: try JSONSerialization.data(withJSONObject: draft, options: [.sortedKeys]))
+        try await call(.POST, "/v1/notifications", body: try JSONSerialization.data(withJSONObject: draft))
     }
 
     public func inbox(_ filter: InboxFilter = InboxFilter()) async throws -> [InboxItem] {
@@ -60,7 +60,7 @@ public struct LocalAPIClient: Sendable {
     public func read(_ id: UUID) async throws -> ReadResult { try await call(.GET, "/v1/inbox/\(id.uuidString.lowercased())") }
     public func acknowledge(_ id: UUID) async throws -> InboxItem { try await call(.POST, "/v1/inbox/\(id.uuidString.lowercased())/ack") }
     public func reply(to id: UUID, _ draft: [String: Any]) async throws -> Submission {
-        try await call(.POST, "/v1/inbox/\(id.uuidString.lowercased())/reply", body: try JSONSerialization.data(withJSONObject: draft, options: [.sortedKeys]))
+        try await call(.POST, "/v1/inbox/\(id.uuidString.lowercased())/reply", body: try JSONSerialization.data(withJSONObject: draft))
     }
     public func outbox(limit: Int? = nil) async throws -> [OutboxItem] { try await call(.GET, "/v1/outbox" + (limit.map { "?limit=\($0)" } ?? "")) }
     public func delivery(of id: UUID) async throws -> OutboxItem { try await call(.GET, "/v1/outbox/\(id.uuidString.lowercased())") }
