@@ -75,6 +75,10 @@ public final class LogStore: @unchecked Sendable {
     private var indexOffset = 0
     /// Entries taken from the hashes and index files at open: their records were not read.
     public private(set) var trustedPrefix: UInt64 = 0
+    /// Called on the writer thread after each batch's fdatasync with its duration in
+    /// seconds and the number of entries it made durable (metrics). Set it before the
+    /// first append.
+    nonisolated(unsafe) public var syncObserver: (@Sendable (_ seconds: Double, _ entries: Int) -> Void)?
     /// Set when open found the hashes/index caches inconsistent and rebuilt them from
     /// the segments (reported by the node at start-up; the log itself is intact).
     public private(set) var rejectedCaches: String?
@@ -513,7 +517,9 @@ public final class LogStore: @unchecked Sendable {
                 condition.lock()
                 hashedCount = UInt64(locations.count)
                 condition.unlock()
+                let syncStart = DispatchTime.now().uptimeNanoseconds
                 guard fdatasync(writeFD) == 0 else { throw LogStoreError.io("fdatasync", errno: errno) }
+                syncObserver?(Double(DispatchTime.now().uptimeNanoseconds - syncStart) / 1e9, batch.count)
                 if batch.contains(where: { $0.type == .treeHead }) { try syncSide() }
             } catch {
                 failure = error

@@ -74,6 +74,12 @@ public actor Node: NodeOperations {
         self.logger = logger
         self.group = group
         self.ledger = ledger
+        let fsyncTimer = Metrics.Timer(label: "iias_log_fsync_seconds")
+        let batchSize = Metrics.Recorder(label: "iias_log_batch_entries")
+        log.syncObserver = { seconds, entries in
+            fsyncTimer.recordNanoseconds(Int64(seconds * 1e9))
+            batchSize.record(entries)
+        }
         self.treeHeadSize = log.count
         self.lastTreeHead = Self.storedTreeHead(logDirectory: (configuration.dataDirectory as NSString).appendingPathComponent("log"))
     }

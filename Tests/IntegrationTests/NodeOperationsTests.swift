@@ -89,6 +89,7 @@ final class NodeOperationsTests: XCTestCase {
         XCTAssertTrue(text.contains("iias_sent_total 1"), text)
         XCTAssertTrue(text.contains("iias_delivered_total 1"), text)
         XCTAssertTrue(text.contains("iias_queue_depth{peer=\"GE\"}"), text)
+        XCTAssertTrue(text.contains("iias_log_fsync_seconds_count"), "fsync latency is measured: \(text)")
         XCTAssertTrue(try httpGet(port: metricsPort, path: "/other").contains("404"))
     }
 
