@@ -53,7 +53,15 @@ public final class LogStore: @unchecked Sendable {
         let payload: [UInt8]
         /// For a tree head: builds the payload from (its own index = tree size, root at that size).
         var makePayload: (@Sendable (UInt64, [UInt8]) -> [UInt8])? = nil
-        let continuation: CheckedContinuation<UInt64, any Error>
+        let completion: Completion
+    }
+
+    /// Who is waiting for an entry: its own appender, or (on the last entry of an
+    /// `append(_:)` batch) the batch's appender, for `count` consecutive entries.
+    private enum Completion {
+        case single(CheckedContinuation<UInt64, any Error>)
+        case batch(CheckedContinuation<[UInt64], any Error>, count: Int)
+        case none
     }
     private var pending: [Pending] = []
     private var closed = false
@@ -387,7 +395,27 @@ public final class LogStore: @unchecked Sendable {
         return try await withCheckedThrowingContinuation { c in
             condition.lock()
             if closed { condition.unlock(); c.resume(throwing: LogStoreError.closed); return }
-            pending.append(Pending(type: type, payload: payload, continuation: c))
+            pending.append(Pending(type: type, payload: payload, completion: .single(c)))
+            condition.signal()
+            condition.unlock()
+        }
+    }
+
+    /// Appends several entries in this order as consecutive indexes, made durable by the
+    /// same fdatasync; returns their indexes once they are on disk. What a receiver uses to
+    /// log every envelope that arrived together with one sync and in arrival order.
+    public func append(_ entries: [(type: EntryType, payload: [UInt8])]) async throws -> [UInt64] {
+        guard !entries.isEmpty else { return [] }
+        for entry in entries where entry.payload.count + LogEntry.fixedSize > maximumEntrySize {
+            throw LogError.recordTooLarge(length: entry.payload.count + LogEntry.fixedSize, maximum: maximumEntrySize)
+        }
+        return try await withCheckedThrowingContinuation { c in
+            condition.lock()
+            if closed { condition.unlock(); c.resume(throwing: LogStoreError.closed); return }
+            for (i, entry) in entries.enumerated() {
+                let completion: Completion = i == entries.count - 1 ? .batch(c, count: entries.count) : .none
+                pending.append(Pending(type: entry.type, payload: entry.payload, completion: completion))
+            }
             condition.signal()
             condition.unlock()
         }
@@ -410,7 +438,7 @@ public final class LogStore: @unchecked Sendable {
         _ = try await withCheckedThrowingContinuation { (c: CheckedContinuation<UInt64, any Error>) in
             condition.lock()
             if closed { condition.unlock(); c.resume(throwing: LogStoreError.closed); return }
-            pending.append(Pending(type: .treeHead, payload: [], makePayload: make, continuation: c))
+            pending.append(Pending(type: .treeHead, payload: [], makePayload: make, completion: .single(c)))
             condition.signal()
             condition.unlock()
         }
@@ -525,7 +553,14 @@ public final class LogStore: @unchecked Sendable {
                 failure = error
             }
             for (i, item) in batch.enumerated() {
-                if let failure { item.continuation.resume(throwing: failure) } else { item.continuation.resume(returning: results[i]) }
+                switch item.completion {
+                case .single(let c):
+                    if let failure { c.resume(throwing: failure) } else { c.resume(returning: results[i]) }
+                case .batch(let c, let count):
+                    if let failure { c.resume(throwing: failure) } else { c.resume(returning: Array(results[(i - count + 1)...i])) }
+                case .none:
+                    break
+                }
             }
         }
     }

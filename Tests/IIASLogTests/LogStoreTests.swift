@@ -141,3 +141,34 @@ extension LogStoreTests {
         do { _ = try await log.append(type: .sent, payload: [1]); XCTFail("appended to a read-only log") } catch {}
     }
 }
+
+/// `append(_:)` of several entries: consecutive indexes in the given order, one batch.
+final class LogStoreBatchTests: XCTestCase {
+    func testBatchAppendsAreConsecutiveInOrderAndInterleaveWithSingles() async throws {
+        let dir = try makeTemporaryDirectory("iias-batch").path + "/log"
+        let log = try LogStore(directory: dir, segmentSize: 4096)
+        let empty = try await log.append([])
+        XCTAssertEqual(empty, [])
+        try await withThrowingTaskGroup(of: [UInt64].self) { group in
+            for t in 0..<8 {
+                group.addTask {
+                    if t % 2 == 0 { return [try await log.append(type: .operatorAction, payload: Array("single \(t)".utf8))] }
+                    return try await log.append((0..<5).map { (EntryType.received, Array("batch \(t) item \($0)".utf8)) })
+                }
+            }
+            for try await indexes in group where indexes.count == 5 {
+                XCTAssertEqual(indexes, Array(indexes[0]...(indexes[0] + 4)), "a batch gets consecutive indexes")
+                let texts = try indexes.map { String(decoding: try log.entry(at: $0).payload, as: UTF8.self) }
+                let prefix = texts[0].components(separatedBy: " item ")[0]
+                XCTAssertEqual(texts, (0..<5).map { "\(prefix) item \($0)" }, "in the order given")
+            }
+        }
+        XCTAssertEqual(log.count, 4 + 4 * 5)
+        do {
+            _ = try await log.append([(.received, [UInt8](repeating: 0, count: 17 << 20))])
+            XCTFail("an oversize entry in a batch was accepted")
+        } catch {}
+        XCTAssertEqual(log.count, 24, "nothing of a refused batch is written")
+        log.close()
+    }
+}
