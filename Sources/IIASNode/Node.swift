@@ -197,16 +197,25 @@ public actor Node: NodeOperations {
 
     // MARK: - Appending
 
-    /// Appends and measures; every state change goes through here.
-    func append(_ type: EntryType, _ payload: [UInt8], envelope: Envelope? = nil) async throws -> (index: UInt64, time: Date) {
+    /// Appends several entries with one fdatasync, in order, and folds them; every state
+    /// change goes through here. `envelope`: the payload already parsed, if it is one.
+    func append(_ items: [(type: EntryType, payload: [UInt8], envelope: Envelope?)]) async throws -> [(index: UInt64, time: Date)] {
         let start = ContinuousClock.now
-        let index = try await log.append(type: type, payload: payload)
+        let indexes = try await log.append(items.map { ($0.type, $0.payload) })
         let elapsed = ContinuousClock.now - start
         Metrics.Timer(label: "iias_log_append_seconds").recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
         Metrics.Gauge(label: "iias_log_entries").record(Int(log.count))
-        let entry = try log.entry(at: index)
-        ledger.apply(entry, envelope: envelope)
-        return (index, Date(timeIntervalSince1970: Double(entry.timeMilliseconds) / 1000))
+        var placed: [(index: UInt64, time: Date)] = []
+        for (item, index) in zip(items, indexes) {
+            let entry = try log.entry(at: index)
+            ledger.apply(entry, envelope: item.envelope)
+            placed.append((index, Date(timeIntervalSince1970: Double(entry.timeMilliseconds) / 1000)))
+        }
+        return placed
+    }
+
+    func append(_ type: EntryType, _ payload: [UInt8], envelope: Envelope? = nil) async throws -> (index: UInt64, time: Date) {
+        try await append([(type, payload, envelope)])[0]
     }
 
     func emit(_ event: NodeEvent) {
@@ -215,48 +224,49 @@ public actor Node: NodeOperations {
 
     // MARK: - Receiving
 
-    /// Serves one inbound connection: envelopes in arrival order, each answered with a
-    /// signed receipt or refusal once the outcome is durable.
+    /// Serves one inbound connection: envelopes in arrival order, in batches of what
+    /// arrived together, each answered with a signed receipt or refusal once the outcome
+    /// is durable.
     func serveInbound(_ channel: Channel, inbox: FrameInbox) async {
         let key = ObjectIdentifier(channel)
         inboundChannels[key] = channel
         defer { inboundChannels[key] = nil }
         var peer: CenterID?
-        for await item in inbox.items {
-            switch item {
-            case .established(let identity):
-                peer = CenterID(rawValue: identity.centerID)
-            case .frame(.envelope(let bytes)):
-                if let peer {
-                    let answer = await envelopeArrived(bytes, from: peer)
-                    channel.writeAndFlush(Frame.receipt(answer), promise: nil)
+        while let items = await inbox.next() {
+            var envelopes: [[UInt8]] = []
+            var frames = 0
+            for item in items {
+                switch item {
+                case .established(let identity):
+                    peer = CenterID(rawValue: identity.centerID)
+                case .frame(.envelope(let bytes)):
+                    envelopes.append(bytes)
+                    frames += 1
+                case .frame(.error(let code, let reason)):
+                    logger.notice("peer closed its connection with an error", metadata: ["peer": "\(peer?.rawValue ?? "?")", "code": "\(code)", "reason": "\(reason.prefix(200))"])
+                    frames += 1
+                case .frame:
+                    frames += 1
                 }
-                inbox.consumed(on: channel.eventLoop)
-            case .frame(.error(let code, let reason)):
-                logger.notice("peer closed its connection with an error", metadata: ["peer": "\(peer?.rawValue ?? "?")", "code": "\(code)", "reason": "\(reason.prefix(200))"])
-                inbox.consumed(on: channel.eventLoop)
-            case .frame:
-                inbox.consumed(on: channel.eventLoop)
             }
+            if let peer, !envelopes.isEmpty {
+                let answers = await envelopesArrived(envelopes, from: peer)
+                for answer in answers { channel.write(Frame.receipt(answer), promise: nil) }
+                channel.flush()
+            }
+            if frames > 0 { inbox.consumed(frames, on: channel.eventLoop) }
         }
     }
 
-    /// What to do with an envelope from `peer`: verified outside the actor, then logged
-    /// and answered. Returns the signed answer (receipt or refusal).
-    nonisolated func envelopeArrived(_ bytes: [UInt8], from peer: CenterID) async -> [UInt8] {
-        let crypto = self.crypto
-        let verdict = Self.check(bytes, from: peer, crypto: crypto, skew: limits.clockSkewSeconds)
-        switch verdict {
-        case .refuse(let id, let sha256, let reason, let detail):
-            Metrics.Counter(label: "iias_rejects_total", dimensions: [("reason", reason.rawValue)]).increment()
-            logger.notice("refused an envelope", metadata: ["peer": "\(peer)", "envelope": "\(id)", "reason": "\(reason.rawValue)", "detail": "\(detail)"])
-            return crypto.refusal(answering: id, sha256: sha256, to: peer, reason: reason, detail: detail)
-        case .accept(let envelope, let summary):
-            return await record(envelope, summary: summary, from: peer)
-        }
+    /// Envelopes from `peer`, checked concurrently outside the actor, then logged (one
+    /// fdatasync for all that are new) and answered in order.
+    nonisolated func envelopesArrived(_ list: [[UInt8]], from peer: CenterID) async -> [[UInt8]] {
+        let crypto = self.crypto, skew = limits.clockSkewSeconds
+        let verdicts = await concurrentMap(list) { Self.check($0, from: peer, crypto: crypto, skew: skew) }
+        return await record(verdicts, from: peer)
     }
 
-    enum Verdict {
+    enum Verdict: Sendable {
         case refuse(UUID, [UInt8], Receipt.RefusalReason, String)
         case accept(Envelope, InboxSummary?)
     }
@@ -303,89 +313,128 @@ public actor Node: NodeOperations {
         }
     }
 
-    /// Logs an accepted envelope (once) and returns its deterministic delivery receipt.
-    func record(_ envelope: Envelope, summary: InboxSummary?, from peer: CenterID) async -> [UInt8] {
-        let header = envelope.header
-        let sha256 = envelope.sha256
-        if let known = ledger.incoming[header.id] {
-            guard known.sha256 == sha256 else {
+    /// Logs the accepted envelopes that are new (together) and returns, in order, each
+    /// envelope's answer: its deterministic delivery receipt, or a signed refusal.
+    func record(_ verdicts: [Verdict], from peer: CenterID) async -> [[UInt8]] {
+        let crypto = self.crypto
+        var answers = [[UInt8]?](repeating: nil, count: verdicts.count)
+        var fresh: [(position: Int, envelope: Envelope, summary: InboxSummary?)] = []
+        var freshIDs: Set<UUID> = []
+        for (position, verdict) in verdicts.enumerated() {
+            switch verdict {
+            case .refuse(let id, let sha256, let reason, let detail):
+                Metrics.Counter(label: "iias_rejects_total", dimensions: [("reason", reason.rawValue)]).increment()
+                logger.notice("refused an envelope", metadata: ["peer": "\(peer)", "envelope": "\(id)", "reason": "\(reason.rawValue)", "detail": "\(detail)"])
+                answers[position] = crypto.refusal(answering: id, sha256: sha256, to: peer, reason: reason, detail: detail)
+            case .accept(let envelope, let summary):
+                let header = envelope.header
+                if ledger.incoming[header.id] != nil || freshIDs.contains(header.id) { continue }   // answered below
+                if header.kind == .receipt {
+                    guard let answered = header.receipt?.envelopeID, let ours = ledger.outgoing[answered],
+                          ours.delivery[peer] != nil, ours.sha256 == header.receipt?.envelopeSHA256 else {
+                        answers[position] = crypto.refusal(answering: header.id, sha256: envelope.sha256, to: peer, reason: .invalid,
+                                                           detail: "acknowledges no notification of ours to \(peer)")
+                        continue
+                    }
+                }
+                freshIDs.insert(header.id)
+                fresh.append((position, envelope, summary))
+            }
+        }
+        if !fresh.isEmpty {
+            do {
+                let placed = try await append(fresh.map { ($0.envelope.header.kind == .notification ? .received : .receipt, $0.envelope.bytes, $0.envelope) })
+                for (item, (index, time)) in zip(fresh, placed) {
+                    let header = item.envelope.header
+                    answers[item.position] = crypto.deliveryReceipt(for: header.id, sha256: item.envelope.sha256, sender: peer, index: index, time: time)
+                    if let summary = item.summary { summaries[header.id] = summary }
+                    if header.kind == .notification {
+                        Metrics.Counter(label: "iias_received_total").increment()
+                        if let inboxItem = inboxItem(header.id) { emit(.received(inboxItem)) }
+                        logger.info("received", metadata: ["envelope": "\(header.id)", "from": "\(peer)", "index": "\(index)"])
+                    } else if let answered = header.receipt?.envelopeID, let delivery = ledger.outgoing[answered]?.delivery[peer] {
+                        emit(.delivery(id: answered, recipient: delivery))
+                    }
+                }
+            } catch {
+                logger.error("cannot log received envelopes", metadata: ["count": "\(fresh.count)", "error": "\(error)"])
+                for item in fresh {
+                    answers[item.position] = crypto.refusal(answering: item.envelope.id, sha256: item.envelope.sha256, to: peer, reason: .invalid,
+                                                            detail: "the recipient could not store it; it will be retried")
+                }
+            }
+        }
+        // Duplicates (of the log, or within this batch): the same receipt as the first time.
+        for (position, verdict) in verdicts.enumerated() where answers[position] == nil {
+            guard case .accept(let envelope, _) = verdict else { continue }
+            if let known = ledger.incoming[envelope.id], known.sha256 == envelope.sha256 {
+                Metrics.Counter(label: "iias_duplicates_total").increment()
+                answers[position] = crypto.deliveryReceipt(for: envelope.id, sha256: envelope.sha256, sender: peer, index: known.index, time: known.received)
+            } else {
                 Metrics.Counter(label: "iias_rejects_total", dimensions: [("reason", "invalid")]).increment()
-                return crypto.refusal(answering: header.id, sha256: sha256, to: peer, reason: .invalid,
-                                      detail: "envelope id already used for other bytes")
-            }
-            Metrics.Counter(label: "iias_duplicates_total").increment()
-            return crypto.deliveryReceipt(for: header.id, sha256: sha256, sender: peer, index: known.index, time: known.received)
-        }
-        if header.kind == .receipt {
-            guard let answered = header.receipt?.envelopeID, let ours = ledger.outgoing[answered],
-                  ours.delivery[peer] != nil, ours.sha256 == header.receipt?.envelopeSHA256 else {
-                return crypto.refusal(answering: header.id, sha256: sha256, to: peer, reason: .invalid,
-                                      detail: "acknowledges no notification of ours to \(peer)")
+                answers[position] = crypto.refusal(answering: envelope.id, sha256: envelope.sha256, to: peer, reason: .invalid,
+                                                   detail: "envelope id already used for other bytes, or not stored")
             }
         }
-        do {
-            let (index, time) = try await append(header.kind == .notification ? .received : .receipt, envelope.bytes, envelope: envelope)
-            if let summary { summaries[header.id] = summary }
-            if header.kind == .notification {
-                Metrics.Counter(label: "iias_received_total").increment()
-                if let item = inboxItem(header.id) { emit(.received(item)) }
-                logger.info("received", metadata: ["envelope": "\(header.id)", "from": "\(peer)", "index": "\(index)"])
-            } else if let answered = header.receipt?.envelopeID, let delivery = ledger.outgoing[answered]?.delivery[peer] {
-                emit(.delivery(id: answered, recipient: delivery))
-            }
-            return crypto.deliveryReceipt(for: header.id, sha256: sha256, sender: peer, index: index, time: time)
-        } catch {
-            logger.error("cannot log a received envelope", metadata: ["envelope": "\(header.id)", "error": "\(error)"])
-            return crypto.refusal(answering: header.id, sha256: sha256, to: peer, reason: .invalid,
-                                  detail: "the recipient could not store it; it will be retried")
-        }
+        return answers.map { $0 ?? [] }
     }
 
-    /// A receipt from `peer` on one of our links: verified, matched to our envelope, logged.
-    func receiptArrived(_ bytes: [UInt8], from peer: CenterID) async {
-        let envelope: Envelope
-        do { envelope = try Envelope(parsing: bytes) } catch {
-            logger.warning("unparseable receipt", metadata: ["peer": "\(peer)", "error": "\(error)"])
-            return
-        }
-        guard envelope.header.kind == .receipt, envelope.header.sender == peer, let receipt = envelope.header.receipt,
-              receipt.outcome != .acknowledged else {
-            logger.warning("not a receipt from this peer", metadata: ["peer": "\(peer)", "envelope": "\(envelope.header.id)"])
-            return
-        }
-        guard let ours = ledger.outgoing[receipt.envelopeID], let delivery = ours.delivery[peer] else {
-            logger.notice("receipt for an envelope we did not send this peer", metadata: ["peer": "\(peer)", "envelope": "\(receipt.envelopeID)"])
-            return
-        }
-        guard delivery.state == .queued || delivery.state == .sent else {
-            peers[peer]?.settled(receipt.envelopeID)
-            return
-        }
-        guard receipt.envelopeSHA256 == ours.sha256 || receipt.outcome == .refused else {
-            logger.warning("receipt names other bytes than we sent", metadata: ["peer": "\(peer)", "envelope": "\(receipt.envelopeID)"])
-            return
-        }
+    /// Receipts from `peer` on one of our links: parsed and verified concurrently outside
+    /// the actor, matched to our envelopes, logged together.
+    nonisolated func receiptsArrived(_ list: [[UInt8]], from peer: CenterID) async {
         let crypto = self.crypto
-        let trusted: Bool = await Task.detached { (try? crypto.verifier.verify(envelope)) != nil }.value
-        guard trusted else {
-            Metrics.Counter(label: "iias_rejects_total", dimensions: [("reason", "bad-receipt")]).increment()
-            logger.warning("receipt does not verify", metadata: ["peer": "\(peer)", "envelope": "\(receipt.envelopeID)"])
-            return
+        let checked: [Envelope?] = await concurrentMap(list) { bytes in
+            guard let envelope = try? Envelope(parsing: bytes), envelope.header.kind == .receipt, envelope.header.sender == peer,
+                  let receipt = envelope.header.receipt, receipt.outcome != .acknowledged,
+                  (try? crypto.verifier.verify(envelope)) != nil else { return nil }
+            return envelope
         }
+        let rejected = checked.filter { $0 == nil }.count
+        if rejected > 0 {
+            Metrics.Counter(label: "iias_rejects_total", dimensions: [("reason", "bad-receipt")]).increment(by: rejected)
+            logger.warning("receipts that do not parse or verify as this peer's", metadata: ["peer": "\(peer)", "count": "\(rejected)"])
+        }
+        await recordReceipts(checked.compactMap { $0 }, from: peer)
+    }
+
+    func recordReceipts(_ receipts: [Envelope], from peer: CenterID) async {
+        var fresh: [Envelope] = []
+        var answered: Set<UUID> = []
+        for envelope in receipts {
+            let receipt = envelope.header.receipt!
+            guard let ours = ledger.outgoing[receipt.envelopeID], let delivery = ours.delivery[peer] else {
+                logger.notice("receipt for an envelope we did not send this peer", metadata: ["peer": "\(peer)", "envelope": "\(receipt.envelopeID)"])
+                continue
+            }
+            guard delivery.state == .queued || delivery.state == .sent, !answered.contains(receipt.envelopeID) else {
+                peers[peer]?.settled(receipt.envelopeID)
+                continue
+            }
+            guard receipt.envelopeSHA256 == ours.sha256 || receipt.outcome == .refused else {
+                logger.warning("receipt names other bytes than we sent", metadata: ["peer": "\(peer)", "envelope": "\(receipt.envelopeID)"])
+                continue
+            }
+            answered.insert(receipt.envelopeID)
+            fresh.append(envelope)
+        }
+        guard !fresh.isEmpty else { return }
         do {
-            _ = try await append(.receipt, bytes, envelope: envelope)
+            _ = try await append(fresh.map { (.receipt, $0.bytes, $0) })
         } catch {
-            logger.error("cannot log a receipt", metadata: ["envelope": "\(receipt.envelopeID)", "error": "\(error)"])
+            logger.error("cannot log receipts", metadata: ["count": "\(fresh.count)", "error": "\(error)"])
             return
         }
-        Metrics.Counter(label: receipt.outcome == .delivered ? "iias_delivered_total" : "iias_refused_total").increment()
-        Metrics.Counter(label: "iias_receipts_total").increment()
-        if receipt.outcome == .refused {
-            logger.warning("recipient refused", metadata: ["peer": "\(peer)", "envelope": "\(receipt.envelopeID)",
-                                                          "reason": "\(receipt.reason?.rawValue ?? "?")", "detail": "\(receipt.detail ?? "")"])
+        for envelope in fresh {
+            let receipt = envelope.header.receipt!
+            Metrics.Counter(label: receipt.outcome == .delivered ? "iias_delivered_total" : "iias_refused_total").increment()
+            Metrics.Counter(label: "iias_receipts_total").increment()
+            if receipt.outcome == .refused {
+                logger.warning("recipient refused", metadata: ["peer": "\(peer)", "envelope": "\(receipt.envelopeID)",
+                                                              "reason": "\(receipt.reason?.rawValue ?? "?")", "detail": "\(receipt.detail ?? "")"])
+            }
+            peers[peer]?.settled(receipt.envelopeID)
+            if let updated = ledger.outgoing[receipt.envelopeID]?.delivery[peer] { emit(.delivery(id: receipt.envelopeID, recipient: updated)) }
         }
-        peers[peer]?.settled(receipt.envelopeID)
-        if let updated = ledger.outgoing[receipt.envelopeID]?.delivery[peer] { emit(.delivery(id: receipt.envelopeID, recipient: updated)) }
     }
 
     // MARK: - Links (called by PeerLink)
@@ -421,6 +470,18 @@ public actor Node: NodeOperations {
 }
 
 private let UUID_NULL_BYTES: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+
+/// `transform` over `items` on the global concurrent executor (the crypto of a batch on
+/// both cores), results in the items' order.
+func concurrentMap<T: Sendable, R: Sendable>(_ items: [T], _ transform: @escaping @Sendable (T) -> R) async -> [R] {
+    if items.count == 1 { return [transform(items[0])] }
+    return await withTaskGroup(of: (Int, R).self) { group in
+        for (i, item) in items.enumerated() { group.addTask { (i, transform(item)) } }
+        var results = [R?](repeating: nil, count: items.count)
+        for await (i, result) in group { results[i] = result }
+        return results.map { $0! }
+    }
+}
 
 extension Node.InboxSummary {
     init(_ notification: FormalNotification) {

@@ -5,8 +5,9 @@ import NIOCore
 import NIOPosix
 
 /// Frames from one connection, handed to one consumer task in arrival order (so a
-/// sender's notifications are logged in the order it sent them), with backpressure: the
-/// connection stops reading while `limit` frames wait.
+/// sender's notifications are logged in the order it sent them) and in batches — all that
+/// arrived while the previous batch was being handled — so that one fdatasync can cover
+/// them. Backpressure: the connection stops reading while `limit` frames wait.
 final class FrameInbox: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = Frame
     typealias OutboundOut = Frame
@@ -17,24 +18,55 @@ final class FrameInbox: ChannelInboundHandler, @unchecked Sendable {
         case frame(Frame)
     }
 
-    let items: AsyncStream<Item>
-    private let continuation: AsyncStream<Item>.Continuation
+    private let lock = NSLock()
+    private var buffered: [Item] = []
+    private var finished = false
+    private var waiter: CheckedContinuation<[Item]?, Never>?
     private let limit: Int
+    // Event-loop state.
     private var waiting = 0
     private var paused = false
     private var context: ChannelHandlerContext?
 
-    init(limit: Int) {
-        (items, continuation) = AsyncStream.makeStream(of: Item.self)
-        self.limit = limit
+    init(limit: Int) { self.limit = limit }
+
+    /// Everything that arrived since the last call (waiting until something does), in
+    /// arrival order; nil once the connection is gone and everything was taken.
+    func next() async -> [Item]? {
+        await withCheckedContinuation { continuation in
+            lock.lock()
+            if !buffered.isEmpty {
+                let items = buffered
+                buffered.removeAll()
+                lock.unlock()
+                continuation.resume(returning: items)
+            } else if finished {
+                lock.unlock()
+                continuation.resume(returning: nil)
+            } else {
+                waiter = continuation
+                lock.unlock()
+            }
+        }
+    }
+
+    private func deliver(_ item: Item?) {
+        lock.lock()
+        if let item { buffered.append(item) } else { finished = true }
+        guard let waiter else { lock.unlock(); return }
+        self.waiter = nil
+        let items = buffered
+        buffered.removeAll()
+        lock.unlock()
+        waiter.resume(returning: items.isEmpty ? nil : items)
     }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
-    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil; continuation.finish() }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil; deliver(nil) }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case .established(_, let identity)? = event as? PeerSession.Event {
-            continuation.yield(.established(identity))
+            deliver(.established(identity))
         }
         context.fireUserInboundEventTriggered(event)
     }
@@ -44,7 +76,7 @@ final class FrameInbox: ChannelInboundHandler, @unchecked Sendable {
         switch frame {
         case .envelope, .receipt, .error:
             waiting += 1
-            continuation.yield(.frame(frame))
+            deliver(.frame(frame))
         default:
             break
         }
@@ -56,10 +88,10 @@ final class FrameInbox: ChannelInboundHandler, @unchecked Sendable {
         context.read()
     }
 
-    /// Called by the consumer (from any thread) after it handled one frame.
-    func consumed(on loop: EventLoop) {
+    /// Called by the consumer (from any thread) after it handled `count` frames.
+    func consumed(_ count: Int = 1, on loop: EventLoop) {
         loop.execute {
-            self.waiting -= 1
+            self.waiting -= count
             if self.paused, self.waiting < self.limit, let context = self.context {
                 self.paused = false
                 context.read()
@@ -68,12 +100,12 @@ final class FrameInbox: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        continuation.finish()
+        deliver(nil)
         context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        continuation.finish()
+        deliver(nil)
         context.close(promise: nil)
     }
 }

@@ -119,28 +119,34 @@ actor PeerLink {
                                                maxFrameBytes: maxFrame, inbox: inbox)
                     }
                     .connect(host: peer.address.host, port: peer.address.port).get()
-                for await item in inbox.items {
-                    switch item {
-                    case .established(let identity):
-                        established = true
-                        failures = 0
-                        lastError = nil
-                        channel = connection
-                        state = .connected
-                        lastConnected = Date()
-                        certificateDaysLeft = Int(identity.certificateExpiry.timeIntervalSinceNow / 86_400)
-                        node.logger.info("link up", metadata: ["peer": "\(peer.center)", "queued": "\(queued)"])
-                        await node.linkChanged(status)
-                        await pump()
-                    case .frame(.receipt(let bytes)):
-                        await node.receiptArrived(bytes, from: peer.center)
-                        inbox.consumed(on: connection.eventLoop)
-                    case .frame(.error(let code, let reason)):
-                        lastError = "the peer sent ERROR \(code): \(reason.prefix(200))"
-                        inbox.consumed(on: connection.eventLoop)
-                    case .frame:
-                        inbox.consumed(on: connection.eventLoop)
+                while let items = await inbox.next() {
+                    var receipts: [[UInt8]] = []
+                    var frames = 0
+                    for item in items {
+                        switch item {
+                        case .established(let identity):
+                            established = true
+                            failures = 0
+                            lastError = nil
+                            channel = connection
+                            state = .connected
+                            lastConnected = Date()
+                            certificateDaysLeft = Int(identity.certificateExpiry.timeIntervalSinceNow / 86_400)
+                            node.logger.info("link up", metadata: ["peer": "\(peer.center)", "queued": "\(queued)"])
+                            await node.linkChanged(status)
+                            await pump()
+                        case .frame(.receipt(let bytes)):
+                            receipts.append(bytes)
+                            frames += 1
+                        case .frame(.error(let code, let reason)):
+                            lastError = "the peer sent ERROR \(code): \(reason.prefix(200))"
+                            frames += 1
+                        case .frame:
+                            frames += 1
+                        }
                     }
+                    if !receipts.isEmpty { await node.receiptsArrived(receipts, from: peer.center) }
+                    if frames > 0 { inbox.consumed(frames, on: connection.eventLoop) }
                 }
                 try? await connection.close()
                 if !established && lastError == nil { lastError = "the connection closed before the session was established" }
