@@ -109,7 +109,7 @@ let package = Package(
         // Measures real nodes end to end on loopback (Scripts/bench.sh, release build).
         .executableTarget(
             name: "iias-node-bench",
-            dependencies: ["IIASNode", "IIASModel"]
+            dependencies: ["IIASNode", "IIASModel", "IIASTestSupport"]
         ),
         // Test helper (not a product): appends in a loop until SIGKILLed by the crash test.
         .executableTarget(

@@ -29,6 +29,8 @@ public final class TestPKI: Sendable {
         try Self.pki("issue", foreignRoot.path, "AZ")
     }
 
+    public var layout: PKILayout { PKILayout(root: root.path) }
+
     public var caFile: String { root.appendingPathComponent("ca.crt").path }
     public var crlFile: String { root.appendingPathComponent("crl.pem").path }
     public var centersDirectory: String { root.appendingPathComponent("centers").path }

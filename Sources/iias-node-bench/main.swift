@@ -1,6 +1,7 @@
 import Foundation
 import IIASModel
 import IIASNode
+import IIASTestSupport
 
 // Measures nodes end to end on loopback, as operators see them: real `iias node run`
 // processes (mutual TLS, durable logs), notifications of ~1 KiB submitted through AZ's
@@ -28,63 +29,6 @@ while let argument = arguments.popFirst() {
 guard let pki = pkiPath, let iias = iiasPath else {
     FileHandle.standardError.write(Data("iias-node-bench: --pki DIR (AZ GE UA MD from Scripts/pki.sh) and --iias PATH are required\n".utf8))
     exit(2)
-}
-
-func freePort() -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-    }
-    return Int(UInt16(bigEndian: address.sin_port))
-}
-
-/// Four nodes as processes in a scratch folder, killed at exit.
-final class Cluster {
-    let folder: String
-    let pki: String, iias: String
-    var processes: [Process] = []
-    var sockets: [String: String] = [:]
-
-    init(centers: [String], pki: String, iias: String) throws {
-        self.pki = pki
-        self.iias = iias
-        folder = NSTemporaryDirectory() + "iias-node-bench-\(getpid())"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let ports = Dictionary(uniqueKeysWithValues: centers.map { ($0, freePort()) })
-        let user = String(cString: getpwuid(getuid())!.pointee.pw_name)
-        for center in centers {
-            let socket = "\(folder)/\(center).sock"
-            sockets[center] = socket
-            let config: [String: Any] = [
-                "center": center, "keys": "\(pki)/centers/\(center)", "ca": "\(pki)/ca.crt", "crl": "\(pki)/crl.pem",
-                "certificates": "\(pki)/centers", "listen": "127.0.0.1:\(ports[center]!)",
-                "peers": centers.filter { $0 != center }.map { "\($0)=127.0.0.1:\(ports[$0]!)" },
-                "data": "\(folder)/data-\(center)", "api": ["socket": socket, "users": ["\(user)=operator"]],
-                "limits": ["queueDepth": 1_000_000], "treeHeadIntervalSeconds": 3600,
-            ]
-            let file = "\(folder)/\(center).json"
-            try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: file))
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: iias)
-            process.arguments = ["node", "run", "--config", file, "--log-level", "warning"]
-            let out = Pipe()
-            process.standardOutput = out
-            try process.run()
-            processes.append(process)
-            _ = out.fileHandleForReading.availableData   // the "ready" line
-        }
-    }
-
-    func stop() {
-        for process in processes where process.isRunning { kill(process.processIdentifier, SIGTERM) }
-        for process in processes { process.waitUntilExit() }
-        try? FileManager.default.removeItem(atPath: folder)
-    }
 }
 
 struct Result: Codable {
@@ -148,17 +92,14 @@ func measure(recipients: [String], inflight: Int, count: Int, client: LocalAPICl
         }
     }
     try await Task.sleep(for: .milliseconds(200))   // the subscription is registered
-    let summary = String(repeating: "Vehicle and route details for the operation; ", count: 18)   // ≈ 1 KiB of JSON
     let start = DispatchTime.now().uptimeNanoseconds
     try await withThrowingTaskGroup(of: Void.self) { group in
         for i in 0..<count {
             await timings.waitForSlot(inflight: inflight)
             group.addTask {
                 let t0 = DispatchTime.now().uptimeNanoseconds
-                let sent = try await client.submit([
-                    "recipients": recipients, "category": "organized-crime", "priority": "urgent",
-                    "handling": ["tlp": "TLP:AMBER"], "subject": "Bench \(i)", "summary": summary,
-                ])
+                let sent = try await client.submit(LocalCluster.draft(to: recipients, subject: "Bench \(i)", priority: "urgent",
+                                                                      category: "organized-crime", summaryBytes: 900))
                 await timings.submittedAt(sent.id, t0)
             }
         }
@@ -173,14 +114,15 @@ func measure(recipients: [String], inflight: Int, count: Int, client: LocalAPICl
                   p50Milliseconds: percentile(0.5), p99Milliseconds: percentile(0.99), p999Milliseconds: percentile(0.999))
 }
 
-let cluster = try Cluster(centers: ["AZ", "GE", "UA", "MD"], pki: pki, iias: iias)
-let client = LocalAPIClient(socketPath: cluster.sockets["AZ"]!)
+let cluster = try LocalCluster(["AZ", "GE", "UA", "MD"], pki: PKILayout(root: pki), executable: iias)
+try cluster.startAll(logLevel: "warning")
+let client = LocalAPIClient(socketPath: cluster.socketPath("AZ"))
 var connected = false
 for _ in 0..<400 where !connected {
     connected = ((try? await client.status())?.peersConnected ?? 0) == 3
     if !connected { try await Task.sleep(for: .milliseconds(25)) }
 }
-guard connected else { cluster.stop(); FileHandle.standardError.write(Data("nodes did not connect\n".utf8)); exit(1) }
+guard connected else { cluster.stopAll(); FileHandle.standardError.write(Data("nodes did not connect\n".utf8)); exit(1) }
 
 var results: [Result] = []
 print("  nodes on loopback, ~1 KiB notifications, done = every receipt logged at the sender (\(count) per case):")
@@ -193,7 +135,7 @@ for recipients in [["GE"], ["GE", "UA", "MD"]] {
                      result.p50Milliseconds, result.p99Milliseconds, result.p999Milliseconds))
     }
 }
-cluster.stop()
+cluster.stopAll()
 if let jsonPath {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
