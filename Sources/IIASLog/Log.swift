@@ -78,6 +78,9 @@ public final class LogStore: @unchecked Sendable {
     public static let indexFileName = "index"
     static let indexEntrySize = 16
     private var hashesFD: Int32 = -1
+    /// Set when writing the hashes/index caches failed: they are not used (nor synced)
+    /// until the next open rebuilds them.
+    private var cachesBroken = false
     private var indexFD: Int32 = -1
     private var hashesOffset = 0
     private var indexOffset = 0
@@ -356,17 +359,26 @@ public final class LogStore: @unchecked Sendable {
         guard fdatasync(hashesFD) == 0, fdatasync(indexFD) == 0 else { throw LogStoreError.io("fdatasync", errno: errno) }
     }
 
+    /// Starts the next segment; the current one stays the write target until the new
+    /// one's header is durable, so a failure (a full disk) leaves the log as it was.
     private func startSegment(first: UInt64) throws {
         let name = Self.segmentName(first)
         let path = directory + "/" + name
-        if writeFD >= 0 { Glibc.close(writeFD) }
-        writeFD = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard writeFD >= 0 else { throw LogStoreError.io("create \(name)", errno: errno) }
+        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw LogStoreError.io("create \(name)", errno: errno) }
         var header = Self.magic
         Record.appendBE32(Self.version, to: &header)
         Record.appendBE(first, to: &header)
-        try writeAll(header, at: 0)
-        guard fdatasync(writeFD) == 0 else { throw LogStoreError.io("fdatasync", errno: errno) }
+        do {
+            try writeAll(header, at: 0, fd: fd)
+            guard fdatasync(fd) == 0 else { throw LogStoreError.io("fdatasync", errno: errno) }
+        } catch {
+            Glibc.close(fd)
+            unlink(path)
+            throw error
+        }
+        if writeFD >= 0 { Glibc.close(writeFD) }
+        writeFD = fd
         let dfd = Glibc.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dfd >= 0 { _ = fsync(dfd); Glibc.close(dfd) }
         writeOffset = header.count
@@ -479,89 +491,106 @@ public final class LogStore: @unchecked Sendable {
             while pending.isEmpty && !closed { condition.wait() }
             if pending.isEmpty && closed {
                 condition.unlock()
-                if hashesFD >= 0 { try? syncSide() }   // a clean close leaves the caches durable
+                if hashesFD >= 0 && !cachesBroken { try? syncSide() }   // a clean close leaves the caches durable
                 return
             }
             let batch = pending
             pending.removeAll()
             condition.unlock()
-            var results: [UInt64] = []
-            var failure: (any Error)?
-            do {
-                let now = Int64(Date().timeIntervalSince1970 * 1000)
-                var buffer: [UInt8] = []
-                buffer.reserveCapacity(batch.reduce(0) { $0 + Record.headerSize + LogEntry.fixedSize + $1.payload.count } + 256)
-                var hashBuffer: [UInt8] = []
-                var indexBuffer: [UInt8] = []
-                var bufferStart = writeOffset
-                // Hashing, encoding and parsing happen outside the lock the appenders take to
-                // enqueue; the results are published under it once per batch (or before a
-                // tree head needs the root, or a segment rolls).
-                var staged: [(segment: Int, offset: Int, leaf: [UInt8], id: UUID?, index: UInt64)] = []
-                var nextIndex = UInt64(locations.count)
-                func publish() {
-                    guard !staged.isEmpty else { return }
-                    condition.lock()
-                    for item in staged {
-                        locations.append((item.segment, item.offset))
-                        tree.append(leafHash: item.leaf)
-                        for h in tree.lastStoredHashes() { hashBuffer.append(contentsOf: h) }
-                        if let id = item.id, envelopeIndex[id] == nil { envelopeIndex[id] = item.index }
-                    }
-                    condition.unlock()
-                    staged.removeAll(keepingCapacity: true)
-                }
-                for item in batch {
-                    let index = nextIndex
-                    var payload = item.payload
-                    if let make = item.makePayload {
-                        publish()
-                        payload = make(index, try tree.rootHash(treeSize: index))
-                    }
-                    let entry = LogEntry(index: index, timeMilliseconds: now, type: item.type, payload: payload)
-                    let recordSize = Record.headerSize + LogEntry.fixedSize + payload.count
-                    if writeOffset > Self.segmentHeaderSize && writeOffset + recordSize > segmentSize {
-                        publish()
-                        try writeAll(buffer, at: bufferStart)
-                        buffer.removeAll()
-                        guard fdatasync(writeFD) == 0 else { throw LogStoreError.io("fdatasync", errno: errno) }
-                        try startSegment(first: index)
-                        bufferStart = writeOffset
-                    }
-                    let body = Record.append(entry, to: &buffer)
-                    staged.append((segments.count - 1, writeOffset, Merkle.hashLeaf(buffer[body]), Self.envelopeID(of: entry), index))
-                    Record.appendBE(UInt64(segments.count - 1), to: &indexBuffer)
-                    Record.appendBE(UInt64(writeOffset), to: &indexBuffer)
-                    writeOffset += recordSize
-                    results.append(index)
-                    nextIndex += 1
-                }
-                publish()
-                try writeAll(buffer, at: bufferStart)
-                // The segment is the truth and the only file synced per batch (group commit:
-                // one fdatasync). The hashes and index caches are written now and synced with
-                // tree heads and at close; open checks them and rebuilds what does not add up.
-                try writeSide(hashBuffer, indexBuffer)
-                condition.lock()
-                hashedCount = UInt64(locations.count)
-                condition.unlock()
-                let syncStart = DispatchTime.now().uptimeNanoseconds
-                guard fdatasync(writeFD) == 0 else { throw LogStoreError.io("fdatasync", errno: errno) }
-                syncObserver?(Double(DispatchTime.now().uptimeNanoseconds - syncStart) / 1e9, batch.count)
-                if batch.contains(where: { $0.type == .treeHead }) { try syncSide() }
-            } catch {
-                failure = error
-            }
+            let (results, failure) = write(batch)
             for (i, item) in batch.enumerated() {
                 switch item.completion {
                 case .single(let c):
-                    if let failure { c.resume(throwing: failure) } else { c.resume(returning: results[i]) }
+                    if let index = results[i] { c.resume(returning: index) } else { c.resume(throwing: failure ?? LogStoreError.closed) }
                 case .batch(let c, let count):
-                    if let failure { c.resume(throwing: failure) } else { c.resume(returning: Array(results[(i - count + 1)...i])) }
+                    let indexes = results[(i - count + 1)...i].compactMap { $0 }
+                    if indexes.count == count { c.resume(returning: indexes) } else { c.resume(throwing: failure ?? LogStoreError.closed) }
                 case .none:
                     break
                 }
             }
+        }
+    }
+
+    /// Writes one batch in chunks — everything up to a segment roll or a tree head — each
+    /// made durable by one fdatasync *before* it becomes visible (locations, tree, lookups),
+    /// so a failed write (a full disk) leaves no trace: the segment is cut back to where the
+    /// chunk began and the chunk's appenders get the error. Returns each item's index, nil
+    /// for those that were not written.
+    private func write(_ batch: [Pending]) -> (results: [UInt64?], failure: (any Error)?) {
+        var results = [UInt64?](repeating: nil, count: batch.count)
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(batch.reduce(0) { $0 + Record.headerSize + LogEntry.fixedSize + $1.payload.count } + 256)
+        var chunkStart = writeOffset
+        // Hashing, encoding and parsing happen outside the lock the appenders take to
+        // enqueue; a chunk is published under it once, after its fdatasync.
+        var staged: [(position: Int, segment: Int, offset: Int, leaf: [UInt8], id: UUID?, index: UInt64)] = []
+        var nextIndex = UInt64(locations.count)
+
+        func flush() throws {
+            guard !staged.isEmpty else { return }
+            do {
+                try writeAll(buffer, at: chunkStart)
+                let syncStart = DispatchTime.now().uptimeNanoseconds
+                guard fdatasync(writeFD) == 0 else { throw LogStoreError.io("fdatasync", errno: errno) }
+                syncObserver?(Double(DispatchTime.now().uptimeNanoseconds - syncStart) / 1e9, staged.count)
+            } catch {
+                _ = ftruncate(writeFD, off_t(chunkStart))
+                writeOffset = chunkStart
+                throw error
+            }
+            var hashBuffer: [UInt8] = []
+            var indexBuffer: [UInt8] = []
+            condition.lock()
+            for item in staged {
+                locations.append((item.segment, item.offset))
+                tree.append(leafHash: item.leaf)
+                for h in tree.lastStoredHashes() { hashBuffer.append(contentsOf: h) }
+                Record.appendBE(UInt64(item.segment), to: &indexBuffer)
+                Record.appendBE(UInt64(item.offset), to: &indexBuffer)
+                if let id = item.id, envelopeIndex[id] == nil { envelopeIndex[id] = item.index }
+            }
+            condition.unlock()
+            for item in staged { results[item.position] = item.index }
+            // The caches are derived: written now, synced with tree heads and at close,
+            // checked at open. A failure to write them only stops using them until reopen.
+            if !cachesBroken {
+                do { try writeSide(hashBuffer, indexBuffer) } catch { cachesBroken = true }
+            }
+            condition.lock()
+            hashedCount = UInt64(locations.count)
+            condition.unlock()
+            staged.removeAll(keepingCapacity: true)
+            buffer.removeAll(keepingCapacity: true)
+            chunkStart = writeOffset
+        }
+
+        do {
+            for (position, item) in batch.enumerated() {
+                let index = nextIndex
+                var payload = item.payload
+                if let make = item.makePayload {
+                    try flush()
+                    payload = make(index, try tree.rootHash(treeSize: index))
+                }
+                let entry = LogEntry(index: index, timeMilliseconds: now, type: item.type, payload: payload)
+                let recordSize = Record.headerSize + LogEntry.fixedSize + payload.count
+                if writeOffset > Self.segmentHeaderSize && writeOffset + recordSize > segmentSize {
+                    try flush()
+                    try startSegment(first: index)
+                    chunkStart = writeOffset
+                }
+                let body = Record.append(entry, to: &buffer)
+                staged.append((position, segments.count - 1, writeOffset, Merkle.hashLeaf(buffer[body]), Self.envelopeID(of: entry), index))
+                writeOffset += recordSize
+                nextIndex += 1
+            }
+            try flush()
+            if batch.contains(where: { $0.type == .treeHead }), !cachesBroken { try syncSide() }
+            return (results, nil)
+        } catch {
+            return (results, error)
         }
     }
 
@@ -575,7 +604,7 @@ public final class LogStore: @unchecked Sendable {
     /// proof), over the entries written so far. Nil for a read-only store.
     public var diskHashes: DiskMerkleHashes? {
         condition.lock(); defer { condition.unlock() }
-        guard !readOnly, hashesFD >= 0 else { return nil }
+        guard !readOnly, hashesFD >= 0, !cachesBroken else { return nil }
         return DiskMerkleHashes(store: self, fd: hashesFD, treeSize: hashedCount)
     }
 
