@@ -111,6 +111,11 @@ let package = Package(
             name: "iias-node-bench",
             dependencies: ["IIASNode", "IIASModel", "IIASTestSupport"]
         ),
+        // The fault harness (Scripts/chaos.sh, ChaosTests): node processes under kill -9 and partitions, then an audit.
+        .executableTarget(
+            name: "iias-chaos",
+            dependencies: ["IIASNode", "IIASModel", "IIASTestSupport"]
+        ),
         // Test helper (not a product): appends in a loop until SIGKILLed by the crash test.
         .executableTarget(
             name: "iias-log-crash-helper",

@@ -1,0 +1,196 @@
+import Foundation
+import IIASModel
+import IIASNode
+import IIASTestSupport
+
+// The fault harness (Scripts/chaos.sh, and the chaos tests with small sizes): real node
+// processes on 127.0.0.1 under faults, then an audit proving nothing accepted was lost
+// and nothing was delivered twice.
+//   kill9      four nodes exchange a load while a random node is SIGKILLed and restarted
+//   partition  a fault proxy between AZ and GE passes, delays, drops and blackholes, then heals
+// Usage: iias-chaos --pki DIR --iias PATH --proxy PATH [--scenario kill9|partition|all]
+//                   [--notifications N] [--kills K] [--json FILE]
+
+var pkiPath: String?, iiasPath: String?, proxyPath: String?, jsonPath: String?
+var scenario = "all"
+var notifications = 10_000
+var kills = 20
+var arguments = CommandLine.arguments.dropFirst()
+while let argument = arguments.popFirst() {
+    switch argument {
+    case "--pki": pkiPath = arguments.popFirst()
+    case "--iias": iiasPath = arguments.popFirst()
+    case "--proxy": proxyPath = arguments.popFirst()
+    case "--json": jsonPath = arguments.popFirst()
+    case "--scenario": scenario = arguments.popFirst() ?? scenario
+    case "--notifications": notifications = Int(arguments.popFirst() ?? "") ?? notifications
+    case "--kills": kills = Int(arguments.popFirst() ?? "") ?? kills
+    default:
+        FileHandle.standardError.write(Data("usage: iias-chaos --pki DIR --iias PATH --proxy PATH [--scenario kill9|partition|all] [--notifications N] [--kills K] [--json FILE]\n".utf8))
+        exit(2)
+    }
+}
+guard let pki = pkiPath.map(PKILayout.init(root:)), let iias = iiasPath, let proxy = proxyPath else {
+    FileHandle.standardError.write(Data("iias-chaos: --pki (AZ GE UA MD from Scripts/pki.sh), --iias and --proxy are required\n".utf8))
+    exit(2)
+}
+
+let notificationCount = notifications, killCount = kills
+
+/// One scenario's outcome, as the README's table shows it.
+struct Outcome: Codable {
+    var scenario: String
+    var faults: Int
+    var sent: Int
+    var accepted: Int
+    var delivered: Int
+    var lost: Int
+    var duplicated: Int
+    var outOfOrder: Int
+    var logsVerified: Bool
+    var seconds: Double
+}
+
+func say(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }
+
+/// Waits until `condition` holds, polling; false after `timeout`.
+func waitUntil(_ timeout: Double, _ condition: () async -> Bool) async -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        if await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(100))
+    }
+    return await condition()
+}
+
+/// What was accepted (the API answered 201): id → (sender, recipient, sender's log index).
+actor Ledger {
+    var accepted: [UUID: (sender: String, recipient: String, index: UInt64)] = [:]
+    var sent = 0
+    func attempt() { sent += 1 }
+    func accept(_ submission: Submission, from sender: String) {
+        accepted[submission.id] = (sender, submission.recipients[0].rawValue, submission.logIndex)
+    }
+}
+
+/// Checks every accepted notification is in its recipient's inbox exactly once, in the
+/// sender's order, with its receipt logged at the sender; then every log verifies.
+func audit(_ cluster: LocalCluster, _ ledger: Ledger, scenario: String, faults: Int, started: Date) async -> Outcome {
+    let accepted = await ledger.accepted
+    let sent = await ledger.sent
+    let settled = await waitUntil(180) {
+        for center in cluster.centers {
+            guard let outbox = try? await LocalAPIClient(socketPath: cluster.socketPath(center)).outbox(limit: nil) else { return false }
+            if outbox.contains(where: { $0.recipients.contains { $0.state != .delivered && $0.state != .acknowledged } }) { return false }
+        }
+        return true
+    }
+    if !settled { say("  not every receipt arrived within 180 s") }
+    var delivered = 0, lost = 0, duplicated = 0, outOfOrder = 0
+    for center in cluster.centers {
+        let inbox = (try? await LocalAPIClient(socketPath: cluster.socketPath(center)).inbox()) ?? []
+        let ids = inbox.map(\.id)
+        duplicated += ids.count - Set(ids).count
+        let expected = accepted.filter { $0.value.recipient == center }
+        let present = Set(ids)
+        delivered += expected.keys.filter { present.contains($0) }.count
+        lost += expected.keys.filter { !present.contains($0) }.count
+        for sender in cluster.centers where sender != center {
+            let arrived = inbox.filter { $0.sender.rawValue == sender && accepted[$0.id] != nil }.sorted { $0.logIndex < $1.logIndex }
+            let senderOrder = arrived.map { accepted[$0.id]!.index }
+            outOfOrder += zip(senderOrder, senderOrder.dropFirst()).filter { $0 > $1 }.count
+        }
+    }
+    cluster.stopAll()
+    var verified = true
+    for center in cluster.centers {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: iias)
+        process.arguments = ["log", "verify", cluster.logDirectory(center), "--ca", pki.caFile, "--certs", pki.centersDirectory, "--crl", pki.crlFile]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try? process.run()
+        process.waitUntilExit()
+        if process.terminationStatus != 0 { verified = false; say("  log of \(center) does not verify") }
+    }
+    return Outcome(scenario: scenario, faults: faults, sent: sent, accepted: accepted.count, delivered: delivered, lost: lost,
+                   duplicated: duplicated, outOfOrder: outOfOrder, logsVerified: verified, seconds: Date().timeIntervalSince(started))
+}
+
+/// Submits through `center` until `count` were accepted, retrying while its node is down.
+func load(_ cluster: LocalCluster, from center: String, to recipients: [String], count: Int, ledger: Ledger) async {
+    let client = LocalAPIClient(socketPath: cluster.socketPath(center), timeout: .seconds(10))
+    var done = 0
+    while done < count {
+        await ledger.attempt()
+        let recipient = recipients.randomElement()!
+        do {
+            let submission = try await client.submit(LocalCluster.draft(to: [recipient], subject: "\(center)-\(done)", summaryBytes: 600))
+            await ledger.accept(submission, from: center)
+            done += 1
+        } catch {
+            try? await Task.sleep(for: .milliseconds(50))   // the node is down (killed) or restarting
+        }
+    }
+}
+
+func kill9() async throws -> Outcome {
+    let started = Date()
+    let cluster = try LocalCluster(["AZ", "GE", "UA", "MD"], pki: pki, executable: iias)
+    try cluster.startAll(logLevel: "warning")
+    let ledger = Ledger()
+    let perSender = max(1, notificationCount / 4)
+    say("kill9: \(perSender * 4) notifications across four nodes, \(killCount) SIGKILLs")
+    async let loads: Void = withTaskGroup(of: Void.self) { group in
+        for center in cluster.centers {
+            group.addTask { await load(cluster, from: center, to: cluster.centers.filter { $0 != center }, count: perSender, ledger: ledger) }
+        }
+    }
+    var done = 0
+    while done < killCount {
+        try await Task.sleep(for: .milliseconds(Int.random(in: 150...600)))
+        let victim = cluster.centers.randomElement()!
+        cluster.stop(victim, signal: SIGKILL)
+        try cluster.start(victim, logLevel: "warning")
+        done += 1
+    }
+    await loads
+    return await audit(cluster, ledger, scenario: "kill -9 of a random node during load", faults: done, started: started)
+}
+
+func partition() async throws -> Outcome {
+    let started = Date()
+    let cluster = try LocalCluster(["AZ", "GE"], pki: pki, executable: iias)
+    let faultProxy = try RunningProcess(proxy, ["--listen", "127.0.0.1:0", "--target", "127.0.0.1:\(cluster.ports["GE"]!)"])
+    let banner = try faultProxy.nextLine()
+    guard let proxyPort = banner.split(separator: ":").last.flatMap({ Int($0) }) else { throw TestFailure("proxy: \(banner)") }
+    try cluster.writeConfiguration("AZ", pki: pki, peers: ["GE"], users: ["\(LocalCluster.currentUser)=operator"],
+                                   addresses: ["GE": "127.0.0.1:\(proxyPort)"])
+    try cluster.startAll(logLevel: "warning")
+    let ledger = Ledger()
+    let phases = ["pass", "delay 200", "drop", "blackhole", "drop", "pass"]
+    let perPhase = max(1, notificationCount / phases.count)
+    say("partition: \(perPhase * phases.count) notifications AZ → GE through a fault proxy: \(phases.joined(separator: ", "))")
+    for phase in phases {
+        let answer = try faultProxy.command(phase)
+        guard answer.hasPrefix("ok") else { throw TestFailure("proxy refused \(phase): \(answer)") }
+        await load(cluster, from: "AZ", to: ["GE"], count: perPhase, ledger: ledger)
+        try await Task.sleep(for: .milliseconds(phase == "blackhole" ? 2000 : 300))
+    }
+    return await audit(cluster, ledger, scenario: "partition AZ–GE: delay, drop, blackhole, heal", faults: phases.count - 1, started: started)
+}
+
+var outcomes: [Outcome] = []
+if scenario == "kill9" || scenario == "all" { outcomes.append(try await kill9()) }
+if scenario == "partition" || scenario == "all" { outcomes.append(try await partition()) }
+print("| scenario | faults | sent | accepted | delivered | lost | duplicated | out of order | logs verify | seconds |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+for o in outcomes {
+    print("| \(o.scenario) | \(o.faults) | \(o.sent) | \(o.accepted) | \(o.delivered) | \(o.lost) | \(o.duplicated) | \(o.outOfOrder) | \(o.logsVerified ? "yes" : "NO") | \(String(format: "%.1f", o.seconds)) |")
+}
+if let jsonPath {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    try encoder.encode(outcomes).write(to: URL(fileURLWithPath: jsonPath))
+}
+exit(outcomes.allSatisfy { $0.lost == 0 && $0.duplicated == 0 && $0.outOfOrder == 0 && $0.logsVerified && $0.delivered == $0.accepted } ? 0 : 1)
