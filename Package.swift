@@ -116,6 +116,16 @@ let package = Package(
             name: "iias-chaos",
             dependencies: ["IIASNode", "IIASModel", "IIASTestSupport"]
         ),
+        // The parsers that take outside bytes, as fuzz targets with their properties.
+        .target(
+            name: "IIASFuzz",
+            dependencies: ["IIASModel", "IIASCrypto", "IIASLog", "IIASTransport"]
+        ),
+        // libFuzzer entry (Scripts/fuzz.sh builds it with -DFUZZING) or a corpus replayer (normal builds).
+        .executableTarget(
+            name: "iias-fuzz",
+            dependencies: ["IIASFuzz"]
+        ),
         // Test helper (not a product): appends in a loop until SIGKILLed by the crash test.
         .executableTarget(
             name: "iias-log-crash-helper",
@@ -169,7 +179,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "IIASCrypto", "IIASModel", "IIASTestSupport", "iias", "IIASTransport", "IIASNode",
+                "IIASCrypto", "IIASModel", "IIASTestSupport", "iias", "IIASTransport", "IIASNode", "IIASFuzz",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
