@@ -79,6 +79,9 @@ public final class LocalCluster: @unchecked Sendable {
 
     public func startAll(logLevel: String = "info") throws { for center in centers { try start(center, logLevel: logLevel) } }
 
+    /// The process id of `center`'s node, while it runs.
+    public func pid(_ center: String) -> Int32? { lock.withLock { processes[center]?.process.processIdentifier } }
+
     public func isRunning(_ center: String) -> Bool { lock.withLock { processes[center]?.process.isRunning ?? false } }
 
     /// SIGTERM (the node drains) or another signal, and waits for the exit; returns its status.

@@ -8,6 +8,8 @@ import IIASTestSupport
 // and nothing was delivered twice.
 //   kill9      four nodes exchange a load while a random node is SIGKILLed and restarted
 //   partition  a fault proxy between AZ and GE passes, delays, drops and blackholes, then heals
+//   soak       (only when asked) two nodes under a steady load for --minutes; every minute the
+//              sender's RSS, open descriptors and that minute's p99 latency
 // Usage: iias-chaos --pki DIR --iias PATH --proxy PATH [--scenario kill9|partition|all]
 //                   [--notifications N] [--kills K] [--json FILE]
 
@@ -15,6 +17,8 @@ var pkiPath: String?, iiasPath: String?, proxyPath: String?, jsonPath: String?
 var scenario = "all"
 var notifications = 10_000
 var kills = 20
+var minutes = 0.0
+var rate = 50
 var arguments = CommandLine.arguments.dropFirst()
 while let argument = arguments.popFirst() {
     switch argument {
@@ -25,6 +29,8 @@ while let argument = arguments.popFirst() {
     case "--scenario": scenario = arguments.popFirst() ?? scenario
     case "--notifications": notifications = Int(arguments.popFirst() ?? "") ?? notifications
     case "--kills": kills = Int(arguments.popFirst() ?? "") ?? kills
+    case "--minutes": minutes = Double(arguments.popFirst() ?? "") ?? minutes
+    case "--rate": rate = Int(arguments.popFirst() ?? "") ?? rate
     default:
         FileHandle.standardError.write(Data("usage: iias-chaos --pki DIR --iias PATH --proxy PATH [--scenario kill9|partition|all] [--notifications N] [--kills K] [--json FILE]\n".utf8))
         exit(2)
@@ -35,7 +41,7 @@ guard let pki = pkiPath.map(PKILayout.init(root:)), let iias = iiasPath, let pro
     exit(2)
 }
 
-let notificationCount = notifications, killCount = kills
+let notificationCount = notifications, killCount = kills, soakMinutes = minutes, soakRate = rate
 
 /// One scenario's outcome, as the README's table shows it.
 struct Outcome: Codable {
@@ -179,6 +185,56 @@ func partition() async throws -> Outcome {
     }
     return await audit(cluster, ledger, scenario: "partition AZ–GE: delay, drop, blackhole, heal", faults: phases.count - 1, started: started)
 }
+
+/// RSS (KiB) and open descriptors of a process, from /proc.
+func footprint(_ pid: Int32) -> (rssKiB: Int, descriptors: Int) {
+    let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+    let rss = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }?
+        .split(separator: " ").compactMap { Int($0) }.first ?? 0
+    let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? 0
+    return (rss, descriptors)
+}
+
+/// Two nodes under a steady load; one line per minute; fails if memory or descriptors grow.
+func soak() async throws -> Bool {
+    let cluster = try LocalCluster(["AZ", "GE"], pki: pki, executable: iias)
+    try cluster.startAll(logLevel: "warning")
+    let client = LocalAPIClient(socketPath: cluster.socketPath("AZ"), timeout: .seconds(10))
+    say("soak: \(soakRate) notifications/s from AZ to GE for \(soakMinutes) minutes")
+    print("| minute | sent | AZ RSS MiB | AZ fds | GE RSS MiB | GE fds | p99 submit ms |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    var rows: [(az: (Int, Int), ge: (Int, Int))] = []
+    let end = Date().addingTimeInterval(soakMinutes * 60)
+    var minute = 0, sent = 0
+    while Date() < end {
+        minute += 1
+        let minuteEnd = min(end, Date().addingTimeInterval(60))
+        var latencies: [Double] = []
+        while Date() < minuteEnd {
+            let tick = Date()
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            _ = try await client.submit(LocalCluster.draft(to: ["GE"], subject: "soak \(sent)", summaryBytes: 600))
+            latencies.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
+            sent += 1
+            let wait = 1.0 / Double(soakRate) - Date().timeIntervalSince(tick)
+            if wait > 0 { try await Task.sleep(for: .seconds(wait)) }
+        }
+        let az = footprint(cluster.pid("AZ") ?? 0), ge = footprint(cluster.pid("GE") ?? 0)
+        rows.append(((az.rssKiB, az.descriptors), (ge.rssKiB, ge.descriptors)))
+        let p99 = latencies.sorted()[max(0, Int(Double(latencies.count - 1) * 0.99))]
+        print(String(format: "| %d | %d | %.1f | %d | %.1f | %d | %.2f |", minute, sent, Double(az.rssKiB) / 1024, az.descriptors,
+                     Double(ge.rssKiB) / 1024, ge.descriptors, p99))
+    }
+    cluster.stopAll()
+    guard let first = rows.first, let last = rows.last else { return true }
+    // Flat: descriptors equal, RSS within 20% (+8 MiB slack) of the first minute.
+    let flat = last.az.1 <= first.az.1 + 2 && last.ge.1 <= first.ge.1 + 2
+        && Double(last.az.0) <= Double(first.az.0) * 1.2 + 8192 && Double(last.ge.0) <= Double(first.ge.0) * 1.2 + 8192
+    say("soak: RSS AZ \(first.az.0 / 1024) → \(last.az.0 / 1024) MiB, descriptors \(first.az.1) → \(last.az.1); \(flat ? "flat" : "GROWING")")
+    return flat
+}
+
+if scenario == "soak" { exit(try await soak() ? 0 : 1) }
 
 var outcomes: [Outcome] = []
 if scenario == "kill9" || scenario == "all" { outcomes.append(try await kill9()) }
