@@ -123,3 +123,22 @@ public final class LocalCluster: @unchecked Sendable {
                 "subject": subject, "summary": "Notification \(subject).\(filler)"]
     }
 }
+
+/// A blocking TCP client socket to 127.0.0.1, for tests that speak raw bytes.
+public enum LoopbackTCP {
+    /// A connected descriptor with a receive timeout, or nil if nothing listens on `port`.
+    public static func connect(port: Int, receiveTimeout seconds: Int = 10) -> Int32? {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { close(fd); return nil }
+        var limit = timeval(tv_sec: seconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        return fd
+    }
+}
