@@ -250,7 +250,12 @@ public actor Node: NodeOperations {
                 }
             }
             if let peer, !envelopes.isEmpty {
-                let answers = await envelopesArrived(envelopes, from: peer)
+                guard let answers = await envelopesArrived(envelopes, from: peer) else {
+                    try? await channel.writeAndFlush(Frame.error(code: Self.storageUnavailableCode,
+                                                                 reason: "the recipient cannot store envelopes now; retry later")).get()
+                    try? await channel.close()
+                    return
+                }
                 for answer in answers { channel.write(Frame.receipt(answer), promise: nil) }
                 channel.flush()
             }
@@ -260,11 +265,14 @@ public actor Node: NodeOperations {
 
     /// Envelopes from `peer`, checked concurrently outside the actor, then logged (one
     /// fdatasync for all that are new) and answered in order.
-    nonisolated func envelopesArrived(_ list: [[UInt8]], from peer: CenterID) async -> [[UInt8]] {
+    nonisolated func envelopesArrived(_ list: [[UInt8]], from peer: CenterID) async -> [[UInt8]]? {
         let crypto = self.crypto, skew = limits.clockSkewSeconds
         let verdicts = await concurrentMap(list) { Self.check($0, from: peer, crypto: crypto, skew: skew) }
         return await record(verdicts, from: peer)
     }
+
+    /// ERROR code sent before closing a peer's connection when our log refuses writes.
+    public static let storageUnavailableCode: UInt16 = 5
 
     enum Verdict: Sendable {
         case refuse(UUID, [UInt8], Receipt.RefusalReason, String)
@@ -315,7 +323,8 @@ public actor Node: NodeOperations {
 
     /// Logs the accepted envelopes that are new (together) and returns, in order, each
     /// envelope's answer: its deterministic delivery receipt, or a signed refusal.
-    func record(_ verdicts: [Verdict], from peer: CenterID) async -> [[UInt8]] {
+    /// Nil when the log refused the write (e.g. a full disk): nothing is answered.
+    func record(_ verdicts: [Verdict], from peer: CenterID) async -> [[UInt8]]? {
         let crypto = self.crypto
         var answers = [[UInt8]?](repeating: nil, count: verdicts.count)
         var fresh: [(position: Int, envelope: Envelope, summary: InboxSummary?)] = []
@@ -357,11 +366,10 @@ public actor Node: NodeOperations {
                     }
                 }
             } catch {
-                logger.error("cannot log received envelopes", metadata: ["count": "\(fresh.count)", "error": "\(error)"])
-                for item in fresh {
-                    answers[item.position] = crypto.refusal(answering: item.envelope.id, sha256: item.envelope.sha256, to: peer, reason: .invalid,
-                                                            detail: "the recipient could not store it; it will be retried")
-                }
+                // Not a refusal (that would be final): no answer, and the connection is
+                // closed, so the sender keeps the envelopes and resends after backing off.
+                logger.error("cannot log received envelopes; asking the sender to retry", metadata: ["count": "\(fresh.count)", "error": "\(error)"])
+                return nil
             }
         }
         // Duplicates (of the log, or within this batch): the same receipt as the first time.

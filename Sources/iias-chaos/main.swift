@@ -8,6 +8,9 @@ import IIASTestSupport
 // and nothing was delivered twice.
 //   kill9      four nodes exchange a load while a random node is SIGKILLed and restarted
 //   partition  a fault proxy between AZ and GE passes, delays, drops and blackholes, then heals
+//   diskfull   AZ's and GE's data on small tmpfs mounts of their own (needs root): AZ's API
+//              refuses when its disk is full, GE asks AZ to retry when its disk is full; space
+//              returns and everything accepted is delivered
 //   soak       (only when asked) two nodes under a steady load for --minutes; every minute the
 //              sender's RSS, open descriptors and that minute's p99 latency
 // Usage: iias-chaos --pki DIR --iias PATH --proxy PATH [--scenario kill9|partition|all]
@@ -236,9 +239,60 @@ func soak() async throws -> Bool {
 
 if scenario == "soak" { exit(try await soak() ? 0 : 1) }
 
+func diskFull() async throws -> Outcome? {
+    let started = Date()
+    let cluster = try LocalCluster(["AZ", "GE"], pki: pki, executable: iias)
+    let sizes = ["AZ": "1m", "GE": "384k"]
+    var mounted: [String] = []
+    defer { for path in mounted { umount2(path, Int32(MNT_DETACH)) } }
+    for (center, size) in sizes {
+        let path = cluster.folder.appendingPathComponent("data-\(center)").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        guard mount("tmpfs", path, "tmpfs", 0, "size=\(size),mode=0700") == 0 else {
+            say("diskfull: skipped, cannot mount a tmpfs here (needs root): \(String(cString: strerror(errno)))")
+            return nil
+        }
+        mounted.append(path)
+    }
+    try cluster.startAll(logLevel: "warning")
+    let ledger = Ledger()
+    let client = LocalAPIClient(socketPath: cluster.socketPath("AZ"), timeout: .seconds(10))
+    say("diskfull: AZ's data on a 1 MiB tmpfs, GE's on 384 KiB; AZ sends until its API refuses")
+    var refusedBecauseFull = 0
+    for i in 0..<5000 {
+        await ledger.attempt()
+        do {
+            let submission = try await client.submit(LocalCluster.draft(to: ["GE"], subject: "full-\(i)", summaryBytes: 600))
+            await ledger.accept(submission, from: "AZ")
+        } catch LocalAPIClient.Failure.refused(let status, let body) where status == 503 {
+            refusedBecauseFull += 1
+            say("  AZ refused (\(status)): \(body.error)")
+            break
+        } catch {
+            say("  unexpected: \(error)")
+            break
+        }
+    }
+    let geBlocked = (try? await client.peers().first?.lastError) ?? nil
+    say("  GE's link as AZ sees it: \(geBlocked ?? "no error")")
+    // Space returns.
+    for (center, _) in sizes {
+        let path = cluster.folder.appendingPathComponent("data-\(center)").path
+        guard mount("tmpfs", path, "tmpfs", UInt(MS_REMOUNT), "size=64m,mode=0700") == 0 else { throw TestFailure("remount \(path)") }
+    }
+    for i in 0..<20 {
+        await ledger.attempt()
+        await ledger.accept(try await client.submit(LocalCluster.draft(to: ["GE"], subject: "after-\(i)")), from: "AZ")
+    }
+    var outcome = await audit(cluster, ledger, scenario: "full disk at sender and recipient, then space returns", faults: refusedBecauseFull + 1, started: started)
+    if refusedBecauseFull == 0 { outcome.logsVerified = false; say("  the API never refused: the disk did not fill") }
+    return outcome
+}
+
 var outcomes: [Outcome] = []
 if scenario == "kill9" || scenario == "all" { outcomes.append(try await kill9()) }
 if scenario == "partition" || scenario == "all" { outcomes.append(try await partition()) }
+if scenario == "diskfull" || scenario == "all", let outcome = try await diskFull() { outcomes.append(outcome) }
 print("| scenario | faults | sent | accepted | delivered | lost | duplicated | out of order | logs verify | seconds |")
 print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 for o in outcomes {
