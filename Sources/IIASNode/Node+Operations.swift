@@ -194,12 +194,21 @@ extension Node {
                           recipients: outgoing.recipients.compactMap { outgoing.delivery[$0] })
     }
 
+    /// The cache is bounded: past `summaryCacheLimit` entries it starts again (a listing
+    /// then decrypts what it shows once more), so memory does not grow with the inbox.
+    func remember(_ summary: InboxSummary, for id: UUID) {
+        if summaries.count >= Self.summaryCacheLimit { summaries.removeAll(keepingCapacity: true) }
+        summaries[id] = summary
+    }
+
+    static let summaryCacheLimit = 20_000
+
     /// Category, priority and subject of a received notification: decrypted once, then cached in memory.
     func summary(of id: UUID) throws(NodeError) -> InboxSummary {
         if let cached = summaries[id] { return cached }
         guard let incoming = ledger.incoming[id] else { throw .notFound(id) }
         let summary = InboxSummary(try open(incoming))
-        summaries[id] = summary
+        remember(summary, for: id)
         return summary
     }
 

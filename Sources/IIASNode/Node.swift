@@ -356,7 +356,7 @@ public actor Node: NodeOperations {
                 for (item, (index, time)) in zip(fresh, placed) {
                     let header = item.envelope.header
                     answers[item.position] = crypto.deliveryReceipt(for: header.id, sha256: item.envelope.sha256, sender: peer, index: index, time: time)
-                    if let summary = item.summary { summaries[header.id] = summary }
+                    if let summary = item.summary { remember(summary, for: header.id) }
                     if header.kind == .notification {
                         Metrics.Counter(label: "iias_received_total").increment()
                         if let inboxItem = inboxItem(header.id) { emit(.received(inboxItem)) }
