@@ -23,7 +23,10 @@ gcc -O2 -o .build/bench/nats-bench Scripts/bench/nats-bench.c $(pkg-config --cfl
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/iias-nats.XXXXXX")
 server_pid=""
-cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null; rm -rf "$work"; }
+cleanup() {
+    if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+    rm -rf "$work"
+}
 trap cleanup EXIT
 
 # A throwaway P-256 CA and a server certificate for 127.0.0.1 (NATS's own TLS, not IIAS's PKI).
