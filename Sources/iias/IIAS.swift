@@ -7,27 +7,25 @@ struct IIAS: AsyncParsableCommand {
         commandName: "iias",
         abstract: "Exchange signed, end-to-end encrypted notifications between national centers.",
         discussion: """
-        Operators (through the local node's socket; --socket or $IIAS_SOCKET):
-          iias send      sign, encrypt and deliver a notification (--to all for every peer)
-          iias inbox     received notifications; iias read ID, iias ack ID, iias reply ID
-          iias outbox    what this center sent and each recipient's receipt
-          iias watch     follow new notifications as they arrive (flash stands out)
-          iias status, iias peers
+        Operators (through the local node's socket: --socket or $IIAS_SOCKET):
+          iias send      sign, encrypt and deliver (--to all: every peer)
+          iias inbox     received notifications; then read, ack, reply ID
+          iias outbox    what this center sent; each recipient's receipt
+          iias watch     follow arrivals as they happen (flash stands out)
+          iias status    the node at a glance; iias peers: its links
 
         Administrators:
-          iias node run --config FILE    run this center's node (see `iias node run --help`)
+          iias node run --config FILE   run this center's node (see --help)
 
-        Offline commands (no node needed):
-          iias compose   build and validate a formalized notification; --seal writes an envelope
-          iias open      verify an envelope's sender and decrypt it as one of its recipients
-          iias audit     verify envelopes and log proofs as an auditor; export them for openssl
-          iias log       verify a log directory; prove an entry or the log's growth (signed tree heads)
+        Offline (no node needed):
+          iias compose   build and validate a notification; --seal: envelope
+          iias open      verify an envelope's sender, decrypt as a recipient
+          iias audit     verify envelopes and proofs; export for openssl
+          iias log       verify a log; prove an entry or the log's growth
+          iias peer check HOST:PORT   test a peer: mutual TLS 1.3, HELLO, PING
 
-        Network:
-          iias peer check HOST:PORT   verify a peer node over mutual TLS 1.3, HELLO and PING
-
-        Exit codes: 0 success, 1 the data is invalid, did not verify or was refused by the node,
-        2 usage or I/O error, 3 the node is unreachable.
+        Exit codes: 0 success, 1 invalid, did not verify or refused by the
+        node, 2 usage or I/O error, 3 the node is unreachable.
         Keys and certificates come from Scripts/pki.sh (see Certs/README.md).
         """,
         version: "0.5.0",

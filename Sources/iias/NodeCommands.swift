@@ -15,26 +15,28 @@ struct NodeCommand: AsyncParsableCommand {
     )
 
     static let example = """
-    Example configuration (JSON; relative paths are relative to the file):
+    Example configuration (JSON; relative paths are relative to the file;
+    Scripts/node.example.json is a complete one):
       {
         "center": "AZ",
-        "keys": "pki/centers/AZ",              signing, encryption, tls .key/.crt (Scripts/pki.sh)
+        "keys": "pki/centers/AZ",          (signing, encryption, tls .key/.crt)
         "ca": "pki/ca.crt",
         "crl": "pki/crl.pem",
-        "certificates": "pki/centers",         the peers' signing and encryption certificates
+        "certificates": "pki/centers",     (the peers' certificates)
         "listen": "0.0.0.0:7443",
-        "peers": ["GE=ge.example:7443", "UA=ua.example:7443", "MD=md.example:7443"],
+        "peers": ["GE=ge.example:7443", "UA=ua.example:7443"],
         "data": "/var/lib/iias",
         "api": { "socket": "/run/iias/iias.sock", "group": "iias",
                  "users": ["alice=operator", "audit=auditor"] },
         "metrics": { "listen": "127.0.0.1:9464" },
-        "limits": { "maxFrameBytes": 16777216, "queueDepth": 100000, "window": 64,
-                    "retryInitialSeconds": 1, "retryMaxSeconds": 300, "clockSkewSeconds": 300 },
+        "limits": { "maxFrameBytes": 16777216, "queueDepth": 100000,
+                    "window": 64, "retryInitialSeconds": 1,
+                    "retryMaxSeconds": 300, "clockSkewSeconds": 300 },
         "treeHeadIntervalSeconds": 60
       }
-    Every key can be overridden by an environment variable: IIAS_ + the key in capitals,
-    dots and camel case as underscores, e.g. IIAS_LISTEN, IIAS_API_SOCKET,
-    IIAS_LIMITS_MAX_FRAME_BYTES, IIAS_PEERS="GE=ge.example:7443,UA=ua.example:7443".
+    Any key can be set from the environment: IIAS_ and the key in capitals,
+    dots and camel case as underscores: IIAS_LISTEN, IIAS_API_SOCKET,
+    IIAS_LIMITS_MAX_FRAME_BYTES, IIAS_PEERS="GE=ge.example:7443,UA=…".
     """
 
     struct Run: AsyncParsableCommand {
@@ -43,9 +45,9 @@ struct NodeCommand: AsyncParsableCommand {
             discussion: NodeCommand.example + """
 
 
-            Logs go to standard error (no plaintext, no keys). Exit codes: 0 clean shutdown,
-            1 the log or keys are damaged (the message names the file), 2 the configuration is wrong
-            (the message names the key).
+            Logs go to standard error (no plaintext, no keys). Exit codes:
+            0 clean shutdown, 1 the log or keys are damaged (the message names
+            the file), 2 the configuration is wrong (the message names the key).
             A systemd unit is in Scripts/iias-node.service.
             """
         )

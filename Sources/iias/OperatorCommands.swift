@@ -37,9 +37,9 @@ enum OperatorExit {
     }
 
     static let discussion = """
-    These commands talk to the local node over its Unix socket; your OS user must be in
-    the node's api.users list. Exit codes: 0 done, 1 the node refused (the reason is
-    printed), 2 usage, 3 the node is unreachable.
+    These commands talk to the local node over its Unix socket; your OS user
+    must be in the node's api.users list. Exit codes: 0 done, 1 the node
+    refused (the reason is printed), 2 usage, 3 the node is unreachable.
     """
 }
 
@@ -95,10 +95,11 @@ struct Send: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Send a notification through the local node: signed, encrypted and delivered with receipts.",
         discussion: """
-        The same fields as `iias compose` (flags, --file, or both). On a terminal, missing
-        required fields are asked for. The node signs with the center's key, logs the
-        notification before queuing it, and delivers it to each recipient until a signed
-        receipt comes back. --to all sends to every configured peer.
+        The same fields as `iias compose` (flags, --file, or both). On a
+        terminal, missing required fields are asked for. The node signs with
+        the center's key, logs the notification before queuing it, and
+        delivers it to each recipient until a signed receipt comes back.
+        --to all sends to every configured peer.
 
         Example:
           iias send --to all --category terrorism --priority flash --tlp TLP:AMBER \\
@@ -264,7 +265,8 @@ struct Reply: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Reply to a received notification (to its sender, marked in reply to it).",
         discussion: """
-        Category and subject default to the original's ("Re: …"); give --summary at least.
+        Category and subject default to the original's ("Re: …");
+        give --summary at least.
 
         Example:
           iias reply 3f2a --summary "Vehicle sighted at the Red Bridge crossing at 04:10."
