@@ -302,7 +302,7 @@ public final class LogStore: @unchecked Sendable {
                     }
                     tree.append(leafHash: Merkle.hashLeaf(entry.encoded()))
                     locations.append((n, offset))
-                    for h in tree.lastStoredHashes() { newHashes.append(contentsOf: h) }
+                    tree.appendLastStoredHashes(to: &newHashes)
                     Record.appendBE(UInt64(n), to: &newIndex)
                     Record.appendBE(UInt64(offset), to: &newIndex)
                     if let id = Self.envelopeID(of: entry), envelopeIndex[id] == nil { envelopeIndex[id] = entry.index }
@@ -546,7 +546,7 @@ public final class LogStore: @unchecked Sendable {
             for item in staged {
                 locations.append((item.segment, item.offset))
                 tree.append(leafHash: item.leaf)
-                for h in tree.lastStoredHashes() { hashBuffer.append(contentsOf: h) }
+                tree.appendLastStoredHashes(to: &hashBuffer)
                 Record.appendBE(UInt64(item.segment), to: &indexBuffer)
                 Record.appendBE(UInt64(item.offset), to: &indexBuffer)
                 if let id = item.id, envelopeIndex[id] == nil { envelopeIndex[id] = item.index }

@@ -10,7 +10,7 @@ public enum Merkle {
     }
 
     /// RFC 9162 §2.1.1: MTH(D[n]) = SHA-256(0x01 || MTH(D[0:k]) || MTH(D[k:n])).
-    public static func hashChildren(_ left: [UInt8], _ right: [UInt8]) -> [UInt8] {
+    public static func hashChildren(_ left: some ContiguousBytesView, _ right: some ContiguousBytesView) -> [UInt8] {
         SHA256.hash(parts: [[UInt8(0x01)], left, right])
     }
 
@@ -150,61 +150,69 @@ extension MerkleHashSource {
 /// A Merkle tree held in memory: every complete subtree hash, level by level
 /// (about two hashes per leaf). Used by tests, the benchmark and as a reference.
 public struct InMemoryMerkleTree: MerkleHashSource, Sendable {
-    /// levels[l][i] = MTH of leaves [i·2^l, (i+1)·2^l).
-    public private(set) var levels: [[[UInt8]]] = [[]]
+    /// levels[l] holds MTH of leaves [i·2^l, (i+1)·2^l) at bytes [32i, 32i+32): one flat
+    /// buffer per level, 32 bytes per hash, no allocation per node.
+    private var levels: [[UInt8]] = [[]]
+    private static let width = SHA256.byteCount
 
     public init() {}
 
-    public var treeSize: UInt64 { UInt64(levels[0].count) }
+    public var treeSize: UInt64 { UInt64(levels[0].count / Self.width) }
+
+    private func count(_ level: Int) -> Int { levels[level].count / Self.width }
+
+    private func hash(_ level: Int, _ index: Int) -> ArraySlice<UInt8> {
+        levels[level][(index * Self.width)..<((index + 1) * Self.width)]
+    }
 
     /// Appends a leaf hash and completes every subtree it closes.
     public mutating func append(leafHash: [UInt8]) {
-        levels[0].append(leafHash)
+        levels[0].append(contentsOf: leafHash)
         var level = 0
-        while levels[level].count % 2 == 0 {
-            let c = levels[level].count
-            let parent = Merkle.hashChildren(levels[level][c - 2], levels[level][c - 1])
+        while count(level) % 2 == 0 {
+            let c = count(level)
+            let parent = Merkle.hashChildren(hash(level, c - 2), hash(level, c - 1))
             if levels.count == level + 1 { levels.append([]) }
-            levels[level + 1].append(parent)
+            levels[level + 1].append(contentsOf: parent)
             level += 1
         }
     }
 
-    /// Appends leaf `levels[0].count` from its stored hashes in tlog order (the leaf
-    /// hash, then the parent hashes it completes), without hashing. Returns how many were used.
+    /// Appends leaf `treeSize` from its stored hashes in tlog order (the leaf hash, then
+    /// the parent hashes it completes), without hashing. Returns how many were used.
     mutating func appendStored(_ hashes: ArraySlice<[UInt8]>) -> Int {
-        let n = levels[0].count
-        let count = 1 + (UInt64(n) + 1).trailingZeroBitCount
+        let n = treeSize
+        let used = 1 + (n + 1).trailingZeroBitCount
         var i = hashes.startIndex
-        for level in 0..<count {
+        for level in 0..<used {
             if levels.count == level { levels.append([]) }
-            levels[level].append(hashes[i])
+            levels[level].append(contentsOf: hashes[i])
             i += 1
         }
-        return count
+        return used
     }
 
     /// The first stored parent hash that is not the hash of its two children, if any
     /// (checks hashes loaded from disk: one hash per leaf, no record read).
     func firstInconsistentParent() -> (level: Int, index: Int)? {
         for level in levels.indices.dropFirst() {
-            for i in levels[level].indices where levels[level][i] != Merkle.hashChildren(levels[level - 1][2 * i], levels[level - 1][2 * i + 1]) {
+            for i in 0..<count(level) where hash(level, i) != Merkle.hashChildren(hash(level - 1, 2 * i), hash(level - 1, 2 * i + 1))[...] {
                 return (level, i)
             }
         }
         return nil
     }
 
-    /// The stored hashes the last append added, in tlog order (leaf first).
-    func lastStoredHashes() -> [[UInt8]] {
-        let n = UInt64(levels[0].count)
-        return (0...n.trailingZeroBitCount).map { levels[$0].last! }
+    /// Appends the stored hashes the last append added, in tlog order (leaf first).
+    func appendLastStoredHashes(to buffer: inout [UInt8]) {
+        let n = treeSize
+        for level in 0...n.trailingZeroBitCount { buffer.append(contentsOf: hash(level, count(level) - 1)) }
     }
 
     public func storedHash(level: Int, index: UInt64) throws -> [UInt8] {
-        guard level < levels.count, index < UInt64(levels[level].count) else {
+        guard level < levels.count, index < UInt64(count(level)) else {
             throw LogError.indexOutOfRange(index: index, treeSize: treeSize)
         }
-        return levels[level][Int(index)]
+        return Array(hash(level, Int(index)))
     }
 }
