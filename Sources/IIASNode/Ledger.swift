@@ -38,6 +38,22 @@ public struct OutboxSummary: Codable, Sendable, Equatable {
     public var subject: String
 }
 
+/// One envelope's recipients and where it stands with each: a small array (one to a
+/// few dozen recipients) rather than a dictionary, since one is held per envelope sent.
+public struct Deliveries: Sendable {
+    public private(set) var values: [RecipientDelivery]
+
+    init(_ values: [RecipientDelivery]) { self.values = values }
+
+    public subscript(center: CenterID) -> RecipientDelivery? {
+        get { values.first { $0.center == center } }
+        set {
+            guard let newValue, let position = values.firstIndex(where: { $0.center == center }) else { return }
+            values[position] = newValue
+        }
+    }
+}
+
 /// The node's state as a fold over its log: every entry, in order, applied once.
 /// A restart opens the log and folds it again; there is no second store of truth.
 ///
@@ -55,10 +71,11 @@ public struct Ledger: Sendable {
         public var index: UInt64
         public var id: UUID
         public var isAcknowledgement: Bool
-        public var recipients: [CenterID]
+        /// The recipients in order (from the per-recipient states).
+        public var recipients: [CenterID] { delivery.values.map(\.center) }
         public var created: Date
         public var sha256: [UInt8]
-        public var delivery: [CenterID: RecipientDelivery]
+        public var delivery: Deliveries
         public var summary: Data?
         public var submittedBy: String?
     }
@@ -103,9 +120,9 @@ public struct Ledger: Sendable {
                 incoming[answered]?.acknowledgement = header.id
             }
             recordOutgoing(Outgoing(index: entry.index, id: header.id, isAcknowledgement: isAck,
-                                    recipients: header.recipients.sorted(), created: header.created, sha256: envelope.sha256,
-                                    delivery: Dictionary(uniqueKeysWithValues: header.recipients.map {
-                                        ($0, RecipientDelivery(center: $0, state: .queued, updated: time))
+                                    created: header.created, sha256: envelope.sha256,
+                                    delivery: Deliveries(header.recipients.sorted().map {
+                                        RecipientDelivery(center: $0, state: .queued, updated: time)
                                     })))
         case .received:
             guard let envelope = parsed ?? parse(entry) else { return }

@@ -51,7 +51,7 @@ extension Node {
                                             "recipients": "\(notification.recipients.map(\.rawValue).joined(separator: ","))",
                                             "index": "\(index)"])
         for recipient in Set(notification.recipients) { peers[recipient]?.enqueue([sealed.id]) }
-        for delivery in ledger.outgoing[sealed.id]?.delivery.values.sorted(by: { $0.center < $1.center }) ?? [] {
+        for delivery in ledger.outgoing[sealed.id]?.delivery.values ?? [] {
             emit(.delivery(id: sealed.id, recipient: delivery))
         }
         return Submission(id: sealed.id, logIndex: index, recipients: notification.recipients.sorted())
@@ -191,7 +191,7 @@ extension Node {
         return OutboxItem(id: id, logIndex: outgoing.index, created: outgoing.created, category: summary?.category ?? .other,
                           priority: summary?.priority ?? .routine, subject: summary?.subject ?? "(summary not recorded)",
                           submittedBy: outgoing.submittedBy,
-                          recipients: outgoing.recipients.compactMap { outgoing.delivery[$0] })
+                          recipients: outgoing.delivery.values)
     }
 
     /// The cache is bounded: past `summaryCacheLimit` entries it starts again (a listing
