@@ -89,4 +89,26 @@ final class EnvelopeRoundTripTests: XCTestCase {
             guard case EnvelopeError.wrongKind = error else { return XCTFail("got \(error)") }
         }
     }
+
+    /// An operator's acknowledgement: a receipt with outcome `acknowledged` and the log
+    /// index of the recorded action; one without an index, or with a reason, is malformed.
+    func testAcknowledgementsRoundTripAndAreStrict() throws {
+        let envelope = try Samples.sealed()
+        let ge = Samples.keys("GE")
+        let ack = Envelope.receipt(for: envelope, from: ge.center, signer: ge.signingKey, outcome: .acknowledged, logIndex: 77)
+        let parsed = try Envelope(parsing: ack.bytes)
+        XCTAssertEqual(parsed.header.receipt?.outcome, .acknowledged)
+        XCTAssertEqual(parsed.header.receipt?.logIndex, 77)
+        XCTAssertEqual(parsed.header.receipt?.envelopeSHA256, envelope.sha256)
+        XCTAssertNoThrow(try Samples.verifier.verify(parsed))
+
+        for (logIndex, reason) in [(nil, nil), (UInt64(3), Receipt.RefusalReason.invalid)] as [(UInt64?, Receipt.RefusalReason?)] {
+            let bad = Envelope.receipt(for: envelope, from: ge.center, signer: ge.signingKey, outcome: .acknowledged,
+                                       logIndex: logIndex, reason: reason)
+            XCTAssertThrowsError(try Envelope(parsing: bad.bytes)) { error in
+                guard case EnvelopeError.malformedHeader(let why) = error else { return XCTFail("got \(error)") }
+                XCTAssertTrue(why.contains("acknowledged"), why)
+            }
+        }
+    }
 }
