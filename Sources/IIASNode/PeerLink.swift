@@ -20,6 +20,9 @@ actor PeerLink {
     private var waiting: Set<UUID> = []
     private var inFlight: [UUID] = []
     private var channel: Channel?
+    /// The current connection from the moment it is open (before the session is up), so
+    /// that stopping can close it whatever state it is in.
+    private var connection: Channel?
     private var state = PeerConnectionState.connecting
     private var failures = 0
     private var lastError: String?
@@ -53,11 +56,17 @@ actor PeerLink {
         runner = Task { await self.run() }
     }
 
+    /// Stops reconnecting and closes the current connection, established or not; waits
+    /// at most 5 s for the connection task to notice.
     func stop() async {
         stopped = true
         runner?.cancel()
-        if let channel { try? await channel.close() }
-        await runner?.value
+        if let connection { try? await connection.close() }
+        guard let runner else { return }
+        let (first, signal) = AsyncStream.makeStream(of: Void.self)
+        Task { await runner.value; signal.yield() }
+        Task { try? await Task.sleep(for: .seconds(5)); signal.yield() }
+        for await _ in first { break }
     }
 
     /// Adds envelopes to send (already logged), in log order.
@@ -119,6 +128,8 @@ actor PeerLink {
                                                maxFrameBytes: maxFrame, inbox: inbox)
                     }
                     .connect(host: peer.address.host, port: peer.address.port).get()
+                self.connection = connection
+                if stopped { try? await connection.close() }
                 while let items = await inbox.next() {
                     var receipts: [[UInt8]] = []
                     var frames = 0
@@ -154,6 +165,7 @@ actor PeerLink {
                 lastError = "\(error)"
             }
             channel = nil
+            connection = nil
             // Unanswered envelopes go back to the front, in their order.
             if !inFlight.isEmpty {
                 queue.replaceSubrange(queueHead..<queueHead, with: inFlight)

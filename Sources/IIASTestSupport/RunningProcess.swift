@@ -69,9 +69,16 @@ public final class RunningProcess: @unchecked Sendable {
 
     public var errorOutput: String { lock.lock(); defer { lock.unlock() }; return String(decoding: errorText, as: UTF8.self) }
 
-    /// SIGKILL (or another signal) and wait for the exit.
-    public func kill(_ signal: Int32 = SIGKILL) {
+    /// SIGKILL (or another signal) and wait for the exit; a process that has not exited
+    /// `grace` seconds after another signal is killed, so no test waits forever.
+    public func kill(_ signal: Int32 = SIGKILL, grace: TimeInterval = 30) {
         if process.isRunning { Foundation.kill(process.processIdentifier, signal) }
+        let deadline = Date().addingTimeInterval(grace)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        if process.isRunning {
+            FileHandle.standardError.write(Data("process \(process.processIdentifier) ignored signal \(signal) for \(Int(grace)) s; killing it\n".utf8))
+            Foundation.kill(process.processIdentifier, SIGKILL)
+        }
         process.waitUntilExit()
     }
 
