@@ -65,9 +65,17 @@ public final class LogStore: @unchecked Sendable {
     }
     private var pending: [Pending] = []
     private var closed = false
-    private var tree = InMemoryMerkleTree()
-    private var locations: [(segment: Int, offset: Int)] = []
-    private var envelopeIndex: [UUID: UInt64] = [:]
+    /// The tree's right edge (O(log n) hashes): what appends and tree heads need. Roots
+    /// and proofs at other sizes come from the `hashes` file.
+    private var frontier = MerkleFrontier()
+    /// The whole tree, for a read-only store only: an auditor's open reads every record
+    /// and has no trusted `hashes` file to prove from.
+    private var auditTree: InMemoryMerkleTree?
+    /// Where each entry's record is: segment number << 40 | byte offset (8 bytes an entry).
+    private var locations: [UInt64] = []
+    /// Envelope id → index of its first entry; built on first use (a node never asks, and
+    /// a map of every id would cost it some 50 bytes an entry), then kept up by the writer.
+    private var envelopeIndex: [UUID: UInt64]?
     private var segments: [(name: String, first: UInt64, fd: Int32)] = []
     private var writeFD: Int32 = -1
     private var writeOffset = 0
@@ -93,10 +101,9 @@ public final class LogStore: @unchecked Sendable {
     /// Set when open found the hashes/index caches inconsistent and rebuilt them from
     /// the segments (reported by the node at start-up; the log itself is intact).
     public private(set) var rejectedCaches: String?
-    private var envelopePrefixPending: UInt64 = 0
     /// Entries whose stored hashes are written to the hashes file.
     private var hashedCount: UInt64 = 0
-    private let envelopePrefixLock = NSLock()
+    private let envelopeIndexLock = NSLock()
 
     /// `readOnly` (for auditors): nothing is created, truncated or appended; a torn tail is only reported.
     public init(directory: String, segmentSize: Int = 64 << 20, maximumEntrySize: Int = 16 << 20, readOnly: Bool = false) throws {
@@ -104,6 +111,7 @@ public final class LogStore: @unchecked Sendable {
         self.directory = directory
         self.segmentSize = segmentSize
         self.maximumEntrySize = maximumEntrySize
+        if readOnly { auditTree = InMemoryMerkleTree() }
         if !readOnly { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
         try recover()
         if readOnly { closed = true; return }
@@ -188,37 +196,42 @@ public final class LogStore: @unchecked Sendable {
         for (s, first) in firsts.enumerated() where s > 0 && first < k {
             guard location(first) == (s, Self.segmentHeaderSize) else { k = 0; lastSize = nil; break }
         }
-        var stored = hashes[0..<Self.storedHashCount(k) * SHA256.byteCount]
-        for _ in 0..<k {
-            var leafHashes: [[UInt8]] = []
-            let needed = 1 + (UInt64(tree.treeSize) + 1).trailingZeroBitCount
-            for _ in 0..<needed {
-                leafHashes.append(Array(stored.prefix(SHA256.byteCount)))
-                stored = stored.dropFirst(SHA256.byteCount)
-            }
-            _ = tree.appendStored(leafHashes[...])
-            locations.append(location(tree.treeSize - 1))
-        }
         // The caches are not synced with every batch (the segments are): after a crash
         // they may hold stale or zeroed pages. Anything that does not add up — a parent
         // that is not the hash of its children, or a root that differs from the signed
-        // checkpoint — discards them, and the segments are read in full instead.
+        // checkpoint — discards them, and the segments are read in full instead. The
+        // stored hashes are checked as a stream: only the tree's right edge is held.
         var rejection: String?
-        if let bad = tree.firstInconsistentParent() {
-            rejection = "stored hash at level \(bad.level) index \(bad.index) is not the hash of its children"
-        } else if let checkpoint = storedCheckpoint(), checkpoint.treeSize <= k,
-                  (try? tree.rootHash(treeSize: checkpoint.treeSize)) != checkpoint.rootHash {
-            rejection = "the root at size \(checkpoint.treeSize) differs from the signed checkpoint"
+        let checkpoint = storedCheckpoint()
+        var position = 0
+        func stored(_ i: Int) -> ArraySlice<UInt8> { hashes[(i * SHA256.byteCount)..<((i + 1) * SHA256.byteCount)] }
+        locations.reserveCapacity(Int(k))
+        for i in 0..<k {
+            let leaf = Array(stored(position))
+            position += 1
+            for parent in frontier.append(leafHash: leaf) {
+                guard parent[...] == stored(position) else {
+                    rejection = "stored hash \(position) (a parent completed by entry \(i)) is not the hash of its children"
+                    break
+                }
+                position += 1
+            }
+            if rejection != nil { break }
+            let (segment, offset) = location(i)
+            locations.append(Self.packLocation(segment, offset))
+            if let checkpoint, checkpoint.treeSize == i + 1, frontier.rootHash != checkpoint.rootHash {
+                rejection = "the root at size \(checkpoint.treeSize) differs from the signed checkpoint"
+                break
+            }
         }
         if let rejection {
             rejectedCaches = "\(directory)/\(Self.hashesFileName): \(rejection); rebuilt from the segments"
-            tree = InMemoryMerkleTree()
+            frontier = MerkleFrontier()
             locations.removeAll()
             k = 0
             lastSize = nil
         }
         trustedPrefix = k
-        envelopePrefixPending = k
         hashesOffset = Self.storedHashCount(k) * SHA256.byteCount
         indexOffset = Int(k) * Self.indexEntrySize
         guard k > 0, let lastSize else { return (0, 0, Self.segmentHeaderSize) }
@@ -250,10 +263,10 @@ public final class LogStore: @unchecked Sendable {
     /// entries were lost).
     private func checkCheckpointFile() throws {
         guard let checkpoint = storedCheckpoint() else { return }
-        guard checkpoint.treeSize <= tree.treeSize else {
-            throw LogStoreError.inconsistent("\(directory)/\(Self.checkpointFileName) signs a tree of \(checkpoint.treeSize) entries but the segments hold \(tree.treeSize): entries were lost; refusing to open")
+        guard checkpoint.treeSize <= frontier.treeSize else {
+            throw LogStoreError.inconsistent("\(directory)/\(Self.checkpointFileName) signs a tree of \(checkpoint.treeSize) entries but the segments hold \(frontier.treeSize): entries were lost; refusing to open")
         }
-        guard try tree.rootHash(treeSize: checkpoint.treeSize) == checkpoint.rootHash else {
+        guard try merkleTree().rootHash(treeSize: checkpoint.treeSize) == checkpoint.rootHash else {
             throw LogStoreError.inconsistent("the segments disagree with \(directory)/\(Self.checkpointFileName) at tree size \(checkpoint.treeSize): refusing to open")
         }
     }
@@ -281,6 +294,7 @@ public final class LogStore: @unchecked Sendable {
         var newIndex: [UInt8] = []
         if !readOnly {
             (expected, scanSegment, startOffset) = try loadTrustedPrefix(names: names)
+            try openSideFiles()
         }
         for (n, name) in names.enumerated() where n >= scanSegment {
             let path = directory + "/" + name
@@ -300,12 +314,21 @@ public final class LogStore: @unchecked Sendable {
                     guard entry.index == expected else {
                         throw LogStoreError.corrupt(segment: name, offset: offset, reason: "index \(entry.index), expected \(expected)")
                     }
-                    tree.append(leafHash: Merkle.hashLeaf(entry.encoded()))
-                    locations.append((n, offset))
-                    tree.appendLastStoredHashes(to: &newHashes)
-                    Record.appendBE(UInt64(n), to: &newIndex)
-                    Record.appendBE(UInt64(offset), to: &newIndex)
-                    if let id = Self.envelopeID(of: entry), envelopeIndex[id] == nil { envelopeIndex[id] = entry.index }
+                    let leaf = Merkle.hashLeaf(entry.encoded())
+                    locations.append(Self.packLocation(n, offset))
+                    auditTree?.append(leafHash: leaf)
+                    let parents = frontier.append(leafHash: leaf)
+                    if !readOnly {
+                        newHashes.append(contentsOf: leaf)
+                        for parent in parents { newHashes.append(contentsOf: parent) }
+                        Record.appendBE(UInt64(n), to: &newIndex)
+                        Record.appendBE(UInt64(offset), to: &newIndex)
+                        if newHashes.count >= 1 << 20 {   // written as the scan goes: a rebuild holds no whole copy
+                            try writeSide(newHashes, newIndex)
+                            newHashes.removeAll(keepingCapacity: true)
+                            newIndex.removeAll(keepingCapacity: true)
+                        }
+                    }
                     expected += 1
                     offset += size
                 } catch let error as LogError {
@@ -340,10 +363,10 @@ public final class LogStore: @unchecked Sendable {
             }
         }
         if readOnly { return }
-        try openSideFiles()
+        let rebuilt = hashesOffset > Self.storedHashCount(trustedPrefix) * SHA256.byteCount || !newHashes.isEmpty
         try writeSide(newHashes, newIndex)
-        if !newHashes.isEmpty { try syncSide() }
-        hashedCount = tree.treeSize
+        if rebuilt { try syncSide() }
+        hashedCount = frontier.treeSize
         if segments.isEmpty { try startSegment(first: 0) }
         try checkCheckpointFile()
     }
@@ -466,23 +489,7 @@ public final class LogStore: @unchecked Sendable {
 
     private func writeCheckpointFile(_ bytes: [UInt8]) throws {
         checkpointLock.lock(); defer { checkpointLock.unlock() }
-        let path = directory + "/" + Self.checkpointFileName
-        let temp = path + ".tmp"
-        let fd = Glibc.open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw LogStoreError.io("create \(temp)", errno: errno) }
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, bytes.count - done) }
-            if n < 0 { if errno == EINTR { continue }; let e = errno; Glibc.close(fd); throw LogStoreError.io("write checkpoint", errno: e) }
-            done += n
-        }
-        guard fsync(fd) == 0 else { let e = errno; Glibc.close(fd); throw LogStoreError.io("fsync checkpoint", errno: e) }
-        Glibc.close(fd)
-        guard rename(temp, path) == 0 else { throw LogStoreError.io("rename checkpoint", errno: errno) }
-        let dfd = Glibc.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard dfd >= 0 else { throw LogStoreError.io("open \(directory)", errno: errno) }
-        defer { Glibc.close(dfd) }
-        guard fsync(dfd) == 0 else { throw LogStoreError.io("fsync directory", errno: errno) }
+        try DurableFile.write(bytes, to: directory + "/" + Self.checkpointFileName)
     }
 
     private func writerLoop() {
@@ -527,6 +534,9 @@ public final class LogStore: @unchecked Sendable {
         // enqueue; a chunk is published under it once, after its fdatasync.
         var staged: [(position: Int, segment: Int, offset: Int, leaf: [UInt8], id: UUID?, index: UInt64)] = []
         var nextIndex = UInt64(locations.count)
+        condition.lock()
+        let indexingEnvelopes = envelopeIndex != nil
+        condition.unlock()
 
         func flush() throws {
             guard !staged.isEmpty else { return }
@@ -544,12 +554,15 @@ public final class LogStore: @unchecked Sendable {
             var indexBuffer: [UInt8] = []
             condition.lock()
             for item in staged {
-                locations.append((item.segment, item.offset))
-                tree.append(leafHash: item.leaf)
-                tree.appendLastStoredHashes(to: &hashBuffer)
+                locations.append(Self.packLocation(item.segment, item.offset))
+                hashBuffer.append(contentsOf: item.leaf)
+                for parent in frontier.append(leafHash: item.leaf) { hashBuffer.append(contentsOf: parent) }
                 Record.appendBE(UInt64(item.segment), to: &indexBuffer)
                 Record.appendBE(UInt64(item.offset), to: &indexBuffer)
-                if let id = item.id, envelopeIndex[id] == nil { envelopeIndex[id] = item.index }
+                if envelopeIndex != nil, let id = item.id ?? Self.envelopeID(type: batch[item.position].type, payload: batch[item.position].payload),
+                   envelopeIndex?[id] == nil {
+                    envelopeIndex?[id] = item.index
+                }
             }
             condition.unlock()
             for item in staged { results[item.position] = item.index }
@@ -572,7 +585,7 @@ public final class LogStore: @unchecked Sendable {
                 var payload = item.payload
                 if let make = item.makePayload {
                     try flush()
-                    payload = make(index, try tree.rootHash(treeSize: index))
+                    payload = make(index, frontier.rootHash)
                 }
                 let entry = LogEntry(index: index, timeMilliseconds: now, type: item.type, payload: payload)
                 let recordSize = Record.headerSize + LogEntry.fixedSize + payload.count
@@ -582,7 +595,8 @@ public final class LogStore: @unchecked Sendable {
                     chunkStart = writeOffset
                 }
                 let body = Record.append(entry, to: &buffer)
-                staged.append((position, segments.count - 1, writeOffset, Merkle.hashLeaf(buffer[body]), Self.envelopeID(of: entry), index))
+                let id = indexingEnvelopes ? Self.envelopeID(type: entry.type, payload: entry.payload) : nil
+                staged.append((position, segments.count - 1, writeOffset, Merkle.hashLeaf(buffer[body]), id, index))
                 writeOffset += recordSize
                 nextIndex += 1
             }
@@ -597,8 +611,24 @@ public final class LogStore: @unchecked Sendable {
     /// Number of entries.
     public var count: UInt64 { condition.lock(); defer { condition.unlock() }; return UInt64(locations.count) }
 
-    /// A snapshot of the Merkle tree.
-    public var merkleTree: InMemoryMerkleTree { condition.lock(); defer { condition.unlock() }; return tree }
+    /// The log's Merkle tree, for roots and proofs at any size up to `count`: the whole
+    /// tree in memory for a read-only store (its open read every record), the `hashes`
+    /// file (O(log n) reads a proof) for a writable one. Throws when writing that file
+    /// failed (a full disk): a reopen rebuilds it.
+    public func merkleTree() throws -> any MerkleHashSource {
+        condition.lock(); defer { condition.unlock() }
+        if let auditTree { return auditTree }
+        guard hashesFD >= 0, !cachesBroken else {
+            throw LogStoreError.inconsistent("\(directory)/\(Self.hashesFileName) could not be written; roots and proofs need a reopen of the log, which rebuilds it")
+        }
+        return DiskMerkleHashes(store: self, fd: hashesFD, treeSize: hashedCount)
+    }
+
+    /// MTH of every entry so far (from the tree's right edge, no read).
+    public var rootHash: [UInt8] { condition.lock(); defer { condition.unlock() }; return frontier.rootHash }
+
+    static func packLocation(_ segment: Int, _ offset: Int) -> UInt64 { UInt64(segment) << 40 | UInt64(offset) }
+    static func unpackLocation(_ packed: UInt64) -> (segment: Int, offset: Int) { (Int(packed >> 40), Int(packed & (1 << 40 - 1))) }
 
     /// The stored hashes as they are on disk (one pread per hash: O(log n) reads per
     /// proof), over the entries written so far. Nil for a read-only store.
@@ -612,7 +642,7 @@ public final class LogStore: @unchecked Sendable {
     public func entry(at index: UInt64) throws -> LogEntry {
         condition.lock()
         guard index < UInt64(locations.count) else { condition.unlock(); throw LogError.indexOutOfRange(index: index, treeSize: UInt64(locations.count)) }
-        let loc = locations[Int(index)]
+        let loc = Self.unpackLocation(locations[Int(index)])
         let fd = segments[loc.segment].fd
         condition.unlock()
         var header = [UInt8](repeating: 0, count: Record.headerSize)
@@ -630,35 +660,44 @@ public final class LogStore: @unchecked Sendable {
 
     /// The envelope id of a sent/received/receipt entry for the lookup map (the first
     /// entry of an id wins); payloads of other types, or that are not envelopes, give nil.
-    private static func envelopeID(of entry: LogEntry) -> UUID? {
-        switch entry.type {
-        case .sent, .received, .receipt: (try? Envelope(parsing: entry.payload))?.id
+    private static func envelopeID(type: EntryType, payload: [UInt8]) -> UUID? {
+        switch type {
+        case .sent, .received, .receipt: (try? Envelope(parsing: payload))?.id
         case .treeHead, .operatorAction: nil
         }
     }
 
-    /// The index of the first sent/received/receipt entry holding the envelope `id`, or nil.
+    /// The index of the first sent/received/receipt entry holding the envelope `id`, or
+    /// nil. The first call reads every entry to build the map.
     public func index(ofEnvelopeID id: UUID) -> UInt64? {
-        buildEnvelopePrefix()
+        buildEnvelopeIndex()
         condition.lock(); defer { condition.unlock() }
-        return envelopeIndex[id]
+        return envelopeIndex?[id]
     }
 
-    /// The envelope-id map of the trusted prefix is built on first use (open did not read those records).
-    private func buildEnvelopePrefix() {
-        envelopePrefixLock.lock(); defer { envelopePrefixLock.unlock() }
-        condition.lock()
-        let end = envelopePrefixPending
-        condition.unlock()
-        guard end > 0 else { return }
+    /// Reads the entries written so far into the map, round after round until no append
+    /// came in between; the map is installed under the writer's lock, so from then on the
+    /// writer adds every new entry.
+    private func buildEnvelopeIndex() {
+        envelopeIndexLock.lock(); defer { envelopeIndexLock.unlock() }
         var found: [UUID: UInt64] = [:]
-        for i in 0..<end {
-            if let entry = try? entry(at: i), let id = Self.envelopeID(of: entry), found[id] == nil { found[id] = i }
+        var scanned: UInt64 = 0
+        while true {
+            condition.lock()
+            let end = UInt64(locations.count)
+            if envelopeIndex != nil || scanned == end {
+                if envelopeIndex == nil { envelopeIndex = found }
+                condition.unlock()
+                return
+            }
+            condition.unlock()
+            for i in scanned..<end {
+                if let entry = try? entry(at: i), let id = Self.envelopeID(type: entry.type, payload: entry.payload), found[id] == nil {
+                    found[id] = i
+                }
+            }
+            scanned = end
         }
-        condition.lock()
-        for (id, i) in found where (envelopeIndex[id] ?? .max) > i { envelopeIndex[id] = i }
-        envelopePrefixPending = 0
-        condition.unlock()
     }
 
     /// The entries from `start` up to the current end (a snapshot of the count), read
@@ -671,7 +710,7 @@ public final class LogStore: @unchecked Sendable {
     public func location(of index: UInt64) -> (segment: String, offset: Int)? {
         condition.lock(); defer { condition.unlock() }
         guard index < UInt64(locations.count) else { return nil }
-        let loc = locations[Int(index)]
+        let loc = Self.unpackLocation(locations[Int(index)])
         return (segments[loc.segment].name, loc.offset)
     }
 

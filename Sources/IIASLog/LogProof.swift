@@ -40,7 +40,7 @@ public struct LogProof: Codable, Equatable, Sendable {
     /// Proves that entry `index` is in the tree of size `treeSize`, signing that tree head.
     public static func inclusion(in log: LogStore, index: UInt64, treeSize: UInt64,
                                  signer: String, key: SigningPrivateKey) throws -> LogProof {
-        let tree = log.merkleTree
+        let tree = try log.merkleTree()
         guard treeSize <= tree.treeSize else { throw LogProofError.outOfRange("tree size \(treeSize) > log size \(tree.treeSize)") }
         guard index < treeSize else { throw LogProofError.outOfRange("index \(index) is not below tree size \(treeSize)") }
         let entry = try log.entry(at: index).encoded()
@@ -54,7 +54,7 @@ public struct LogProof: Codable, Equatable, Sendable {
     /// Proves that the tree of size `first` is a prefix of the tree of size `second`.
     public static func consistency(in log: LogStore, from first: UInt64, to second: UInt64,
                                    signer: String, key: SigningPrivateKey) throws -> LogProof {
-        let tree = log.merkleTree
+        let tree = try log.merkleTree()
         guard first <= second, second <= tree.treeSize else {
             throw LogProofError.outOfRange("need 0 ≤ from ≤ to ≤ \(tree.treeSize), got \(first) and \(second)")
         }

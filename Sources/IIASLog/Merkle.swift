@@ -178,37 +178,6 @@ public struct InMemoryMerkleTree: MerkleHashSource, Sendable {
         }
     }
 
-    /// Appends leaf `treeSize` from its stored hashes in tlog order (the leaf hash, then
-    /// the parent hashes it completes), without hashing. Returns how many were used.
-    mutating func appendStored(_ hashes: ArraySlice<[UInt8]>) -> Int {
-        let n = treeSize
-        let used = 1 + (n + 1).trailingZeroBitCount
-        var i = hashes.startIndex
-        for level in 0..<used {
-            if levels.count == level { levels.append([]) }
-            levels[level].append(contentsOf: hashes[i])
-            i += 1
-        }
-        return used
-    }
-
-    /// The first stored parent hash that is not the hash of its two children, if any
-    /// (checks hashes loaded from disk: one hash per leaf, no record read).
-    func firstInconsistentParent() -> (level: Int, index: Int)? {
-        for level in levels.indices.dropFirst() {
-            for i in 0..<count(level) where hash(level, i) != Merkle.hashChildren(hash(level - 1, 2 * i), hash(level - 1, 2 * i + 1))[...] {
-                return (level, i)
-            }
-        }
-        return nil
-    }
-
-    /// Appends the stored hashes the last append added, in tlog order (leaf first).
-    func appendLastStoredHashes(to buffer: inout [UInt8]) {
-        let n = treeSize
-        for level in 0...n.trailingZeroBitCount { buffer.append(contentsOf: hash(level, count(level) - 1)) }
-    }
-
     public func storedHash(level: Int, index: UInt64) throws -> [UInt8] {
         guard level < levels.count, index < UInt64(count(level)) else {
             throw LogError.indexOutOfRange(index: index, treeSize: treeSize)

@@ -48,7 +48,7 @@ struct Log: AsyncParsableCommand {
             let log = try openLogReadOnly(dir)
             defer { log.close() }
             let size = log.count
-            let tree = log.merkleTree
+            let tree = try log.merkleTree()
             let root = try tree.rootHash(treeSize: size)
             var signatures: SignatureSummary?
             if let verifier { signatures = try checkSignatures(log, tree: tree, verifier: verifier) }
@@ -84,7 +84,7 @@ struct SignatureSummary {
 
 /// Checks every tree head and envelope entry; the first problem is exit 1 naming the
 /// entry's index, segment and offset.
-func checkSignatures(_ log: LogStore, tree: InMemoryMerkleTree, verifier: EnvelopeVerifier) throws -> SignatureSummary {
+func checkSignatures(_ log: LogStore, tree: any MerkleHashSource, verifier: EnvelopeVerifier) throws -> SignatureSummary {
     var summary = SignatureSummary()
     let count = log.count
     let progress = Terminal.stderrIsTTY

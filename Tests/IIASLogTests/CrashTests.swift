@@ -48,13 +48,13 @@ final class CrashTests: XCTestCase {
                 XCTAssertEqual(String(decoding: try log.entry(at: index).payload, as: UTF8.self), payload, "round \(round) index \(index)")
             }
             let size = log.count
-            let oldRoot = try log.merkleTree.rootHash(treeSize: size)
+            let oldRoot = try log.merkleTree().rootHash(treeSize: size)
             let semaphore = DispatchSemaphore(value: 0)
             nonisolated(unsafe) var newIndex: UInt64?
             Task { newIndex = try? await log.append(type: .operatorAction, payload: Array("after \(round)".utf8)); semaphore.signal() }
             XCTAssertEqual(semaphore.wait(timeout: .now() + 10), .success)
             XCTAssertEqual(newIndex, size)
-            let tree = log.merkleTree
+            let tree = try log.merkleTree()
             XCTAssertTrue(Merkle.verifyConsistency(firstSize: size, secondSize: size + 1, firstRoot: oldRoot,
                                                    secondRoot: try tree.rootHash(treeSize: size + 1),
                                                    proof: try tree.consistencyProof(from: size, to: size + 1)))

@@ -15,7 +15,7 @@ final class LogCLITests: XCTestCase {
         addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
         let log = try LogStore(directory: dir, segmentSize: 1024)
         for i in 0..<40 { _ = try await log.append(type: .sent, payload: Array("envelope \(i)".utf8)) }
-        let root = try log.merkleTree.rootHash(treeSize: 40).hexString
+        let root = try log.merkleTree().rootHash(treeSize: 40).hexString
         log.close()
 
         let ok = try verify([dir, "--json"])

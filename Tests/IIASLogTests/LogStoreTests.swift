@@ -40,13 +40,13 @@ final class LogStoreTests: XCTestCase {
             XCTAssertEqual(e.payload, written[i])
             tree.append(leafHash: Merkle.hashLeaf(e.encoded()))
         }
-        XCTAssertEqual(try log.merkleTree.rootHash(treeSize: 300), try tree.rootHash(treeSize: 300))
-        let before = try log.merkleTree.rootHash(treeSize: 300)
+        XCTAssertEqual(try log.merkleTree().rootHash(treeSize: 300), try tree.rootHash(treeSize: 300))
+        let before = try log.merkleTree().rootHash(treeSize: 300)
         let next = try await log.append(type: .receipt, payload: [1, 2, 3])
         XCTAssertEqual(next, 300)
-        let proof = try log.merkleTree.consistencyProof(from: 300, to: 301)
+        let proof = try log.merkleTree().consistencyProof(from: 300, to: 301)
         XCTAssertTrue(Merkle.verifyConsistency(firstSize: 300, secondSize: 301, firstRoot: before,
-                                               secondRoot: try log.merkleTree.rootHash(treeSize: 301), proof: proof))
+                                               secondRoot: try log.merkleTree().rootHash(treeSize: 301), proof: proof))
         XCTAssertThrowsError(try log.entry(at: 302))
     }
 

@@ -63,6 +63,35 @@ final class MerkleTests: XCTestCase {
         }
     }
 
+    /// The right edge alone gives the same roots as the whole tree (the RFC 6962 vectors
+    /// and every size to 70), and what an append completes is the tlog stored-hash order.
+    func testFrontierRootsAndStoredHashOrder() throws {
+        var frontier = MerkleFrontier()
+        XCTAssertEqual(frontier.rootHash.hexString, Self.roots[0])
+        var whole = InMemoryMerkleTree()
+        var stored: [[UInt8]] = []
+        for i in 0..<70 {
+            let leaf = Merkle.hashLeaf(Array("leaf \(i)".utf8))
+            whole.append(leafHash: leaf)
+            stored.append(leaf)
+            stored.append(contentsOf: frontier.append(leafHash: leaf))
+            XCTAssertEqual(frontier.treeSize, UInt64(i + 1))
+            XCTAssertEqual(frontier.rootHash, try whole.rootHash(treeSize: UInt64(i + 1)), "size \(i + 1)")
+        }
+        XCTAssertEqual(stored.count, 2 * 70 - 70.nonzeroBitCount)
+        for level in 0..<7 {
+            for index in 0..<(70 >> level) {
+                let position = Int(DiskMerkleHashes.storedHashIndex(level: level, index: UInt64(index)))
+                XCTAssertEqual(stored[position], try whole.storedHash(level: level, index: UInt64(index)), "level \(level) index \(index)")
+            }
+        }
+        var vectors = MerkleFrontier()
+        for (size, leaf) in Self.leaves.enumerated() {
+            vectors.append(leafHash: Merkle.hashLeaf(leaf))
+            XCTAssertEqual(vectors.rootHash.hexString, Self.roots[size + 1])
+        }
+    }
+
     func testInclusionVectors() throws {
         let nh = Self.nodeHashes
         // (leaf index, tree size, path) from the CT inclusion-proof vectors.

@@ -15,7 +15,7 @@ final class PersistedHashesTests: XCTestCase {
             if i == checkpointAt { try await log.appendTreeHead(signer: "AZ", key: key) }
             _ = try await log.append(type: .operatorAction, payload: Array("entry \(i) ".utf8) + [UInt8](repeating: UInt8(i & 0xff), count: 40))
         }
-        let root = try log.merkleTree.rootHash(treeSize: log.count)
+        let root = try log.merkleTree().rootHash(treeSize: log.count)
         log.close()
         return (dir, root)
     }
@@ -35,7 +35,7 @@ final class PersistedHashesTests: XCTestCase {
         let log = try LogStore(directory: dir, segmentSize: 64 * 1024)
         XCTAssertEqual(log.count, 5001)
         XCTAssertEqual(log.trustedPrefix, 5001)
-        XCTAssertEqual(try log.merkleTree.rootHash(treeSize: 5001), root)
+        XCTAssertEqual(try log.merkleTree().rootHash(treeSize: 5001), root)
         XCTAssertThrowsError(try log.entry(at: 0))
         XCTAssertEqual(try log.entry(at: 4999).index, 4999)
         let next = try await log.append(type: .operatorAction, payload: [1])
@@ -63,7 +63,7 @@ final class PersistedHashesTests: XCTestCase {
         let log = try LogStore(directory: dir, segmentSize: 64 * 1024)
         XCTAssertLessThan(log.trustedPrefix, 700)
         XCTAssertEqual(log.count, 700)
-        XCTAssertEqual(try log.merkleTree.rootHash(treeSize: 700), root)
+        XCTAssertEqual(try log.merkleTree().rootHash(treeSize: 700), root)
         XCTAssertEqual(try fileSize(hashes), fullHashes)
         XCTAssertEqual(try fileSize(index), fullIndex)
         log.close()
@@ -85,7 +85,7 @@ final class PersistedHashesTests: XCTestCase {
         XCTAssertEqual(log.trustedPrefix, 0)
         XCTAssertTrue(log.rejectedCaches?.contains(LogStore.hashesFileName) == true, "\(String(describing: log.rejectedCaches))")
         XCTAssertEqual(log.count, 301, "300 entries and the tree head")
-        XCTAssertEqual(try log.merkleTree.rootHash(treeSize: log.count), root)
+        XCTAssertEqual(try log.merkleTree().rootHash(treeSize: log.count), root)
         log.close()
         let again = try LogStore(directory: dir, segmentSize: 64 * 1024)
         XCTAssertNil(again.rejectedCaches, "the rebuilt caches are trusted on the next open")
@@ -116,7 +116,7 @@ final class PersistedHashesTests: XCTestCase {
         defer { log.close() }
         XCTAssertEqual(log.trustedPrefix, 0)
         XCTAssertEqual(log.count, 200)
-        XCTAssertEqual(try log.merkleTree.rootHash(treeSize: 200), root)
+        XCTAssertEqual(try log.merkleTree().rootHash(treeSize: 200), root)
     }
 
     /// Proofs from the on-disk hashes equal those from the in-memory tree, across a reopen.
@@ -127,7 +127,7 @@ final class PersistedHashesTests: XCTestCase {
         let disk = try XCTUnwrap(log.diskHashes)
         XCTAssertEqual(disk.treeSize, 777)
         XCTAssertEqual(try disk.rootHash(treeSize: 777), root)
-        let memory = log.merkleTree
+        let memory = try log.merkleTree()
         for (m, n) in [(0, 1), (5, 777), (776, 777), (300, 512), (3, 9)] as [(UInt64, UInt64)] {
             XCTAssertEqual(try disk.inclusionProof(leafIndex: m, treeSize: n), try memory.inclusionProof(leafIndex: m, treeSize: n))
             XCTAssertEqual(try disk.consistencyProof(from: m + 1, to: n), try memory.consistencyProof(from: m + 1, to: n))

@@ -72,7 +72,7 @@ final class ProofCLITests: XCTestCase {
         // A first tree head for a different history (another log's root at size 13),
         // signed by the same key: the proof must fail.
         let other = try await makeLog(entries: 13)
-        let otherRoot = try LogStore(directory: other, readOnly: true).merkleTree.rootHash(treeSize: 13)
+        let otherRoot = try LogStore(directory: other, readOnly: true).merkleTree().rootHash(treeSize: 13)
         let key = try PrivateKeyFile.loadSigningKey(pki.centerDirectory("AZ") + "/signing.key")
         var proof = try JSONDecoder().decode(LogProof.self, from: Data(made.stdout.utf8))
         proof.firstCheckpoint = Checkpoint(origin: Checkpoint.origin(center: "AZ"), treeSize: 13, rootHash: otherRoot)

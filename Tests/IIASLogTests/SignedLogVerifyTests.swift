@@ -68,7 +68,7 @@ final class SignedLogVerifyTests: XCTestCase {
         XCTAssertEqual(json["treeHeadsChecked"] as? Int, 2)
         XCTAssertEqual(json["envelopesChecked"] as? Int, 6)
         XCTAssertEqual(json["newestTreeHeadSize"] as? Int, 8)
-        let root = try LogStore(directory: dir, readOnly: true).merkleTree.rootHash(treeSize: 9)
+        let root = try LogStore(directory: dir, readOnly: true).merkleTree().rootHash(treeSize: 9)
         XCTAssertEqual(json["rootHash"] as? String, root.hexString)
         XCTAssertEqual(result.stderr, "", "no progress line when stderr is not a terminal")
 

@@ -17,7 +17,7 @@ final class TreeHeadTests: XCTestCase {
         let first = try await log.appendTreeHead(signer: "AZ", key: key)
         XCTAssertEqual(first.treeSize, 10)
         XCTAssertEqual(first.origin, Checkpoint.origin(center: "AZ"))
-        XCTAssertEqual(first.rootHash, try log.merkleTree.rootHash(treeSize: 10))
+        XCTAssertEqual(first.rootHash, try log.merkleTree().rootHash(treeSize: 10))
         XCTAssertEqual(log.count, 11)
         let entry = try log.entry(at: 10)
         XCTAssertEqual(entry.type, .treeHead)
@@ -39,7 +39,7 @@ final class TreeHeadTests: XCTestCase {
         // After reopening, the tree head entries are still there and the root matches.
         let reopened = try LogStore(directory: dir, readOnly: true)
         XCTAssertEqual(reopened.count, 17)
-        XCTAssertEqual(try reopened.merkleTree.rootHash(treeSize: 16), second.rootHash)
+        XCTAssertEqual(try reopened.merkleTree().rootHash(treeSize: 16), second.rootHash)
         XCTAssertThrowsError(try Checkpoint.verify(note: fileNote, name: "AZ", publicKey: SigningPrivateKey.generate().publicKey))
     }
 
@@ -66,7 +66,7 @@ final class TreeHeadTests: XCTestCase {
             XCTAssertEqual(entry.type, .treeHead)
             XCTAssertEqual(try Checkpoint.verify(note: String(decoding: entry.payload, as: UTF8.self), name: "GE",
                                                  publicKey: key.publicKey), head)
-            XCTAssertEqual(try log.merkleTree.rootHash(treeSize: head.treeSize), head.rootHash)
+            XCTAssertEqual(try log.merkleTree().rootHash(treeSize: head.treeSize), head.rootHash)
         }
     }
 }
