@@ -71,8 +71,9 @@ extension Node {
 
     public func inbox(_ filter: InboxFilter) async -> [InboxItem] {
         var items: [InboxItem] = []
-        for id in ledger.inboxOrder.reversed() {
-            guard let incoming = ledger.incoming[id] else { continue }
+        for position in ledger.inboxPositionsNewestFirst {
+            let incoming = ledger.incomingView(at: position)
+            let id = incoming.id
             if let since = filter.since, incoming.received < since { break }
             if let sender = filter.sender, incoming.sender != sender { continue }
             if filter.unread == true, incoming.read { continue }
@@ -88,7 +89,7 @@ extension Node {
     public func read(_ id: UUID, by actor: Actor) async throws(NodeError) -> ReadResult {
         guard actor.role == .operator else { throw .forbidden("\(actor.user) is an auditor; only operators read content") }
         guard let incoming = ledger.incoming[id], !incoming.isAcknowledgement else { throw .notFound(id) }
-        let notification = try open(incoming)
+        let notification = try open(incoming).notification
         if !incoming.read {
             do { _ = try await append(.operatorAction, OperatorAction(action: .read, envelope: id, actor: actor).encoded()) } catch {
                 throw .unavailable("cannot log the read: \(error)")
@@ -106,7 +107,8 @@ extension Node {
             let crypto = self.crypto
             do {
                 let (index, _) = try await append(.operatorAction, OperatorAction(action: .acknowledge, envelope: id, actor: actor).encoded())
-                let acknowledgement = Envelope.receipt(answering: id, sha256: incoming.sha256, to: incoming.sender, from: crypto.center,
+                guard let sha256 = digest(ofEntry: incoming.index) else { throw NodeError.unavailable("cannot read envelope \(id) back from the log") }
+                let acknowledgement = Envelope.receipt(answering: id, sha256: sha256, to: incoming.sender, from: crypto.center,
                                                        signer: crypto.keys.signingKey, outcome: .acknowledged, logIndex: index)
                 _ = try await append(.sent, acknowledgement.bytes, envelope: acknowledgement)
                 peers[incoming.sender]?.enqueue([acknowledgement.id])
@@ -121,8 +123,8 @@ extension Node {
 
     public func outbox(limit: Int?) async -> [OutboxItem] {
         var items: [OutboxItem] = []
-        for id in ledger.outgoingOrder.reversed() {
-            guard let item = outboxItem(id) else { continue }
+        for position in ledger.outgoingIDs.indices.reversed() {
+            guard let item = outboxItem(ledger.outgoingView(at: position)) else { continue }
             items.append(item)
             if let limit, items.count >= limit { break }
         }
@@ -130,7 +132,7 @@ extension Node {
     }
 
     public func delivery(of id: UUID) async throws(NodeError) -> OutboxItem {
-        guard let item = outboxItem(id) else { throw .notFound(id) }
+        guard let outgoing = ledger.outgoing[id], let item = outboxItem(outgoing) else { throw .notFound(id) }
         return item
     }
 
@@ -147,12 +149,8 @@ extension Node {
 
     public func status() async -> NodeStatus {
         let peerList = await peers()
-        let inbox = ledger.inboxOrder.compactMap { ledger.incoming[$0] }
-        let pending = ledger.outgoingOrder.filter { id in
-            ledger.outgoing[id]?.delivery.values.contains { $0.state == .queued || $0.state == .sent } ?? false
-        }.count
         return NodeStatus(center: configuration.center, version: NodeVersion.current, started: started, logEntries: log.count,
-                          inbox: inbox.count, unread: inbox.filter { !$0.read }.count, outboxPending: pending,
+                          inbox: ledger.inboxCount, unread: ledger.unreadCount, outboxPending: ledger.pendingCount,
                           peersConnected: peerList.filter { $0.state == .connected }.count,
                           peersConfigured: configuration.peers.count, treeHead: lastTreeHead)
     }
@@ -177,21 +175,31 @@ extension Node {
     func inboxItem(_ id: UUID) -> InboxItem? {
         guard let incoming = ledger.incoming[id], !incoming.isAcknowledgement, let summary = try? summary(of: id) else { return nil }
         return InboxItem(id: id, logIndex: incoming.index, sender: incoming.sender, received: incoming.received,
-                         created: incoming.created, kind: summary.kind, category: summary.category, priority: summary.priority,
+                         created: summary.created, kind: summary.kind, category: summary.category, priority: summary.priority,
                          subject: summary.subject, inReplyTo: summary.inReplyTo, read: incoming.read,
                          acknowledgedBy: incoming.acknowledgedBy, acknowledged: incoming.acknowledged)
     }
 
-    func outboxItem(_ id: UUID) -> OutboxItem? {
-        guard let outgoing = ledger.outgoing[id], !outgoing.isAcknowledgement else { return nil }
+    func outboxItem(_ outgoing: Ledger.Outgoing) -> OutboxItem? {
+        guard !outgoing.isAcknowledgement else { return nil }
         var summary: OutboxSummary?
-        if let sealed = outgoing.summary, let plain = crypto.keys.encryptionKey.open(Array(sealed)) {
+        if let index = outgoing.summaryIndex, let entry = try? log.entry(at: index),
+           let action = try? JSONDecoder().decode(OperatorAction.self, from: Data(entry.payload)),
+           let sealed = action.sealedSummary, let plain = crypto.keys.encryptionKey.open(Array(sealed)) {
             summary = try? JSONDecoder().decode(OutboxSummary.self, from: Data(plain))
         }
-        return OutboxItem(id: id, logIndex: outgoing.index, created: outgoing.created, category: summary?.category ?? .other,
+        // A refusal's detail is in the signed refusal the log holds; the fold keeps only its reason.
+        let recipients = outgoing.delivery.values.map { delivery in
+            var delivery = delivery
+            if delivery.state == .refused, let index = delivery.receiptLogIndex, let entry = try? log.entry(at: index),
+               let receipt = try? Envelope(parsing: entry.payload).header.receipt {
+                delivery.detail = receipt.detail
+            }
+            return delivery
+        }
+        return OutboxItem(id: outgoing.id, logIndex: outgoing.index, created: outgoing.created, category: summary?.category ?? .other,
                           priority: summary?.priority ?? .routine, subject: summary?.subject ?? "(summary not recorded)",
-                          submittedBy: outgoing.submittedBy,
-                          recipients: outgoing.delivery.values)
+                          submittedBy: outgoing.submittedBy, recipients: recipients)
     }
 
     /// The cache is bounded: past `summaryCacheLimit` entries it starts again (a listing
@@ -201,24 +209,25 @@ extension Node {
         summaries[id] = summary
     }
 
-    static let summaryCacheLimit = 20_000
+    static let summaryCacheLimit = 4_096
 
     /// Category, priority and subject of a received notification: decrypted once, then cached in memory.
     func summary(of id: UUID) throws(NodeError) -> InboxSummary {
         if let cached = summaries[id] { return cached }
         guard let incoming = ledger.incoming[id] else { throw .notFound(id) }
-        let summary = InboxSummary(try open(incoming))
+        let opened = try open(incoming)
+        let summary = InboxSummary(opened.notification, created: opened.created)
         remember(summary, for: id)
         return summary
     }
 
     /// Reads the envelope from the log, checks its signature again (the disk is not
     /// trusted more than the wire) and decrypts it.
-    func open(_ incoming: Ledger.Incoming) throws(NodeError) -> FormalNotification {
+    func open(_ incoming: Ledger.Incoming) throws(NodeError) -> (notification: FormalNotification, created: Date) {
         do {
             let envelope = try Envelope(parsing: try log.entry(at: incoming.index).payload)
             let verified = try crypto.verifier.verify(envelope, atSigningTime: true)
-            return try verified.open(as: configuration.center, with: crypto.keys.encryptionKey)
+            return (try verified.open(as: configuration.center, with: crypto.keys.encryptionKey), envelope.header.created)
         } catch {
             logger.error("cannot open a logged envelope", metadata: ["envelope": "\(incoming.id)", "index": "\(incoming.index)", "error": "\(error)"])
             throw .unavailable("envelope \(incoming.id) at log index \(incoming.index) does not open: \(error)")

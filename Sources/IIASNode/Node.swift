@@ -35,6 +35,8 @@ public actor Node: NodeOperations {
     var stopping = false
     var lastTreeHead: TreeHead?
     var treeHeadSize: UInt64 = 0
+    /// Entries the newest ledger snapshot covers.
+    var snapshotSize: UInt64 = 0
     var background: [Task<Void, Never>] = []
     public let started = Date()
 
@@ -45,6 +47,8 @@ public actor Node: NodeOperations {
         var priority: Priority
         var subject: String
         var inReplyTo: UUID?
+        /// The envelope's creation time (its header's).
+        var created: Date
     }
 
     /// Opens the log (cutting a torn tail), folds it, and checks keys; does not touch the network.
@@ -57,8 +61,8 @@ public actor Node: NodeOperations {
         if let torn = log.truncatedTail {
             logger.warning("cut a torn tail off the log", metadata: ["segment": "\(torn.segment)", "offset": "\(torn.offset)", "bytes": "\(torn.bytes)"])
         }
-        var ledger = Ledger(center: configuration.center)
-        var entries = log.entries()
+        var ledger = Self.loadSnapshot(configuration: configuration, log: log, logger: logger)
+        let entries = log.entries(from: ledger.folded)
         var iterator = entries.makeIterator()
         while let entry = iterator.next() { ledger.apply(entry) }
         if let error = entries.error { throw error }
@@ -81,6 +85,7 @@ public actor Node: NodeOperations {
             batchSize.record(entries)
         }
         self.treeHeadSize = log.count
+        self.snapshotSize = ledger.snapshotRoot == nil ? 0 : ledger.folded
         self.lastTreeHead = Self.storedTreeHead(logDirectory: (configuration.dataDirectory as NSString).appendingPathComponent("log"))
     }
 
@@ -130,6 +135,7 @@ public actor Node: NodeOperations {
         for continuation in subscribers.values { continuation.finish() }
         subscribers.removeAll()
         await appendTreeHeadIfGrown()
+        await saveSnapshot()
         log.close()
         logger.info("node stopped", metadata: ["entries": "\(log.count)"])
     }
@@ -179,6 +185,7 @@ public actor Node: NodeOperations {
             try? await Task.sleep(for: .seconds(configuration.treeHeadIntervalSeconds))
             if Task.isCancelled || stopping { return }
             await appendTreeHeadIfGrown()
+            if log.count - snapshotSize >= Self.snapshotInterval { await saveSnapshot() }
         }
     }
 
@@ -188,6 +195,7 @@ public actor Node: NodeOperations {
         do {
             let checkpoint = try await log.appendTreeHead(signer: configuration.center.rawValue, key: crypto.keys.signingKey)
             treeHeadSize = log.count
+            ledger.skip(checkpoint.treeSize)
             let note = checkpoint.signedNote(name: configuration.center.rawValue, key: crypto.keys.signingKey)
             lastTreeHead = TreeHead(treeSize: checkpoint.treeSize, rootHash: Data(checkpoint.rootHash).base64EncodedString(), checkpoint: note)
         } catch {
@@ -309,7 +317,7 @@ public actor Node: NodeOperations {
         case .notification:
             do {
                 let notification = try verified.open(as: crypto.center, with: crypto.keys.encryptionKey)
-                return .accept(envelope, InboxSummary(notification))
+                return .accept(envelope, InboxSummary(notification, created: header.created))
             } catch {
                 return .refuse(header.id, sha256, .invalid, "\(error)")
             }
@@ -340,7 +348,7 @@ public actor Node: NodeOperations {
                 if ledger.incoming[header.id] != nil || freshIDs.contains(header.id) { continue }   // answered below
                 if header.kind == .receipt {
                     guard let answered = header.receipt?.envelopeID, let ours = ledger.outgoing[answered],
-                          ours.delivery[peer] != nil, ours.sha256 == header.receipt?.envelopeSHA256 else {
+                          ours.delivery[peer] != nil, digest(ofEntry: ours.index) == header.receipt?.envelopeSHA256 else {
                         answers[position] = crypto.refusal(answering: header.id, sha256: envelope.sha256, to: peer, reason: .invalid,
                                                            detail: "acknowledges no notification of ours to \(peer)")
                         continue
@@ -375,7 +383,7 @@ public actor Node: NodeOperations {
         // Duplicates (of the log, or within this batch): the same receipt as the first time.
         for (position, verdict) in verdicts.enumerated() where answers[position] == nil {
             guard case .accept(let envelope, _) = verdict else { continue }
-            if let known = ledger.incoming[envelope.id], known.sha256 == envelope.sha256 {
+            if let known = ledger.incoming[envelope.id], digest(ofEntry: known.index) == envelope.sha256 {
                 Metrics.Counter(label: "iias_duplicates_total").increment()
                 answers[position] = crypto.deliveryReceipt(for: envelope.id, sha256: envelope.sha256, sender: peer, index: known.index, time: known.received)
             } else {
@@ -418,7 +426,7 @@ public actor Node: NodeOperations {
                 peers[peer]?.settled(receipt.envelopeID)
                 continue
             }
-            guard receipt.envelopeSHA256 == ours.sha256 || receipt.outcome == .refused else {
+            guard receipt.outcome == .refused || receipt.envelopeSHA256 == digest(ofEntry: ours.index) else {
                 logger.warning("receipt names other bytes than we sent", metadata: ["peer": "\(peer)", "envelope": "\(receipt.envelopeID)"])
                 continue
             }
@@ -457,20 +465,58 @@ public actor Node: NodeOperations {
         return state != .queued && state != .sent
     }
 
-    func markSent(_ id: UUID, to peer: CenterID, attempts: Int) {
-        ledger.update(id, recipient: peer) { delivery in
-            if delivery.state == .queued { delivery.state = .sent }
-            delivery.attempts = attempts
-            delivery.updated = Date()
+    func markSent(_ id: UUID, to peer: CenterID, attempts: Int) { ledger.markSent(id, to: peer, attempts: attempts) }
+
+    func markQueued(_ ids: [UUID], for peer: CenterID, nextAttempt: Date?) { ledger.markQueued(ids, for: peer, nextAttempt: nextAttempt) }
+
+    /// SHA-256 of a logged envelope, read back from the log (the fold keeps no digests).
+    func digest(ofEntry index: UInt64) -> [UInt8]? {
+        (try? log.entry(at: index)).map { SHA256.hash($0.payload) }
+    }
+
+    // MARK: - Ledger snapshots
+
+    /// A snapshot is written when this many entries were added since the last one (and at stop).
+    static let snapshotInterval: UInt64 = 50_000
+    static let snapshotFileName = "ledger.snapshot"
+
+    static func snapshotPath(_ configuration: NodeConfiguration) -> String {
+        (configuration.dataDirectory as NSString).appendingPathComponent(snapshotFileName)
+    }
+
+    /// The ledger from the snapshot file when it matches the log (same root at its size),
+    /// else an empty one (the whole log is folded). Why a snapshot was not used is logged.
+    static func loadSnapshot(configuration: NodeConfiguration, log: LogStore, logger: Logger) -> Ledger {
+        let path = snapshotPath(configuration)
+        let empty = Ledger(center: configuration.center)
+        guard let data = FileManager.default.contents(atPath: path) else { return empty }
+        do {
+            let ledger = try Ledger(snapshot: Array(data), center: configuration.center)
+            guard ledger.folded <= log.count, let root = try? log.merkleTree().rootHash(treeSize: ledger.folded),
+                  constantTimeEqual(root, ledger.snapshotRoot ?? []) else {
+                throw Ledger.SnapshotError.otherLog("its root at \(ledger.folded) entries is not the log's")
+            }
+            return ledger
+        } catch {
+            logger.notice("folding the whole log instead of the ledger snapshot", metadata: ["file": "\(path)", "reason": "\(error)"])
+            return empty
         }
     }
 
-    func markQueued(_ ids: [UUID], for peer: CenterID, nextAttempt: Date?) {
-        for id in ids {
-            ledger.update(id, recipient: peer) { delivery in
-                if delivery.state == .sent { delivery.state = .queued }
-                delivery.nextAttempt = nextAttempt
+    /// Writes the ledger as it is now (a copy; written off the actor), bound to the log's
+    /// root at the entries it covers. A failure is logged: the snapshot only saves time.
+    func saveSnapshot() async {
+        guard ledger.isContiguous, ledger.folded > snapshotSize else { return }
+        let copy = ledger, path = Self.snapshotPath(configuration), log = self.log
+        let written: Result<Void, any Error> = await Task.detached(priority: .utility) {
+            Result {
+                let root = try log.merkleTree().rootHash(treeSize: copy.folded)
+                try DurableFile.write(copy.snapshot(root: root), to: path)
             }
+        }.value
+        switch written {
+        case .success: snapshotSize = copy.folded
+        case .failure(let error): logger.warning("cannot write the ledger snapshot", metadata: ["file": "\(path)", "error": "\(error)"])
         }
     }
 
@@ -492,8 +538,8 @@ func concurrentMap<T: Sendable, R: Sendable>(_ items: [T], _ transform: @escapin
 }
 
 extension Node.InboxSummary {
-    init(_ notification: FormalNotification) {
+    init(_ notification: FormalNotification, created: Date) {
         self.init(kind: notification.kind, category: notification.category, priority: notification.priority,
-                  subject: notification.subject, inReplyTo: notification.inReplyTo)
+                  subject: notification.subject, inReplyTo: notification.inReplyTo, created: created)
     }
 }

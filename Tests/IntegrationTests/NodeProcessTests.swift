@@ -63,11 +63,28 @@ final class NodeProcessTests: XCTestCase {
         let inbox = try await cluster.client("GE").inbox()
         XCTAssertEqual(Set(inbox.map(\.id)), [first.id, second.id])
         XCTAssertEqual(inbox.count, 2, "nothing twice")
-        // Restart GE: the inbox is a fold over its log, the same after.
+        // Restart GE: the inbox is a fold over its log (from the snapshot a clean stop
+        // wrote), the same after; a damaged snapshot is set aside and the log folded whole.
+        _ = try await cluster.client("GE").read(first.id)
+        let before = try await cluster.client("GE").inbox()
         cluster.stop("GE")
+        let snapshot = cluster.logDirectory("GE") + "/../ledger.snapshot"
+        XCTAssertTrue(FileManager.default.fileExists(atPath: snapshot), "a clean stop writes the ledger snapshot")
         try cluster.start("GE")
         let again = try await cluster.client("GE").inbox()
         XCTAssertEqual(again.map(\.id), inbox.map(\.id))
+        XCTAssertEqual(again, before, "ids, read flags and summaries come back from the snapshot")
+        XCTAssertFalse(cluster.errorOutput("GE").contains("folding the whole log"), cluster.errorOutput("GE"))
+        cluster.stop("GE")
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: snapshot))
+        bytes[bytes.count / 2] ^= 0x20
+        try bytes.write(to: URL(fileURLWithPath: snapshot))
+        try cluster.start("GE")
+        let refolded = try await cluster.client("GE").inbox()
+        XCTAssertEqual(refolded, before, "folded from the log alone")
+        try await eventually("the node says why it folded the whole log") {
+            cluster.errorOutput("GE").contains("folding the whole log") && cluster.errorOutput("GE").contains("checksum")
+        }
         cluster.stopAll()
         try verifyLog(cluster, "AZ")
         try verifyLog(cluster, "GE")

@@ -1,0 +1,60 @@
+import Foundation
+
+/// Finds the position of an envelope id in an array of ids, at 8 bytes an id: an open
+/// addressing table of positions (linear probing, at most half full) over an array the
+/// caller keeps. A `[UUID: Int]` would cost some 40 bytes an id, and a node holds one id
+/// per envelope it ever sent or received.
+///
+/// Ids come from peers, so slots are chosen with Swift's `Hasher` (SipHash, seeded per
+/// process): nobody can pick ids that pile up in one run of slots.
+struct UUIDPositions: Sendable {
+    /// position + 1 of each id, 0 for an empty slot; the count is a power of two.
+    private var slots = [UInt32](repeating: 0, count: 16)
+    private(set) var count = 0
+
+    private func start(_ id: UUID) -> Int {
+        var hasher = Hasher()
+        hasher.combine(id)
+        return hasher.finalize() & (slots.count - 1)
+    }
+
+    /// The position of `id` in `ids`, if it is there.
+    func position(of id: UUID, in ids: [UUID]) -> Int? {
+        var slot = start(id)
+        while slots[slot] != 0 {
+            let position = Int(slots[slot] - 1)
+            if ids[position] == id { return position }
+            slot = (slot + 1) & (slots.count - 1)
+        }
+        return nil
+    }
+
+    /// Records that `ids[position]` is a new id (not already in the table).
+    mutating func insert(_ position: Int, of ids: [UUID]) {
+        precondition(position < Int(UInt32.max), "more envelopes than a 32-bit position holds")
+        if (count + 1) * 2 > slots.count { grow(ids) }
+        place(position, ids[position])
+        count += 1
+    }
+
+    private mutating func place(_ position: Int, _ id: UUID) {
+        var slot = start(id)
+        while slots[slot] != 0 { slot = (slot + 1) & (slots.count - 1) }
+        slots[slot] = UInt32(position + 1)
+    }
+
+    private mutating func grow(_ ids: [UUID]) {
+        let old = slots
+        slots = [UInt32](repeating: 0, count: old.count * 2)
+        for stored in old where stored != 0 { place(Int(stored - 1), ids[Int(stored - 1)]) }
+    }
+
+    /// Rebuilds the table for every id in `ids` (distinct), e.g. after loading a snapshot.
+    init(_ ids: [UUID] = []) {
+        var capacity = 16
+        while capacity < ids.count * 2 + 2 { capacity *= 2 }
+        slots = [UInt32](repeating: 0, count: capacity)
+        for (position, id) in ids.enumerated() { place(position, id) }
+        count = ids.count
+    }
+}
