@@ -85,7 +85,7 @@ public enum Merkle {
 
 /// Gives the hash of a complete (power-of-two, aligned) subtree: the stored
 /// hashes a log keeps so that proofs cost O(log n) reads.
-public protocol MerkleHashSource {
+public protocol MerkleHashSource: Sendable {
     /// Number of leaves.
     var treeSize: UInt64 { get }
     /// Hash of the complete subtree at `level` (0 = leaves) and position `index`.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Synchronization
 import IIASCrypto
 import IIASLog
 import IIASModel
@@ -82,63 +83,99 @@ struct SignatureSummary {
     var newestTreeHeadSize: UInt64?
 }
 
-/// Checks every tree head and envelope entry; the first problem is exit 1 naming the
-/// entry's index, segment and offset.
+/// Checks every tree head and envelope entry, on every core (chunks of consecutive
+/// entries); the first problem — the lowest index — is exit 1 naming the entry's
+/// index, segment and offset.
 func checkSignatures(_ log: LogStore, tree: any MerkleHashSource, verifier: EnvelopeVerifier) throws -> SignatureSummary {
-    var summary = SignatureSummary()
     let count = log.count
+    let chunk: UInt64 = 1024
+    let chunks = Int((count + chunk - 1) / chunk)
     let progress = Terminal.stderrIsTTY
+    let shared = Mutex<(parts: [Int: (SignatureSummary, (index: UInt64, why: String)?)], checked: UInt64)>(([:], 0))
     func fail(_ index: UInt64, _ why: String) -> CLIFailure {
         let place = log.location(of: index).map { " (\($0.segment) offset \($0.offset))" } ?? ""
         return CLIFailure.invalid("entry \(index)\(place): \(why)")
     }
-    for index in 0..<count {
-        if progress && (index % 1000 == 0 || index == count - 1) {
-            FileHandle.standardError.write(Data("\r\(Terminal.dim("checking signatures")) \(index + 1)/\(count)".utf8))
+    DispatchQueue.concurrentPerform(iterations: chunks) { part in
+        var summary = SignatureSummary()
+        var failure: (index: UInt64, why: String)?
+        let start = UInt64(part) * chunk
+        for index in start..<min(count, start + chunk) {
+            do { try checkEntry(index, log: log, tree: tree, verifier: verifier, summary: &summary) } catch {
+                failure = (index, (error as? EntryProblem)?.why ?? "\(error)")
+                break
+            }
         }
-        let entry: LogEntry
-        do { entry = try log.entry(at: index) } catch { throw fail(index, "unreadable: \(error)") }
-        switch entry.type {
-        case .treeHead:
-            let note = String(decoding: entry.payload, as: UTF8.self)
-            let body: Checkpoint
-            do {
-                guard let split = note.range(of: "\n\n") else { throw CheckpointError.malformed("no blank line between body and signatures") }
-                body = try Checkpoint(body: String(note[..<split.lowerBound]) + "\n")
-            } catch { throw fail(index, "tree head: \(error)") }
-            let prefix = "iias:center:", suffix = "/log"
-            guard body.origin.hasPrefix(prefix), body.origin.hasSuffix(suffix),
-                  let center = CenterID(String(body.origin.dropFirst(prefix.count).dropLast(suffix.count))) else {
-                throw fail(index, "tree head origin \(Terminal.safe(body.origin)) is not a center's log")
-            }
-            guard let certificate = verifier.certificates.certificate(of: center, for: .signing) else {
-                throw fail(index, "tree head: no signing certificate of \(center) in --certs")
-            }
-            let signed: Checkpoint
-            do {
-                try verifier.trust.verify(certificate, for: .signing, of: center, at: Date(timeIntervalSince1970: Double(entry.timeMilliseconds) / 1000))
-                signed = try Checkpoint.verify(note: note, name: center.rawValue, publicKey: certificate.signingPublicKey())
-            } catch { throw fail(index, "tree head: \(error)") }
-            guard signed.treeSize == index else {
-                throw fail(index, "tree head size \(signed.treeSize) is not its own index")
-            }
-            guard try tree.rootHash(treeSize: signed.treeSize) == signed.rootHash else {
-                throw fail(index, "tree head root does not match the recomputed root at size \(signed.treeSize)")
-            }
-            summary.treeHeads += 1
-            summary.newestTreeHeadSize = signed.treeSize
-        case .sent, .received, .receipt:
-            do {
-                let envelope = try Envelope(parsing: entry.payload)
-                _ = try verifier.verify(envelope, atSigningTime: true)
-            } catch { throw fail(index, "\(entry.type) entry: \(error)") }
-            summary.envelopes += 1
-        case .operatorAction:
-            break
+        let checked = shared.withLock { state in
+            state.parts[part] = (summary, failure)
+            state.checked += min(count, start + chunk) - start
+            return state.checked
+        }
+        if progress && (part % 16 == 0 || checked == count) {
+            FileHandle.standardError.write(Data("\r\(Terminal.dim("checking signatures")) \(checked)/\(count)".utf8))
         }
     }
     if progress && count > 0 { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-    return summary
+    var total = SignatureSummary()
+    let parts = shared.withLock { $0.parts }
+    for part in 0..<chunks {
+        guard let (summary, failure) = parts[part] else { continue }
+        if let failure { throw fail(failure.index, failure.why) }
+        total.treeHeads += summary.treeHeads
+        total.envelopes += summary.envelopes
+        total.newestTreeHeadSize = summary.newestTreeHeadSize ?? total.newestTreeHeadSize
+    }
+    return total
+}
+
+/// Why one entry failed its check.
+struct EntryProblem: Error { var why: String }
+
+/// One entry's check: a tree head's signature, origin, size and root; an envelope's
+/// signature and its sender's certificate at signing time.
+private func checkEntry(_ index: UInt64, log: LogStore, tree: any MerkleHashSource, verifier: EnvelopeVerifier,
+                        summary: inout SignatureSummary) throws(EntryProblem) {
+    func problem(_ why: String) -> EntryProblem { EntryProblem(why: why) }
+    let entry: LogEntry
+    do { entry = try log.entry(at: index) } catch { throw problem("unreadable: \(error)") }
+    switch entry.type {
+    case .treeHead:
+        let note = String(decoding: entry.payload, as: UTF8.self)
+        let body: Checkpoint
+        do {
+            guard let split = note.range(of: "\n\n") else { throw CheckpointError.malformed("no blank line between body and signatures") }
+            body = try Checkpoint(body: String(note[..<split.lowerBound]) + "\n")
+        } catch { throw problem("tree head: \(error)") }
+        let prefix = "iias:center:", suffix = "/log"
+        guard body.origin.hasPrefix(prefix), body.origin.hasSuffix(suffix),
+              let center = CenterID(String(body.origin.dropFirst(prefix.count).dropLast(suffix.count))) else {
+            throw problem("tree head origin \(Terminal.safe(body.origin)) is not a center's log")
+        }
+        guard let certificate = verifier.certificates.certificate(of: center, for: .signing) else {
+            throw problem("tree head: no signing certificate of \(center) in --certs")
+        }
+        let signed: Checkpoint
+        do {
+            try verifier.trust.verify(certificate, for: .signing, of: center, at: Date(timeIntervalSince1970: Double(entry.timeMilliseconds) / 1000))
+            signed = try Checkpoint.verify(note: note, name: center.rawValue, publicKey: certificate.signingPublicKey())
+        } catch { throw problem("tree head: \(error)") }
+        guard signed.treeSize == index else {
+            throw problem("tree head size \(signed.treeSize) is not its own index")
+        }
+        guard (try? tree.rootHash(treeSize: signed.treeSize)) == signed.rootHash else {
+            throw problem("tree head root does not match the recomputed root at size \(signed.treeSize)")
+        }
+        summary.treeHeads += 1
+        summary.newestTreeHeadSize = max(summary.newestTreeHeadSize ?? 0, signed.treeSize)
+    case .sent, .received, .receipt:
+        do {
+            let envelope = try Envelope(parsing: entry.payload)
+            _ = try verifier.verify(envelope, atSigningTime: true)
+        } catch { throw problem("\(entry.type) entry: \(error)") }
+        summary.envelopes += 1
+    case .operatorAction:
+        break
+    }
 }
 
 /// Opens a log directory read-only for an auditor command: exit 2 when it is not a log,

@@ -111,4 +111,39 @@ final class EnvelopeRoundTripTests: XCTestCase {
             }
         }
     }
+
+    /// An audit checks each envelope at its own time and remembers, per certificate, the
+    /// span it verified in; a time outside that span is checked again, so neither a time
+    /// before the certificate nor one past the CRL's next update slips through.
+    func testPastTimesVerifyOnlyWhereTheChainWasValid() throws {
+        let verifier = EnvelopeVerifier(trust: Samples.trust, certificates: Samples.directory)
+        let certificate = try Certificate(pemFile: Samples.pki.centerDirectory("AZ") + "/signing.crt")
+        let notification = Samples.notification()
+        let keys = try Samples.directory.encryptionKeys(for: notification.recipients, trust: Samples.trust)
+        func sealed(at time: Date) throws -> Envelope {
+            try Envelope.seal(notification, signer: Samples.keys("AZ").signingKey, recipientKeys: keys, created: time)
+        }
+        // The CRL is the chain's latest start: from its lastUpdate (openssl prints it) on.
+        let crl = try ProcessRunner.run("/usr/bin/env", ["openssl", "crl", "-in", Samples.pki.crlFile, "-noout", "-lastupdate"], timeout: 30)
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "MMM d HH:mm:ss yyyy zzz"
+        let printed = crl.stdout.replacingOccurrences(of: "lastUpdate=", with: "").split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        let crlStart = try XCTUnwrap(formatter.date(from: printed), "lastUpdate in \(crl.stdout)")
+        let inside = max(certificate.notBefore, crlStart).addingTimeInterval(1)
+        XCTAssertNoThrow(try verifier.verify(try sealed(at: inside), atSigningTime: true))
+        XCTAssertNoThrow(try verifier.verify(try sealed(at: inside.addingTimeInterval(0.5)), atSigningTime: true), "inside the span")
+        for outside in [certificate.notBefore.addingTimeInterval(-3600), Date().addingTimeInterval(40 * 86400)] {
+            XCTAssertThrowsError(try verifier.verify(try sealed(at: outside), atSigningTime: true), "\(outside)") { error in
+                guard case EnvelopeError.untrustedSender = error else { return XCTFail("got \(error)") }
+            }
+        }
+        // The span covers the certificate, not the envelope: a bad signature still fails.
+        var bytes = try sealed(at: inside).bytes
+        bytes[bytes.count - 1] ^= 1
+        XCTAssertThrowsError(try verifier.verify(try Envelope(parsing: bytes), atSigningTime: true)) { error in
+            guard case EnvelopeError.badSignature = error else { return XCTFail("got \(error)") }
+        }
+    }
 }

@@ -22,11 +22,22 @@ public struct VerifiedEnvelope: Sendable {
 /// Ed25519 signature. Certificate checks are remembered per certificate for
 /// `cacheLifetime`, so a busy node pays OpenSSL's chain walk once per peer, not per
 /// envelope; a new `TrustAnchor` (a CRL reload) starts a new verifier and a new cache.
+///
+/// An audit asks about past times (each envelope's own), and those are remembered as a
+/// span per certificate: the times at which OpenSSL accepts a certificate form one
+/// interval (each condition — the certificate's validity, its issuer's, the CRL's
+/// thisUpdate..nextUpdate — is an interval, and revocation does not depend on the time
+/// asked), so a certificate accepted at both ends of a span is accepted at every time
+/// inside it. A miss verifies at its own time and at the latest time the certificate
+/// could still pass (now, or just before it expires), and remembers the span between:
+/// a million-entry audit walks each chain a few times instead of a million.
 public final class EnvelopeVerifier: Sendable {
     public let trust: TrustAnchor
     public let certificates: any CertificateSource
     private let cacheLifetime: TimeInterval
     private let verifiedUntil = Mutex<[[UInt8]: Date]>([:])
+    /// Per certificate fingerprint and center: a span of past times at which it verified.
+    private let acceptedSpans = Mutex<[[UInt8]: ClosedRange<Date>]>([:])
 
     public init(trust: TrustAnchor, certificates: any CertificateSource, cacheLifetime: TimeInterval = 60) {
         self.trust = trust
@@ -60,10 +71,24 @@ public final class EnvelopeVerifier: Sendable {
         if live, let until = verifiedUntil.withLock({ $0[key] }), until > now, certificate.notAfter > now {
             return
         }
+        let spanKey = key + Array(center.rawValue.utf8)
+        if !live, acceptedSpans.withLock({ $0[spanKey]?.contains(time) ?? false }) { return }
         do {
             try trust.verify(certificate, for: .signing, of: center, at: time)
         } catch {
             throw .untrustedSender(error.description)
+        }
+        if !live {
+            let latest = min(now, certificate.notAfter.addingTimeInterval(-1))
+            var span = time...time
+            if latest > time, (try? trust.verify(certificate, for: .signing, of: center, at: latest)) != nil { span = time...latest }
+            acceptedSpans.withLock { spans in
+                if spans.count > 4096 { spans.removeAll() }
+                if let known = spans[spanKey], known.overlaps(span) || known.upperBound == span.lowerBound {
+                    span = min(known.lowerBound, span.lowerBound)...max(known.upperBound, span.upperBound)
+                }
+                spans[spanKey] = span
+            }
         }
         if live {
             verifiedUntil.withLock { cache in
