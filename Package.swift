@@ -111,6 +111,11 @@ let package = Package(
             name: "iias-node-bench",
             dependencies: ["IIASNode", "IIASModel", "IIASTestSupport"]
         ),
+        // A node and an auditor on a log of a million entries: start-up, memory, verify rate (Scripts/bench.sh).
+        .executableTarget(
+            name: "iias-scale-bench",
+            dependencies: ["IIASNode", "IIASLog", "IIASCrypto", "IIASModel", "IIASTestSupport", "CSodium"]
+        ),
         // The fault harness (Scripts/chaos.sh, ChaosTests): node processes under kill -9 and partitions, then an audit.
         .executableTarget(
             name: "iias-chaos",

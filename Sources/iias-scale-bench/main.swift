@@ -1,0 +1,205 @@
+import CSodium
+import Foundation
+import IIASCrypto
+import IIASLog
+import IIASModel
+import IIASNode
+import IIASTestSupport
+
+// What a node costs after years of traffic: a log of N entries (1,000,000 by default) —
+// real envelopes to GE from AZ, UA and MD, sealed and signed with a real PKI, operators'
+// read actions and GE's signed tree heads — then:
+// - the node's start-up on that log, folding it whole (first start) and from the ledger
+//   snapshot a clean stop writes (every later start), and its resident memory (RSS);
+// - the auditor's `iias log verify` of the whole log (every envelope's signature and
+//   certificate, every tree head) against libsodium's Ed25519 verify rate times the cores.
+// Usage: iias-scale-bench --pki DIR --iias PATH [--entries N] [--json FILE] [--keep]
+// (--keep leaves the generated node folder in place and prints where it is.)
+
+var pkiPath: String?, iiasPath: String?, jsonPath: String?
+var entryCount = 1_000_000
+var keep = false
+var arguments = CommandLine.arguments.dropFirst()
+while let argument = arguments.popFirst() {
+    switch argument {
+    case "--pki": pkiPath = arguments.popFirst()
+    case "--iias": iiasPath = arguments.popFirst()
+    case "--json": jsonPath = arguments.popFirst()
+    case "--entries": entryCount = Int(arguments.popFirst() ?? "") ?? entryCount
+    case "--keep": keep = true
+    default:
+        FileHandle.standardError.write(Data("usage: iias-scale-bench --pki DIR --iias PATH [--entries N] [--json FILE] [--keep]\n".utf8))
+        exit(2)
+    }
+}
+guard let pkiPath, let iias = iiasPath, entryCount > 0 else {
+    FileHandle.standardError.write(Data("iias-scale-bench: --pki DIR (AZ GE UA MD from Scripts/pki.sh) and --iias PATH are required\n".utf8))
+    exit(2)
+}
+_ = sodium_init()
+let pki = PKILayout(root: pkiPath)
+let cores = ProcessInfo.processInfo.activeProcessorCount
+func progress(_ text: String) { FileHandle.standardError.write(Data("\r\u{1B}[K  \(text)".utf8)) }
+func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+/// Resident and peak resident memory of a process, in MiB (from /proc).
+func memory(of pid: Int32) -> (rss: Double, peak: Double) {
+    let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+    func field(_ name: String) -> Double {
+        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }) else { return 0 }
+        return (Double(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) / 1024
+    }
+    return (field("VmRSS"), field("VmHWM"))
+}
+
+// MARK: - The log
+
+let keptFolder = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("iias-scale-\(getpid())")
+if keep { try FileManager.default.createDirectory(at: keptFolder, withIntermediateDirectories: true) }
+let cluster = try LocalCluster(["GE", "AZ"], pki: pki, executable: iias, extra: ["treeHeadIntervalSeconds": 3600],
+                               folder: keep ? keptFolder : nil)
+defer {
+    cluster.stopAll()
+    if keep { print("    kept \(cluster.folder.path)") } else { try? FileManager.default.removeItem(at: cluster.folder) }
+}
+let geKeys = try CenterKeys(directory: pki.centerDirectory("GE"))
+let geEncryption = try Certificate(pemFile: pki.centerDirectory("GE") + "/encryption.crt").encryptionPublicKey()
+let senders = try ["AZ", "UA", "MD"].map { (CenterID(rawValue: $0)!, try CenterKeys(directory: pki.centerDirectory($0)).signingKey) }
+let template = try FormalNotification.parse(Data("""
+    {"version":1,"id":"\(UUID().uuidString.lowercased())","sender":"AZ","recipients":["GE"],"created":"2026-11-22T21:05:09.120Z",
+     "kind":"notification","category":"drug-trafficking","priority":"routine","handling":{"tlp":"TLP:AMBER"},
+     "subject":"Consignment through the port","summary":"\(String(repeating: "Route, vehicle and courier details. ", count: 22))",
+     "entities":[]}
+    """.utf8))
+let operatorActor = Actor(user: "operator", uid: 1000, role: .operator)
+
+/// One notification of ~1 KiB from the `n`-th sender, sealed to GE.
+@Sendable func envelope(_ n: Int) -> Envelope {
+    var notification = template
+    let (sender, key) = senders[n % senders.count]
+    notification.id = UUID()
+    notification.sender = sender
+    return try! Envelope.seal(notification, signer: key, recipientKeys: [CenterID(rawValue: "GE")!: geEncryption])
+}
+
+print("  a log of \(entryCount) entries at GE (received notifications from AZ, UA and MD, read actions, tree heads):")
+let generateStart = now()
+let log = try LogStore(directory: cluster.logDirectory("GE"))
+var written = 0
+var receivedIDs: [UUID] = []
+let chunk = 2_000
+while written < entryCount {
+    let count = min(chunk, entryCount - written)
+    // Per 100 entries: 90 notifications, 9 reads of earlier ones, a tree head every 10,000.
+    let notifications = count * 9 / 10, base = written
+    let sealed: [Envelope] = await withTaskGroup(of: (Int, [Envelope]).self) { group in
+        let share = (notifications + cores - 1) / cores
+        for part in 0..<cores {
+            group.addTask {
+                let range = (part * share)..<min(notifications, (part + 1) * share)
+                return (part, range.map { envelope(base + $0) })
+            }
+        }
+        var parts = [[Envelope]](repeating: [], count: cores)
+        for await (part, list) in group { parts[part] = list }
+        return parts.flatMap { $0 }
+    }
+    var batch: [(type: EntryType, payload: [UInt8])] = sealed.map { (.received, $0.bytes) }
+    receivedIDs.append(contentsOf: sealed.map(\.id))
+    while batch.count < count - 1 {
+        let id = receivedIDs[Int.random(in: 0..<receivedIDs.count)]
+        batch.append((.operatorAction, OperatorAction(action: .read, envelope: id, actor: operatorActor).encoded()))
+    }
+    _ = try await log.append(batch)
+    written += batch.count
+    if written % 10_000 < chunk || written >= entryCount - 1 {
+        try await log.appendTreeHead(signer: "GE", key: geKeys.signingKey)
+        written += 1
+    }
+    progress("generated \(written)/\(entryCount) entries (\(Int(Double(written) / (now() - generateStart)))/s)")
+}
+log.close()
+let generateSeconds = now() - generateStart
+let logBytes = (try FileManager.default.contentsOfDirectory(atPath: cluster.logDirectory("GE")))
+    .filter { $0.hasSuffix(".seg") }
+    .reduce(0) { $0 + ((try? FileManager.default.attributesOfItem(atPath: cluster.logDirectory("GE") + "/" + $1)[.size] as? Int) ?? 0) }
+progress("")
+print(String(format: "    generated %d entries (%.0f MiB of segments) in %.1f s", written, Double(logBytes) / 1048576, generateSeconds))
+
+// MARK: - The node on it
+
+struct Start: Codable { var seconds: Double; var rssMiB: Double; var peakMiB: Double; var rssAfterListingMiB: Double }
+
+func startGE(_ label: String, expecting written: Int) async throws -> Start {
+    let t0 = now()
+    try cluster.start("GE", logLevel: "notice")
+    let seconds = now() - t0
+    let pid = cluster.pid("GE")!
+    let atStart = memory(of: pid)
+    let client = LocalAPIClient(socketPath: cluster.socketPath("GE"))
+    let status = try await client.status()
+    let page = try await client.inbox(InboxFilter(limit: 50))
+    guard status.logEntries == UInt64(written), page.count == 50 else {
+        throw NSError(domain: "iias-scale-bench", code: 1, userInfo: [NSLocalizedDescriptionKey: "GE shows \(status.logEntries) entries, \(page.count) inbox items"])
+    }
+    let after = memory(of: pid)
+    print(String(format: "    node start-up, %@: %6.2f s   RSS %6.1f MiB (peak %6.1f), after status + a 50-item inbox page %6.1f MiB",
+                 label, seconds, atStart.rss, atStart.peak, after.rss))
+    return Start(seconds: seconds, rssMiB: atStart.rss, peakMiB: atStart.peak, rssAfterListingMiB: after.rss)
+}
+
+let fullFold = try await startGE("folding the whole log  ", expecting: written)
+let stopStart = now()
+cluster.stop("GE")
+let stopSeconds = now() - stopStart
+let fromSnapshot = try await startGE("from the ledger snapshot", expecting: written)
+cluster.stop("GE")
+print(String(format: "    clean stop (final tree head, ledger snapshot): %.2f s", stopSeconds))
+
+// MARK: - The auditor
+
+var signature = [UInt8](repeating: 0, count: 64), pk = [UInt8](repeating: 0, count: 32), sk = [UInt8](repeating: 0, count: 64)
+crypto_sign_keypair(&pk, &sk)
+let signed = [UInt8](repeating: 0x42, count: 1200)
+crypto_sign_detached(&signature, nil, signed, UInt64(signed.count), sk)
+var verifies = 0
+let verifyStart = now()
+while now() - verifyStart < 2 {
+    for _ in 0..<100 { _ = crypto_sign_verify_detached(signature, signed, UInt64(signed.count), pk) }
+    verifies += 100
+}
+let rawVerifyRate = Double(verifies) / (now() - verifyStart)
+let auditStart = now()
+let audit = try ProcessRunner.run(iias, ["log", "verify", cluster.logDirectory("GE"), "--ca", pki.caFile, "--certs", pki.centersDirectory,
+                                         "--crl", pki.crlFile, "--json"], timeout: 1800)
+let auditSeconds = now() - auditStart
+guard audit.status == 0 else {
+    FileHandle.standardError.write(Data("iias log verify failed (\(audit.status)):\n\(audit.stdout)\n\(audit.stderr)\n".utf8))
+    exit(1)
+}
+let auditRate = Double(written) / auditSeconds
+let auditLimit = rawVerifyRate * Double(cores)
+print(String(format: "    iias log verify: %.1f s, %.0f entries/s; libsodium Ed25519 verify %.0f/s × %d cores = %.0f/s → %.2f of it (target ≥ 0.80)",
+             auditSeconds, auditRate, rawVerifyRate, cores, auditLimit, auditRate / auditLimit))
+
+struct Result: Codable {
+    var entries: Int
+    var segmentMiB: Double
+    var generateSeconds: Double
+    var fullFold: Start
+    var fromSnapshot: Start
+    var stopSeconds: Double
+    var auditSeconds: Double
+    var auditEntriesPerSecond: Double
+    var rawVerifyPerSecond: Double
+    var cores: Int
+    var auditFractionOfLimit: Double
+}
+if let jsonPath {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    try encoder.encode(Result(entries: written, segmentMiB: Double(logBytes) / 1048576, generateSeconds: generateSeconds,
+                              fullFold: fullFold, fromSnapshot: fromSnapshot, stopSeconds: stopSeconds, auditSeconds: auditSeconds,
+                              auditEntriesPerSecond: auditRate, rawVerifyPerSecond: rawVerifyRate, cores: cores,
+                              auditFractionOfLimit: auditRate / auditLimit)).write(to: URL(fileURLWithPath: jsonPath))
+}
