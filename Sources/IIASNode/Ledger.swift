@@ -129,7 +129,6 @@ public struct Ledger: Sendable {
     /// Wire attempts of a delivery still under way; in memory only (a restart shows queued).
     struct Attempts: Sendable {
         var count: Int
-        var nextAttempt: Date?
     }
 
     public let center: CenterID
@@ -145,6 +144,9 @@ public struct Ledger: Sendable {
     var users = Names()
     /// Delivery position → attempts, for deliveries not yet answered.
     var attempts: [UInt32: Attempts] = [:]
+    /// Per center number: when its link tries again after a failure (what a queued
+    /// delivery to it waits for); nil while connected.
+    var nextAttempts: [UInt16: Date] = [:]
     /// A submit action may be logged just before its `sent` entry (the two are appended
     /// together); its log index and user wait here for the envelope.
     var pendingSubmits: [UUID: (index: UInt64, user: UInt16)] = [:]
@@ -215,7 +217,8 @@ public struct Ledger: Sendable {
         let record = deliveries[position]
         let tries = attempts[UInt32(position)]
         return RecipientDelivery(center: centers.center(record.center), state: Self.state(record.state),
-                                 attempts: tries?.count ?? 0, nextAttempt: tries?.nextAttempt,
+                                 attempts: tries?.count ?? 0,
+                                 nextAttempt: record.state == Self.code(.queued) ? nextAttempts[record.center] : nil,
                                  recipientLogIndex: record.recipientLogIndex == Self.none ? nil : record.recipientLogIndex,
                                  receiptLogIndex: record.receiptIndex == Self.none ? nil : record.receiptIndex,
                                  reason: record.reason == 0 ? nil : Receipt.RefusalReason.allCases[Int(record.reason) - 1].rawValue,
@@ -227,6 +230,15 @@ public struct Ledger: Sendable {
         guard let position = outgoingPosition(id), let number = centers.number(of: peer) else { return nil }
         return deliveryRange(outgoingRecords[position]).first { deliveries[$0].center == number }
     }
+
+    /// Where `peer` stands with our envelope `id` (nil: not ours, or not addressed to
+    /// it), without building a view: what the exchange asks per envelope.
+    public func deliveryState(of id: UUID, for peer: CenterID) -> DeliveryState? {
+        deliveryPosition(id, peer).map { Self.state(deliveries[$0].state) }
+    }
+
+    /// The log index of our envelope `id`.
+    public func logIndex(ofOutgoing id: UUID) -> UInt64? { outgoingPosition(id).map { outgoingRecords[$0].index } }
 
     /// Our envelopes that `peer` has not answered yet, in log order.
     public func pending(for peer: CenterID) -> [UUID] {
@@ -345,13 +357,19 @@ public struct Ledger: Sendable {
         attempts[UInt32(position), default: Attempts(count: 0)].count = count
     }
 
-    /// The connection to `peer` went away before these were answered.
-    public mutating func markQueued(_ ids: [UUID], for peer: CenterID, nextAttempt: Date?) {
+    /// The connection to `peer` went away before these (written, unanswered) were answered.
+    public mutating func markQueued(_ ids: [UUID], for peer: CenterID) {
         for id in ids {
             guard let position = deliveryPosition(id, peer), Self.isPending(deliveries[position].state) else { continue }
             deliveries[position].state = Self.code(.queued)
-            attempts[UInt32(position), default: Attempts(count: 0)].nextAttempt = nextAttempt
         }
+    }
+
+    /// `peer`'s link tries again at `date` (nil: it is connected); every delivery queued
+    /// for it shows that time, whatever the length of its queue.
+    public mutating func nextAttempt(for peer: CenterID, at date: Date?) {
+        guard let number = centers.number(of: peer) else { return }
+        nextAttempts[number] = date
     }
 
     // MARK: Helpers

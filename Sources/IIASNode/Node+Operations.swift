@@ -22,7 +22,7 @@ extension Node {
                 throw .unavailable("\(configuration.limits.queueDepth) notifications already wait for \(recipient) (limits.queueDepth)")
             }
         }
-        if ledger.outgoing[notification.id] != nil { throw .unavailable("notification id \(notification.id) was already sent") }
+        if ledger.outgoingPosition(notification.id) != nil { throw .unavailable("notification id \(notification.id) was already sent") }
         let crypto = self.crypto
         let sealed: Envelope
         do {

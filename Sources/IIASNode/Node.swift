@@ -345,10 +345,10 @@ public actor Node: NodeOperations {
                 answers[position] = crypto.refusal(answering: id, sha256: sha256, to: peer, reason: reason, detail: detail)
             case .accept(let envelope, let summary):
                 let header = envelope.header
-                if ledger.incoming[header.id] != nil || freshIDs.contains(header.id) { continue }   // answered below
+                if ledger.incomingPosition(header.id) != nil || freshIDs.contains(header.id) { continue }   // answered below
                 if header.kind == .receipt {
-                    guard let answered = header.receipt?.envelopeID, let ours = ledger.outgoing[answered],
-                          ours.delivery[peer] != nil, digest(ofEntry: ours.index) == header.receipt?.envelopeSHA256 else {
+                    guard let answered = header.receipt?.envelopeID, let index = ledger.logIndex(ofOutgoing: answered),
+                          ledger.deliveryState(of: answered, for: peer) != nil, digest(ofEntry: index) == header.receipt?.envelopeSHA256 else {
                         answers[position] = crypto.refusal(answering: header.id, sha256: envelope.sha256, to: peer, reason: .invalid,
                                                            detail: "acknowledges no notification of ours to \(peer)")
                         continue
@@ -418,15 +418,15 @@ public actor Node: NodeOperations {
         var answered: Set<UUID> = []
         for envelope in receipts {
             let receipt = envelope.header.receipt!
-            guard let ours = ledger.outgoing[receipt.envelopeID], let delivery = ours.delivery[peer] else {
+            guard let index = ledger.logIndex(ofOutgoing: receipt.envelopeID), let state = ledger.deliveryState(of: receipt.envelopeID, for: peer) else {
                 logger.notice("receipt for an envelope we did not send this peer", metadata: ["peer": "\(peer)", "envelope": "\(receipt.envelopeID)"])
                 continue
             }
-            guard delivery.state == .queued || delivery.state == .sent, !answered.contains(receipt.envelopeID) else {
+            guard state == .queued || state == .sent, !answered.contains(receipt.envelopeID) else {
                 peers[peer]?.settled(receipt.envelopeID)
                 continue
             }
-            guard receipt.outcome == .refused || receipt.envelopeSHA256 == digest(ofEntry: ours.index) else {
+            guard receipt.outcome == .refused || receipt.envelopeSHA256 == digest(ofEntry: index) else {
                 logger.warning("receipt names other bytes than we sent", metadata: ["peer": "\(peer)", "envelope": "\(receipt.envelopeID)"])
                 continue
             }
@@ -449,25 +449,29 @@ public actor Node: NodeOperations {
                                                               "reason": "\(receipt.reason?.rawValue ?? "?")", "detail": "\(receipt.detail ?? "")"])
             }
             peers[peer]?.settled(receipt.envelopeID)
-            if let updated = ledger.outgoing[receipt.envelopeID]?.delivery[peer] { emit(.delivery(id: receipt.envelopeID, recipient: updated)) }
+            if !subscribers.isEmpty, let updated = ledger.outgoing[receipt.envelopeID]?.delivery[peer] {
+                emit(.delivery(id: receipt.envelopeID, recipient: updated))
+            }
         }
     }
 
     // MARK: - Links (called by PeerLink)
 
     func envelopeBytes(_ id: UUID) -> [UInt8]? {
-        guard let index = ledger.outgoing[id]?.index else { return nil }
+        guard let index = ledger.logIndex(ofOutgoing: id) else { return nil }
         return try? log.entry(at: index).payload
     }
 
     func isSettled(_ id: UUID, for peer: CenterID) -> Bool {
-        guard let state = ledger.outgoing[id]?.delivery[peer]?.state else { return true }
+        guard let state = ledger.deliveryState(of: id, for: peer) else { return true }
         return state != .queued && state != .sent
     }
 
     func markSent(_ id: UUID, to peer: CenterID, attempts: Int) { ledger.markSent(id, to: peer, attempts: attempts) }
 
-    func markQueued(_ ids: [UUID], for peer: CenterID, nextAttempt: Date?) { ledger.markQueued(ids, for: peer, nextAttempt: nextAttempt) }
+    func markQueued(_ ids: [UUID], for peer: CenterID) { ledger.markQueued(ids, for: peer) }
+
+    func nextAttempt(for peer: CenterID, at date: Date?) { ledger.nextAttempt(for: peer, at: date) }
 
     /// SHA-256 of a logged envelope, read back from the log (the fold keeps no digests).
     func digest(ofEntry index: UInt64) -> [UInt8]? {

@@ -143,6 +143,7 @@ actor PeerLink {
                             state = .connected
                             lastConnected = Date()
                             certificateDaysLeft = Int(identity.certificateExpiry.timeIntervalSinceNow / 86_400)
+                            await node.nextAttempt(for: peer.center, at: nil)
                             node.logger.info("link up", metadata: ["peer": "\(peer.center)", "queued": "\(queued)"])
                             await node.linkChanged(status)
                             await pump()
@@ -169,7 +170,7 @@ actor PeerLink {
             // Unanswered envelopes go back to the front, in their order.
             if !inFlight.isEmpty {
                 queue.replaceSubrange(queueHead..<queueHead, with: inFlight)
-                await node.markQueued(inFlight, for: peer.center, nextAttempt: nil)
+                await node.markQueued(inFlight, for: peer.center)
                 retries.increment(by: inFlight.count)
                 inFlight.removeAll()
             }
@@ -179,7 +180,7 @@ actor PeerLink {
             state = .backingOff
             node.logger.notice("link down", metadata: ["peer": "\(peer.center)", "retryInSeconds": "\(String(format: "%.1f", delay))",
                                                        "error": "\(lastError ?? "closed")"])
-            await node.markQueued(Array(queue[queueHead...]), for: peer.center, nextAttempt: Date().addingTimeInterval(delay))
+            await node.nextAttempt(for: peer.center, at: Date().addingTimeInterval(delay))
             await node.linkChanged(status)
             try? await Task.sleep(for: .seconds(delay))
         }
