@@ -153,15 +153,36 @@ struct CatchUp: Codable {
 /// Deliveries of one backlog, counted as AZ's event stream reports them.
 actor Backlog {
     var waiting: Set<UUID> = []
-    var delivered = 0
+    var submitted = 0, delivered = 0
     var done: CheckedContinuation<Void, Never>?
-    func add(_ id: UUID) { waiting.insert(id) }
-    func delivered(_ id: UUID) {
+    func add(_ id: UUID) { waiting.insert(id); submitted += 1 }
+    func deliveredOne(_ id: UUID) {
         guard waiting.remove(id) != nil else { return }
         delivered += 1
         if waiting.isEmpty, let done { self.done = nil; done.resume() }
     }
     func waitAll() async { if !waiting.isEmpty { await withCheckedContinuation { done = $0 } } }
+}
+
+/// Prints `counted()` of `total` on stderr every 3 s until cancelled, and ends the
+/// benchmark (nodes stopped) if the count stands still for 60 s: a stuck catch-up fails
+/// instead of hanging bench.sh.
+func progress(_ what: String, of total: Int, cluster: LocalCluster, _ counted: @escaping @Sendable () async -> Int) -> Task<Void, Error> {
+    Task {
+        let start = DispatchTime.now().uptimeNanoseconds
+        var last = -1, lastChange = 0.0
+        while !Task.isCancelled {
+            try await Task.sleep(for: .seconds(3))
+            let now = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9, count = await counted()
+            FileHandle.standardError.write(Data(String(format: "    catch-up: %d / %d %@ (%.0f s)\n", count, total, what, now).utf8))
+            if count != last { last = count; lastChange = now }
+            if now - lastChange > 60 {
+                FileHandle.standardError.write(Data("iias-node-bench: catch-up: nothing \(what) for 60 s\n".utf8))
+                cluster.stopAll()
+                exit(1)
+            }
+        }
+    }
 }
 
 /// GE stopped, `count` notifications submitted to it (64 submissions at a time), then GE
@@ -170,6 +191,7 @@ func catchUp(count: Int, bulkPerSecond: Double, cluster: LocalCluster, client: L
     cluster.stop("GE")
     let backlog = Backlog()
     let submitStart = DispatchTime.now().uptimeNanoseconds
+    let submitting = progress("submitted", of: count, cluster: cluster) { await backlog.submitted }
     try await withThrowingTaskGroup(of: UUID.self) { group in
         var next = 0
         while next < min(64, count) { let i = next; group.addTask { try await submit(to: ["GE"], number: i, client: client) }; next += 1 }
@@ -178,11 +200,12 @@ func catchUp(count: Int, bulkPerSecond: Double, cluster: LocalCluster, client: L
             if next < count { let i = next; group.addTask { try await submit(to: ["GE"], number: i, client: client) }; next += 1 }
         }
     }
+    submitting.cancel()
     let submitSeconds = Double(DispatchTime.now().uptimeNanoseconds - submitStart) / 1e9
     let events = try await client.events()
     let listener = Task {
         for try await event in events where event.type == "delivery" {
-            if let id = event.id, event.recipient?.state == .delivered { await backlog.delivered(id) }
+            if let id = event.id, event.recipient?.state == .delivered { await backlog.deliveredOne(id) }
         }
     }
     try await Task.sleep(for: .milliseconds(200))   // the subscription is registered
@@ -190,23 +213,10 @@ func catchUp(count: Int, bulkPerSecond: Double, cluster: LocalCluster, client: L
     func elapsed() -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
     try cluster.start("GE", logLevel: "warning")
     let startSeconds = elapsed()
-    let progress = Task {
-        var last = -1, lastChange = 0.0
-        while !Task.isCancelled {
-            try await Task.sleep(for: .seconds(3))
-            let delivered = await backlog.delivered
-            FileHandle.standardError.write(Data(String(format: "    catch-up: %d / %d delivered (%.0f s)\n", delivered, count, elapsed()).utf8))
-            if delivered != last { last = delivered; lastChange = elapsed() }
-            if elapsed() - lastChange > 60 {
-                FileHandle.standardError.write(Data("iias-node-bench: catch-up made no progress for 60 s\n".utf8))
-                cluster.stopAll()
-                exit(1)
-            }
-        }
-    }
+    let delivering = progress("delivered", of: count, cluster: cluster) { await backlog.delivered }
     await backlog.waitAll()
     let seconds = elapsed()
-    progress.cancel()
+    delivering.cancel()
     listener.cancel()
     let predicted = Double(count) / bulkPerSecond
     return CatchUp(count: count, submitSeconds: submitSeconds, seconds: seconds, startSeconds: startSeconds,
