@@ -24,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        // Latency percentiles in the benchmarks only (not linked into the node).
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         .systemLibrary(
@@ -104,12 +106,16 @@ let package = Package(
                 "IIASTransport", "IIASCrypto",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
         // Measures real nodes end to end on loopback (Scripts/bench.sh, release build).
         .executableTarget(
             name: "iias-node-bench",
-            dependencies: ["IIASNode", "IIASModel", "IIASTestSupport"]
+            dependencies: [
+                "IIASNode", "IIASModel", "IIASTestSupport",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
         ),
         // A node and an auditor on a log of a million entries: start-up, memory, verify rate (Scripts/bench.sh).
         .executableTarget(

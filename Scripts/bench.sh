@@ -1,16 +1,25 @@
 #!/usr/bin/env bash
-# Benchmarks (release build): figures and ratios, never pass/fail.
+# Benchmarks (release build): figures and ratios, never pass/fail, ending in one table
+# (Scripts/bench/summary.py): each node figure against NATS JetStream and against its own
+# limit (crypto limit, latency floor) measured in the same run.
 #   Scripts/bench.sh [--seconds N]     # N seconds per measured case (default 2)
-# Writes the figures as JSON to .build/bench/results.json as well.
+# Environment: IIAS_BENCH_NODE_COUNT (notifications per node case, default 2000),
+# IIAS_BENCH_CATCHUP (backlog of the catch-up case, default 20000; e.g. 100000),
+# IIAS_SCRATCH_PATH (build folder, default .build).
+# Writes the figures as JSON to .build/bench/: envelope, log, transport, node, nats, summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 Scripts/setup.sh
 seconds=2
 [ "${1:-}" = "--seconds" ] && seconds=${2:-2}
 
+scratch=${IIAS_SCRATCH_PATH:-.build}
+build() { swift build -c release --scratch-path "$scratch" "$@"; }
+started=$SECONDS
+
 printf '\033[1m==>\033[0m building release\n' >&2
-swift build -c release --product iias-bench 2>&1 | tail -n 1
-bin=$(swift build -c release --show-bin-path)
+build --product iias-bench 2>&1 | tail -n 1
+bin=$(build --show-bin-path)
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/iias-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -18,17 +27,19 @@ Scripts/pki.sh -q init-ca "$work/pki"
 for c in AZ GE UA MD; do Scripts/pki.sh -q issue "$work/pki" "$c"; done
 
 mkdir -p .build/bench
+rm -f .build/bench/*.json   # the summary reads this run's files only
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "libsodium $(pkg-config --modversion libsodium), $(openssl version)"
 echo
 "$bin/iias-bench" --pki "$work/pki" --seconds "$seconds" --json .build/bench/envelope.json
 
 printf '\n\033[1m==>\033[0m log (IIASLog)\n' >&2
-swift build -c release --product iias-log-bench 2>&1 | tail -n 1
-"$bin/iias-log-bench" --dir .build/bench --json .build/bench/log.json
+build --product iias-log-bench 2>&1 | tail -n 1
+# In the temporary folder, where the nodes below keep their data: the same disk's fdatasync.
+"$bin/iias-log-bench" --dir "$work" --json .build/bench/log.json
 
 printf '\n\033[1m==>\033[0m transport (IIASTransport) beside OpenSSL'"'"'s own tools\n' >&2
-swift build -c release --product iias-transport-bench 2>&1 | tail -n 1
+build --product iias-transport-bench 2>&1 | tail -n 1
 "$bin/iias-transport-bench" --pki "$work/pki" --seconds "$seconds" --json .build/bench/transport.json | tee "$work/transport.txt"
 
 # OpenSSL's own loopback handshakes: s_server and s_time with the same certificates
@@ -62,9 +73,13 @@ json.dump(data, open(".build/bench/transport.json", "w"), indent=2, sort_keys=Tr
 PY
 
 printf '\n\033[1m==>\033[0m nodes end to end (IIASNode): four node processes on loopback\n' >&2
-swift build -c release --product iias 2>&1 | tail -n 1
-swift build -c release --product iias-node-bench 2>&1 | tail -n 1
-"$bin/iias-node-bench" --pki "$work/pki" --iias "$bin/iias" --count "${IIAS_BENCH_NODE_COUNT:-2000}" --json .build/bench/node.json
+build --product iias 2>&1 | tail -n 1
+build --product iias-node-bench 2>&1 | tail -n 1
+"$bin/iias-node-bench" --pki "$work/pki" --iias "$bin/iias" --count "${IIAS_BENCH_NODE_COUNT:-2000}" \
+    --catchup "${IIAS_BENCH_CATCHUP:-20000}" --json .build/bench/node.json
 
 printf '\n\033[1m==>\033[0m anchor: NATS JetStream on the same machine\n' >&2
-Scripts/bench/nats.sh
+Scripts/bench/nats.sh || echo "  (the NATS step failed; the summary goes without it)"
+
+python3 Scripts/bench/summary.py .build/bench
+echo "  bench.sh took $((SECONDS - started)) s; the table is also in .build/bench/summary.json"

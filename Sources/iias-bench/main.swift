@@ -117,8 +117,8 @@ let rawSealSeconds = 3 / rawSeal + 1 / rawEncrypt + 1 / rawSign
 let rawOpenSeconds = 1 / rawVerify + 1 / rawOpen + 1 / rawDecrypt
 
 func us(_ perSecond: Double) -> String { String(format: "%8.1f µs", 1e6 / perSecond) }
-func row(_ name: String, _ perSecond: Double) {
-    print(name.padding(toLength: 44, withPad: " ", startingAt: 0) + String(format: "%10.0f /s", perSecond) + "  " + us(perSecond))
+func row(_ name: String, _ perSecond: Double, width: Int = 44) {
+    print(name.padding(toLength: width, withPad: " ", startingAt: 0) + String(format: "%10.0f /s", perSecond) + "  " + us(perSecond))
 }
 print("raw libsodium primitives")
 row("  Ed25519 sign (\(signedSize) B)", rawSign)
@@ -137,6 +137,81 @@ row("  envelope parse (layout + header JSON)", parseRate)
 row("  verify (certificate cached + Ed25519)", verifyRate)
 row("  open (sealed box + AEAD + notification)", openRate)
 row("  notification parse + validate", notificationParseRate)
+
+// One notification to ONE recipient, as the node carries it (Sources/IIASNode): the
+// primitives on that path are the "crypto limit" Scripts/bench/summary.py sets bulk
+// node throughput against. What each side does per notification:
+//   sender     submit: Ed25519 sign + 1 sealed box (the recipient's key) + AEAD encrypt, and
+//              1 sealed box of the outbox summary to itself (the operator action it logs)
+//   recipient  check: Ed25519 verify (once; open does not verify again) + sealed-box open
+//              + AEAD decrypt; answer: Ed25519 sign of its delivery receipt
+//   sender     receipt: Ed25519 verify
+// Beside these the sender checks the recipient's encryption certificate (chain + CRL,
+// OpenSSL) on every submission — not cached, unlike the verifier's signing-certificate
+// check; measured and printed as overhead, not counted in the limit.
+let oneRecipient = [ge]
+let oneDocument = document.merging(["recipients": [ge.rawValue]]) { $1 }
+let oneNotification = try! FormalNotification.parse(try! JSONSerialization.data(withJSONObject: oneDocument))
+let oneKeys = [ge: recipientKeys[ge]!.publicKey]
+let oneEnvelope = try! Envelope.seal(oneNotification, signer: signer, recipientKeys: oneKeys)
+let oneSigned = oneEnvelope.signedMessage
+let geSigner = centerKeys("GE").signingKey
+let oneReceipt = Envelope.receipt(for: oneEnvelope, from: ge, signer: geSigner, outcome: .delivered, logIndex: 7)
+let receiptSigned = oneReceipt.signedMessage
+let summaryBytes = [UInt8](#"{"category":"terrorism","priority":"flash","subject":"Planned attack on the pipeline"}"#.utf8)
+let azEncryption = centerKeys("AZ").encryptionKey.publicKey
+let certificateDirectory = try! CertificateDirectory("\(pkiPath)/centers")
+
+/// Ed25519 sign and verify of `count` bytes on libsodium directly, as a pair of rates.
+@MainActor func signAndVerify(_ count: Int) -> (sign: Double, verify: Double) {
+    let message = [UInt8](repeating: 0x43, count: count)
+    var signature = [UInt8](repeating: 0, count: 64)
+    let sign = rate("sign \(count)") { crypto_sign_detached(&signature, nil, message, UInt64(count), sk) }
+    let verify = rate("verify \(count)") { _ = crypto_sign_verify_detached(signature, message, UInt64(count), pk) }
+    return (sign, verify)
+}
+let envelopeEd25519 = signAndVerify(oneSigned.count)
+let receiptEd25519 = signAndVerify(receiptSigned.count)
+/// `perRecipient`: done once for each recipient (summary.py scales those for three).
+let pathSteps: [(side: String, what: String, perSecond: Double, perRecipient: Bool)] = [
+    ("sender", "Ed25519 sign, envelope (\(oneSigned.count) B)", envelopeEd25519.sign, false),
+    ("sender", "X25519 sealed box, content key for the recipient", rawSeal, true),
+    ("sender", "XChaCha20-Poly1305 encrypt (\(plaintextSize) B)", rawEncrypt, false),
+    ("sender", "X25519 sealed box, outbox summary to itself", rawSeal, false),
+    ("recipient", "Ed25519 verify, envelope (once)", envelopeEd25519.verify, true),
+    ("recipient", "X25519 sealed box open, content key", rawOpen, true),
+    ("recipient", "XChaCha20-Poly1305 decrypt (\(plaintextSize) B)", rawDecrypt, true),
+    ("recipient", "Ed25519 sign, delivery receipt (\(receiptSigned.count) B)", receiptEd25519.sign, true),
+    ("sender", "Ed25519 verify, delivery receipt", receiptEd25519.verify, true),
+]
+let pathSeconds = pathSteps.reduce(0) { $0 + 1 / $1.perSecond }
+let cores = ProcessInfo.processInfo.activeProcessorCount
+
+// The same path through IIASCrypto, and the per-submission certificate check.
+let oneSealRate = rate("seal 1") { _ = try! Envelope.seal(oneNotification, signer: signer, recipientKeys: oneKeys) }
+let oneOpenRate = rate("verify+open 1") {
+    _ = try! verifier.verify(try! Envelope(parsing: oneEnvelope.bytes)).open(as: ge, with: recipientKeys[ge]!)
+}
+let receiptMakeRate = rate("receipt") {
+    _ = Envelope.receipt(for: oneEnvelope, from: ge, signer: geSigner, outcome: .delivered, logIndex: 7)
+}
+let receiptCheckRate = rate("receipt verify") { _ = try! verifier.verify(try! Envelope(parsing: oneReceipt.bytes)) }
+let summarySealRate = rate("summary seal") { _ = azEncryption.seal(summaryBytes) }
+let certificateCheckRate = rate("certificate check") { _ = try! certificateDirectory.encryptionKeys(for: oneRecipient, trust: trust) }
+let envelopePathSeconds = 1 / oneSealRate + 1 / summarySealRate + 1 / oneOpenRate + 1 / receiptMakeRate + 1 / receiptCheckRate
+
+print("\none notification to ONE recipient, the primitives on its path (\(oneEnvelope.bytes.count) B envelope)")
+for step in pathSteps { row("  \(step.side.padding(toLength: 9, withPad: " ", startingAt: 0)) \(step.what)", step.perSecond, width: 64) }
+print(String(format: "  sum %.1f µs CPU per notification → crypto limit %.0f /s on %d cores", pathSeconds * 1e6, Double(cores) / pathSeconds, cores))
+print("the same path through IIASCrypto")
+row("  seal to 1 recipient", oneSealRate)
+row("  outbox summary sealed to the sender", summarySealRate)
+row("  parse + verify + open as the recipient", oneOpenRate)
+row("  delivery receipt made and signed", receiptMakeRate)
+row("  delivery receipt parsed + verified", receiptCheckRate)
+print(String(format: "  sum %.1f µs (%.2fx the raw primitives)", envelopePathSeconds * 1e6, envelopePathSeconds / pathSeconds))
+row("  + recipient certificate check per submit", certificateCheckRate)
+
 let sealRatio = (1 / sealRate) / rawSealSeconds
 let openRatio = (1 / verifyOpenRate) / rawOpenSeconds
 print(String(format: "\nseal cost / raw primitives:        %.2fx (target ≤ 1.5x)", sealRatio))
@@ -149,6 +224,13 @@ if let jsonPath {
                 "aeadEncrypt": rawEncrypt, "aeadDecrypt": rawDecrypt],
         "sealPerSecond": sealRate, "verifyOpenPerSecond": verifyOpenRate,
         "sealRatio": sealRatio, "verifyOpenRatio": openRatio,
+        "oneRecipientPath": [
+            "envelopeBytes": oneEnvelope.bytes.count, "signedBytes": oneSigned.count, "receiptSignedBytes": receiptSigned.count,
+            "steps": pathSteps.map { ["side": $0.side, "what": $0.what, "microseconds": 1e6 / $0.perSecond, "perRecipient": $0.perRecipient] },
+            "cpuMicroseconds": pathSeconds * 1e6, "cores": cores, "cryptoLimitPerSecond": Double(cores) / pathSeconds,
+            "envelopeMicroseconds": envelopePathSeconds * 1e6,
+            "certificateCheckMicroseconds": 1e6 / certificateCheckRate,
+        ] as [String: Any],
     ]
     let data = try! JSONSerialization.data(withJSONObject: result, options: [.prettyPrinted, .sortedKeys])
     try! data.write(to: URL(fileURLWithPath: jsonPath))

@@ -18,16 +18,23 @@ defer { try? FileManager.default.removeItem(atPath: work) }
 func now() -> Double { Date().timeIntervalSince1970 }
 let kib = [UInt8](repeating: 0xAB, count: 1024)
 
-// Raw: one writer, write 1 KiB + fdatasync, same directory.
+// Raw: one writer, write 1 KiB + fdatasync, same directory; each one's latency too (the
+// fdatasync share of a node's one-in-flight latency floor, Scripts/bench/summary.py).
 let rawFD = open(work + "/raw", O_WRONLY | O_CREAT | O_TRUNC, 0o600)
 var t0 = now(), rawCount = 0
+var syncLatencies: [Double] = []
 while now() - t0 < 2 {
+    let t = now()
     _ = kib.withUnsafeBytes { write(rawFD, $0.baseAddress, $0.count) }
     fdatasync(rawFD)
+    syncLatencies.append(now() - t)
     rawCount += 1
 }
 let rawRate = Double(rawCount) / (now() - t0)
 close(rawFD)
+syncLatencies.sort()
+let syncP50 = syncLatencies[syncLatencies.count / 2] * 1e6
+let syncP99 = syncLatencies[min(syncLatencies.count - 1, syncLatencies.count * 99 / 100)] * 1e6
 
 func appendRate(concurrency: Int, total: Int) async throws -> Double {
     let dir = work + "/c\(concurrency)"
@@ -97,6 +104,7 @@ reopened.close()
 small.close()
 
 print(String(format: "raw write+fdatasync (1 KiB, 1 writer): %10.0f /s", rawRate))
+print(String(format: "raw write+fdatasync latency:            p50 %.0f us  p99 %.0f us", syncP50, syncP99))
 print(String(format: "log append, 1 appender (1 KiB):        %10.0f /s  (%.2fx raw)", one, one / rawRate))
 print(String(format: "log append, 64 appenders (1 KiB):      %10.0f /s  (%.2fx raw; target >= 20x)", sixtyFour, sixtyFour / rawRate))
 print(String(format: "inclusion proof, 1,000 leaves:         %10.2f us", p1k * 1e6))
@@ -106,7 +114,8 @@ print(String(format: "disk inclusion proof, %d leaves:  %10.2f us  (%.2fx)", reo
 print(String(format: "reopen, %d entries, hashes/index + checkpoint: %.3f s", reopened.count, reopenSeconds))
 print(String(format: "open, %d entries, full scan (read-only):        %.3f s  (%.1fx the trusted reopen)", scanned.count, scanSeconds, scanSeconds / reopenSeconds))
 if let path = option("--json") {
-    let json: [String: Double] = ["rawSyncPerSecond": rawRate, "append1PerSecond": one, "append64PerSecond": sixtyFour,
+    let json: [String: Double] = ["rawSyncPerSecond": rawRate, "rawSyncP50Microseconds": syncP50,
+                                  "rawSyncP99Microseconds": syncP99, "append1PerSecond": one, "append64PerSecond": sixtyFour,
                                   "ratio64ToRaw": sixtyFour / rawRate, "proof1kMicroseconds": p1k * 1e6,
                                   "proof1mMicroseconds": p1m * 1e6, "proofRatio": p1m / p1k,
                                   "reopenEntries": Double(reopenEntries), "reopenSeconds": reopenSeconds,

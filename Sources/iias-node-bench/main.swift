@@ -1,4 +1,5 @@
 import Foundation
+import Histogram
 import IIASModel
 import IIASNode
 import IIASTestSupport
@@ -7,12 +8,15 @@ import IIASTestSupport
 // processes (mutual TLS, durable logs), notifications of ~1 KiB submitted through AZ's
 // local API with a number in flight, each counted done when every recipient's signed
 // receipt is logged at AZ. Prints notifications/s and submit-to-last-receipt latency
-// p50/p99/p999, for one recipient and for three.
-// Usage: iias-node-bench --pki DIR --iias PATH [--count N] [--inflight N] [--json FILE]
+// p50/p99/p999 (HdrHistogram), for one recipient and for three. Then a catch-up: GE
+// stopped, N notifications wait at AZ, GE starts, timed until every receipt is logged,
+// set against the time the bulk rate (1 recipient, most in flight) predicts.
+// Usage: iias-node-bench --pki DIR --iias PATH [--count N] [--inflight 1,64] [--catchup N] [--json FILE]
 
 var pkiPath: String?, iiasPath: String?, jsonPath: String?
 var count = 2000
 var inflightCases = [1, 64]
+var catchUpCount = 0
 var arguments = CommandLine.arguments.dropFirst()
 while let argument = arguments.popFirst() {
     switch argument {
@@ -21,8 +25,9 @@ while let argument = arguments.popFirst() {
     case "--json": jsonPath = arguments.popFirst()
     case "--count": count = Int(arguments.popFirst() ?? "") ?? count
     case "--inflight": inflightCases = (arguments.popFirst() ?? "").split(separator: ",").compactMap { Int($0) }
+    case "--catchup": catchUpCount = Int(arguments.popFirst() ?? "") ?? catchUpCount
     default:
-        FileHandle.standardError.write(Data("usage: iias-node-bench --pki DIR --iias PATH [--count N] [--inflight 1,64] [--json FILE]\n".utf8))
+        FileHandle.standardError.write(Data("usage: iias-node-bench --pki DIR --iias PATH [--count N] [--inflight 1,64] [--catchup N] [--json FILE]\n".utf8))
         exit(2)
     }
 }
@@ -30,6 +35,9 @@ guard let pki = pkiPath, let iias = iiasPath else {
     FileHandle.standardError.write(Data("iias-node-bench: --pki DIR (AZ GE UA MD from Scripts/pki.sh) and --iias PATH are required\n".utf8))
     exit(2)
 }
+
+/// A line on stdout, written at once: in order with the catch-up progress on stderr, also into a pipe.
+func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
 
 struct Result: Codable {
     var recipients: Int
@@ -46,7 +54,8 @@ struct Result: Codable {
 actor Timings {
     var submitted: [UUID: UInt64] = [:]
     var pending: [UUID: Int] = [:]
-    var latencies: [Double] = []
+    /// Submit-to-last-receipt, in microseconds (up to 10 minutes).
+    var latencies = Histogram<UInt64>(highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: .three)
     var waiters: [CheckedContinuation<Void, Never>] = []
     var early: [UUID: Int] = [:]
     /// Notifications between "about to submit" and "every receipt logged".
@@ -70,7 +79,7 @@ actor Timings {
         guard let left = pending[id], left <= 0, let start = submitted[id] else { return }
         pending[id] = nil
         active -= 1
-        latencies.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+        _ = latencies.record((DispatchTime.now().uptimeNanoseconds - start) / 1000)
         if let waiter = waiters.first { waiters.removeFirst(); waiter.resume() }
     }
 
@@ -81,6 +90,12 @@ actor Timings {
     }
 
     func waitAll() async { while active > 0 { await withCheckedContinuation { waiters.append($0) } } }
+}
+
+/// One ~1 KiB notification through AZ's local API (logged at AZ when this returns); its id.
+func submit(to recipients: [String], number: Int, client: LocalAPIClient) async throws -> UUID {
+    try await client.submit(LocalCluster.draft(to: recipients, subject: "Bench \(number)", priority: "urgent",
+                                               category: "organized-crime", summaryBytes: 900)).id
 }
 
 func measure(recipients: [String], inflight: Int, count: Int, client: LocalAPIClient) async throws -> Result {
@@ -98,9 +113,8 @@ func measure(recipients: [String], inflight: Int, count: Int, client: LocalAPICl
             await timings.waitForSlot(inflight: inflight)
             group.addTask {
                 let t0 = DispatchTime.now().uptimeNanoseconds
-                let sent = try await client.submit(LocalCluster.draft(to: recipients, subject: "Bench \(i)", priority: "urgent",
-                                                                      category: "organized-crime", summaryBytes: 900))
-                await timings.submittedAt(sent.id, t0)
+                let sent = try await submit(to: recipients, number: i, client: client)
+                await timings.submittedAt(sent, t0)
             }
         }
         try await group.waitForAll()
@@ -108,8 +122,8 @@ func measure(recipients: [String], inflight: Int, count: Int, client: LocalAPICl
     await timings.waitAll()
     let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     listener.cancel()
-    let sorted = await timings.latencies.sorted()
-    func percentile(_ p: Double) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count - 1) * p))] }
+    let latencies = await timings.latencies
+    func percentile(_ p: Double) -> Double { Double(latencies.valueAtPercentile(p * 100)) / 1000 }
     return Result(recipients: recipients.count, inflight: inflight, count: count, seconds: seconds, perSecond: Double(count) / seconds,
                   p50Milliseconds: percentile(0.5), p99Milliseconds: percentile(0.99), p999Milliseconds: percentile(0.999))
 }
@@ -124,20 +138,117 @@ for _ in 0..<400 where !connected {
 }
 guard connected else { cluster.stopAll(); FileHandle.standardError.write(Data("nodes did not connect\n".utf8)); exit(1) }
 
+struct CatchUp: Codable {
+    var count: Int
+    var submitSeconds: Double
+    /// From starting GE's process until every receipt is logged at AZ (start-up and reconnect included).
+    var seconds: Double
+    var startSeconds: Double
+    var perSecond: Double
+    var bulkPerSecond: Double
+    var predictedSeconds: Double
+    var ratio: Double
+}
+
+/// Deliveries of one backlog, counted as AZ's event stream reports them.
+actor Backlog {
+    var waiting: Set<UUID> = []
+    var submitted = 0, delivered = 0
+    var done: CheckedContinuation<Void, Never>?
+    func add(_ id: UUID) { waiting.insert(id); submitted += 1 }
+    func deliveredOne(_ id: UUID) {
+        guard waiting.remove(id) != nil else { return }
+        delivered += 1
+        if waiting.isEmpty, let done { self.done = nil; done.resume() }
+    }
+    func waitAll() async { if !waiting.isEmpty { await withCheckedContinuation { done = $0 } } }
+}
+
+/// Prints `counted()` of `total` on stderr every 3 s until cancelled, and ends the
+/// benchmark (nodes stopped) if the count stands still for 60 s: a stuck catch-up fails
+/// instead of hanging bench.sh.
+func progress(_ what: String, of total: Int, cluster: LocalCluster, _ counted: @escaping @Sendable () async -> Int) -> Task<Void, Error> {
+    Task {
+        let start = DispatchTime.now().uptimeNanoseconds
+        var last = -1, lastChange = 0.0
+        while !Task.isCancelled {
+            try await Task.sleep(for: .seconds(3))
+            let now = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9, count = await counted()
+            FileHandle.standardError.write(Data(String(format: "    catch-up: %d / %d %@ (%.0f s)\n", count, total, what, now).utf8))
+            if count != last { last = count; lastChange = now }
+            if now - lastChange > 60 {
+                FileHandle.standardError.write(Data("iias-node-bench: catch-up: nothing \(what) for 60 s\n".utf8))
+                cluster.stopAll()
+                exit(1)
+            }
+        }
+    }
+}
+
+/// GE stopped, `count` notifications submitted to it (64 submissions at a time), then GE
+/// started: the time until AZ has logged every receipt, with progress on stderr every 3 s.
+func catchUp(count: Int, bulkPerSecond: Double, cluster: LocalCluster, client: LocalAPIClient) async throws -> CatchUp {
+    cluster.stop("GE")
+    let backlog = Backlog()
+    let submitStart = DispatchTime.now().uptimeNanoseconds
+    let submitting = progress("submitted", of: count, cluster: cluster) { await backlog.submitted }
+    try await withThrowingTaskGroup(of: UUID.self) { group in
+        var next = 0
+        while next < min(64, count) { let i = next; group.addTask { try await submit(to: ["GE"], number: i, client: client) }; next += 1 }
+        while let id = try await group.next() {
+            await backlog.add(id)
+            if next < count { let i = next; group.addTask { try await submit(to: ["GE"], number: i, client: client) }; next += 1 }
+        }
+    }
+    submitting.cancel()
+    let submitSeconds = Double(DispatchTime.now().uptimeNanoseconds - submitStart) / 1e9
+    let events = try await client.events()
+    let listener = Task {
+        for try await event in events where event.type == "delivery" {
+            if let id = event.id, event.recipient?.state == .delivered { await backlog.deliveredOne(id) }
+        }
+    }
+    try await Task.sleep(for: .milliseconds(200))   // the subscription is registered
+    let start = DispatchTime.now().uptimeNanoseconds
+    func elapsed() -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
+    try cluster.start("GE", logLevel: "warning")
+    let startSeconds = elapsed()
+    let delivering = progress("delivered", of: count, cluster: cluster) { await backlog.delivered }
+    await backlog.waitAll()
+    let seconds = elapsed()
+    delivering.cancel()
+    listener.cancel()
+    let predicted = Double(count) / bulkPerSecond
+    return CatchUp(count: count, submitSeconds: submitSeconds, seconds: seconds, startSeconds: startSeconds,
+                   perSecond: Double(count) / seconds, bulkPerSecond: bulkPerSecond, predictedSeconds: predicted, ratio: seconds / predicted)
+}
+
+// Warm-up (not reported): connections, caches and the first log segments.
+_ = try await measure(recipients: ["GE"], inflight: 8, count: 200, client: client)
+
 var results: [Result] = []
-print("  nodes on loopback, ~1 KiB notifications, done = every receipt logged at the sender (\(count) per case):")
+say("  nodes on loopback, ~1 KiB notifications, done = every receipt logged at the sender (\(count) per case):")
 for recipients in [["GE"], ["GE", "UA", "MD"]] {
     for inflight in inflightCases {
         let result = try await measure(recipients: recipients, inflight: inflight, count: count, client: client)
         results.append(result)
-        print(String(format: "    %d recipient%@, %3d in flight: %8.0f notifications/s   p50 %7.2f ms  p99 %7.2f ms  p999 %7.2f ms",
+        say(String(format: "    %d recipient%@, %3d in flight: %8.0f notifications/s   p50 %7.2f ms  p99 %7.2f ms  p999 %7.2f ms",
                      recipients.count, recipients.count == 1 ? " " : "s", inflight, result.perSecond,
                      result.p50Milliseconds, result.p99Milliseconds, result.p999Milliseconds))
     }
 }
+var backlog: CatchUp?
+if catchUpCount > 0, let bulk = results.filter({ $0.recipients == 1 }).max(by: { $0.inflight < $1.inflight }) {
+    let result = try await catchUp(count: catchUpCount, bulkPerSecond: bulk.perSecond, cluster: cluster, client: client)
+    backlog = result
+    say(String(format: "    catch-up, GE started with %d waiting (submitted in %.1f s): %.1f s (GE ready after %.1f s), %.0f /s;\n"
+                 + "      the bulk rate predicts %.1f s: %.2fx (target ≤ 1.5x)",
+                 result.count, result.submitSeconds, result.seconds, result.startSeconds, result.perSecond, result.predictedSeconds, result.ratio))
+}
 cluster.stopAll()
 if let jsonPath {
+    struct Output: Codable { var cases: [Result]; var catchUp: CatchUp? }
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    try encoder.encode(results).write(to: URL(fileURLWithPath: jsonPath))
+    try encoder.encode(Output(cases: results, catchUp: backlog)).write(to: URL(fileURLWithPath: jsonPath))
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Histogram
 import IIASCrypto
 import IIASTransport
 import NIOCore
@@ -6,14 +7,15 @@ import NIOPosix
 
 // Measures the transport on loopback in one process (server and client on separate
 // event loops): full mutual-TLS 1.3 handshakes per second, and one connection's
-// throughput of 1 KiB ENVELOPE frames. Scripts/bench.sh prints OpenSSL's own figures
+// throughput of 1 KiB ENVELOPE frames, and its round-trip time (1 KiB PING, PONG back). Scripts/bench.sh prints OpenSSL's own figures
 // beside these (openssl s_time, openssl speed) and the ratios.
-// Usage: iias-transport-bench --pki DIR [--seconds N] [--frames N] [--json FILE]
+// Usage: iias-transport-bench --pki DIR [--seconds N] [--frames N] [--round-trips N] [--json FILE]
 
 var pkiPath: String?
 var jsonPath: String?
 var secondsPerCase = 2.0
 var frameCount = 200_000
+var roundTripCount = 5_000
 var arguments = CommandLine.arguments.dropFirst()
 while let argument = arguments.popFirst() {
     switch argument {
@@ -21,8 +23,9 @@ while let argument = arguments.popFirst() {
     case "--json": jsonPath = arguments.popFirst()
     case "--seconds": secondsPerCase = Double(arguments.popFirst() ?? "") ?? secondsPerCase
     case "--frames": frameCount = Int(arguments.popFirst() ?? "") ?? frameCount
+    case "--round-trips": roundTripCount = Int(arguments.popFirst() ?? "") ?? roundTripCount
     default:
-        FileHandle.standardError.write(Data("usage: iias-transport-bench --pki DIR [--seconds N] [--frames N] [--json FILE]\n".utf8))
+        FileHandle.standardError.write(Data("usage: iias-transport-bench --pki DIR [--seconds N] [--frames N] [--round-trips N] [--json FILE]\n".utf8))
         exit(2)
     }
 }
@@ -143,6 +146,19 @@ guard counted == UInt64(frameCount) else {
     FileHandle.standardError.write(Data("iias-transport-bench: the server counted \(counted) of \(frameCount) frames\n".utf8))
     exit(1)
 }
+
+// Round trips on the same established connection, one at a time: a 1 KiB PING out, the
+// PONG back (decrypted, decoded, answered by the server's handler) — the loopback share
+// of a node's one-in-flight latency floor (Scripts/bench/summary.py).
+let ping = Frame.ping(payload)
+var roundTrips = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+for i in 0..<(roundTripCount + 200) {
+    let answered = channel.eventLoop.makePromise(of: UInt64.self)
+    let t0 = DispatchTime.now().uptimeNanoseconds
+    try channel.eventLoop.flatSubmit { probe.pong = answered; return channel.writeAndFlush(ping) }.wait()
+    _ = try answered.futureResult.wait()
+    if i >= 200 { _ = roundTrips.record((DispatchTime.now().uptimeNanoseconds - t0) / 1000) }  // after 200 warm-up
+}
 try channel.close().wait()
 let framesPerSecond = Double(frameCount) / elapsed
 let megabytesPerSecond = Double(frameCount * (payload.count + 5)) / elapsed / 1e6
@@ -182,6 +198,9 @@ let engineMegabytesPerSecond = try engineThroughput()
 print(String(format: "transport (%@, Ed25519 certificates, chain + CRL checked on both sides)", negotiated))
 print(String(format: "  full handshakes (connect, mutual TLS 1.3, close)   %10.0f /s", handshakeRate))
 print(String(format: "  one connection, 1 KiB frames                       %10.0f frames/s  %8.1f MB/s", framesPerSecond, megabytesPerSecond))
+print(String(format: "  round trip, 1 KiB PING → PONG, one at a time        p50 %6.1f µs  p99 %6.1f µs  p999 %6.1f µs  (%d)",
+             Double(roundTrips.valueAtPercentile(50)), Double(roundTrips.valueAtPercentile(99)),
+             Double(roundTrips.valueAtPercentile(99.9)), roundTripCount))
 print(String(format: "  OpenSSL record layer alone, same frames, 1 thread  %10.0f frames/s  %8.1f MB/s   IIAS/engine %.2fx",
              engineMegabytesPerSecond * 1e6 / 1029, engineMegabytesPerSecond, megabytesPerSecond / engineMegabytesPerSecond))
 
@@ -190,6 +209,8 @@ if let jsonPath {
         "cipher": negotiated, "handshakesPerSecond": handshakeRate,
         "framesPerSecond": framesPerSecond, "megabytesPerSecond": megabytesPerSecond, "frames": frameCount,
         "opensslRecordLayerMegabytesPerSecond": engineMegabytesPerSecond,
+        "roundTripMicroseconds": ["p50": roundTrips.valueAtPercentile(50), "p99": roundTrips.valueAtPercentile(99),
+                                  "p999": roundTrips.valueAtPercentile(99.9), "count": roundTripCount] as [String: Any],
     ]
     try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
         .write(to: URL(fileURLWithPath: jsonPath))

@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""The last word of Scripts/bench.sh: how fast, against what.
+
+Reads the JSON files the run wrote (envelope, log, transport, node, nats) and prints one
+table: each node figure, the IIAS/NATS ratio where NATS JetStream has the same case
+(1 KiB, 1 and 64 in flight), and IIAS against its own limit measured in the same run:
+
+  crypto limit (bulk)  = cores / CPU seconds of the libsodium primitives on the path of one
+                         notification (iias-bench, oneRecipientPath)
+  latency floor (1 in flight) = 3 x one write+fdatasync (sender log, recipient log, the
+                         receipt at the sender; iias-log-bench, p50) + that crypto, done in
+                         turn + 2 x a mutual-TLS round trip on loopback (iias-transport-bench, p50)
+
+Writes the same to DIR/summary.json. Figures only, never pass/fail.
+  Scripts/bench/summary.py [DIR]      # DIR defaults to .build/bench
+"""
+import json
+import os
+import sys
+
+folder = sys.argv[1] if len(sys.argv) > 1 else ".build/bench"
+
+
+def load(name):
+    """A result file of this run, or None when its step did not run (e.g. no NATS)."""
+    try:
+        with open(os.path.join(folder, name)) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return None
+
+
+envelope, log, transport = load("envelope.json"), load("log.json"), load("transport.json")
+node, nats = load("node.json"), load("nats.json")
+if not (envelope and log and transport and node):
+    sys.exit("summary: envelope.json, log.json, transport.json and node.json are needed in " + folder)
+
+path = envelope["oneRecipientPath"]
+cores = path["cores"]
+
+
+def crypto_microseconds(recipients):
+    """CPU µs of the primitives for one notification to `recipients` centers."""
+    return sum(s["microseconds"] * (recipients if s["perRecipient"] else 1) for s in path["steps"])
+
+
+fsync_us = log["rawSyncP50Microseconds"]
+rtt_us = transport["roundTripMicroseconds"]["p50"]
+floor_us = 3 * fsync_us + crypto_microseconds(1) + 2 * rtt_us
+limits = {
+    "cores": cores,
+    "cryptoMicroseconds": {"1": crypto_microseconds(1), "3": crypto_microseconds(3)},
+    "cryptoLimitPerSecond": {"1": cores * 1e6 / crypto_microseconds(1), "3": cores * 1e6 / crypto_microseconds(3)},
+    "fdatasyncP50Microseconds": fsync_us,
+    "tlsRoundTripP50Microseconds": rtt_us,
+    "latencyFloorMicroseconds": floor_us,
+    "steps": path["steps"],
+    "certificateCheckPerSubmitMicroseconds": path.get("certificateCheckMicroseconds"),
+}
+
+cases = {(c["recipients"], c["inflight"]): c for c in node["cases"]}
+natsCase = {1: (nats or {}).get("oneInFlight"), 64: (nats or {}).get("sixtyFourInFlight")}
+rows = []
+
+
+def add(name, unit, iias, nats_value=None, limit=None, kind=None, target=None, limit_name=None):
+    """One row. kind "rate": IIAS/limit (a fraction, higher is better);
+    kind "latency": IIAS/floor (a multiple, lower is better)."""
+    row = {"case": name, "unit": unit, "iias": iias, "nats": nats_value,
+           "iiasOverNats": iias / nats_value if nats_value else None,
+           "limit": limit, "limitName": limit_name, "kind": kind, "target": target,
+           "iiasOverLimit": iias / limit if limit else None}
+    rows.append(row)
+
+
+for (recipients, inflight), c in sorted(cases.items()):
+    label = f"{recipients} recipient{'s' if recipients > 1 else ''}, {inflight} in flight"
+    anchor = natsCase.get(inflight) if recipients == 1 else None
+    if recipients == 1 and inflight == 1:
+        rate_limit, rate_target, rate_name = 1e6 / floor_us, None, "1/floor"
+    elif inflight > 1:
+        rate_limit, rate_target = limits["cryptoLimitPerSecond"].get(str(recipients)), "≥ 0.70" if recipients == 1 else None
+        rate_name = "crypto limit"
+    else:
+        rate_limit, rate_target, rate_name = None, None, None
+    add(label, "notifications/s", c["perSecond"], anchor and anchor["rate"], rate_limit, "rate", rate_target, rate_name)
+    floor_ms = floor_us / 1000 if recipients == 1 and inflight == 1 else None
+    # p999 where NATS has the same case; the 3-recipient cases show p50 and p99.
+    for p, target in (("p50", "≤ 1.5x"), ("p99", "≤ 3x"), ("p999", None))[:3 if recipients == 1 else 2]:
+        add(f"{label}, {p}", "ms", c[f"{p}Milliseconds"], anchor and anchor[f"{p}_us"] / 1000,
+            floor_ms, "latency", target if floor_ms else None, "floor")
+
+catch = node.get("catchUp")
+if catch:
+    add(f"catch-up, {catch['count']} waiting", "s", catch["seconds"], None, catch["predictedSeconds"], "latency", "≤ 1.5x",
+        "N / bulk rate")
+
+iias_does = ("Ed25519 signature, end-to-end encryption (X25519 sealed box + XChaCha20-Poly1305), "
+             "fdatasync at sender and recipient, signed receipt verified and logged at the sender")
+nats_does = ("TLS to the server, file storage without per-message fsync, publish ack; "
+             "no signature, no end-to-end encryption, no second party")
+
+
+def number(value, unit):
+    if value is None:
+        return "—"
+    if unit == "notifications/s":
+        return f"{value:,.0f}/s"
+    if unit == "ms":
+        return f"{value:.2f} ms"
+    return f"{value:.1f} s"
+
+
+def against_limit(row):
+    if row["iiasOverLimit"] is None:
+        return "—"
+    target = f" (target {row['target']})" if row["target"] else ""
+    if row["kind"] == "rate":
+        return f"{row['iiasOverLimit']:.2f} of {row['limitName']} {row['limit']:,.0f}/s{target}"
+    unit = "s" if row["unit"] == "s" else "ms"
+    return f"{row['iiasOverLimit']:.2f}x {row['limitName']} {row['limit']:.2f} {unit}{target}"
+
+
+print()
+print("Summary: IIAS nodes (4 processes on loopback) against NATS JetStream and against their own limits")
+print(f"  IIAS per notification: {iias_does}.")
+print(f"  NATS per message:      {nats_does}.")
+print(f"  limits, same run, {cores} cores: crypto {crypto_microseconds(1):.0f} µs CPU per notification to one recipient"
+      f" → {limits['cryptoLimitPerSecond']['1']:,.0f}/s ({limits['cryptoLimitPerSecond']['3']:,.0f}/s to three);")
+print(f"    1-in-flight floor {floor_us / 1000:.2f} ms = 3 x fdatasync {fsync_us:.0f} µs + crypto {crypto_microseconds(1):.0f} µs"
+      f" + 2 x TLS round trip {rtt_us:.0f} µs")
+if limits["certificateCheckPerSubmitMicroseconds"]:
+    print(f"    (not in the limit: the sender checks the recipient's certificate chain + CRL on every submit,"
+          f" {limits['certificateCheckPerSubmitMicroseconds']:.0f} µs)")
+header = ("case", "IIAS", "NATS", "IIAS/NATS", "IIAS against its limit")
+table = [header] + [(r["case"], number(r["iias"], r["unit"]), number(r["nats"], r["unit"]),
+                     f"{r['iiasOverNats']:.3g}x" if r["iiasOverNats"] else "—", against_limit(r)) for r in rows]
+widths = [max(len(line[i]) for line in table) for i in range(len(header))]
+for i, line in enumerate(table):
+    print("  " + "  ".join(cell.ljust(w) if k == 0 else cell.rjust(w) if k < 4 else cell
+                           for k, (cell, w) in enumerate(zip(line, widths))))
+    if i == 0:
+        print("  " + "  ".join("-" * w for w in widths))
+if not nats:
+    print("  (no nats.json: the NATS step did not run)")
+load1 = os.getloadavg()[0]
+print(f"  load average at the end: {load1:.1f} on {cores} cores"
+      + (" — other work was running; treat the figures as provisional" if load1 > cores * 0.75 else ""))
+
+with open(os.path.join(folder, "summary.json"), "w") as f:
+    json.dump({"iiasPerNotification": iias_does, "natsPerMessage": nats_does, "limits": limits, "rows": rows,
+               "natsServer": (nats or {}).get("natsServer"), "loadAverage": load1},
+              f, indent=2, sort_keys=True, ensure_ascii=False)
