@@ -5,8 +5,9 @@
 #   Scripts/bench.sh [--seconds N]     # N seconds per measured case (default 2)
 # Environment: IIAS_BENCH_NODE_COUNT (notifications per node case, default 2000),
 # IIAS_BENCH_CATCHUP (backlog of the catch-up case, default 20000; e.g. 100000),
+# IIAS_BENCH_SCALE_ENTRIES (log size for start-up, memory and audit, default 1000000),
 # IIAS_SCRATCH_PATH (build folder, default .build).
-# Writes the figures as JSON to .build/bench/: envelope, log, transport, node, nats, summary.
+# Writes the figures as JSON to .build/bench/: envelope, log, transport, node, scale, nats, summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 Scripts/setup.sh
@@ -77,6 +78,10 @@ build --product iias 2>&1 | tail -n 1
 build --product iias-node-bench 2>&1 | tail -n 1
 "$bin/iias-node-bench" --pki "$work/pki" --iias "$bin/iias" --count "${IIAS_BENCH_NODE_COUNT:-2000}" \
     --catchup "${IIAS_BENCH_CATCHUP:-20000}" --json .build/bench/node.json
+
+printf '\n\033[1m==>\033[0m a node and an auditor on a long log\n' >&2
+build --product iias-scale-bench 2>&1 | tail -n 1
+"$bin/iias-scale-bench" --pki "$work/pki" --iias "$bin/iias" --entries "${IIAS_BENCH_SCALE_ENTRIES:-1000000}" --json .build/bench/scale.json
 
 printf '\n\033[1m==>\033[0m anchor: NATS JetStream on the same machine\n' >&2
 Scripts/bench/nats.sh || echo "  (the NATS step failed; the summary goes without it)"

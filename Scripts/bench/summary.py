@@ -31,7 +31,7 @@ def load(name):
 
 
 envelope, log, transport = load("envelope.json"), load("log.json"), load("transport.json")
-node, nats = load("node.json"), load("nats.json")
+node, nats, scale = load("node.json"), load("nats.json"), load("scale.json")
 if not (envelope and log and transport and node):
     sys.exit("summary: envelope.json, log.json, transport.json and node.json are needed in " + folder)
 
@@ -95,6 +95,16 @@ if catch:
     add(f"catch-up, {catch['count']} waiting", "s", catch["seconds"], None, catch["predictedSeconds"], "latency", "≤ 1.5x",
         "N / bulk rate")
 
+if scale:
+    n = f"{scale['entries']:,}"
+    snap, whole = scale["fromSnapshot"], scale["fullFold"]
+    add(f"node RSS with {n} log entries", "MiB", max(snap["rssAfterListingMiB"], whole["rssAfterListingMiB"]), None, 150,
+        "latency", "≤ 1x", "budget")
+    add(f"node start-up on {n} entries (ledger snapshot)", "s", snap["seconds"], None, 2, "latency", "≤ 1x", "budget")
+    add(f"node start-up on {n} entries (no snapshot: whole fold)", "s", whole["seconds"])
+    add(f"iias log verify of {n} entries", "entries/s", scale["auditEntriesPerSecond"], None,
+        scale["rawVerifyPerSecond"] * scale["cores"], "rate", "≥ 0.80", "Ed25519 verify x cores")
+
 iias_does = ("Ed25519 signature, end-to-end encryption (X25519 sealed box + XChaCha20-Poly1305), "
              "fdatasync at sender and recipient, signed receipt verified and logged at the sender")
 nats_does = ("TLS to the server, file storage without per-message fsync, publish ack; "
@@ -104,8 +114,10 @@ nats_does = ("TLS to the server, file storage without per-message fsync, publish
 def number(value, unit):
     if value is None:
         return "—"
-    if unit == "notifications/s":
+    if unit in ("notifications/s", "entries/s"):
         return f"{value:,.0f}/s"
+    if unit == "MiB":
+        return f"{value:.1f} MiB"
     if unit == "ms":
         return f"{value:.2f} ms"
     return f"{value:.1f} s"
@@ -117,7 +129,7 @@ def against_limit(row):
     target = f" (target {row['target']})" if row["target"] else ""
     if row["kind"] == "rate":
         return f"{row['iiasOverLimit']:.2f} of {row['limitName']} {row['limit']:,.0f}/s{target}"
-    unit = "s" if row["unit"] == "s" else "ms"
+    unit = row["unit"] if row["unit"] in ("s", "MiB") else "ms"
     return f"{row['iiasOverLimit']:.2f}x {row['limitName']} {row['limit']:.2f} {unit}{target}"
 
 
