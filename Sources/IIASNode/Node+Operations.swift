@@ -23,18 +23,9 @@ extension Node {
             }
         }
         if ledger.outgoingPosition(notification.id) != nil { throw .unavailable("notification id \(notification.id) was already sent") }
-        let crypto = self.crypto
-        let sealed: Envelope
-        do {
-            let keys = try crypto.certificates.encryptionKeys(for: notification.recipients, trust: crypto.trust)
-            sealed = try Envelope.seal(notification, signer: crypto.keys.signingKey, recipientKeys: keys)
-        } catch {
-            throw .unavailable("cannot seal: \(error)")
-        }
-        let summary = OutboxSummary(category: notification.category, priority: notification.priority, subject: notification.subject)
-        let summaryJSON = Array((try? JSONEncoder().encode(summary)) ?? Data())
-        let action = OperatorAction(action: .submit, envelope: sealed.id, actor: actor,
-                                    sealedSummary: Data(crypto.keys.encryptionKey.publicKey.seal(summaryJSON)))
+        // The crypto runs off the actor: submissions seal on every core.
+        let (sealed, action) = try await Self.seal(notification, by: actor, crypto: crypto)
+        guard ledger.outgoingPosition(sealed.id) == nil else { throw .unavailable("notification id \(sealed.id) was already sent") }
         let index: UInt64
         do {
             // Both go to the writer together and usually share one fsync.
@@ -51,10 +42,28 @@ extension Node {
                                             "recipients": "\(notification.recipients.map(\.rawValue).joined(separator: ","))",
                                             "index": "\(index)"])
         for recipient in Set(notification.recipients) { peers[recipient]?.enqueue([sealed.id]) }
-        for delivery in ledger.outgoing[sealed.id]?.delivery.values ?? [] {
-            emit(.delivery(id: sealed.id, recipient: delivery))
+        if !subscribers.isEmpty {
+            for delivery in ledger.outgoing[sealed.id]?.delivery.values ?? [] { emit(.delivery(id: sealed.id, recipient: delivery)) }
         }
         return Submission(id: sealed.id, logIndex: index, recipients: notification.recipients.sorted())
+    }
+
+    /// Seals a (validated) submission, and its outbox summary to our own key; no state,
+    /// so it runs on the caller's thread, never inside the actor.
+    nonisolated static func seal(_ notification: FormalNotification, by actor: Actor,
+                                 crypto: NodeCrypto) async throws(NodeError) -> (Envelope, OperatorAction) {
+        let sealed: Envelope
+        do {
+            let keys = try crypto.encryptionKeys(for: notification.recipients)
+            sealed = try Envelope.seal(notification, signer: crypto.keys.signingKey, recipientKeys: keys)
+        } catch {
+            throw .unavailable("cannot seal: \(error)")
+        }
+        let summary = OutboxSummary(category: notification.category, priority: notification.priority, subject: notification.subject)
+        let summaryJSON = Array((try? JSONEncoder().encode(summary)) ?? Data())
+        let action = OperatorAction(action: .submit, envelope: sealed.id, actor: actor,
+                                    sealedSummary: Data(crypto.keys.encryptionKey.publicKey.seal(summaryJSON)))
+        return (sealed, action)
     }
 
     public func reply(to id: UUID, with draft: FormalNotification, by actor: Actor) async throws(NodeError) -> Submission {

@@ -276,7 +276,16 @@ public actor Node: NodeOperations {
     nonisolated func envelopesArrived(_ list: [[UInt8]], from peer: CenterID) async -> [[UInt8]]? {
         let crypto = self.crypto, skew = limits.clockSkewSeconds
         let verdicts = await concurrentMap(list) { Self.check($0, from: peer, crypto: crypto, skew: skew) }
-        return await record(verdicts, from: peer)
+        guard let answers = await record(verdicts, from: peer) else { return nil }
+        return await concurrentMap(answers) { $0.map { crypto.sign($0, to: peer) } ?? [] }
+    }
+
+    /// What an envelope is answered with, decided on the actor and signed off it.
+    enum Answer: Sendable {
+        /// The deterministic delivery receipt of an envelope logged at `index` at `time`.
+        case receipt(UUID, [UInt8], index: UInt64, time: Date)
+        /// A signed refusal naming its reason.
+        case refusal(UUID, [UInt8], Receipt.RefusalReason, String)
     }
 
     /// ERROR code sent before closing a peer's connection when our log refuses writes.
@@ -332,9 +341,8 @@ public actor Node: NodeOperations {
     /// Logs the accepted envelopes that are new (together) and returns, in order, each
     /// envelope's answer: its deterministic delivery receipt, or a signed refusal.
     /// Nil when the log refused the write (e.g. a full disk): nothing is answered.
-    func record(_ verdicts: [Verdict], from peer: CenterID) async -> [[UInt8]]? {
-        let crypto = self.crypto
-        var answers = [[UInt8]?](repeating: nil, count: verdicts.count)
+    func record(_ verdicts: [Verdict], from peer: CenterID) async -> [Answer?]? {
+        var answers = [Answer?](repeating: nil, count: verdicts.count)
         var fresh: [(position: Int, envelope: Envelope, summary: InboxSummary?)] = []
         var freshIDs: Set<UUID> = []
         for (position, verdict) in verdicts.enumerated() {
@@ -342,15 +350,14 @@ public actor Node: NodeOperations {
             case .refuse(let id, let sha256, let reason, let detail):
                 Metrics.Counter(label: "iias_rejects_total", dimensions: [("reason", reason.rawValue)]).increment()
                 logger.notice("refused an envelope", metadata: ["peer": "\(peer)", "envelope": "\(id)", "reason": "\(reason.rawValue)", "detail": "\(detail)"])
-                answers[position] = crypto.refusal(answering: id, sha256: sha256, to: peer, reason: reason, detail: detail)
+                answers[position] = .refusal(id, sha256, reason, detail)
             case .accept(let envelope, let summary):
                 let header = envelope.header
                 if ledger.incomingPosition(header.id) != nil || freshIDs.contains(header.id) { continue }   // answered below
                 if header.kind == .receipt {
                     guard let answered = header.receipt?.envelopeID, let index = ledger.logIndex(ofOutgoing: answered),
                           ledger.deliveryState(of: answered, for: peer) != nil, digest(ofEntry: index) == header.receipt?.envelopeSHA256 else {
-                        answers[position] = crypto.refusal(answering: header.id, sha256: envelope.sha256, to: peer, reason: .invalid,
-                                                           detail: "acknowledges no notification of ours to \(peer)")
+                        answers[position] = .refusal(header.id, envelope.sha256, .invalid, "acknowledges no notification of ours to \(peer)")
                         continue
                     }
                 }
@@ -363,11 +370,11 @@ public actor Node: NodeOperations {
                 let placed = try await append(fresh.map { ($0.envelope.header.kind == .notification ? .received : .receipt, $0.envelope.bytes, $0.envelope) })
                 for (item, (index, time)) in zip(fresh, placed) {
                     let header = item.envelope.header
-                    answers[item.position] = crypto.deliveryReceipt(for: header.id, sha256: item.envelope.sha256, sender: peer, index: index, time: time)
+                    answers[item.position] = .receipt(header.id, item.envelope.sha256, index: index, time: time)
                     if let summary = item.summary { remember(summary, for: header.id) }
                     if header.kind == .notification {
                         Metrics.Counter(label: "iias_received_total").increment()
-                        if let inboxItem = inboxItem(header.id) { emit(.received(inboxItem)) }
+                        if !subscribers.isEmpty, let inboxItem = inboxItem(header.id) { emit(.received(inboxItem)) }
                         logger.info("received", metadata: ["envelope": "\(header.id)", "from": "\(peer)", "index": "\(index)"])
                     } else if let answered = header.receipt?.envelopeID, let delivery = ledger.outgoing[answered]?.delivery[peer] {
                         emit(.delivery(id: answered, recipient: delivery))
@@ -385,14 +392,13 @@ public actor Node: NodeOperations {
             guard case .accept(let envelope, _) = verdict else { continue }
             if let known = ledger.incoming[envelope.id], digest(ofEntry: known.index) == envelope.sha256 {
                 Metrics.Counter(label: "iias_duplicates_total").increment()
-                answers[position] = crypto.deliveryReceipt(for: envelope.id, sha256: envelope.sha256, sender: peer, index: known.index, time: known.received)
+                answers[position] = .receipt(envelope.id, envelope.sha256, index: known.index, time: known.received)
             } else {
                 Metrics.Counter(label: "iias_rejects_total", dimensions: [("reason", "invalid")]).increment()
-                answers[position] = crypto.refusal(answering: envelope.id, sha256: envelope.sha256, to: peer, reason: .invalid,
-                                                   detail: "envelope id already used for other bytes, or not stored")
+                answers[position] = .refusal(envelope.id, envelope.sha256, .invalid, "envelope id already used for other bytes, or not stored")
             }
         }
-        return answers.map { $0 ?? [] }
+        return answers
     }
 
     /// Receipts from `peer` on one of our links: parsed and verified concurrently outside
@@ -457,17 +463,14 @@ public actor Node: NodeOperations {
 
     // MARK: - Links (called by PeerLink)
 
-    func envelopeBytes(_ id: UUID) -> [UInt8]? {
-        guard let index = ledger.logIndex(ofOutgoing: id) else { return nil }
-        return try? log.entry(at: index).payload
+    /// The bytes of our envelope `id` for `peer`'s connection, marked sent; nil when the
+    /// peer already answered it (or it is not ours). One hop onto the actor per envelope.
+    func takeForSending(_ id: UUID, to peer: CenterID, attempts: Int) -> [UInt8]? {
+        guard let state = ledger.deliveryState(of: id, for: peer), state == .queued || state == .sent,
+              let index = ledger.logIndex(ofOutgoing: id), let bytes = try? log.entry(at: index).payload else { return nil }
+        ledger.markSent(id, to: peer, attempts: attempts)
+        return bytes
     }
-
-    func isSettled(_ id: UUID, for peer: CenterID) -> Bool {
-        guard let state = ledger.deliveryState(of: id, for: peer) else { return true }
-        return state != .queued && state != .sent
-    }
-
-    func markSent(_ id: UUID, to peer: CenterID, attempts: Int) { ledger.markSent(id, to: peer, attempts: attempts) }
 
     func markQueued(_ ids: [UUID], for peer: CenterID) { ledger.markQueued(ids, for: peer) }
 

@@ -2,6 +2,7 @@ import Foundation
 import IIASCrypto
 import IIASModel
 import IIASTransport
+import Synchronization
 
 /// The node's keys and the trust it places in others, replaced as a whole when SIGHUP
 /// reloads the CRL. Everything here is immutable and thread-safe, so envelope crypto runs
@@ -12,6 +13,11 @@ final class NodeCrypto: Sendable {
     let certificates: CertificateDirectory
     let verifier: EnvelopeVerifier
     let tls: OpenSSLContext
+    /// Recipients' encryption keys with the time their certificate check (chain, CRL,
+    /// purpose, center) stops counting: a minute, or the certificate's expiry if sooner.
+    /// A submission needs them, and OpenSSL's chain walk costs more than the seal itself.
+    private let encryptionKeyCache = Mutex<[CenterID: (key: EncryptionPublicKey, until: Date)]>([:])
+    static let encryptionKeyLifetime: TimeInterval = 60
 
     init(configuration: NodeConfiguration) throws(NodeConfiguration.Problem) {
         do { trust = try TrustAnchor(caFile: configuration.caFile, crlFile: configuration.crlFile) } catch {
@@ -46,6 +52,28 @@ final class NodeCrypto: Sendable {
 
     var center: CenterID { keys.center }
 
+    /// The recipients' encryption keys, each certificate verified within the last minute.
+    func encryptionKeys(for recipients: [CenterID]) throws(CryptoError) -> [CenterID: EncryptionPublicKey] {
+        let now = Date()
+        var found: [CenterID: EncryptionPublicKey] = [:]
+        var missing: [CenterID] = []
+        encryptionKeyCache.withLock { cache in
+            for recipient in recipients {
+                if let cached = cache[recipient], cached.until > now { found[recipient] = cached.key } else { missing.append(recipient) }
+            }
+        }
+        guard !missing.isEmpty else { return found }
+        let fresh = try certificates.encryptionKeys(for: missing, trust: trust, at: now)
+        encryptionKeyCache.withLock { cache in
+            for (recipient, key) in fresh {
+                let expiry = certificates.certificate(of: recipient, for: .encryption)?.notAfter ?? now
+                cache[recipient] = (key, min(now.addingTimeInterval(Self.encryptionKeyLifetime), expiry))
+                found[recipient] = key
+            }
+        }
+        return found
+    }
+
     /// The receipt answering an envelope we logged at `index` at `time`: its id and time
     /// derive from the envelope and the log entry, and Ed25519 is deterministic, so the
     /// same receipt is produced again for a duplicate, even after a restart, without
@@ -59,6 +87,14 @@ final class NodeCrypto: Sendable {
                              bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
         return Envelope.receipt(answering: envelopeID, sha256: sha256, to: sender, from: center, signer: keys.signingKey,
                                 outcome: .delivered, logIndex: index, id: id, created: time).bytes
+    }
+
+    /// The bytes of an answer to `peer`'s envelope.
+    func sign(_ answer: Node.Answer, to peer: CenterID) -> [UInt8] {
+        switch answer {
+        case let .receipt(id, sha256, index, time): deliveryReceipt(for: id, sha256: sha256, sender: peer, index: index, time: time)
+        case let .refusal(id, sha256, reason, detail): refusal(answering: id, sha256: sha256, to: peer, reason: reason, detail: detail)
+        }
     }
 
     /// A signed refusal: the sender learns why instead of waiting on silence.

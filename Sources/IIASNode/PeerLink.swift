@@ -100,13 +100,11 @@ actor PeerLink {
             let id = queue[queueHead]
             queueHead += 1
             if queueHead > 4096, queueHead * 2 > queue.count { queue.removeFirst(queueHead); queueHead = 0 }
-            guard waiting.contains(id), await !node.isSettled(id, for: peer.center),
-                  let bytes = await node.envelopeBytes(id) else {
+            guard waiting.contains(id), let bytes = await node.takeForSending(id, to: peer.center, attempts: 1 + failures) else {
                 waiting.remove(id)
                 continue
             }
             inFlight.append(id)
-            await node.markSent(id, to: peer.center, attempts: 1 + failures)
             channel.writeAndFlush(Frame.envelope(bytes), promise: nil)
         }
     }
