@@ -57,15 +57,23 @@ public actor Node: NodeOperations {
         let crypto = try NodeCrypto(configuration: configuration)
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
+        let clock = ContinuousClock(), opening = clock.now
         let log = try LogStore(directory: (configuration.dataDirectory as NSString).appendingPathComponent("log"))
+        let opened = clock.now
         if let torn = log.truncatedTail {
             logger.warning("cut a torn tail off the log", metadata: ["segment": "\(torn.segment)", "offset": "\(torn.offset)", "bytes": "\(torn.bytes)"])
         }
         var ledger = Self.loadSnapshot(configuration: configuration, log: log, logger: logger)
         let entries = log.entries(from: ledger.folded)
         var iterator = entries.makeIterator()
+        let snapshotEntries = ledger.folded
         while let entry = iterator.next() { ledger.apply(entry) }
         if let error = entries.error { throw error }
+        func seconds(_ d: Duration) -> String { String(format: "%.3f", Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18) }
+        logger.info("log opened and folded", metadata: [
+            "entries": "\(log.count)", "openSeconds": "\(seconds(opened - opening))", "fromSnapshot": "\(snapshotEntries)",
+            "folded": "\(log.count - snapshotEntries)", "foldSeconds": "\(seconds(clock.now - opened))",
+        ])
         for skipped in ledger.skipped.prefix(10) {
             logger.error("log entry did not fold", metadata: ["index": "\(skipped.index)", "reason": "\(skipped.reason)"])
         }
@@ -443,7 +451,12 @@ public actor Node: NodeOperations {
         do {
             _ = try await append(fresh.map { (.receipt, $0.bytes, $0) })
         } catch {
-            logger.error("cannot log receipts", metadata: ["count": "\(fresh.count)", "error": "\(error)"])
+            // The receipts are lost with the write, so their envelopes would wait in flight
+            // for answers that never come again: the link reconnects, which puts them back
+            // in the queue, and the peer answers the resent copies with the same receipts.
+            logger.error("cannot log receipts; reconnecting so that the envelopes are resent",
+                         metadata: ["peer": "\(peer)", "count": "\(fresh.count)", "error": "\(error)"])
+            await peers[peer]?.reconnect()
             return
         }
         for envelope in fresh {
@@ -496,9 +509,9 @@ public actor Node: NodeOperations {
     static func loadSnapshot(configuration: NodeConfiguration, log: LogStore, logger: Logger) -> Ledger {
         let path = snapshotPath(configuration)
         let empty = Ledger(center: configuration.center)
-        guard let data = FileManager.default.contents(atPath: path) else { return empty }
         do {
-            let ledger = try Ledger(snapshot: Array(data), center: configuration.center)
+            guard let bytes = try DurableFile.read(path) else { return empty }
+            let ledger = try Ledger(snapshot: bytes, center: configuration.center)
             guard ledger.folded <= log.count, let root = try? log.merkleTree().rootHash(treeSize: ledger.folded),
                   constantTimeEqual(root, ledger.snapshotRoot ?? []) else {
                 throw Ledger.SnapshotError.otherLog("its root at \(ledger.folded) entries is not the log's")

@@ -69,6 +69,12 @@ actor PeerLink {
         for await _ in first { break }
     }
 
+    /// Closes the current connection (if any); the link then requeues what was in flight,
+    /// backs off and connects again, as after any lost connection.
+    func reconnect() async {
+        try? await connection?.close()
+    }
+
     /// Adds envelopes to send (already logged), in log order.
     nonisolated func enqueue(_ ids: [UUID]) { Task { await self.add(ids) } }
 
