@@ -11,7 +11,7 @@ public enum Merkle {
 
     /// RFC 9162 §2.1.1: MTH(D[n]) = SHA-256(0x01 || MTH(D[0:k]) || MTH(D[k:n])).
     public static func hashChildren(_ left: some ContiguousBytesView, _ right: some ContiguousBytesView) -> [UInt8] {
-        SHA256.hash(parts: [[UInt8(0x01)], left, right])
+        left.withBytes { left in right.withBytes { right in SHA256.hash(prefixByte: 0x01, left, right) } }
     }
 
     /// MTH({}) = SHA-256() (RFC 9162 §2.1.1).

@@ -39,6 +39,25 @@ public enum SHA256 {
         return out
     }
 
+    /// SHA-256(prefix || a || b) for short inputs — a Merkle node, 0x01 || left || right —
+    /// gathered on the stack and hashed in one call: no context and no list of parts is
+    /// allocated, and the log hashes about one node per entry it appends or opens.
+    /// (Raw buffers, not generic: called across modules, a generic would not be specialized.)
+    public static func hash(prefixByte: UInt8, _ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> [UInt8] {
+        let count = 1 + a.count + b.count
+        return withUnsafeTemporaryAllocation(byteCount: count, alignment: 1) { buffer in
+            buffer[0] = prefixByte
+            if let base = a.baseAddress { (buffer.baseAddress! + 1).copyMemory(from: base, byteCount: a.count) }
+            if let base = b.baseAddress { (buffer.baseAddress! + 1 + a.count).copyMemory(from: base, byteCount: b.count) }
+            return [UInt8](unsafeUninitializedCapacity: byteCount) { out, initialized in
+                var length: UInt32 = 0
+                let ok = EVP_Digest(buffer.baseAddress, count, out.baseAddress, &length, algorithm, nil)
+                precondition(ok == 1 && length == UInt32(byteCount), "EVP_Digest(SHA-256) failed")
+                initialized = byteCount
+            }
+        }
+    }
+
     /// Hashes the concatenation of several parts without copying them together.
     public static func hash(parts: [any ContiguousBytesView]) -> [UInt8] {
         guard let context = EVP_MD_CTX_new() else { fatalError("out of memory (EVP_MD_CTX_new)") }
