@@ -132,10 +132,7 @@ public final class LogStore: @unchecked Sendable {
     /// Number of stored hashes of a tree of `n` leaves (tlog: 2n - popcount(n)).
     static func storedHashCount(_ n: UInt64) -> Int { Int(2 * n) - n.nonzeroBitCount }
 
-    private static func readFile(_ path: String) throws -> [UInt8] {
-        guard FileManager.default.fileExists(atPath: path) else { return [] }
-        return Array(try Data(contentsOf: URL(fileURLWithPath: path)))
-    }
+    private static func readFile(_ path: String) throws -> [UInt8] { try DurableFile.read(path) ?? [] }
 
     /// Loads the prefix the hashes and index files cover, cut back to what the segments
     /// hold; returns where the scan of the remaining records starts.
@@ -298,7 +295,7 @@ public final class LogStore: @unchecked Sendable {
         }
         for (n, name) in names.enumerated() where n >= scanSegment {
             let path = directory + "/" + name
-            let data = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+            let data = try Self.readFile(path)
             guard data.count >= Self.segmentHeaderSize, Array(data[0..<8]) == Self.magic,
                   Record.readBE32(data[...], at: 8) == Self.version else {
                 throw LogStoreError.badSegment(segment: name, reason: "bad segment header")

@@ -80,7 +80,7 @@ extension Ledger {
             let folded = try header.u64()
             let root = try header.take(32)
             let digest = try header.take(32)
-            guard constantTimeEqual(SHA256.hash(Array(body)), Array(digest)) else { throw SnapshotError.malformed("its checksum does not match") }
+            guard constantTimeEqual(SHA256.hash(body), Array(digest)) else { throw SnapshotError.malformed("its checksum does not match") }
             var r = SnapshotReader(body)
             guard try r.string() == center.rawValue else { throw SnapshotError.otherLog("it is another center's") }
             self.init(center: center)

@@ -132,7 +132,7 @@ struct Start: Codable { var seconds: Double; var rssMiB: Double; var peakMiB: Do
 
 func startGE(_ label: String, expecting written: Int) async throws -> Start {
     let t0 = now()
-    try cluster.start("GE", logLevel: "notice")
+    try cluster.start("GE", logLevel: "info")
     let seconds = now() - t0
     let pid = cluster.pid("GE")!
     let atStart = memory(of: pid)
@@ -145,6 +145,9 @@ func startGE(_ label: String, expecting written: Int) async throws -> Start {
     let after = memory(of: pid)
     print(String(format: "    node start-up, %@: %6.2f s   RSS %6.1f MiB (peak %6.1f), after status + a 50-item inbox page %6.1f MiB",
                  label, seconds, atStart.rss, atStart.peak, after.rss))
+    if let line = cluster.errorOutput("GE").split(separator: "\n").last(where: { $0.contains("log opened and folded") }) {
+        print("      \(line.drop { $0 != "l" })")
+    }
     return Start(seconds: seconds, rssMiB: atStart.rss, peakMiB: atStart.peak, rssAfterListingMiB: after.rss)
 }
 
