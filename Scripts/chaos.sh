@@ -3,8 +3,8 @@
 # proving that nothing the API accepted was lost, doubled or reordered.
 #   Scripts/chaos.sh                       # kill9 (10,000 notifications, 20 SIGKILLs) and partition
 #   Scripts/chaos.sh kill9 2000 10         # one scenario, smaller
-# Scenarios: kill9, partition, all. A full disk is tested by Tests/IIASLogTests/FullDiskTests
-# (a log on a small tmpfs); clock skew by Tests/IntegrationTests/NodeRefusalTests.
+# Scenarios: kill9, partition, diskfull (needs root: tmpfs mounts), clockskew (libfaketime,
+# which Scripts/setup.sh installs), all.
 # Prints a Markdown table (the README's) and writes .build/chaos/results.json. Exit 0 only
 # if nothing was lost, doubled or reordered and every log verifies.
 set -euo pipefail

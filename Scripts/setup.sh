@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what IIAS needs on a fresh Debian/Ubuntu machine, and only what is missing:
-# libsodium and OpenSSL development files, the openssl CLI, pkg-config, and Python's
-# jsonschema with rfc3339-validator (the independent validator the schema-agreement
-# test runs).
+# libsodium and OpenSSL development files, the openssl CLI, pkg-config, libfaketime (the
+# fault harness's clock-skew scenario), and Python's jsonschema with rfc3339-validator
+# (the independent validator the schema-agreement test runs).
 # Swift itself is not installed here: see README.md ("Fresh machine").
 set -euo pipefail
 
@@ -19,6 +19,8 @@ pkg-config --exists openssl 2>/dev/null || missing+=(libssl-dev)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-pip)
+# libfaketime skews a node's clock in the fault harness's clock-skew scenario.
+ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1 || missing+=(faketime)
 
 if [ ${#missing[@]} -gt 0 ]; then
     say "installing ${missing[*]} with apt"

@@ -70,8 +70,10 @@ public final class LocalCluster: @unchecked Sendable {
     public func logDirectory(_ center: String) -> String { folder.appendingPathComponent("data-\(center)/log").path }
 
     /// Starts `center` and waits for its "ready" line (peer port and API socket open).
-    public func start(_ center: String, logLevel: String = "info") throws {
-        let process = try RunningProcess(executable, ["node", "run", "--config", configURL(center).path, "--log-level", logLevel])
+    /// `environment`: added to the node's (e.g. libfaketime's, to skew its clock).
+    public func start(_ center: String, logLevel: String = "info", environment: [String: String]? = nil) throws {
+        let process = try RunningProcess(executable, ["node", "run", "--config", configURL(center).path, "--log-level", logLevel],
+                                         environment: environment)
         lock.withLock { processes[center] = process }
         let line = try process.nextLine(timeout: 60)
         guard line.hasPrefix("ready center=\(center)") else { throw TestFailure("\(center) did not start: \(line)\n\(process.errorOutput)") }

@@ -11,9 +11,11 @@ import IIASTestSupport
 //   diskfull   AZ's and GE's data on small tmpfs mounts of their own (needs root): AZ's API
 //              refuses when its disk is full, GE asks AZ to retry when its disk is full; space
 //              returns and everything accepted is delivered
+//   clockskew  GE's clock 10 minutes ahead, UA's 1 minute ahead (libfaketime), the bound 5 minutes:
+//              everything between AZ and GE is refused with the reason clock-skew, UA's is accepted
 //   soak       (only when asked) two nodes under a steady load for --minutes; every minute the
 //              sender's RSS, open descriptors and that minute's p99 latency
-// Usage: iias-chaos --pki DIR --iias PATH --proxy PATH [--scenario kill9|partition|all]
+// Usage: iias-chaos --pki DIR --iias PATH --proxy PATH [--scenario kill9|partition|diskfull|clockskew|all]
 //                   [--notifications N] [--kills K] [--json FILE]
 
 var pkiPath: String?, iiasPath: String?, proxyPath: String?, jsonPath: String?
@@ -35,7 +37,7 @@ while let argument = arguments.popFirst() {
     case "--minutes": minutes = Double(arguments.popFirst() ?? "") ?? minutes
     case "--rate": rate = Int(arguments.popFirst() ?? "") ?? rate
     default:
-        FileHandle.standardError.write(Data("usage: iias-chaos --pki DIR --iias PATH --proxy PATH [--scenario kill9|partition|all] [--notifications N] [--kills K] [--json FILE]\n".utf8))
+        FileHandle.standardError.write(Data("usage: iias-chaos --pki DIR --iias PATH --proxy PATH [--scenario kill9|partition|diskfull|clockskew|all] [--notifications N] [--kills K] [--json FILE]\n".utf8))
         exit(2)
     }
 }
@@ -90,7 +92,7 @@ func audit(_ cluster: LocalCluster, _ ledger: Ledger, scenario: String, faults: 
     let settled = await waitUntil(180) {
         for center in cluster.centers {
             guard let outbox = try? await LocalAPIClient(socketPath: cluster.socketPath(center)).outbox(limit: nil) else { return false }
-            if outbox.contains(where: { $0.recipients.contains { $0.state != .delivered && $0.state != .acknowledged } }) { return false }
+            if outbox.contains(where: { $0.recipients.contains { $0.state == .queued || $0.state == .sent } }) { return false }
         }
         return true
     }
@@ -289,10 +291,79 @@ func diskFull() async throws -> Outcome? {
     return outcome
 }
 
+/// Where Debian's libfaketime is (package faketime), if installed.
+func libfaketime() -> String? {
+    ["/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1", "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
+     "/usr/lib/faketime/libfaketime.so.1"].first { FileManager.default.fileExists(atPath: $0) }
+}
+
+/// Clocks apart: GE 600 s ahead of AZ (beyond the 300 s bound), UA 60 s ahead (within).
+/// Every envelope between AZ and GE must come back refused with the reason clock-skew,
+/// each way; every one from UA must be delivered. "Accepted" counts UA's (within the
+/// bound), "faults" the refusals, which must be all of AZ's and GE's.
+func clockSkew() async throws -> Outcome? {
+    guard let faketime = libfaketime() else {
+        say("clockskew: skipped, libfaketime is not installed (apt-get install faketime)")
+        return nil
+    }
+    let started = Date()
+    let cluster = try LocalCluster(["AZ", "GE", "UA"], pki: pki, executable: iias)
+    // FAKETIME_SHARED names no shared segment on purpose: without it libfaketime's
+    // constructor calls setenv, which moves `environ` before Swift's runtime has found the
+    // process's arguments behind it, and the node would start with none.
+    func skewed(_ seconds: Int) -> [String: String] {
+        ["LD_PRELOAD": faketime, "FAKETIME": "+\(seconds)s", "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+         "FAKETIME_SHARED": "/iias-none /iias-none"]
+    }
+    try cluster.start("AZ", logLevel: "warning")
+    try cluster.start("GE", logLevel: "warning", environment: skewed(600))
+    try cluster.start("UA", logLevel: "warning", environment: skewed(60))
+    // The skew must be real: each node reports when it started, by its own clock.
+    for (center, seconds) in [("GE", 600.0), ("UA", 60.0)] {
+        let status = try await LocalAPIClient(socketPath: cluster.socketPath(center)).status()
+        let ahead = status.started.timeIntervalSince(started)
+        guard abs(ahead - seconds) < 30 else { throw TestFailure("\(center)'s clock is \(Int(ahead)) s ahead, not \(Int(seconds)): libfaketime did not take") }
+    }
+    let perPair = max(1, notificationCount / 30)
+    say("clockskew: \(perPair) each GE → AZ and AZ → GE (600 s apart, bound 300 s), \(perPair) UA → AZ (60 s apart)")
+    let ledger = Ledger()
+    var skewedIDs: [(sender: String, id: UUID)] = []
+    for (sender, recipient) in [("GE", "AZ"), ("AZ", "GE"), ("UA", "AZ")] {
+        let client = LocalAPIClient(socketPath: cluster.socketPath(sender), timeout: .seconds(10))
+        for i in 0..<perPair {
+            await ledger.attempt()
+            let submission = try await client.submit(LocalCluster.draft(to: [recipient], subject: "\(sender)-skew-\(i)", summaryBytes: 300))
+            if sender == "UA" { await ledger.accept(submission, from: sender) } else { skewedIDs.append((sender, submission.id)) }
+        }
+    }
+    // Every skewed one is answered with a signed refusal naming clock-skew.
+    var refused = 0
+    _ = await waitUntil(120) {
+        refused = 0
+        for (sender, id) in skewedIDs {
+            guard let item = try? await LocalAPIClient(socketPath: cluster.socketPath(sender)).delivery(of: id) else { return false }
+            if item.recipients.allSatisfy({ $0.state == .refused && $0.reason == "clock-skew" }) { refused += 1 }
+        }
+        return refused == skewedIDs.count
+    }
+    say("  refused with clock-skew: \(refused) of \(skewedIDs.count)")
+    let inboxes = (try? await LocalAPIClient(socketPath: cluster.socketPath("AZ")).inbox()) ?? []
+    let slipped = inboxes.filter { $0.sender.rawValue == "GE" }.count
+        + ((try? await LocalAPIClient(socketPath: cluster.socketPath("GE")).inbox())?.count ?? 0)
+    var outcome = await audit(cluster, ledger, scenario: "clock skew: AZ–GE 600 s apart (refused, clock-skew), UA 60 s (accepted)",
+                              faults: refused, started: started)
+    if refused != skewedIDs.count || slipped > 0 {
+        say("  \(skewedIDs.count - refused) skewed envelopes were not refused, \(slipped) reached an inbox")
+        outcome.logsVerified = false
+    }
+    return outcome
+}
+
 var outcomes: [Outcome] = []
 if scenario == "kill9" || scenario == "all" { outcomes.append(try await kill9()) }
 if scenario == "partition" || scenario == "all" { outcomes.append(try await partition()) }
 if scenario == "diskfull" || scenario == "all", let outcome = try await diskFull() { outcomes.append(outcome) }
+if scenario == "clockskew" || scenario == "all", let outcome = try await clockSkew() { outcomes.append(outcome) }
 print("| scenario | faults | sent | accepted | delivered | lost | duplicated | out of order | logs verify | seconds |")
 print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 for o in outcomes {

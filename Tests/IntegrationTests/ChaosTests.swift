@@ -2,8 +2,9 @@ import Foundation
 import IIASTestSupport
 import XCTest
 
-/// The fault harness in small: node processes SIGKILLed during a load, and a partition
-/// through the fault proxy; the harness's own audit must find nothing lost, doubled or
+/// The fault harness in small: node processes SIGKILLed during a load, a partition
+/// through the fault proxy, full disks (as root), and clocks apart (libfaketime, which
+/// Scripts/setup.sh installs); the harness's own audit must find nothing lost, doubled or
 /// reordered and every log verifying (it exits non-zero otherwise).
 final class ChaosTests: XCTestCase {
     func testKill9AndPartitionLoseNothing() throws {
@@ -12,8 +13,10 @@ final class ChaosTests: XCTestCase {
             "--proxy", RepositoryPaths.executable("iias-fault-proxy"), "--notifications", "400", "--kills", "6",
         ], timeout: 300)
         XCTAssertEqual(result.status, 0, "\(result.stdout)\n\(result.stderr)")
-        let rows = result.stdout.split(separator: "\n").filter { $0.hasPrefix("| kill") || $0.hasPrefix("| partition") }
-        XCTAssertEqual(rows.count, 2, result.stdout)
+        let rows = result.stdout.split(separator: "\n").filter { $0.hasPrefix("| kill") || $0.hasPrefix("| partition") || $0.hasPrefix("| clock") }
+        XCTAssertEqual(rows.count, 3, "kill9, partition and clockskew ran:\n\(result.stdout)\n\(result.stderr)")
+        let skew = rows.first { $0.hasPrefix("| clock") }.map { $0.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) } }
+        XCTAssertGreaterThan(Int(skew?[1] ?? "") ?? 0, 0, "envelopes between clocks 600 s apart were refused")
         for row in rows {
             let cells = row.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
             // scenario, faults, sent, accepted, delivered, lost, duplicated, out of order, logs verify, seconds
