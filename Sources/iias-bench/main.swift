@@ -210,7 +210,7 @@ row("  parse + verify + open as the recipient", oneOpenRate)
 row("  delivery receipt made and signed", receiptMakeRate)
 row("  delivery receipt parsed + verified", receiptCheckRate)
 print(String(format: "  sum %.1f µs (%.2fx the raw primitives)", envelopePathSeconds * 1e6, envelopePathSeconds / pathSeconds))
-row("  + recipient certificate check per submit", certificateCheckRate)
+row("  + recipient certificate check (a node: once a minute per recipient)", certificateCheckRate)
 
 let sealRatio = (1 / sealRate) / rawSealSeconds
 let openRatio = (1 / verifyOpenRate) / rawOpenSeconds
