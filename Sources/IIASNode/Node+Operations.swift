@@ -28,11 +28,8 @@ extension Node {
         guard ledger.outgoingPosition(sealed.id) == nil else { throw .unavailable("notification id \(sealed.id) was already sent") }
         let index: UInt64
         do {
-            // Both go to the writer together and usually share one fsync.
-            async let sent = append(.sent, sealed.bytes, envelope: sealed)
-            async let acted = append(.operatorAction, action.encoded())
-            index = try await sent.index
-            _ = try await acted
+            // One batch: consecutive entries made durable by the same fdatasync.
+            index = try await append([(.sent, sealed.bytes, sealed), (.operatorAction, action.encoded(), nil)])[0].index
         } catch {
             logger.error("cannot log a submission", metadata: ["envelope": "\(sealed.id)", "error": "\(error)"])
             throw .unavailable("the log refused the write (\(error)); nothing was sent")
