@@ -98,15 +98,20 @@ func submit(to recipients: [String], number: Int, client: LocalAPIClient) async 
                                                category: "organized-crime", summaryBytes: 900)).id
 }
 
-func measure(recipients: [String], inflight: Int, count: Int, client: LocalAPIClient) async throws -> Result {
-    let timings = Timings(recipients: recipients.count)
+/// Calls `delivered` with the envelope id of each delivery receipt AZ logs; returns once
+/// the node has registered the subscription (no receipt is missed after that).
+func followDeliveries(_ client: LocalAPIClient, _ delivered: @escaping @Sendable (UUID) async -> Void) async throws -> Task<Void, any Error> {
     let events = try await client.events()
-    let listener = Task {
+    return Task {
         for try await event in events where event.type == "delivery" {
-            if let id = event.id, event.recipient?.state == .delivered { await timings.delivered(id) }
+            if let id = event.id, event.recipient?.state == .delivered { await delivered(id) }
         }
     }
-    try await Task.sleep(for: .milliseconds(200))   // the subscription is registered
+}
+
+func measure(recipients: [String], inflight: Int, count: Int, client: LocalAPIClient) async throws -> Result {
+    let timings = Timings(recipients: recipients.count)
+    let listener = try await followDeliveries(client) { await timings.delivered($0) }
     let start = DispatchTime.now().uptimeNanoseconds
     try await withThrowingTaskGroup(of: Void.self) { group in
         for i in 0..<count {
@@ -202,13 +207,7 @@ func catchUp(count: Int, bulkPerSecond: Double, cluster: LocalCluster, client: L
     }
     submitting.cancel()
     let submitSeconds = Double(DispatchTime.now().uptimeNanoseconds - submitStart) / 1e9
-    let events = try await client.events()
-    let listener = Task {
-        for try await event in events where event.type == "delivery" {
-            if let id = event.id, event.recipient?.state == .delivered { await backlog.deliveredOne(id) }
-        }
-    }
-    try await Task.sleep(for: .milliseconds(200))   // the subscription is registered
+    let listener = try await followDeliveries(client) { await backlog.deliveredOne($0) }
     let start = DispatchTime.now().uptimeNanoseconds
     func elapsed() -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
     try cluster.start("GE", logLevel: "warning")

@@ -72,14 +72,18 @@ public struct LocalAPIClient: Sendable {
     public func events() async throws -> AsyncThrowingStream<EventLine, any Error> {
         let (channel, parts) = try await connect()
         try await send(channel, .GET, "/v1/events", body: nil, keepAlive: false)
-        return AsyncThrowingStream { continuation in
+        let (answered, answer) = AsyncStream.makeStream(of: Void.self)
+        let stream = AsyncThrowingStream<EventLine, any Error> { continuation in
             let task = Task {
+                defer { answer.finish() }
                 var pending: [UInt8] = []
                 var status = 0
                 var errorBody: [UInt8] = []
                 for await part in parts {
                     switch part {
-                    case .head(let head): status = Int(head.status.code)
+                    case .head(let head):
+                        status = Int(head.status.code)
+                        answer.finish()
                     case .body(let buffer):
                         if status != 200 { errorBody += buffer.readableBytesView; continue }
                         pending += buffer.readableBytesView
@@ -101,6 +105,10 @@ public struct LocalAPIClient: Sendable {
             }
             continuation.onTermination = { _ in task.cancel(); channel.close(promise: nil) }
         }
+        // The node answers once it has registered the subscription: from the head on, no
+        // event is missed, so callers need not wait and hope.
+        for await _ in answered {}
+        return stream
     }
 
     // MARK: - Transport
