@@ -190,6 +190,16 @@ final class SignedLogVerifyTests: XCTestCase {
         let reopened = try LogStore(directory: dir, segmentSize: 4096)
         defer { reopened.close() }
         for (id, index) in ids { XCTAssertEqual(reopened.index(ofEnvelopeID: id), index) }
+        // Built on the first lookup, the map is kept up by the writer from then on, also
+        // for appends that race with the build.
+        let later = try sealed(from: "AZ", to: ["GE"])
+        async let racing = reopened.append(type: .sent, payload: later.bytes)
+        _ = reopened.index(ofEnvelopeID: UUID())
+        let laterIndex = try await racing
+        let last = try sealed(from: "GE", to: ["AZ"])
+        let lastIndex = try await reopened.append(type: .received, payload: last.bytes)
+        XCTAssertEqual(reopened.index(ofEnvelopeID: later.id), laterIndex)
+        XCTAssertEqual(reopened.index(ofEnvelopeID: last.id), lastIndex)
         let all = reopened.entries()
         XCTAssertEqual(all.map(\.type).filter { $0 == .operatorAction }.count, 6)
         XCTAssertNil(all.error)
