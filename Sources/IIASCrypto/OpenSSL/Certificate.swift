@@ -28,6 +28,9 @@ public final class Certificate: @unchecked Sendable {
     public let notBefore: Date
     public let notAfter: Date
     public let isCA: Bool
+    /// SHA-256 of the DER encoding, as `openssl x509 -fingerprint -sha256` shows it (the
+    /// key of every per-certificate cache, so computed once).
+    public let fingerprint: [UInt8]
 
     static let maximumFileSize = 256 * 1024
 
@@ -62,13 +65,11 @@ public final class Certificate: @unchecked Sendable {
         notAfter = Self.date(X509_get0_notAfter(parsed)) ?? .distantPast
         isCA = X509_check_ca(parsed) != 0
         centerID = Self.centerID(parsed)
+        fingerprint = SHA256.hash(der)
         OpenSSLErrors.drain().forEach { _ in }
     }
 
     deinit { X509_free(x509) }
-
-    /// SHA-256 of the DER encoding, as `openssl x509 -fingerprint -sha256` shows it.
-    public var fingerprint: [UInt8] { SHA256.hash(der) }
 
     /// The key usage bits (KU_*), or nil when the extension is absent.
     var keyUsage: UInt32? {
