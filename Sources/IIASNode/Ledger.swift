@@ -24,10 +24,35 @@ public struct OperatorAction: Codable, Sendable, Equatable {
         self.sealedSummary = sealedSummary
     }
 
+    /// JSON with sorted keys (the form `JSONEncoder` with `.sortedKeys` writes, which
+    /// older entries hold), through the model's writer: one is logged per submit, read
+    /// and acknowledgement, and folded again at every start.
     public func encoded() -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        return Array((try? encoder.encode(self)) ?? Data())
+        var members: [String: JSONValue] = [
+            "action": .string(action.rawValue), "envelope": .string(envelope.uuidString),
+            "user": .string(user), "uid": .integer(Int64(uid)),
+        ]
+        if let sealedSummary { members["sealedSummary"] = .string(sealedSummary.base64EncodedString()) }
+        return JSONWriter.bytes(.object(members))
+    }
+
+    /// Reads what `encoded()` (or `JSONEncoder`) wrote; nil for anything else.
+    public init?(json bytes: [UInt8]) {
+        guard let parsed = try? JSONParser.parse(bytes), parsed.duplicateKeys.isEmpty, case .object(let object) = parsed.value,
+              case .string(let actionText)? = object["action"], let action = Action(rawValue: actionText),
+              case .string(let envelopeText)? = object["envelope"], let envelope = UUID(uuidString: envelopeText),
+              case .string(let user)? = object["user"], case .integer(let uid)? = object["uid"], let uid = UInt32(exactly: uid),
+              Set(object.keys).isSubset(of: ["action", "envelope", "user", "uid", "sealedSummary"]) else { return nil }
+        var summary: Data?
+        if let value = object["sealedSummary"] {
+            guard case .string(let text) = value, let data = Data(base64Encoded: text) else { return nil }
+            summary = data
+        }
+        self.action = action
+        self.envelope = envelope
+        self.user = user
+        self.uid = uid
+        self.sealedSummary = summary
     }
 }
 
@@ -304,7 +329,7 @@ public struct Ledger: Sendable {
             }
             attempts[UInt32(position)] = nil
         case .operatorAction:
-            guard let action = try? JSONDecoder().decode(OperatorAction.self, from: Data(entry.payload)) else {
+            guard let action = OperatorAction(json: entry.payload) else {
                 skipped.append((entry.index, "operator action is not JSON"))
                 return
             }

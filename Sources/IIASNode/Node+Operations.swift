@@ -190,7 +190,7 @@ extension Node {
         guard !outgoing.isAcknowledgement else { return nil }
         var summary: OutboxSummary?
         if let index = outgoing.summaryIndex, let entry = try? log.entry(at: index),
-           let action = try? JSONDecoder().decode(OperatorAction.self, from: Data(entry.payload)),
+           let action = OperatorAction(json: entry.payload),
            let sealed = action.sealedSummary, let plain = crypto.keys.encryptionKey.open(Array(sealed)) {
             summary = try? JSONDecoder().decode(OutboxSummary.self, from: Data(plain))
         }

@@ -176,4 +176,27 @@ final class LedgerTests: XCTestCase {
         refused(Array("IIASLDG1".utf8) + [UInt8](repeating: 0xff, count: 200), "unreadable")
         refused(Array(repeating: 0, count: 1 << 16), "unreadable")
     }
+
+    /// Operator actions are read with the model's JSON reader: what older nodes wrote with
+    /// `JSONEncoder` reads the same, what the writer writes reads back, anything else is nil.
+    func testOperatorActionJSONRoundTripsAndReadsJSONEncoderOutput() throws {
+        let actor = Actor(user: "alice", uid: 1001, role: .operator)
+        let summary = Data((0..<200).map { UInt8($0) })   // its base64 holds "/" and "+"
+        let action = OperatorAction(action: .submit, envelope: UUID(), actor: actor, sealedSummary: summary)
+        XCTAssertEqual(OperatorAction(json: action.encoded()), action)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let legacy = Array(try encoder.encode(action))
+        XCTAssertTrue(String(decoding: legacy, as: UTF8.self).contains("\\/"), "JSONEncoder escapes the slash")
+        XCTAssertEqual(OperatorAction(json: legacy), action)
+        let read = OperatorAction(action: .read, envelope: UUID(), actor: actor)
+        XCTAssertEqual(OperatorAction(json: read.encoded()), read)
+        XCTAssertEqual(try JSONDecoder().decode(OperatorAction.self, from: Data(read.encoded())), read, "still valid for Codable readers")
+        for garbage in ["", "{", "[]", "{\"action\":\"submit\"}", "{\"action\":\"fly\",\"envelope\":\"\(UUID())\",\"user\":\"a\",\"uid\":1}",
+                        "{\"action\":\"read\",\"envelope\":\"\(UUID())\",\"user\":\"a\",\"uid\":-1}",
+                        "{\"action\":\"read\",\"envelope\":\"\(UUID())\",\"user\":\"a\",\"uid\":1,\"extra\":true}",
+                        "{\"action\":\"read\",\"action\":\"read\",\"envelope\":\"\(UUID())\",\"user\":\"a\",\"uid\":1}"] {
+            XCTAssertNil(OperatorAction(json: Array(garbage.utf8)), garbage)
+        }
+    }
 }
