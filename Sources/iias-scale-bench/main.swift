@@ -39,7 +39,17 @@ guard let pkiPath, let iias = iiasPath, entryCount > 0 else {
 _ = sodium_init()
 let pki = PKILayout(root: pkiPath)
 let cores = ProcessInfo.processInfo.activeProcessorCount
-func progress(_ text: String) { FileHandle.standardError.write(Data("\r\u{1B}[K  \(text)".utf8)) }
+/// Progress on standard error: one line rewritten on a terminal, else a line now and then.
+let progressOnTerminal = isatty(2) == 1
+var lastProgress = 0.0
+@MainActor func progress(_ text: String, final: Bool = false) {
+    if progressOnTerminal {
+        FileHandle.standardError.write(Data("\r\u{1B}[K\(text.isEmpty ? "" : "  " + text)".utf8))
+    } else if !text.isEmpty, final || now() - lastProgress >= 10 {
+        lastProgress = now()
+        FileHandle.standardError.write(Data("  \(text)\n".utf8))
+    }
+}
 func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
 /// Resident and peak resident memory of a process, in MiB (from /proc).
@@ -145,8 +155,10 @@ func startGE(_ label: String, expecting written: Int) async throws -> Start {
     let after = memory(of: pid)
     print(String(format: "    node start-up, %@: %6.2f s   RSS %6.1f MiB (peak %6.1f), after status + a 50-item inbox page %6.1f MiB",
                  label, seconds, atStart.rss, atStart.peak, after.rss))
+    // The node's own account: how long opening the log and folding took.
     if let line = cluster.errorOutput("GE").split(separator: "\n").last(where: { $0.contains("log opened and folded") }) {
-        print("      \(line.drop { $0 != "l" })")
+        let fields = line.split(separator: " ").filter { $0.contains("=") }.map(String.init).sorted()
+        print("      node: \(fields.joined(separator: " "))")
     }
     return Start(seconds: seconds, rssMiB: atStart.rss, peakMiB: atStart.peak, rssAfterListingMiB: after.rss)
 }
