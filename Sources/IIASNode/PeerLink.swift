@@ -104,15 +104,27 @@ actor PeerLink {
         defer { pumping = false }
         while let channel, inFlight.count < limits.window, queueHead < queue.count {
             let id = queue[queueHead]
-            queueHead += 1
-            if queueHead > 4096, queueHead * 2 > queue.count { queue.removeFirst(queueHead); queueHead = 0 }
-            guard waiting.contains(id), let bytes = await node.takeForSending(id, to: peer.center, attempts: 1 + failures) else {
-                waiting.remove(id)
+            guard waiting.contains(id) else { consumeHead(); continue }
+            let bytes = await node.takeForSending(id, to: peer.center, attempts: 1 + failures)
+            // While this waited on the node, the connection may have closed and put what was
+            // in flight back in front of `id` (the actor is reentrant): sending on the old
+            // channel would leave `id` in flight on the new one for ever, so start again
+            // from the queue as it is now.
+            guard self.channel === channel, queueHead < queue.count, queue[queueHead] == id else {
+                if bytes != nil { await node.markQueued([id], for: peer.center) }
                 continue
             }
+            consumeHead()
+            guard let bytes else { waiting.remove(id); continue }
             inFlight.append(id)
             channel.writeAndFlush(Frame.envelope(bytes), promise: nil)
         }
+    }
+
+    /// Moves past the queue's head, dropping the sent part now and then.
+    private func consumeHead() {
+        queueHead += 1
+        if queueHead > 4096, queueHead * 2 > queue.count { queue.removeFirst(queueHead); queueHead = 0 }
     }
 
     private func run() async {

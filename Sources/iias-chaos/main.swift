@@ -96,7 +96,21 @@ func audit(_ cluster: LocalCluster, _ ledger: Ledger, scenario: String, faults: 
         }
         return true
     }
-    if !settled { say("  not every receipt arrived within 180 s") }
+    if !settled {
+        say("  not every receipt arrived within 180 s")
+        // What is still open, and what each node said about it: the audit's account of a failure.
+        for center in cluster.centers {
+            let client = LocalAPIClient(socketPath: cluster.socketPath(center))
+            let open = ((try? await client.outbox(limit: nil)) ?? []).filter { $0.recipients.contains { $0.state == .queued || $0.state == .sent } }
+            for item in open.prefix(5) {
+                say("  \(center) still waits for \(item.id): " + item.recipients.map { "\($0.center) \($0.state.rawValue) attempts \($0.attempts)" }.joined(separator: ", "))
+            }
+            for peer in (try? await client.peers()) ?? [] {
+                say("  \(center) → \(peer.center): \(peer.state) queued \(peer.queued)\(peer.lastError.map { ", last error: \($0)" } ?? "")")
+            }
+            for line in cluster.errorOutput(center).split(separator: "\n").suffix(8) { say("    \(center): \(line.prefix(300))") }
+        }
+    }
     var delivered = 0, lost = 0, duplicated = 0, outOfOrder = 0
     for center in cluster.centers {
         let inbox = (try? await LocalAPIClient(socketPath: cluster.socketPath(center)).inbox()) ?? []
