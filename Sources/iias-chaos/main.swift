@@ -18,33 +18,17 @@ import IIASTestSupport
 // Usage: iias-chaos --pki DIR --iias PATH --proxy PATH [--scenario kill9|partition|diskfull|clockskew|all]
 //                   [--notifications N] [--kills K] [--json FILE]
 
-var pkiPath: String?, iiasPath: String?, proxyPath: String?, jsonPath: String?
-var scenario = "all"
-var notifications = 10_000
-var kills = 20
-var minutes = 0.0
-var rate = 50
-var arguments = CommandLine.arguments.dropFirst()
-while let argument = arguments.popFirst() {
-    switch argument {
-    case "--pki": pkiPath = arguments.popFirst()
-    case "--iias": iiasPath = arguments.popFirst()
-    case "--proxy": proxyPath = arguments.popFirst()
-    case "--json": jsonPath = arguments.popFirst()
-    case "--scenario": scenario = arguments.popFirst() ?? scenario
-    case "--notifications": notifications = Int(arguments.popFirst() ?? "") ?? notifications
-    case "--kills": kills = Int(arguments.popFirst() ?? "") ?? kills
-    case "--minutes": minutes = Double(arguments.popFirst() ?? "") ?? minutes
-    case "--rate": rate = Int(arguments.popFirst() ?? "") ?? rate
-    default:
-        FileHandle.standardError.write(Data("usage: iias-chaos --pki DIR --iias PATH --proxy PATH [--scenario kill9|partition|diskfull|clockskew|all] [--notifications N] [--kills K] [--json FILE]\n".utf8))
-        exit(2)
-    }
-}
-guard let pki = pkiPath.map(PKILayout.init(root:)), let iias = iiasPath, let proxy = proxyPath else {
-    FileHandle.standardError.write(Data("iias-chaos: --pki (AZ GE UA MD from Scripts/pki.sh), --iias and --proxy are required\n".utf8))
-    exit(2)
-}
+let options = ToolOptions(valued: ["--pki", "--iias", "--proxy", "--json", "--scenario", "--notifications", "--kills", "--minutes", "--rate"],
+                          usage: "iias-chaos --pki DIR --iias PATH --proxy PATH [--scenario kill9|partition|diskfull|clockskew|soak|all] [--notifications N] [--kills K] [--minutes M --rate R] [--json FILE]")
+let pki = PKILayout(root: options.required("--pki", "DIR (AZ GE UA MD from Scripts/pki.sh)"))
+let iias = options.required("--iias", "PATH")
+let proxy = options.required("--proxy", "PATH (iias-fault-proxy)")
+let jsonPath = options["--json"]
+let scenario = options["--scenario"] ?? "all"
+let notifications = options.int("--notifications", default: 10_000)
+let kills = options.int("--kills", default: 20)
+let minutes = options.double("--minutes", default: 0)
+let rate = options.int("--rate", default: 50)
 
 let notificationCount = notifications, killCount = kills, soakMinutes = minutes, soakRate = rate
 

@@ -13,28 +13,14 @@ import IIASTestSupport
 // set against the time the bulk rate (1 recipient, most in flight) predicts.
 // Usage: iias-node-bench --pki DIR --iias PATH [--count N] [--inflight 1,64] [--catchup N] [--json FILE]
 
-var pkiPath: String?, iiasPath: String?, jsonPath: String?
-var count = 2000
-var inflightCases = [1, 64]
-var catchUpCount = 0
-var arguments = CommandLine.arguments.dropFirst()
-while let argument = arguments.popFirst() {
-    switch argument {
-    case "--pki": pkiPath = arguments.popFirst()
-    case "--iias": iiasPath = arguments.popFirst()
-    case "--json": jsonPath = arguments.popFirst()
-    case "--count": count = Int(arguments.popFirst() ?? "") ?? count
-    case "--inflight": inflightCases = (arguments.popFirst() ?? "").split(separator: ",").compactMap { Int($0) }
-    case "--catchup": catchUpCount = Int(arguments.popFirst() ?? "") ?? catchUpCount
-    default:
-        FileHandle.standardError.write(Data("usage: iias-node-bench --pki DIR --iias PATH [--count N] [--inflight 1,64] [--catchup N] [--json FILE]\n".utf8))
-        exit(2)
-    }
-}
-guard let pki = pkiPath, let iias = iiasPath else {
-    FileHandle.standardError.write(Data("iias-node-bench: --pki DIR (AZ GE UA MD from Scripts/pki.sh) and --iias PATH are required\n".utf8))
-    exit(2)
-}
+let options = ToolOptions(valued: ["--pki", "--iias", "--json", "--count", "--inflight", "--catchup"],
+                          usage: "iias-node-bench --pki DIR --iias PATH [--count N] [--inflight 1,64] [--catchup N] [--json FILE]")
+let pki = options.required("--pki", "DIR (AZ GE UA MD from Scripts/pki.sh)")
+let iias = options.required("--iias", "PATH")
+let jsonPath = options["--json"]
+let count = options.int("--count", default: 2000)
+let inflightCases = options["--inflight"].map { $0.split(separator: ",").compactMap { Int($0) } } ?? [1, 64]
+let catchUpCount = options.int("--catchup", default: 0)
 
 /// A line on stdout, written at once: in order with the catch-up progress on stderr, also into a pipe.
 func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }

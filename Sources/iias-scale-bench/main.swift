@@ -16,26 +16,13 @@ import IIASTestSupport
 // Usage: iias-scale-bench --pki DIR --iias PATH [--entries N] [--json FILE] [--keep]
 // (--keep leaves the generated node folder in place and prints where it is.)
 
-var pkiPath: String?, iiasPath: String?, jsonPath: String?
-var entryCount = 1_000_000
-var keep = false
-var arguments = CommandLine.arguments.dropFirst()
-while let argument = arguments.popFirst() {
-    switch argument {
-    case "--pki": pkiPath = arguments.popFirst()
-    case "--iias": iiasPath = arguments.popFirst()
-    case "--json": jsonPath = arguments.popFirst()
-    case "--entries": entryCount = Int(arguments.popFirst() ?? "") ?? entryCount
-    case "--keep": keep = true
-    default:
-        FileHandle.standardError.write(Data("usage: iias-scale-bench --pki DIR --iias PATH [--entries N] [--json FILE] [--keep]\n".utf8))
-        exit(2)
-    }
-}
-guard let pkiPath, let iias = iiasPath, entryCount > 0 else {
-    FileHandle.standardError.write(Data("iias-scale-bench: --pki DIR (AZ GE UA MD from Scripts/pki.sh) and --iias PATH are required\n".utf8))
-    exit(2)
-}
+let options = ToolOptions(valued: ["--pki", "--iias", "--json", "--entries"], flags: ["--keep"],
+                          usage: "iias-scale-bench --pki DIR --iias PATH [--entries N] [--json FILE] [--keep]")
+let pkiPath = options.required("--pki", "DIR (AZ GE UA MD from Scripts/pki.sh)")
+let iias = options.required("--iias", "PATH")
+let jsonPath = options["--json"]
+let entryCount = max(1, options.int("--entries", default: 1_000_000))
+let keep = options.has("--keep")
 _ = sodium_init()
 let pki = PKILayout(root: pkiPath)
 let cores = ProcessInfo.processInfo.activeProcessorCount
