@@ -8,7 +8,7 @@ import IIASCrypto
 /// RFC 9162 §2.1.1 splits D[n] at the largest power of two k < n, so the tree over n
 /// leaves is the complete subtrees of the binary expansion of n joined right to left;
 /// `rootHash` does exactly that join.
-public struct MerkleFrontier: Sendable, Equatable {
+public struct MerkleFrontier: Sendable {
     /// (height, hash) of each complete subtree on the right edge, largest (leftmost) first.
     private var edge: [(height: Int, hash: [UInt8])] = []
 
@@ -39,9 +39,5 @@ public struct MerkleFrontier: Sendable, Equatable {
         guard var root = edge.last?.hash else { return Merkle.emptyRoot }
         for subtree in edge.dropLast().reversed() { root = Merkle.hashChildren(subtree.hash, root) }
         return root
-    }
-
-    public static func == (a: MerkleFrontier, b: MerkleFrontier) -> Bool {
-        a.treeSize == b.treeSize && a.edge.map(\.hash) == b.edge.map(\.hash)
     }
 }
