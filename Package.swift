@@ -153,6 +153,7 @@ let package = Package(
         // Shared by the test targets only: a real PKI made by Scripts/pki.sh, process runner.
         .target(
             name: "IIASTestSupport",
+            dependencies: ["IIASModel"],
             path: "Sources/IIASTestSupport"
         ),
         .testTarget(

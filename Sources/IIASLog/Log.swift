@@ -60,7 +60,7 @@ public final class LogStore: @unchecked Sendable {
     /// `append(_:)` batch) the batch's appender, for `count` consecutive entries.
     private enum Completion {
         case single(CheckedContinuation<UInt64, any Error>)
-        case batch(CheckedContinuation<[UInt64], any Error>, count: Int)
+        case batch(CheckedContinuation<[LogEntry], any Error>, count: Int)
         case none
     }
     private var pending: [Pending] = []
@@ -434,9 +434,10 @@ public final class LogStore: @unchecked Sendable {
     }
 
     /// Appends several entries in this order as consecutive indexes, made durable by the
-    /// same fdatasync; returns their indexes once they are on disk. What a receiver uses to
-    /// log every envelope that arrived together with one sync and in arrival order.
-    public func append(_ entries: [(type: EntryType, payload: [UInt8])]) async throws -> [UInt64] {
+    /// same fdatasync; returns them as written (index and time filled in) once they are on
+    /// disk, so callers need not read them back. What a receiver uses to log every envelope
+    /// that arrived together with one sync and in arrival order.
+    public func append(_ entries: [(type: EntryType, payload: [UInt8])]) async throws -> [LogEntry] {
         guard !entries.isEmpty else { return [] }
         for entry in entries where entry.payload.count + LogEntry.fixedSize > maximumEntrySize {
             throw LogError.recordTooLarge(length: entry.payload.count + LogEntry.fixedSize, maximum: maximumEntrySize)
@@ -501,14 +502,17 @@ public final class LogStore: @unchecked Sendable {
             let batch = pending
             pending.removeAll()
             condition.unlock()
-            let (results, failure) = write(batch)
+            let (results, time, failure) = write(batch)
             for (i, item) in batch.enumerated() {
                 switch item.completion {
                 case .single(let c):
                     if let index = results[i] { c.resume(returning: index) } else { c.resume(throwing: failure ?? LogStoreError.closed) }
                 case .batch(let c, let count):
-                    let indexes = results[(i - count + 1)...i].compactMap { $0 }
-                    if indexes.count == count { c.resume(returning: indexes) } else { c.resume(throwing: failure ?? LogStoreError.closed) }
+                    let first = i - count + 1
+                    let written = (first...i).compactMap { j in
+                        results[j].map { LogEntry(index: $0, timeMilliseconds: time, type: batch[j].type, payload: batch[j].payload) }
+                    }
+                    if written.count == count { c.resume(returning: written) } else { c.resume(throwing: failure ?? LogStoreError.closed) }
                 case .none:
                     break
                 }
@@ -520,8 +524,8 @@ public final class LogStore: @unchecked Sendable {
     /// made durable by one fdatasync *before* it becomes visible (locations, tree, lookups),
     /// so a failed write (a full disk) leaves no trace: the segment is cut back to where the
     /// chunk began and the chunk's appenders get the error. Returns each item's index, nil
-    /// for those that were not written.
-    private func write(_ batch: [Pending]) -> (results: [UInt64?], failure: (any Error)?) {
+    /// for those that were not written, and the time every entry of the batch carries.
+    private func write(_ batch: [Pending]) -> (results: [UInt64?], time: Int64, failure: (any Error)?) {
         var results = [UInt64?](repeating: nil, count: batch.count)
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         var buffer: [UInt8] = []
@@ -599,9 +603,9 @@ public final class LogStore: @unchecked Sendable {
             }
             try flush()
             if batch.contains(where: { $0.type == .treeHead }), !cachesBroken { try syncSide() }
-            return (results, nil)
+            return (results, now, nil)
         } catch {
-            return (results, error)
+            return (results, now, error)
         }
     }
 

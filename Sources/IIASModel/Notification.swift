@@ -103,6 +103,13 @@ public struct Notification: Codable, Sendable, Equatable {
         } catch {
             throw NotificationInvalid(problems: [ValidationProblem(path: "", message: error.message)])
         }
+        return try checked(parsed)
+    }
+
+    /// A document the strict parser already read (with the keys it found twice), checked
+    /// as `parse` checks bytes: for callers that edit the tree before it becomes a
+    /// notification and should not write and parse it again.
+    package static func checked(_ parsed: JSONParser.Result) throws(NotificationInvalid) -> Notification {
         let reader = DocumentReader()
         for path in parsed.duplicateKeys {
             reader.report(path, "field appears more than once")

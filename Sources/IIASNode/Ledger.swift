@@ -61,6 +61,11 @@ public struct OutboxSummary: Codable, Sendable, Equatable {
     public var category: Category
     public var priority: Priority
     public var subject: String
+
+    /// The JSON `Decodable` reads back, written by the model's writer (one per submission, on the hot path).
+    var json: [UInt8] {
+        JSONWriter.bytes(.object(["category": .string(category.rawValue), "priority": .string(priority.rawValue), "subject": .string(subject)]))
+    }
 }
 
 /// One envelope's recipients and where it stands with each, as shown to operators.

@@ -56,8 +56,7 @@ extension Node {
         } catch {
             throw .unavailable("cannot seal: \(error)")
         }
-        let summary = OutboxSummary(category: notification.category, priority: notification.priority, subject: notification.subject)
-        let summaryJSON = Array((try? JSONEncoder().encode(summary)) ?? Data())
+        let summaryJSON = OutboxSummary(category: notification.category, priority: notification.priority, subject: notification.subject).json
         let action = OperatorAction(action: .submit, envelope: sealed.id, actor: actor,
                                     sealedSummary: Data(crypto.keys.encryptionKey.publicKey.seal(summaryJSON)))
         return (sealed, action)

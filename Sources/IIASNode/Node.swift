@@ -217,15 +217,14 @@ public actor Node: NodeOperations {
     /// change goes through here. `envelope`: the payload already parsed, if it is one.
     func append(_ items: [(type: EntryType, payload: [UInt8], envelope: Envelope?)]) async throws -> [(index: UInt64, time: Date)] {
         let start = ContinuousClock.now
-        let indexes = try await log.append(items.map { ($0.type, $0.payload) })
+        let written = try await log.append(items.map { ($0.type, $0.payload) })
         let elapsed = ContinuousClock.now - start
         Metrics.Timer(label: "iias_log_append_seconds").recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
         Metrics.Gauge(label: "iias_log_entries").record(Int(log.count))
         var placed: [(index: UInt64, time: Date)] = []
-        for (item, index) in zip(items, indexes) {
-            let entry = try log.entry(at: index)
+        for (item, entry) in zip(items, written) {
             ledger.apply(entry, envelope: item.envelope)
-            placed.append((index, Date(timeIntervalSince1970: Double(entry.timeMilliseconds) / 1000)))
+            placed.append((entry.index, Date(timeIntervalSince1970: Double(entry.timeMilliseconds) / 1000)))
         }
         return placed
     }

@@ -1,4 +1,5 @@
 import Foundation
+import IIASModel
 
 /// Where a PKI made by `Scripts/pki.sh` keeps its files.
 public struct PKILayout: Sendable {
@@ -120,9 +121,19 @@ public final class LocalCluster: @unchecked Sendable {
     /// A notification draft as the local API takes it.
     public static func draft(to recipients: [String], subject: String, priority: String = "routine", category: String = "terrorism",
                              summaryBytes: Int = 0) -> [String: Any] {
+        let json = draftJSON(to: recipients, subject: subject, priority: priority, category: category, summaryBytes: summaryBytes)
+        return (try? JSONSerialization.jsonObject(with: Data(json))) as? [String: Any] ?? [:]
+    }
+
+    /// The same draft written as JSON by the model's writer, for `LocalAPIClient.submit(json:)`:
+    /// what load generators send, so that their own encoding costs little beside the node's.
+    public static func draftJSON(to recipients: [String], subject: String, priority: String = "routine", category: String = "terrorism",
+                                 summaryBytes: Int = 0) -> [UInt8] {
         let filler = summaryBytes > 0 ? " " + String(repeating: "Route and vehicle details. ", count: summaryBytes / 27 + 1).prefix(summaryBytes) : ""
-        return ["recipients": recipients, "category": category, "priority": priority, "handling": ["tlp": "TLP:AMBER"],
-                "subject": subject, "summary": "Notification \(subject).\(filler)"]
+        return JSONWriter.bytes(.object([
+            "recipients": .array(recipients.map { .string($0) }), "category": .string(category), "priority": .string(priority),
+            "handling": .object(["tlp": .string("TLP:AMBER")]), "subject": .string(subject), "summary": .string("Notification \(subject).\(filler)"),
+        ]))
     }
 }
 

@@ -134,7 +134,7 @@ func load(_ cluster: LocalCluster, from center: String, to recipients: [String],
         await ledger.attempt()
         let recipient = recipients.randomElement()!
         do {
-            let submission = try await client.submit(LocalCluster.draft(to: [recipient], subject: "\(center)-\(done)", summaryBytes: 600))
+            let submission = try await client.submit(json: LocalCluster.draftJSON(to: [recipient], subject: "\(center)-\(done)", summaryBytes: 600))
             await ledger.accept(submission, from: center)
             done += 1
         } catch {
@@ -216,7 +216,7 @@ func soak() async throws -> Bool {
         while Date() < minuteEnd {
             let tick = Date()
             let t0 = DispatchTime.now().uptimeNanoseconds
-            _ = try await client.submit(LocalCluster.draft(to: ["GE"], subject: "soak \(sent)", summaryBytes: 600))
+            _ = try await client.submit(json: LocalCluster.draftJSON(to: ["GE"], subject: "soak \(sent)", summaryBytes: 600))
             latencies.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
             sent += 1
             let wait = 1.0 / Double(soakRate) - Date().timeIntervalSince(tick)
@@ -262,7 +262,7 @@ func diskFull() async throws -> Outcome? {
     for i in 0..<5000 {
         await ledger.attempt()
         do {
-            let submission = try await client.submit(LocalCluster.draft(to: ["GE"], subject: "full-\(i)", summaryBytes: 600))
+            let submission = try await client.submit(json: LocalCluster.draftJSON(to: ["GE"], subject: "full-\(i)", summaryBytes: 600))
             await ledger.accept(submission, from: "AZ")
         } catch LocalAPIClient.Failure.refused(let status, let body) where status == 503 {
             refusedBecauseFull += 1
@@ -282,7 +282,7 @@ func diskFull() async throws -> Outcome? {
     }
     for i in 0..<20 {
         await ledger.attempt()
-        await ledger.accept(try await client.submit(LocalCluster.draft(to: ["GE"], subject: "after-\(i)")), from: "AZ")
+        await ledger.accept(try await client.submit(json: LocalCluster.draftJSON(to: ["GE"], subject: "after-\(i)")), from: "AZ")
     }
     var outcome = await audit(cluster, ledger, scenario: "full disk at sender and recipient, then space returns", faults: refusedBecauseFull + 1, started: started)
     if refusedBecauseFull == 0 { outcome.logsVerified = false; say("  the API never refused: the disk did not fill") }
@@ -330,7 +330,7 @@ func clockSkew() async throws -> Outcome? {
         let client = LocalAPIClient(socketPath: cluster.socketPath(sender), timeout: .seconds(10))
         for i in 0..<perPair {
             await ledger.attempt()
-            let submission = try await client.submit(LocalCluster.draft(to: [recipient], subject: "\(sender)-skew-\(i)", summaryBytes: 300))
+            let submission = try await client.submit(json: LocalCluster.draftJSON(to: [recipient], subject: "\(sender)-skew-\(i)", summaryBytes: 300))
             if sender == "UA" { await ledger.accept(submission, from: sender) } else { skewedIDs.append((sender, submission.id)) }
         }
     }

@@ -80,7 +80,7 @@ actor Timings {
 
 /// One ~1 KiB notification through AZ's local API (logged at AZ when this returns); its id.
 func submit(to recipients: [String], number: Int, client: LocalAPIClient) async throws -> UUID {
-    try await client.submit(LocalCluster.draft(to: recipients, subject: "Bench \(number)", priority: "urgent",
+    try await client.submit(json: LocalCluster.draftJSON(to: recipients, subject: "Bench \(number)", priority: "urgent",
                                                category: "organized-crime", summaryBytes: 900)).id
 }
 

@@ -153,7 +153,11 @@ final class LogStoreBatchTests: XCTestCase {
             for t in 0..<8 {
                 group.addTask {
                     if t % 2 == 0 { return [try await log.append(type: .operatorAction, payload: Array("single \(t)".utf8))] }
-                    return try await log.append((0..<5).map { (EntryType.received, Array("batch \(t) item \($0)".utf8)) })
+                    let written = try await log.append((0..<5).map { (EntryType.received, Array("batch \(t) item \($0)".utf8)) })
+                    for entry in written {
+                        XCTAssertEqual(try log.entry(at: entry.index), entry, "a batch returns its entries as they were written")
+                    }
+                    return written.map(\.index)
                 }
             }
             for try await indexes in group where indexes.count == 5 {

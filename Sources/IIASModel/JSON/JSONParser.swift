@@ -12,7 +12,7 @@ package struct JSONParser {
     /// The parsed tree plus the JSON Pointers of keys that occurred more than once in
     /// their object (the later occurrence is kept; the caller refuses the document).
     package struct Result {
-        package let value: JSONValue
+        package var value: JSONValue
         package let duplicateKeys: [String]
     }
 

@@ -2,6 +2,7 @@ import Foundation
 import IIASModel
 import Logging
 import NIOHTTP1
+import Synchronization
 
 /// A request as the router sees it: the transport already bounded its size and asked the
 /// kernel who sent it.
@@ -183,11 +184,15 @@ struct APIRouter: Sendable {
         guard let body, !body.isEmpty else {
             throw RequestProblem(.badRequest, "the request needs a JSON notification as its body", hint: "see LocalAPI.md for an example")
         }
-        let parsed: JSONValue
-        do { parsed = try JSONParser.parse(body).value } catch {
+        guard body.count <= FormalNotification.maximumEncodedSize else {
+            throw RequestProblem(.payloadTooLarge, "the notification is \(body.count) bytes; the limit is \(FormalNotification.maximumEncodedSize)",
+                                 hint: "shorten the summary or the entities, or send them as several notifications")
+        }
+        var parsed: JSONParser.Result
+        do { parsed = try JSONParser.parse(body) } catch {
             throw RequestProblem(.badRequest, "the body is not JSON: \(error.message)", hint: nil)
         }
-        guard case .object(var document) = parsed else { throw RequestProblem(.badRequest, "the body is not a JSON object", hint: nil) }
+        guard case .object(var document) = parsed.value else { throw RequestProblem(.badRequest, "the body is not a JSON object", hint: nil) }
         func fill(_ key: String, _ value: @autoclosure () -> JSONValue) { if document[key] == nil { document[key] = value() } }
         fill("version", .integer(Int64(FormalNotification.currentVersion)))
         fill("id", .string(UUID().uuidString.lowercased()))
@@ -200,7 +205,8 @@ struct APIRouter: Sendable {
             document["recipients"] = .array(all.map { .string($0.rawValue) })
         }
         for (key, value) in overrides { document[key] = value }
-        do { return try FormalNotification.parse(JSONWriter.bytes(.object(document))) } catch {
+        parsed.value = .object(document)
+        do { return try FormalNotification.checked(parsed) } catch {
             throw NodeError.invalidNotification(error.problems)
         }
     }
@@ -293,8 +299,24 @@ struct APIRouter: Sendable {
         return filter
     }
 
-    /// The account name of `uid`, from the system's user database.
+    /// The account name of `uid`, from the system's user database, remembered for a few
+    /// seconds: the lookup reads /etc/passwd, and every request needs it. A renamed or
+    /// removed account is seen within `userNameLifetime`.
     static func userName(_ uid: UInt32) -> String? {
+        let now = ContinuousClock.now
+        if let known = knownUserNames.withLock({ $0[uid] }), now < known.until { return known.name }
+        let name = lookUpUserName(uid)
+        knownUserNames.withLock { names in
+            if names.count > 256 { names.removeAll() }
+            names[uid] = (name, now + userNameLifetime)
+        }
+        return name
+    }
+
+    static let userNameLifetime = Duration.seconds(5)
+    private static let knownUserNames = Mutex<[UInt32: (name: String?, until: ContinuousClock.Instant)]>([:])
+
+    private static func lookUpUserName(_ uid: UInt32) -> String? {
         var entry = passwd()
         var result: UnsafeMutablePointer<passwd>?
         var buffer = [CChar](repeating: 0, count: 4096)

@@ -43,7 +43,12 @@ public struct LocalAPIClient: Sendable {
     // MARK: - Routes
 
     public func submit(_ draft: [String: Any]) async throws -> Submission {
-        try await call(.POST, "/v1/notifications", body: try JSONSerialization.data(withJSONObject: draft))
+        try await submit(json: Array(try JSONSerialization.data(withJSONObject: draft)))
+    }
+
+    /// The same with the draft already written as JSON: what scripts and load generators hold.
+    public func submit(json body: [UInt8]) async throws -> Submission {
+        try await call(.POST, "/v1/notifications", body: body)
     }
 
     public func inbox(_ filter: InboxFilter = InboxFilter()) async throws -> [InboxItem] {
@@ -60,7 +65,7 @@ public struct LocalAPIClient: Sendable {
     public func read(_ id: UUID) async throws -> ReadResult { try await call(.GET, "/v1/inbox/\(id.uuidString.lowercased())") }
     public func acknowledge(_ id: UUID) async throws -> InboxItem { try await call(.POST, "/v1/inbox/\(id.uuidString.lowercased())/ack") }
     public func reply(to id: UUID, _ draft: [String: Any]) async throws -> Submission {
-        try await call(.POST, "/v1/inbox/\(id.uuidString.lowercased())/reply", body: try JSONSerialization.data(withJSONObject: draft))
+        try await call(.POST, "/v1/inbox/\(id.uuidString.lowercased())/reply", body: Array(try JSONSerialization.data(withJSONObject: draft)))
     }
     public func outbox(limit: Int? = nil) async throws -> [OutboxItem] { try await call(.GET, "/v1/outbox" + (limit.map { "?limit=\($0)" } ?? "")) }
     public func delivery(of id: UUID) async throws -> OutboxItem { try await call(.GET, "/v1/outbox/\(id.uuidString.lowercased())") }
@@ -114,8 +119,8 @@ public struct LocalAPIClient: Sendable {
     // MARK: - Transport
 
     /// One request on a fresh connection; decodes a 2xx body as `Answer`, turns anything else into `Failure.refused`.
-    public func call<Answer: Decodable>(_ method: HTTPMethod, _ path: String, body: Data? = nil) async throws -> Answer {
-        let (status, bytes) = try await raw(method, path, body: body.map(Array.init))
+    public func call<Answer: Decodable>(_ method: HTTPMethod, _ path: String, body: [UInt8]? = nil) async throws -> Answer {
+        let (status, bytes) = try await raw(method, path, body: body)
         guard (200..<300).contains(status) else { throw Self.failure(status: status, body: bytes) }
         do { return try APIJSON.decoder().decode(Answer.self, from: Data(bytes)) } catch {
             throw Failure.malformedAnswer("\(error)")
