@@ -270,6 +270,12 @@ public struct Ledger: Sendable {
     /// The log index of our envelope `id`.
     public func logIndex(ofOutgoing id: UUID) -> UInt64? { outgoingPosition(id).map { outgoingRecords[$0].index } }
 
+    /// Whether our envelope `id` waits for no recipient's answer any more.
+    func isAnswered(_ id: UUID) -> Bool {
+        guard let position = outgoingPosition(id) else { return true }
+        return !deliveryRange(outgoingRecords[position]).contains { Self.isPending(deliveries[$0].state) }
+    }
+
     /// Our envelopes that `peer` has not answered yet, in log order.
     public func pending(for peer: CenterID) -> [UUID] {
         guard let number = centers.number(of: peer) else { return [] }

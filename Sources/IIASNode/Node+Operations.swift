@@ -18,7 +18,7 @@ extension Node {
             throw .unknownRecipient(stranger)
         }
         for recipient in Set(notification.recipients) {
-            if let link = peers[recipient], await link.queued >= configuration.limits.queueDepth {
+            if let link = peers[recipient], link.backlog.load(ordering: .relaxed) >= configuration.limits.queueDepth {
                 throw .unavailable("\(configuration.limits.queueDepth) notifications already wait for \(recipient) (limits.queueDepth)")
             }
         }
@@ -35,10 +35,11 @@ extension Node {
             throw .unavailable("the log refused the write (\(error)); nothing was sent")
         }
         Metrics.Counter(label: "iias_sent_total").increment()
+        if awaitingReceipts.count < Self.awaitingReceiptsLimit { awaitingReceipts[index] = sealed.sha256 }
         logger.info("submitted", metadata: ["envelope": "\(sealed.id)", "user": "\(actor.user)", "uid": "\(actor.uid)",
                                             "recipients": "\(notification.recipients.map(\.rawValue).joined(separator: ","))",
                                             "index": "\(index)"])
-        for recipient in Set(notification.recipients) { peers[recipient]?.enqueue([sealed.id]) }
+        for recipient in Set(notification.recipients) { peers[recipient]?.enqueue(sealed.id, bytes: sealed.bytes) }
         if !subscribers.isEmpty {
             for delivery in ledger.outgoing[sealed.id]?.delivery.values ?? [] { emit(.delivery(id: sealed.id, recipient: delivery)) }
         }

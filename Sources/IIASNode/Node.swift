@@ -31,6 +31,8 @@ public actor Node: NodeOperations {
     var listener: Channel?
     var inboundChannels: [ObjectIdentifier: Channel] = [:]
     var subscribers: [UUID: AsyncStream<NodeEvent>.Continuation] = [:]
+    /// SHA-256 of our envelopes waiting for receipts, by log index (see `digest(ofEntry:)`).
+    var awaitingReceipts: [UInt64: [UInt8]] = [:]
     var summaries: [UUID: InboxSummary] = [:]
     var stopping = false
     var lastTreeHead: TreeHead?
@@ -467,6 +469,9 @@ public actor Node: NodeOperations {
                                                               "reason": "\(receipt.reason?.rawValue ?? "?")", "detail": "\(receipt.detail ?? "")"])
             }
             peers[peer]?.settled(receipt.envelopeID)
+            if let index = ledger.logIndex(ofOutgoing: receipt.envelopeID), ledger.isAnswered(receipt.envelopeID) {
+                awaitingReceipts[index] = nil
+            }
             if !subscribers.isEmpty, let updated = ledger.outgoing[receipt.envelopeID]?.delivery[peer] {
                 emit(.delivery(id: receipt.envelopeID, recipient: updated))
             }
@@ -486,12 +491,24 @@ public actor Node: NodeOperations {
 
     func markQueued(_ ids: [UUID], for peer: CenterID) { ledger.markQueued(ids, for: peer) }
 
+    /// A fresh envelope the link sent with the bytes it was handed (see `PeerLink.enqueue(_:bytes:)`).
+    func markSent(_ id: UUID, to peer: CenterID, attempts: Int) {
+        guard let state = ledger.deliveryState(of: id, for: peer), state == .queued else { return }
+        ledger.markSent(id, to: peer, attempts: attempts)
+    }
+
     func nextAttempt(for peer: CenterID, at date: Date?) { ledger.nextAttempt(for: peer, at: date) }
 
-    /// SHA-256 of a logged envelope, read back from the log (the fold keeps no digests).
+    /// SHA-256 of a logged envelope: remembered while ours waits for receipts, otherwise
+    /// read back from the log (the fold keeps no digests).
     func digest(ofEntry index: UInt64) -> [UInt8]? {
-        (try? log.entry(at: index)).map { SHA256.hash($0.payload) }
+        if let known = awaitingReceipts[index] { return known }
+        return (try? log.entry(at: index)).map { SHA256.hash($0.payload) }
     }
+
+    /// At most this many digests of our unanswered envelopes are kept (about 100 bytes
+    /// each); beyond it, receipts are matched by reading the envelope back.
+    static let awaitingReceiptsLimit = 8192
 
     // MARK: - Ledger snapshots
 
@@ -547,11 +564,20 @@ private let UUID_NULL_BYTES: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 /// `transform` over `items` on the global concurrent executor (the crypto of a batch on
 /// both cores), results in the items' order.
 func concurrentMap<T: Sendable, R: Sendable>(_ items: [T], _ transform: @escaping @Sendable (T) -> R) async -> [R] {
-    if items.count == 1 { return [transform(items[0])] }
-    return await withTaskGroup(of: (Int, R).self) { group in
-        for (i, item) in items.enumerated() { group.addTask { (i, transform(item)) } }
+    if items.count <= 1 { return items.map(transform) }
+    // One task per core, each on a contiguous run: a task per item costs more than the
+    // work when batches are large and cores few.
+    let chunks = min(items.count, ProcessInfo.processInfo.activeProcessorCount)
+    let size = (items.count + chunks - 1) / chunks
+    return await withTaskGroup(of: (Int, [R]).self) { group in
+        for start in stride(from: 0, to: items.count, by: size) {
+            let run = items[start..<min(start + size, items.count)]
+            group.addTask { (start, run.map(transform)) }
+        }
         var results = [R?](repeating: nil, count: items.count)
-        for await (i, result) in group { results[i] = result }
+        for await (start, mapped) in group {
+            for (offset, result) in mapped.enumerated() { results[start + offset] = result }
+        }
         return results.map { $0! }
     }
 }

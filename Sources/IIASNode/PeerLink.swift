@@ -5,6 +5,7 @@ import Logging
 import Metrics
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// The outbound side of one peer: one TLS connection at a time, reconnecting with
 /// exponential backoff and jitter, sending our unreceipted envelopes in log order with at
@@ -19,6 +20,8 @@ actor PeerLink {
     private var queueHead = 0
     private var waiting: Set<UUID> = []
     private var inFlight: [UUID] = []
+    /// Bytes of queued envelopes handed over at submission, at most `window` of them.
+    private var fresh: [UUID: [UInt8]] = [:]
     private var channel: Channel?
     /// The current connection from the moment it is open (before the session is up), so
     /// that stopping can close it whatever state it is in.
@@ -43,6 +46,14 @@ actor PeerLink {
     }
 
     var queued: Int { queue.count - queueHead + inFlight.count }
+
+    /// `queued` as last recorded, readable without a hop onto the link: every submit checks it.
+    nonisolated let backlog = Atomic<Int>(0)
+
+    private func recordDepth() {
+        depth.record(queued)
+        backlog.store(queued, ordering: .relaxed)
+    }
 
     var status: PeerStatus {
         PeerStatus(center: peer.center, address: peer.address.description, state: state, queued: queued,
@@ -78,12 +89,17 @@ actor PeerLink {
     /// Adds envelopes to send (already logged), in log order.
     nonisolated func enqueue(_ ids: [UUID]) { Task { await self.add(ids) } }
 
-    func add(_ ids: [UUID]) async {
+    /// Adds one just-logged envelope with its bytes: sent as it is when its turn comes,
+    /// without a hop to the node and a read back from the log.
+    nonisolated func enqueue(_ id: UUID, bytes: [UInt8]) { Task { await self.add([id], bytes: bytes) } }
+
+    func add(_ ids: [UUID], bytes: [UInt8]? = nil) async {
         for id in ids where !waiting.contains(id) {
             waiting.insert(id)
             queue.append(id)
+            if let bytes, fresh.count < limits.window { fresh[id] = bytes }
         }
-        depth.record(queued)
+        recordDepth()
         await pump()
     }
 
@@ -93,7 +109,7 @@ actor PeerLink {
     private func finish(_ id: UUID) async {
         if let position = inFlight.firstIndex(of: id) { inFlight.remove(at: position) }
         waiting.remove(id)
-        depth.record(queued)
+        recordDepth()
         await pump()
     }
 
@@ -104,7 +120,15 @@ actor PeerLink {
         defer { pumping = false }
         while let channel, inFlight.count < limits.window, queueHead < queue.count {
             let id = queue[queueHead]
-            guard waiting.contains(id) else { consumeHead(); continue }
+            guard waiting.contains(id) else { fresh[id] = nil; consumeHead(); continue }
+            if let bytes = fresh.removeValue(forKey: id) {
+                // Never sent before, so not yet answered: on the wire first, then marked sent.
+                consumeHead()
+                inFlight.append(id)
+                channel.writeAndFlush(Frame.envelope(bytes), promise: nil)
+                await node.markSent(id, to: peer.center, attempts: 1 + failures)
+                continue
+            }
             let bytes = await node.takeForSending(id, to: peer.center, attempts: 1 + failures)
             // While this waited on the node, the connection may have closed and put what was
             // in flight back in front of `id` (the actor is reentrant): sending on the old
@@ -173,6 +197,7 @@ actor PeerLink {
                             frames += 1
                         }
                     }
+                    
                     if !receipts.isEmpty { await node.receiptsArrived(receipts, from: peer.center) }
                     if frames > 0 { inbox.consumed(frames, on: connection.eventLoop) }
                 }

@@ -27,3 +27,19 @@ func eventually(_ message: @autoclosure () -> String, timeout: TimeInterval = 60
     XCTFail("not within \(Int(timeout)) s: \(message())", file: file, line: line)
     throw TestFailure("timed out: \(message())")
 }
+
+/// One plain HTTP GET on 127.0.0.1 (the metrics endpoint), the whole answer as text.
+func httpGet(port: Int, path: String) throws -> String {
+    guard let fd = LoopbackTCP.connect(port: port) else { throw TestFailure("cannot connect to the metrics port") }
+    defer { close(fd) }
+    let request = "GET \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    _ = request.withCString { write(fd, $0, strlen($0)) }
+    var received: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = read(fd, &buffer, buffer.count)
+        if n <= 0 { break }
+        received += buffer[..<n]
+    }
+    return String(decoding: received, as: UTF8.self)
+}

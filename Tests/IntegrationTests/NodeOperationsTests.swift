@@ -142,19 +142,4 @@ final class NodeOperationsTests: XCTestCase {
         let status = try await cluster.client("AZ").status()
         XCTAssertEqual(status.center.rawValue, "AZ", "the node still serves after garbage")
     }
-
-    private func httpGet(port: Int, path: String) throws -> String {
-        guard let fd = LoopbackTCP.connect(port: port) else { throw TestFailure("cannot connect to the metrics port") }
-        defer { close(fd) }
-        let request = "GET \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-        _ = request.withCString { write(fd, $0, strlen($0)) }
-        var received: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = read(fd, &buffer, buffer.count)
-            if n <= 0 { break }
-            received += buffer[..<n]
-        }
-        return String(decoding: received, as: UTF8.self)
-    }
 }

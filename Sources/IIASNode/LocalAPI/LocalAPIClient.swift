@@ -3,12 +3,16 @@ import IIASModel
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Synchronization
 
 /// The local API from the other side: what the CLI and the tests use to talk to a node
 /// over its Unix socket.
 public struct LocalAPIClient: Sendable {
     public let socketPath: String
     public let timeout: TimeAmount
+    /// Keep-alive connections between calls, shared by copies of this client: a request on
+    /// one costs neither side a connect, an accept or a new pipeline.
+    private let idle = APIConnectionPool()
 
     public init(socketPath: String, timeout: TimeAmount = .seconds(60)) {
         self.socketPath = socketPath
@@ -75,7 +79,8 @@ public struct LocalAPIClient: Sendable {
 
     /// Follows `GET /v1/events` until the node closes it or the task is cancelled; heartbeats are dropped.
     public func events() async throws -> AsyncThrowingStream<EventLine, any Error> {
-        let (channel, parts) = try await connect()
+        let connection = try await connect()
+        let channel = connection.channel, parts = connection.collector.begin()
         try await send(channel, .GET, "/v1/events", body: nil, keepAlive: false)
         let (answered, answer) = AsyncStream.makeStream(of: Void.self)
         let stream = AsyncThrowingStream<EventLine, any Error> { continuation in
@@ -127,27 +132,39 @@ public struct LocalAPIClient: Sendable {
         }
     }
 
-    /// Status and body of one request, for tests that look at the bytes.
+    /// Status and body of one request, for tests that look at the bytes. Runs on an idle
+    /// keep-alive connection when there is one; a request that could not even be written
+    /// on such a connection (the node closed it meanwhile) is sent again on a fresh one.
     public func raw(_ method: HTTPMethod, _ path: String, body: [UInt8]? = nil) async throws -> (Int, [UInt8]) {
-        let (channel, parts) = try await connect()
-        defer { channel.close(promise: nil) }
-        try await send(channel, method, path, body: body, keepAlive: false)
-        let collect = Task { () -> (Int, [UInt8])? in
-            var status = 0
-            var bytes: [UInt8] = []
-            for await part in parts {
-                switch part {
-                case .head(let head): status = Int(head.status.code)
-                case .body(let buffer): bytes += buffer.readableBytesView
-                case .end: return (status, bytes)
-                }
-            }
-            return nil
+        if let reused = idle.take() {
+            do { return try await exchange(on: reused, method, path, body: body) } catch ExchangeFailure.notSent {}
+        }
+        return try await exchange(on: try await connect(), method, path, body: body)
+    }
+
+    /// Why an exchange failed before the node could have seen the request.
+    private enum ExchangeFailure: Error { case notSent }
+
+    private func exchange(on connection: APIConnection, _ method: HTTPMethod, _ path: String, body: [UInt8]?) async throws -> (Int, [UInt8]) {
+        let channel = connection.channel
+        let parts = connection.collector.begin()
+        do { try await send(channel, method, path, body: body, keepAlive: true) } catch {
+            channel.close(promise: nil)
+            throw ExchangeFailure.notSent
         }
         let deadline = channel.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
-        let answer = await collect.value
+        var status = 0, keepAlive = false, complete = false
+        var bytes: [UInt8] = []
+        for await part in parts {
+            switch part {
+            case .head(let head): status = Int(head.status.code); keepAlive = head.isKeepAlive
+            case .body(let buffer): bytes += buffer.readableBytesView
+            case .end: complete = true
+            }
+        }
         deadline.cancel()
-        guard let (status, bytes) = answer else { throw Failure.unreachable("the node at \(socketPath) closed the connection without a complete answer") }
+        if complete && keepAlive && channel.isActive { idle.give(connection) } else { channel.close(promise: nil) }
+        guard complete else { throw Failure.unreachable("the node at \(socketPath) closed the connection without a complete answer") }
         return (status, bytes)
     }
 
@@ -158,18 +175,16 @@ public struct LocalAPIClient: Sendable {
         return .refused(status: status, body: APIErrorBody(error: String(decoding: body.prefix(300), as: UTF8.self), problems: nil, hint: nil))
     }
 
-    private func connect() async throws -> (Channel, AsyncStream<HTTPClientResponsePart>) {
-        let (parts, continuation) = AsyncStream.makeStream(of: HTTPClientResponsePart.self)
+    private func connect() async throws -> APIConnection {
+        let collector = ResponseCollector()
         do {
             let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .connectTimeout(.seconds(5))
                 .channelInitializer { channel in
-                    channel.pipeline.addHTTPClientHandlers().flatMap {
-                        channel.pipeline.addHandler(ResponseCollector(continuation: continuation))
-                    }
+                    channel.pipeline.addHTTPClientHandlers().flatMap { channel.pipeline.addHandler(collector) }
                 }
                 .connect(unixDomainSocketPath: socketPath).get()
-            return (channel, parts)
+            return APIConnection(channel: channel, collector: collector)
         } catch {
             throw Failure.unreachable("cannot reach the node at \(socketPath): \(error)")
         }
@@ -190,16 +205,67 @@ public struct LocalAPIClient: Sendable {
     }
 }
 
-/// Hands response parts to the caller's stream.
-final class ResponseCollector: ChannelInboundHandler, @unchecked Sendable {
+/// One connection to the node's socket and the handler that hands its answers on.
+struct APIConnection: Sendable {
+    let channel: Channel
+    let collector: ResponseCollector
+}
+
+/// Idle keep-alive connections, newest first out; one older than `lifetime` is closed
+/// rather than reused (the node closes connections idle for a minute).
+final class APIConnectionPool: Sendable {
+    private let connections = Mutex<[(connection: APIConnection, since: ContinuousClock.Instant)]>([])
+    static let lifetime = Duration.seconds(20)
+    static let maximumIdle = 32
+
+    func take() -> APIConnection? {
+        let now = ContinuousClock.now
+        let (fresh, stale) = connections.withLock { list -> (APIConnection?, [APIConnection]) in
+            var stale: [APIConnection] = []
+            while let last = list.popLast() {
+                if now - last.since < Self.lifetime && last.connection.channel.isActive { return (last.connection, stale) }
+                stale.append(last.connection)
+            }
+            return (nil, stale)
+        }
+        for connection in stale { connection.channel.close(promise: nil) }
+        return fresh
+    }
+
+    func give(_ connection: APIConnection) {
+        let kept = connections.withLock { list in
+            guard list.count < Self.maximumIdle else { return false }
+            list.append((connection, ContinuousClock.now))
+            return true
+        }
+        if !kept { connection.channel.close(promise: nil) }
+    }
+}
+
+/// Hands the response parts of the request under way to its caller's stream (one
+/// request at a time per connection).
+final class ResponseCollector: ChannelInboundHandler, Sendable {
     typealias InboundIn = HTTPClientResponsePart
-    let continuation: AsyncStream<HTTPClientResponsePart>.Continuation
-    init(continuation: AsyncStream<HTTPClientResponsePart>.Continuation) { self.continuation = continuation }
+    private let current = Mutex<AsyncStream<HTTPClientResponsePart>.Continuation?>(nil)
+
+    /// The stream of the next response's parts; it ends with the response, or when the connection closes.
+    func begin() -> AsyncStream<HTTPClientResponsePart> {
+        let (parts, continuation) = AsyncStream.makeStream(of: HTTPClientResponsePart.self)
+        current.withLock { $0 = continuation }
+        return parts
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
-        continuation.yield(part)
-        if case .end = part { continuation.finish() }
+        let continuation = current.withLock { current in
+            defer { if case .end = part { current = nil } }
+            return current
+        }
+        continuation?.yield(part)
+        if case .end = part { continuation?.finish() }
     }
-    func channelInactive(context: ChannelHandlerContext) { continuation.finish(); context.fireChannelInactive() }
-    func errorCaught(context: ChannelHandlerContext, error: Error) { continuation.finish(); context.close(promise: nil) }
+
+    func channelInactive(context: ChannelHandlerContext) { finish(); context.fireChannelInactive() }
+    func errorCaught(context: ChannelHandlerContext, error: Error) { finish(); context.close(promise: nil) }
+    private func finish() { current.withLock { $0.take() }?.finish() }
 }

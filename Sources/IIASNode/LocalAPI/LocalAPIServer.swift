@@ -1,6 +1,7 @@
 import Foundation
 import IIASModel
 import Logging
+import Metrics
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -36,14 +37,21 @@ public final class LocalAPIServer: Service, Sendable {
         unlink(socketPath)
     }
 
+    /// How long a connection may stay silent both ways before the node closes it.
+    public static let idleTimeout = TimeAmount.seconds(60)
+
     /// Binds (replacing only a stale socket nobody listens on) and sets mode 0660 and the group.
+
     public func bind() async throws -> Channel {
         try removeStaleSocket()
         let router = self.router, limit = maxRequestBytes, logger = self.logger
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .childChannelInitializer { channel in
                 channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true).flatMap {
-                    channel.pipeline.addHandler(APIHandler(router: router, maxRequestBytes: limit, logger: logger))
+                    // Keep-alive connections that carry nothing (no request, no event, no
+                    // heartbeat) for a minute are closed: idle clients do not pile up descriptors.
+                    channel.pipeline.addHandlers([IdleStateHandler(allTimeout: Self.idleTimeout),
+                                                  APIHandler(router: router, maxRequestBytes: limit, logger: logger)])
                 }
             }
             .bind(unixDomainSocketPath: socketPath).get()
@@ -118,6 +126,7 @@ final class APIHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func channelActive(context: ChannelHandlerContext) {
+        Metrics.Counter(label: "iias_api_connections_total").increment()
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         if let provider = context.channel as? SocketOptionProvider {
             provider.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
@@ -208,6 +217,10 @@ final class APIHandler: ChannelInboundHandler, @unchecked Sendable {
             let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
             done.whenComplete { _ in bound.value.close(promise: nil) }
         }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent { context.close(promise: nil) } else { context.fireUserInboundEventTriggered(event) }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {

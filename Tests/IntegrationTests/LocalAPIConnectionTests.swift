@@ -1,0 +1,89 @@
+import Foundation
+import IIASModel
+import IIASNode
+import IIASTestSupport
+import XCTest
+
+/// The local API's connections: kept alive and reused by the client, replaced when the
+/// node went away meanwhile, and a draft read exactly as written.
+final class LocalAPIConnectionTests: XCTestCase {
+    private func metricsCluster() throws -> (NodeCluster, Int) {
+        let metricsPort = try NodeCluster.freePort()
+        let cluster = try NodeCluster(["AZ", "GE"], extra: [:])
+        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: cluster.configURL("AZ"))) as! [String: Any]
+        config["metrics"] = ["listen": "127.0.0.1:\(metricsPort)"]
+        try JSONSerialization.data(withJSONObject: config).write(to: cluster.configURL("AZ"))
+        return (cluster, metricsPort)
+    }
+
+    private func acceptedConnections(_ port: Int) throws -> Int? {
+        let text = try httpGet(port: port, path: "/metrics")
+        return text.split(separator: "\n").first { $0.hasPrefix("iias_api_connections_total ") }
+            .flatMap { Int($0.split(separator: " ")[1]) }
+    }
+
+    func testOneClientsCallsShareOneKeepAliveConnection() async throws {
+        let (cluster, port) = try metricsCluster()
+        try cluster.start("AZ")
+        let client = cluster.client("AZ")
+        _ = try await client.status()
+        let before = try XCTUnwrap(try acceptedConnections(port), "the node counts accepted connections")
+        for i in 0..<30 {
+            if i % 3 == 0 {
+                _ = try await client.submit(json: LocalCluster.draftJSON(to: ["GE"], subject: "Kept alive \(i)"))
+            } else {
+                _ = try await client.status()
+            }
+        }
+        // An error answer keeps the connection too.
+        let (status, _) = try await client.raw(.GET, "/v1/nothing")
+        XCTAssertEqual(status, 404)
+        _ = try await client.outbox()
+        XCTAssertEqual(try acceptedConnections(port), before, "32 sequential calls after the first opened no new connection")
+        // Calls at the same time each need their own connection; they are then kept for reuse.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<4 { group.addTask { _ = try await client.status() } }
+            try await group.waitForAll()
+        }
+        let afterBurst = try XCTUnwrap(try acceptedConnections(port))
+        XCTAssertLessThanOrEqual(afterBurst, before + 4)
+        for _ in 0..<8 { _ = try await client.status() }
+        XCTAssertEqual(try acceptedConnections(port), afterBurst, "the burst's connections are reused afterwards")
+    }
+
+    func testAClientOutlivesANodeRestartOnItsKeptConnection() async throws {
+        let cluster = try NodeCluster(["AZ", "GE"])
+        try cluster.start("AZ")
+        let client = cluster.client("AZ")
+        let first = try await client.submit(json: LocalCluster.draftJSON(to: ["GE"], subject: "Before the restart"))
+        XCTAssertEqual(cluster.stop("AZ"), 0)
+        do { _ = try await client.status(); XCTFail("a stopped node answered") } catch let failure as LocalAPIClient.Failure {
+            guard case .unreachable = failure else { return XCTFail("expected unreachable, got \(failure)") }
+        }
+        try cluster.start("AZ")
+        // The kept connection died with the old process: the next call goes out on a new one.
+        let second = try await client.submit(json: LocalCluster.draftJSON(to: ["GE"], subject: "After the restart"))
+        XCTAssertEqual(second.logIndex > first.logIndex, true)
+        let outbox = try await client.outbox()
+        XCTAssertEqual(Set(outbox.map(\.id)).isSuperset(of: [first.id, second.id]), true, "both submissions are in the outbox once")
+        XCTAssertEqual(outbox.filter { $0.id == second.id }.count, 1, "the second submission was not sent twice")
+    }
+
+    func testADraftWithAKeyWrittenTwiceIsRefusedAtThatKey() async throws {
+        let cluster = try NodeCluster(["AZ", "GE"])
+        try cluster.start("AZ")
+        let client = cluster.client("AZ")
+        let body = #"{"recipients":["GE"],"category":"terrorism","priority":"flash","handling":{"tlp":"TLP:AMBER"},"#
+            + #""subject":"First","subject":"Second","summary":"Which subject was meant?"}"#
+        let (status, answer) = try await client.raw(.POST, "/v1/notifications", body: Array(body.utf8))
+        XCTAssertEqual(status, 422, String(decoding: answer, as: UTF8.self))
+        XCTAssertTrue(String(decoding: answer, as: UTF8.self).contains("/subject"), String(decoding: answer, as: UTF8.self))
+        let outbox = try await client.outbox()
+        XCTAssertTrue(outbox.isEmpty, "nothing was sent")
+        // Over the notification size limit: refused before parsing, the node still serves.
+        let huge = Array(#"{"summary":""#.utf8) + [UInt8](repeating: 0x61, count: FormalNotification.maximumEncodedSize) + Array(#""}"#.utf8)
+        let (tooLarge, _) = try await client.raw(.POST, "/v1/notifications", body: huge)
+        XCTAssertEqual(tooLarge, 413)
+        _ = try await client.status()
+    }
+}
