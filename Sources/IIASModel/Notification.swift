@@ -50,7 +50,7 @@ public struct Notification: Codable, Sendable, Equatable {
 
     public init(
         version: Int = Notification.currentVersion,
-        id: UUID = UUID(),
+        id: UUID = .random(),
         sender: CenterID,
         recipients: [CenterID],
         created: Date = Date(),

@@ -168,7 +168,7 @@ extension Node {
 
     public func events() async -> AsyncStream<NodeEvent> {
         let (stream, continuation) = AsyncStream.makeStream(of: NodeEvent.self, bufferingPolicy: .bufferingNewest(10_000))
-        let key = UUID()
+        let key = UUID.random()
         subscribers[key] = continuation
         continuation.onTermination = { [weak self] _ in Task { await self?.unsubscribe(key) } }
         return stream

@@ -563,11 +563,14 @@ private let UUID_NULL_BYTES: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 
 /// `transform` over `items` on the global concurrent executor (the crypto of a batch on
 /// both cores), results in the items' order.
+/// Read once: Foundation reads the cgroup files again on every `activeProcessorCount`.
+private let processorCount = ProcessInfo.processInfo.activeProcessorCount
+
 func concurrentMap<T: Sendable, R: Sendable>(_ items: [T], _ transform: @escaping @Sendable (T) -> R) async -> [R] {
     if items.count <= 1 { return items.map(transform) }
     // One task per core, each on a contiguous run: a task per item costs more than the
     // work when batches are large and cores few.
-    let chunks = min(items.count, ProcessInfo.processInfo.activeProcessorCount)
+    let chunks = min(items.count, processorCount)
     let size = (items.count + chunks - 1) / chunks
     return await withTaskGroup(of: (Int, [R]).self) { group in
         for start in stride(from: 0, to: items.count, by: size) {

@@ -49,7 +49,7 @@ extension Envelope {
     public static func receipt(for envelope: Envelope, from sender: CenterID, signer: SigningPrivateKey,
                                outcome: Receipt.Outcome, logIndex: UInt64? = nil,
                                reason: Receipt.RefusalReason? = nil, detail: String? = nil,
-                               id: UUID = UUID(), created: Date = Date()) -> Envelope {
+                               id: UUID = .random(), created: Date = Date()) -> Envelope {
         receipt(answering: envelope.id, sha256: envelope.sha256, to: envelope.header.sender, from: sender,
                 signer: signer, outcome: outcome, logIndex: logIndex, reason: reason, detail: detail, id: id, created: created)
     }
@@ -59,7 +59,7 @@ extension Envelope {
     public static func receipt(answering envelopeID: UUID, sha256: [UInt8], to originalSender: CenterID,
                                from sender: CenterID, signer: SigningPrivateKey, outcome: Receipt.Outcome,
                                logIndex: UInt64? = nil, reason: Receipt.RefusalReason? = nil, detail: String? = nil,
-                               id: UUID = UUID(), created: Date = Date()) -> Envelope {
+                               id: UUID = .random(), created: Date = Date()) -> Envelope {
         let receipt = Receipt(envelopeID: envelopeID, envelopeSHA256: sha256, outcome: outcome,
                               logIndex: logIndex, reason: reason, detail: detail)
         let header = EnvelopeHeader(id: id, kind: .receipt, sender: sender, recipients: [originalSender],

@@ -40,7 +40,7 @@ public struct EnvelopeHeader: Sendable, Equatable {
     /// The canonical bytes (RFC 8785 form) that are signed and used as associated data.
     public var canonicalBytes: [UInt8] {
         var members: [String: JSONValue] = [
-            "id": .string(id.uuidString.lowercased()),
+            "id": .string(id.canonicalString),
             "kind": .string(kind.rawValue),
             "sender": .string(sender.rawValue),
             "recipients": .array(recipients.map { .string($0.rawValue) }),
@@ -151,7 +151,7 @@ struct HeaderFields {
 
     mutating func uuid(_ key: String) throws(EnvelopeError) -> UUID {
         let s = try string(key)
-        guard let id = UUID(uuidString: s), id.uuidString.lowercased() == s else {
+        guard let id = UUID(canonical: s) else {
             throw .malformedHeader("\(path)\(key): expected a lower-case UUID")
         }
         return id

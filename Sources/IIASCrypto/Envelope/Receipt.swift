@@ -61,7 +61,7 @@ public struct Receipt: Sendable, Equatable {
 
     var json: JSONValue {
         var members: [String: JSONValue] = [
-            "envelope": .string(envelopeID.uuidString.lowercased()),
+            "envelope": .string(envelopeID.canonicalString),
             "sha256": .string(envelopeSHA256.hexString),
             "outcome": .string(outcome.rawValue),
         ]

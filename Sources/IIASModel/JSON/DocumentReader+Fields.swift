@@ -4,7 +4,7 @@ import Foundation
 extension DocumentReader {
     func uuid(_ value: JSONValue, at path: String) -> UUID? {
         let text = token(value, at: path, expected: "a lower-case UUID (8-4-4-4-12 hex digits)", Self.isCanonicalUUID)
-        return text.flatMap(UUID.init(uuidString:))
+        return text.flatMap(UUID.init(canonical:))
     }
 
     func timestamp(_ value: JSONValue, at path: String) -> Date? {
@@ -50,9 +50,4 @@ extension DocumentReader {
         }
         return true
     }
-}
-
-extension UUID {
-    /// The canonical, lower-case spelling a notification uses.
-    var canonicalString: String { uuidString.lowercased() }
 }

@@ -195,7 +195,7 @@ struct APIRouter: Sendable {
         guard case .object(var document) = parsed.value else { throw RequestProblem(.badRequest, "the body is not a JSON object", hint: nil) }
         func fill(_ key: String, _ value: @autoclosure () -> JSONValue) { if document[key] == nil { document[key] = value() } }
         fill("version", .integer(Int64(FormalNotification.currentVersion)))
-        fill("id", .string(UUID().uuidString.lowercased()))
+        fill("id", .string(UUID.random().canonicalString))
         fill("created", .string(Timestamp.formatWithMilliseconds(Date())))
         fill("sender", .string(center.rawValue))
         fill("kind", .string("notification"))

@@ -216,7 +216,7 @@ struct APIConnection: Sendable {
 final class APIConnectionPool: Sendable {
     private let connections = Mutex<[(connection: APIConnection, since: ContinuousClock.Instant)]>([])
     static let lifetime = Duration.seconds(20)
-    static let maximumIdle = 32
+    static let maximumIdle = 64
 
     func take() -> APIConnection? {
         let now = ContinuousClock.now
