@@ -1,4 +1,5 @@
 import Foundation
+import IIASCrypto
 import IIASLog
 import IIASTestSupport
 import XCTest
@@ -174,5 +175,65 @@ final class LogStoreBatchTests: XCTestCase {
         } catch {}
         XCTAssertEqual(log.count, 24, "nothing of a refused batch is written")
         log.close()
+    }
+}
+
+/// Group commit with a leader: an appender that finds the log idle writes its own batch;
+/// the writer thread takes the rest. Both must give one order, and a close in the middle
+/// must lose nothing that was acknowledged.
+final class LogStoreLeaderTests: XCTestCase {
+    func testIdleAppendsAndQueuedAppendsInterleaveWithTreeHeadsIntoOneVerifiableOrder() async throws {
+        let dir = try makeTemporaryDirectory("iias-leader").path + "/log"
+        let log = try LogStore(directory: dir, segmentSize: 8192)
+        let key = SigningPrivateKey.generate()
+        // One at a time (each finds the log idle and leads), then bursts (most queue).
+        var acknowledged: [UInt64: [UInt8]] = [:]
+        for i in 0..<20 {
+            let payload = Array("alone \(i)".utf8)
+            acknowledged[try await log.append(type: .operatorAction, payload: payload)] = payload
+        }
+        for round in 0..<5 {
+            try await withThrowingTaskGroup(of: [(UInt64, [UInt8])].self) { group in
+                for t in 0..<16 {
+                    group.addTask {
+                        let items = (0..<(t % 3 + 1)).map { (EntryType.received, Array("burst \(round) task \(t) item \($0)".utf8)) }
+                        return try await log.append(items).map { ($0.index, $0.payload) }
+                    }
+                }
+                group.addTask { _ = try await log.appendTreeHead(signer: "AZ", key: key); return [] }
+                for try await written in group { for (index, payload) in written { XCTAssertNil(acknowledged.updateValue(payload, forKey: index)) } }
+            }
+        }
+        let count = log.count
+        log.close()
+        let reopened = try LogStore(directory: dir, segmentSize: 8192, readOnly: true)
+        XCTAssertNil(reopened.truncatedTail)
+        XCTAssertEqual(reopened.count, count)
+        for (index, payload) in acknowledged { XCTAssertEqual(try reopened.entry(at: index).payload, payload, "entry \(index)") }
+        XCTAssertEqual(Set(acknowledged.keys).count, acknowledged.count)
+        XCTAssertEqual(count - UInt64(acknowledged.count), 5, "the rest are the five tree heads")
+    }
+
+    func testACloseDuringAppendsLosesNothingAcknowledged() async throws {
+        let dir = try makeTemporaryDirectory("iias-leader-close").path + "/log"
+        let log = try LogStore(directory: dir, segmentSize: 4096)
+        let results = await withTaskGroup(of: (Int, UInt64?).self) { group in
+            for i in 0..<200 {
+                group.addTask {
+                    if i == 100 { log.close() }
+                    return (i, try? await log.append(type: .sent, payload: Array("entry \(i)".utf8)))
+                }
+            }
+            var all: [(Int, UInt64?)] = []
+            for await result in group { all.append(result) }
+            return all
+        }
+        let acknowledged = results.compactMap { i, index in index.map { ($0, i) } }
+        XCTAssertFalse(acknowledged.isEmpty)
+        let reopened = try LogStore(directory: dir, segmentSize: 4096, readOnly: true)
+        XCTAssertNil(reopened.truncatedTail, "a close leaves no torn tail")
+        XCTAssertEqual(reopened.count, UInt64(acknowledged.count), "exactly what was acknowledged is there")
+        for (index, i) in acknowledged { XCTAssertEqual(try reopened.entry(at: index).payload, Array("entry \(i)".utf8)) }
+        do { _ = try await log.append(type: .sent, payload: [1]); XCTFail("appended after close") } catch {}
     }
 }
