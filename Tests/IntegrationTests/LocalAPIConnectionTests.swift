@@ -86,4 +86,31 @@ final class LocalAPIConnectionTests: XCTestCase {
         XCTAssertEqual(tooLarge, 413)
         _ = try await client.status()
     }
+
+    func testTheEventStreamFollowsADeliveryAndRefusesAnAuditor() async throws {
+        let cluster = try NodeCluster(["AZ", "GE"])
+        try cluster.startAll()
+        let client = cluster.client("AZ")
+        try await eventually("linked") { try await client.status().peersConnected == 1 }
+        let events = try await client.events()
+        let sent = try await client.submit(json: LocalCluster.draftJSON(to: ["GE"], subject: "Followed"))
+        var states: [DeliveryState] = []
+        for try await event in events where event.type == "delivery" && event.id == sent.id {
+            states.append(try XCTUnwrap(event.recipient?.state))
+            if states.last == .delivered { break }
+        }
+        XCTAssertEqual(states.first, .queued, "first the queued recipient, then the receipt: \(states)")
+        XCTAssertEqual(states.last, .delivered)
+
+        let audited = try NodeCluster(["AZ", "GE"], users: ["\(LocalCluster.currentUser)=auditor"])
+        try audited.start("AZ")
+        do {
+            for try await _ in try await audited.client("AZ").events() { XCTFail("an auditor was given events") }
+            XCTFail("the stream ended without the refusal")
+        } catch let failure as LocalAPIClient.Failure {
+            guard case .refused(let status, _) = failure else { return XCTFail("expected a refusal, got \(failure)") }
+            XCTAssertEqual(status, 403)
+        }
+        _ = try await audited.client("AZ").status()
+    }
 }

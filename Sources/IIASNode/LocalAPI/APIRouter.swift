@@ -19,7 +19,8 @@ struct APIRequest: Sendable {
 /// What the router answers: one JSON document, or a stream of NDJSON lines.
 enum APIResponse: Sendable {
     case json(HTTPResponseStatus, [UInt8])
-    case stream(AsyncStream<[UInt8]>)
+    /// `GET /v1/events`: the node's events, written as NDJSON lines by the connection.
+    case events(AsyncStream<NodeEvent>)
 }
 
 /// The JSON body of every error: what went wrong, each problem located, what to do.
@@ -139,7 +140,7 @@ struct APIRouter: Sendable {
                 guard let head = await operations.treeHead() else { return error(.notFound, "the log is empty: no tree head yet", hint: nil) }
                 return try json(.ok, head)
             case (.GET, 1, "events"):
-                return .stream(await eventLines())
+                return .events(await operations.events())
             case (_, _, "notifications"), (_, _, "inbox"), (_, _, "outbox"), (_, _, "peers"), (_, _, "status"), (_, _, "tree-head"), (_, _, "events"):
                 return error(.methodNotAllowed, "\(request.method) is not allowed on \(path.prefix(100))", hint: "see LocalAPI.md for each route's method")
             default:
@@ -156,25 +157,9 @@ struct APIRouter: Sendable {
 
     func allPeers() async -> [CenterID] { await operations.peers().map(\.center) }
 
-    /// Events as NDJSON lines, with a heartbeat every 15 s so a vanished client is noticed.
-    func eventLines() async -> AsyncStream<[UInt8]> {
-        let events = await operations.events()
-        let encoder = APIJSON.encoder()
-        return AsyncStream { continuation in
-            let pump = Task {
-                for await event in events {
-                    if let line = try? encoder.encode(EventLine(event)) { continuation.yield(Array(line) + [0x0A]) }
-                }
-                continuation.finish()
-            }
-            let heartbeat = Task {
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: .seconds(15))
-                    if let line = try? encoder.encode(EventLine(heartbeat: ())) { continuation.yield(Array(line) + [0x0A]) }
-                }
-            }
-            continuation.onTermination = { _ in pump.cancel(); heartbeat.cancel() }
-        }
+    /// One NDJSON line of the event stream.
+    static func eventLine(_ line: EventLine, encoder: JSONEncoder) -> [UInt8] {
+        ((try? encoder.encode(line)).map(Array.init) ?? []) + [0x0A]
     }
 
     /// A draft notification: the node fills `version`, `id`, `created`, `sender` and

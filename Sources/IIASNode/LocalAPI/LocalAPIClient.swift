@@ -78,43 +78,13 @@ public struct LocalAPIClient: Sendable {
     public func treeHead() async throws -> TreeHead { try await call(.GET, "/v1/tree-head") }
 
     /// Follows `GET /v1/events` until the node closes it or the task is cancelled; heartbeats are dropped.
+    /// Lines are decoded on the connection's event loop and handed straight to the stream.
     public func events() async throws -> AsyncThrowingStream<EventLine, any Error> {
-        let connection = try await connect()
-        let channel = connection.channel, parts = connection.collector.begin()
-        try await send(channel, .GET, "/v1/events", body: nil, keepAlive: false)
+        let (stream, continuation) = AsyncThrowingStream.makeStream(of: EventLine.self)
         let (answered, answer) = AsyncStream.makeStream(of: Void.self)
-        let stream = AsyncThrowingStream<EventLine, any Error> { continuation in
-            let task = Task {
-                defer { answer.finish() }
-                var pending: [UInt8] = []
-                var status = 0
-                var errorBody: [UInt8] = []
-                for await part in parts {
-                    switch part {
-                    case .head(let head):
-                        status = Int(head.status.code)
-                        answer.finish()
-                    case .body(let buffer):
-                        if status != 200 { errorBody += buffer.readableBytesView; continue }
-                        pending += buffer.readableBytesView
-                        while let newline = pending.firstIndex(of: 0x0A) {
-                            let line = Array(pending[..<newline])
-                            pending.removeSubrange(...newline)
-                            guard let event = try? APIJSON.decoder().decode(EventLine.self, from: Data(line)) else { continue }
-                            if event.type != "heartbeat" { continuation.yield(event) }
-                        }
-                    case .end:
-                        break
-                    }
-                }
-                if status != 200 {
-                    continuation.finish(throwing: Self.failure(status: status, body: errorBody))
-                } else {
-                    continuation.finish()
-                }
-            }
-            continuation.onTermination = { _ in task.cancel(); channel.close(promise: nil) }
-        }
+        let channel = try await open(EventLineReader(events: continuation, answered: answer))
+        continuation.onTermination = { _ in channel.close(promise: nil) }
+        try await send(channel, .GET, "/v1/events", body: nil, keepAlive: false)
         // The node answers once it has registered the subscription: from the head on, no
         // event is missed, so callers need not wait and hope.
         for await _ in answered {}
@@ -177,14 +147,18 @@ public struct LocalAPIClient: Sendable {
 
     private func connect() async throws -> APIConnection {
         let collector = ResponseCollector()
+        return APIConnection(channel: try await open(collector), collector: collector)
+    }
+
+    /// A new connection to the node's socket whose answers go to `handler`.
+    private func open(_ handler: some ChannelInboundHandler & Sendable) async throws -> Channel {
         do {
-            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            return try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .connectTimeout(.seconds(5))
                 .channelInitializer { channel in
-                    channel.pipeline.addHTTPClientHandlers().flatMap { channel.pipeline.addHandler(collector) }
+                    channel.pipeline.addHTTPClientHandlers().flatMap { channel.pipeline.addHandler(handler) }
                 }
                 .connect(unixDomainSocketPath: socketPath).get()
-            return APIConnection(channel: channel, collector: collector)
         } catch {
             throw Failure.unreachable("cannot reach the node at \(socketPath): \(error)")
         }
@@ -268,4 +242,51 @@ final class ResponseCollector: ChannelInboundHandler, Sendable {
     func channelInactive(context: ChannelHandlerContext) { finish(); context.fireChannelInactive() }
     func errorCaught(context: ChannelHandlerContext, error: Error) { finish(); context.close(promise: nil) }
     private func finish() { current.withLock { $0.take() }?.finish() }
+}
+
+/// Reads an event stream's answer on the connection's loop: NDJSON lines decoded and
+/// yielded as they complete (heartbeats dropped), or the error answer as the stream's
+/// failure. State is touched on that loop only.
+final class EventLineReader: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = HTTPClientResponsePart
+    private let events: AsyncThrowingStream<EventLine, any Error>.Continuation
+    private let answered: AsyncStream<Void>.Continuation
+    private let decoder = APIJSON.decoder()
+    private var status = 0
+    private var pending: [UInt8] = []
+
+    init(events: AsyncThrowingStream<EventLine, any Error>.Continuation, answered: AsyncStream<Void>.Continuation) {
+        self.events = events
+        self.answered = answered
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            status = Int(head.status.code)
+            if status == 200 { answered.finish() }
+        case .body(let buffer):
+            pending += buffer.readableBytesView
+            guard status == 200 else { return }
+            var start = pending.startIndex
+            while let newline = pending[start...].firstIndex(of: 0x0A) {
+                if let event = try? decoder.decode(EventLine.self, from: Data(pending[start..<newline])), event.type != "heartbeat" {
+                    events.yield(event)
+                }
+                start = newline + 1
+            }
+            pending.removeSubrange(..<start)
+        case .end:
+            if status != 200 { events.finish(throwing: LocalAPIClient.failure(status: status, body: pending)) } else { events.finish() }
+            answered.finish()
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        events.finish()
+        answered.finish()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) { context.close(promise: nil) }
 }

@@ -179,23 +179,32 @@ final class APIHandler: ChannelInboundHandler, @unchecked Sendable {
                     let (handler, context) = bound.value
                     handler.write(status: status, contentType: "application/json", body: bytes, keepAlive: request.keepAlive, context: context)
                 }
-            case .stream(let lines):
-                loop.execute {
+            case .events(let events):
+                // Each event is encoded here and written on the connection's loop (one hop);
+                // the loop itself adds a heartbeat every 15 s, so a vanished client is noticed.
+                let encoder = APIJSON.encoder()
+                let heartbeat = APIRouter.eventLine(EventLine(heartbeat: ()), encoder: encoder)
+                let beating = loop.submit {
                     let (_, context) = bound.value
                     var headers = HTTPHeaders()
                     headers.add(name: "content-type", value: "application/x-ndjson")
                     headers.add(name: "transfer-encoding", value: "chunked")
                     headers.add(name: "cache-control", value: "no-store")
                     context.writeAndFlush(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
-                }
-                for await line in lines {
-                    if Task.isCancelled { break }
-                    loop.execute {
+                    return loop.scheduleRepeatedTask(initialDelay: Self.heartbeatInterval, delay: Self.heartbeatInterval) { _ in
                         let (_, context) = bound.value
-                        let buffer = context.channel.allocator.buffer(bytes: line)
-                        context.writeAndFlush(NIOAny(HTTPServerResponsePart.body(.byteBuffer(buffer))), promise: nil)
+                        context.writeAndFlush(NIOAny(HTTPServerResponsePart.body(.byteBuffer(context.channel.allocator.buffer(bytes: heartbeat)))), promise: nil)
                     }
                 }
+                for await event in events {
+                    if Task.isCancelled { break }
+                    let line = APIRouter.eventLine(EventLine(event), encoder: encoder)
+                    loop.execute {
+                        let (_, context) = bound.value
+                        context.writeAndFlush(NIOAny(HTTPServerResponsePart.body(.byteBuffer(context.channel.allocator.buffer(bytes: line)))), promise: nil)
+                    }
+                }
+                beating.whenSuccess { $0.cancel() }
                 loop.execute {
                     let (_, context) = bound.value
                     context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil))).whenComplete { _ in context.close(promise: nil) }
@@ -203,6 +212,9 @@ final class APIHandler: ChannelInboundHandler, @unchecked Sendable {
             }
         }
     }
+
+    /// How often an event stream carries a heartbeat line when nothing else happens.
+    static let heartbeatInterval = TimeAmount.seconds(15)
 
     private func write(status: HTTPResponseStatus, contentType: String, body: [UInt8], keepAlive: Bool, context: ChannelHandlerContext) {
         var headers = HTTPHeaders()
