@@ -72,13 +72,33 @@ package enum Timestamp {
         let (d, m) = msOfDay < 0 ? (days - 1, msOfDay + 86_400_000) : (days, msOfDay)
         let (year, month, day) = CalendarDate.civil(daysSinceEpoch: Int(d))
         let seconds = Int(m / 1000), millis = Int(m % 1000)
-        func pad(_ n: Int, _ width: Int) -> String {
-            let s = String(n)
-            return String(repeating: "0", count: max(0, width - s.count)) + s
+        let withFraction = millis != 0 || alwaysMilliseconds
+        guard (0...9999).contains(year) else {
+            // Outside four-digit years (never in a valid document): the plain spelling.
+            func pad(_ n: Int, _ width: Int) -> String {
+                let s = String(n)
+                return String(repeating: "0", count: max(0, width - s.count)) + s
+            }
+            var text = "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(seconds / 3600, 2)):\(pad(seconds / 60 % 60, 2)):\(pad(seconds % 60, 2))"
+            if withFraction { text += "." + pad(millis, 3) }
+            return text + "Z"
         }
-        var text = "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(seconds / 3600, 2)):\(pad(seconds / 60 % 60, 2)):\(pad(seconds % 60, 2))"
-        if millis != 0 || alwaysMilliseconds { text += "." + pad(millis, 3) }
-        return text + "Z"
+        // Written digit by digit into one buffer: every header, receipt and event carries
+        // a time, and interpolating padded fields cost several allocations each.
+        return String(unsafeUninitializedCapacity: 24) { out in
+            var at = 0
+            func put(_ byte: UInt8) { out[at] = byte; at += 1 }
+            func digits(_ value: Int, _ width: Int) {
+                var scale = 1
+                for _ in 1..<width { scale *= 10 }
+                while scale > 0 { put(UInt8(0x30 + value / scale % 10)); scale /= 10 }
+            }
+            digits(year, 4); put(0x2D); digits(month, 2); put(0x2D); digits(day, 2); put(0x54)
+            digits(seconds / 3600, 2); put(0x3A); digits(seconds / 60 % 60, 2); put(0x3A); digits(seconds % 60, 2)
+            if withFraction { put(0x2E); digits(millis, 3) }
+            put(0x5A)
+            return at
+        }
     }
 }
 

@@ -27,6 +27,22 @@ final class TimestampTests: XCTestCase {
         }
     }
 
+    func testEveryWrittenTimeParsesBackToItselfAcrossTheFourDigitYears() {
+        // 0001 to 9999, every field width and a spread of milliseconds (zero ones included).
+        let first = Timestamp.parse("0001-01-01T00:00:00Z")!.millisecondsSince1970
+        let last = Timestamp.parse("9999-12-31T23:59:59.999Z")!.millisecondsSince1970
+        for ms in stride(from: first, through: last, by: 3_155_692_597_319) + [first, last, 0, -1, 1, 86_399_999] {
+            let date = Date(millisecondsSince1970: ms)
+            let short = Timestamp.format(date), long = Timestamp.formatWithMilliseconds(date)
+            XCTAssertEqual(long.utf8.count, 24, long)
+            XCTAssertEqual(Timestamp.parse(short), date, short)
+            XCTAssertEqual(Timestamp.parse(long), date, long)
+            XCTAssertEqual(short.utf8.count, ms % 1000 == 0 ? 20 : 24, short)
+        }
+        XCTAssertEqual(Timestamp.formatWithMilliseconds(Date(millisecondsSince1970: 0)), "1970-01-01T00:00:00.000Z")
+        XCTAssertEqual(Timestamp.format(Date(millisecondsSince1970: 1_764_612_309_120)), "2025-12-01T18:05:09.120Z")
+    }
+
     func testMillisecondConversionIsExactAcrossARange() {
         for ms in stride(from: Int64(-5_000_000_000_000), to: 5_000_000_000_000, by: 999_999_937) {
             XCTAssertEqual(Date(millisecondsSince1970: ms).millisecondsSince1970, ms)
