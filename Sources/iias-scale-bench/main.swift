@@ -1,5 +1,6 @@
 import CSodium
 import Foundation
+import Synchronization
 import IIASCrypto
 import IIASLog
 import IIASModel
@@ -164,13 +165,24 @@ var signature = [UInt8](repeating: 0, count: 64), pk = [UInt8](repeating: 0, cou
 crypto_sign_keypair(&pk, &sk)
 let signed = [UInt8](repeating: 0x42, count: 1200)
 crypto_sign_detached(&signature, nil, signed, UInt64(signed.count), sk)
-var verifies = 0
-let verifyStart = now()
-while now() - verifyStart < 2 {
-    for _ in 0..<100 { _ = crypto_sign_verify_detached(signature, signed, UInt64(signed.count), pk) }
-    verifies += 100
+/// Verifies per second on `threads` threads at once, for 2 s.
+func verifyRate(threads: Int, signature: [UInt8], message signed: [UInt8], key pk: [UInt8]) -> Double {
+    let counts = Mutex<[Int]>([])
+    let start = now()
+    DispatchQueue.concurrentPerform(iterations: threads) { _ in
+        var done = 0
+        while now() - start < 2 {
+            for _ in 0..<100 { _ = crypto_sign_verify_detached(signature, signed, UInt64(signed.count), pk) }
+            done += 100
+        }
+        counts.withLock { $0.append(done) }
+    }
+    return Double(counts.withLock { $0.reduce(0, +) }) / (now() - start)
 }
-let rawVerifyRate = Double(verifies) / (now() - verifyStart)
+// The target's limit: one core's rate times the cores. Beside it, what all cores verify
+// at once here (a virtual machine's cores need not add up).
+let rawVerifyRate = verifyRate(threads: 1, signature: signature, message: signed, key: pk)
+let allCoresVerifyRate = verifyRate(threads: cores, signature: signature, message: signed, key: pk)
 let auditStart = now()
 let audit = try ProcessRunner.run(iias, ["log", "verify", cluster.logDirectory("GE"), "--ca", pki.caFile, "--certs", pki.centersDirectory,
                                          "--crl", pki.crlFile, "--json"], timeout: 1800)
@@ -183,6 +195,8 @@ let auditRate = Double(written) / auditSeconds
 let auditLimit = rawVerifyRate * Double(cores)
 print(String(format: "    iias log verify: %.1f s, %.0f entries/s; libsodium Ed25519 verify %.0f/s × %d cores = %.0f/s → %.2f of it (target ≥ 0.80)",
              auditSeconds, auditRate, rawVerifyRate, cores, auditLimit, auditRate / auditLimit))
+print(String(format: "      (libsodium on all %d cores at once: %.0f verifies/s, %.2fx one core; the audit is %.2f of that)",
+             cores, allCoresVerifyRate, allCoresVerifyRate / rawVerifyRate, auditRate / allCoresVerifyRate))
 
 struct Result: Codable {
     var entries: Int
@@ -194,6 +208,8 @@ struct Result: Codable {
     var auditSeconds: Double
     var auditEntriesPerSecond: Double
     var rawVerifyPerSecond: Double
+    /// Verifies per second with every core verifying at once.
+    var allCoresVerifyPerSecond: Double
     var cores: Int
     var auditFractionOfLimit: Double
 }
@@ -202,6 +218,7 @@ if let jsonPath {
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
     try encoder.encode(Result(entries: written, segmentMiB: Double(logBytes) / 1048576, generateSeconds: generateSeconds,
                               fullFold: fullFold, fromSnapshot: fromSnapshot, stopSeconds: stopSeconds, auditSeconds: auditSeconds,
-                              auditEntriesPerSecond: auditRate, rawVerifyPerSecond: rawVerifyRate, cores: cores,
+                              auditEntriesPerSecond: auditRate, rawVerifyPerSecond: rawVerifyRate,
+                              allCoresVerifyPerSecond: allCoresVerifyRate, cores: cores,
                               auditFractionOfLimit: auditRate / auditLimit)).write(to: URL(fileURLWithPath: jsonPath))
 }
