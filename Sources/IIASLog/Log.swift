@@ -315,7 +315,8 @@ public final class LogStore: @unchecked Sendable {
                     guard entry.index == expected else {
                         throw LogStoreError.corrupt(segment: name, offset: offset, reason: "index \(entry.index), expected \(expected)")
                     }
-                    let leaf = Merkle.hashLeaf(entry.encoded())
+                    // The record's body is the encoded entry: hashed where it lies, not re-encoded.
+                    let leaf = Merkle.hashLeaf(data[(offset + Record.headerSize)..<(offset + size)])
                     locations.append(Self.packLocation(n, offset))
                     auditTree?.append(leafHash: leaf)
                     let parents = frontier.append(leafHash: leaf)
@@ -667,19 +668,26 @@ public final class LogStore: @unchecked Sendable {
     }
 
     /// Reads entry `index` with pread on a reader fd (never blocks the writer's files).
+    /// What `entry(at:)` reads first: a notification's record (about 1.6 KiB) fits.
+    static let firstReadSize = 4096
+
     public func entry(at index: UInt64) throws -> LogEntry {
         condition.lock()
         guard index < UInt64(locations.count) else { condition.unlock(); throw LogError.indexOutOfRange(index: index, treeSize: UInt64(locations.count)) }
         let loc = Self.unpackLocation(locations[Int(index)])
         let fd = segments[loc.segment].fd
         condition.unlock()
-        var header = [UInt8](repeating: 0, count: Record.headerSize)
-        guard pread(fd, &header, header.count, off_t(loc.offset)) == header.count else { throw LogStoreError.io("pread", errno: errno) }
-        let length = Int(Record.readBE32(header[...], at: 0))
+        // One read of a typical record's size; a longer one is read again whole.
+        var bytes = [UInt8](repeating: 0, count: Self.firstReadSize)
+        let got = pread(fd, &bytes, bytes.count, off_t(loc.offset))
+        guard got >= Record.headerSize else { throw LogStoreError.io("pread", errno: got < 0 ? errno : EIO) }
+        let length = Int(Record.readBE32(bytes[...], at: 0))
         guard length <= maximumEntrySize else { throw LogError.recordTooLarge(length: length, maximum: maximumEntrySize) }
-        var bytes = [UInt8](repeating: 0, count: Record.headerSize + length)
-        guard pread(fd, &bytes, bytes.count, off_t(loc.offset)) == bytes.count else { throw LogStoreError.io("pread", errno: errno) }
-        let entry = try Record.decode(bytes[...], maximumEntrySize: maximumEntrySize).entry
+        if Record.headerSize + length > got {
+            bytes = [UInt8](repeating: 0, count: Record.headerSize + length)
+            guard pread(fd, &bytes, bytes.count, off_t(loc.offset)) == bytes.count else { throw LogStoreError.io("pread", errno: errno) }
+        }
+        let entry = try Record.decode(bytes[..<(Record.headerSize + length)], maximumEntrySize: maximumEntrySize).entry
         guard entry.index == index else {
             throw LogStoreError.corrupt(segment: location(of: index)?.segment ?? "?", offset: loc.offset, reason: "index \(entry.index), expected \(index)")
         }
