@@ -237,3 +237,23 @@ final class LogStoreLeaderTests: XCTestCase {
         do { _ = try await log.append(type: .sent, payload: [1]); XCTFail("appended after close") } catch {}
     }
 }
+
+/// `entry(at:)` reads a typical record in one go and a longer one in two: sizes around the
+/// first read's edge, and past it, come back whole, in a live log and after reopening.
+final class LogStoreReadSizeTests: XCTestCase {
+    func testRecordsAroundAndPastTheFirstReadComeBackWhole() async throws {
+        let dir = try makeTemporaryDirectory("iias-read-size").path + "/log"
+        let log = try LogStore(directory: dir, segmentSize: 1 << 20)
+        let edge = 4096 - Record.headerSize - 17   // index, time and type precede the payload
+        let sizes = [0, 1, edge - 1, edge, edge + 1, 4096, 10_000, 100_000]
+        var written: [UInt64: [UInt8]] = [:]
+        for (i, size) in sizes.enumerated() {
+            let payload = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ i) }
+            written[try await log.append(type: .operatorAction, payload: payload)] = payload
+        }
+        for (index, payload) in written { XCTAssertEqual(try log.entry(at: index).payload, payload, "\(payload.count) bytes") }
+        log.close()
+        let reopened = try LogStore(directory: dir, segmentSize: 1 << 20, readOnly: true)
+        for (index, payload) in written { XCTAssertEqual(try reopened.entry(at: index).payload, payload, "\(payload.count) bytes after reopening") }
+    }
+}
