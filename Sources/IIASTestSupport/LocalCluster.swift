@@ -34,6 +34,7 @@ public final class LocalCluster: @unchecked Sendable {
     ///   - extra: top-level configuration keys to add or replace.
     public init(_ centers: [String], pki: PKILayout, executable: String, peers: [String: [String]] = [:],
                 users: [String]? = nil, extra: [String: Any] = [:], folder: URL? = nil) throws {
+        ToolOutput.ignoreClosedPipes()   // whoever starts nodes must live to stop them
         self.folder = try folder ?? makeTemporaryDirectory("cluster")
         self.centers = centers
         self.executable = executable

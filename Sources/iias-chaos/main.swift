@@ -46,7 +46,7 @@ struct Outcome: Codable {
     var seconds: Double
 }
 
-func say(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }
+func say(_ text: String) { ToolOutput.line(text, to: .standardError) }
 
 /// Waits until `condition` holds, polling; false after `timeout`.
 func waitUntil(_ timeout: Double, _ condition: () async -> Bool) async -> Bool {

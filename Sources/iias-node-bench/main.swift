@@ -23,7 +23,7 @@ let inflightCases = options["--inflight"].map { $0.split(separator: ",").compact
 let catchUpCount = options.int("--catchup", default: 0)
 
 /// A line on stdout, written at once: in order with the catch-up progress on stderr, also into a pipe.
-func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+func say(_ line: String) { ToolOutput.line(line) }
 
 struct Result: Codable {
     var recipients: Int
@@ -127,7 +127,7 @@ for _ in 0..<400 where !connected {
     connected = ((try? await client.status())?.peersConnected ?? 0) == 3
     if !connected { try await Task.sleep(for: .milliseconds(25)) }
 }
-guard connected else { cluster.stopAll(); FileHandle.standardError.write(Data("nodes did not connect\n".utf8)); exit(1) }
+guard connected else { cluster.stopAll(); ToolOutput.line("nodes did not connect", to: .standardError); exit(1) }
 
 struct CatchUp: Codable {
     var count: Int
@@ -165,10 +165,10 @@ func progress(_ what: String, of total: Int, cluster: LocalCluster, _ counted: @
         while !Task.isCancelled {
             try await Task.sleep(for: .seconds(3))
             let now = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9, count = await counted()
-            FileHandle.standardError.write(Data(String(format: "    catch-up: %d / %d %@ (%.0f s)\n", count, total, what, now).utf8))
+            ToolOutput.line(String(format: "    catch-up: %d / %d %@ (%.0f s)", count, total, what, now), to: .standardError)
             if count != last { last = count; lastChange = now }
             if now - lastChange > 60 {
-                FileHandle.standardError.write(Data("iias-node-bench: catch-up: nothing \(what) for 60 s\n".utf8))
+                ToolOutput.line("iias-node-bench: catch-up: nothing \(what) for 60 s", to: .standardError)
                 cluster.stopAll()
                 exit(1)
             }

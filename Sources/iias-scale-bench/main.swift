@@ -32,10 +32,10 @@ let progressOnTerminal = isatty(2) == 1
 var lastProgress = 0.0
 @MainActor func progress(_ text: String, final: Bool = false) {
     if progressOnTerminal {
-        FileHandle.standardError.write(Data("\r\u{1B}[K\(text.isEmpty ? "" : "  " + text)".utf8))
+        ToolOutput.write("\r\u{1B}[K\(text.isEmpty ? "" : "  " + text)", to: .standardError)
     } else if !text.isEmpty, final || now() - lastProgress >= 10 {
         lastProgress = now()
-        FileHandle.standardError.write(Data("  \(text)\n".utf8))
+        ToolOutput.line("  \(text)", to: .standardError)
     }
 }
 func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
@@ -188,7 +188,7 @@ let audit = try ProcessRunner.run(iias, ["log", "verify", cluster.logDirectory("
                                          "--crl", pki.crlFile, "--json"], timeout: 1800)
 let auditSeconds = now() - auditStart
 guard audit.status == 0 else {
-    FileHandle.standardError.write(Data("iias log verify failed (\(audit.status)):\n\(audit.stdout)\n\(audit.stderr)\n".utf8))
+    ToolOutput.line("iias log verify failed (\(audit.status)):\n\(audit.stdout)\n\(audit.stderr)", to: .standardError)
     exit(1)
 }
 let auditRate = Double(written) / auditSeconds
