@@ -68,6 +68,15 @@ public final class LogStore: @unchecked Sendable {
     /// A batch is being written, by the writer thread or by an appender that found the
     /// log idle; whoever holds it alone touches the files, offsets and caches.
     private var writing = false
+    /// The last fdatasync took longer than `slowSync`: appenders then leave
+    /// the writing to the writer thread, so that a stalling disk blocks no caller's
+    /// thread (the node's actor, for one) for longer than one sync.
+    private var syncsAreSlow = false
+    private var callerBatches: UInt64 = 0
+    /// Batches their own appender wrote (the rest the writer thread did): how often the
+    /// idle-log path is taken.
+    public var batchesWrittenByCallers: UInt64 { condition.lock(); defer { condition.unlock() }; return callerBatches }
+    private let slowSyncNanoseconds: UInt64
     private var closed = false
     /// The tree's right edge (O(log n) hashes): what appends and tree heads need. Roots
     /// and proofs at other sizes come from the `hashes` file.
@@ -110,8 +119,11 @@ public final class LogStore: @unchecked Sendable {
     private let envelopeIndexLock = NSLock()
 
     /// `readOnly` (for auditors): nothing is created, truncated or appended; a torn tail is only reported.
-    public init(directory: String, segmentSize: Int = 64 << 20, maximumEntrySize: Int = 16 << 20, readOnly: Bool = false) throws {
+    /// `slowSync`: an fdatasync longer than this sends appends to the writer thread (see `append(_:)`).
+    public init(directory: String, segmentSize: Int = 64 << 20, maximumEntrySize: Int = 16 << 20, readOnly: Bool = false,
+                slowSync: Duration = .milliseconds(5)) throws {
         self.readOnly = readOnly
+        slowSyncNanoseconds = UInt64(max(0, slowSync.components.seconds)) * 1_000_000_000 + UInt64(max(0, slowSync.components.attoseconds / 1_000_000_000))
         self.directory = directory
         self.segmentSize = segmentSize
         self.maximumEntrySize = maximumEntrySize
@@ -436,8 +448,9 @@ public final class LogStore: @unchecked Sendable {
     ///
     /// Group commit with a leader: when nothing is being written and nothing waits, the
     /// caller writes and syncs its own entries at once, on its own thread (no hand-over to
-    /// the writer thread and back, two wake-ups saved on an idle node). Otherwise they wait
-    /// for the writer thread, which takes everything queued as one batch.
+    /// the writer thread and back, two wake-ups saved on an idle node). Otherwise — or
+    /// while the disk's syncs are slow — they wait for the writer thread, which takes
+    /// everything queued as one batch.
     public func append(_ entries: [(type: EntryType, payload: [UInt8])]) async throws -> [LogEntry] {
         guard !entries.isEmpty else { return [] }
         for entry in entries where entry.payload.count + LogEntry.fixedSize > maximumEntrySize {
@@ -461,8 +474,9 @@ public final class LogStore: @unchecked Sendable {
     private func writeIfIdle(_ entries: [(type: EntryType, payload: [UInt8])]) throws -> [LogEntry]? {
         condition.lock()
         if closed { condition.unlock(); throw LogStoreError.closed }
-        guard !writing && pending.isEmpty else { condition.unlock(); return nil }
+        guard !writing && pending.isEmpty && !syncsAreSlow else { condition.unlock(); return nil }
         writing = true
+        callerBatches += 1
         condition.unlock()
         let batch = entries.map { Pending(type: $0.type, payload: $0.payload, completion: .none) }
         let (results, time, failure) = write(batch)
@@ -572,8 +586,13 @@ public final class LogStore: @unchecked Sendable {
             do {
                 try writeAll(buffer, at: chunkStart)
                 let syncStart = DispatchTime.now().uptimeNanoseconds
-                guard fdatasync(writeFD) == 0 else { throw LogStoreError.io("fdatasync", errno: errno) }
-                syncObserver?(Double(DispatchTime.now().uptimeNanoseconds - syncStart) / 1e9, staged.count)
+                let syncError = fdatasync(writeFD) == 0 ? 0 : errno
+                let syncNanoseconds = DispatchTime.now().uptimeNanoseconds - syncStart
+                condition.lock()
+                syncsAreSlow = syncNanoseconds > slowSyncNanoseconds
+                condition.unlock()
+                guard syncError == 0 else { throw LogStoreError.io("fdatasync", errno: syncError) }
+                syncObserver?(Double(syncNanoseconds) / 1e9, staged.count)
             } catch {
                 _ = ftruncate(writeFD, off_t(chunkStart))
                 writeOffset = chunkStart

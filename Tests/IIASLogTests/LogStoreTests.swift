@@ -214,6 +214,19 @@ final class LogStoreLeaderTests: XCTestCase {
         XCTAssertEqual(count - UInt64(acknowledged.count), 5, "the rest are the five tree heads")
     }
 
+    func testAppendersWriteTheirOwnBatchOnlyWhileSyncsAreFast() async throws {
+        for (slowSync, expected) in [(Duration.seconds(60), UInt64(10)), (Duration.zero, UInt64(1))] {
+            let dir = try makeTemporaryDirectory("iias-leader-slow").path + "/log"
+            let log = try LogStore(directory: dir, slowSync: slowSync)
+            for i in 0..<10 { _ = try await log.append(type: .operatorAction, payload: Array("one at a time \(i)".utf8)) }
+            // Fast syncs: each append, alone on an idle log, is written by its caller. A sync
+            // slower than `slowSync` (here: any) hands every later append to the writer thread.
+            XCTAssertEqual(log.batchesWrittenByCallers, expected, "slowSync \(slowSync)")
+            XCTAssertEqual(log.count, 10)
+            log.close()
+        }
+    }
+
     func testACloseDuringAppendsLosesNothingAcknowledged() async throws {
         let dir = try makeTemporaryDirectory("iias-leader-close").path + "/log"
         let log = try LogStore(directory: dir, segmentSize: 4096)
