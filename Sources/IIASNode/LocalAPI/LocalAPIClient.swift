@@ -109,7 +109,9 @@ public struct LocalAPIClient: Sendable {
         if let reused = idle.take() {
             do { return try await exchange(on: reused, method, path, body: body) } catch ExchangeFailure.notSent {}
         }
-        return try await exchange(on: try await connect(), method, path, body: body)
+        do { return try await exchange(on: try await connect(), method, path, body: body) } catch ExchangeFailure.notSent {
+            throw Failure.unreachable("the request could not be written to the node at \(socketPath) (the connection closed)")
+        }
     }
 
     /// Why an exchange failed before the node could have seen the request.
