@@ -184,6 +184,7 @@ let package = Package(
             dependencies: [
                 "IIASNode", "IIASLog", "IIASCrypto", "IIASModel", "IIASTransport", "IIASTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]

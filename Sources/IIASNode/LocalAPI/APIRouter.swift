@@ -157,9 +157,9 @@ struct APIRouter: Sendable {
 
     func allPeers() async -> [CenterID] { await operations.peers().map(\.center) }
 
-    /// One NDJSON line of the event stream.
-    static func eventLine(_ line: EventLine, encoder: JSONEncoder) -> [UInt8] {
-        ((try? encoder.encode(line)).map(Array.init) ?? []) + [0x0A]
+    /// One NDJSON line of the event stream; nil if it cannot be encoded (it is then left out).
+    static func eventLine(_ line: EventLine, encoder: JSONEncoder) -> [UInt8]? {
+        (try? encoder.encode(line)).map { Array($0) + [0x0A] }
     }
 
     /// A draft notification: the node fills `version`, `id`, `created`, `sender` and

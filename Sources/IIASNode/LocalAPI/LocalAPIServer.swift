@@ -192,17 +192,13 @@ final class APIHandler: ChannelInboundHandler, @unchecked Sendable {
                     headers.add(name: "cache-control", value: "no-store")
                     context.writeAndFlush(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
                     return loop.scheduleRepeatedTask(initialDelay: Self.heartbeatInterval, delay: Self.heartbeatInterval) { _ in
-                        let (_, context) = bound.value
-                        context.writeAndFlush(NIOAny(HTTPServerResponsePart.body(.byteBuffer(context.channel.allocator.buffer(bytes: heartbeat)))), promise: nil)
+                        if let heartbeat { Self.writeLine(heartbeat, context: bound.value.1) }
                     }
                 }
                 for await event in events {
                     if Task.isCancelled { break }
-                    let line = APIRouter.eventLine(EventLine(event), encoder: encoder)
-                    loop.execute {
-                        let (_, context) = bound.value
-                        context.writeAndFlush(NIOAny(HTTPServerResponsePart.body(.byteBuffer(context.channel.allocator.buffer(bytes: line)))), promise: nil)
-                    }
+                    guard let line = APIRouter.eventLine(EventLine(event), encoder: encoder) else { continue }
+                    loop.execute { Self.writeLine(line, context: bound.value.1) }
                 }
                 beating.whenSuccess { $0.cancel() }
                 loop.execute {
@@ -211,6 +207,11 @@ final class APIHandler: ChannelInboundHandler, @unchecked Sendable {
                 }
             }
         }
+    }
+
+    /// One line of an event stream, flushed at once (on the connection's loop).
+    private static func writeLine(_ line: [UInt8], context: ChannelHandlerContext) {
+        context.writeAndFlush(NIOAny(HTTPServerResponsePart.body(.byteBuffer(context.channel.allocator.buffer(bytes: line)))), promise: nil)
     }
 
     /// How often an event stream carries a heartbeat line when nothing else happens.
