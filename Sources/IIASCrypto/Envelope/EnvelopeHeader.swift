@@ -37,27 +37,64 @@ public struct EnvelopeHeader: Sendable, Equatable {
         self.receipt = receipt
     }
 
-    /// The canonical bytes (RFC 8785 form) that are signed and used as associated data.
+    /// The canonical bytes (RFC 8785 form) that are signed and used as associated data:
+    /// members in key order (created, id, keys, kind, nonce, receipt, recipients,
+    /// sender), written straight into one buffer — every envelope sealed and every
+    /// header read (re-encoded to prove it canonical) comes through here.
     public var canonicalBytes: [UInt8] {
-        var members: [String: JSONValue] = [
-            "id": .string(id.canonicalString),
-            "kind": .string(kind.rawValue),
-            "sender": .string(sender.rawValue),
-            "recipients": .array(recipients.map { .string($0.rawValue) }),
-            "created": .string(Timestamp.formatWithMilliseconds(created)),
-        ]
-        if let nonce { members["nonce"] = .string(Data(nonce).base64EncodedString()) }
+        var out: [UInt8] = []
+        out.reserveCapacity(192 + 72 * sealedKeys.count + (receipt == nil ? 0 : 160))
+        out.append(contentsOf: #"{"created":"#.utf8)
+        JSONWriter.write(string: Timestamp.formatWithMilliseconds(created), to: &out)
+        out.append(contentsOf: #","id":"#.utf8)
+        JSONWriter.write(string: id.canonicalString, to: &out)
         if !sealedKeys.isEmpty {
-            members["keys"] = .object(Dictionary(uniqueKeysWithValues: sealedKeys.map {
-                ($0.key.rawValue, JSONValue.string(Data($0.value).base64EncodedString()))
-            }))
+            out.append(contentsOf: #","keys":{"#.utf8)
+            let centers = sealedKeys.keys.sorted { $0.rawValue.utf16.lexicographicallyPrecedes($1.rawValue.utf16) }
+            for (i, center) in centers.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                JSONWriter.write(string: center.rawValue, to: &out)
+                out.append(UInt8(ascii: ":"))
+                JSONWriter.write(string: Data(sealedKeys[center]!).base64EncodedString(), to: &out)
+            }
+            out.append(UInt8(ascii: "}"))
         }
-        if let receipt { members["receipt"] = receipt.json }
-        return JSONWriter.bytes(.object(members))
+        out.append(contentsOf: #","kind":"#.utf8)
+        JSONWriter.write(string: kind.rawValue, to: &out)
+        if let nonce {
+            out.append(contentsOf: #","nonce":"#.utf8)
+            JSONWriter.write(string: Data(nonce).base64EncodedString(), to: &out)
+        }
+        if let receipt {
+            out.append(contentsOf: #","receipt":"#.utf8)
+            receipt.writeCanonical(to: &out)
+        }
+        out.append(contentsOf: #","recipients":["#.utf8)
+        for (i, recipient) in recipients.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            JSONWriter.write(string: recipient.rawValue, to: &out)
+        }
+        out.append(contentsOf: #"],"sender":"#.utf8)
+        JSONWriter.write(string: sender.rawValue, to: &out)
+        out.append(UInt8(ascii: "}"))
+        return out
     }
 
-    /// Parses and checks every field, then requires the bytes to be canonical.
+    /// Parses and checks every field, then requires the bytes to be canonical. A header
+    /// in canonical form (every header a signer writes) is read in one pass
+    /// (`readCanonical`); anything else goes through the general reader, which says
+    /// what is wrong.
     init(parsing bytes: ArraySlice<UInt8>) throws(EnvelopeError) {
+        if let header = Self.readCanonical(bytes) {
+            self = header
+        } else {
+            try self.init(parsingAnyForm: bytes)
+        }
+    }
+
+    /// The general reader: a strict JSON parse, each field by name (naming the first
+    /// that is wrong), the rules between fields, then the canonical re-encoding.
+    package init(parsingAnyForm bytes: ArraySlice<UInt8>) throws(EnvelopeError) {
         let parsed: JSONParser.Result
         do {
             parsed = try JSONParser.parse(Array(bytes))
@@ -76,11 +113,6 @@ public struct EnvelopeHeader: Sendable, Equatable {
         }
         let sender = try fields.center("sender")
         let recipients = try fields.centers("recipients")
-        guard recipients.count <= Envelope.maximumRecipients else {
-            throw .tooLarge(part: "recipient list", size: recipients.count, limit: Envelope.maximumRecipients)
-        }
-        guard !recipients.isEmpty else { throw .malformedHeader("recipients: empty") }
-        guard !recipients.contains(sender) else { throw .malformedHeader("recipients: contains the sender") }
         let createdText = try fields.string("created")
         guard let created = Timestamp.parse(createdText), Timestamp.formatWithMilliseconds(created) == createdText else {
             throw .malformedHeader("created: not a timestamp like 2026-11-22T21:05:09.120Z")
@@ -98,12 +130,34 @@ public struct EnvelopeHeader: Sendable, Equatable {
             try keys.requireNoOthers()
         case .receipt:
             receipt = try Receipt(HeaderFields(try fields.object("receipt"), path: "receipt."))
-            guard recipients.count == 1 else { throw .malformedHeader("recipients: a receipt goes to exactly one center") }
         }
         try fields.requireNoOthers()
         self.init(id: id, kind: kind, sender: sender, recipients: recipients, created: created,
                   nonce: nonce, sealedKeys: sealed, receipt: receipt)
+        try checkRules()
         guard canonicalBytes.elementsEqual(bytes) else { throw .nonCanonicalHeader }
+    }
+
+    /// The rules between fields, which both readers apply to what they read.
+    func checkRules() throws(EnvelopeError) {
+        guard recipients.count <= Envelope.maximumRecipients else {
+            throw .tooLarge(part: "recipient list", size: recipients.count, limit: Envelope.maximumRecipients)
+        }
+        guard !recipients.isEmpty else { throw .malformedHeader("recipients: empty") }
+        guard !recipients.contains(sender) else { throw .malformedHeader("recipients: contains the sender") }
+        switch kind {
+        case .notification:
+            guard nonce != nil, receipt == nil else { throw .malformedHeader("a notification has a nonce and no receipt") }
+            guard Set(sealedKeys.keys) == Set(recipients) else {
+                throw .malformedHeader("keys: one sealed content key for each recipient, and no other")
+            }
+        case .receipt:
+            guard let receipt, nonce == nil, sealedKeys.isEmpty else {
+                throw .malformedHeader("a receipt has a receipt field and no nonce or keys")
+            }
+            guard recipients.count == 1 else { throw .malformedHeader("recipients: a receipt goes to exactly one center") }
+            try receipt.checkRules()
+        }
     }
 }
 

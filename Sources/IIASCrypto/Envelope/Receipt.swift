@@ -59,16 +59,30 @@ public struct Receipt: Sendable, Equatable {
             .prefix(maximumDetailLength)))
     }
 
-    var json: JSONValue {
-        var members: [String: JSONValue] = [
-            "envelope": .string(envelopeID.canonicalString),
-            "sha256": .string(envelopeSHA256.hexString),
-            "outcome": .string(outcome.rawValue),
-        ]
-        if let logIndex { members["logIndex"] = .integer(Int64(clamping: logIndex)) }
-        if let reason { members["reason"] = .string(reason.rawValue) }
-        if let detail { members["detail"] = .string(detail) }
-        return .object(members)
+    /// The receipt member of a canonical header: keys in order (detail, envelope,
+    /// logIndex, outcome, reason, sha256).
+    func writeCanonical(to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "{"))
+        if let detail {
+            out.append(contentsOf: #""detail":"#.utf8)
+            JSONWriter.write(string: detail, to: &out)
+            out.append(UInt8(ascii: ","))
+        }
+        out.append(contentsOf: #""envelope":"#.utf8)
+        JSONWriter.write(string: envelopeID.canonicalString, to: &out)
+        if let logIndex {
+            out.append(contentsOf: #","logIndex":"#.utf8)
+            out.append(contentsOf: String(Int64(clamping: logIndex)).utf8)
+        }
+        out.append(contentsOf: #","outcome":"#.utf8)
+        JSONWriter.write(string: outcome.rawValue, to: &out)
+        if let reason {
+            out.append(contentsOf: #","reason":"#.utf8)
+            JSONWriter.write(string: reason.rawValue, to: &out)
+        }
+        out.append(contentsOf: #","sha256":"#.utf8)
+        JSONWriter.write(string: envelopeSHA256.hexString, to: &out)
+        out.append(UInt8(ascii: "}"))
     }
 
     init(_ fields: HeaderFields) throws(EnvelopeError) {
@@ -88,6 +102,14 @@ public struct Receipt: Sendable, Equatable {
             self.reason = reason
         }
         detail = try fields.optionalString("detail")
+        try fields.requireNoOthers()
+        try checkRules()
+    }
+
+    /// The rules between a receipt's fields, which both header readers apply.
+    func checkRules() throws(EnvelopeError) {
+        guard envelopeSHA256.count == SHA256.byteCount else { throw .malformedHeader("receipt.sha256: expected \(SHA256.byteCount) bytes") }
+        if let logIndex, logIndex > 1 << 53 { throw .malformedHeader("receipt.logIndex: expected a non-negative integer") }
         if let detail, detail != Self.sanitize(detail) {
             throw .malformedHeader("receipt.detail: only printable ASCII, at most \(Self.maximumDetailLength) characters")
         }
@@ -99,6 +121,5 @@ public struct Receipt: Sendable, Equatable {
         case .refused:
             guard reason != nil else { throw .malformedHeader("receipt.reason: missing (a refusal names its reason)") }
         }
-        try fields.requireNoOthers()
     }
 }

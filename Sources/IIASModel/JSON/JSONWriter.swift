@@ -20,7 +20,7 @@ package enum JSONWriter {
         case .double(let d):
             // Swift's description is the shortest text that reads back to the same Double.
             out.append(contentsOf: (d.isFinite ? "\(d)" : "null").utf8)
-        case .string(let s): writeString(s, to: &out)
+        case .string(let s): write(string: s, to: &out)
         case .array(let items):
             out.append(UInt8(ascii: "["))
             for (i, item) in items.enumerated() {
@@ -33,7 +33,7 @@ package enum JSONWriter {
             let keys = members.keys.sorted { $0.utf16.lexicographicallyPrecedes($1.utf16) }
             for (i, key) in keys.enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
-                writeString(key, to: &out)
+                write(string: key, to: &out)
                 out.append(UInt8(ascii: ":"))
                 write(members[key]!, to: &out)
             }
@@ -43,14 +43,18 @@ package enum JSONWriter {
 
     private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
-    private static func writeString(_ s: String, to out: inout [UInt8]) {
+    /// One string in the JCS form, quoted and escaped (also used by writers that lay out
+    /// a fixed set of members themselves, such as envelope headers).
+    package static func write(string s: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         // Most strings (ids, base64, timestamps) need no escape: copied in one go.
-        if !s.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-            out.append(contentsOf: s.utf8)
+        let copied = s.utf8.withContiguousStorageIfAvailable { text -> Bool in
+            guard !text.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else { return false }
+            out.append(contentsOf: text)
             out.append(UInt8(ascii: "\""))
-            return
+            return true
         }
+        if copied == true { return }
         for byte in s.utf8 {
             switch byte {
             case UInt8(ascii: "\""): out.append(contentsOf: [0x5C, 0x22])
