@@ -309,26 +309,25 @@ public final class LogStore: @unchecked Sendable {
             (expected, scanSegment, startOffset) = try loadTrustedPrefix(names: names)
             try openSideFiles()
         }
-        for (n, name) in names.enumerated() where n >= scanSegment {
-            let path = directory + "/" + name
-            let data = try Self.readFile(path)
-            guard data.count >= Self.segmentHeaderSize, Array(data[0..<8]) == Self.magic,
-                  Record.readBE32(data[...], at: 8) == Self.version else {
-                throw LogStoreError.badSegment(segment: name, reason: "bad segment header")
+        // Segments are read and checked (CRC, leaf hash) on every core, a window of them at
+        // a time (bounded memory); their records are then taken in order.
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        for window in stride(from: scanSegment, to: names.count, by: cores) {
+            let part = window..<min(names.count, window + cores)
+            let resume = (offset: startOffset, index: expected)
+            let (directory, maximumEntrySize, first) = (directory, maximumEntrySize, scanSegment)
+            let scans = Self.concurrentMap(Array(part)) { [names] n in
+                Self.scanSegment(directory + "/" + names[n], maximumEntrySize: maximumEntrySize, resume: n == first ? resume : nil)
             }
-            let first = Record.readBE(data[...], at: 12)
-            var offset = n == scanSegment ? startOffset : Self.segmentHeaderSize
-            guard offset > Self.segmentHeaderSize || first == expected, name == Self.segmentName(first) else {
-                throw LogStoreError.badSegment(segment: name, reason: "starts at index \(first), expected \(expected): segment missing or reordered")
-            }
-            while offset < data.count {
-                do {
-                    let (entry, size) = try Record.decode(data[offset...], maximumEntrySize: maximumEntrySize)
-                    guard entry.index == expected else {
-                        throw LogStoreError.corrupt(segment: name, offset: offset, reason: "index \(entry.index), expected \(expected)")
-                    }
-                    // The record's body is the encoded entry: hashed where it lies, not re-encoded.
-                    let leaf = Merkle.hashLeaf(data[(offset + Record.headerSize)..<(offset + size)])
+            for (n, scan) in zip(part, scans) {
+                let name = names[n]
+                let path = directory + "/" + name
+                let scan = try scan.get()
+                guard n == scanSegment && startOffset > Self.segmentHeaderSize || scan.first == expected else {
+                    throw LogStoreError.badSegment(segment: name, reason: "starts at index \(scan.first), expected \(expected): segment missing or reordered")
+                }
+                for (k, offset) in scan.offsets.enumerated() {
+                    let leaf = Array(scan.leaves[(k * SHA256.byteCount)..<((k + 1) * SHA256.byteCount)])
                     locations.append(Self.packLocation(n, offset))
                     auditTree?.append(leafHash: leaf)
                     let parents = frontier.append(leafHash: leaf)
@@ -344,36 +343,26 @@ public final class LogStore: @unchecked Sendable {
                         }
                     }
                     expected += 1
-                    offset += size
-                } catch let error as LogError {
+                }
+                if let (offset, error, reachesEnd) = scan.stop {
                     // Torn tail: only the last record of the last segment may be cut.
-                    let isLast = n == names.count - 1
-                    let reachesEnd: Bool
-                    switch error {
-                    case .truncated: reachesEnd = true
-                    case .checksumMismatch, .malformedEntry:
-                        reachesEnd = data.count - offset == Record.headerSize + Int(Record.readBE32(data[...], at: offset))
-                    default: reachesEnd = false
-                    }
-                    guard isLast, reachesEnd else {
-                        throw LogStoreError.corrupt(segment: name, offset: offset, reason: error.description)
+                    guard n == names.count - 1, reachesEnd else {
+                        throw LogStoreError.corrupt(segment: name, offset: offset, reason: error)
                     }
                     guard readOnly || truncate(path, off_t(offset)) == 0 else { throw LogStoreError.io("truncate \(name)", errno: errno) }
-                    truncatedTail = (name, offset, data.count - offset)
-                    break
+                    truncatedTail = (name, offset, scan.size - offset)
                 }
-            }
-            if readOnly {
-                let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-                guard fd >= 0 else { throw LogStoreError.io("open \(name)", errno: errno) }
-                segments.append((name, first, fd))
-            }
-            if n == names.count - 1 && !readOnly {
-                writeFD = Glibc.open(path, O_WRONLY | O_CLOEXEC)
-                guard writeFD >= 0 else { throw LogStoreError.io("open \(name)", errno: errno) }
-                writeOffset = min(offset, data.count)
-                if let cut = truncatedTail, cut.segment == name { writeOffset = cut.offset }
-                guard fdatasync(writeFD) == 0 else { throw LogStoreError.io("fdatasync", errno: errno) }
+                if readOnly {
+                    let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+                    guard fd >= 0 else { throw LogStoreError.io("open \(name)", errno: errno) }
+                    segments.append((name, scan.first, fd))
+                }
+                if n == names.count - 1 && !readOnly {
+                    writeFD = Glibc.open(path, O_WRONLY | O_CLOEXEC)
+                    guard writeFD >= 0 else { throw LogStoreError.io("open \(name)", errno: errno) }
+                    writeOffset = scan.stop?.offset ?? scan.size
+                    guard fdatasync(writeFD) == 0 else { throw LogStoreError.io("fdatasync", errno: errno) }
+                }
             }
         }
         if readOnly { return }
@@ -383,6 +372,75 @@ public final class LogStore: @unchecked Sendable {
         hashedCount = frontier.treeSize
         if segments.isEmpty { try startSegment(first: 0) }
         try checkCheckpointFile()
+    }
+
+    /// One segment's records, read and checked on their own: where each lies and its
+    /// leaf hash, and where and why the scan stopped short of the end, if it did.
+    private struct SegmentScan: Sendable {
+        var first: UInt64
+        var size: Int
+        var offsets: [Int] = []
+        /// The records' leaf hashes, 32 bytes each, in order.
+        var leaves: [UInt8] = []
+        /// A record that does not decode: its offset, why, and whether it runs to the
+        /// end of the file (a torn tail, if this is the last segment).
+        var stop: (offset: Int, reason: String, reachesEnd: Bool)?
+    }
+
+    /// Scans a segment from its first record, or from `resume` (an offset and the index
+    /// expected there) when a trusted prefix ends inside it.
+    private static func scanSegment(_ path: String, maximumEntrySize: Int,
+                                    resume: (offset: Int, index: UInt64)?) -> Result<SegmentScan, LogStoreError> {
+        let name = String(path.split(separator: "/").last ?? "")
+        let data: [UInt8]
+        do { data = try readFile(path) } catch {
+            return .failure(error as? LogStoreError ?? .io("read \(name)", errno: errno))
+        }
+        guard data.count >= Self.segmentHeaderSize, Array(data[0..<8]) == Self.magic,
+              Record.readBE32(data[...], at: 8) == Self.version else {
+            return .failure(.badSegment(segment: name, reason: "bad segment header"))
+        }
+        var scan = SegmentScan(first: Record.readBE(data[...], at: 12), size: data.count)
+        guard name == segmentName(scan.first) else {
+            return .failure(.badSegment(segment: name, reason: "starts at index \(scan.first) but is named \(name): segment renamed"))
+        }
+        var offset = resume?.offset ?? Self.segmentHeaderSize
+        var expected = resume?.index ?? scan.first
+        while offset < data.count {
+            do {
+                let (entry, size) = try Record.decode(data[offset...], maximumEntrySize: maximumEntrySize)
+                guard entry.index == expected else {
+                    return .failure(.corrupt(segment: name, offset: offset, reason: "index \(entry.index), expected \(expected)"))
+                }
+                // The record's body is the encoded entry: hashed where it lies, not re-encoded.
+                scan.leaves.append(contentsOf: Merkle.hashLeaf(data[(offset + Record.headerSize)..<(offset + size)]))
+                scan.offsets.append(offset)
+                expected += 1
+                offset += size
+            } catch {
+                let reachesEnd: Bool
+                switch error {
+                case .truncated: reachesEnd = true
+                case .checksumMismatch, .malformedEntry:
+                    reachesEnd = data.count - offset == Record.headerSize + Int(Record.readBE32(data[...], at: offset))
+                default: reachesEnd = false
+                }
+                scan.stop = (offset, error.description, reachesEnd)
+                break
+            }
+        }
+        return .success(scan)
+    }
+
+    /// `transform` of each item, on every core at once, results in order.
+    private static func concurrentMap<T: Sendable, R: Sendable>(_ items: [T], _ transform: @Sendable (T) -> R) -> [R] {
+        if items.count == 1 { return [transform(items[0])] }
+        var results = [R?](repeating: nil, count: items.count)
+        results.withUnsafeMutableBufferPointer { out in
+            nonisolated(unsafe) let out = out
+            DispatchQueue.concurrentPerform(iterations: items.count) { i in out[i] = transform(items[i]) }
+        }
+        return results.map { $0! }
     }
 
     private func writeSide(_ hashes: [UInt8], _ index: [UInt8]) throws {

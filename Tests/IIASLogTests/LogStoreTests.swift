@@ -126,6 +126,36 @@ final class LogStoreTests: XCTestCase {
 
 extension LogStoreTests {
     /// An auditor's read-only open reports a torn tail without cutting it and refuses appends.
+    /// Segments are scanned on every core, a window at a time: with many more segments
+    /// than cores, a read-only open and a rebuild from the segments alone (side files
+    /// gone) find every entry where it is and the same tree as the log that wrote them.
+    func testManySegmentsScanInOrder() async throws {
+        let dir = try freshDirectory()
+        let payloads = try await fill(dir, 300)
+        let segments = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".seg") }
+        XCTAssertGreaterThan(segments.count, 4 * ProcessInfo.processInfo.activeProcessorCount)
+        let root: [UInt8]
+        do {
+            let log = try LogStore(directory: dir, segmentSize: 4096)
+            root = try log.merkleTree().rootHash(treeSize: 300)
+            log.close()
+        }
+        let readOnly = try LogStore(directory: dir, segmentSize: 4096, readOnly: true)
+        XCTAssertEqual(readOnly.count, 300)
+        XCTAssertNil(readOnly.truncatedTail)
+        XCTAssertEqual(try readOnly.merkleTree().rootHash(treeSize: 300), root)
+        for (index, payload) in payloads { XCTAssertEqual(try readOnly.entry(at: index).payload, payload) }
+        readOnly.close()
+        for name in [LogStore.hashesFileName, LogStore.indexFileName] { try FileManager.default.removeItem(atPath: dir + "/" + name) }
+        let rebuilt = try LogStore(directory: dir, segmentSize: 4096)
+        XCTAssertEqual(rebuilt.count, 300)
+        XCTAssertEqual(try rebuilt.merkleTree().rootHash(treeSize: 300), root)
+        let next = try await rebuilt.append(type: .sent, payload: [9])
+        XCTAssertEqual(next, 300)
+        XCTAssertEqual(try rebuilt.entry(at: 299).payload, payloads[299])
+        rebuilt.close()
+    }
+
     func testReadOnlyOpenChangesNothing() async throws {
         let dir = try freshDirectory()
         _ = try await fill(dir, 20)
