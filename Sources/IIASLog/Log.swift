@@ -771,6 +771,63 @@ public final class LogStore: @unchecked Sendable {
         return entry
     }
 
+    /// Entries from the start of `range` in order, each run of them in one segment read
+    /// with one pread (at most `runReadLimit` bytes a read): what a sequential reader
+    /// (an audit, a fold, an iteration) pays per entry is its bytes, not a system call.
+    /// Stops early, after at least one entry, once `runReadLimit` bytes of payload are
+    /// held or `runEntryLimit` entries read, so memory stays bounded whatever is asked.
+    public func readEntries(_ range: Range<UInt64>) throws -> [LogEntry] {
+        condition.lock()
+        guard range.upperBound <= UInt64(locations.count) else {
+            condition.unlock()
+            throw LogError.indexOutOfRange(index: range.upperBound - 1, treeSize: UInt64(locations.count))
+        }
+        let places = (range.lowerBound..<min(range.upperBound, range.lowerBound + Self.runEntryLimit)).map {
+            Self.unpackLocation(locations[Int($0)])
+        }
+        let fds = segments.map(\.fd)
+        condition.unlock()
+        var out: [LogEntry] = []
+        out.reserveCapacity(places.count)
+        var held = 0
+        var first = 0
+        while first < places.count, held < Self.runReadLimit {
+            // A run: consecutive records of one segment, within the read limit.
+            let segment = places[first].segment, start = places[first].offset
+            var end = first + 1
+            while end < places.count, places[end].segment == segment, places[end].offset - start < Self.runReadLimit { end += 1 }
+            var bytes = [UInt8](repeating: 0, count: places[end - 1].offset - start + Self.firstReadSize)
+            let got = pread(fds[segment], &bytes, bytes.count, off_t(start))
+            guard got >= 0 else { throw LogStoreError.io("pread", errno: errno) }
+            for k in first..<end {
+                let index = range.lowerBound + UInt64(k)
+                let at = places[k].offset - start
+                let available = got - at
+                let length = available >= Record.headerSize ? Int(Record.readBE32(bytes[...], at: at)) : Int.max
+                guard held < Self.runReadLimit else { return out }
+                guard length <= maximumEntrySize, Record.headerSize + length <= available else {
+                    let alone = try entry(at: index)   // longer than what was read (or damaged): read alone
+                    held += alone.payload.count
+                    out.append(alone)
+                    continue
+                }
+                let entry = try Record.decode(bytes[at..<(at + Record.headerSize + length)], maximumEntrySize: maximumEntrySize).entry
+                guard entry.index == index else {
+                    throw LogStoreError.corrupt(segment: location(of: index)?.segment ?? "?", offset: places[k].offset,
+                                                reason: "index \(entry.index), expected \(index)")
+                }
+                held += entry.payload.count
+                out.append(entry)
+            }
+            first = end
+        }
+        return out
+    }
+
+    /// The most one read of `readEntries(_:)` asks for, and the most entries it returns.
+    static let runReadLimit = 4 << 20
+    static let runEntryLimit: UInt64 = 4096
+
     /// The envelope id of a sent/received/receipt entry for the lookup map (the first
     /// entry of an id wins); payloads of other types, or that are not envelopes, give nil.
     private static func envelopeID(type: EntryType, payload: [UInt8]) -> UUID? {
@@ -804,19 +861,18 @@ public final class LogStore: @unchecked Sendable {
                 return
             }
             condition.unlock()
-            for i in scanned..<end {
-                if let entry = try? entry(at: i), let id = Self.envelopeID(type: entry.type, payload: entry.payload), found[id] == nil {
-                    found[id] = i
-                }
+            for entry in entries(from: scanned, to: end) {
+                if let id = Self.envelopeID(type: entry.type, payload: entry.payload), found[id] == nil { found[id] = entry.index }
             }
             scanned = end
         }
     }
 
-    /// The entries from `start` up to the current end (a snapshot of the count), read
-    /// lazily one at a time. A read error ends the iteration; it is then in `error`.
-    public func entries(from start: UInt64 = 0) -> LogEntries {
-        LogEntries(log: self, start: start, end: count)
+    /// The entries from `start` up to `end` (default: the current end, a snapshot of the
+    /// count), read lazily a run at a time. A read error ends the iteration; it is then
+    /// in `error`.
+    public func entries(from start: UInt64 = 0, to end: UInt64? = nil) -> LogEntries {
+        LogEntries(log: self, start: start, end: min(end ?? count, count))
     }
 
     /// Where entry `index` is stored (segment file name, byte offset of its record), for error messages.
@@ -860,23 +916,41 @@ public struct LogEntries: Sequence {
     /// The read error that ended the last iteration early, if any.
     public var error: (any Error)? { failure.error }
 
+    /// Reads ahead `batch` entries at a time (`LogStore.readEntries(_:)`).
     public struct Iterator: IteratorProtocol {
         let log: LogStore
         var position: UInt64
         let end: UInt64
         let failure: FailureBox
+        var buffered: [LogEntry] = []
+        var cursor = 0
+        static let batch: UInt64 = 256
 
         public mutating func next() -> LogEntry? {
-            guard position < end else { return nil }
-            do {
-                let entry = try log.entry(at: position)
-                position += 1
-                return entry
-            } catch {
-                failure.error = error
-                position = end
-                return nil
+            if cursor == buffered.count {
+                guard position < end else { return nil }
+                let upTo = Swift.min(end, position + Self.batch)
+                cursor = 0
+                if let run = try? log.readEntries(position..<upTo) {
+                    buffered = run
+                    position += UInt64(run.count)
+                } else {
+                    // One at a time up to the entry that fails, so the error is that entry's own.
+                    buffered = []
+                    do {
+                        while position < upTo {
+                            buffered.append(try log.entry(at: position))
+                            position += 1
+                        }
+                    } catch {
+                        failure.error = error
+                        position = end
+                    }
+                    if buffered.isEmpty { return nil }
+                }
             }
+            defer { cursor += 1 }
+            return buffered[cursor]
         }
     }
 

@@ -100,12 +100,16 @@ func checkSignatures(_ log: LogStore, tree: any MerkleHashSource, verifier: Enve
         var summary = SignatureSummary()
         var failure: (index: UInt64, why: String)?
         let start = UInt64(part) * chunk
-        for index in start..<min(count, start + chunk) {
-            do { try checkEntry(index, log: log, tree: tree, verifier: verifier, summary: &summary) } catch {
+        let entries = log.entries(from: start, to: min(count, start + chunk))
+        var index = start
+        for entry in entries {
+            do { try checkEntry(entry, tree: tree, verifier: verifier, summary: &summary) } catch {
                 failure = (index, (error as? EntryProblem)?.why ?? "\(error)")
                 break
             }
+            index += 1
         }
+        if failure == nil, let error = entries.error { failure = (index, "unreadable: \(error)") }
         let checked = shared.withLock { state in
             state.parts[part] = (summary, failure)
             state.checked += min(count, start + chunk) - start
@@ -133,11 +137,10 @@ struct EntryProblem: Error { var why: String }
 
 /// One entry's check: a tree head's signature, origin, size and root; an envelope's
 /// signature and its sender's certificate at signing time.
-private func checkEntry(_ index: UInt64, log: LogStore, tree: any MerkleHashSource, verifier: EnvelopeVerifier,
+private func checkEntry(_ entry: LogEntry, tree: any MerkleHashSource, verifier: EnvelopeVerifier,
                         summary: inout SignatureSummary) throws(EntryProblem) {
     func problem(_ why: String) -> EntryProblem { EntryProblem(why: why) }
-    let entry: LogEntry
-    do { entry = try log.entry(at: index) } catch { throw problem("unreadable: \(error)") }
+    let index = entry.index
     switch entry.type {
     case .treeHead:
         let note = String(decoding: entry.payload, as: UTF8.self)

@@ -156,6 +156,45 @@ extension LogStoreTests {
         rebuilt.close()
     }
 
+    /// Runs of entries read with one pread: the same entries as one at a time, bounded
+    /// in bytes, and a record damaged after the open ends an iteration at that record,
+    /// with its own error, after every entry before it.
+    func testRunsOfEntriesReadAsOneAndStopAtDamage() async throws {
+        let dir = try freshDirectory()
+        let payloads = try await fill(dir, 300)
+        let log = try LogStore(directory: dir, segmentSize: 4096, readOnly: true)
+        defer { log.close() }
+        let run = try log.readEntries(0..<300)
+        XCTAssertEqual(run.map(\.index), Array(0..<300))
+        for entry in run { XCTAssertEqual(entry.payload, payloads[entry.index]) }
+        XCTAssertEqual(try log.readEntries(7..<7), [])
+        XCTAssertThrowsError(try log.readEntries(0..<301))
+        XCTAssertEqual(log.entries(from: 290, to: 295).map(\.index), Array(290..<295))
+
+        let place = try XCTUnwrap(log.location(of: 150))
+        let file = try FileHandle(forUpdating: URL(fileURLWithPath: dir + "/" + place.segment))
+        try file.seek(toOffset: UInt64(place.offset + Record.headerSize + 3))
+        let byte = try XCTUnwrap(file.readData(ofLength: 1).first)
+        try file.seek(toOffset: UInt64(place.offset + Record.headerSize + 3))
+        try file.write(contentsOf: Data([byte ^ 0xFF]))
+        try file.close()
+        let entries = log.entries()
+        XCTAssertEqual(entries.map(\.index), Array(0..<150))
+        XCTAssertTrue("\(entries.error.map { "\($0)" } ?? "none")".contains("CRC32C mismatch"), "\(String(describing: entries.error))")
+        XCTAssertThrowsError(try log.readEntries(140..<160))
+    }
+
+    func testARunOfLargeEntriesIsReadAPartAtATime() async throws {
+        let dir = try freshDirectory()
+        let log = try LogStore(directory: dir)
+        let big = (0..<3).map { [UInt8](repeating: UInt8($0), count: 3 << 20) }
+        for payload in big { _ = try await log.append(type: .sent, payload: payload) }
+        let part = try log.readEntries(0..<3)
+        XCTAssertTrue((1...2).contains(part.count), "\(part.count) entries of 3 MiB held at once")
+        XCTAssertEqual(log.entries().map(\.payload), big)
+        log.close()
+    }
+
     func testReadOnlyOpenChangesNothing() async throws {
         let dir = try freshDirectory()
         _ = try await fill(dir, 20)
