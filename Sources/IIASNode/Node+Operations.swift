@@ -11,8 +11,7 @@ extension Node {
         guard !stopping else { throw .unavailable("the node is shutting down") }
         var notification = notification
         notification.sender = configuration.center
-        let problems = notification.validate()
-        guard problems.isEmpty else { throw .invalidNotification(problems) }
+        // Validated where it is sealed, off the actor (`seal`).
         let known = Set(configuration.peers.map(\.center))
         if let stranger = notification.recipients.first(where: { !known.contains($0) }) {
             throw .unknownRecipient(stranger)
@@ -46,14 +45,16 @@ extension Node {
         return Submission(id: sealed.id, logIndex: index, recipients: notification.recipients.sorted())
     }
 
-    /// Seals a (validated) submission, and its outbox summary to our own key; no state,
-    /// so it runs on the caller's thread, never inside the actor.
+    /// Validates and seals a submission, and its outbox summary to our own key; no
+    /// state, so it runs on the caller's thread, never inside the actor.
     nonisolated static func seal(_ notification: FormalNotification, by actor: Actor,
                                  crypto: NodeCrypto) async throws(NodeError) -> (Envelope, OperatorAction) {
         let sealed: Envelope
         do {
             let keys = try crypto.encryptionKeys(for: notification.recipients)
             sealed = try Envelope.seal(notification, signer: crypto.keys.signingKey, recipientKeys: keys)
+        } catch EnvelopeError.invalidNotification(let invalid) {
+            throw .invalidNotification(invalid.problems)
         } catch {
             throw .unavailable("cannot seal: \(error)")
         }
