@@ -117,12 +117,14 @@ extension Ledger {
                       && ($0.submittedBy == Names.none || Int($0.submittedBy) < userCount) && $0.index < folded }),
                   deliveries.allSatisfy({ Int($0.center) < centerCount && Int($0.state) < stateCount && Int($0.reason) <= reasonCount }),
                   incomingRecords.allSatisfy({ Int($0.sender) < centerCount && $0.index < folded
-                      && ($0.acknowledgedBy == Names.none || Int($0.acknowledgedBy) < userCount) }),
-                  Set(outgoingIDs).count == outgoingIDs.count, Set(incomingIDs).count == incomingIDs.count else {
+                      && ($0.acknowledgedBy == Names.none || Int($0.acknowledgedBy) < userCount) }) else {
                 throw SnapshotError.malformed("a record points outside the ledger")
             }
-            outgoingPositions = UUIDPositions(outgoingIDs)
-            incomingPositions = UUIDPositions(incomingIDs)
+            guard let outgoing = UUIDPositions(unique: outgoingIDs), let incoming = UUIDPositions(unique: incomingIDs) else {
+                throw SnapshotError.malformed("an envelope id occurs twice")
+            }
+            outgoingPositions = outgoing
+            incomingPositions = incoming
             self.folded = folded
             self.applied = folded
             self.snapshotRoot = Array(root)

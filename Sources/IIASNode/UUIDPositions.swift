@@ -37,10 +37,17 @@ struct UUIDPositions: Sendable {
         count += 1
     }
 
-    private mutating func place(_ position: Int, _ id: UUID) {
+    /// Puts `position` in the first free slot of `id`'s run; with `ids`, false instead
+    /// when the run already holds the same id.
+    @discardableResult
+    private mutating func place(_ position: Int, _ id: UUID, refusingRepeatsIn ids: [UUID]? = nil) -> Bool {
         var slot = start(id)
-        while slots[slot] != 0 { slot = (slot + 1) & (slots.count - 1) }
+        while slots[slot] != 0 {
+            if let ids, ids[Int(slots[slot] - 1)] == id { return false }
+            slot = (slot + 1) & (slots.count - 1)
+        }
         slots[slot] = UInt32(position + 1)
+        return true
     }
 
     private mutating func grow(_ ids: [UUID]) {
@@ -51,10 +58,25 @@ struct UUIDPositions: Sendable {
 
     /// Rebuilds the table for every id in `ids` (distinct), e.g. after loading a snapshot.
     init(_ ids: [UUID] = []) {
-        var capacity = 16
-        while capacity < ids.count * 2 + 2 { capacity *= 2 }
-        slots = [UInt32](repeating: 0, count: capacity)
+        slots = [UInt32](repeating: 0, count: Self.capacity(for: ids.count))
         for (position, id) in ids.enumerated() { place(position, id) }
         count = ids.count
+    }
+
+    /// The positions of `ids`, or nil when an id occurs twice (a snapshot that lists one
+    /// envelope twice is damaged) — checked while the table is built, without a `Set`
+    /// of a million ids beside it.
+    init?(unique ids: [UUID]) {
+        slots = [UInt32](repeating: 0, count: Self.capacity(for: ids.count))
+        for (position, id) in ids.enumerated() {
+            guard place(position, id, refusingRepeatsIn: ids) else { return nil }
+        }
+        count = ids.count
+    }
+
+    private static func capacity(for count: Int) -> Int {
+        var capacity = 16
+        while capacity < count * 2 + 2 { capacity *= 2 }
+        return capacity
     }
 }

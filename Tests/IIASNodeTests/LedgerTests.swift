@@ -175,6 +175,18 @@ final class LedgerTests: XCTestCase {
         refused(bytes, center: "GE", "another center")
         refused(Array("IIASLDG1".utf8) + [UInt8](repeating: 0xff, count: 200), "unreadable")
         refused(Array(repeating: 0, count: 1 << 16), "unreadable")
+        // Well formed and checksummed, but one envelope listed twice.
+        for outgoing in [true, false] {
+            var twice = ledger
+            if outgoing {
+                twice.outgoingIDs.append(twice.outgoingIDs[0])
+                twice.outgoingRecords.append(twice.outgoingRecords[0])
+            } else {
+                twice.incomingIDs.append(twice.incomingIDs[0])
+                twice.incomingRecords.append(twice.incomingRecords[0])
+            }
+            refused(twice.snapshot(root: Merkle.emptyRoot), "occurs twice")
+        }
     }
 
     /// Operator actions are read with the model's JSON reader: what older nodes wrote with

@@ -35,4 +35,20 @@ final class UUIDPositionsTests: XCTestCase {
         }
         for (position, id) in ids.enumerated() { XCTAssertEqual(table.position(of: id, in: ids), position) }
     }
+
+    /// A table built from ids that must be unique (a snapshot's) refuses a repeat
+    /// anywhere in the list, and otherwise answers like the plain one.
+    func testUniqueIdsAreCheckedWhileTheTableIsBuilt() throws {
+        let ids = (0..<5000).map { _ in UUID() }
+        let table = try XCTUnwrap(UUIDPositions(unique: ids))
+        XCTAssertEqual(table.count, ids.count)
+        for (position, id) in ids.enumerated() where position % 13 == 0 { XCTAssertEqual(table.position(of: id, in: ids), position) }
+        for repeated in [0, 1, 2500, 4999] {
+            XCTAssertNil(UUIDPositions(unique: ids + [ids[repeated]]), "a repeat of position \(repeated) at the end")
+            var moved = ids
+            moved.insert(ids[repeated], at: 0)
+            XCTAssertNil(UUIDPositions(unique: moved), "a repeat of position \(repeated) at the start")
+        }
+        XCTAssertNotNil(UUIDPositions(unique: []))
+    }
 }
