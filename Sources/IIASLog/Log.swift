@@ -309,11 +309,12 @@ public final class LogStore: @unchecked Sendable {
             (expected, scanSegment, startOffset) = try loadTrustedPrefix(names: names)
             try openSideFiles()
         }
-        // Segments are read and checked (CRC, leaf hash) on every core, a window of them at
-        // a time (bounded memory); their records are then taken in order.
-        let cores = ProcessInfo.processInfo.activeProcessorCount
-        for window in stride(from: scanSegment, to: names.count, by: cores) {
-            let part = window..<min(names.count, window + cores)
+        // Segments are read and checked (CRC, leaf hash) on several cores, a window of them
+        // at a time, whole segments in memory (so at most `maximumSegmentsInMemory`);
+        // their records are then taken in order.
+        let width = max(1, min(ProcessInfo.processInfo.activeProcessorCount, Self.maximumSegmentsInMemory))
+        for window in stride(from: scanSegment, to: names.count, by: width) {
+            let part = window..<min(names.count, window + width)
             let resume = (offset: startOffset, index: expected)
             let (directory, maximumEntrySize, first) = (directory, maximumEntrySize, scanSegment)
             let scans = Self.concurrentMap(Array(part)) { [names] n in
@@ -373,6 +374,9 @@ public final class LogStore: @unchecked Sendable {
         if segments.isEmpty { try startSegment(first: 0) }
         try checkCheckpointFile()
     }
+
+    /// How many segments a scan at open holds at once (each read whole, 64 MiB by default).
+    static let maximumSegmentsInMemory = 4
 
     /// One segment's records, read and checked on their own: where each lies and its
     /// leaf hash, and where and why the scan stopped short of the end, if it did.
