@@ -330,9 +330,11 @@ public final class LogStore: @unchecked Sendable {
                 for (k, offset) in scan.offsets.enumerated() {
                     let leaf = Array(scan.leaves[(k * SHA256.byteCount)..<((k + 1) * SHA256.byteCount)])
                     locations.append(Self.packLocation(n, offset))
-                    auditTree?.append(leafHash: leaf)
-                    let parents = frontier.append(leafHash: leaf)
-                    if !readOnly {
+                    // A read-only store keeps the whole tree, a writable one its right edge.
+                    if readOnly {
+                        auditTree?.append(leafHash: leaf)
+                    } else {
+                        let parents = frontier.append(leafHash: leaf)
                         newHashes.append(contentsOf: leaf)
                         for parent in parents { newHashes.append(contentsOf: parent) }
                         Record.appendBE(UInt64(n), to: &newIndex)
@@ -734,8 +736,13 @@ public final class LogStore: @unchecked Sendable {
         return DiskMerkleHashes(store: self, fd: hashesFD, treeSize: hashedCount)
     }
 
-    /// MTH of every entry so far (from the tree's right edge, no read).
-    public var rootHash: [UInt8] { condition.lock(); defer { condition.unlock() }; return frontier.rootHash }
+    /// MTH of every entry so far (from the tree's right edge, or a read-only store's
+    /// whole tree; no read).
+    public var rootHash: [UInt8] {
+        condition.lock(); defer { condition.unlock() }
+        if let auditTree { return (try? auditTree.rootHash(treeSize: auditTree.treeSize)) ?? Merkle.emptyRoot }
+        return frontier.rootHash
+    }
 
     static func packLocation(_ segment: Int, _ offset: Int) -> UInt64 { UInt64(segment) << 40 | UInt64(offset) }
     static func unpackLocation(_ packed: UInt64) -> (segment: Int, offset: Int) { (Int(packed >> 40), Int(packed & (1 << 40 - 1))) }

@@ -144,6 +144,7 @@ extension LogStoreTests {
         XCTAssertEqual(readOnly.count, 300)
         XCTAssertNil(readOnly.truncatedTail)
         XCTAssertEqual(try readOnly.merkleTree().rootHash(treeSize: 300), root)
+        XCTAssertEqual(readOnly.rootHash, root)
         for (index, payload) in payloads { XCTAssertEqual(try readOnly.entry(at: index).payload, payload) }
         readOnly.close()
         for name in [LogStore.hashesFileName, LogStore.indexFileName] { try FileManager.default.removeItem(atPath: dir + "/" + name) }
