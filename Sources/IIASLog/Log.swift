@@ -318,7 +318,7 @@ public final class LogStore: @unchecked Sendable {
             let resume = (offset: startOffset, index: expected)
             let (directory, maximumEntrySize, first) = (directory, maximumEntrySize, scanSegment)
             let scans = Self.concurrentMap(Array(part)) { [names] n in
-                Self.scanSegment(directory + "/" + names[n], maximumEntrySize: maximumEntrySize, resume: n == first ? resume : nil)
+                Self.scanSegment(names[n], in: directory, maximumEntrySize: maximumEntrySize, resume: n == first ? resume : nil)
             }
             for (n, scan) in zip(part, scans) {
                 let name = names[n]
@@ -395,11 +395,10 @@ public final class LogStore: @unchecked Sendable {
 
     /// Scans a segment from its first record, or from `resume` (an offset and the index
     /// expected there) when a trusted prefix ends inside it.
-    private static func scanSegment(_ path: String, maximumEntrySize: Int,
+    private static func scanSegment(_ name: String, in directory: String, maximumEntrySize: Int,
                                     resume: (offset: Int, index: UInt64)?) -> Result<SegmentScan, LogStoreError> {
-        let name = String(path.split(separator: "/").last ?? "")
         let data: [UInt8]
-        do { data = try readFile(path) } catch {
+        do { data = try readFile(directory + "/" + name) } catch {
             return .failure(error as? LogStoreError ?? .io("read \(name)", errno: errno))
         }
         guard data.count >= Self.segmentHeaderSize, Array(data[0..<8]) == Self.magic,

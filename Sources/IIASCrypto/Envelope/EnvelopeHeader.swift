@@ -148,7 +148,9 @@ public struct EnvelopeHeader: Sendable, Equatable {
         switch kind {
         case .notification:
             guard nonce != nil, receipt == nil else { throw .malformedHeader("a notification has a nonce and no receipt") }
-            guard Set(sealedKeys.keys) == Set(recipients) else {
+            // Recipients are unique (the initializer made them so): equal counts and every
+            // recipient present means the same set, without building one per header.
+            guard sealedKeys.count == recipients.count, recipients.allSatisfy({ sealedKeys[$0] != nil }) else {
                 throw .malformedHeader("keys: one sealed content key for each recipient, and no other")
             }
         case .receipt:
