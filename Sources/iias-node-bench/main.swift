@@ -36,6 +36,13 @@ struct Result: Codable {
     var p999Milliseconds: Double
 }
 
+struct EventLineCost: Codable {
+    var codableWriteMicroseconds: Double
+    var ownWriteMicroseconds: Double
+    var codableReadMicroseconds: Double
+    var ownReadMicroseconds: Double
+}
+
 /// Clock times of submission and of completion (every receipt logged) per notification.
 actor Timings {
     var submitted: [UUID: UInt64] = [:]
@@ -231,9 +238,35 @@ if catchUpCount > 0, let bulk = results.filter({ $0.recipients == 1 }).max(by: {
                  result.count, result.submitSeconds, result.seconds, result.startSeconds, result.perSecond, result.predictedSeconds, result.ratio))
 }
 cluster.stopAll()
+
+/// Microseconds per call of `body`, over at least half a second.
+func microseconds(_ body: () throws -> Void) rethrows -> Double {
+    let start = DispatchTime.now().uptimeNanoseconds
+    var calls = 0
+    while DispatchTime.now().uptimeNanoseconds - start < 500_000_000 {
+        for _ in 0..<100 { try body() }
+        calls += 100
+    }
+    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e3 / Double(calls)
+}
+// A sender writes a delivery line per state change and the client reads each: the event
+// stream's own writer and reader against Codable, which handles every other line.
+let line = EventLine(.delivery(id: UUID(), recipient: RecipientDelivery(
+    center: CenterID("GE")!, state: .delivered, attempts: 1, recipientLogIndex: 41, receiptLogIndex: 1207, updated: Date())))
+let lineEncoder = APIJSON.encoder(), lineDecoder = APIJSON.decoder()
+let lineBytes = try lineEncoder.encode(line)
+let eventLine = EventLineCost(
+    codableWriteMicroseconds: try microseconds { _ = try lineEncoder.encode(line) },
+    ownWriteMicroseconds: microseconds { _ = line.fastJSON() },
+    codableReadMicroseconds: try microseconds { _ = try lineDecoder.decode(EventLine.self, from: lineBytes) },
+    ownReadMicroseconds: microseconds { _ = EventLine(fastParsing: lineBytes) })
+say(String(format: "    one delivery line of the event stream (%d B): written %.1f µs (Codable %.1f), read %.1f µs (Codable %.1f)",
+           lineBytes.count, eventLine.ownWriteMicroseconds, eventLine.codableWriteMicroseconds,
+           eventLine.ownReadMicroseconds, eventLine.codableReadMicroseconds))
+
 if let jsonPath {
-    struct Output: Codable { var cases: [Result]; var catchUp: CatchUp? }
+    struct Output: Codable { var cases: [Result]; var catchUp: CatchUp?; var eventLine: EventLineCost }
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    try encoder.encode(Output(cases: results, catchUp: backlog)).write(to: URL(fileURLWithPath: jsonPath))
+    try encoder.encode(Output(cases: results, catchUp: backlog, eventLine: eventLine)).write(to: URL(fileURLWithPath: jsonPath))
 }

@@ -45,7 +45,7 @@ package enum JSONValue: Sendable, Equatable {
 extension JSONValue {
     /// An object from optional members: `nil` members and empty arrays are left out, so
     /// each document has exactly one encoding.
-    static func members(_ pairs: KeyValuePairs<String, JSONValue?>) -> JSONValue {
+    package static func members(_ pairs: KeyValuePairs<String, JSONValue?>) -> JSONValue {
         var result: [String: JSONValue] = [:]
         for (key, value) in pairs {
             guard let value else { continue }

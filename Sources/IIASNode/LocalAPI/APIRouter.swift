@@ -159,7 +159,7 @@ struct APIRouter: Sendable {
 
     /// One NDJSON line of the event stream; nil if it cannot be encoded (it is then left out).
     static func eventLine(_ line: EventLine, encoder: JSONEncoder) -> [UInt8]? {
-        (try? encoder.encode(line)).map { Array($0) + [0x0A] }
+        (line.fastJSON() ?? (try? encoder.encode(line)).map { Array($0) }).map { $0 + [0x0A] }
     }
 
     /// A draft notification: the node fills `version`, `id`, `created`, `sender` and

@@ -272,7 +272,8 @@ final class EventLineReader: ChannelInboundHandler, @unchecked Sendable {
             guard status == 200 else { return }
             var start = pending.startIndex
             while let newline = pending[start...].firstIndex(of: 0x0A) {
-                if let event = try? decoder.decode(EventLine.self, from: Data(pending[start..<newline])), event.type != "heartbeat" {
+                if let event = EventLine(fastParsing: pending[start..<newline]) ?? (try? decoder.decode(EventLine.self, from: Data(pending[start..<newline]))),
+                   event.type != "heartbeat" {
                     events.yield(event)
                 }
                 start = newline + 1
