@@ -129,6 +129,16 @@ public struct Notification: Codable, Sendable, Equatable {
         return reader.problems
     }
 
+    /// `encoded()` of a valid notification, or its problems: what sealing needs, from one
+    /// JSON form of the value instead of one for `validate()` and another for `encoded()`.
+    package func validatedEncoding() -> Result<[UInt8], NotificationInvalid> {
+        let json = self.json
+        let reader = DocumentReader()
+        _ = Notification.read(json, reader)
+        guard reader.problems.isEmpty else { return .failure(NotificationInvalid(problems: reader.problems)) }
+        return .success(JSONWriter.bytes(json))
+    }
+
     /// Deterministic JSON: keys sorted, no whitespace, RFC 3339 UTC dates, lower-case
     /// UUIDs, `/` not escaped, absent optionals and empty arrays left out. Equal values
     /// give equal bytes.

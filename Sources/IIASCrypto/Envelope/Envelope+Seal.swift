@@ -12,8 +12,11 @@ extension Envelope {
     ///   from a certificate that `TrustAnchor` verified for `.encryption`.
     public static func seal(_ notification: FormalNotification, signer: SigningPrivateKey,
                             recipientKeys: [CenterID: EncryptionPublicKey], created: Date = Date()) throws(EnvelopeError) -> Envelope {
-        let problems = notification.validate()
-        guard problems.isEmpty else { throw .invalidNotification(NotificationInvalid(problems: problems)) }
+        let plaintext: [UInt8]
+        switch notification.validatedEncoding() {
+        case .success(let bytes): plaintext = bytes
+        case .failure(let invalid): throw .invalidNotification(invalid)
+        }
         let recipients = Set(notification.recipients)
         guard recipients.count <= maximumRecipients else {
             throw .tooLarge(part: "recipient list", size: recipients.count, limit: maximumRecipients)
@@ -21,7 +24,6 @@ extension Envelope {
         if let missing = recipients.subtracting(recipientKeys.keys).sorted().first {
             throw .cannotSeal("no encryption key for recipient \(missing)")
         }
-        let plaintext = [UInt8](notification.encoded())
         guard plaintext.count + XChaCha20Poly1305.tagByteCount <= maximumBodyBytes else {
             throw .tooLarge(part: "body", size: plaintext.count, limit: maximumBodyBytes)
         }
