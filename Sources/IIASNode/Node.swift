@@ -431,6 +431,9 @@ public actor Node: NodeOperations {
     func recordReceipts(_ receipts: [Envelope], from peer: CenterID) async {
         var fresh: [Envelope] = []
         var answered: Set<UUID> = []
+        // Envelopes the link stops sending: told in one call, after the loop.
+        var settled: [UUID] = []
+        defer { if !settled.isEmpty { peers[peer]?.settled(settled) } }
         for envelope in receipts {
             let receipt = envelope.header.receipt!
             guard let index = ledger.logIndex(ofOutgoing: receipt.envelopeID), let state = ledger.deliveryState(of: receipt.envelopeID, for: peer) else {
@@ -438,7 +441,7 @@ public actor Node: NodeOperations {
                 continue
             }
             guard state == .queued || state == .sent, !answered.contains(receipt.envelopeID) else {
-                peers[peer]?.settled(receipt.envelopeID)
+                settled.append(receipt.envelopeID)
                 continue
             }
             guard receipt.outcome == .refused || receipt.envelopeSHA256 == digest(ofEntry: index) else {
@@ -460,15 +463,17 @@ public actor Node: NodeOperations {
             await peers[peer]?.reconnect()
             return
         }
+        let refusals = fresh.filter { $0.header.receipt!.outcome == .refused }.count
+        Metrics.Counter(label: "iias_receipts_total").increment(by: fresh.count)
+        Metrics.Counter(label: "iias_delivered_total").increment(by: fresh.count - refusals)
+        if refusals > 0 { Metrics.Counter(label: "iias_refused_total").increment(by: refusals) }
         for envelope in fresh {
             let receipt = envelope.header.receipt!
-            Metrics.Counter(label: receipt.outcome == .delivered ? "iias_delivered_total" : "iias_refused_total").increment()
-            Metrics.Counter(label: "iias_receipts_total").increment()
             if receipt.outcome == .refused {
                 logger.warning("recipient refused", metadata: ["peer": "\(peer)", "envelope": "\(receipt.envelopeID)",
                                                               "reason": "\(receipt.reason?.rawValue ?? "?")", "detail": "\(receipt.detail ?? "")"])
             }
-            peers[peer]?.settled(receipt.envelopeID)
+            settled.append(receipt.envelopeID)
             if let index = ledger.logIndex(ofOutgoing: receipt.envelopeID), ledger.isAnswered(receipt.envelopeID) {
                 awaitingReceipts[index] = nil
             }
@@ -492,9 +497,10 @@ public actor Node: NodeOperations {
     func markQueued(_ ids: [UUID], for peer: CenterID) { ledger.markQueued(ids, for: peer) }
 
     /// A fresh envelope the link sent with the bytes it was handed (see `PeerLink.enqueue(_:bytes:)`).
-    func markSent(_ id: UUID, to peer: CenterID, attempts: Int) {
-        guard let state = ledger.deliveryState(of: id, for: peer), state == .queued else { return }
-        ledger.markSent(id, to: peer, attempts: attempts)
+    func markSent(_ ids: [UUID], to peer: CenterID, attempts: Int) {
+        for id in ids where ledger.deliveryState(of: id, for: peer) == .queued {
+            ledger.markSent(id, to: peer, attempts: attempts)
+        }
     }
 
     func nextAttempt(for peer: CenterID, at date: Date?) { ledger.nextAttempt(for: peer, at: date) }

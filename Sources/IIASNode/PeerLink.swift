@@ -103,12 +103,14 @@ actor PeerLink {
         await pump()
     }
 
-    /// The envelope has its receipt (or refusal) logged: no more sending.
-    nonisolated func settled(_ id: UUID) { Task { await self.finish(id) } }
+    /// The envelopes have their receipts (or refusals) logged: no more sending.
+    nonisolated func settled(_ ids: [UUID]) { Task { await self.finish(ids) } }
 
-    private func finish(_ id: UUID) async {
-        if let position = inFlight.firstIndex(of: id) { inFlight.remove(at: position) }
-        waiting.remove(id)
+    private func finish(_ ids: [UUID]) async {
+        for id in ids {
+            if let position = inFlight.firstIndex(of: id) { inFlight.remove(at: position) }
+            waiting.remove(id)
+        }
         recordDepth()
         await pump()
     }
@@ -119,16 +121,14 @@ actor PeerLink {
         pumping = true
         defer { pumping = false }
         while let channel, inFlight.count < limits.window, queueHead < queue.count {
-            let id = queue[queueHead]
-            guard waiting.contains(id) else { fresh[id] = nil; consumeHead(); continue }
-            if let bytes = fresh.removeValue(forKey: id) {
-                // Never sent before, so not yet answered: on the wire first, then marked sent.
-                consumeHead()
-                inFlight.append(id)
-                channel.writeAndFlush(Frame.envelope(bytes), promise: nil)
-                await node.markSent(id, to: peer.center, attempts: 1 + failures)
+            let written = sendFresh(on: channel)
+            if !written.isEmpty {
+                // On the wire first, then marked sent (one call for all of them).
+                await node.markSent(written, to: peer.center, attempts: 1 + failures)
                 continue
             }
+            guard queueHead < queue.count else { break }
+            let id = queue[queueHead]
             let bytes = await node.takeForSending(id, to: peer.center, attempts: 1 + failures)
             // While this waited on the node, the connection may have closed and put what was
             // in flight back in front of `id` (the actor is reentrant): sending on the old
@@ -143,6 +143,29 @@ actor PeerLink {
             inFlight.append(id)
             channel.writeAndFlush(Frame.envelope(bytes), promise: nil)
         }
+    }
+
+    /// Sends the envelopes at the queue's head that were never sent (so not yet answered)
+    /// while the window allows, dropping settled ones on the way: written in one turn of
+    /// the connection's loop with one flush, whatever their number. Their ids.
+    private func sendFresh(on channel: any Channel) -> [UUID] {
+        var written: [UUID] = [], frames: [Frame] = []
+        while inFlight.count < limits.window, queueHead < queue.count {
+            let id = queue[queueHead]
+            guard waiting.contains(id) else { fresh[id] = nil; consumeHead(); continue }
+            guard let bytes = fresh.removeValue(forKey: id) else { break }
+            consumeHead()
+            inFlight.append(id)
+            frames.append(.envelope(bytes))
+            written.append(id)
+        }
+        if !frames.isEmpty {
+            channel.eventLoop.execute {
+                for frame in frames { channel.write(frame, promise: nil) }
+                channel.flush()
+            }
+        }
+        return written
     }
 
     /// Moves past the queue's head, dropping the sent part now and then.
