@@ -87,14 +87,32 @@ actor PeerLink {
     }
 
     /// Adds envelopes to send (already logged), in log order.
-    nonisolated func enqueue(_ ids: [UUID]) { Task { await self.add(ids) } }
+    nonisolated func enqueue(_ ids: [UUID]) { handOver(ids.map { ($0, nil) }) }
 
     /// Adds one just-logged envelope with its bytes: sent as it is when its turn comes,
     /// without a hop to the node and a read back from the log.
-    nonisolated func enqueue(_ id: UUID, bytes: [UInt8]) { Task { await self.add([id], bytes: bytes) } }
+    nonisolated func enqueue(_ id: UUID, bytes: [UInt8]) { handOver([(id, bytes)]) }
 
-    func add(_ ids: [UUID], bytes: [UInt8]? = nil) async {
-        for id in ids where !waiting.contains(id) {
+    /// Envelopes handed over by the node and not yet in the queue, in the order it handed
+    /// them over. A task per hand-over would not keep that order: two tasks may reach the
+    /// actor either way round when a thread is descheduled between them.
+    private let handedOver = Mutex<[(id: UUID, bytes: [UInt8]?)]>([])
+
+    private nonisolated func handOver(_ items: [(id: UUID, bytes: [UInt8]?)]) {
+        let first = handedOver.withLock { list in
+            defer { list += items }
+            return list.isEmpty
+        }
+        // One task takes everything handed over until it runs, in order.
+        if first { Task { await self.takeHandedOver() } }
+    }
+
+    private func takeHandedOver() async {
+        let items = handedOver.withLock { list in
+            defer { list = [] }
+            return list
+        }
+        for (id, bytes) in items where !waiting.contains(id) {
             waiting.insert(id)
             queue.append(id)
             if let bytes, fresh.count < limits.window { fresh[id] = bytes }
