@@ -105,14 +105,13 @@ struct APIRouter: Sendable {
         let parts = path.split(separator: "/").map(String.init)
         guard parts.first == "v1" else { return error(.notFound, "no such route: \(path.prefix(100))", hint: "routes start with /v1/; see LocalAPI.md") }
         let route = Array(parts.dropFirst())
-        let readOnly: Set<[String]> = [["status"], ["peers"], ["outbox"], ["tree-head"]]
-        if role == .auditor, !(request.method == .GET && (readOnly.contains(route) || (route.count == 2 && route[0] == "outbox"))) {
+        if role == .auditor, !(request.method == .GET && (Self.readOnlyRoutes.contains(route) || (route.count == 2 && route[0] == "outbox"))) {
             return error(.forbidden, "\(user) is an auditor: status, peers, outbox and tree head only", hint: nil)
         }
         do {
             switch (request.method, route.count, route.first) {
             case (.POST, 1, "notifications"):
-                let draft = try parseDraft(request.body, recipientsFromAll: await allPeers())
+                let draft = try await parseDraft(request.body, recipientsFromAll: allPeers)
                 return try json(.created, await operations.submit(draft, by: actor))
             case (.GET, 1, "inbox"):
                 return try json(.ok, await operations.inbox(try Self.filter(query)))
@@ -123,7 +122,7 @@ struct APIRouter: Sendable {
             case (.POST, 3, "inbox") where route[2] == "reply":
                 let id = try Self.id(route[1])
                 let original = try await operations.read(id, by: actor)
-                let draft = try parseDraft(request.body, recipientsFromAll: [], overrides: [
+                let draft = try await parseDraft(request.body, recipientsFromAll: { [] }, overrides: [
                     "kind": .string("reply"), "inReplyTo": .string(id.uuidString.lowercased()),
                     "recipients": .array([.string(original.item.sender.rawValue)]),
                 ])
@@ -155,6 +154,9 @@ struct APIRouter: Sendable {
         }
     }
 
+    /// What an auditor may read (besides one outbox item).
+    static let readOnlyRoutes: Set<[String]> = [["status"], ["peers"], ["outbox"], ["tree-head"]]
+
     func allPeers() async -> [CenterID] { await operations.peers().map(\.center) }
 
     /// One NDJSON line of the event stream; nil if it cannot be encoded (it is then left out).
@@ -164,8 +166,10 @@ struct APIRouter: Sendable {
 
     /// A draft notification: the node fills `version`, `id`, `created`, `sender` and
     /// `kind` when absent and expands `"recipients": ["all"]` to every configured peer.
-    /// Parsed and re-written with the model's own strict JSON reader and writer.
-    func parseDraft(_ body: [UInt8]?, recipientsFromAll all: [CenterID], overrides: [String: JSONValue] = [:]) throws -> FormalNotification {
+    /// Parsed and re-written with the model's own strict JSON reader and writer. The peers
+    /// are asked for only when the draft says "all" (asking hops onto every link).
+    func parseDraft(_ body: [UInt8]?, recipientsFromAll all: () async -> [CenterID],
+                    overrides: [String: JSONValue] = [:]) async throws -> FormalNotification {
         guard let body, !body.isEmpty else {
             throw RequestProblem(.badRequest, "the request needs a JSON notification as its body", hint: "see LocalAPI.md for an example")
         }
@@ -187,7 +191,7 @@ struct APIRouter: Sendable {
         fill("entities", .array([]))
         if case .array(let recipients)? = document["recipients"], recipients.count == 1,
            case .string(let only) = recipients[0], only.lowercased() == "all" {
-            document["recipients"] = .array(all.map { .string($0.rawValue) })
+            document["recipients"] = .array(await all().map { .string($0.rawValue) })
         }
         for (key, value) in overrides { document[key] = value }
         parsed.value = .object(document)
