@@ -96,23 +96,15 @@ actor PeerLink {
     /// Envelopes handed over by the node and not yet in the queue, in the order it handed
     /// them over. A task per hand-over would not keep that order: two tasks may reach the
     /// actor either way round when a thread is descheduled between them.
-    private let handedOver = Mutex<[(id: UUID, bytes: [UInt8]?)]>([])
+    private let handedOver = HandOff<(id: UUID, bytes: [UInt8]?)>()
 
     private nonisolated func handOver(_ items: [(id: UUID, bytes: [UInt8]?)]) {
-        let first = handedOver.withLock { list in
-            defer { list += items }
-            return list.isEmpty
-        }
         // One task takes everything handed over until it runs, in order.
-        if first { Task { await self.takeHandedOver() } }
+        if handedOver.add(items) { Task { await self.takeHandedOver() } }
     }
 
     private func takeHandedOver() async {
-        let items = handedOver.withLock { list in
-            defer { list = [] }
-            return list
-        }
-        for (id, bytes) in items where !waiting.contains(id) {
+        for (id, bytes) in handedOver.take() where !waiting.contains(id) {
             waiting.insert(id)
             queue.append(id)
             if let bytes, fresh.count < limits.window { fresh[id] = bytes }

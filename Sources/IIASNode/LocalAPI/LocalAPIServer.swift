@@ -6,7 +6,6 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import ServiceLifecycle
-import Synchronization
 
 /// The node's local API: HTTP/1.1 + JSON on a Unix domain socket, so that only local
 /// users reach it and the kernel tells us who they are (SO_PEERCRED) — the CLI, scripts
@@ -198,7 +197,7 @@ final class APIHandler: ChannelInboundHandler, @unchecked Sendable {
                 }
                 // Lines that arrive while a write is still waiting for the loop join it: a
                 // busy node writes one chunk per loop turn, not one per event.
-                let waiting = WaitingLines()
+                let waiting = HandOff<UInt8>()
                 for await event in events {
                     if Task.isCancelled { break }
                     guard let line = APIRouter.eventLine(EventLine(event), encoder: encoder) else { continue }
@@ -212,21 +211,6 @@ final class APIHandler: ChannelInboundHandler, @unchecked Sendable {
                 }
             }
         }
-    }
-
-    /// Event lines encoded but not yet written, shared by the stream's task and its loop.
-    private final class WaitingLines: Sendable {
-        private let lines = Mutex<[UInt8]>([])
-
-        /// Adds a line; true if it is the first since the last `take`, so a write must be scheduled.
-        func add(_ line: [UInt8]) -> Bool {
-            lines.withLock { lines in
-                defer { lines += line }
-                return lines.isEmpty
-            }
-        }
-
-        func take() -> [UInt8] { lines.withLock { lines in defer { lines = [] }; return lines } }
     }
 
     /// One line of an event stream, flushed at once (on the connection's loop).
