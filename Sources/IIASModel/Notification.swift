@@ -123,20 +123,20 @@ public struct Notification: Codable, Sendable, Equatable {
 
     /// Semantic checks on an in-memory value; `[]` when valid. Runs the same rules as
     /// `parse`, on the value's JSON form, so the two can never disagree.
-    public func validate() -> [ValidationProblem] {
-        let reader = DocumentReader()
-        _ = Notification.read(json, reader)
-        return reader.problems
-    }
+    public func validate() -> [ValidationProblem] { Self.problems(of: json) }
 
     /// `encoded()` of a valid notification, or its problems: what sealing needs, from one
     /// JSON form of the value instead of one for `validate()` and another for `encoded()`.
     package func validatedEncoding() -> Result<[UInt8], NotificationInvalid> {
         let json = self.json
+        let problems = Self.problems(of: json)
+        return problems.isEmpty ? .success(JSONWriter.bytes(json)) : .failure(NotificationInvalid(problems: problems))
+    }
+
+    private static func problems(of json: JSONValue) -> [ValidationProblem] {
         let reader = DocumentReader()
-        _ = Notification.read(json, reader)
-        guard reader.problems.isEmpty else { return .failure(NotificationInvalid(problems: reader.problems)) }
-        return .success(JSONWriter.bytes(json))
+        _ = read(json, reader)
+        return reader.problems
     }
 
     /// Deterministic JSON: keys sorted, no whitespace, RFC 3339 UTC dates, lower-case
