@@ -4,23 +4,28 @@ import IIASLog
 import IIASModel
 
 /// What one `operatorAction` log entry says: who did what to which envelope. JSON, no
-/// plaintext: a submission's summary (category, priority, subject) is sealed to the
-/// node's own X25519 key, so the outbox can show it after a restart while the disk
-/// holds only ciphertext.
+/// plaintext: a submission's summary (category, priority, subject) is encrypted under a
+/// key only this node derives (`SelfSealingKey`), so the outbox can show it after a
+/// restart while the disk holds only ciphertext.
 public struct OperatorAction: Codable, Sendable, Equatable {
     public enum Action: String, Codable, Sendable { case submit, read, acknowledge }
     public var action: Action
     public var envelope: UUID
     public var user: String
     public var uid: UInt32
-    /// `submit` only: `OutboxSummary` JSON sealed to this node's encryption key.
+    /// `submit` only: `OutboxSummary` JSON under this node's outbox-summary key, bound to
+    /// the envelope id (`OutboxSummary.associatedData`). What submissions write now.
+    public var encryptedSummary: Data?
+    /// `submit` only, in entries written before `encryptedSummary`: the same JSON in a
+    /// sealed box to this node's X25519 key. Still read, never written.
     public var sealedSummary: Data?
 
-    public init(action: Action, envelope: UUID, actor: Actor, sealedSummary: Data? = nil) {
+    public init(action: Action, envelope: UUID, actor: Actor, encryptedSummary: Data? = nil, sealedSummary: Data? = nil) {
         self.action = action
         self.envelope = envelope
         self.user = actor.user
         self.uid = actor.uid
+        self.encryptedSummary = encryptedSummary
         self.sealedSummary = sealedSummary
     }
 
@@ -32,6 +37,7 @@ public struct OperatorAction: Codable, Sendable, Equatable {
             "action": .string(action.rawValue), "envelope": .string(envelope.uuidString),
             "user": .string(user), "uid": .integer(Int64(uid)),
         ]
+        if let encryptedSummary { members["encryptedSummary"] = .string(encryptedSummary.base64EncodedString()) }
         if let sealedSummary { members["sealedSummary"] = .string(sealedSummary.base64EncodedString()) }
         return JSONWriter.bytes(.object(members))
     }
@@ -42,17 +48,33 @@ public struct OperatorAction: Codable, Sendable, Equatable {
               case .string(let actionText)? = object["action"], let action = Action(rawValue: actionText),
               case .string(let envelopeText)? = object["envelope"], let envelope = UUID(uuidString: envelopeText),
               case .string(let user)? = object["user"], case .integer(let uid)? = object["uid"], let uid = UInt32(exactly: uid),
-              Set(object.keys).isSubset(of: ["action", "envelope", "user", "uid", "sealedSummary"]) else { return nil }
-        var summary: Data?
-        if let value = object["sealedSummary"] {
+              Set(object.keys).isSubset(of: ["action", "envelope", "user", "uid", "encryptedSummary", "sealedSummary"]) else { return nil }
+        func base64(_ key: String) -> Data?? {
+            guard let value = object[key] else { return .some(nil) }
             guard case .string(let text) = value, let data = Data(base64Encoded: text) else { return nil }
-            summary = data
+            return data
         }
+        guard let encrypted = base64("encryptedSummary"), let sealed = base64("sealedSummary") else { return nil }
         self.action = action
         self.envelope = envelope
         self.user = user
         self.uid = uid
-        self.sealedSummary = summary
+        self.encryptedSummary = encrypted
+        self.sealedSummary = sealed
+    }
+}
+
+extension OperatorAction {
+    /// A submission's summary from either form a log holds, nil when neither opens: under
+    /// `key` (the node's outbox-summary key), or sealed to `legacyKey` (older entries).
+    public func summary(key: SelfSealingKey, legacyKey: EncryptionPrivateKey) -> OutboxSummary? {
+        let plain: [UInt8]?
+        if let encryptedSummary {
+            plain = key.open(Array(encryptedSummary), associatedData: OutboxSummary.associatedData(for: envelope))
+        } else {
+            plain = sealedSummary.flatMap { legacyKey.open(Array($0)) }
+        }
+        return plain.flatMap { try? JSONDecoder().decode(OutboxSummary.self, from: Data($0)) }
     }
 }
 
@@ -63,8 +85,14 @@ public struct OutboxSummary: Codable, Sendable, Equatable {
     public var subject: String
 
     /// The JSON `Decodable` reads back, written by the model's writer (one per submission, on the hot path).
-    var json: [UInt8] {
+    public var json: [UInt8] {
         JSONWriter.bytes(.object(["category": .string(category.rawValue), "priority": .string(priority.rawValue), "subject": .string(subject)]))
+    }
+
+    /// What an encrypted summary is bound to: the envelope it summarizes (so that it
+    /// cannot be moved to another submission's entry), under a label of its own.
+    public static func associatedData(for envelope: UUID) -> [UInt8] {
+        Array("IIAS-outbox-summary\0".utf8) + withUnsafeBytes(of: envelope.uuid) { Array($0) }
     }
 }
 

@@ -45,7 +45,7 @@ extension Node {
         return Submission(id: sealed.id, logIndex: index, recipients: notification.recipients.sorted())
     }
 
-    /// Validates and seals a submission, and its outbox summary to our own key; no
+    /// Validates and seals a submission, and encrypts its outbox summary for us; no
     /// state, so it runs on the caller's thread, never inside the actor.
     nonisolated static func seal(_ notification: FormalNotification, by actor: Actor,
                                  crypto: NodeCrypto) async throws(NodeError) -> (Envelope, OperatorAction) {
@@ -58,9 +58,9 @@ extension Node {
         } catch {
             throw .unavailable("cannot seal: \(error)")
         }
-        let summaryJSON = OutboxSummary(category: notification.category, priority: notification.priority, subject: notification.subject).json
-        let action = OperatorAction(action: .submit, envelope: sealed.id, actor: actor,
-                                    sealedSummary: Data(crypto.keys.encryptionKey.publicKey.seal(summaryJSON)))
+        let summary = OutboxSummary(category: notification.category, priority: notification.priority, subject: notification.subject)
+        let encrypted = crypto.outboxSummaryKey.seal(summary.json, associatedData: OutboxSummary.associatedData(for: sealed.id))
+        let action = OperatorAction(action: .submit, envelope: sealed.id, actor: actor, encryptedSummary: Data(encrypted))
         return (sealed, action)
     }
 
@@ -191,9 +191,8 @@ extension Node {
         guard !outgoing.isAcknowledgement else { return nil }
         var summary: OutboxSummary?
         if let index = outgoing.summaryIndex, let entry = try? log.entry(at: index),
-           let action = OperatorAction(json: entry.payload),
-           let sealed = action.sealedSummary, let plain = crypto.keys.encryptionKey.open(Array(sealed)) {
-            summary = try? JSONDecoder().decode(OutboxSummary.self, from: Data(plain))
+           let action = OperatorAction(json: entry.payload), action.envelope == outgoing.id {
+            summary = action.summary(key: crypto.outboxSummaryKey, legacyKey: crypto.keys.encryptionKey)
         }
         // A refusal's detail is in the signed refusal the log holds; the fold keeps only its reason.
         let recipients = outgoing.delivery.values.map { delivery in

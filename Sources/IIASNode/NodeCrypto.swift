@@ -13,6 +13,8 @@ final class NodeCrypto: Sendable {
     let certificates: CertificateDirectory
     let verifier: EnvelopeVerifier
     let tls: OpenSSLContext
+    /// What the outbox summaries in our log are encrypted under (`OperatorAction`).
+    let outboxSummaryKey: SelfSealingKey
     /// Recipients' encryption keys with the time their certificate check (chain, CRL,
     /// purpose, center) stops counting: a minute, or the certificate's expiry if sooner.
     /// A submission needs them, and OpenSSL's chain walk costs more than the seal itself.
@@ -40,6 +42,7 @@ final class NodeCrypto: Sendable {
             throw .init(key: "certificates", message: "no signing and encryption certificates of peer \(peer.center) in \(configuration.certificateDirectory)")
         }
         verifier = EnvelopeVerifier(trust: trust, certificates: certificates)
+        outboxSummaryKey = keys.encryptionKey.selfSealingKey(for: .outboxSummary)
         let folder = configuration.keyDirectory as NSString
         do {
             tls = try OpenSSLContext(certificateFile: folder.appendingPathComponent("tls.crt"),

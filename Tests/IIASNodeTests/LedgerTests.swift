@@ -201,14 +201,43 @@ final class LedgerTests: XCTestCase {
         let legacy = Array(try encoder.encode(action))
         XCTAssertTrue(String(decoding: legacy, as: UTF8.self).contains("\\/"), "JSONEncoder escapes the slash")
         XCTAssertEqual(OperatorAction(json: legacy), action)
+        let encrypted = OperatorAction(action: .submit, envelope: UUID(), actor: actor, encryptedSummary: summary)
+        XCTAssertEqual(OperatorAction(json: encrypted.encoded()), encrypted)
+        XCTAssertEqual(try JSONDecoder().decode(OperatorAction.self, from: Data(encrypted.encoded())), encrypted)
         let read = OperatorAction(action: .read, envelope: UUID(), actor: actor)
         XCTAssertEqual(OperatorAction(json: read.encoded()), read)
         XCTAssertEqual(try JSONDecoder().decode(OperatorAction.self, from: Data(read.encoded())), read, "still valid for Codable readers")
         for garbage in ["", "{", "[]", "{\"action\":\"submit\"}", "{\"action\":\"fly\",\"envelope\":\"\(UUID())\",\"user\":\"a\",\"uid\":1}",
                         "{\"action\":\"read\",\"envelope\":\"\(UUID())\",\"user\":\"a\",\"uid\":-1}",
                         "{\"action\":\"read\",\"envelope\":\"\(UUID())\",\"user\":\"a\",\"uid\":1,\"extra\":true}",
-                        "{\"action\":\"read\",\"action\":\"read\",\"envelope\":\"\(UUID())\",\"user\":\"a\",\"uid\":1}"] {
+                        "{\"action\":\"read\",\"action\":\"read\",\"envelope\":\"\(UUID())\",\"user\":\"a\",\"uid\":1}",
+                        "{\"action\":\"submit\",\"envelope\":\"\(UUID())\",\"user\":\"a\",\"uid\":1,\"encryptedSummary\":\"not base64!\"}",
+                        "{\"action\":\"submit\",\"envelope\":\"\(UUID())\",\"user\":\"a\",\"uid\":1,\"encryptedSummary\":17}",
+                        "{\"action\":\"submit\",\"envelope\":\"\(UUID())\",\"user\":\"a\",\"uid\":1,\"sealedSummary\":null}"] {
             XCTAssertNil(OperatorAction(json: Array(garbage.utf8)), garbage)
         }
+    }
+
+    /// A submission's summary opens from what this node writes now (under its derived key,
+    /// bound to the envelope) and from what older nodes wrote (a sealed box to its X25519
+    /// key); another node's key, or a summary moved to another envelope's entry, opens nothing.
+    func testOutboxSummaryOpensInBothFormsAndOnlyForItsEnvelope() throws {
+        let actor = Actor(user: "alice", uid: 1001, role: .operator)
+        let privateKey = EncryptionPrivateKey.generate(), key = privateKey.selfSealingKey(for: .outboxSummary)
+        let summary = OutboxSummary(category: .terrorism, priority: .flash, subject: "Planned attack on the pipeline")
+        let id = UUID()
+        let current = OperatorAction(action: .submit, envelope: id, actor: actor,
+                                     encryptedSummary: Data(key.seal(summary.json, associatedData: OutboxSummary.associatedData(for: id))))
+        let legacy = OperatorAction(action: .submit, envelope: id, actor: actor, sealedSummary: Data(privateKey.publicKey.seal(summary.json)))
+        for action in [current, legacy] {
+            XCTAssertEqual(OperatorAction(json: action.encoded())?.summary(key: key, legacyKey: privateKey), summary)
+        }
+        let other = EncryptionPrivateKey.generate()
+        XCTAssertNil(current.summary(key: other.selfSealingKey(for: .outboxSummary), legacyKey: other))
+        XCTAssertNil(legacy.summary(key: other.selfSealingKey(for: .outboxSummary), legacyKey: other))
+        var moved = current
+        moved.envelope = UUID()
+        XCTAssertNil(moved.summary(key: key, legacyKey: privateKey), "bound to the envelope it summarizes")
+        XCTAssertNil(OperatorAction(action: .submit, envelope: id, actor: actor).summary(key: key, legacyKey: privateKey))
     }
 }

@@ -40,6 +40,14 @@ final class NodeOperationsTests: XCTestCase {
         let outbox = try iias(["outbox", prefix, "--json"] + az)
         XCTAssertEqual(outbox.status, 0, outbox.stderr)
         XCTAssertTrue(outbox.stdout.contains("\"acknowledged\""), outbox.stdout)
+        XCTAssertTrue(outbox.stdout.contains("Cesium-137 container") && outbox.stdout.contains("weapons-wmd"),
+                      "the summary encrypted for AZ itself reads back: \(outbox.stdout)")
+        let logFolder = URL(fileURLWithPath: cluster.logDirectory("AZ"))
+        let logFiles = try FileManager.default.contentsOfDirectory(at: logFolder, includingPropertiesForKeys: nil)
+        XCTAssertFalse(logFiles.isEmpty)
+        for file in logFiles {
+            XCTAssertNil(try Data(contentsOf: file).firstRange(of: Data("Cesium-137".utf8)), "no subject in plaintext in \(file.lastPathComponent)")
+        }
 
         let unknown = try iias(["read", "ffffffff-ffff-4fff-bfff-ffffffffffff"] + ge)
         XCTAssertEqual(unknown.status, 1, "a refusal by the node exits 1")

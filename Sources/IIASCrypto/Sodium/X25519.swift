@@ -37,7 +37,7 @@ public struct EncryptionPublicKey: Sendable, Hashable {
 /// An X25519 private key in guarded memory; opens what was sealed to its public key.
 public final class EncryptionPrivateKey: Sendable {
     public static let byteCount = 32
-    private let scalar: SecretBytes
+    let scalar: SecretBytes
     public let publicKey: EncryptionPublicKey
 
     /// From the 32 raw private bytes that a PKCS#8 X25519 file holds.
