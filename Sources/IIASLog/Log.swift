@@ -545,8 +545,11 @@ public final class LogStore: @unchecked Sendable {
         let (results, time, failure) = write(batch)
         condition.lock()
         writing = false
-        condition.signal()   // the writer thread may have work (or a close) waiting
+        // Only when the writer thread has work (or a close) waiting: waking it for nothing
+        // costs two context switches and a contended lock on every idle append.
+        let wake = !pending.isEmpty || closed
         condition.unlock()
+        if wake { condition.signal() }
         let written = zip(batch, results).compactMap { item, index in
             index.map { LogEntry(index: $0, timeMilliseconds: time, type: item.type, payload: item.payload) }
         }
