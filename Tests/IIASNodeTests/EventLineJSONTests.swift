@@ -109,6 +109,53 @@ final class EventLineJSONTests: XCTestCase {
     }
 }
 
+/// The answer to a submission, written and read on its own: the bytes `Codable` writes,
+/// the values it reads, and nothing accepted that it refuses or reads otherwise.
+final class SubmissionJSONTests: XCTestCase {
+    private let encoder = APIJSON.encoder()
+    private let decoder = APIJSON.decoder()
+    private let samples = [
+        Submission(id: UUID(uuidString: "0f8fad5b-d9cb-469f-a165-70867728950e")!, logIndex: 0, recipients: [CenterID("GE")!]),
+        Submission(id: UUID(), logIndex: UInt64(Int64.max), recipients: ["GE", "MD", "UA-SBU"].map { CenterID($0)! }),
+        Submission(id: UUID(), logIndex: 41, recipients: []),
+    ]
+
+    func testWritesAndReadsWhatCodableDoes() throws {
+        for submission in samples {
+            let fast = try XCTUnwrap(submission.fastJSON())
+            XCTAssertEqual(String(decoding: fast, as: UTF8.self), String(decoding: try encoder.encode(submission), as: UTF8.self))
+            XCTAssertEqual(Submission(fastParsing: fast), submission)
+            XCTAssertEqual(Submission(fastParsing: fast + [0x0A]), submission, "as the router sends it, with a newline")
+        }
+        XCTAssertNil(Submission(id: UUID(), logIndex: UInt64(Int64.max) + 1, recipients: []).fastJSON(), "left to Codable")
+    }
+
+    func testNeverAcceptsWhatCodableRefusesOrReadsDifferently() throws {
+        let bytes = Array(try encoder.encode(samples[1]))
+        var variants: [[UInt8]] = (0..<bytes.count).map { Array(bytes[..<$0]) }
+        for position in bytes.indices {
+            for replacement: UInt8 in [0x00, 0x22, 0x2C, 0x31, 0x2D, 0x5C, 0x7B, 0x7D, 0xFF, bytes[position] ^ 0x20] {
+                var changed = bytes
+                changed[position] = replacement
+                variants.append(changed)
+            }
+        }
+        variants += [#"{"id":"0F8FAD5B-D9CB-469F-A165-70867728950E","logIndex":1,"recipients":["ge"]}"#,
+                     #"{"id":"0F8FAD5B-D9CB-469F-A165-70867728950E","logIndex":-1,"recipients":[]}"#,
+                     #"{"id":"0F8FAD5B-D9CB-469F-A165-70867728950E","logIndex":1.5,"recipients":[]}"#,
+                     #"{"id":"0F8FAD5B-D9CB-469F-A165-70867728950E","logIndex":1,"recipients":[],"id":"x"}"#,
+                     #"{"id":"0F8FAD5B-D9CB-469F-A165-70867728950E","logIndex":1,"recipients":[7]}"#, "", "[]", "null"].map { Array($0.utf8) }
+        var accepted = 0
+        for variant in variants {
+            guard let fast = Submission(fastParsing: variant) else { continue }
+            accepted += 1
+            XCTAssertEqual(fast, try? decoder.decode(Submission.self, from: Data(variant)), String(decoding: variant, as: UTF8.self))
+        }
+        XCTAssertGreaterThan(accepted, 0)
+        XCTAssertLessThan(accepted, variants.count)
+    }
+}
+
 private extension EventLine {
     /// What a line reads back as: its dates at the milliseconds the stream writes.
     func roundedToMilliseconds(_ line: EventLine) -> EventLine {

@@ -112,7 +112,9 @@ struct APIRouter: Sendable {
             switch (request.method, route.count, route.first) {
             case (.POST, 1, "notifications"):
                 let draft = try await parseDraft(request.body, recipientsFromAll: allPeers)
-                return try json(.created, await operations.submit(draft, by: actor))
+                let submission = try await operations.submit(draft, by: actor)
+                if let body = submission.fastJSON() { return .json(.created, body + [0x0A]) }
+                return try json(.created, submission)
             case (.GET, 1, "inbox"):
                 return try json(.ok, await operations.inbox(try Self.filter(query)))
             case (.GET, 2, "inbox"):

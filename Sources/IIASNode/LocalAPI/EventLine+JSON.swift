@@ -92,3 +92,30 @@ extension RecipientDelivery {
                   reason: delivery.reason, detail: delivery.detail, updated: delivery.updated)
     }
 }
+
+extension Submission {
+    /// The answer to a submission — one per notification sent — as `APIJSON.encoder()`
+    /// writes it (sorted keys, upper-case UUID), by the model's writer; nil if the log
+    /// index does not fit the parser's 64-bit signed integers (`Codable` then writes it).
+    package func fastJSON() -> [UInt8]? {
+        guard let logIndex = Int64(exactly: logIndex) else { return nil }
+        return JSONWriter.bytes(.object([
+            "id": .string(id.uuidString), "logIndex": .integer(logIndex), "recipients": .array(recipients.map { .string($0.rawValue) }),
+        ]))
+    }
+
+    /// A submission's answer read without `Codable`; nil for anything else, so the caller
+    /// falls back to `Codable` and gets its verdict.
+    package init?(fastParsing body: [UInt8]) {
+        guard let parsed = try? JSONParser.parse(body), parsed.duplicateKeys.isEmpty, case .object(let members) = parsed.value,
+              members.count == 3, case .string(let text)? = members["id"], let id = UUID(uuidString: text),
+              case .integer(let logIndex)? = members["logIndex"], let index = UInt64(exactly: logIndex),
+              case .array(let list)? = members["recipients"] else { return nil }
+        var recipients: [CenterID] = []
+        for item in list {
+            guard case .string(let name) = item, let center = CenterID(rawValue: name) else { return nil }
+            recipients.append(center)
+        }
+        self.init(id: id, logIndex: index, recipients: recipients)
+    }
+}
