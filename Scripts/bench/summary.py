@@ -39,18 +39,28 @@ path = envelope["oneRecipientPath"]
 cores = path["cores"]
 
 
-def crypto_microseconds(recipients):
-    """CPU µs of the primitives for one notification to `recipients` centers."""
-    return sum(s["microseconds"] * (recipients if s["perRecipient"] else 1) for s in path["steps"])
+def crypto_microseconds(recipients, steps=path["steps"]):
+    """CPU µs of the primitives for one notification to `recipients` centers: by default the
+    naive path (a sealed box per recipient), the issue's "crypto limit"."""
+    return sum(s["microseconds"] * (recipients if s["perRecipient"] else 1) for s in steps)
+
+
+# What the node's path really costs: envelope version 2 wraps content keys under an epoch
+# key, so the sealed box and its opening are an AEAD each. The latency floor counts this
+# (the crypto on the path), which makes the floor lower and the flash target stricter.
+amortized_steps = path.get("amortizedSteps", path["steps"])
 
 
 fsync_us = log["rawSyncP50Microseconds"]
 rtt_us = transport["roundTripMicroseconds"]["p50"]
-floor_us = 3 * fsync_us + crypto_microseconds(1) + 2 * rtt_us
+floor_us = 3 * fsync_us + crypto_microseconds(1, amortized_steps) + 2 * rtt_us
 limits = {
     "cores": cores,
     "cryptoMicroseconds": {"1": crypto_microseconds(1), "3": crypto_microseconds(3)},
     "cryptoLimitPerSecond": {"1": cores * 1e6 / crypto_microseconds(1), "3": cores * 1e6 / crypto_microseconds(3)},
+    "amortizedCryptoMicroseconds": {"1": crypto_microseconds(1, amortized_steps), "3": crypto_microseconds(3, amortized_steps)},
+    "amortizedCryptoLimitPerSecond": {"1": cores * 1e6 / crypto_microseconds(1, amortized_steps),
+                                      "3": cores * 1e6 / crypto_microseconds(3, amortized_steps)},
     "fdatasyncP50Microseconds": fsync_us,
     "tlsRoundTripP50Microseconds": rtt_us,
     "latencyFloorMicroseconds": floor_us,
@@ -84,6 +94,9 @@ for (recipients, inflight), c in sorted(cases.items()):
     else:
         rate_limit, rate_target, rate_name = None, None, None
     add(label, "notifications/s", c["perSecond"], anchor and anchor["rate"], rate_limit, "rate", rate_target, rate_name)
+    if inflight > 1:
+        add(f"{label}, against the node's own crypto", "notifications/s", c["perSecond"], None,
+            limits["amortizedCryptoLimitPerSecond"].get(str(recipients)), "rate", None, "amortized crypto limit")
     floor_ms = floor_us / 1000 if recipients == 1 and inflight == 1 else None
     # p999 where NATS has the same case; the 3-recipient cases show p50 and p99.
     for p, target in (("p50", "≤ 1.5x"), ("p99", "≤ 3x"), ("p999", None))[:3 if recipients == 1 else 2]:
@@ -108,7 +121,8 @@ if scale:
         add(f"iias log verify of {n} entries (against all cores verifying at once)", "entries/s",
             scale["auditEntriesPerSecond"], None, scale["allCoresVerifyPerSecond"], "rate", None, "Ed25519 verify on all cores at once")
 
-iias_does = ("Ed25519 signature, end-to-end encryption (X25519 sealed box + XChaCha20-Poly1305), "
+iias_does = ("Ed25519 signature, end-to-end encryption (content key wrapped to the recipient's X25519 key under "
+             "the sender's ephemeral key of the minute + XChaCha20-Poly1305), "
              "fdatasync at sender and recipient, signed receipt verified and logged at the sender")
 nats_does = ("TLS to the server, file storage without per-message fsync, publish ack; "
              "no signature, no end-to-end encryption, no second party")
@@ -141,8 +155,11 @@ print("Summary: IIAS nodes (4 processes on loopback) against NATS JetStream and 
 print(f"  IIAS per notification: {iias_does}.")
 print(f"  NATS per message:      {nats_does}.")
 print(f"  limits, same run, {cores} cores: crypto {crypto_microseconds(1):.0f} µs CPU per notification to one recipient"
-      f" → {limits['cryptoLimitPerSecond']['1']:,.0f}/s ({limits['cryptoLimitPerSecond']['3']:,.0f}/s to three);")
-print(f"    1-in-flight floor {floor_us / 1000:.2f} ms = 3 x fdatasync {fsync_us:.0f} µs + crypto {crypto_microseconds(1):.0f} µs"
+      f" → {limits['cryptoLimitPerSecond']['1']:,.0f}/s ({limits['cryptoLimitPerSecond']['3']:,.0f}/s to three),"
+      f" a sealed box per recipient;")
+print(f"    the node's path (envelope version 2, X25519 once a minute): {crypto_microseconds(1, amortized_steps):.0f} µs"
+      f" → {limits['amortizedCryptoLimitPerSecond']['1']:,.0f}/s ({limits['amortizedCryptoLimitPerSecond']['3']:,.0f}/s to three);")
+print(f"    1-in-flight floor {floor_us / 1000:.2f} ms = 3 x fdatasync {fsync_us:.0f} µs + crypto {crypto_microseconds(1, amortized_steps):.0f} µs"
       f" + 2 x TLS round trip {rtt_us:.0f} µs")
 if limits["certificateCheckPerSubmitMicroseconds"]:
     print(f"    (not in the limit: the sender checks a recipient's certificate chain + CRL, {limits['certificateCheckPerSubmitMicroseconds']:.0f} µs,"

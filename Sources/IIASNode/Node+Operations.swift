@@ -52,7 +52,8 @@ extension Node {
         let sealed: Envelope
         do {
             let keys = try crypto.encryptionKeys(for: notification.recipients)
-            sealed = try Envelope.seal(notification, signer: crypto.keys.signingKey, recipientKeys: keys)
+            sealed = try Envelope.seal(notification, signer: crypto.keys.signingKey, recipientKeys: keys,
+                                       transport: .wrapped(crypto.wrappingEpoch))
         } catch EnvelopeError.invalidNotification(let invalid) {
             throw .invalidNotification(invalid.problems)
         } catch {

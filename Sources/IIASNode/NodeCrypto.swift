@@ -13,6 +13,10 @@ final class NodeCrypto: Sendable {
     let certificates: CertificateDirectory
     let verifier: EnvelopeVerifier
     let tls: OpenSSLContext
+    /// The ephemeral key our notifications' content keys are wrapped under, for a minute
+    /// at a time (envelope version 2): two X25519 operations a recipient a minute instead
+    /// of a sealed box per envelope. A reload starts a new epoch.
+    let wrappingEpoch = WrappingEpoch()
     /// What the outbox summaries in our log are encrypted under (`OperatorAction`).
     let outboxSummaryKey: SelfSealingKey
     /// Recipients' encryption keys with the time their certificate check (chain, CRL,

@@ -9,7 +9,7 @@ import XCTest
 final class CanonicalHeaderTests: XCTestCase {
     static let sha = [UInt8](repeating: 0xAB, count: 32)
 
-    /// Headers of every shape: notifications to 1…5 centers (country-and-agency ids included),
+    /// Headers of every shape: notifications (versions 1 and 2) to 1…5 centers (country-and-agency ids included),
     /// receipts of each outcome and refusal reason, details with quotes and backslashes.
     static func headers() -> [EnvelopeHeader] {
         let created = Date(timeIntervalSince1970: 1_764_000_000.123)
@@ -23,6 +23,11 @@ final class CanonicalHeaderTests: XCTestCase {
             })
             out.append(EnvelopeHeader(id: UUID(), kind: .notification, sender: CenterID(rawValue: "AZ")!, recipients: recipients,
                                       created: created, nonce: nonce, sealedKeys: keys))
+            // Version 2: the epoch's ephemeral key and a wrapped key per recipient.
+            let wrapped = keys.mapValues { [UInt8](repeating: $0[0] &+ 0x40, count: KeyWrap.wrappedByteCount) }
+            out.append(EnvelopeHeader(id: UUID(), kind: .notification, sender: CenterID(rawValue: "AZ")!, recipients: recipients,
+                                      created: created, nonce: nonce, ephemeral: [UInt8](repeating: 0x5A, count: 32),
+                                      sealedKeys: wrapped))
         }
         var receipts: [Receipt] = [
             Receipt(envelopeID: UUID(), envelopeSHA256: sha, outcome: .delivered, logIndex: 0),
@@ -104,7 +109,9 @@ final class CanonicalHeaderTests: XCTestCase {
     /// receipt inconsistent with its outcome — it refuses by the shared rules, and the
     /// general reader names the problem.
     func testRulesBetweenFieldsHoldInBothReaders() throws {
-        let base = Self.headers()[1]   // to GE and UA
+        let headers = Self.headers()
+        let base = headers.first { $0.recipients.count == 2 && $0.ephemeral == nil }!   // to GE and UA
+        let delivered = headers.first { $0.receipt?.outcome == .delivered }!
         var cases: [(EnvelopeHeader, String)] = []
         var missingKey = base
         missingKey.sealedKeys.removeValue(forKey: CenterID(rawValue: "UA")!)
@@ -119,12 +126,21 @@ final class CanonicalHeaderTests: XCTestCase {
         var noReason = Self.headers().last!
         noReason.receipt!.reason = nil
         cases.append((noReason, "a refusal names its reason"))
-        var deliveredWithoutIndex = Self.headers()[5]
+        var deliveredWithoutIndex = delivered
         deliveredWithoutIndex.receipt!.logIndex = nil
         cases.append((deliveredWithoutIndex, "has a logIndex and no reason"))
-        var receiptToTwo = Self.headers()[5]
+        var receiptToTwo = delivered
         receiptToTwo.recipients = [CenterID(rawValue: "AZ")!, CenterID(rawValue: "UA")!]
         cases.append((receiptToTwo, "a receipt goes to exactly one center"))
+        var sealedBoxesUnderAnEphemeralKey = base
+        sealedBoxesUnderAnEphemeralKey.ephemeral = [UInt8](repeating: 9, count: 32)
+        cases.append((sealedBoxesUnderAnEphemeralKey, "keys.GE: expected 48 bytes"))
+        var wrappedWithoutAnEphemeralKey = headers.first { $0.ephemeral != nil }!
+        wrappedWithoutAnEphemeralKey.ephemeral = nil
+        cases.append((wrappedWithoutAnEphemeralKey, "keys.GE: expected 80 bytes"))
+        var receiptWithAnEphemeralKey = delivered
+        receiptWithAnEphemeralKey.ephemeral = [UInt8](repeating: 9, count: 32)
+        cases.append((receiptWithAnEphemeralKey, "ephemeral: unknown field"))
         for (header, why) in cases {
             let bytes = header.canonicalBytes[...]
             XCTAssertNil(EnvelopeHeader.readCanonical(bytes), why)

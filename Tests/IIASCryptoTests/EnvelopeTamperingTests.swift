@@ -39,8 +39,10 @@ final class EnvelopeTamperingTests: XCTestCase {
 
     func testWrongVersionIsRefused() throws {
         var bytes = try Samples.sealed().bytes
-        bytes[4] = 2
-        assertRefused(bytes, as: "unsupportedVersion") { if case .unsupportedVersion(2) = $0 { true } else { false } }
+        for version: UInt8 in [0, 3, 0xFF] {
+            bytes[4] = version
+            assertRefused(bytes, as: "unsupportedVersion") { if case .unsupportedVersion(version) = $0 { true } else { false } }
+        }
     }
 
     func testEveryTruncationIsRefused() throws {

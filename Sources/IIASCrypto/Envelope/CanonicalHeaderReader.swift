@@ -14,13 +14,18 @@ extension EnvelopeHeader {
     /// either names what is wrong or accepts a rarer form (an escaped receipt detail).
     package static func readCanonical(_ bytes: ArraySlice<UInt8>) -> EnvelopeHeader? {
         var reader = CanonicalReader(bytes)
-        guard reader.take(#"{"created":"#), let createdText = reader.string(), let created = Timestamp.parse(createdText),
-              reader.take(#","id":"#), let idText = reader.string(), let id = UUID(canonical: idText) else { return nil }
+        guard reader.take(#"{"created":"#), let createdText = reader.string(), let created = Timestamp.parse(createdText) else { return nil }
+        var ephemeral: [UInt8]?
+        if reader.take(#","ephemeral":"#) {
+            guard let value = reader.base64(count: EncryptionPublicKey.byteCount) else { return nil }
+            ephemeral = value
+        }
+        guard reader.take(#","id":"#), let idText = reader.string(), let id = UUID(canonical: idText) else { return nil }
         var sealed: [CenterID: [UInt8]] = [:]
         if reader.take(#","keys":{"#) {
             repeat {
                 guard sealed.count < Envelope.maximumRecipients, let center = reader.center(), reader.take(":"),
-                      let key = reader.base64(count: Envelope.sealedKeyByteCount),
+                      let key = reader.base64(count: Envelope.contentKeyFieldByteCount(ephemeral: ephemeral)),
                       sealed.updateValue(key, forKey: center) == nil else { return nil }
             } while reader.take(",")
             guard reader.take("}") else { return nil }
@@ -44,7 +49,7 @@ extension EnvelopeHeader {
         } while reader.take(",")
         guard reader.take(#"],"sender":"#), let sender = reader.center(), reader.take("}"), reader.isAtEnd else { return nil }
         let header = EnvelopeHeader(id: id, kind: kind, sender: sender, recipients: recipients, created: created,
-                                    nonce: nonce, sealedKeys: sealed, receipt: receipt)
+                                    nonce: nonce, ephemeral: ephemeral, sealedKeys: sealed, receipt: receipt)
         guard (try? header.checkRules()) != nil, header.canonicalBytes.withUnsafeBytes({ encoded in
             bytes.withUnsafeBytes { given in encoded.count == given.count && memcmp(encoded.baseAddress!, given.baseAddress!, given.count) == 0 }
         }) else { return nil }

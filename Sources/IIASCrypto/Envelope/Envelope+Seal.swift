@@ -3,15 +3,27 @@ import Foundation
 import IIASModel
 
 extension Envelope {
+    /// How the content key reaches each recipient, which fixes the envelope's version.
+    public enum KeyTransport: Sendable {
+        /// Version 1: a libsodium sealed box per recipient (a fresh ephemeral X25519 key
+        /// each); what every build reads, for peers not yet upgraded.
+        case sealedBoxes
+        /// Version 2: wrapped under the key agreed between the epoch's ephemeral key and
+        /// the recipient's (`WrappingEpoch`): a node keeps one epoch for all it sends.
+        case wrapped(WrappingEpoch)
+    }
+
     /// Seals a notification from its sender to every recipient it names: a fresh
     /// 32-byte content key encrypts the notification (XChaCha20-Poly1305, the header
-    /// as associated data), the key is sealed to each recipient's X25519 key, and the
-    /// sender's Ed25519 key signs the result. The content key is wiped on return.
+    /// as associated data), the key is carried to each recipient as `transport` says
+    /// (by default under a one-off epoch, as strong as a sealed box), and the sender's
+    /// Ed25519 key signs the result. The content key is wiped on return.
     ///
     /// - Parameter recipientKeys: an encryption key for every recipient, each taken
     ///   from a certificate that `TrustAnchor` verified for `.encryption`.
     public static func seal(_ notification: FormalNotification, signer: SigningPrivateKey,
-                            recipientKeys: [CenterID: EncryptionPublicKey], created: Date = Date()) throws(EnvelopeError) -> Envelope {
+                            recipientKeys: [CenterID: EncryptionPublicKey], transport: KeyTransport = .wrapped(WrappingEpoch()),
+                            created: Date = Date()) throws(EnvelopeError) -> Envelope {
         let plaintext: [UInt8]
         switch notification.validatedEncoding() {
         case .success(let bytes): plaintext = bytes
@@ -27,20 +39,36 @@ extension Envelope {
         guard plaintext.count + XChaCha20Poly1305.tagByteCount <= maximumBodyBytes else {
             throw .tooLarge(part: "body", size: plaintext.count, limit: maximumBodyBytes)
         }
+        let nonce = Sodium.randomBytes(XChaCha20Poly1305.nonceByteCount)
         let sealed = withEphemeralSecret(count: contentKeyByteCount) { contentKey -> Result<Envelope, EnvelopeError> in
             randombytes_buf(contentKey.baseAddress!, contentKey.count)
             let key = UnsafeRawBufferPointer(contentKey)
             var sealedKeys: [CenterID: [UInt8]] = [:]
-            for recipient in recipients { sealedKeys[recipient] = recipientKeys[recipient]!.seal(key) }
+            var ephemeral: [UInt8]?
+            switch transport {
+            case .sealedBoxes:
+                for recipient in recipients { sealedKeys[recipient] = recipientKeys[recipient]!.seal(key) }
+            case .wrapped(let epoch):
+                let keys = epoch.keysForNextEnvelope()
+                ephemeral = keys.publicKey
+                for recipient in recipients {
+                    guard let wrapKey = keys.wrapKey(for: recipientKeys[recipient]!) else {
+                        return .failure(.cannotSeal("the encryption key of \(recipient) is not a usable X25519 key (a low-order point)"))
+                    }
+                    sealedKeys[recipient] = wrapKey.withUnsafeBytes { wrapKey in
+                        XChaCha20Poly1305.seal(key, key: wrapKey, nonce: nonce,
+                                               associatedData: KeyWrap.associatedData(envelope: notification.id, recipient: recipient))
+                    }
+                }
+            }
             let header = EnvelopeHeader(
                 id: notification.id, kind: .notification, sender: notification.sender,
-                recipients: Array(recipients), created: created,
-                nonce: Sodium.randomBytes(XChaCha20Poly1305.nonceByteCount), sealedKeys: sealedKeys)
+                recipients: Array(recipients), created: created, nonce: nonce, ephemeral: ephemeral, sealedKeys: sealedKeys)
             let headerBytes = header.canonicalBytes
             guard headerBytes.count <= maximumHeaderBytes else {
                 return .failure(.tooLarge(part: "header", size: headerBytes.count, limit: maximumHeaderBytes))
             }
-            let body = XChaCha20Poly1305.seal(plaintext, key: key, nonce: header.nonce!, associatedData: headerBytes)
+            let body = XChaCha20Poly1305.seal(plaintext, key: key, nonce: nonce, associatedData: headerBytes)
             return .success(Envelope(header: header, headerBytes: headerBytes, body: body, signer: signer))
         }
         return try sealed.get()

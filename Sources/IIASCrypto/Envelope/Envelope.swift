@@ -13,9 +13,15 @@ import IIASModel
 /// checks structure and bounds only; `EnvelopeVerifier` checks who signed it.
 public struct Envelope: Sendable {
     public static let magic: [UInt8] = Array("IIAS".utf8)
-    public static let currentVersion: UInt8 = 1
+    /// The layout version, byte 4 (signed like every byte before the signature):
+    /// 1 carries each content key in a sealed box; 2 wraps it under the sender's
+    /// ephemeral key of the epoch, named in the header (`KeyWrap`). A notification is
+    /// sealed as version 2; receipts, which carry no keys, stay version 1.
+    public static let currentVersion: UInt8 = 2
+    public static let supportedVersions: ClosedRange<UInt8> = 1...2
     /// Domain separation for the signature, so that no other IIAS signature (receipts
     /// use the same layout; tree heads use signed notes) can be replayed as an envelope.
+    /// The same for both versions: the version byte it covers tells the layouts apart.
     public static let signatureContext: [UInt8] = Array("IIAS-envelope-v1\0".utf8)
     public static let signatureByteCount = 64
 
@@ -28,6 +34,15 @@ public struct Envelope: Sendable {
     static let fixedOverhead = 4 + 1 + 4 + 4 + signatureByteCount
     static let contentKeyByteCount = XChaCha20Poly1305.keyByteCount
     static let sealedKeyByteCount = contentKeyByteCount + EncryptionPublicKey.sealOverhead
+
+    /// The size of each `keys` member: a sealed box (version 1, no ephemeral key) or a
+    /// wrapped key (version 2).
+    static func contentKeyFieldByteCount(ephemeral: [UInt8]?) -> Int {
+        ephemeral == nil ? sealedKeyByteCount : KeyWrap.wrappedByteCount
+    }
+
+    /// The layout version of these bytes (`currentVersion`).
+    public var version: UInt8 { bytes[4] }
 
     /// The exact bytes, as signed, sent and logged.
     public let bytes: [UInt8]
@@ -52,7 +67,7 @@ public struct Envelope: Sendable {
             throw .truncated(needed: Self.fixedOverhead, actual: bytes.count)
         }
         guard bytes.starts(with: Self.magic) else { throw .badMagic }
-        guard bytes[4] == Self.currentVersion else { throw .unsupportedVersion(bytes[4]) }
+        guard Self.supportedVersions.contains(bytes[4]) else { throw .unsupportedVersion(bytes[4]) }
         var cursor = 5
         func length(_ part: String, limit: Int) throws(EnvelopeError) -> Int {
             guard bytes.count >= cursor + 4 else { throw .truncated(needed: cursor + 4, actual: bytes.count) }
@@ -71,6 +86,9 @@ public struct Envelope: Sendable {
         guard bytes.count >= end else { throw .truncated(needed: end, actual: bytes.count) }
         guard bytes.count == end else { throw .trailingBytes(bytes.count - end) }
         header = try EnvelopeHeader(parsing: bytes[headerRange])
+        guard (header.ephemeral != nil) == (bytes[4] == 2) else {
+            throw .malformedHeader("ephemeral: a version 2 envelope names its ephemeral key, a version 1 envelope none")
+        }
         switch header.kind {
         case .notification:
             guard bodyCount >= XChaCha20Poly1305.tagByteCount else {
@@ -89,7 +107,7 @@ public struct Envelope: Sendable {
         var out: [UInt8] = []
         out.reserveCapacity(Self.fixedOverhead + headerBytes.count + body.count)
         out.append(contentsOf: Self.magic)
-        out.append(Self.currentVersion)
+        out.append(header.ephemeral == nil ? 1 : 2)
         Self.appendLength(headerBytes.count, to: &out)
         out.append(contentsOf: headerBytes)
         Self.appendLength(body.count, to: &out)

@@ -45,7 +45,7 @@ public enum EnvelopeError: Error, Sendable, CustomStringConvertible {
         case .empty: return "the envelope is empty"
         case let .truncated(needed, actual): return "the envelope is truncated: needs at least \(needed) bytes, has \(actual)"
         case .badMagic: return "not an IIAS envelope (the first bytes are not \"IIAS\")"
-        case let .unsupportedVersion(v): return "envelope version \(v) is not supported by this build (supports \(Envelope.currentVersion))"
+        case let .unsupportedVersion(v): return "envelope version \(v) is not supported by this build (supports \(Envelope.supportedVersions.lowerBound) to \(Envelope.supportedVersions.upperBound)); upgrade iias to read it"
         case let .tooLarge(part, size, limit): return "the envelope's \(part) is \(size) bytes; the limit is \(limit)"
         case let .trailingBytes(n): return "\(n) unexpected bytes after the signature"
         case let .malformedHeader(why): return "malformed header: \(why)"

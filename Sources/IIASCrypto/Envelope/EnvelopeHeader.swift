@@ -20,32 +20,42 @@ public struct EnvelopeHeader: Sendable, Equatable {
     public var created: Date
     /// The XChaCha20-Poly1305 nonce of the body (notifications only).
     public var nonce: [UInt8]?
-    /// The content key sealed to each recipient's X25519 key (notifications only).
+    /// The sender's ephemeral X25519 public key of the epoch the content key was wrapped
+    /// under (envelope version 2); nil in version 1, where each key is a sealed box.
+    public var ephemeral: [UInt8]?
+    /// The content key for each recipient (notifications only): a sealed box to its
+    /// X25519 key (version 1), or wrapped under the key agreed with `ephemeral` (version 2).
     public var sealedKeys: [CenterID: [UInt8]]
     /// What a receipt acknowledges (receipts only).
     public var receipt: Receipt?
 
     public init(id: UUID, kind: Kind, sender: CenterID, recipients: [CenterID], created: Date,
-                nonce: [UInt8]? = nil, sealedKeys: [CenterID: [UInt8]] = [:], receipt: Receipt? = nil) {
+                nonce: [UInt8]? = nil, ephemeral: [UInt8]? = nil, sealedKeys: [CenterID: [UInt8]] = [:],
+                receipt: Receipt? = nil) {
         self.id = id
         self.kind = kind
         self.sender = sender
         self.recipients = Array(Set(recipients)).sorted()
         self.created = created.truncatedToMilliseconds
         self.nonce = nonce
+        self.ephemeral = ephemeral
         self.sealedKeys = sealedKeys
         self.receipt = receipt
     }
 
     /// The canonical bytes (RFC 8785 form) that are signed and used as associated data:
-    /// members in key order (created, id, keys, kind, nonce, receipt, recipients,
-    /// sender), written straight into one buffer — every envelope sealed and every
+    /// members in key order (created, ephemeral, id, keys, kind, nonce, receipt,
+    /// recipients, sender), written straight into one buffer — every envelope sealed and every
     /// header read (re-encoded to prove it canonical) comes through here.
     public var canonicalBytes: [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(192 + 72 * sealedKeys.count + (receipt == nil ? 0 : 160))
         out.append(contentsOf: #"{"created":"#.utf8)
         JSONWriter.write(string: Timestamp.formatWithMilliseconds(created), to: &out)
+        if let ephemeral {
+            out.append(contentsOf: #","ephemeral":"#.utf8)
+            JSONWriter.write(string: Data(ephemeral).base64EncodedString(), to: &out)
+        }
         out.append(contentsOf: #","id":"#.utf8)
         JSONWriter.write(string: id.canonicalString, to: &out)
         if !sealedKeys.isEmpty {
@@ -118,14 +128,16 @@ public struct EnvelopeHeader: Sendable, Equatable {
             throw .malformedHeader("created: not a timestamp like 2026-11-22T21:05:09.120Z")
         }
         var nonce: [UInt8]? = nil
+        var ephemeral: [UInt8]? = nil
         var sealed: [CenterID: [UInt8]] = [:]
         var receipt: Receipt? = nil
         switch kind {
         case .notification:
             nonce = try fields.base64("nonce", count: XChaCha20Poly1305.nonceByteCount)
+            ephemeral = try fields.optionalBase64("ephemeral", count: EncryptionPublicKey.byteCount)
             var keys = HeaderFields(try fields.object("keys"), path: "keys.")
             for recipient in recipients {
-                sealed[recipient] = try keys.base64(recipient.rawValue, count: Envelope.sealedKeyByteCount)
+                sealed[recipient] = try keys.base64(recipient.rawValue, count: Envelope.contentKeyFieldByteCount(ephemeral: ephemeral))
             }
             try keys.requireNoOthers()
         case .receipt:
@@ -133,7 +145,7 @@ public struct EnvelopeHeader: Sendable, Equatable {
         }
         try fields.requireNoOthers()
         self.init(id: id, kind: kind, sender: sender, recipients: recipients, created: created,
-                  nonce: nonce, sealedKeys: sealed, receipt: receipt)
+                  nonce: nonce, ephemeral: ephemeral, sealedKeys: sealed, receipt: receipt)
         try checkRules()
         guard canonicalBytes.elementsEqual(bytes) else { throw .nonCanonicalHeader }
     }
@@ -153,9 +165,14 @@ public struct EnvelopeHeader: Sendable, Equatable {
             guard sealedKeys.count == recipients.count, recipients.allSatisfy({ sealedKeys[$0] != nil }) else {
                 throw .malformedHeader("keys: one sealed content key for each recipient, and no other")
             }
+            let keySize = Envelope.contentKeyFieldByteCount(ephemeral: ephemeral)
+            guard ephemeral.map({ $0.count == EncryptionPublicKey.byteCount }) ?? true,
+                  sealedKeys.values.allSatisfy({ $0.count == keySize }) else {
+                throw .malformedHeader("keys: each \(keySize) bytes \(ephemeral == nil ? "(sealed boxes)" : "(wrapped under the ephemeral key)")")
+            }
         case .receipt:
-            guard let receipt, nonce == nil, sealedKeys.isEmpty else {
-                throw .malformedHeader("a receipt has a receipt field and no nonce or keys")
+            guard let receipt, nonce == nil, ephemeral == nil, sealedKeys.isEmpty else {
+                throw .malformedHeader("a receipt has a receipt field and no nonce, ephemeral key or keys")
             }
             guard recipients.count == 1 else { throw .malformedHeader("recipients: a receipt goes to exactly one center") }
             try receipt.checkRules()
@@ -241,6 +258,11 @@ struct HeaderFields {
             throw .malformedHeader("\(path)\(key): expected \(count) bytes in base64")
         }
         return [UInt8](data)
+    }
+
+    mutating func optionalBase64(_ key: String, count: Int) throws(EnvelopeError) -> [UInt8]? {
+        guard object[key] != nil else { return nil }
+        return try base64(key, count: count)
     }
 
     mutating func hex(_ key: String, count: Int) throws(EnvelopeError) -> [UInt8] {

@@ -109,7 +109,16 @@ extension VerifiedEnvelope {
         }
         guard let sealedKey = header.sealedKeys[center], let nonce = header.nonce else { throw .notARecipient(center) }
         let decrypted = withEphemeralSecret(count: Envelope.contentKeyByteCount) { contentKey -> Result<[UInt8], EnvelopeError> in
-            guard key.open(sealedKey, into: contentKey) else { return .failure(.wrongKey(center)) }
+            if let ephemeral = header.ephemeral {
+                guard let wrapKey = key.unwrapKey(ephemeral: ephemeral),
+                      wrapKey.withUnsafeBytes({ wrapKey in
+                          XChaCha20Poly1305.open(sealedKey, key: wrapKey, nonce: nonce,
+                                                 associatedData: KeyWrap.associatedData(envelope: header.id, recipient: center),
+                                                 into: contentKey)
+                      }) else { return .failure(.wrongKey(center)) }
+            } else {
+                guard key.open(sealedKey, into: contentKey) else { return .failure(.wrongKey(center)) }
+            }
             guard let plaintext = XChaCha20Poly1305.open(envelope.body, key: UnsafeRawBufferPointer(contentKey),
                                                          nonce: nonce, associatedData: envelope.headerBytes) else {
                 return .failure(.bodyTampered)

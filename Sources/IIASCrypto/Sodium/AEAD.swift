@@ -28,20 +28,30 @@ enum XChaCha20Poly1305 {
     /// Nil when the ciphertext, nonce, key or associated data do not match.
     static func open(_ ciphertext: some ContiguousBytesView, key: UnsafeRawBufferPointer, nonce: some ContiguousBytesView,
                      associatedData: some ContiguousBytesView) -> [UInt8]? {
+        ciphertext.withBytes { c -> [UInt8]? in
+            guard c.count >= tagByteCount else { return nil }
+            var out = [UInt8](repeating: 0, count: c.count - tagByteCount)
+            let opened = out.withUnsafeMutableBytes { open(c, key: key, nonce: nonce, associatedData: associatedData, into: $0) }
+            return opened ? out : nil
+        }
+    }
+
+    /// Decrypts into `out`, which must be exactly the plaintext's size (a secret that
+    /// must not land in a Swift array); false when anything does not match.
+    static func open(_ ciphertext: some ContiguousBytesView, key: UnsafeRawBufferPointer, nonce: some ContiguousBytesView,
+                     associatedData: some ContiguousBytesView, into out: UnsafeMutableRawBufferPointer) -> Bool {
         Sodium.ready()
-        return ciphertext.withBytes { c -> [UInt8]? in
-            guard c.count >= tagByteCount, key.count == keyByteCount else { return nil }
-            return nonce.withBytes { n -> [UInt8]? in
-                guard n.count == nonceByteCount else { return nil }
-                return associatedData.withBytes { ad -> [UInt8]? in
-                    var out = [UInt8](repeating: 0, count: c.count - tagByteCount)
+        return ciphertext.withBytes { c -> Bool in
+            guard c.count == out.count + tagByteCount, key.count == keyByteCount else { return false }
+            return nonce.withBytes { n -> Bool in
+                guard n.count == nonceByteCount else { return false }
+                return associatedData.withBytes { ad -> Bool in
                     var outCount: UInt64 = 0
-                    let rc = crypto_aead_xchacha20poly1305_ietf_decrypt(
-                        &out, &outCount, nil,
+                    return crypto_aead_xchacha20poly1305_ietf_decrypt(
+                        out.bindMemory(to: UInt8.self).baseAddress, &outCount, nil,
                         c.bindMemory(to: UInt8.self).baseAddress!, UInt64(c.count),
                         ad.bindMemory(to: UInt8.self).baseAddress, UInt64(ad.count),
-                        n.bindMemory(to: UInt8.self).baseAddress!, key.bindMemory(to: UInt8.self).baseAddress!)
-                    return rc == 0 ? out : nil
+                        n.bindMemory(to: UInt8.self).baseAddress!, key.bindMemory(to: UInt8.self).baseAddress!) == 0
                 }
             }
         }

@@ -48,3 +48,9 @@ extension ArraySlice: ContiguousBytesView where Element == UInt8 {
         try withUnsafeBytes(body)
     }
 }
+
+extension UnsafeRawBufferPointer: ContiguousBytesView {
+    public func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try body(self)
+    }
+}

@@ -1,4 +1,5 @@
 import CSodium
+import Synchronization
 
 /// An X25519 public key (RFC 7748): what content keys are sealed to.
 public struct EncryptionPublicKey: Sendable, Hashable {
@@ -39,6 +40,8 @@ public final class EncryptionPrivateKey: Sendable {
     public static let byteCount = 32
     let scalar: SecretBytes
     public let publicKey: EncryptionPublicKey
+    /// Wrap keys agreed with senders' ephemeral keys (`unwrapKey(ephemeral:)`).
+    let unwrapKeys = Mutex<[[UInt8]: SecretBytes]>([:])
 
     /// From the 32 raw private bytes that a PKCS#8 X25519 file holds.
     public init(rawRepresentation raw: UnsafeRawBufferPointer) throws(CryptoError) {
