@@ -70,6 +70,7 @@ extension Audit {
                 "file": file,
                 "id": header.id.uuidString.lowercased(),
                 "kind": header.kind.rawValue,
+                "version": Int(envelope.version),
                 "sender": header.sender.rawValue,
                 "recipients": header.recipients.map(\.rawValue),
                 "created": ISO8601DateFormatter.iias.string(from: header.created),
@@ -82,6 +83,7 @@ extension Audit {
                     "notAfter": ISO8601DateFormatter.iias.string(from: signer.notAfter),
                 ],
             ]
+            if let ephemeral = header.ephemeral { result["ephemeralKey"] = ephemeral.hexString }
             if let receipt = header.receipt {
                 var r: [String: Any] = [
                     "envelope": receipt.envelopeID.uuidString.lowercased(),
@@ -100,6 +102,8 @@ extension Audit {
             print(Terminal.green("VALID") + "  \(file)")
             var rows: [(String, String)] = [
                 ("kind", header.kind.rawValue),
+                ("version", header.ephemeral.map { "\(envelope.version), keys wrapped under ephemeral \($0.hexString.prefix(16))…" }
+                    ?? "\(envelope.version), sealed boxes"),
                 ("envelope id", header.id.uuidString.lowercased()),
                 ("sender", Terminal.bold(header.sender.rawValue)),
                 ("recipients", header.recipients.map(\.rawValue).joined(separator: ", ")),
