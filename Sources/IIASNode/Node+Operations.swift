@@ -53,7 +53,7 @@ extension Node {
         do {
             let keys = try crypto.encryptionKeys(for: notification.recipients)
             sealed = try Envelope.seal(notification, signer: crypto.keys.signingKey, recipientKeys: keys,
-                                       transport: .wrapped(crypto.wrappingEpoch))
+                                       transport: crypto.keyTransport)
         } catch EnvelopeError.invalidNotification(let invalid) {
             throw .invalidNotification(invalid.problems)
         } catch {

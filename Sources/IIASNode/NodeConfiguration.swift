@@ -70,6 +70,11 @@ public struct NodeConfiguration: Sendable, Equatable {
     public var limits: Limits
     /// How often a signed tree head is appended while the log grows.
     public var treeHeadIntervalSeconds: Double
+    /// The envelope version this node seals: 2 (content keys wrapped under an epoch
+    /// key), or 1 (a sealed box per recipient) while some peer still runs a build that
+    /// reads only version 1. Every build reads version 1, so a rolling upgrade sets 1
+    /// until the last peer is upgraded, then 2.
+    public var envelopeVersion: UInt8
 
     /// Why the configuration cannot be used; `key` is the configuration key at fault.
     public struct Problem: Error, Sendable, Equatable, CustomStringConvertible {
@@ -159,6 +164,8 @@ public struct NodeConfiguration: Sendable, Equatable {
         limits.maxRequestBytes = try values.int("limits.maxRequestBytes", default: limits.maxRequestBytes, in: 4096...(64 << 20))
         self.limits = limits
         treeHeadIntervalSeconds = try values.double("treeHeadIntervalSeconds", default: 60, in: 1...86_400)
+        envelopeVersion = UInt8(try values.int("envelopeVersion", default: Int(Envelope.currentVersion),
+                                               in: Int(Envelope.supportedVersions.lowerBound)...Int(Envelope.supportedVersions.upperBound)))
     }
 
     /// Files the node reads at start-up that must be readable by its own user only.

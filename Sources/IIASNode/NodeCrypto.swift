@@ -17,6 +17,8 @@ final class NodeCrypto: Sendable {
     /// at a time (envelope version 2): two X25519 operations a recipient a minute instead
     /// of a sealed box per envelope. A reload starts a new epoch.
     let wrappingEpoch = WrappingEpoch()
+    /// How submissions carry their content keys: `envelopeVersion` of the configuration.
+    let keyTransport: Envelope.KeyTransport
     /// What the outbox summaries in our log are encrypted under (`OperatorAction`).
     let outboxSummaryKey: SelfSealingKey
     /// Recipients' encryption keys with the time their certificate check (chain, CRL,
@@ -47,6 +49,7 @@ final class NodeCrypto: Sendable {
         }
         verifier = EnvelopeVerifier(trust: trust, certificates: certificates)
         outboxSummaryKey = keys.encryptionKey.selfSealingKey(for: .outboxSummary)
+        keyTransport = configuration.envelopeVersion == 1 ? .sealedBoxes : .wrapped(wrappingEpoch)
         let folder = configuration.keyDirectory as NSString
         do {
             tls = try OpenSSLContext(certificateFile: folder.appendingPathComponent("tls.crt"),

@@ -32,7 +32,9 @@ struct NodeCommand: AsyncParsableCommand {
         "limits": { "maxFrameBytes": 16777216, "queueDepth": 100000,
                     "window": 64, "retryInitialSeconds": 1,
                     "retryMaxSeconds": 300, "clockSkewSeconds": 300 },
-        "treeHeadIntervalSeconds": 60
+        "treeHeadIntervalSeconds": 60,
+        "envelopeVersion": 2               (1 while a peer still runs a build
+                                            that reads only version 1)
       }
     Any key can be set from the environment: IIAS_ and the key in capitals,
     dots and camel case as underscores: IIAS_LISTEN, IIAS_API_SOCKET,

@@ -28,6 +28,7 @@ final class ConfigurationTests: XCTestCase {
         XCTAssertEqual(configuration.dataDirectory, ((file as NSString).deletingLastPathComponent as NSString).appendingPathComponent("data"))
         XCTAssertEqual(configuration.limits.window, 64)
         XCTAssertNil(configuration.metrics)
+        XCTAssertEqual(configuration.envelopeVersion, 2, "version 2 unless a peer needs version 1")
         XCTAssertNoThrow(try configuration.checkKeysAndCertificates())
     }
 
@@ -39,6 +40,8 @@ final class ConfigurationTests: XCTestCase {
         XCTAssertEqual(configuration.listen.port, 9000)
         XCTAssertEqual(configuration.peers.map(\.center.rawValue), ["MD"])
         XCTAssertEqual(configuration.limits.window, 8)
+        let rolling = try await NodeConfiguration.load(file: file, environment: ["IIAS_ENVELOPE_VERSION": "1"])
+        XCTAssertEqual(rolling.envelopeVersion, 1)
         XCTAssertEqual(NodeConfiguration.environmentName(of: "limits.maxFrameBytes"), "IIAS_LIMITS_MAX_FRAME_BYTES")
     }
 
@@ -51,6 +54,8 @@ final class ConfigurationTests: XCTestCase {
             ("api", ["users": []], "api.socket"),
             ("metrics", ["listen": "0.0.0.0:9464"], "metrics.listen"),
             ("limits", ["window": 0], "limits.window"), ("limits", ["maxFrameBytes": "big"], "limits.maxFrameBytes"),
+            ("envelopeVersion", 3, "envelopeVersion"), ("envelopeVersion", 0, "envelopeVersion"),
+            ("envelopeVersion", "two", "envelopeVersion"),
         ]
         for (key, value, named) in cases {
             var object = valid
