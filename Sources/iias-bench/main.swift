@@ -212,12 +212,13 @@ let pathSeconds = pathSteps.reduce(0) { $0 + 1 / $1.perSecond }
 // AEAD of the 32-byte content key under the epoch's wrap key (the exchange that derives
 // it, once a minute per recipient, is not per notification).
 var wrappedKey = [UInt8](repeating: 0, count: 48)
+let wrapKey = [UInt8](repeating: 5, count: 32)
 let wrapAD = [UInt8](repeating: 0x61, count: 39)
 let rawWrap = rate("wrap") {
-    crypto_aead_xchacha20poly1305_ietf_encrypt(&wrappedKey, &clen, key, 32, wrapAD, UInt64(wrapAD.count), nil, nonce, boxSK)
+    crypto_aead_xchacha20poly1305_ietf_encrypt(&wrappedKey, &clen, key, 32, wrapAD, UInt64(wrapAD.count), nil, nonce, wrapKey)
 }
 let rawUnwrap = rate("unwrap") {
-    _ = crypto_aead_xchacha20poly1305_ietf_decrypt(&opened, &mlen, nil, wrappedKey, 48, wrapAD, UInt64(wrapAD.count), nonce, boxSK)
+    _ = crypto_aead_xchacha20poly1305_ietf_decrypt(&opened, &mlen, nil, wrappedKey, 48, wrapAD, UInt64(wrapAD.count), nonce, wrapKey)
 }
 let wrapStep = "XChaCha20-Poly1305 wrap, content key (epoch key)", unwrapStep = "XChaCha20-Poly1305 unwrap of the content key"
 let amortizedSteps = pathSteps.map { step in

@@ -138,6 +138,9 @@ final class CanonicalHeaderTests: XCTestCase {
         var wrappedWithoutAnEphemeralKey = headers.first { $0.ephemeral != nil }!
         wrappedWithoutAnEphemeralKey.ephemeral = nil
         cases.append((wrappedWithoutAnEphemeralKey, "keys.GE: expected 80 bytes"))
+        var shortEphemeralKey = headers.first { $0.ephemeral != nil }!
+        shortEphemeralKey.ephemeral = [UInt8](repeating: 9, count: 31)
+        cases.append((shortEphemeralKey, "ephemeral: expected 32 bytes"))
         var receiptWithAnEphemeralKey = delivered
         receiptWithAnEphemeralKey.ephemeral = [UInt8](repeating: 9, count: 32)
         cases.append((receiptWithAnEphemeralKey, "ephemeral: unknown field"))

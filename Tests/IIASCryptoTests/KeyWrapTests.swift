@@ -91,6 +91,20 @@ final class KeyWrapTests: XCTestCase {
         }
     }
 
+    /// A signed envelope whose ephemeral key is a low-order point (the exchange gives
+    /// zeros) is refused as a wrong key, not opened under a key anyone could compute.
+    func testALowOrderEphemeralKeyDoesNotOpen() throws {
+        let envelope = try Self.seal(.wrapped(WrappingEpoch()), to: ["GE"])
+        var header = envelope.header
+        header.ephemeral = [UInt8](repeating: 0, count: 32)
+        let resigned = Envelope(header: header, headerBytes: header.canonicalBytes, body: Array(envelope.body),
+                                signer: Samples.keys("AZ").signingKey)
+        let ge = Samples.keys("GE")
+        XCTAssertThrowsError(try Samples.verifier.verify(try Envelope(parsing: resigned.bytes)).open(as: ge.center, with: ge.encryptionKey)) { error in
+            guard case EnvelopeError.wrongKey = error else { return XCTFail("got \(error)") }
+        }
+    }
+
     func testTheVersionByteMustAgreeWithTheHeader() throws {
         for (envelope, other) in [(try Self.seal(.wrapped(WrappingEpoch())), UInt8(1)), (try Self.seal(.sealedBoxes), UInt8(2))] {
             var bytes = envelope.bytes

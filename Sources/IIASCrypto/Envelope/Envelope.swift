@@ -44,6 +44,9 @@ public struct Envelope: Sendable {
     /// The layout version of these bytes (`currentVersion`).
     public var version: UInt8 { bytes[4] }
 
+    /// The one version a header can be sent in: 2 when it names an ephemeral key.
+    static func version(of header: EnvelopeHeader) -> UInt8 { header.ephemeral == nil ? 1 : 2 }
+
     /// The exact bytes, as signed, sent and logged.
     public let bytes: [UInt8]
     public let header: EnvelopeHeader
@@ -86,7 +89,7 @@ public struct Envelope: Sendable {
         guard bytes.count >= end else { throw .truncated(needed: end, actual: bytes.count) }
         guard bytes.count == end else { throw .trailingBytes(bytes.count - end) }
         header = try EnvelopeHeader(parsing: bytes[headerRange])
-        guard (header.ephemeral != nil) == (bytes[4] == 2) else {
+        guard bytes[4] == Self.version(of: header) else {
             throw .malformedHeader("ephemeral: a version 2 envelope names its ephemeral key, a version 1 envelope none")
         }
         switch header.kind {
@@ -107,7 +110,7 @@ public struct Envelope: Sendable {
         var out: [UInt8] = []
         out.reserveCapacity(Self.fixedOverhead + headerBytes.count + body.count)
         out.append(contentsOf: Self.magic)
-        out.append(header.ephemeral == nil ? 1 : 2)
+        out.append(Self.version(of: header))
         Self.appendLength(headerBytes.count, to: &out)
         out.append(contentsOf: headerBytes)
         Self.appendLength(body.count, to: &out)

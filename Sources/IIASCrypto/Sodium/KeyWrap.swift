@@ -52,7 +52,6 @@ public final class WrappingEpoch: Sendable {
         let publicKey: [UInt8]
         let until: Date
         let wrapKeys: Mutex<[[UInt8]: SecretBytes]> = Mutex([:])
-        let used = Atomic<Int>(0)
 
         init(until: Date) {
             secret = SecretBytes(count: EncryptionPrivateKey.byteCount) { randombytes_buf($0.baseAddress!, $0.count) }
@@ -65,7 +64,8 @@ public final class WrappingEpoch: Sendable {
 
     private let lifetime: TimeInterval
     private let envelopeLimit: Int
-    private let current: Mutex<Keys?> = Mutex(nil)
+    /// The current key pair and how many envelopes it has sealed.
+    private let current: Mutex<(keys: Keys, used: Int)?> = Mutex(nil)
 
     public init(lifetime: TimeInterval = defaultLifetime, envelopeLimit: Int = defaultEnvelopeLimit) {
         precondition(lifetime > 0 && envelopeLimit > 0)
@@ -78,12 +78,12 @@ public final class WrappingEpoch: Sendable {
     /// one has had its time or its count.
     func keysForNextEnvelope(at now: Date = Date()) -> Keys {
         current.withLock { current in
-            if let keys = current, keys.until > now, keys.used.add(1, ordering: .relaxed).newValue <= envelopeLimit {
+            if let (keys, used) = current, keys.until > now, used < envelopeLimit {
+                current = (keys, used + 1)
                 return keys
             }
             let fresh = Keys(until: now.addingTimeInterval(lifetime))
-            fresh.used.store(1, ordering: .relaxed)
-            current = fresh
+            current = (fresh, 1)
             return fresh
         }
     }
