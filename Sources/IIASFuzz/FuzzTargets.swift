@@ -84,11 +84,14 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
                                        from: CenterID(rawValue: "GE")!, signer: key, outcome: .delivered, logIndex: 3)
         let refusal = Envelope.receipt(answering: UUID(), sha256: [UInt8](repeating: 2, count: 32), to: CenterID(rawValue: "AZ")!,
                                        from: CenterID(rawValue: "GE")!, signer: key, outcome: .refused, reason: .clockSkew, detail: "skew")
+        let batch = Envelope.receiptBatch((0..<3).map { Receipt(envelopeID: UUID(), envelopeSHA256: [UInt8](repeating: UInt8($0), count: 32),
+                                                                outcome: .delivered, logIndex: UInt64($0)) },
+                                          to: CenterID(rawValue: "AZ")!, from: CenterID(rawValue: "GE")!, signer: key)
         return [
             .frame: try frames.map { try codec.encode($0) } + [try frames.flatMap { try codec.encode($0) }],
             .record: records.map { Record.encode($0) },
             // Headers alone too, for the two header readers to be compared on.
-            .envelope: [receipt.bytes, refusal.bytes, Array(receipt.headerBytes), Array(refusal.headerBytes)],
+            .envelope: [receipt.bytes, refusal.bytes, batch.bytes, Array(receipt.headerBytes), Array(refusal.headerBytes), Array(batch.headerBytes)],
             .notification: [],
         ]
     }

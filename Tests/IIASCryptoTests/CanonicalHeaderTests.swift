@@ -10,7 +10,8 @@ final class CanonicalHeaderTests: XCTestCase {
     static let sha = [UInt8](repeating: 0xAB, count: 32)
 
     /// Headers of every shape: notifications (versions 1 and 2) to 1…5 centers (country-and-agency ids included),
-    /// receipts of each outcome and refusal reason, details with quotes and backslashes.
+    /// receipts of each outcome and refusal reason, details with quotes and backslashes,
+    /// and batches of delivery receipts.
     static func headers() -> [EnvelopeHeader] {
         let created = Date(timeIntervalSince1970: 1_764_000_000.123)
         let nonce = [UInt8](repeating: 7, count: XChaCha20Poly1305.nonceByteCount)
@@ -43,6 +44,11 @@ final class CanonicalHeaderTests: XCTestCase {
         for receipt in receipts {
             out.append(EnvelopeHeader(id: UUID(), kind: .receipt, sender: CenterID(rawValue: "GE")!,
                                       recipients: [CenterID(rawValue: "AZ")!], created: created, receipt: receipt))
+        }
+        for count in [2, 3] {
+            let batch = (0..<count).map { Receipt(envelopeID: UUID(), envelopeSHA256: sha, outcome: .delivered, logIndex: UInt64($0) * 1000) }
+            out.append(EnvelopeHeader(id: UUID(), kind: .receipt, sender: CenterID(rawValue: "GE")!,
+                                      recipients: [CenterID(rawValue: "AZ")!], created: created, receiptBatch: batch))
         }
         return out
     }
@@ -123,7 +129,7 @@ final class CanonicalHeaderTests: XCTestCase {
         senderListed.recipients = [CenterID(rawValue: "AZ")!, CenterID(rawValue: "GE")!, CenterID(rawValue: "UA")!]
         senderListed.sealedKeys[CenterID(rawValue: "AZ")!] = [UInt8](repeating: 1, count: Envelope.sealedKeyByteCount)
         cases.append((senderListed, "recipients: contains the sender"))
-        var noReason = Self.headers().last!
+        var noReason = headers.last { $0.receipt?.outcome == .refused }!
         noReason.receipt!.reason = nil
         cases.append((noReason, "a refusal names its reason"))
         var deliveredWithoutIndex = delivered
@@ -144,6 +150,25 @@ final class CanonicalHeaderTests: XCTestCase {
         var receiptWithAnEphemeralKey = delivered
         receiptWithAnEphemeralKey.ephemeral = [UInt8](repeating: 9, count: 32)
         cases.append((receiptWithAnEphemeralKey, "ephemeral: unknown field"))
+        let batch = headers.first { $0.receiptBatch != nil }!
+        var batchOfOne = batch
+        batchOfOne.receiptBatch!.removeLast()
+        cases.append((batchOfOne, "a batch has at least 2 receipts"))
+        var batchWithARefusal = batch
+        batchWithARefusal.receiptBatch![1] = Receipt(envelopeID: UUID(), envelopeSHA256: Self.sha, outcome: .refused, reason: .invalid)
+        cases.append((batchWithARefusal, "receipts[1]: a batch carries delivery receipts only"))
+        var batchNamingOneEnvelopeTwice = batch
+        batchNamingOneEnvelopeTwice.receiptBatch![1].envelopeID = batch.receiptBatch![0].envelopeID
+        cases.append((batchNamingOneEnvelopeTwice, "receipts[1]: envelope listed twice"))
+        var batchWithoutAnIndex = batch
+        batchWithoutAnIndex.receiptBatch![0].logIndex = nil
+        cases.append((batchWithoutAnIndex, "has a logIndex and no reason"))
+        var receiptAndBatch = batch
+        receiptAndBatch.receipt = delivered.receipt
+        cases.append((receiptAndBatch, "not both"))
+        var oversizedBatch = batch
+        oversizedBatch.receiptBatch = (0...Receipt.maximumBatch).map { Receipt(envelopeID: UUID(), envelopeSHA256: Self.sha, outcome: .delivered, logIndex: UInt64($0)) }
+        cases.append((oversizedBatch, "receipts: \(Receipt.maximumBatch + 1) items; at most \(Receipt.maximumBatch)"))
         for (header, why) in cases {
             let bytes = header.canonicalBytes[...]
             XCTAssertNil(EnvelopeHeader.readCanonical(bytes), why)

@@ -90,6 +90,35 @@ final class EnvelopeRoundTripTests: XCTestCase {
         }
     }
 
+    /// A batch of delivery receipts under one signature: every envelope named with its
+    /// digest and index, and the signature covers each of them (any receipt changed,
+    /// dropped or added breaks it).
+    func testReceiptBatchesRoundTripAndOneSignatureCoversEveryReceipt() throws {
+        let envelopes = try (0..<3).map { _ in try Samples.sealed() }
+        let ge = Samples.keys("GE")
+        let receipts = envelopes.enumerated().map { Receipt(envelopeID: $0.element.id, envelopeSHA256: $0.element.sha256,
+                                                            outcome: .delivered, logIndex: UInt64(40 + $0.offset)) }
+        let batch = Envelope.receiptBatch(receipts, to: envelopes[0].header.sender, from: ge.center, signer: ge.signingKey)
+        let parsed = try Envelope(parsing: batch.bytes)
+        XCTAssertNil(parsed.header.receipt)
+        XCTAssertEqual(parsed.header.receiptBatch, receipts)
+        XCTAssertEqual(parsed.header.receipts.map(\.envelopeID), envelopes.map(\.id))
+        XCTAssertEqual(parsed.header.receipts.map(\.logIndex), [40, 41, 42])
+        XCTAssertEqual(parsed.version, 1, "a receipt carries no keys")
+        XCTAssertNoThrow(try Samples.verifier.verify(parsed))
+
+        // Another batch's receipts under this batch's signature: refused.
+        var changed = receipts
+        changed[2].logIndex = 99
+        let other = Envelope.receiptBatch(changed, to: envelopes[0].header.sender, from: ge.center, signer: ge.signingKey, id: parsed.id,
+                                          created: parsed.header.created)
+        var forged = other.bytes
+        forged.replaceSubrange((forged.count - Envelope.signatureByteCount)..., with: batch.bytes.suffix(Envelope.signatureByteCount))
+        XCTAssertThrowsError(try Samples.verifier.verify(try Envelope(parsing: forged))) { error in
+            guard case EnvelopeError.badSignature = error else { return XCTFail("got \(error)") }
+        }
+    }
+
     /// An operator's acknowledgement: a receipt with outcome `acknowledged` and the log
     /// index of the recorded action; one without an index, or with a reason, is malformed.
     func testAcknowledgementsRoundTripAndAreStrict() throws {

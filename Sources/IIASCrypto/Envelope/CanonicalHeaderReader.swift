@@ -41,6 +41,16 @@ extension EnvelopeHeader {
             guard let value = reader.receipt() else { return nil }
             receipt = value
         }
+        var receiptBatch: [Receipt]?
+        if reader.take(#","receipts":["#) {
+            var list: [Receipt] = []
+            repeat {
+                guard list.count < Receipt.maximumBatch, let value = reader.receipt() else { return nil }
+                list.append(value)
+            } while reader.take(",")
+            guard reader.take("]") else { return nil }
+            receiptBatch = list
+        }
         guard reader.take(#","recipients":["#) else { return nil }
         var recipients: [CenterID] = []
         repeat {
@@ -49,7 +59,8 @@ extension EnvelopeHeader {
         } while reader.take(",")
         guard reader.take(#"],"sender":"#), let sender = reader.center(), reader.take("}"), reader.isAtEnd else { return nil }
         let header = EnvelopeHeader(id: id, kind: kind, sender: sender, recipients: recipients, created: created,
-                                    nonce: nonce, ephemeral: ephemeral, sealedKeys: sealed, receipt: receipt)
+                                    nonce: nonce, ephemeral: ephemeral, sealedKeys: sealed, receipt: receipt,
+                                    receiptBatch: receiptBatch)
         guard (try? header.checkRules()) != nil, header.canonicalBytes.withUnsafeBytes({ encoded in
             bytes.withUnsafeBytes { given in encoded.count == given.count && memcmp(encoded.baseAddress!, given.baseAddress!, given.count) == 0 }
         }) else { return nil }

@@ -96,4 +96,13 @@ extension Envelope {
                                     created: created, receipt: receipt)
         return Envelope(header: header, headerBytes: header.canonicalBytes, body: [], signer: signer)
     }
+
+    /// One signed envelope from `sender` carrying the delivery receipts of 2 to
+    /// `Receipt.maximumBatch` envelopes of `originalSender` (`EnvelopeHeader.receiptBatch`).
+    public static func receiptBatch(_ receipts: [Receipt], to originalSender: CenterID, from sender: CenterID,
+                                    signer: SigningPrivateKey, id: UUID = .random(), created: Date = Date()) -> Envelope {
+        let header = EnvelopeHeader(id: id, kind: .receipt, sender: sender, recipients: [originalSender],
+                                    created: created, receiptBatch: receipts)
+        return Envelope(header: header, headerBytes: header.canonicalBytes, body: [], signer: signer)
+    }
 }

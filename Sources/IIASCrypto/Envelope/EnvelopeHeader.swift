@@ -26,12 +26,20 @@ public struct EnvelopeHeader: Sendable, Equatable {
     /// The content key for each recipient (notifications only): a sealed box to its
     /// X25519 key (version 1), or wrapped under the key agreed with `ephemeral` (version 2).
     public var sealedKeys: [CenterID: [UInt8]]
-    /// What a receipt acknowledges (receipts only).
+    /// What a receipt acknowledges (receipts only): one envelope's outcome.
     public var receipt: Receipt?
+    /// Delivery receipts for 2 to `Receipt.maximumBatch` envelopes under one signature
+    /// (the member `receipts`), instead of `receipt`: a recipient answers what one
+    /// fdatasync made durable together with one Ed25519 signature, and the sender checks
+    /// one signature and logs one entry for all of them.
+    public var receiptBatch: [Receipt]?
+
+    /// Every outcome a receipt envelope carries: its `receipt`, or its batch.
+    public var receipts: [Receipt] { receipt.map { [$0] } ?? receiptBatch ?? [] }
 
     public init(id: UUID, kind: Kind, sender: CenterID, recipients: [CenterID], created: Date,
                 nonce: [UInt8]? = nil, ephemeral: [UInt8]? = nil, sealedKeys: [CenterID: [UInt8]] = [:],
-                receipt: Receipt? = nil) {
+                receipt: Receipt? = nil, receiptBatch: [Receipt]? = nil) {
         self.id = id
         self.kind = kind
         self.sender = sender
@@ -41,15 +49,16 @@ public struct EnvelopeHeader: Sendable, Equatable {
         self.ephemeral = ephemeral
         self.sealedKeys = sealedKeys
         self.receipt = receipt
+        self.receiptBatch = receiptBatch
     }
 
     /// The canonical bytes (RFC 8785 form) that are signed and used as associated data:
     /// members in key order (created, ephemeral, id, keys, kind, nonce, receipt,
-    /// recipients, sender), written straight into one buffer — every envelope sealed and every
+    /// receipts, recipients, sender), written straight into one buffer — every envelope sealed and every
     /// header read (re-encoded to prove it canonical) comes through here.
     public var canonicalBytes: [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(192 + 72 * sealedKeys.count + (receipt == nil ? 0 : 160))
+        out.reserveCapacity(192 + 72 * sealedKeys.count + 160 * (receiptBatch?.count ?? (receipt == nil ? 0 : 1)))
         out.append(contentsOf: #"{"created":"#.utf8)
         JSONWriter.write(string: Timestamp.formatWithMilliseconds(created), to: &out)
         if let ephemeral {
@@ -78,6 +87,14 @@ public struct EnvelopeHeader: Sendable, Equatable {
         if let receipt {
             out.append(contentsOf: #","receipt":"#.utf8)
             receipt.writeCanonical(to: &out)
+        }
+        if let receiptBatch {
+            out.append(contentsOf: #","receipts":["#.utf8)
+            for (i, receipt) in receiptBatch.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                receipt.writeCanonical(to: &out)
+            }
+            out.append(UInt8(ascii: "]"))
         }
         out.append(contentsOf: #","recipients":["#.utf8)
         for (i, recipient) in recipients.enumerated() {
@@ -131,6 +148,7 @@ public struct EnvelopeHeader: Sendable, Equatable {
         var ephemeral: [UInt8]? = nil
         var sealed: [CenterID: [UInt8]] = [:]
         var receipt: Receipt? = nil
+        var receiptBatch: [Receipt]? = nil
         switch kind {
         case .notification:
             nonce = try fields.base64("nonce", count: XChaCha20Poly1305.nonceByteCount)
@@ -141,11 +159,21 @@ public struct EnvelopeHeader: Sendable, Equatable {
             }
             try keys.requireNoOthers()
         case .receipt:
-            receipt = try Receipt(HeaderFields(try fields.object("receipt"), path: "receipt."))
+            guard !(fields.has("receipt") && fields.has("receipts")) else {
+                throw .malformedHeader("a receipt has a receipt or a receipts field, not both")
+            }
+            if let list = try fields.optionalArray("receipts", limit: Receipt.maximumBatch) {
+                receiptBatch = try list.enumerated().map { (i, item) throws(EnvelopeError) in
+                    guard case .object(let object) = item else { throw .malformedHeader("receipts[\(i)]: expected an object") }
+                    return try Receipt(HeaderFields(object, path: "receipts[\(i)]."))
+                }
+            } else {
+                receipt = try Receipt(HeaderFields(try fields.object("receipt"), path: "receipt."))
+            }
         }
         try fields.requireNoOthers()
         self.init(id: id, kind: kind, sender: sender, recipients: recipients, created: created,
-                  nonce: nonce, ephemeral: ephemeral, sealedKeys: sealed, receipt: receipt)
+                  nonce: nonce, ephemeral: ephemeral, sealedKeys: sealed, receipt: receipt, receiptBatch: receiptBatch)
         try checkRules()
         guard canonicalBytes.elementsEqual(bytes) else { throw .nonCanonicalHeader }
     }
@@ -159,7 +187,7 @@ public struct EnvelopeHeader: Sendable, Equatable {
         guard !recipients.contains(sender) else { throw .malformedHeader("recipients: contains the sender") }
         switch kind {
         case .notification:
-            guard nonce != nil, receipt == nil else { throw .malformedHeader("a notification has a nonce and no receipt") }
+            guard nonce != nil, receipt == nil, receiptBatch == nil else { throw .malformedHeader("a notification has a nonce and no receipt") }
             // Recipients are unique (the initializer made them so): equal counts and every
             // recipient present means the same set, without building one per header.
             guard sealedKeys.count == recipients.count, recipients.allSatisfy({ sealedKeys[$0] != nil }) else {
@@ -171,11 +199,12 @@ public struct EnvelopeHeader: Sendable, Equatable {
                 throw .malformedHeader("keys: each \(keySize) bytes \(ephemeral == nil ? "(sealed boxes)" : "(wrapped under the ephemeral key)")")
             }
         case .receipt:
-            guard let receipt, nonce == nil, ephemeral == nil, sealedKeys.isEmpty else {
-                throw .malformedHeader("a receipt has a receipt field and no nonce, ephemeral key or keys")
+            guard (receipt == nil) != (receiptBatch == nil), nonce == nil, ephemeral == nil, sealedKeys.isEmpty else {
+                throw .malformedHeader("a receipt has a receipt or a receipts field (not both) and no nonce, ephemeral key or keys")
             }
             guard recipients.count == 1 else { throw .malformedHeader("recipients: a receipt goes to exactly one center") }
-            try receipt.checkRules()
+            if let receipt { try receipt.checkRules() }
+            if let receiptBatch { try Receipt.checkBatchRules(receiptBatch) }
         }
     }
 }
@@ -271,6 +300,16 @@ struct HeaderFields {
             throw .malformedHeader("\(path)\(key): expected \(count) bytes in lower-case hex")
         }
         return bytes
+    }
+
+    func has(_ key: String) -> Bool { object[key] != nil }
+
+    /// An array of at most `limit` items, or nil when the field is absent.
+    mutating func optionalArray(_ key: String, limit: Int) throws(EnvelopeError) -> [JSONValue]? {
+        guard object[key] != nil else { return nil }
+        guard case .array(let list) = try value(key) else { throw .malformedHeader("\(path)\(key): expected an array") }
+        guard list.count <= limit else { throw .malformedHeader("\(path)\(key): \(list.count) items; at most \(limit)") }
+        return list
     }
 
     mutating func object(_ key: String) throws(EnvelopeError) -> [String: JSONValue] {

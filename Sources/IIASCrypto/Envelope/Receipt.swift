@@ -41,6 +41,9 @@ public struct Receipt: Sendable, Equatable {
     public var detail: String?
 
     public static let maximumDetailLength = 200
+    /// Most delivery receipts one receipt envelope carries (about 150 bytes each, so a
+    /// full batch stays far below `Envelope.maximumHeaderBytes`).
+    public static let maximumBatch = 256
 
     public init(envelopeID: UUID, envelopeSHA256: [UInt8], outcome: Outcome, logIndex: UInt64? = nil,
                 reason: RefusalReason? = nil, detail: String? = nil) {
@@ -120,6 +123,23 @@ public struct Receipt: Sendable, Equatable {
             }
         case .refused:
             guard reason != nil else { throw .malformedHeader("receipt.reason: missing (a refusal names its reason)") }
+        }
+    }
+
+    /// The rules of a batch (`EnvelopeHeader.receiptBatch`): 2 to `maximumBatch`
+    /// delivery receipts, each for another envelope. One envelope's outcome has one
+    /// encoding (a single receipt), and refusals and acknowledgements, which are rare and
+    /// carry their own detail, always travel alone.
+    static func checkBatchRules(_ batch: [Receipt]) throws(EnvelopeError) {
+        guard batch.count >= 2 else { throw .malformedHeader("receipts: a batch has at least 2 receipts (one travels as receipt)") }
+        guard batch.count <= maximumBatch else { throw .malformedHeader("receipts: \(batch.count) items; at most \(maximumBatch)") }
+        var seen = Set<UUID>(minimumCapacity: batch.count)
+        for (i, receipt) in batch.enumerated() {
+            guard receipt.outcome == .delivered else {
+                throw .malformedHeader("receipts[\(i)]: a batch carries delivery receipts only, not \(receipt.outcome.rawValue)")
+            }
+            try receipt.checkRules()
+            guard seen.insert(receipt.envelopeID).inserted else { throw .malformedHeader("receipts[\(i)]: envelope listed twice") }
         }
     }
 }
