@@ -192,7 +192,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "IIASCrypto", "IIASModel", "IIASTestSupport", "iias", "IIASTransport", "IIASNode", "IIASFuzz",
+                "IIASCrypto", "IIASLog", "IIASModel", "IIASTestSupport", "iias", "IIASTransport", "IIASNode", "IIASFuzz",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

@@ -345,28 +345,31 @@ public struct Ledger: Sendable {
             guard let envelope = parsed ?? parse(entry) else { return }
             addIncoming(envelope, at: entry, isAcknowledgement: false)
         case .receipt:
-            guard let envelope = parsed ?? parse(entry), let receipt = envelope.header.receipt else { return }
+            guard let envelope = parsed ?? parse(entry) else { return }
             let from = envelope.header.sender
-            guard let position = deliveryPosition(receipt.envelopeID, from) else {
-                if receipt.outcome == .acknowledged { addIncoming(envelope, at: entry, isAcknowledgement: true) }
-                return
+            for receipt in envelope.header.receipts {
+                guard let position = deliveryPosition(receipt.envelopeID, from) else {
+                    if receipt.outcome == .acknowledged { addIncoming(envelope, at: entry, isAcknowledgement: true) }
+                    continue
+                }
+                if receipt.outcome == .acknowledged {
+                    // An acknowledgement of one of our notifications: remembered as incoming
+                    // (to answer duplicates with the same delivery receipt) and shown as state.
+                    addIncoming(envelope, at: entry, isAcknowledgement: true)
+                    deliveries[position].state = Self.code(.acknowledged)
+                    deliveries[position].receiptIndex = entry.index
+                    deliveries[position].updatedMilliseconds = time
+                } else {
+                    // A batch may also name envelopes answered before (resent copies).
+                    guard Self.isPending(deliveries[position].state) else { continue }
+                    deliveries[position].state = Self.code(receipt.outcome == .delivered ? .delivered : .refused)
+                    deliveries[position].recipientLogIndex = receipt.logIndex ?? Self.none
+                    deliveries[position].receiptIndex = entry.index
+                    deliveries[position].reason = receipt.reason.flatMap { Receipt.RefusalReason.allCases.firstIndex(of: $0) }.map { UInt8($0 + 1) } ?? 0
+                    deliveries[position].updatedMilliseconds = time
+                }
+                attempts[UInt32(position)] = nil
             }
-            if receipt.outcome == .acknowledged {
-                // An acknowledgement of one of our notifications: remembered as incoming
-                // (to answer duplicates with the same delivery receipt) and shown as state.
-                addIncoming(envelope, at: entry, isAcknowledgement: true)
-                deliveries[position].state = Self.code(.acknowledged)
-                deliveries[position].receiptIndex = entry.index
-                deliveries[position].updatedMilliseconds = time
-            } else {
-                guard Self.isPending(deliveries[position].state) else { return }
-                deliveries[position].state = Self.code(receipt.outcome == .delivered ? .delivered : .refused)
-                deliveries[position].recipientLogIndex = receipt.logIndex ?? Self.none
-                deliveries[position].receiptIndex = entry.index
-                deliveries[position].reason = receipt.reason.flatMap { Receipt.RefusalReason.allCases.firstIndex(of: $0) }.map { UInt8($0 + 1) } ?? 0
-                deliveries[position].updatedMilliseconds = time
-            }
-            attempts[UInt32(position)] = nil
         case .operatorAction:
             guard let action = OperatorAction(json: entry.payload) else {
                 skipped.append((entry.index, "operator action is not JSON"))

@@ -286,13 +286,34 @@ public actor Node: NodeOperations {
         let crypto = self.crypto, skew = limits.clockSkewSeconds
         let verdicts = await concurrentMap(list) { Self.check($0, from: peer, crypto: crypto, skew: skew) }
         guard let answers = await record(verdicts, from: peer) else { return nil }
-        return await concurrentMap(answers) { $0.map { crypto.sign($0, to: peer) } ?? [] }
+        return await crypto.sign(answers, to: peer)
+    }
+
+    /// An envelope of a peer's that we logged at `index` at `time`: what its delivery
+    /// receipt says.
+    struct Delivery: Sendable {
+        var id: UUID
+        var sha256: [UInt8]
+        var index: UInt64
+        var time: Date
+        /// A version 2 notification: its sender's build reads receipt batches.
+        var batchable: Bool
+
+        init(_ envelope: Envelope, index: UInt64, time: Date) {
+            id = envelope.id
+            sha256 = envelope.sha256
+            self.index = index
+            self.time = time
+            batchable = envelope.header.kind == .notification && envelope.version >= 2
+        }
     }
 
     /// What an envelope is answered with, decided on the actor and signed off it.
     enum Answer: Sendable {
-        /// The deterministic delivery receipt of an envelope logged at `index` at `time`.
-        case receipt(UUID, [UInt8], index: UInt64, time: Date)
+        /// The deterministic delivery receipt of one envelope.
+        case receipt(Delivery)
+        /// One deterministic receipt for several (see `NodeCrypto.sign(_:to:)`).
+        case batch([Delivery])
         /// A signed refusal naming its reason.
         case refusal(UUID, [UInt8], Receipt.RefusalReason, String)
     }
@@ -379,7 +400,7 @@ public actor Node: NodeOperations {
                 let placed = try await append(fresh.map { ($0.envelope.header.kind == .notification ? .received : .receipt, $0.envelope.bytes, $0.envelope) })
                 for (item, (index, time)) in zip(fresh, placed) {
                     let header = item.envelope.header
-                    answers[item.position] = .receipt(header.id, item.envelope.sha256, index: index, time: time)
+                    answers[item.position] = .receipt(Delivery(item.envelope, index: index, time: time))
                     if let summary = item.summary { remember(summary, for: header.id) }
                     if header.kind == .notification {
                         Metrics.Counter(label: "iias_received_total").increment()
@@ -401,7 +422,7 @@ public actor Node: NodeOperations {
             guard case .accept(let envelope, _) = verdict else { continue }
             if let known = ledger.incoming[envelope.id], digest(ofEntry: known.index) == envelope.sha256 {
                 Metrics.Counter(label: "iias_duplicates_total").increment()
-                answers[position] = .receipt(envelope.id, envelope.sha256, index: known.index, time: known.received)
+                answers[position] = .receipt(Delivery(envelope, index: known.index, time: known.received))
             } else {
                 Metrics.Counter(label: "iias_rejects_total", dimensions: [("reason", "invalid")]).increment()
                 answers[position] = .refusal(envelope.id, envelope.sha256, .invalid, "envelope id already used for other bytes, or not stored")
@@ -416,7 +437,7 @@ public actor Node: NodeOperations {
         let crypto = self.crypto
         let checked: [Envelope?] = await concurrentMap(list) { bytes in
             guard let envelope = try? Envelope(parsing: bytes), envelope.header.kind == .receipt, envelope.header.sender == peer,
-                  let receipt = envelope.header.receipt, receipt.outcome != .acknowledged,
+                  envelope.header.receipt?.outcome != .acknowledged,
                   (try? crypto.verifier.verify(envelope)) != nil else { return nil }
             return envelope
         }
@@ -428,27 +449,38 @@ public actor Node: NodeOperations {
         await recordReceipts(checked.compactMap { $0 }, from: peer)
     }
 
-    func recordReceipts(_ receipts: [Envelope], from peer: CenterID) async {
+    /// Logs each receipt envelope that answers at least one of our envelopes still
+    /// waiting for `peer` (a batch is logged whole, as signed), and settles those.
+    func recordReceipts(_ envelopes: [Envelope], from peer: CenterID) async {
         var fresh: [Envelope] = []
+        var answers: [Receipt] = []
         var answered: Set<UUID> = []
         // Envelopes the link stops sending: told in one call, after the loop.
         var settled: [UUID] = []
         defer { if !settled.isEmpty { peers[peer]?.settled(settled) } }
-        for envelope in receipts {
-            let receipt = envelope.header.receipt!
-            guard let index = ledger.logIndex(ofOutgoing: receipt.envelopeID), let state = ledger.deliveryState(of: receipt.envelopeID, for: peer) else {
-                logger.notice("receipt for an envelope we did not send this peer", metadata: ["peer": "\(peer)", "envelope": "\(receipt.envelopeID)"])
-                continue
+        for envelope in envelopes {
+            var new: [Receipt] = []
+            var trusted = true
+            for receipt in envelope.header.receipts {
+                guard let index = ledger.logIndex(ofOutgoing: receipt.envelopeID), let state = ledger.deliveryState(of: receipt.envelopeID, for: peer) else {
+                    logger.notice("receipt for an envelope we did not send this peer", metadata: ["peer": "\(peer)", "envelope": "\(receipt.envelopeID)"])
+                    continue
+                }
+                guard state == .queued || state == .sent, !answered.contains(receipt.envelopeID) else {
+                    settled.append(receipt.envelopeID)
+                    continue
+                }
+                guard receipt.outcome == .refused || receipt.envelopeSHA256 == digest(ofEntry: index) else {
+                    // Not logged at all: the fold trusts every receipt in a logged entry.
+                    logger.warning("receipt names other bytes than we sent", metadata: ["peer": "\(peer)", "envelope": "\(receipt.envelopeID)"])
+                    trusted = false
+                    break
+                }
+                new.append(receipt)
             }
-            guard state == .queued || state == .sent, !answered.contains(receipt.envelopeID) else {
-                settled.append(receipt.envelopeID)
-                continue
-            }
-            guard receipt.outcome == .refused || receipt.envelopeSHA256 == digest(ofEntry: index) else {
-                logger.warning("receipt names other bytes than we sent", metadata: ["peer": "\(peer)", "envelope": "\(receipt.envelopeID)"])
-                continue
-            }
-            answered.insert(receipt.envelopeID)
+            guard trusted, !new.isEmpty else { continue }
+            for receipt in new { answered.insert(receipt.envelopeID) }
+            answers += new
             fresh.append(envelope)
         }
         guard !fresh.isEmpty else { return }
@@ -459,16 +491,15 @@ public actor Node: NodeOperations {
             // for answers that never come again: the link reconnects, which puts them back
             // in the queue, and the peer answers the resent copies with the same receipts.
             logger.error("cannot log receipts; reconnecting so that the envelopes are resent",
-                         metadata: ["peer": "\(peer)", "count": "\(fresh.count)", "error": "\(error)"])
+                         metadata: ["peer": "\(peer)", "count": "\(answers.count)", "error": "\(error)"])
             await peers[peer]?.reconnect()
             return
         }
-        let refusals = fresh.filter { $0.header.receipt!.outcome == .refused }.count
-        Metrics.Counter(label: "iias_receipts_total").increment(by: fresh.count)
-        Metrics.Counter(label: "iias_delivered_total").increment(by: fresh.count - refusals)
+        let refusals = answers.filter { $0.outcome == .refused }.count
+        Metrics.Counter(label: "iias_receipts_total").increment(by: answers.count)
+        Metrics.Counter(label: "iias_delivered_total").increment(by: answers.count - refusals)
         if refusals > 0 { Metrics.Counter(label: "iias_refused_total").increment(by: refusals) }
-        for envelope in fresh {
-            let receipt = envelope.header.receipt!
+        for receipt in answers {
             if receipt.outcome == .refused {
                 logger.warning("recipient refused", metadata: ["peer": "\(peer)", "envelope": "\(receipt.envelopeID)",
                                                               "reason": "\(receipt.reason?.rawValue ?? "?")", "detail": "\(receipt.detail ?? "")"])

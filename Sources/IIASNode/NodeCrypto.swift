@@ -89,20 +89,62 @@ final class NodeCrypto: Sendable {
     /// same receipt is produced again for a duplicate, even after a restart, without
     /// logging receipts we sign.
     func deliveryReceipt(for envelopeID: UUID, sha256: [UInt8], sender: CenterID, index: UInt64, time: Date) -> [UInt8] {
-        let digest = SHA256.hash(parts: [Array("IIAS-receipt-id\0".utf8), Array(center.rawValue.utf8), sha256])
+        Envelope.receipt(answering: envelopeID, sha256: sha256, to: sender, from: center, signer: keys.signingKey,
+                         outcome: .delivered, logIndex: index, id: Self.receiptID("IIAS-receipt-id\0", center, [sha256]),
+                         created: time).bytes
+    }
+
+    /// One signed batch of delivery receipts (2 to `Receipt.maximumBatch`), as
+    /// deterministic as a single receipt: its id derives from every digest it names, its
+    /// time is the latest of their log times. A duplicate later gets a single receipt
+    /// naming the same log index.
+    func deliveryReceipts(_ items: [Node.Delivery], sender: CenterID) -> [UInt8] {
+        let receipts = items.map { Receipt(envelopeID: $0.id, envelopeSHA256: $0.sha256, outcome: .delivered, logIndex: $0.index) }
+        return Envelope.receiptBatch(receipts, to: sender, from: center, signer: keys.signingKey,
+                                     id: Self.receiptID("IIAS-receipt-batch-id\0", center, items.map(\.sha256)),
+                                     created: items.map(\.time).max()!).bytes
+    }
+
+    /// A receipt id from a domain, our center and the digests it answers (RFC 9562 version 8).
+    private static func receiptID(_ domain: String, _ center: CenterID, _ digests: [[UInt8]]) -> UUID {
+        let digest = SHA256.hash(parts: [Array(domain.utf8), Array(center.rawValue.utf8)] + digests)
         var bytes = Array(digest.prefix(16))
         bytes[6] = (bytes[6] & 0x0F) | 0x80   // RFC 9562 version 8 (custom)
         bytes[8] = (bytes[8] & 0x3F) | 0x80   // RFC 9562 variant
-        let id = UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
-                             bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
-        return Envelope.receipt(answering: envelopeID, sha256: sha256, to: sender, from: center, signer: keys.signingKey,
-                                outcome: .delivered, logIndex: index, id: id, created: time).bytes
+        return UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+                           bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
     }
 
-    /// The bytes of an answer to `peer`'s envelope.
+    /// The RECEIPT frames answering a batch of `peer`'s envelopes, signed concurrently:
+    /// deliveries of version 2 envelopes (whose sender reads receipt batches) share one
+    /// signature per `Receipt.maximumBatch`; everything else is signed alone. Nil answers
+    /// (nothing to say) are skipped.
+    func sign(_ answers: [Node.Answer?], to peer: CenterID) async -> [[UInt8]] {
+        var batchable: [Node.Delivery] = []
+        var alone: [Node.Answer] = []
+        for answer in answers {
+            switch answer {
+            case .receipt(let delivery) where delivery.batchable: batchable.append(delivery)
+            case .some(let answer): alone.append(answer)
+            case .none: break
+            }
+        }
+        var jobs: [Node.Answer] = []
+        var start = 0
+        while start < batchable.count {
+            let end = min(start + Receipt.maximumBatch, batchable.count)
+            jobs.append(end - start == 1 ? .receipt(batchable[start]) : .batch(Array(batchable[start..<end])))
+            start = end
+        }
+        jobs += alone
+        return await concurrentMap(jobs) { self.sign($0, to: peer) }
+    }
+
+    /// The bytes of one answer to `peer`.
     func sign(_ answer: Node.Answer, to peer: CenterID) -> [UInt8] {
         switch answer {
-        case let .receipt(id, sha256, index, time): deliveryReceipt(for: id, sha256: sha256, sender: peer, index: index, time: time)
+        case .receipt(let d): deliveryReceipt(for: d.id, sha256: d.sha256, sender: peer, index: d.index, time: d.time)
+        case .batch(let items): deliveryReceipts(items, sender: peer)
         case let .refusal(id, sha256, reason, detail): refusal(answering: id, sha256: sha256, to: peer, reason: reason, detail: detail)
         }
     }

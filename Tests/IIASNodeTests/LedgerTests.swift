@@ -63,6 +63,42 @@ final class LedgerTests: XCTestCase {
         XCTAssertTrue(ledger.inboxOrder.isEmpty, "acknowledgements are not inbox items")
     }
 
+    /// One batch entry settles every envelope it names, each with its own recipient log
+    /// index and the batch's entry as its receipt; envelopes it names again later (a
+    /// resent copy answered in another batch), another center's, or unknown ones, change nothing.
+    func testABatchOfReceiptsSettlesEachEnvelopeItNames() throws {
+        var ledger = Ledger(center: CenterID(rawValue: "AZ")!)
+        let ge = CenterID(rawValue: "GE")!
+        let sent = try (0..<3).map { _ in try seal(from: "AZ", to: ["GE", "UA"]) }
+        for envelope in sent { ledger.apply(entry(.sent, envelope.bytes)) }
+        let receipts = sent.prefix(2).enumerated().map {
+            Receipt(envelopeID: $0.element.id, envelopeSHA256: $0.element.sha256, outcome: .delivered, logIndex: UInt64(70 + $0.offset))
+        }
+        let batch = Envelope.receiptBatch(receipts, to: CenterID(rawValue: "AZ")!, from: ge, signer: try keys("GE").signingKey)
+        let batchEntry = entry(.receipt, batch.bytes)
+        ledger.apply(batchEntry)
+        for (offset, envelope) in sent.prefix(2).enumerated() {
+            let delivery = try XCTUnwrap(ledger.outgoing[envelope.id]?.delivery[ge])
+            XCTAssertEqual(delivery.state, .delivered)
+            XCTAssertEqual(delivery.recipientLogIndex, UInt64(70 + offset))
+            XCTAssertEqual(delivery.receiptLogIndex, batchEntry.index)
+            XCTAssertEqual(ledger.outgoing[envelope.id]?.delivery[CenterID(rawValue: "UA")!]?.state, .queued, "UA has not answered")
+        }
+        XCTAssertEqual(ledger.pending(for: ge), [sent[2].id])
+
+        // The second envelope again (another index: ignored, the first answer stands), the
+        // third for the first time, and one we never sent.
+        let again = [Receipt(envelopeID: sent[1].id, envelopeSHA256: sent[1].sha256, outcome: .delivered, logIndex: 99),
+                     Receipt(envelopeID: sent[2].id, envelopeSHA256: sent[2].sha256, outcome: .delivered, logIndex: 72),
+                     Receipt(envelopeID: UUID(), envelopeSHA256: sent[2].sha256, outcome: .delivered, logIndex: 73)]
+        let second = entry(.receipt, Envelope.receiptBatch(again, to: CenterID(rawValue: "AZ")!, from: ge, signer: try keys("GE").signingKey).bytes)
+        ledger.apply(second)
+        XCTAssertEqual(ledger.outgoing[sent[1].id]?.delivery[ge]?.recipientLogIndex, 71)
+        XCTAssertEqual(ledger.outgoing[sent[1].id]?.delivery[ge]?.receiptLogIndex, batchEntry.index)
+        XCTAssertEqual(ledger.outgoing[sent[2].id]?.delivery[ge]?.recipientLogIndex, 72)
+        XCTAssertEqual(ledger.pending(for: ge), [])
+    }
+
     func testInboxFlagsAndDuplicates() throws {
         var ledger = Ledger(center: CenterID(rawValue: "GE")!)
         let received = try seal(from: "AZ", to: ["GE"])

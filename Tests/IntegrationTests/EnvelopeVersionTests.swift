@@ -1,5 +1,6 @@
 import Foundation
 import IIASCrypto
+import IIASLog
 import IIASTestSupport
 import XCTest
 
@@ -31,6 +32,51 @@ final class EnvelopeVersionTests: XCTestCase {
             let envelope = try Envelope(parsing: [UInt8](try Data(contentsOf: URL(fileURLWithPath: out))))
             XCTAssertEqual(envelope.version, version, "the envelope \(center) received")
             XCTAssertEqual(envelope.header.ephemeral == nil, version == 1)
+        }
+    }
+
+    /// Notifications queued while the recipient was down arrive together when it starts;
+    /// a version 2 sender has them answered by signed batches of receipts (fewer receipt
+    /// entries in its log than notifications), a version 1 sender, whose build may read
+    /// only single receipts, one receipt each. Either log verifies.
+    func testEnvelopesArrivingTogetherShareASignedReceiptOnlyWhenTheirSenderSealsVersion2() async throws {
+        for version in [2, 1] {
+            let cluster = try NodeCluster(["AZ", "GE"], extra: ["envelopeVersion": version])
+            defer { cluster.stopAll() }
+            try cluster.start("AZ")
+            var ids: [UUID] = []
+            for n in 0..<40 {
+                ids.append(try await cluster.client("AZ").submit(NodeCluster.draft(to: ["GE"], subject: "Queued \(n) for a peer that is down")).id)
+            }
+            try cluster.start("GE")
+            try await eventually("all 40 delivered (version \(version))") {
+                for id in ids where try await cluster.client("AZ").delivery(of: id).recipients.contains(where: { $0.state != .delivered }) {
+                    return false
+                }
+                return true
+            }
+            cluster.stopAll()
+
+            let log = try LogStore(directory: cluster.logDirectory("AZ"), readOnly: true)
+            var receiptEntries = 0
+            var answered: [UUID] = []
+            for index in 0..<log.count {
+                let entry = try log.entry(at: index)
+                guard entry.type == .receipt else { continue }
+                let header = try Envelope(parsing: entry.payload).header
+                receiptEntries += 1
+                if version == 1 { XCTAssertNil(header.receiptBatch, "a version 1 sender gets single receipts") }
+                answered += header.receipts.map(\.envelopeID)
+            }
+            XCTAssertEqual(answered.sorted { $0.uuidString < $1.uuidString }, ids.sorted { $0.uuidString < $1.uuidString },
+                           "each notification answered exactly once in the log")
+            if version == 2 {
+                XCTAssertLessThan(receiptEntries, ids.count, "some receipts shared a signature")
+            } else {
+                XCTAssertEqual(receiptEntries, ids.count)
+            }
+            let verify = try ProcessRunner.run(RepositoryPaths.iiasExecutable, ["log", "verify", cluster.logDirectory("AZ")], timeout: 120)
+            XCTAssertEqual(verify.status, 0, verify.stdout + verify.stderr)
         }
     }
 }
