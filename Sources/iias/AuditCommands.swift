@@ -84,17 +84,8 @@ extension Audit {
                 ],
             ]
             if let ephemeral = header.ephemeral { result["ephemeralKey"] = ephemeral.hexString }
-            if let receipt = header.receipt {
-                var r: [String: Any] = [
-                    "envelope": receipt.envelopeID.uuidString.lowercased(),
-                    "envelopeSHA256": receipt.envelopeSHA256.hexString,
-                    "outcome": receipt.outcome.rawValue,
-                ]
-                if let index = receipt.logIndex { r["logIndex"] = index }
-                if let reason = receipt.reason { r["reason"] = reason.rawValue }
-                if let detail = receipt.detail { r["detail"] = detail }
-                result["receipt"] = r
-            }
+            if let receipt = header.receipt { result["receipt"] = Self.describe(receipt) }
+            if let batch = header.receiptBatch { result["receipts"] = batch.map(Self.describe) }
             if json {
                 Terminal.printJSON(result)
                 return
@@ -117,7 +108,26 @@ extension Audit {
                 rows.append(("outcome", receipt.outcome.rawValue + (receipt.reason.map { " (\($0.rawValue))" } ?? "")))
                 if let index = receipt.logIndex { rows.append(("log index", String(index))) }
             }
+            if let batch = header.receiptBatch {
+                rows.append(("receipts", "\(batch.count) envelopes delivered (one signature)"))
+                for receipt in batch {
+                    rows.append(("", "\(receipt.envelopeID.uuidString.lowercased()) at log index \(receipt.logIndex.map(String.init) ?? "?")"))
+                }
+            }
             Terminal.printFields(rows)
+        }
+
+        /// One receipt as `--json` shows it.
+        static func describe(_ receipt: Receipt) -> [String: Any] {
+            var r: [String: Any] = [
+                "envelope": receipt.envelopeID.uuidString.lowercased(),
+                "envelopeSHA256": receipt.envelopeSHA256.hexString,
+                "outcome": receipt.outcome.rawValue,
+            ]
+            if let index = receipt.logIndex { r["logIndex"] = index }
+            if let reason = receipt.reason { r["reason"] = reason.rawValue }
+            if let detail = receipt.detail { r["detail"] = detail }
+            return r
         }
     }
 

@@ -1,4 +1,6 @@
 import Foundation
+import IIASCrypto
+import IIASModel
 import IIASTestSupport
 import XCTest
 
@@ -88,6 +90,38 @@ final class CLITests: XCTestCase {
     }
 
     // MARK: the auditor
+
+    /// A batch of receipts: the auditor sees every envelope it answers, with its digest and
+    /// the recipient's log index, under the one signature it checked; a changed index fails.
+    func testAuditVerifyShowsEveryReceiptOfABatch() throws {
+        let ge = try CenterKeys(directory: pki.centerDirectory("GE"))
+        let receipts = (0..<3).map { Receipt(envelopeID: UUID(), envelopeSHA256: [UInt8](repeating: UInt8($0), count: 32),
+                                             outcome: .delivered, logIndex: UInt64(500 + $0)) }
+        let batch = Envelope.receiptBatch(receipts, to: CenterID(rawValue: "AZ")!, from: ge.center, signer: ge.signingKey)
+        let file = path("batch.iias")
+        try Data(batch.bytes).write(to: URL(fileURLWithPath: file))
+        let good = try iias(["audit", "verify", file, "--json"] + auditorTrust)
+        XCTAssertEqual(good.status, 0, good.stderr)
+        let report = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(good.stdoutBytes)) as? [String: Any])
+        let listed = try XCTUnwrap(report["receipts"] as? [[String: Any]])
+        XCTAssertEqual(listed.compactMap { $0["envelope"] as? String }, receipts.map { $0.envelopeID.uuidString.lowercased() })
+        XCTAssertEqual(listed.compactMap { $0["logIndex"] as? Int }, [500, 501, 502])
+        XCTAssertEqual(listed.compactMap { $0["envelopeSHA256"] as? String }, receipts.map { $0.envelopeSHA256.hexString })
+        XCTAssertNil(report["receipt"])
+        let table = try iias(["audit", "verify", file] + auditorTrust)
+        XCTAssertEqual(table.status, 0, table.stderr)
+        XCTAssertTrue(table.stdout.contains("3 envelopes delivered"), table.stdout)
+        XCTAssertTrue(table.stdout.contains("\(receipts[2].envelopeID.uuidString.lowercased()) at log index 502"), table.stdout)
+
+        // The second receipt's index changed: the signature no longer holds.
+        var bytes = batch.bytes
+        let text = Array("\"logIndex\":501".utf8)
+        let at = try XCTUnwrap((0...(bytes.count - text.count)).first { Array(bytes[$0..<($0 + text.count)]) == text })
+        bytes[at + text.count - 1] = UInt8(ascii: "7")
+        try Data(bytes).write(to: URL(fileURLWithPath: file))
+        let bad = try iias(["audit", "verify", file, "--json"] + auditorTrust)
+        XCTAssertEqual(bad.status, 1, bad.stderr)
+    }
 
     func testAuditVerifyAcceptsTheOriginalAndRefusesATamperedCopy() throws {
         let envelope = try sealFlash()
