@@ -34,6 +34,9 @@ struct Result: Codable {
     var p50Milliseconds: Double
     var p99Milliseconds: Double
     var p999Milliseconds: Double
+    /// Deliveries per receipt entry logged at AZ: how many notifications one signed
+    /// receipt (a batch) answered on average.
+    var receiptsPerEntry: Double
 }
 
 struct EventLineCost: Codable {
@@ -51,6 +54,9 @@ actor Timings {
     var latencies = Histogram<UInt64>(highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: .three)
     var waiters: [CheckedContinuation<Void, Never>] = []
     var early: [UUID: Int] = [:]
+    /// AZ's log indexes of the receipt entries that answered, and how many deliveries.
+    var receiptEntries: Set<UInt64> = []
+    var deliveries = 0
     /// Notifications between "about to submit" and "every receipt logged".
     var active = 0
     let recipients: Int
@@ -62,7 +68,9 @@ actor Timings {
         finishIfDone(id)
     }
 
-    func delivered(_ id: UUID) {
+    func delivered(_ id: UUID, receiptEntry: UInt64?) {
+        if let receiptEntry { receiptEntries.insert(receiptEntry) }
+        deliveries += 1
         guard pending[id] != nil else { early[id, default: 0] += 1; return }
         pending[id]! -= 1
         finishIfDone(id)
@@ -93,18 +101,18 @@ func submit(to recipients: [String], number: Int, client: LocalAPIClient) async 
 
 /// Calls `delivered` with the envelope id of each delivery receipt AZ logs; returns once
 /// the node has registered the subscription (no receipt is missed after that).
-func followDeliveries(_ client: LocalAPIClient, _ delivered: @escaping @Sendable (UUID) async -> Void) async throws -> Task<Void, any Error> {
+func followDeliveries(_ client: LocalAPIClient, _ delivered: @escaping @Sendable (UUID, UInt64?) async -> Void) async throws -> Task<Void, any Error> {
     let events = try await client.events()
     return Task {
         for try await event in events where event.type == "delivery" {
-            if let id = event.id, event.recipient?.state == .delivered { await delivered(id) }
+            if let id = event.id, let recipient = event.recipient, recipient.state == .delivered { await delivered(id, recipient.receiptLogIndex) }
         }
     }
 }
 
 func measure(recipients: [String], inflight: Int, count: Int, client: LocalAPIClient) async throws -> Result {
     let timings = Timings(recipients: recipients.count)
-    let listener = try await followDeliveries(client) { await timings.delivered($0) }
+    let listener = try await followDeliveries(client) { await timings.delivered($0, receiptEntry: $1) }
     let start = DispatchTime.now().uptimeNanoseconds
     try await withThrowingTaskGroup(of: Void.self) { group in
         for i in 0..<count {
@@ -121,9 +129,11 @@ func measure(recipients: [String], inflight: Int, count: Int, client: LocalAPICl
     let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     listener.cancel()
     let latencies = await timings.latencies
+    let receiptEntries = await timings.receiptEntries.count, deliveries = await timings.deliveries
     func percentile(_ p: Double) -> Double { Double(latencies.valueAtPercentile(p * 100)) / 1000 }
     return Result(recipients: recipients.count, inflight: inflight, count: count, seconds: seconds, perSecond: Double(count) / seconds,
-                  p50Milliseconds: percentile(0.5), p99Milliseconds: percentile(0.99), p999Milliseconds: percentile(0.999))
+                  p50Milliseconds: percentile(0.5), p99Milliseconds: percentile(0.99), p999Milliseconds: percentile(0.999),
+                  receiptsPerEntry: Double(deliveries) / Double(max(1, receiptEntries)))
 }
 
 let cluster = try LocalCluster(["AZ", "GE", "UA", "MD"], pki: PKILayout(root: pki), executable: iias)
@@ -200,7 +210,7 @@ func catchUp(count: Int, bulkPerSecond: Double, cluster: LocalCluster, client: L
     }
     submitting.cancel()
     let submitSeconds = Double(DispatchTime.now().uptimeNanoseconds - submitStart) / 1e9
-    let listener = try await followDeliveries(client) { await backlog.deliveredOne($0) }
+    let listener = try await followDeliveries(client) { id, _ in await backlog.deliveredOne(id) }
     let start = DispatchTime.now().uptimeNanoseconds
     func elapsed() -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
     try cluster.start("GE", logLevel: "warning")
@@ -224,9 +234,9 @@ for recipients in [["GE"], ["GE", "UA", "MD"]] {
     for inflight in inflightCases {
         let result = try await measure(recipients: recipients, inflight: inflight, count: count, client: client)
         results.append(result)
-        say(String(format: "    %d recipient%@, %3d in flight: %8.0f notifications/s   p50 %7.2f ms  p99 %7.2f ms  p999 %7.2f ms",
+        say(String(format: "    %d recipient%@, %3d in flight: %8.0f notifications/s   p50 %7.2f ms  p99 %7.2f ms  p999 %7.2f ms  %5.1f receipts/signature",
                      recipients.count, recipients.count == 1 ? " " : "s", inflight, result.perSecond,
-                     result.p50Milliseconds, result.p99Milliseconds, result.p999Milliseconds))
+                     result.p50Milliseconds, result.p99Milliseconds, result.p999Milliseconds, result.receiptsPerEntry))
     }
 }
 var backlog: CatchUp?
