@@ -1,5 +1,6 @@
 import Foundation
 import IIASCrypto
+import IIASLog
 import IIASModel
 import IIASNode
 import IIASTestSupport
@@ -150,5 +151,109 @@ final class NodeRefusalTests: XCTestCase {
         channel.close(promise: nil)
         let entries = try await cluster.client("GE").status().logEntries
         XCTAssertEqual(entries, 0)
+    }
+
+    /// Listens on `port` as `center` for the node's own connection (the node dials its
+    /// peer); the channel once HELLO is done, and the frames the node sends on it.
+    private func listen(as center: String, port: Int, for peer: String) async throws -> (Channel, AsyncStream<(Channel, Frame)>) {
+        let dir = TestPKI.shared.centerDirectory(center)
+        let context = try OpenSSLContext(certificateFile: "\(dir)/tls.crt", privateKeyFile: "\(dir)/tls.key",
+                                         caFile: TestPKI.shared.caFile, crlFile: TestPKI.shared.crlFile)
+        let trust = try TrustAnchor(caFile: TestPKI.shared.caFile, crlFile: TestPKI.shared.crlFile)
+        let (frames, continuation) = AsyncStream.makeStream(of: (Channel, Frame).self)
+        final class Forward: ChannelInboundHandler, @unchecked Sendable {
+            typealias InboundIn = Frame
+            let continuation: AsyncStream<(Channel, Frame)>.Continuation
+            init(_ continuation: AsyncStream<(Channel, Frame)>.Continuation) { self.continuation = continuation }
+            func channelRead(context: ChannelHandlerContext, data: NIOAny) { continuation.yield((context.channel, unwrapInboundIn(data))) }
+        }
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandlers([
+                        TLSHandler(context: context, isServer: true, trust: trust, allowedPeers: [peer]),
+                        ByteToMessageHandler(FrameDecoder()), MessageToByteHandler(FrameEncoder()),
+                        PeerSession(configuration: .init(centerID: center, softwareVersion: "test")), Forward(continuation),
+                    ])
+                }
+            }
+            .bind(host: "127.0.0.1", port: port).get()
+        return (server, frames)
+    }
+
+    /// The sender's side of receipt batches, against a recipient that answers with batches
+    /// it crafts: a batch in which one receipt names other bytes than were sent settles
+    /// nothing and is not logged; a batch naming an envelope never sent settles the rest;
+    /// each delivery keeps the recipient's log index; the log verifies and a restart's
+    /// fold gives the same states.
+    func testASenderLogsABatchOnlyIfEveryReceiptNamesTheBytesItSent() async throws {
+        let cluster = try NodeCluster(["AZ"], peers: ["AZ": ["GE"]])
+        let (server, frames) = try await listen(as: "GE", port: cluster.ports["GE"]!, for: "AZ")
+        defer { server.close(promise: nil) }
+        try cluster.start("AZ")
+        var submitted: [UUID] = []
+        for n in 0..<3 {
+            submitted.append(try await cluster.client("AZ").submit(NodeCluster.draft(to: ["GE"], subject: "Batch \(n)")).id)
+        }
+        var sent: [UUID: Envelope] = [:]
+        var connection: Channel?
+        for await (channel, frame) in frames {
+            guard case .envelope(let bytes) = frame else { continue }
+            let envelope = try Envelope(parsing: bytes)
+            sent[envelope.id] = envelope
+            connection = channel
+            if sent.count == 3 { break }
+        }
+        let channel = try XCTUnwrap(connection)
+        XCTAssertEqual(Set(sent.keys), Set(submitted))
+        let ge = try CenterKeys(directory: TestPKI.shared.centerDirectory("GE"))
+        func receipt(_ id: UUID, index: UInt64, sha256: [UInt8]? = nil) -> Receipt {
+            Receipt(envelopeID: id, envelopeSHA256: sha256 ?? sent[id]!.sha256, outcome: .delivered, logIndex: index)
+        }
+        func answer(_ receipts: [Receipt]) async throws {
+            let batch = Envelope.receiptBatch(receipts, to: CenterID(rawValue: "AZ")!, from: ge.center, signer: ge.signingKey)
+            try await channel.writeAndFlush(Frame.receipt(batch.bytes)).get()
+        }
+        let (first, second, third) = (submitted[0], submitted[1], submitted[2])
+        try await answer([receipt(first, index: 10), receipt(second, index: 11, sha256: [UInt8](repeating: 0xEE, count: 32))])
+        try await answer([receipt(third, index: 12), receipt(UUID(), index: 13, sha256: sent[third]!.sha256)])
+        func state(_ id: UUID) async throws -> RecipientDelivery {
+            let recipients = try await cluster.client("AZ").delivery(of: id).recipients
+            return try XCTUnwrap(recipients.first)
+        }
+        try await eventually("the third delivered") { try await state(third).state == .delivered }
+        // Frames are handled in order: the first batch was dropped before the second was read.
+        for id in [first, second] {
+            let pending = try await state(id).state
+            XCTAssertNotEqual(pending, .delivered, "a batch with one wrong digest settles nothing")
+        }
+        try await answer([receipt(first, index: 10), receipt(second, index: 11)])
+        try await eventually("all three delivered") {
+            for id in submitted where try await state(id).state != .delivered { return false }
+            return true
+        }
+        let indexes = try await submitted.asyncMap { try await state($0).recipientLogIndex }
+        XCTAssertEqual(indexes, [10, 11, 12])
+        cluster.stopAll()
+
+        let log = try LogStore(directory: cluster.logDirectory("AZ"), readOnly: true)
+        let receiptEntries = try (0..<log.count).filter { try log.entry(at: $0).type == .receipt }.count
+        XCTAssertEqual(receiptEntries, 2, "the dropped batch is not in the log")
+        let verify = try ProcessRunner.run(RepositoryPaths.iiasExecutable, ["log", "verify", cluster.logDirectory("AZ")], timeout: 120)
+        XCTAssertEqual(verify.status, 0, verify.stdout + verify.stderr)
+
+        try cluster.start("AZ")
+        let folded = try await submitted.asyncMap { try await state($0) }
+        XCTAssertEqual(folded.map(\.state), [.delivered, .delivered, .delivered], "the fold settles every receipt of a logged batch")
+        XCTAssertEqual(folded.map(\.recipientLogIndex), [10, 11, 12])
+    }
+}
+
+extension Array {
+    fileprivate func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var out: [T] = []
+        for element in self { out.append(try await transform(element)) }
+        return out
     }
 }
