@@ -216,6 +216,18 @@ public struct Ledger: Sendable {
     public internal(set) var snapshotRoot: [UInt8]?
     /// Entries that did not fold (unparseable payloads), with the reason; reported at start-up.
     public internal(set) var skipped: [(index: UInt64, reason: String)] = []
+    /// Refusals under the null id, which a recipient sends for bytes it could not even
+    /// parse (e.g. an envelope version its build does not read): they name only the
+    /// SHA-256, and the fold keeps no digests, so the node matches them to its envelopes
+    /// (`Node.settleRefusalsByDigest`). Rare; taken, not kept in snapshots.
+    var refusalsByDigest: [RefusalByDigest] = []
+
+    struct RefusalByDigest: Sendable {
+        var entry: UInt64
+        var time: Int64
+        var from: CenterID
+        var receipt: Receipt
+    }
 
     public init(center: CenterID) { self.center = center }
 
@@ -281,6 +293,35 @@ public struct Ledger: Sendable {
                                  receiptLogIndex: record.receiptIndex == Self.none ? nil : record.receiptIndex,
                                  reason: record.reason == 0 ? nil : Receipt.RefusalReason.allCases[Int(record.reason) - 1].rawValue,
                                  updated: Self.date(record.updatedMilliseconds))
+    }
+
+    /// The id a recipient's refusal names when the bytes did not parse (it cannot know theirs).
+    static let unparsedEnvelopeID = UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
+
+    /// A delivery receipt or refusal for a delivery still waiting; answered ones stay as they are.
+    private mutating func settle(_ position: Int, with receipt: Receipt, entry: UInt64, time: Int64) {
+        guard Self.isPending(deliveries[position].state) else { return }
+        deliveries[position].state = Self.code(receipt.outcome == .delivered ? .delivered : .refused)
+        deliveries[position].recipientLogIndex = receipt.logIndex ?? Self.none
+        deliveries[position].receiptIndex = entry
+        deliveries[position].reason = receipt.reason.flatMap { Receipt.RefusalReason.allCases.firstIndex(of: $0) }.map { UInt8($0 + 1) } ?? 0
+        deliveries[position].updatedMilliseconds = time
+        attempts[UInt32(position)] = nil
+    }
+
+    /// The refusals under the null id folded since the last call.
+    mutating func takeRefusalsByDigest() -> [RefusalByDigest] {
+        defer { refusalsByDigest = [] }
+        return refusalsByDigest
+    }
+
+    /// Settles our envelope `id` with a refusal under the null id that the node matched
+    /// to it by digest; false when it is not waiting for that center any more.
+    @discardableResult
+    mutating func settle(_ id: UUID, with refusal: RefusalByDigest) -> Bool {
+        guard let position = deliveryPosition(id, refusal.from), Self.isPending(deliveries[position].state) else { return false }
+        settle(position, with: refusal.receipt, entry: refusal.entry, time: refusal.time)
+        return true
     }
 
     /// The delivery position of `peer` for our envelope `id`.
@@ -350,6 +391,9 @@ public struct Ledger: Sendable {
             for receipt in envelope.header.receipts {
                 guard let position = deliveryPosition(receipt.envelopeID, from) else {
                     if receipt.outcome == .acknowledged { addIncoming(envelope, at: entry, isAcknowledgement: true) }
+                    if receipt.outcome == .refused, receipt.envelopeID == Self.unparsedEnvelopeID {
+                        refusalsByDigest.append(RefusalByDigest(entry: entry.index, time: time, from: from, receipt: receipt))
+                    }
                     continue
                 }
                 if receipt.outcome == .acknowledged {
@@ -361,12 +405,7 @@ public struct Ledger: Sendable {
                     deliveries[position].updatedMilliseconds = time
                 } else {
                     // A batch may also name envelopes answered before (resent copies).
-                    guard Self.isPending(deliveries[position].state) else { continue }
-                    deliveries[position].state = Self.code(receipt.outcome == .delivered ? .delivered : .refused)
-                    deliveries[position].recipientLogIndex = receipt.logIndex ?? Self.none
-                    deliveries[position].receiptIndex = entry.index
-                    deliveries[position].reason = receipt.reason.flatMap { Receipt.RefusalReason.allCases.firstIndex(of: $0) }.map { UInt8($0 + 1) } ?? 0
-                    deliveries[position].updatedMilliseconds = time
+                    settle(position, with: receipt, entry: entry.index, time: time)
                 }
                 attempts[UInt32(position)] = nil
             }

@@ -104,6 +104,7 @@ public actor Node: NodeOperations {
     /// Starts listening and connecting to every peer; returns the bound port.
     @discardableResult
     public func start() async throws -> Int {
+        settleRefusalsByDigest()
         for peer in configuration.peers {
             let link = PeerLink(peer: peer, node: self, limits: configuration.limits)
             peers[peer.center] = link
@@ -453,33 +454,36 @@ public actor Node: NodeOperations {
     /// waiting for `peer` (a batch is logged whole, as signed), and settles those.
     func recordReceipts(_ envelopes: [Envelope], from peer: CenterID) async {
         var fresh: [Envelope] = []
-        var answers: [Receipt] = []
+        var answers: [(id: UUID, receipt: Receipt)] = []
         var answered: Set<UUID> = []
         // Envelopes the link stops sending: told in one call, after the loop.
         var settled: [UUID] = []
         defer { if !settled.isEmpty { peers[peer]?.settled(settled) } }
         for envelope in envelopes {
-            var new: [Receipt] = []
+            var new: [(id: UUID, receipt: Receipt)] = []
             var trusted = true
             for receipt in envelope.header.receipts {
-                guard let index = ledger.logIndex(ofOutgoing: receipt.envelopeID), let state = ledger.deliveryState(of: receipt.envelopeID, for: peer) else {
-                    logger.notice("receipt for an envelope we did not send this peer", metadata: ["peer": "\(peer)", "envelope": "\(receipt.envelopeID)"])
+                // A refusal of bytes the recipient could not parse names no id, only the digest.
+                let id = receipt.envelopeID == Ledger.unparsedEnvelopeID && receipt.outcome == .refused
+                    ? pendingEnvelope(digest: receipt.envelopeSHA256, to: peer) ?? receipt.envelopeID : receipt.envelopeID
+                guard let index = ledger.logIndex(ofOutgoing: id), let state = ledger.deliveryState(of: id, for: peer) else {
+                    logger.notice("receipt for an envelope we did not send this peer", metadata: ["peer": "\(peer)", "envelope": "\(id)"])
                     continue
                 }
-                guard state == .queued || state == .sent, !answered.contains(receipt.envelopeID) else {
-                    settled.append(receipt.envelopeID)
+                guard state == .queued || state == .sent, !answered.contains(id) else {
+                    settled.append(id)
                     continue
                 }
                 guard receipt.outcome == .refused || receipt.envelopeSHA256 == digest(ofEntry: index) else {
                     // Not logged at all: the fold trusts every receipt in a logged entry.
-                    logger.warning("receipt names other bytes than we sent", metadata: ["peer": "\(peer)", "envelope": "\(receipt.envelopeID)"])
+                    logger.warning("receipt names other bytes than we sent", metadata: ["peer": "\(peer)", "envelope": "\(id)"])
                     trusted = false
                     break
                 }
-                new.append(receipt)
+                new.append((id, receipt))
             }
             guard trusted, !new.isEmpty else { continue }
-            for receipt in new { answered.insert(receipt.envelopeID) }
+            for (id, _) in new { answered.insert(id) }
             answers += new
             fresh.append(envelope)
         }
@@ -495,22 +499,60 @@ public actor Node: NodeOperations {
             await peers[peer]?.reconnect()
             return
         }
-        let refusals = answers.filter { $0.outcome == .refused }.count
+        settleRefusalsByDigest()
+        let refusals = answers.filter { $0.receipt.outcome == .refused }.count
         Metrics.Counter(label: "iias_receipts_total").increment(by: answers.count)
         Metrics.Counter(label: "iias_delivered_total").increment(by: answers.count - refusals)
         if refusals > 0 { Metrics.Counter(label: "iias_refused_total").increment(by: refusals) }
-        for receipt in answers {
+        for (id, receipt) in answers {
             if receipt.outcome == .refused {
-                logger.warning("recipient refused", metadata: ["peer": "\(peer)", "envelope": "\(receipt.envelopeID)",
+                logger.warning("recipient refused", metadata: ["peer": "\(peer)", "envelope": "\(id)",
                                                               "reason": "\(receipt.reason?.rawValue ?? "?")", "detail": "\(receipt.detail ?? "")"])
             }
-            settled.append(receipt.envelopeID)
-            if let index = ledger.logIndex(ofOutgoing: receipt.envelopeID), ledger.isAnswered(receipt.envelopeID) {
+            settled.append(id)
+            if let index = ledger.logIndex(ofOutgoing: id), ledger.isAnswered(id) {
                 awaitingReceipts[index] = nil
             }
-            if !subscribers.isEmpty, let updated = ledger.outgoing[receipt.envelopeID]?.delivery[peer] {
-                emit(.delivery(id: receipt.envelopeID, recipient: updated))
+            if !subscribers.isEmpty, let updated = ledger.outgoing[id]?.delivery[peer] {
+                emit(.delivery(id: id, recipient: updated))
             }
+        }
+    }
+
+    /// Our envelope in flight to `peer` (sent, not answered) and logged before `entry`
+    /// whose bytes have `sha256`: what a refusal under the null id answers. At most a
+    /// window of envelopes is in flight, and their digests are in memory.
+    func pendingEnvelope(digest sha256: [UInt8], to peer: CenterID, before entry: UInt64 = .max) -> UUID? {
+        ledger.pending(for: peer).first { id in
+            guard ledger.deliveryState(of: id, for: peer) == .sent, let index = ledger.logIndex(ofOutgoing: id), index < entry else { return false }
+            return digest(ofEntry: index) == sha256
+        }
+    }
+
+    /// Settles each refusal under the null id that the fold met (`Ledger.refusalsByDigest`)
+    /// with our envelope of that digest: as such refusals are logged (the envelope is in
+    /// flight), and at start-up, when nothing is in flight and every envelope still
+    /// waiting for that center is a candidate (each read once). The same log gives the
+    /// same match, so a restart agrees with what was shown live.
+    func settleRefusalsByDigest() {
+        let refusals = ledger.takeRefusalsByDigest()
+        guard !refusals.isEmpty else { return }
+        var waiting: [CenterID: [[UInt8]: UUID]] = [:]
+        for refusal in refusals {
+            let sha256 = refusal.receipt.envelopeSHA256
+            var match = pendingEnvelope(digest: sha256, to: refusal.from, before: refusal.entry)
+            if match == nil {
+                if waiting[refusal.from] == nil {
+                    let ids = ledger.pending(for: refusal.from)
+                    waiting[refusal.from] = Dictionary(ids.compactMap { id in ledger.logIndex(ofOutgoing: id).flatMap(digest(ofEntry:)).map { ($0, id) } },
+                                                       uniquingKeysWith: { first, _ in first })
+                }
+                match = waiting[refusal.from]?[sha256].flatMap { id in (ledger.logIndex(ofOutgoing: id) ?? .max) < refusal.entry ? id : nil }
+            }
+            guard let id = match, ledger.settle(id, with: refusal) else { continue }
+            if let index = ledger.logIndex(ofOutgoing: id), ledger.isAnswered(id) { awaitingReceipts[index] = nil }
+            logger.notice("a refusal of bytes the recipient could not parse, matched to our envelope by digest",
+                           metadata: ["peer": "\(refusal.from)", "envelope": "\(id)", "detail": "\(refusal.receipt.detail ?? "")"])
         }
     }
 

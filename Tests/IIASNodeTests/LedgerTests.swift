@@ -99,6 +99,35 @@ final class LedgerTests: XCTestCase {
         XCTAssertEqual(ledger.pending(for: ge), [])
     }
 
+    /// A refusal under the null id (bytes the recipient could not parse) settles nothing in
+    /// the fold, which keeps no digests: it waits for the node to match it by digest, and
+    /// then settles the envelope once, with the refusal's entry, reason and time.
+    func testARefusalUnderTheNullIDWaitsToBeMatchedByDigest() throws {
+        var ledger = Ledger(center: CenterID(rawValue: "AZ")!)
+        let ge = CenterID(rawValue: "GE")!
+        let sent = try seal(from: "AZ", to: ["GE"])
+        ledger.apply(entry(.sent, sent.bytes))
+        let refusal = Envelope.receipt(answering: Ledger.unparsedEnvelopeID, sha256: sent.sha256, to: CenterID(rawValue: "AZ")!, from: ge,
+                                       signer: try keys("GE").signingKey, outcome: .refused, reason: .invalid, detail: "unsupported version")
+        let refusalEntry = entry(.receipt, refusal.bytes)
+        ledger.apply(refusalEntry)
+        XCTAssertEqual(ledger.deliveryState(of: sent.id, for: ge), .queued, "the fold cannot tell which envelope it answers")
+        let waiting = ledger.takeRefusalsByDigest()
+        XCTAssertEqual(waiting.map(\.entry), [refusalEntry.index])
+        XCTAssertEqual(waiting.first?.receipt.envelopeSHA256, sent.sha256)
+        XCTAssertTrue(ledger.takeRefusalsByDigest().isEmpty, "taken once")
+        XCTAssertTrue(ledger.settle(sent.id, with: waiting[0]))
+        let delivery = try XCTUnwrap(ledger.outgoing[sent.id]?.delivery[ge])
+        XCTAssertEqual(delivery.state, .refused)
+        XCTAssertEqual(delivery.reason, "invalid")
+        XCTAssertEqual(delivery.receiptLogIndex, refusalEntry.index)
+        XCTAssertFalse(ledger.settle(sent.id, with: waiting[0]), "an answered envelope stays answered")
+        // A refusal naming an unknown id (not the null one) is not a candidate.
+        ledger.apply(entry(.receipt, Envelope.receipt(answering: UUID(), sha256: sent.sha256, to: CenterID(rawValue: "AZ")!, from: ge,
+                                                      signer: try keys("GE").signingKey, outcome: .refused, reason: .invalid).bytes))
+        XCTAssertTrue(ledger.takeRefusalsByDigest().isEmpty)
+    }
+
     func testInboxFlagsAndDuplicates() throws {
         var ledger = Ledger(center: CenterID(rawValue: "GE")!)
         let received = try seal(from: "AZ", to: ["GE"])

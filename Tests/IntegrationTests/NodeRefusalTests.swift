@@ -182,6 +182,71 @@ final class NodeRefusalTests: XCTestCase {
         return (server, frames)
     }
 
+    /// The first `count` envelopes the node sends on its connection, by id, and that connection.
+    private func envelopes(_ count: Int, from frames: AsyncStream<(Channel, Frame)>) async throws -> (Channel, [UUID: Envelope]) {
+        var sent: [UUID: Envelope] = [:]
+        var connection: Channel?
+        for await (channel, frame) in frames {
+            guard case .envelope(let bytes) = frame else { continue }
+            let envelope = try Envelope(parsing: bytes)
+            sent[envelope.id] = envelope
+            connection = channel
+            if sent.count == count { break }
+        }
+        return (try XCTUnwrap(connection, "the node sent fewer than \(count) envelopes"), sent)
+    }
+
+    /// A recipient whose build cannot parse an envelope (say, a version it does not read)
+    /// refuses it under the null id, naming only the SHA-256 of the bytes. The sender
+    /// matches that refusal to the envelope in flight with that digest — it is refused,
+    /// with the recipient's reason and detail, instead of waiting and being resent for
+    /// ever — and after a restart the fold matches it the same way. A refusal under the
+    /// null id with a digest of nothing we sent settles nothing and is not logged.
+    func testARefusalUnderTheNullIDIsMatchedByItsDigestLiveAndAfterARestart() async throws {
+        let cluster = try NodeCluster(["AZ"], peers: ["AZ": ["GE"]])
+        let (server, frames) = try await listen(as: "GE", port: cluster.ports["GE"]!, for: "AZ")
+        defer { server.close(promise: nil) }
+        try cluster.start("AZ")
+        let unreadable = try await cluster.client("AZ").submit(NodeCluster.draft(to: ["GE"], subject: "Sealed in a version GE cannot read")).id
+        let readable = try await cluster.client("AZ").submit(NodeCluster.draft(to: ["GE"], subject: "Delivered")).id
+        let (channel, sent) = try await envelopes(2, from: frames)
+        let ge = try CenterKeys(directory: TestPKI.shared.centerDirectory("GE"))
+        let null = UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
+        func refusal(of sha256: [UInt8]) -> [UInt8] {
+            Envelope.receipt(answering: null, sha256: sha256, to: CenterID(rawValue: "AZ")!, from: ge.center, signer: ge.signingKey,
+                             outcome: .refused, reason: .invalid, detail: "malformed header: unsupported envelope version 2").bytes
+        }
+        try await channel.writeAndFlush(Frame.receipt(refusal(of: [UInt8](repeating: 0x5A, count: 32)))).get()
+        try await channel.writeAndFlush(Frame.receipt(refusal(of: sent[unreadable]!.sha256))).get()
+        let delivered = Envelope.receipt(for: sent[readable]!, from: ge.center, signer: ge.signingKey, outcome: .delivered, logIndex: 0)
+        try await channel.writeAndFlush(Frame.receipt(delivered.bytes)).get()
+
+        func delivery(_ id: UUID) async throws -> RecipientDelivery {
+            let recipients = try await cluster.client("AZ").delivery(of: id).recipients
+            return try XCTUnwrap(recipients.first)
+        }
+        try await eventually("the readable one delivered") { try await delivery(readable).state == .delivered }
+        let live = try await delivery(unreadable)
+        XCTAssertEqual(live.state, .refused, "matched by digest while in flight")
+        XCTAssertEqual(live.reason, "invalid")
+        XCTAssertEqual(live.detail, "malformed header: unsupported envelope version 2")
+        cluster.stopAll()
+
+        let log = try LogStore(directory: cluster.logDirectory("AZ"), readOnly: true)
+        let receiptEntries = try (0..<log.count).filter { try log.entry(at: $0).type == .receipt }.count
+        XCTAssertEqual(receiptEntries, 2, "the refusal naming nothing we sent is not logged")
+
+        // Without the snapshot written at stop, the restart folds the whole log.
+        let snapshot = URL(fileURLWithPath: cluster.logDirectory("AZ")).deletingLastPathComponent().appendingPathComponent("ledger.snapshot")
+        try FileManager.default.removeItem(at: snapshot)
+        try cluster.start("AZ")
+        let folded = try await delivery(unreadable)
+        XCTAssertEqual(folded.state, .refused, "the fold matches the logged refusal the same way")
+        XCTAssertEqual(folded.receiptLogIndex, live.receiptLogIndex)
+        let outbox = try await cluster.client("AZ").status()
+        XCTAssertEqual(outbox.outboxPending, 0, "nothing left to resend")
+    }
+
     /// The sender's side of receipt batches, against a recipient that answers with batches
     /// it crafts: a batch in which one receipt names other bytes than were sent settles
     /// nothing and is not logged; a batch naming an envelope never sent settles the rest;
@@ -196,16 +261,7 @@ final class NodeRefusalTests: XCTestCase {
         for n in 0..<3 {
             submitted.append(try await cluster.client("AZ").submit(NodeCluster.draft(to: ["GE"], subject: "Batch \(n)")).id)
         }
-        var sent: [UUID: Envelope] = [:]
-        var connection: Channel?
-        for await (channel, frame) in frames {
-            guard case .envelope(let bytes) = frame else { continue }
-            let envelope = try Envelope(parsing: bytes)
-            sent[envelope.id] = envelope
-            connection = channel
-            if sent.count == 3 { break }
-        }
-        let channel = try XCTUnwrap(connection)
+        let (channel, sent) = try await envelopes(submitted.count, from: frames)
         XCTAssertEqual(Set(sent.keys), Set(submitted))
         let ge = try CenterKeys(directory: TestPKI.shared.centerDirectory("GE"))
         func receipt(_ id: UUID, index: UInt64, sha256: [UInt8]? = nil) -> Receipt {
