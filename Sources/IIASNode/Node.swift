@@ -334,7 +334,7 @@ public actor Node: NodeOperations {
         let sha256 = SHA256.hash(bytes)
         let envelope: Envelope
         do { envelope = try Envelope(parsing: bytes) } catch {
-            return .refuse(UUID(uuid: UUID_NULL_BYTES), sha256, .invalid, "\(error)")
+            return .refuse(Ledger.unparsedEnvelopeID, sha256, .invalid, "\(error)")
         }
         let header = envelope.header
         guard header.sender == peer else {
@@ -638,7 +638,6 @@ public actor Node: NodeOperations {
     func linkChanged(_ status: PeerStatus) { emit(.peer(status)) }
 }
 
-private let UUID_NULL_BYTES: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 
 /// `transform` over `items` on the global concurrent executor (the crypto of a batch on
 /// both cores), results in the items' order.
