@@ -456,6 +456,8 @@ public actor Node: NodeOperations {
         var fresh: [Envelope] = []
         var answers: [(id: UUID, receipt: Receipt)] = []
         var answered: Set<UUID> = []
+        // Refusals under the null id, matched by digest to what is in flight.
+        var matched: [[UInt8]: UUID] = [:]
         // Envelopes the link stops sending: told in one call, after the loop.
         var settled: [UUID] = []
         defer { if !settled.isEmpty { peers[peer]?.settled(settled) } }
@@ -463,9 +465,16 @@ public actor Node: NodeOperations {
             var new: [(id: UUID, receipt: Receipt)] = []
             var trusted = true
             for receipt in envelope.header.receipts {
-                // A refusal of bytes the recipient could not parse names no id, only the digest.
-                let id = receipt.envelopeID == Ledger.unparsedEnvelopeID && receipt.outcome == .refused
-                    ? pendingEnvelope(digest: receipt.envelopeSHA256, to: peer) ?? receipt.envelopeID : receipt.envelopeID
+                var id = receipt.envelopeID
+                if id == Ledger.unparsedEnvelopeID, receipt.outcome == .refused {
+                    // Bytes the recipient could not parse: the refusal names only their digest.
+                    guard let match = await inFlightEnvelope(digest: receipt.envelopeSHA256, to: peer) else {
+                        logger.notice("a refusal of bytes we did not send this peer", metadata: ["peer": "\(peer)", "sha256": "\(receipt.envelopeSHA256.hexString)"])
+                        continue
+                    }
+                    id = match
+                    matched[receipt.envelopeSHA256] = match
+                }
                 guard let index = ledger.logIndex(ofOutgoing: id), let state = ledger.deliveryState(of: id, for: peer) else {
                     logger.notice("receipt for an envelope we did not send this peer", metadata: ["peer": "\(peer)", "envelope": "\(id)"])
                     continue
@@ -499,7 +508,7 @@ public actor Node: NodeOperations {
             await peers[peer]?.reconnect()
             return
         }
-        settleRefusalsByDigest()
+        settleRefusalsByDigest(matched: matched)
         let refusals = answers.filter { $0.receipt.outcome == .refused }.count
         Metrics.Counter(label: "iias_receipts_total").increment(by: answers.count)
         Metrics.Counter(label: "iias_delivered_total").increment(by: answers.count - refusals)
@@ -519,40 +528,42 @@ public actor Node: NodeOperations {
         }
     }
 
-    /// Our envelope in flight to `peer` (sent, not answered) and logged before `entry`
-    /// whose bytes have `sha256`: what a refusal under the null id answers. At most a
-    /// window of envelopes is in flight, and their digests are in memory.
-    func pendingEnvelope(digest sha256: [UInt8], to peer: CenterID, before entry: UInt64 = .max) -> UUID? {
-        ledger.pending(for: peer).first { id in
-            guard ledger.deliveryState(of: id, for: peer) == .sent, let index = ledger.logIndex(ofOutgoing: id), index < entry else { return false }
-            return digest(ofEntry: index) == sha256
+    /// Our envelope on the wire to `peer`, not answered yet, whose bytes have `sha256`:
+    /// what a refusal under the null id answers. At most a window of envelopes is in
+    /// flight, and their digests are in memory, so no refusal costs more than that.
+    func inFlightEnvelope(digest sha256: [UInt8], to peer: CenterID) async -> UUID? {
+        guard let link = peers[peer] else { return nil }
+        return await link.inFlightIDs().first { id in
+            ledger.logIndex(ofOutgoing: id).flatMap(digest(ofEntry:)) == sha256
         }
     }
 
     /// Settles each refusal under the null id that the fold met (`Ledger.refusalsByDigest`)
-    /// with our envelope of that digest: as such refusals are logged (the envelope is in
-    /// flight), and at start-up, when nothing is in flight and every envelope still
-    /// waiting for that center is a candidate (each read once). The same log gives the
-    /// same match, so a restart agrees with what was shown live.
-    func settleRefusalsByDigest() {
+    /// with our envelope of that digest: as such refusals are logged, with the envelope
+    /// they were matched to in flight (`matched`), and at start-up, when nothing is in
+    /// flight and every envelope still waiting for that center and logged before the
+    /// refusal is a candidate (read once, only when the folded part of the log holds such
+    /// a refusal). The same log gives the same match, so a restart agrees with what was
+    /// shown live.
+    func settleRefusalsByDigest(matched: [[UInt8]: UUID] = [:]) {
         let refusals = ledger.takeRefusalsByDigest()
         guard !refusals.isEmpty else { return }
         var waiting: [CenterID: [[UInt8]: UUID]] = [:]
         for refusal in refusals {
             let sha256 = refusal.receipt.envelopeSHA256
-            var match = pendingEnvelope(digest: sha256, to: refusal.from, before: refusal.entry)
+            var match = matched[sha256]
             if match == nil {
                 if waiting[refusal.from] == nil {
-                    let ids = ledger.pending(for: refusal.from)
-                    waiting[refusal.from] = Dictionary(ids.compactMap { id in ledger.logIndex(ofOutgoing: id).flatMap(digest(ofEntry:)).map { ($0, id) } },
-                                                       uniquingKeysWith: { first, _ in first })
+                    waiting[refusal.from] = Dictionary(ledger.pending(for: refusal.from).compactMap { id in
+                        ledger.logIndex(ofOutgoing: id).flatMap(digest(ofEntry:)).map { ($0, id) }
+                    }, uniquingKeysWith: { first, _ in first })
                 }
                 match = waiting[refusal.from]?[sha256].flatMap { id in (ledger.logIndex(ofOutgoing: id) ?? .max) < refusal.entry ? id : nil }
             }
             guard let id = match, ledger.settle(id, with: refusal) else { continue }
             if let index = ledger.logIndex(ofOutgoing: id), ledger.isAnswered(id) { awaitingReceipts[index] = nil }
             logger.notice("a refusal of bytes the recipient could not parse, matched to our envelope by digest",
-                           metadata: ["peer": "\(refusal.from)", "envelope": "\(id)", "detail": "\(refusal.receipt.detail ?? "")"])
+                          metadata: ["peer": "\(refusal.from)", "envelope": "\(id)", "detail": "\(refusal.receipt.detail ?? "")"])
         }
     }
 

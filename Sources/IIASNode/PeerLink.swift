@@ -113,6 +113,9 @@ actor PeerLink {
         await pump()
     }
 
+    /// Our envelopes on the wire to this peer and not answered yet (at most a window).
+    func inFlightIDs() -> [UUID] { inFlight }
+
     /// The envelopes have their receipts (or refusals) logged: no more sending.
     nonisolated func settled(_ ids: [UUID]) { Task { await self.finish(ids) } }
 
