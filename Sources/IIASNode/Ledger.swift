@@ -403,11 +403,11 @@ public struct Ledger: Sendable {
                     deliveries[position].state = Self.code(.acknowledged)
                     deliveries[position].receiptIndex = entry.index
                     deliveries[position].updatedMilliseconds = time
+                    attempts[UInt32(position)] = nil
                 } else {
                     // A batch may also name envelopes answered before (resent copies).
                     settle(position, with: receipt, entry: entry.index, time: time)
                 }
-                attempts[UInt32(position)] = nil
             }
         case .operatorAction:
             guard let action = OperatorAction(json: entry.payload) else {

@@ -177,4 +177,23 @@ final class CanonicalHeaderTests: XCTestCase {
             }
         }
     }
+
+    /// A `receipts` member that is not a list of receipt objects: the general reader names
+    /// it, the one-pass reader steps aside.
+    func testAReceiptsMemberOfTheWrongShapeIsNamed() throws {
+        let batch = Self.headers().first { $0.receiptBatch != nil }!
+        let text = String(decoding: batch.canonicalBytes, as: UTF8.self)
+        let start = try XCTUnwrap(text.range(of: #""receipts":["#)).upperBound
+        let end = try XCTUnwrap(text.range(of: #"],"recipients""#)).lowerBound
+        for (replacement, why) in [("\"x\"", "receipts: expected an array"), ("[1,2]", "receipts[0]: expected an object"),
+                                   ("[]", "a batch has at least 2 receipts")] {
+            var wrong = text
+            wrong.replaceSubrange(text.index(before: start)..<text.index(after: end), with: replacement)
+            let bytes = Array(wrong.utf8)[...]
+            XCTAssertNil(EnvelopeHeader.readCanonical(bytes), why)
+            XCTAssertThrowsError(try EnvelopeHeader(parsing: bytes), why) { error in
+                XCTAssertTrue("\(error)".contains(why), "expected \(why), got \(error)")
+            }
+        }
+    }
 }
