@@ -115,6 +115,9 @@ let package = Package(
             dependencies: [
                 "IIASNode", "IIASModel", "IIASTestSupport",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         // A node and an auditor on a log of a million entries: start-up, memory, verify rate (Scripts/bench.sh).

@@ -232,7 +232,9 @@ var results: [Result] = []
 say("  nodes on loopback, ~1 KiB notifications, done = every receipt logged at the sender (\(count) per case):")
 for recipients in [["GE"], ["GE", "UA", "MD"]] {
     for inflight in inflightCases {
-        let result = try await measure(recipients: recipients, inflight: inflight, count: count, client: client)
+        let result = inflight == 1
+            ? try await FlashDriver.run(socketPath: cluster.socketPath("AZ"), recipients: recipients, count: count)
+            : try await measure(recipients: recipients, inflight: inflight, count: count, client: client)
         results.append(result)
         say(String(format: "    %d recipient%@, %3d in flight: %8.0f notifications/s   p50 %7.2f ms  p99 %7.2f ms  p999 %7.2f ms  %5.1f receipts/signature",
                      recipients.count, recipients.count == 1 ? " " : "s", inflight, result.perSecond,
