@@ -38,10 +38,11 @@ extension Node {
         logger.info("submitted", metadata: ["envelope": "\(sealed.id)", "user": "\(actor.user)", "uid": "\(actor.uid)",
                                             "recipients": "\(notification.recipients.map(\.rawValue).joined(separator: ","))",
                                             "index": "\(index)"])
-        for recipient in Set(notification.recipients) { peers[recipient]?.enqueue(sealed.id, bytes: sealed.bytes) }
+        // "Queued" is told before the links get it: a receipt may be logged while this waits.
         if !subscribers.isEmpty {
             for delivery in ledger.outgoing[sealed.id]?.delivery.values ?? [] { emit(.delivery(id: sealed.id, recipient: delivery)) }
         }
+        for recipient in Set(notification.recipients) { await peers[recipient]?.enqueue(sealed.id, bytes: sealed.bytes) }
         return Submission(id: sealed.id, logIndex: index, recipients: notification.recipients.sorted())
     }
 
@@ -168,15 +169,13 @@ extension Node {
         return lastTreeHead
     }
 
-    public func events() async -> AsyncStream<NodeEvent> {
-        let (stream, continuation) = AsyncStream.makeStream(of: NodeEvent.self, bufferingPolicy: .bufferingNewest(10_000))
-        let key = UUID.random()
-        subscribers[key] = continuation
-        continuation.onTermination = { [weak self] _ in Task { await self?.unsubscribe(key) } }
-        return stream
+    public func subscribe(_ sink: @escaping @Sendable (NodeEvent?) -> Void) -> EventSubscription {
+        let subscription = EventSubscription(key: UUID.random())
+        if stopping { sink(nil) } else { subscribers[subscription] = sink }
+        return subscription
     }
 
-    func unsubscribe(_ key: UUID) { subscribers[key] = nil }
+    public func unsubscribe(_ subscription: EventSubscription) { subscribers[subscription] = nil }
 
     // MARK: - Views
 

@@ -30,7 +30,7 @@ public actor Node: NodeOperations {
     var peers: [CenterID: PeerLink] = [:]
     var listener: Channel?
     var inboundChannels: [ObjectIdentifier: Channel] = [:]
-    var subscribers: [UUID: AsyncStream<NodeEvent>.Continuation] = [:]
+    var subscribers: [EventSubscription: @Sendable (NodeEvent?) -> Void] = [:]
     /// SHA-256 of our envelopes waiting for receipts, by log index (see `digest(ofEntry:)`).
     var awaitingReceipts: [UInt64: [UInt8]] = [:]
     var summaries: [UUID: InboxSummary] = [:]
@@ -143,7 +143,7 @@ public actor Node: NodeOperations {
         try? await listener?.close()
         for link in peers.values { await link.stop() }
         for channel in inboundChannels.values { try? await channel.close() }
-        for continuation in subscribers.values { continuation.finish() }
+        for sink in subscribers.values { sink(nil) }
         subscribers.removeAll()
         await appendTreeHeadIfGrown()
         await saveSnapshot()
@@ -237,7 +237,7 @@ public actor Node: NodeOperations {
     }
 
     func emit(_ event: NodeEvent) {
-        for continuation in subscribers.values { continuation.yield(event) }
+        for sink in subscribers.values { sink(event) }
     }
 
     // MARK: - Receiving
@@ -433,8 +433,9 @@ public actor Node: NodeOperations {
     }
 
     /// Receipts from `peer` on one of our links: parsed and verified concurrently outside
-    /// the actor, matched to our envelopes, logged together.
-    nonisolated func receiptsArrived(_ list: [[UInt8]], from peer: CenterID) async {
+    /// the actor, matched to our envelopes, logged together. The envelopes the link stops
+    /// sending (answered now or before), which it settles itself: no task in between.
+    nonisolated func receiptsArrived(_ list: [[UInt8]], from peer: CenterID) async -> [UUID] {
         let crypto = self.crypto
         let checked: [Envelope?] = await concurrentMap(list) { bytes in
             guard let envelope = try? Envelope(parsing: bytes), envelope.header.kind == .receipt, envelope.header.sender == peer,
@@ -447,20 +448,19 @@ public actor Node: NodeOperations {
             Metrics.Counter(label: "iias_rejects_total", dimensions: [("reason", "bad-receipt")]).increment(by: rejected)
             logger.warning("receipts that do not parse or verify as this peer's", metadata: ["peer": "\(peer)", "count": "\(rejected)"])
         }
-        await recordReceipts(checked.compactMap { $0 }, from: peer)
+        return await recordReceipts(checked.compactMap { $0 }, from: peer)
     }
 
     /// Logs each receipt envelope that answers at least one of our envelopes still
-    /// waiting for `peer` (a batch is logged whole, as signed), and settles those.
-    func recordReceipts(_ envelopes: [Envelope], from peer: CenterID) async {
+    /// waiting for `peer` (a batch is logged whole, as signed); the envelopes settled.
+    func recordReceipts(_ envelopes: [Envelope], from peer: CenterID) async -> [UUID] {
         var fresh: [Envelope] = []
         var answers: [(id: UUID, receipt: Receipt)] = []
         var answered: Set<UUID> = []
         // Refusals under the null id, matched by digest to what is in flight.
         var matched: [[UInt8]: UUID] = [:]
-        // Envelopes the link stops sending: told in one call, after the loop.
+        // Envelopes the link stops sending.
         var settled: [UUID] = []
-        defer { if !settled.isEmpty { peers[peer]?.settled(settled) } }
         for envelope in envelopes {
             var new: [(id: UUID, receipt: Receipt)] = []
             var trusted = true
@@ -496,7 +496,7 @@ public actor Node: NodeOperations {
             answers += new
             fresh.append(envelope)
         }
-        guard !fresh.isEmpty else { return }
+        guard !fresh.isEmpty else { return settled }
         do {
             _ = try await append(fresh.map { (.receipt, $0.bytes, $0) })
         } catch {
@@ -506,7 +506,7 @@ public actor Node: NodeOperations {
             logger.error("cannot log receipts; reconnecting so that the envelopes are resent",
                          metadata: ["peer": "\(peer)", "count": "\(answers.count)", "error": "\(error)"])
             await peers[peer]?.reconnect()
-            return
+            return settled
         }
         settleRefusalsByDigest(matched: matched)
         let refusals = answers.filter { $0.receipt.outcome == .refused }.count
@@ -526,6 +526,7 @@ public actor Node: NodeOperations {
                 emit(.delivery(id: id, recipient: updated))
             }
         }
+        return settled
     }
 
     /// Our envelope on the wire to `peer`, not answered yet, whose bytes have `sha256`:

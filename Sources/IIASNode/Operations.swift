@@ -301,6 +301,14 @@ public protocol NodeOperations: Sendable {
     func peers() async -> [PeerStatus]
     func status() async -> NodeStatus
     func treeHead() async -> TreeHead?
-    /// Every event from now on, until the stream is dropped.
-    func events() async -> AsyncStream<NodeEvent>
+    /// Calls `sink` with every event from now on, in order, until `unsubscribe`, and with
+    /// nil once when the node stops. It runs on the node's own thread as the event
+    /// happens (no task to wake on the way to a client), so it must only hand it on.
+    func subscribe(_ sink: @escaping @Sendable (NodeEvent?) -> Void) async -> EventSubscription
+    func unsubscribe(_ subscription: EventSubscription) async
+}
+
+/// A subscription to a node's events (see `NodeOperations.subscribe`).
+public struct EventSubscription: Hashable, Sendable {
+    let key: UUID
 }

@@ -3,6 +3,7 @@ import IIASCrypto
 import IIASTransport
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// Frames from one connection, handed to one consumer task in arrival order (so a
 /// sender's notifications are logged in the order it sent them) and in batches — all that
@@ -23,9 +24,13 @@ final class FrameInbox: ChannelInboundHandler, @unchecked Sendable {
     private var finished = false
     private var waiter: CheckedContinuation<[Item]?, Never>?
     private let limit: Int
+    /// Frames delivered and not yet handled (added on the loop, taken by the consumer).
+    private let waiting = Atomic<Int>(0)
+    /// Reads are held back. The loop sets it, then checks `waiting` again; the consumer
+    /// lowers `waiting`, then checks it: whichever goes second sees the other's change, so
+    /// a pause is always lifted, and a consumer that keeps up never costs the loop a turn.
+    private let paused = Atomic<Bool>(false)
     // Event-loop state.
-    private var waiting = 0
-    private var paused = false
     private var context: ChannelHandlerContext?
 
     init(limit: Int) { self.limit = limit }
@@ -75,7 +80,7 @@ final class FrameInbox: ChannelInboundHandler, @unchecked Sendable {
         let frame = unwrapInboundIn(data)
         switch frame {
         case .envelope, .receipt, .error:
-            waiting += 1
+            waiting.add(1, ordering: .sequentiallyConsistent)
             deliver(.frame(frame))
         default:
             break
@@ -84,18 +89,24 @@ final class FrameInbox: ChannelInboundHandler, @unchecked Sendable {
 
     /// Holds reads back while the consumer is `limit` frames behind.
     func read(context: ChannelHandlerContext) {
-        if waiting >= limit { paused = true; return }
+        if waiting.load(ordering: .sequentiallyConsistent) >= limit {
+            paused.store(true, ordering: .sequentiallyConsistent)
+            if waiting.load(ordering: .sequentiallyConsistent) >= limit { return }
+            paused.store(false, ordering: .sequentiallyConsistent)
+        }
         context.read()
     }
 
-    /// Called by the consumer (from any thread) after it handled `count` frames.
+    /// Called by the consumer (from any thread) after it handled `count` frames; a hop
+    /// to the loop only when reads are held back.
     func consumed(_ count: Int = 1, on loop: EventLoop) {
+        let left = waiting.subtract(count, ordering: .sequentiallyConsistent).newValue
+        guard left < limit, paused.load(ordering: .sequentiallyConsistent) else { return }
         loop.execute {
-            self.waiting -= count
-            if self.paused, self.waiting < self.limit, let context = self.context {
-                self.paused = false
-                context.read()
-            }
+            guard self.paused.load(ordering: .sequentiallyConsistent), self.waiting.load(ordering: .sequentiallyConsistent) < self.limit,
+                  let context = self.context else { return }
+            self.paused.store(false, ordering: .sequentiallyConsistent)
+            context.read()
         }
     }
 

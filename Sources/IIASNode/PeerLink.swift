@@ -90,8 +90,13 @@ actor PeerLink {
     nonisolated func enqueue(_ ids: [UUID]) { handOver(ids.map { ($0, nil) }) }
 
     /// Adds one just-logged envelope with its bytes: sent as it is when its turn comes,
-    /// without a hop to the node and a read back from the log.
-    nonisolated func enqueue(_ id: UUID, bytes: [UInt8]) { handOver([(id, bytes)]) }
+    /// without a hop to the node and a read back from the log. Awaited by the submission:
+    /// when the link is idle the caller's thread takes it over and writes the envelope to
+    /// the connection at once — no task in between, so no thread to wake on the way to
+    /// the wire.
+    nonisolated func enqueue(_ id: UUID, bytes: [UInt8]) async {
+        if handedOver.add(CollectionOfOne((id, bytes))) { await takeHandedOver() }
+    }
 
     /// Envelopes handed over by the node and not yet in the queue, in the order it handed
     /// them over. A task per hand-over would not keep that order: two tasks may reach the
@@ -102,6 +107,8 @@ actor PeerLink {
         // One task takes everything handed over until it runs, in order.
         if handedOver.add(items) { Task { await self.takeHandedOver() } }
     }
+    // Whoever finds the hand-over empty takes it (a task, or an awaiting submission): the
+    // list keeps the order, whichever of them reaches the actor first.
 
     private func takeHandedOver() async {
         for (id, bytes) in handedOver.take() where !waiting.contains(id) {
@@ -117,9 +124,7 @@ actor PeerLink {
     func inFlightIDs() -> [UUID] { inFlight }
 
     /// The envelopes have their receipts (or refusals) logged: no more sending.
-    nonisolated func settled(_ ids: [UUID]) { Task { await self.finish(ids) } }
-
-    private func finish(_ ids: [UUID]) async {
+    private func settle(_ ids: [UUID]) async {
         for id in ids {
             if let position = inFlight.firstIndex(of: id) { inFlight.remove(at: position) }
             waiting.remove(id)
@@ -234,7 +239,10 @@ actor PeerLink {
                         }
                     }
                     
-                    if !receipts.isEmpty { await node.receiptsArrived(receipts, from: peer.center) }
+                    if !receipts.isEmpty {
+                        let settled = await node.receiptsArrived(receipts, from: peer.center)
+                        if !settled.isEmpty { await settle(settled) }
+                    }
                     if frames > 0 { inbox.consumed(frames, on: connection.eventLoop) }
                 }
                 try? await connection.close()

@@ -118,6 +118,10 @@ final class APIHandler: ChannelInboundHandler, @unchecked Sendable {
     private var tooLarge = false
     private var credentials: (uid: UInt32, pid: Int32)?
     private var streaming: Task<Void, Never>?
+    // An event stream's state, on the loop.
+    private var eventsOpen = false
+    private var heartbeat: RepeatedTask?
+    private var unsubscribe: (() -> Void)?
 
     init(router: APIRouter, maxRequestBytes: Int, logger: Logger) {
         self.router = router
@@ -137,6 +141,9 @@ final class APIHandler: ChannelInboundHandler, @unchecked Sendable {
 
     func channelInactive(context: ChannelHandlerContext) {
         streaming?.cancel()
+        heartbeat?.cancel()
+        unsubscribe?()
+        unsubscribe = nil
         context.fireChannelInactive()
     }
 
@@ -179,39 +186,72 @@ final class APIHandler: ChannelInboundHandler, @unchecked Sendable {
                     let (handler, context) = bound.value
                     handler.write(status: status, contentType: "application/json", body: bytes, keepAlive: request.keepAlive, context: context)
                 }
-            case .events(let events):
-                // Each event is encoded here and written on the connection's loop (one hop);
-                // the loop itself adds a heartbeat every 15 s, so a vanished client is noticed.
-                let encoder = APIJSON.encoder()
-                let heartbeat = APIRouter.eventLine(EventLine(heartbeat: ()), encoder: encoder)
-                let beating = loop.submit {
-                    let (_, context) = bound.value
-                    var headers = HTTPHeaders()
-                    headers.add(name: "content-type", value: "application/x-ndjson")
-                    headers.add(name: "transfer-encoding", value: "chunked")
-                    headers.add(name: "cache-control", value: "no-store")
-                    context.writeAndFlush(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
-                    return loop.scheduleRepeatedTask(initialDelay: Self.heartbeatInterval, delay: Self.heartbeatInterval) { _ in
-                        if let heartbeat { Self.writeLine(heartbeat, context: bound.value.1) }
-                    }
-                }
-                // Lines that arrive while a write is still waiting for the loop join it: a
-                // busy node writes one chunk per loop turn, not one per event.
-                let waiting = HandOff<UInt8>()
-                for await event in events {
-                    if Task.isCancelled { break }
-                    guard let line = APIRouter.eventLine(EventLine(event), encoder: encoder) else { continue }
-                    guard waiting.add(line) else { continue }
-                    loop.execute { Self.writeLine(waiting.take(), context: bound.value.1) }
-                }
-                beating.whenSuccess { $0.cancel() }
-                loop.execute {
-                    let (_, context) = bound.value
-                    context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil))).whenComplete { _ in context.close(promise: nil) }
-                }
+            case .events:
+                await Self.follow(router.operations, loop: loop, bound: bound)
             }
         }
     }
+
+    /// Streams the node's events on this connection until it closes or the node stops.
+    /// The node's sink encodes each line on the node's thread and hands it to the loop:
+    /// lines that arrive while a write still waits for the loop join it, so a busy node
+    /// writes one chunk per loop turn. The head goes out once the subscription holds (a
+    /// client that saw it misses nothing after), and the lines only after the head. The
+    /// loop adds a heartbeat every 15 s, so a vanished client is noticed; a client that
+    /// stops reading while more than `maximumBufferedEventBytes` wait is cut off.
+    private static func follow(_ operations: any NodeOperations, loop: EventLoop, bound: NIOLoopBound<(APIHandler, ChannelHandlerContext)>) async {
+        let encoder = APIJSON.encoder()
+        let heartbeat = APIRouter.eventLine(EventLine(heartbeat: ()), encoder: encoder)
+        let waiting = HandOff<UInt8>()
+        let subscription = await operations.subscribe { event in
+            guard let event else {
+                loop.execute { bound.value.0.endEvents(context: bound.value.1) }
+                return
+            }
+            guard let line = APIRouter.eventLine(EventLine(event), encoder: encoder), waiting.add(line) else { return }
+            loop.execute { bound.value.0.writeEvents(waiting, context: bound.value.1) }
+        }
+        loop.execute {
+            let (handler, context) = bound.value
+            handler.unsubscribe = { Task { await operations.unsubscribe(subscription) } }
+            guard context.channel.isActive else { handler.unsubscribe?(); return }
+            var headers = HTTPHeaders()
+            headers.add(name: "content-type", value: "application/x-ndjson")
+            headers.add(name: "transfer-encoding", value: "chunked")
+            headers.add(name: "cache-control", value: "no-store")
+            context.writeAndFlush(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
+            handler.eventsOpen = true
+            handler.heartbeat = loop.scheduleRepeatedTask(initialDelay: Self.heartbeatInterval, delay: Self.heartbeatInterval) { _ in
+                if let heartbeat { Self.writeLine(heartbeat, context: bound.value.1) }
+            }
+            handler.writeEvents(waiting, context: context)
+        }
+    }
+
+    /// Writes the lines waiting (on the loop), once the head is out.
+    private func writeEvents(_ waiting: HandOff<UInt8>, context: ChannelHandlerContext) {
+        guard eventsOpen else { return }
+        let lines = waiting.take()
+        guard !lines.isEmpty else { return }
+        if let buffered = try? context.channel.syncOptions?.getOption(.bufferedWritableBytes), buffered > Self.maximumBufferedEventBytes {
+            logger.warning("closing an event stream whose client stopped reading", metadata: ["bufferedBytes": "\(buffered)"])
+            context.close(promise: nil)
+            return
+        }
+        Self.writeLine(lines, context: context)
+    }
+
+    /// The node stopped: the stream ends, and the connection with it.
+    private func endEvents(context: ChannelHandlerContext) {
+        heartbeat?.cancel()
+        guard eventsOpen else { context.close(promise: nil); return }
+        eventsOpen = false
+        context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil))).whenComplete { _ in context.close(promise: nil) }
+    }
+
+    /// How many bytes of event lines may wait for a client that does not read before the
+    /// node closes its stream (the client reconnects and reads the outbox for what it missed).
+    static let maximumBufferedEventBytes = 8 << 20
 
     /// One line of an event stream, flushed at once (on the connection's loop).
     private static func writeLine(_ line: [UInt8], context: ChannelHandlerContext) {
