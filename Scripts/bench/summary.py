@@ -8,7 +8,8 @@ table: each node figure, the IIAS/NATS ratio where NATS JetStream has the same c
   crypto limit (bulk)  = cores / CPU seconds of the libsodium primitives on the path of one
                          notification (iias-bench, oneRecipientPath)
   latency floor (1 in flight) = 3 x one write+fdatasync (sender log, recipient log, the
-                         receipt at the sender; iias-log-bench, p50) + that crypto, done in
+                         receipt at the sender; iias-log-bench, p50 of the faster of a
+                         write at the end of a file and one over zeros) + that crypto, done in
                          turn + 2 x a mutual-TLS round trip on loopback (iias-transport-bench, p50)
 
 Writes the same to DIR/summary.json. Figures only, never pass/fail.
@@ -177,6 +178,10 @@ print(f"    the node's path (envelope version 2, X25519 once a minute; receipts 
       f" {limits['receiptsPerSignature']['1']:.1f} per signature in the bulk case, {limits['receiptsPerSignature']['3']:.1f} to three):"
       f" {limits['amortizedCryptoMicroseconds']['1']:.0f} µs"
       f" → {limits['amortizedCryptoLimitPerSecond']['1']:,.0f}/s ({limits['amortizedCryptoLimitPerSecond']['3']:,.0f}/s to three);")
+appending_us, zeros_us = log.get("rawAppendingSyncP50Microseconds"), log.get("rawOverZerosSyncP50Microseconds")
+if appending_us and zeros_us:
+    print(f"    1 KiB write + fdatasync, p50: {appending_us:.0f} µs at the end of a file, {zeros_us:.0f} µs over zeros"
+          f" (the log writes over zeros it wrote ahead); the floor counts the faster")
 print(f"    1-in-flight floor {floor_us / 1000:.2f} ms = 3 x fdatasync {fsync_us:.0f} µs + crypto {crypto_microseconds(1, amortized_steps):.0f} µs"
       f" + 2 x TLS round trip {rtt_us:.0f} µs")
 if limits["certificateCheckPerSubmitMicroseconds"]:

@@ -78,6 +78,120 @@ final class LogStoreTests: XCTestCase {
     /// A writable open trusts the prefix the hashes/index files cover (it does not read
     /// those records); reading the damaged entry fails, and the auditor's read-only open
     /// (which scans every record) refuses the log.
+    func size(_ path: String) throws -> Int { try FileManager.default.attributesOfItem(atPath: path)[.size] as! Int }
+
+    /// The log's files as a crash would leave them: copied while the store is open.
+    func crashCopy(of dir: String) throws -> String {
+        let copy = try freshDirectory()
+        try FileManager.default.createDirectory(atPath: copy, withIntermediateDirectories: true)
+        for name in try FileManager.default.contentsOfDirectory(atPath: dir) {
+            try FileManager.default.copyItem(atPath: dir + "/" + name, toPath: copy + "/" + name)
+        }
+        return copy
+    }
+
+    /// Where the records of the only segment end: its size once a clean close cut the zeros.
+    func recordsEnd(_ dir: String, _ payloads: [[UInt8]]) async throws -> Int {
+        let probe = try freshDirectory()
+        let log = try LogStore(directory: probe)
+        for payload in payloads { _ = try await log.append(type: .sent, payload: payload) }
+        log.close()
+        return try size(lastSegment(probe))
+    }
+
+    func testZerosAheadOfTheRecordsAreWrittenCutAtCloseAndReadAsTheEnd() async throws {
+        let dir = try freshDirectory()
+        let payloads = (0..<20).map { Self.payload($0) }
+        let log = try LogStore(directory: dir)
+        for payload in payloads { _ = try await log.append(type: .sent, payload: payload) }
+        let segment = try lastSegment(dir)
+        let end = try await recordsEnd(dir, payloads)
+        // Written with the first batch: a MiB past its end, which the later ones overwrite.
+        XCTAssertGreaterThan(try size(segment), end)
+        XCTAssertGreaterThanOrEqual(try size(segment), LogStore.defaultPreallocation, "zeros written ahead of the records")
+        XCTAssertTrue(try Data(contentsOf: URL(fileURLWithPath: segment))[end...].allSatisfy { $0 == 0 })
+
+        // A crash leaves them: the open reads them as the end, not as a torn tail, and appends go after the records.
+        let crashed = try crashCopy(of: dir)
+        let reopened = try LogStore(directory: crashed)
+        XCTAssertNil(reopened.truncatedTail)
+        XCTAssertEqual(reopened.count, 20)
+        let appended = try await reopened.append(type: .receipt, payload: [9])
+        XCTAssertEqual(appended, 20)
+        reopened.close()
+        XCTAssertNil(try LogStore(directory: crashed, readOnly: true).truncatedTail)
+        let again = try LogStore(directory: crashed)
+        XCTAssertEqual(again.entries().map(\.payload), payloads + [[9]])
+        again.close()
+
+        // An auditor's read-only open of a live log meets them too.
+        let audited = try LogStore(directory: dir, readOnly: true)
+        XCTAssertNil(audited.truncatedTail)
+        XCTAssertEqual(audited.count, 20)
+
+        log.close()
+        XCTAssertEqual(try size(segment), end, "a clean close cuts the zeros off")
+    }
+
+    func testATornRecordInTheZerosIsCutAndDamageBeyondThemRefusesToOpen() async throws {
+        let dir = try freshDirectory()
+        let payloads = (0..<10).map { Self.payload($0) }
+        let log = try LogStore(directory: dir)
+        defer { log.close() }
+        for payload in payloads { _ = try await log.append(type: .sent, payload: payload) }
+        let end = try await recordsEnd(dir, payloads)
+
+        // A half-written record where the next batch goes, zeros after it: a torn write.
+        let torn = try crashCopy(of: dir)
+        let h = try FileHandle(forWritingTo: URL(fileURLWithPath: try lastSegment(torn)))
+        try h.seek(toOffset: UInt64(end))
+        try h.write(contentsOf: Data([0, 0, 0, 100, 1, 2, 3, 4] + [UInt8](repeating: 7, count: 10)))
+        try h.close()
+        let cut = try LogStore(directory: torn)
+        XCTAssertEqual(cut.truncatedTail?.offset, end)
+        XCTAssertEqual(cut.count, 10)
+        let next = try await cut.append(type: .receipt, payload: [9])
+        XCTAssertEqual(next, 10)
+        cut.close()
+        XCTAssertEqual(try LogStore(directory: torn, readOnly: true).entries().map(\.payload), payloads + [[9]])
+
+        // A byte that is not zero far inside them is damage, not a torn write.
+        let damaged = try crashCopy(of: dir)
+        let d = try FileHandle(forWritingTo: URL(fileURLWithPath: try lastSegment(damaged)))
+        try d.seek(toOffset: UInt64(end + 50_000))
+        try d.write(contentsOf: Data([1]))
+        try d.close()
+        XCTAssertThrowsError(try LogStore(directory: damaged)) { error in
+            guard case LogStoreError.corrupt(_, let offset, _) = error else { return XCTFail("\(error)") }
+            XCTAssertEqual(offset, end)
+        }
+    }
+
+    func testSegmentsEndAtTheirLastRecordAndPreallocationCanBeOff() async throws {
+        let dir = try freshDirectory()
+        let log = try LogStore(directory: dir, segmentSize: 4096)
+        for i in 0..<200 { _ = try await log.append(type: .sent, payload: Self.payload(i)) }
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".seg") }.sorted()
+        XCTAssertGreaterThan(names.count, 2)
+        for name in names.dropLast() {
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: dir + "/" + name))
+            XCTAssertLessThanOrEqual(bytes.count, 4096)
+            XCTAssertNotEqual(bytes.last, 0, "\(name) ends at its last record")
+        }
+        XCTAssertEqual(try size(dir + "/" + names.last!), 4096, "zeros up to the segment size, not past it")
+        log.close()
+        XCTAssertNil(try LogStore(directory: dir, readOnly: true).truncatedTail)
+
+        // Preallocation off: the segment holds its records only.
+        let plain = try freshDirectory()
+        let unallocated = try LogStore(directory: plain, preallocation: 0)
+        defer { unallocated.close() }
+        let payloads = (0..<5).map { Self.payload($0) }
+        for payload in payloads { _ = try await unallocated.append(type: .sent, payload: payload) }
+        let end = try await recordsEnd(plain, payloads)
+        XCTAssertEqual(try size(lastSegment(plain)), end)
+    }
+
     func testFlippedByteBeforeTailRefusesToOpen() async throws {
         let dir = try freshDirectory()
         _ = try await fill(dir, 100)
