@@ -48,6 +48,9 @@ public struct NodeConfiguration: Sendable, Equatable {
         public var clockSkewSeconds: Double = 300
         /// Largest request body on the local API.
         public var maxRequestBytes: Int = 2 << 20
+        /// Event lines that may wait for a client of `GET /v1/events` that does not read
+        /// before the node closes its stream.
+        public var maxEventBacklogBytes: Int = 8 << 20
     }
 
     public var center: CenterID
@@ -162,6 +165,7 @@ public struct NodeConfiguration: Sendable, Equatable {
         limits.retryMaxSeconds = try values.double("limits.retryMaxSeconds", default: limits.retryMaxSeconds, in: limits.retryInitialSeconds...86_400)
         limits.clockSkewSeconds = try values.double("limits.clockSkewSeconds", default: limits.clockSkewSeconds, in: 1...86_400)
         limits.maxRequestBytes = try values.int("limits.maxRequestBytes", default: limits.maxRequestBytes, in: 4096...(64 << 20))
+        limits.maxEventBacklogBytes = try values.int("limits.maxEventBacklogBytes", default: limits.maxEventBacklogBytes, in: 4096...(1 << 30))
         self.limits = limits
         treeHeadIntervalSeconds = try values.double("treeHeadIntervalSeconds", default: 60, in: 1...86_400)
         envelopeVersion = UInt8(try values.int("envelopeVersion", default: Int(Envelope.currentVersion),

@@ -113,4 +113,67 @@ final class LocalAPIConnectionTests: XCTestCase {
         }
         _ = try await audited.client("AZ").status()
     }
+    /// A raw connection to a node's socket: the event stream's client that never reads.
+    private func unixConnect(_ path: String) throws -> Int32 {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            let bytes = Array(path.utf8.prefix(raw.count - 1))
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard connected == 0 else { close(fd); throw TestFailure("cannot connect to \(path)") }
+        var timeout = timeval(tv_sec: 30, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        return fd
+    }
+
+    func testAnEventClientThatStopsReadingIsCutOffAndTheNodeGoesOn() async throws {
+        let cluster = try NodeCluster(["AZ", "GE"], extra: ["limits": ["maxEventBacklogBytes": 4096]])
+        try cluster.start("AZ")   // GE stays down: every submission is one "queued" line
+        let client = cluster.client("AZ")
+        let fd = try unixConnect(cluster.socketPath("AZ"))
+        defer { close(fd) }
+        let request = "GET /v1/events HTTP/1.1\r\nHost: localhost\r\n\r\n"
+        _ = request.withCString { write(fd, $0, strlen($0)) }
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        var head: [UInt8] = []
+        while !String(decoding: head, as: UTF8.self).contains("\r\n\r\n") {
+            let n = read(fd, &buffer, buffer.count)
+            guard n > 0 else { return XCTFail("no head on the event stream") }
+            head += buffer[..<n]
+        }
+        XCTAssertTrue(String(decoding: head, as: UTF8.self).hasPrefix("HTTP/1.1 200"))
+
+        // Far more lines than the kernel's socket buffers and the 4 KiB backlog hold, unread.
+        let submitted = try await withThrowingTaskGroup(of: Void.self, returning: Int.self) { group in
+            for i in 0..<1500 {
+                if i >= 32 { try await group.next() }
+                group.addTask { _ = try await client.submit(json: LocalCluster.draftJSON(to: ["GE"], subject: "Unread \(i)", summaryBytes: 200)) }
+            }
+            try await group.waitForAll()
+            return 1500
+        }
+        // The node closed the stream: what was in the socket, then the end.
+        var received = 0
+        while true {
+            let n = read(fd, &buffer, buffer.count)
+            if n == 0 { break }
+            guard n > 0 else { return XCTFail("the stream was neither closed nor read to its end: errno \(errno)") }
+            received += n
+        }
+        XCTAssertLessThan(received, submitted * 200, "cut off before every line was written to it")
+        try await eventually("the warning is logged") { cluster.errorOutput("AZ").contains("closing an event stream whose client stopped reading") }
+        // Nothing lost, the node serves on, and a new stream starts.
+        let outbox = try await client.outbox(limit: 2000)
+        XCTAssertEqual(outbox.count, submitted)
+        var fresh = try await client.events().makeAsyncIterator()
+        _ = try await client.submit(json: LocalCluster.draftJSON(to: ["GE"], subject: "After"))
+        let line = try await fresh.next()
+        XCTAssertEqual(line?.type, "delivery")
+    }
 }

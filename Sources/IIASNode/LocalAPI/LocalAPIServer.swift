@@ -16,15 +16,18 @@ public final class LocalAPIServer: Service, Sendable {
     let router: APIRouter
     let logger: Logger
     let maxRequestBytes: Int
+    let maxEventBacklogBytes: Int
     let onReady: @Sendable () -> Void
 
     public init(socketPath: String, group: String?, users: [String: Role], operations: any NodeOperations,
-                center: CenterID, maxRequestBytes: Int = 2 << 20, logger: Logger, onReady: @escaping @Sendable () -> Void = {}) {
+                center: CenterID, maxRequestBytes: Int = 2 << 20, maxEventBacklogBytes: Int = 8 << 20, logger: Logger,
+                onReady: @escaping @Sendable () -> Void = {}) {
         self.socketPath = socketPath
         self.onReady = onReady
         self.group = group
         self.logger = logger
         self.maxRequestBytes = maxRequestBytes
+        self.maxEventBacklogBytes = maxEventBacklogBytes
         router = APIRouter(operations: operations, users: users, center: center, logger: logger)
     }
 
@@ -44,14 +47,14 @@ public final class LocalAPIServer: Service, Sendable {
 
     public func bind() async throws -> Channel {
         try removeStaleSocket()
-        let router = self.router, limit = maxRequestBytes, logger = self.logger
+        let router = self.router, limit = maxRequestBytes, backlog = maxEventBacklogBytes, logger = self.logger
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .childChannelInitializer { channel in
                 channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true).flatMap {
                     // Keep-alive connections that carry nothing (no request, no event, no
                     // heartbeat) for a minute are closed: idle clients do not pile up descriptors.
                     channel.pipeline.addHandlers([IdleStateHandler(allTimeout: Self.idleTimeout),
-                                                  APIHandler(router: router, maxRequestBytes: limit, logger: logger)])
+                                                  APIHandler(router: router, maxRequestBytes: limit, maxEventBacklogBytes: backlog, logger: logger)])
                 }
             }
             .bind(unixDomainSocketPath: socketPath).get()
@@ -112,6 +115,7 @@ final class APIHandler: ChannelInboundHandler, @unchecked Sendable {
 
     let router: APIRouter
     let maxRequestBytes: Int
+    let maxEventBacklogBytes: Int
     let logger: Logger
     private var head: HTTPRequestHead?
     private var body: ByteBuffer?
@@ -123,9 +127,10 @@ final class APIHandler: ChannelInboundHandler, @unchecked Sendable {
     private var heartbeat: RepeatedTask?
     private var unsubscribe: (() -> Void)?
 
-    init(router: APIRouter, maxRequestBytes: Int, logger: Logger) {
+    init(router: APIRouter, maxRequestBytes: Int, maxEventBacklogBytes: Int, logger: Logger) {
         self.router = router
         self.maxRequestBytes = maxRequestBytes
+        self.maxEventBacklogBytes = maxEventBacklogBytes
         self.logger = logger
     }
 
@@ -198,7 +203,7 @@ final class APIHandler: ChannelInboundHandler, @unchecked Sendable {
     /// writes one chunk per loop turn. The head goes out once the subscription holds (a
     /// client that saw it misses nothing after), and the lines only after the head. The
     /// loop adds a heartbeat every 15 s, so a vanished client is noticed; a client that
-    /// stops reading while more than `maximumBufferedEventBytes` wait is cut off.
+    /// stops reading while more than `limits.maxEventBacklogBytes` wait is cut off.
     private static func follow(_ operations: any NodeOperations, loop: EventLoop, bound: NIOLoopBound<(APIHandler, ChannelHandlerContext)>) async {
         let encoder = APIJSON.encoder()
         let heartbeat = APIRouter.eventLine(EventLine(heartbeat: ()), encoder: encoder)
@@ -233,8 +238,9 @@ final class APIHandler: ChannelInboundHandler, @unchecked Sendable {
         guard eventsOpen else { return }
         let lines = waiting.take()
         guard !lines.isEmpty else { return }
-        if let buffered = try? context.channel.syncOptions?.getOption(.bufferedWritableBytes), buffered > Self.maximumBufferedEventBytes {
-            logger.warning("closing an event stream whose client stopped reading", metadata: ["bufferedBytes": "\(buffered)"])
+        if let buffered = try? context.channel.syncOptions?.getOption(.bufferedWritableBytes), buffered > maxEventBacklogBytes {
+            logger.warning("closing an event stream whose client stopped reading", metadata: ["bufferedBytes": "\(buffered)",
+                                                                                             "limit": "limits.maxEventBacklogBytes"])
             context.close(promise: nil)
             return
         }
@@ -248,10 +254,6 @@ final class APIHandler: ChannelInboundHandler, @unchecked Sendable {
         eventsOpen = false
         context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil))).whenComplete { _ in context.close(promise: nil) }
     }
-
-    /// How many bytes of event lines may wait for a client that does not read before the
-    /// node closes its stream (the client reconnects and reads the outbox for what it missed).
-    static let maximumBufferedEventBytes = 8 << 20
 
     /// One line of an event stream, flushed at once (on the connection's loop).
     private static func writeLine(_ line: [UInt8], context: ChannelHandlerContext) {
