@@ -62,7 +62,10 @@ defer {
 }
 let geKeys = try CenterKeys(directory: pki.centerDirectory("GE"))
 let geEncryption = try Certificate(pemFile: pki.centerDirectory("GE") + "/encryption.crt").encryptionPublicKey()
-let senders = try ["AZ", "UA", "MD"].map { (CenterID(rawValue: $0)!, try CenterKeys(directory: pki.centerDirectory($0)).signingKey) }
+// Each sender seals as a node does: under its epoch key, one X25519 agreement per recipient a minute.
+let senders = try ["AZ", "UA", "MD"].map {
+    (CenterID(rawValue: $0)!, try CenterKeys(directory: pki.centerDirectory($0)).signingKey, WrappingEpoch())
+}
 let template = try FormalNotification.parse(Data("""
     {"version":1,"id":"\(UUID().uuidString.lowercased())","sender":"AZ","recipients":["GE"],"created":"2026-11-22T21:05:09.120Z",
      "kind":"notification","category":"drug-trafficking","priority":"routine","handling":{"tlp":"TLP:AMBER"},
@@ -74,10 +77,10 @@ let operatorActor = Actor(user: "operator", uid: 1000, role: .operator)
 /// One notification of ~1 KiB from the `n`-th sender, sealed to GE.
 @Sendable func envelope(_ n: Int) -> Envelope {
     var notification = template
-    let (sender, key) = senders[n % senders.count]
+    let (sender, key, epoch) = senders[n % senders.count]
     notification.id = UUID()
     notification.sender = sender
-    return try! Envelope.seal(notification, signer: key, recipientKeys: [CenterID(rawValue: "GE")!: geEncryption])
+    return try! Envelope.seal(notification, signer: key, recipientKeys: [CenterID(rawValue: "GE")!: geEncryption], transport: .wrapped(epoch))
 }
 
 print("  a log of \(entryCount) entries at GE (received notifications from AZ, UA and MD, read actions, tree heads):")
