@@ -8,9 +8,11 @@ import Synchronization
 /// Frames from one connection, handed to one consumer task in arrival order (so a
 /// sender's notifications are logged in the order it sent them) and in batches — all that
 /// arrived while the previous batch was being handled — so that one fdatasync can cover
-/// them. Backpressure: the connection stops reading while `limit` frames wait.
-final class FrameInbox: ChannelInboundHandler, @unchecked Sendable {
+/// them. Backpressure: the connection stops reading while `limit` frames wait (a duplex
+/// handler, so that the pipeline's reads pass through it; writes go by untouched).
+final class FrameInbox: ChannelDuplexHandler, @unchecked Sendable {
     typealias InboundIn = Frame
+    typealias OutboundIn = Frame
     typealias OutboundOut = Frame
 
     /// What the consumer sees.
