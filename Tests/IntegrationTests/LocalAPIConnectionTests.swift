@@ -176,4 +176,23 @@ final class LocalAPIConnectionTests: XCTestCase {
         let line = try await fresh.next()
         XCTAssertEqual(line?.type, "delivery")
     }
+    func testTheEventStreamEndsWhenTheNodeStops() async throws {
+        let cluster = try NodeCluster(["AZ", "GE"])
+        try cluster.start("AZ")
+        let events = try await cluster.client("AZ").events()
+        final class Ended: @unchecked Sendable {
+            let lock = NSLock()
+            var value = false
+            func set() { lock.withLock { value = true } }
+            var isSet: Bool { lock.withLock { value } }
+        }
+        let ended = Ended()
+        let follower = Task {
+            defer { ended.set() }
+            for try await event in events { XCTAssertNotEqual(event.type, "", "a line of the stream") }
+        }
+        defer { follower.cancel() }
+        XCTAssertEqual(cluster.stop("AZ"), 0, "a clean stop")
+        try await eventually("the stream ends with the node, not left open") { ended.isSet }
+    }
 }
