@@ -198,23 +198,23 @@ final class APIHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     /// Streams the node's events on this connection until it closes or the node stops.
-    /// The node's sink encodes each line on the node's thread and hands it to the loop:
-    /// lines that arrive while a write still waits for the loop join it, so a busy node
-    /// writes one chunk per loop turn. The head goes out once the subscription holds (a
+    /// The node's sink hands each event to the loop, which encodes them (off the node's
+    /// actor): events that arrive while a write still waits for the loop join it, so a
+    /// busy node writes one chunk per loop turn. The head goes out once the subscription holds (a
     /// client that saw it misses nothing after), and the lines only after the head. The
     /// loop adds a heartbeat every 15 s, so a vanished client is noticed; a client that
     /// stops reading while more than `limits.maxEventBacklogBytes` wait is cut off.
     private static func follow(_ operations: any NodeOperations, loop: EventLoop, bound: NIOLoopBound<(APIHandler, ChannelHandlerContext)>) async {
         let encoder = APIJSON.encoder()
         let heartbeat = APIRouter.eventLine(EventLine(heartbeat: ()), encoder: encoder)
-        let waiting = HandOff<UInt8>()
+        let waiting = HandOff<NodeEvent>()
         let subscription = await operations.subscribe { event in
             guard let event else {
                 loop.execute { bound.value.0.endEvents(context: bound.value.1) }
                 return
             }
-            guard let line = APIRouter.eventLine(EventLine(event), encoder: encoder), waiting.add(line) else { return }
-            loop.execute { bound.value.0.writeEvents(waiting, context: bound.value.1) }
+            guard waiting.add(CollectionOfOne(event)) else { return }
+            loop.execute { bound.value.0.writeEvents(waiting, encoder: encoder, context: bound.value.1) }
         }
         loop.execute {
             let (handler, context) = bound.value
@@ -229,15 +229,18 @@ final class APIHandler: ChannelInboundHandler, @unchecked Sendable {
             handler.heartbeat = loop.scheduleRepeatedTask(initialDelay: Self.heartbeatInterval, delay: Self.heartbeatInterval) { _ in
                 if let heartbeat { Self.writeLine(heartbeat, context: bound.value.1) }
             }
-            handler.writeEvents(waiting, context: context)
+            handler.writeEvents(waiting, encoder: encoder, context: context)
         }
     }
 
-    /// Writes the lines waiting (on the loop), once the head is out.
-    private func writeEvents(_ waiting: HandOff<UInt8>, context: ChannelHandlerContext) {
+    /// Writes the events waiting as lines (on the loop), once the head is out.
+    private func writeEvents(_ waiting: HandOff<NodeEvent>, encoder: JSONEncoder, context: ChannelHandlerContext) {
         guard eventsOpen else { return }
-        let lines = waiting.take()
-        guard !lines.isEmpty else { return }
+        let events = waiting.take()
+        guard !events.isEmpty else { return }
+        var lines: [UInt8] = []
+        for event in events { lines += APIRouter.eventLine(EventLine(event), encoder: encoder) ?? [] }
+        guard !lines.isEmpty else { return }   // an empty chunk would end the stream
         if let buffered = try? context.channel.syncOptions?.getOption(.bufferedWritableBytes), buffered > maxEventBacklogBytes {
             logger.warning("closing an event stream whose client stopped reading", metadata: ["bufferedBytes": "\(buffered)",
                                                                                              "limit": "limits.maxEventBacklogBytes"])
