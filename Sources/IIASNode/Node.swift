@@ -60,7 +60,8 @@ public actor Node: NodeOperations {
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
         let clock = ContinuousClock(), opening = clock.now
-        let log = try LogStore(directory: (configuration.dataDirectory as NSString).appendingPathComponent("log"))
+        let log = try LogStore(directory: (configuration.dataDirectory as NSString).appendingPathComponent("log"),
+                               preallocation: configuration.limits.logPreallocationBytes)
         let opened = clock.now
         if let torn = log.truncatedTail {
             logger.warning("cut a torn tail off the log", metadata: ["segment": "\(torn.segment)", "offset": "\(torn.offset)", "bytes": "\(torn.bytes)"])

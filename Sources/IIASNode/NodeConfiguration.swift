@@ -1,6 +1,7 @@
 import Configuration
 import Foundation
 import IIASCrypto
+import IIASLog
 import IIASModel
 import SystemPackage
 
@@ -51,6 +52,10 @@ public struct NodeConfiguration: Sendable, Equatable {
         /// Event lines that may wait for a client of `GET /v1/events` that does not read
         /// before the node closes its stream.
         public var maxEventBacklogBytes: Int = 8 << 20
+        /// Zeros the log writes ahead of its records at a time (`LogStore.preallocate`): its
+        /// fdatasyncs then write data, not a new size; 0 turns it off (a disk whose bound is
+        /// bandwidth rather than latency may do better without).
+        public var logPreallocationBytes: Int = LogStore.defaultPreallocation
     }
 
     public var center: CenterID
@@ -166,6 +171,7 @@ public struct NodeConfiguration: Sendable, Equatable {
         limits.clockSkewSeconds = try values.double("limits.clockSkewSeconds", default: limits.clockSkewSeconds, in: 1...86_400)
         limits.maxRequestBytes = try values.int("limits.maxRequestBytes", default: limits.maxRequestBytes, in: 4096...(64 << 20))
         limits.maxEventBacklogBytes = try values.int("limits.maxEventBacklogBytes", default: limits.maxEventBacklogBytes, in: 4096...(1 << 30))
+        limits.logPreallocationBytes = try values.int("limits.logPreallocationBytes", default: limits.logPreallocationBytes, in: 0...(64 << 20))
         self.limits = limits
         treeHeadIntervalSeconds = try values.double("treeHeadIntervalSeconds", default: 60, in: 1...86_400)
         envelopeVersion = UInt8(try values.int("envelopeVersion", default: Int(Envelope.currentVersion),

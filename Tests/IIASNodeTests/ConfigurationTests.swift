@@ -27,6 +27,8 @@ final class ConfigurationTests: XCTestCase {
         XCTAssertEqual(configuration.users, ["alice": .operator, "bob": .auditor])
         XCTAssertEqual(configuration.dataDirectory, ((file as NSString).deletingLastPathComponent as NSString).appendingPathComponent("data"))
         XCTAssertEqual(configuration.limits.window, 64)
+        XCTAssertEqual(configuration.limits.maxEventBacklogBytes, 8 << 20)
+        XCTAssertEqual(configuration.limits.logPreallocationBytes, 1 << 20)
         XCTAssertNil(configuration.metrics)
         XCTAssertEqual(configuration.envelopeVersion, 2, "version 2 unless a peer needs version 1")
         XCTAssertNoThrow(try configuration.checkKeysAndCertificates())
@@ -54,6 +56,8 @@ final class ConfigurationTests: XCTestCase {
             ("api", ["users": []], "api.socket"),
             ("metrics", ["listen": "0.0.0.0:9464"], "metrics.listen"),
             ("limits", ["window": 0], "limits.window"), ("limits", ["maxFrameBytes": "big"], "limits.maxFrameBytes"),
+            ("limits", ["maxEventBacklogBytes": 100], "limits.maxEventBacklogBytes"),
+            ("limits", ["logPreallocationBytes": -1], "limits.logPreallocationBytes"),
             ("envelopeVersion", 3, "envelopeVersion"), ("envelopeVersion", 0, "envelopeVersion"),
             ("envelopeVersion", "two", "envelopeVersion"),
         ]
