@@ -82,22 +82,33 @@ public final class LocalAPIServer: Service, Sendable {
         guard info.st_mode & S_IFMT == S_IFSOCK else {
             throw APIServerError("\(socketPath) exists and is not a socket; refusing to replace it (remove it or change api.socket)")
         }
-        let probe = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(probe) }
+        if let probe = UnixDomainSocket.connect(socketPath) {
+            close(probe)
+            throw APIServerError("another process is listening on \(socketPath) (is a node already running?)")
+        }
+        unlink(socketPath)
+    }
+}
+
+/// A blocking client connection to a Unix socket: the probe for a stale API socket, and
+/// tests that speak raw bytes to the API.
+package enum UnixDomainSocket {
+    /// A connected descriptor, or nil when nothing listens at `path`.
+    package static func connect(_ path: String) -> Int32? {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return nil }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            let bytes = Array(socketPath.utf8.prefix(raw.count - 1))
+            let bytes = Array(path.utf8.prefix(raw.count - 1))
             raw.copyBytes(from: bytes)
             raw[bytes.count] = 0
         }
         let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(probe, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
-        if connected == 0 {
-            throw APIServerError("another process is listening on \(socketPath) (is a node already running?)")
-        }
-        unlink(socketPath)
+        guard connected == 0 else { close(fd); return nil }
+        return fd
     }
 }
 
