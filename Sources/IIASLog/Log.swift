@@ -16,6 +16,8 @@ public enum LogStoreError: Error, Equatable, CustomStringConvertible {
     case inconsistent(String)
     /// The log is closed.
     case closed
+    /// Another store has the directory open for writing (a second node on the same data).
+    case inUse(directory: String)
 
     public var description: String {
         switch self {
@@ -24,6 +26,7 @@ public enum LogStoreError: Error, Equatable, CustomStringConvertible {
         case let .io(what, errno): "\(what): \(String(cString: strerror(errno)))"
         case let .inconsistent(why): why
         case .closed: "log is closed"
+        case let .inUse(directory): "\(directory) is open for writing in another process (is a node already running on this data directory?)"
         }
     }
 }
@@ -99,8 +102,13 @@ public final class LogStore: @unchecked Sendable {
     /// Set when zeros could not be written (a full disk): none until the next segment.
     private var preallocationFailed = false
     private var thread: Thread?
+    /// Holds an exclusive flock on `DIR/lock` while the store is open for writing: two
+    /// writers of one log would cut each other's tails and caches.
+    private var lockFD: Int32 = -1
     /// Signalled once by the writer thread as it ends (what `close` waits for).
     private let writerFinished = DispatchSemaphore(value: 0)
+    /// The file a writable store holds an exclusive flock on (empty).
+    public static let lockFileName = "lock"
     /// Stored Merkle hashes, 32 bytes each, in golang.org/x/mod/sumdb/tlog order.
     public static let hashesFileName = "hashes"
     /// Per entry: segment number u64 BE, record offset u64 BE.
@@ -138,8 +146,19 @@ public final class LogStore: @unchecked Sendable {
         self.segmentSize = segmentSize
         self.maximumEntrySize = maximumEntrySize
         if readOnly { auditTree = InMemoryMerkleTree() }
-        if !readOnly { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
-        try recover()
+        if !readOnly {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            lockFD = Glibc.open(directory + "/" + Self.lockFileName, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+            guard lockFD >= 0 else { throw LogStoreError.io("open \(Self.lockFileName)", errno: errno) }
+            guard flock(lockFD, LOCK_EX | LOCK_NB) == 0 else {
+                Glibc.close(lockFD)
+                throw errno == EWOULDBLOCK ? LogStoreError.inUse(directory: directory) : LogStoreError.io("flock \(Self.lockFileName)", errno: errno)
+            }
+        }
+        do { try recover() } catch {
+            if lockFD >= 0 { Glibc.close(lockFD); lockFD = -1 }
+            throw error
+        }
         if readOnly { closed = true; return }
         // The thread holds the store strongly until close() lets the loop end.
         let t = Thread { self.writerLoop() }
@@ -149,6 +168,7 @@ public final class LogStore: @unchecked Sendable {
     }
 
     deinit {
+        if lockFD >= 0 { Glibc.close(lockFD) }
         for s in segments { Glibc.close(s.fd) }
         if writeFD >= 0 { Glibc.close(writeFD) }
         if hashesFD >= 0 { Glibc.close(hashesFD) }
@@ -667,6 +687,8 @@ public final class LogStore: @unchecked Sendable {
                 if hashesFD >= 0 && !cachesBroken { try? syncSide() }   // a clean close leaves the caches durable
                 // ...and the segment ending at its last record.
                 if writeFD >= 0, allocatedEnd > writeOffset, ftruncate(writeFD, off_t(writeOffset)) == 0 { allocatedEnd = writeOffset }
+                // Another store may open the log from now on.
+                if lockFD >= 0 { Glibc.close(lockFD); lockFD = -1 }
                 writerFinished.signal()
                 return
             }

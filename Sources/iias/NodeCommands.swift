@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import IIASLog
 import IIASNode
 import Logging
 import Metrics
@@ -81,6 +82,9 @@ struct NodeCommand: AsyncParsableCommand {
             let node: Node
             do { node = try Node(configuration: configuration, logger: logger) } catch let problem as NodeConfiguration.Problem {
                 throw CLIFailure.usage("configuration \(config): \(problem)", hint: "`iias node check-config \(config)` checks it without starting")
+            } catch LogStoreError.inUse(let directory) {
+                throw CLIFailure.invalid("cannot start: \(directory) is open in another process",
+                                         hint: "a node already runs on this data directory; stop it first (`iias status` asks it), or give this one its own `data`")
             } catch {
                 throw CLIFailure.invalid("cannot start: \(error)", hint: "the node refuses to run on a damaged log; `iias log verify \(configuration.dataDirectory)/log` reports where")
             }

@@ -192,6 +192,23 @@ final class LogStoreTests: XCTestCase {
         XCTAssertEqual(try size(lastSegment(plain)), end)
     }
 
+    func testASecondWriterIsRefusedWhileReadersAreNot() async throws {
+        let dir = try freshDirectory()
+        let log = try LogStore(directory: dir)
+        _ = try await log.append(type: .sent, payload: [1])
+        XCTAssertThrowsError(try LogStore(directory: dir)) { error in
+            XCTAssertEqual(error as? LogStoreError, .inUse(directory: dir))
+            XCTAssertTrue("\(error)".contains("another process"), "\(error)")
+        }
+        let reader = try LogStore(directory: dir, readOnly: true)
+        XCTAssertEqual(reader.count, 1, "an auditor reads a log in use")
+        XCTAssertEqual(try log.entry(at: 0).payload, [1], "the refused open changed nothing")
+        log.close()
+        let next = try LogStore(directory: dir)
+        defer { next.close() }
+        XCTAssertEqual(next.count, 1, "after a close the log opens for writing again")
+    }
+
     func testFlippedByteBeforeTailRefusesToOpen() async throws {
         let dir = try freshDirectory()
         _ = try await fill(dir, 100)

@@ -195,6 +195,23 @@ final class NodeProcessTests: XCTestCase {
         }
     }
 
+    func testASecondNodeOnTheSameDataIsRefusedAndTheFirstGoesOn() async throws {
+        let cluster = try NodeCluster(["AZ", "GE"])
+        try cluster.start("AZ")
+        let client = cluster.client("AZ")
+        _ = try await client.submit(NodeCluster.draft(to: ["GE"], subject: "Before the second start"))
+        let second = try ProcessRunner.run(RepositoryPaths.iiasExecutable, ["node", "run", "--config", cluster.configURL("AZ").path], timeout: 30)
+        XCTAssertEqual(second.status, 1, second.stderr)
+        XCTAssertTrue(second.stderr.contains("open in another process") && second.stderr.contains("already runs"), second.stderr)
+        XCTAssertTrue(cluster.isRunning("AZ"))
+        _ = try await client.submit(NodeCluster.draft(to: ["GE"], subject: "After the second start"))
+        let outbox = try await client.outbox()
+        XCTAssertEqual(outbox.count, 2)
+        XCTAssertEqual(cluster.stop("AZ"), 0)
+        let verify = try ProcessRunner.run(RepositoryPaths.iiasExecutable, ["log", "verify", cluster.logDirectory("AZ")], timeout: 60)
+        XCTAssertEqual(verify.status, 0, verify.stdout + verify.stderr)
+    }
+
     func testBadConfigurationNamesTheKeyAndExitsTwo() throws {
         let folder = try makeTemporaryDirectory("badconfig")
         let file = folder.appendingPathComponent("node.json")
