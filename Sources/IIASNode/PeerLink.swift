@@ -100,15 +100,15 @@ actor PeerLink {
 
     /// Envelopes handed over by the node and not yet in the queue, in the order it handed
     /// them over. A task per hand-over would not keep that order: two tasks may reach the
-    /// actor either way round when a thread is descheduled between them.
+    /// actor either way round when a thread is descheduled between them. Whoever finds
+    /// the list empty takes it over (a task, or an awaiting submission), and the list
+    /// keeps the order whichever of them reaches the actor first.
     private let handedOver = HandOff<(id: UUID, bytes: [UInt8]?)>()
 
     private nonisolated func handOver(_ items: [(id: UUID, bytes: [UInt8]?)]) {
         // One task takes everything handed over until it runs, in order.
         if handedOver.add(items) { Task { await self.takeHandedOver() } }
     }
-    // Whoever finds the hand-over empty takes it (a task, or an awaiting submission): the
-    // list keeps the order, whichever of them reaches the actor first.
 
     private func takeHandedOver() async {
         for (id, bytes) in handedOver.take() where !waiting.contains(id) {
