@@ -475,6 +475,7 @@ public final class LogStore: @unchecked Sendable {
         return .success(scan)
     }
 
+    /// Whether every byte is zero: the zeros written ahead of the records (a word at a time).
     static func isZero(_ bytes: ArraySlice<UInt8>) -> Bool {
         bytes.withUnsafeBytes { raw in
             var words = raw.count / 8, rest = raw.count % 8

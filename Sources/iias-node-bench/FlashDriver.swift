@@ -80,15 +80,7 @@ final class FlashDriver: @unchecked Sendable {
     }
 
     private func request(_ channel: Channel, _ method: HTTPMethod, _ uri: String, body: [UInt8]?) {
-        var headers = HTTPHeaders()
-        headers.add(name: "host", value: "localhost")
-        if let body {
-            headers.add(name: "content-type", value: "application/json")
-            headers.add(name: "content-length", value: String(body.count))
-        }
-        channel.write(HTTPClientRequestPart.head(HTTPRequestHead(version: .http1_1, method: method, uri: uri, headers: headers)), promise: nil)
-        if let body { channel.write(HTTPClientRequestPart.body(.byteBuffer(channel.allocator.buffer(bytes: body))), promise: nil) }
-        channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+        _ = LocalAPIClient.writeRequest(channel, method, uri, body: body, keepAlive: true)
     }
 
     private func submitNext() {

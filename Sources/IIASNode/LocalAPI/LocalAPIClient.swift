@@ -170,6 +170,13 @@ public struct LocalAPIClient: Sendable {
     }
 
     private func send(_ channel: Channel, _ method: HTTPMethod, _ path: String, body: [UInt8]?, keepAlive: Bool) async throws {
+        try await Self.writeRequest(channel, method, path, body: body, keepAlive: keepAlive).get()
+    }
+
+    /// Writes one request on a connection with the HTTP client handlers (from any thread);
+    /// the future of its last part. What this client and load generators send.
+    package static func writeRequest(_ channel: Channel, _ method: HTTPMethod, _ path: String, body: [UInt8]?,
+                                     keepAlive: Bool) -> EventLoopFuture<Void> {
         var headers = HTTPHeaders()
         headers.add(name: "host", value: "localhost")
         headers.add(name: "user-agent", value: "iias/\(NodeVersion.current)")
@@ -180,7 +187,7 @@ public struct LocalAPIClient: Sendable {
         if !keepAlive { headers.add(name: "connection", value: "close") }
         channel.write(HTTPClientRequestPart.head(HTTPRequestHead(version: .http1_1, method: method, uri: path, headers: headers)), promise: nil)
         if let body { channel.write(HTTPClientRequestPart.body(.byteBuffer(channel.allocator.buffer(bytes: body))), promise: nil) }
-        try await channel.writeAndFlush(HTTPClientRequestPart.end(nil)).get()
+        return channel.writeAndFlush(HTTPClientRequestPart.end(nil))
     }
 }
 
