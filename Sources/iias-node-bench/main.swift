@@ -1,12 +1,11 @@
 import Foundation
-import Histogram
 import IIASModel
 import IIASNode
 import IIASTestSupport
 
 // Measures nodes end to end on loopback, as operators see them: real `iias node run`
 // processes (mutual TLS, durable logs), notifications of ~1 KiB submitted through AZ's
-// local API with a number in flight, each counted done when every recipient's signed
+// local API with a number in flight (LoopDriver), each counted done when every recipient's signed
 // receipt is logged at AZ. Prints notifications/s and submit-to-last-receipt latency
 // p50/p99/p999 (HdrHistogram), for one recipient and for three. Then a catch-up: GE
 // stopped, N notifications wait at AZ, GE starts, timed until every receipt is logged,
@@ -46,53 +45,6 @@ struct EventLineCost: Codable {
     var ownReadMicroseconds: Double
 }
 
-/// Clock times of submission and of completion (every receipt logged) per notification.
-actor Timings {
-    var submitted: [UUID: UInt64] = [:]
-    var pending: [UUID: Int] = [:]
-    /// Submit-to-last-receipt, in microseconds (up to 10 minutes).
-    var latencies = Histogram<UInt64>(highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: .three)
-    var waiters: [CheckedContinuation<Void, Never>] = []
-    var early: [UUID: Int] = [:]
-    /// AZ's log indexes of the receipt entries that answered, and how many deliveries.
-    var receiptEntries: Set<UInt64> = []
-    var deliveries = 0
-    /// Notifications between "about to submit" and "every receipt logged".
-    var active = 0
-    let recipients: Int
-    init(recipients: Int) { self.recipients = recipients }
-
-    func submittedAt(_ id: UUID, _ start: UInt64) {
-        submitted[id] = start
-        pending[id] = recipients - (early.removeValue(forKey: id) ?? 0)
-        finishIfDone(id)
-    }
-
-    func delivered(_ id: UUID, receiptEntry: UInt64?) {
-        if let receiptEntry { receiptEntries.insert(receiptEntry) }
-        deliveries += 1
-        guard pending[id] != nil else { early[id, default: 0] += 1; return }
-        pending[id]! -= 1
-        finishIfDone(id)
-    }
-
-    private func finishIfDone(_ id: UUID) {
-        guard let left = pending[id], left <= 0, let start = submitted[id] else { return }
-        pending[id] = nil
-        active -= 1
-        _ = latencies.record((DispatchTime.now().uptimeNanoseconds - start) / 1000)
-        if let waiter = waiters.first { waiters.removeFirst(); waiter.resume() }
-    }
-
-    /// Takes a slot, waiting while `inflight` notifications are under way.
-    func waitForSlot(inflight: Int) async {
-        while active >= inflight { await withCheckedContinuation { waiters.append($0) } }
-        active += 1
-    }
-
-    func waitAll() async { while active > 0 { await withCheckedContinuation { waiters.append($0) } } }
-}
-
 /// One ~1 KiB notification through AZ's local API (logged at AZ when this returns); its id.
 func submit(to recipients: [String], number: Int, client: LocalAPIClient) async throws -> UUID {
     try await client.submit(json: LocalCluster.draftJSON(to: recipients, subject: "Bench \(number)", priority: "urgent",
@@ -108,32 +60,6 @@ func followDeliveries(_ client: LocalAPIClient, _ delivered: @escaping @Sendable
             if let id = event.id, let recipient = event.recipient, recipient.state == .delivered { await delivered(id, recipient.receiptLogIndex) }
         }
     }
-}
-
-func measure(recipients: [String], inflight: Int, count: Int, client: LocalAPIClient) async throws -> Result {
-    let timings = Timings(recipients: recipients.count)
-    let listener = try await followDeliveries(client) { await timings.delivered($0, receiptEntry: $1) }
-    let start = DispatchTime.now().uptimeNanoseconds
-    try await withThrowingTaskGroup(of: Void.self) { group in
-        for i in 0..<count {
-            await timings.waitForSlot(inflight: inflight)
-            group.addTask {
-                let t0 = DispatchTime.now().uptimeNanoseconds
-                let sent = try await submit(to: recipients, number: i, client: client)
-                await timings.submittedAt(sent, t0)
-            }
-        }
-        try await group.waitForAll()
-    }
-    await timings.waitAll()
-    let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-    listener.cancel()
-    let latencies = await timings.latencies
-    let receiptEntries = await timings.receiptEntries.count, deliveries = await timings.deliveries
-    func percentile(_ p: Double) -> Double { Double(latencies.valueAtPercentile(p * 100)) / 1000 }
-    return Result(recipients: recipients.count, inflight: inflight, count: count, seconds: seconds, perSecond: Double(count) / seconds,
-                  p50Milliseconds: percentile(0.5), p99Milliseconds: percentile(0.99), p999Milliseconds: percentile(0.999),
-                  receiptsPerEntry: Double(deliveries) / Double(max(1, receiptEntries)))
 }
 
 let cluster = try LocalCluster(["AZ", "GE", "UA", "MD"], pki: PKILayout(root: pki), executable: iias)
@@ -226,15 +152,13 @@ func catchUp(count: Int, bulkPerSecond: Double, cluster: LocalCluster, client: L
 }
 
 // Warm-up (not reported): connections, caches and the first log segments.
-_ = try await measure(recipients: ["GE"], inflight: 8, count: 200, client: client)
+_ = try await LoopDriver.run(socketPath: cluster.socketPath("AZ"), recipients: ["GE"], count: 200, inflight: 8)
 
 var results: [Result] = []
 say("  nodes on loopback, ~1 KiB notifications, done = every receipt logged at the sender (\(count) per case):")
 for recipients in [["GE"], ["GE", "UA", "MD"]] {
     for inflight in inflightCases {
-        let result = inflight == 1
-            ? try await FlashDriver.run(socketPath: cluster.socketPath("AZ"), recipients: recipients, count: count)
-            : try await measure(recipients: recipients, inflight: inflight, count: count, client: client)
+        let result = try await LoopDriver.run(socketPath: cluster.socketPath("AZ"), recipients: recipients, count: count, inflight: inflight)
         results.append(result)
         say(String(format: "    %d recipient%@, %3d in flight: %8.0f notifications/s   p50 %7.2f ms  p99 %7.2f ms  p999 %7.2f ms  %5.1f receipts/signature",
                      recipients.count, recipients.count == 1 ? " " : "s", inflight, result.perSecond,
