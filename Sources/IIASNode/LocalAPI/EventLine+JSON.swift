@@ -11,19 +11,26 @@ import IIASModel
 /// goes through `Codable`.
 extension EventLine {
     /// The line's JSON, or nil when it is not a delivery or heartbeat line this writer
-    /// can lay out exactly (the caller then encodes it with `Codable`).
+    /// can lay out exactly (the caller then encodes it with `Codable`). Written member by
+    /// member in sorted order, without a tree between: a sender writes two such lines per
+    /// notification.
     package func fastJSON() -> [UInt8]? {
-        let value: JSONValue
         switch type {
         case "heartbeat" where item == nil && id == nil && recipient == nil && peer == nil:
-            value = .object(["type": .string(type)])
+            return Array(#"{"type":"heartbeat"}"#.utf8)
         case "delivery" where item == nil && peer == nil:
-            guard let id, let recipient = recipient?.jsonValue else { return nil }
-            value = .object(["type": .string(type), "id": .string(id.uuidString), "recipient": recipient])
+            guard let id, let recipient else { return nil }
+            var out: [UInt8] = []
+            out.reserveCapacity(320)
+            out += #"{"id":""#.utf8
+            out += id.uuidString.utf8
+            out += #"","recipient":"#.utf8
+            guard recipient.writeJSON(to: &out) else { return nil }
+            out += #","type":"delivery"}"#.utf8
+            return out
         default:
             return nil
         }
-        return JSONWriter.bytes(value)
     }
 
     /// A delivery or heartbeat line read without `Codable`; nil for anything else,
@@ -46,24 +53,45 @@ extension EventLine {
 }
 
 extension RecipientDelivery {
-    /// The members `Codable` writes, as a JSON tree; nil if a log index does not fit the
-    /// parser's 64-bit signed integers.
-    var jsonValue: JSONValue? {
-        func index(_ value: UInt64?) -> JSONValue?? {
-            guard let value else { return .some(nil) }
-            return Int64(exactly: value).map { .integer($0) }
+    /// Appends the object `Codable` writes (sorted keys, absent optionals left out);
+    /// false, with `out` to be dropped, if a log index does not fit the parser's 64-bit
+    /// signed integers.
+    func writeJSON(to out: inout [UInt8]) -> Bool {
+        let limit = UInt64(Int64.max)
+        guard (recipientLogIndex ?? 0) <= limit, (receiptLogIndex ?? 0) <= limit else { return false }
+        var first = true
+        func key(_ name: String) {
+            out.append(first ? UInt8(ascii: "{") : UInt8(ascii: ","))
+            first = false
+            JSONWriter.write(string: name, to: &out)
+            out.append(UInt8(ascii: ":"))
         }
-        guard let recipientLogIndex = index(recipientLogIndex), let receiptLogIndex = index(receiptLogIndex) else { return nil }
-        return .members([
-            "center": .string(center.rawValue), "state": .string(state.rawValue), "attempts": .integer(Int64(attempts)),
-            "nextAttempt": nextAttempt.map { .string(Timestamp.formatWithMilliseconds($0)) },
-            "recipientLogIndex": recipientLogIndex, "receiptLogIndex": receiptLogIndex,
-            "reason": reason.map { .string($0) }, "detail": detail.map { .string($0) },
-            "updated": updated.map { .string(Timestamp.formatWithMilliseconds($0)) },
-        ])
+        func text(_ name: String, _ value: String?) {
+            guard let value else { return }
+            key(name)
+            JSONWriter.write(string: value, to: &out)
+        }
+        func number(_ name: String, _ value: UInt64?) {
+            guard let value else { return }
+            key(name)
+            out += String(value).utf8
+        }
+        // In the order of the keys' UTF-16 code units, as the encoder sorts them.
+        key("attempts")
+        out += String(attempts).utf8
+        text("center", center.rawValue)
+        text("detail", detail)
+        text("nextAttempt", nextAttempt.map(Timestamp.formatWithMilliseconds))
+        text("reason", reason)
+        number("receiptLogIndex", receiptLogIndex)
+        number("recipientLogIndex", recipientLogIndex)
+        text("state", state.rawValue)
+        text("updated", updated.map(Timestamp.formatWithMilliseconds))
+        out.append(UInt8(ascii: "}"))
+        return true
     }
 
-    /// The inverse of `jsonValue`; nil at the first member that is unknown, missing or not
+    /// The inverse of `writeJSON`, from the parser's tree; nil at the first member that is unknown, missing or not
     /// exactly what `Codable` would accept.
     init?(jsonValue: JSONValue) {
         guard case .object(let members) = jsonValue else { return nil }
@@ -98,10 +126,20 @@ extension Submission {
     /// writes it (sorted keys, upper-case UUID), by the model's writer; nil if the log
     /// index does not fit the parser's 64-bit signed integers (`Codable` then writes it).
     package func fastJSON() -> [UInt8]? {
-        guard let logIndex = Int64(exactly: logIndex) else { return nil }
-        return JSONWriter.bytes(.object([
-            "id": .string(id.uuidString), "logIndex": .integer(logIndex), "recipients": .array(recipients.map { .string($0.rawValue) }),
-        ]))
+        guard logIndex <= UInt64(Int64.max) else { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(96 + 8 * recipients.count)
+        out += #"{"id":""#.utf8
+        out += id.uuidString.utf8
+        out += #"","logIndex":"#.utf8
+        out += String(logIndex).utf8
+        out += #","recipients":["#.utf8
+        for (n, recipient) in recipients.enumerated() {
+            if n > 0 { out.append(UInt8(ascii: ",")) }
+            JSONWriter.write(string: recipient.rawValue, to: &out)
+        }
+        out += "]}".utf8
+        return out
     }
 
     /// A submission's answer read without `Codable`; nil for anything else, so the caller
