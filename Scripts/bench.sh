@@ -3,7 +3,8 @@
 # (Scripts/bench/summary.py): each node figure against NATS JetStream and against its own
 # limit (crypto limit, latency floor) measured in the same run.
 #   Scripts/bench.sh [--seconds N]     # N seconds per measured case (default 2)
-# Environment: IIAS_BENCH_NODE_COUNT (notifications per node case, default 2000),
+# Environment: IIAS_BENCH_NODE_COUNT (notifications one at a time, default 5000) and
+# IIAS_BENCH_BULK_COUNT (with 64 in flight, default 20000), the same counts for NATS,
 # IIAS_BENCH_CATCHUP (backlog of the catch-up case, default 20000; e.g. 100000),
 # IIAS_BENCH_SCALE_ENTRIES (log size for start-up, memory and audit, default 1000000),
 # IIAS_SCRATCH_PATH (build folder, default .build).
@@ -15,6 +16,9 @@ seconds=2
 [ "${1:-}" = "--seconds" ] && seconds=${2:-2}
 
 scratch=${IIAS_SCRATCH_PATH:-.build}
+# The same counts for IIAS and for NATS: one at a time, and with 64 in flight.
+node_count=${IIAS_BENCH_NODE_COUNT:-5000}
+bulk_count=${IIAS_BENCH_BULK_COUNT:-20000}
 build() { swift build -c release --scratch-path "$scratch" "$@"; }
 started=$SECONDS
 
@@ -76,7 +80,7 @@ PY
 printf '\n\033[1m==>\033[0m nodes end to end (IIASNode): four node processes on loopback\n' >&2
 build --product iias 2>&1 | tail -n 1
 build --product iias-node-bench 2>&1 | tail -n 1
-"$bin/iias-node-bench" --pki "$work/pki" --iias "$bin/iias" --count "${IIAS_BENCH_NODE_COUNT:-2000}" \
+"$bin/iias-node-bench" --pki "$work/pki" --iias "$bin/iias" --count "$node_count" --bulk-count "$bulk_count" \
     --catchup "${IIAS_BENCH_CATCHUP:-20000}" --json .build/bench/node.json
 
 printf '\n\033[1m==>\033[0m a node and an auditor on a long log\n' >&2
@@ -84,7 +88,7 @@ build --product iias-scale-bench 2>&1 | tail -n 1
 "$bin/iias-scale-bench" --pki "$work/pki" --iias "$bin/iias" --entries "${IIAS_BENCH_SCALE_ENTRIES:-1000000}" --json .build/bench/scale.json
 
 printf '\n\033[1m==>\033[0m anchor: NATS JetStream on the same machine\n' >&2
-Scripts/bench/nats.sh || echo "  (the NATS step failed; the summary goes without it)"
+Scripts/bench/nats.sh "$node_count" "$bulk_count" || echo "  (the NATS step failed; the summary goes without it)"
 
 python3 Scripts/bench/summary.py .build/bench
 echo "  bench.sh took $((SECONDS - started)) s; the table is also in .build/bench/summary.json"

@@ -10,14 +10,16 @@ import IIASTestSupport
 // p50/p99/p999 (HdrHistogram), for one recipient and for three. Then a catch-up: GE
 // stopped, N notifications wait at AZ, GE starts, timed until every receipt is logged,
 // set against the time the bulk rate (1 recipient, most in flight) predicts.
-// Usage: iias-node-bench --pki DIR --iias PATH [--count N] [--inflight 1,64] [--catchup N] [--json FILE]
+// Usage: iias-node-bench --pki DIR --iias PATH [--count N] [--bulk-count M] [--inflight 1,64] [--catchup N] [--json FILE]
+// (N notifications one at a time, M in each case with more in flight; M defaults to N).
 
-let options = ToolOptions(valued: ["--pki", "--iias", "--json", "--count", "--inflight", "--catchup"],
-                          usage: "iias-node-bench --pki DIR --iias PATH [--count N] [--inflight 1,64] [--catchup N] [--json FILE]")
+let usage = "iias-node-bench --pki DIR --iias PATH [--count N] [--bulk-count M] [--inflight 1,64] [--catchup N] [--json FILE]"
+let options = ToolOptions(valued: ["--pki", "--iias", "--json", "--count", "--bulk-count", "--inflight", "--catchup"], usage: usage)
 let pki = options.required("--pki", "DIR (AZ GE UA MD from Scripts/pki.sh)")
 let iias = options.required("--iias", "PATH")
 let jsonPath = options["--json"]
 let count = options.int("--count", default: 2000)
+let bulkCount = options.int("--bulk-count", default: count)
 let inflightCases = options["--inflight"].map { $0.split(separator: ",").compactMap { Int($0) } } ?? [1, 64]
 let catchUpCount = options.int("--catchup", default: 0)
 
@@ -155,10 +157,12 @@ func catchUp(count: Int, bulkPerSecond: Double, cluster: LocalCluster, client: L
 _ = try await LoopDriver.run(socketPath: cluster.socketPath("AZ"), recipients: ["GE"], count: 200, inflight: 8)
 
 var results: [Result] = []
-say("  nodes on loopback, ~1 KiB notifications, done = every receipt logged at the sender (\(count) per case):")
+say("  nodes on loopback, ~1 KiB notifications, done = every receipt logged at the sender"
+    + (bulkCount == count ? " (\(count) per case):" : " (\(count) one at a time, \(bulkCount) with more in flight):"))
 for recipients in [["GE"], ["GE", "UA", "MD"]] {
     for inflight in inflightCases {
-        let result = try await LoopDriver.run(socketPath: cluster.socketPath("AZ"), recipients: recipients, count: count, inflight: inflight)
+        let result = try await LoopDriver.run(socketPath: cluster.socketPath("AZ"), recipients: recipients,
+                                              count: inflight == 1 ? count : bulkCount, inflight: inflight)
         results.append(result)
         say(String(format: "    %d recipient%@, %3d in flight: %8.0f notifications/s   p50 %7.2f ms  p99 %7.2f ms  p999 %7.2f ms  %5.1f receipts/signature",
                      recipients.count, recipients.count == 1 ? " " : "s", inflight, result.perSecond,
