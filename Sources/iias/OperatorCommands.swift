@@ -377,14 +377,34 @@ struct Peers: AsyncParsableCommand {
 struct Watch: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Follow new notifications, deliveries and links as they happen (Ctrl-C stops).",
-        discussion: "Flash notifications stand out (bold red, and a bell on a terminal).\n\n" + OperatorExit.discussion
+        discussion: """
+            Flash notifications stand out (bold red, and a bell on a terminal).
+
+              iias watch --type received                 # only what arrives
+              iias watch --state refused                 # only refusals of what we sent
+              iias watch --state delivered,refused --json   # outcomes, for a script
+
+            """ + OperatorExit.discussion
     )
     @OptionGroup var socket: SocketOptions
+    @Option(help: ArgumentHelp("Only these kinds of event: received, delivery, peer (comma-separated or repeated).", valueName: "kind"))
+    var type: [String] = []
+    @Option(help: ArgumentHelp("Only deliveries in these states: queued, sent, delivered, acknowledged, refused.", valueName: "state"))
+    var state: [String] = []
     @Flag(help: "Print one JSON object per line.") var json = false
 
     func run() async throws {
         let client = socket.client
-        let events = try await OperatorExit.run { try await client.events() }
+        let filter: EventFilter
+        do {
+            var query: [String: String] = [:]
+            if !type.isEmpty { query["type"] = type.joined(separator: ",") }
+            if !state.isEmpty { query["state"] = state.joined(separator: ",") }
+            filter = try EventFilter(query: query)
+        } catch {
+            throw CLIFailure.usage("--\(error.description)", hint: "one or more of \(error.allowed.joined(separator: ", "))")
+        }
+        let events = try await OperatorExit.run { try await client.events(filter) }
         if !json { Terminal.note(Terminal.dim("watching \(client.socketPath); Ctrl-C stops")) }
         do {
             for try await event in events {

@@ -218,6 +218,9 @@ final class CLITests: XCTestCase {
         assertExit(try iias(["open", path("x.iias"), "--key-dir", path("no-such-center")]), 2, mentioning: "no-such-center")
         assertExit(try iias(["compose", "--to", "GE", "--subject", "s", "--summary", "x", "--seal"] + keyDir("AZ")),
                    2, mentioning: "--out")
+        // Refused before any node is asked: the unknown state and the states there are.
+        assertExit(try iias(["watch", "--state", "delivered,lost", "--socket", path("no-node.sock")]), 2, mentioning: "refused")
+        assertExit(try iias(["watch", "--type", "gossip", "--socket", path("no-node.sock")]), 2, mentioning: "received, delivery, peer")
     }
 
     func testAKeyReadableByOthersIsRefusedWithTheFix() throws {

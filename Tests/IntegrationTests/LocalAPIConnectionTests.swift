@@ -113,6 +113,36 @@ final class LocalAPIConnectionTests: XCTestCase {
         }
         _ = try await audited.client("AZ").status()
     }
+    func testAFilteredEventStreamCarriesOnlyWhatItAskedFor() async throws {
+        let cluster = try NodeCluster(["AZ", "GE"])
+        try cluster.startAll()
+        let client = cluster.client("AZ")
+        try await eventually("linked") { try await client.status().peersConnected == 1 }
+        let outcomes = try await client.events(EventFilter(states: [.delivered, .refused]))
+        let arrivals = try await cluster.client("GE").events(EventFilter(kinds: [.received]))
+        let sent = try await client.submit(json: LocalCluster.draftJSON(to: ["GE"], subject: "Outcome only"))
+        for try await event in outcomes {
+            XCTAssertEqual(event.type, "delivery")
+            XCTAssertEqual(event.recipient?.state, .delivered, "no queued or sent line before the outcome")
+            XCTAssertEqual(event.id, sent.id)
+            break
+        }
+        for try await event in arrivals {
+            XCTAssertEqual(event.type, "received", "GE's own receipt and link lines are left out")
+            XCTAssertEqual(event.item?.id, sent.id)
+            break
+        }
+        // Unknown filters, kinds, states and empty lists: 400 naming what is allowed; the node serves on.
+        for (query, allowed) in [("?state=lost", "queued, sent, delivered, acknowledged, refused"), ("?state=", "delivered"),
+                                 ("?type=delivery,gossip", "received, delivery, peer"), ("?colour=red", "type, state"),
+                                 ("?state=%00%ff", "delivered")] {
+            let (status, body) = try await client.raw(.GET, "/v1/events" + query)
+            XCTAssertEqual(status, 400, query)
+            XCTAssertTrue(String(decoding: body, as: UTF8.self).contains(allowed), "\(query): \(String(decoding: body, as: UTF8.self))")
+        }
+        _ = try await client.status()
+    }
+
     /// A raw connection to a node's socket: the event stream's client that never reads.
     private func unixConnect(_ path: String) throws -> Int32 {
         guard let fd = UnixDomainSocket.connect(path) else { throw TestFailure("cannot connect to \(path)") }

@@ -19,9 +19,9 @@ struct APIRequest: Sendable {
 /// What the router answers: one JSON document, or a stream of NDJSON lines.
 enum APIResponse: Sendable {
     case json(HTTPResponseStatus, [UInt8])
-    /// `GET /v1/events`: the connection subscribes to the node's events and writes them
-    /// as NDJSON lines.
-    case events
+    /// `GET /v1/events`: the connection subscribes to the node's events and writes those
+    /// the filter admits as NDJSON lines.
+    case events(EventFilter)
 }
 
 /// The JSON body of every error: what went wrong, each problem located, what to do.
@@ -142,7 +142,9 @@ struct APIRouter: Sendable {
                 guard let head = await operations.treeHead() else { return error(.notFound, "the log is empty: no tree head yet", hint: nil) }
                 return try json(.ok, head)
             case (.GET, 1, "events"):
-                return .events
+                do { return .events(try EventFilter(query: query)) } catch {
+                    return self.error(.badRequest, error.description, hint: "one or more of \(error.allowed.joined(separator: ", ")), comma-separated")
+                }
             case (_, _, "notifications"), (_, _, "inbox"), (_, _, "outbox"), (_, _, "peers"), (_, _, "status"), (_, _, "tree-head"), (_, _, "events"):
                 return error(.methodNotAllowed, "\(request.method) is not allowed on \(path.prefix(100))", hint: "see LocalAPI.md for each route's method")
             default:

@@ -79,12 +79,12 @@ public struct LocalAPIClient: Sendable {
 
     /// Follows `GET /v1/events` until the node closes it or the task is cancelled; heartbeats are dropped.
     /// Lines are decoded on the connection's event loop and handed straight to the stream.
-    public func events() async throws -> AsyncThrowingStream<EventLine, any Error> {
+    public func events(_ filter: EventFilter = EventFilter()) async throws -> AsyncThrowingStream<EventLine, any Error> {
         let (stream, continuation) = AsyncThrowingStream.makeStream(of: EventLine.self)
         let (answered, answer) = AsyncStream.makeStream(of: Void.self)
         let channel = try await open(EventLineReader(events: continuation, answered: answer))
         continuation.onTermination = { _ in channel.close(promise: nil) }
-        try await send(channel, .GET, "/v1/events", body: nil, keepAlive: false)
+        try await send(channel, .GET, "/v1/events" + filter.query, body: nil, keepAlive: false)
         // The node answers once it has registered the subscription: from the head on, no
         // event is missed, so callers need not wait and hope.
         for await _ in answered {}

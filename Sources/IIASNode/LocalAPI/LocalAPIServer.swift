@@ -202,8 +202,8 @@ final class APIHandler: ChannelInboundHandler, @unchecked Sendable {
                     let (handler, context) = bound.value
                     handler.write(status: status, contentType: "application/json", body: bytes, keepAlive: request.keepAlive, context: context)
                 }
-            case .events:
-                await Self.follow(router.operations, loop: loop, bound: bound)
+            case .events(let filter):
+                await Self.follow(router.operations, filter: filter, loop: loop, bound: bound)
             }
         }
     }
@@ -214,8 +214,10 @@ final class APIHandler: ChannelInboundHandler, @unchecked Sendable {
     /// busy node writes one chunk per loop turn. The head goes out once the subscription holds (a
     /// client that saw it misses nothing after), and the lines only after the head. The
     /// loop adds a heartbeat every 15 s, so a vanished client is noticed; a client that
-    /// stops reading while more than `limits.maxEventBacklogBytes` wait is cut off.
-    private static func follow(_ operations: any NodeOperations, loop: EventLoop, bound: NIOLoopBound<(APIHandler, ChannelHandlerContext)>) async {
+    /// stops reading while more than `limits.maxEventBacklogBytes` wait is cut off. Events
+    /// the filter does not admit are dropped in the sink: they never wake the loop.
+    private static func follow(_ operations: any NodeOperations, filter: EventFilter, loop: EventLoop,
+                               bound: NIOLoopBound<(APIHandler, ChannelHandlerContext)>) async {
         let encoder = APIJSON.encoder()
         let heartbeat = APIRouter.eventLine(EventLine(heartbeat: ()), encoder: encoder)
         let waiting = HandOff<NodeEvent>()
@@ -224,7 +226,7 @@ final class APIHandler: ChannelInboundHandler, @unchecked Sendable {
                 loop.execute { bound.value.0.endEvents(context: bound.value.1) }
                 return
             }
-            guard waiting.add(CollectionOfOne(event)) else { return }
+            guard filter.admits(event), waiting.add(CollectionOfOne(event)) else { return }
             loop.execute { bound.value.0.writeEvents(waiting, encoder: encoder, context: bound.value.1) }
         }
         loop.execute {
