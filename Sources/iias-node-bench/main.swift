@@ -38,6 +38,25 @@ struct Result: Codable {
     /// Deliveries per receipt entry logged at AZ: how many notifications one signed
     /// receipt (a batch) answered on average.
     var receiptsPerEntry: Double
+    /// CPU time (user + system) per notification during the case, in microseconds: the
+    /// sender AZ, its recipients together, and this client.
+    var cpuMicroseconds: CPUShare? = nil
+}
+
+struct CPUShare: Codable {
+    var sender: Double
+    var recipients: Double
+    var client: Double
+}
+
+/// CPU time (user + system) a process has used so far, in seconds (/proc/PID/stat).
+func cpuSeconds(_ pid: Int32?) -> Double {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid.map(String.init) ?? "self")/stat", encoding: .utf8),
+          let close = text.lastIndex(of: ")") else { return 0 }
+    // After the name: state is field 3, utime and stime are fields 14 and 15.
+    let fields = text[text.index(after: close)...].split(separator: " ")
+    guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
 }
 
 struct EventLineCost: Codable {
@@ -161,12 +180,18 @@ say("  nodes on loopback, ~1 KiB notifications, done = every receipt logged at t
     + (bulkCount == count ? " (\(count) per case):" : " (\(count) one at a time, \(bulkCount) with more in flight):"))
 for recipients in [["GE"], ["GE", "UA", "MD"]] {
     for inflight in inflightCases {
-        let result = try await LoopDriver.run(socketPath: cluster.socketPath("AZ"), recipients: recipients,
+        func cpu() -> [Double] { [cpuSeconds(cluster.pid("AZ")), recipients.map { cpuSeconds(cluster.pid($0)) }.reduce(0, +), cpuSeconds(nil)] }
+        let before = cpu()
+        var result = try await LoopDriver.run(socketPath: cluster.socketPath("AZ"), recipients: recipients,
                                               count: inflight == 1 ? count : bulkCount, inflight: inflight)
+        let used = zip(cpu(), before).map { ($0 - $1) * 1e6 / Double(result.count) }
+        result.cpuMicroseconds = CPUShare(sender: used[0], recipients: used[1], client: used[2])
         results.append(result)
         say(String(format: "    %d recipient%@, %3d in flight: %8.0f notifications/s   p50 %7.2f ms  p99 %7.2f ms  p999 %7.2f ms  %5.1f receipts/signature",
                      recipients.count, recipients.count == 1 ? " " : "s", inflight, result.perSecond,
                      result.p50Milliseconds, result.p99Milliseconds, result.p999Milliseconds, result.receiptsPerEntry))
+        say(String(format: "      CPU per notification: sender %.0f µs, recipient%@ %.0f µs, this client %.0f µs",
+                   used[0], recipients.count == 1 ? "" : "s", used[1], used[2]))
     }
 }
 var backlog: CatchUp?
