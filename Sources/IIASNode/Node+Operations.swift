@@ -7,49 +7,105 @@ import Metrics
 /// What operators and auditors ask of the node (through the local API).
 extension Node {
     public func submit(_ notification: FormalNotification, by actor: Actor) async throws(NodeError) -> Submission {
+        try await submit(batch: [notification], by: actor)[0]
+    }
+
+    /// Several notifications sealed (on every core), logged with one fdatasync and queued
+    /// in this order — or none of them: a problem with one refuses the batch, and the
+    /// problems' paths start with the notification's position (`/3/subject`).
+    public func submit(batch notifications: [FormalNotification], by actor: Actor) async throws(NodeError) -> [Submission] {
         guard actor.role == .operator else { throw .forbidden("\(actor.user) is an auditor; only operators send") }
         guard !stopping else { throw .unavailable("the node is shutting down") }
-        var notification = notification
-        notification.sender = configuration.center
+        guard !notifications.isEmpty, notifications.count <= Self.maximumBatch else {
+            throw .unavailable("a batch holds 1 to \(Self.maximumBatch) notifications, not \(notifications.count)")
+        }
+        let batch = notifications.map { notification in
+            var notification = notification
+            notification.sender = configuration.center
+            return notification
+        }
         // Validated where it is sealed, off the actor (`seal`).
         let known = Set(configuration.peers.map(\.center))
-        if let stranger = notification.recipients.first(where: { !known.contains($0) }) {
-            throw .unknownRecipient(stranger)
+        var perRecipient: [CenterID: Int] = [:]
+        for notification in batch {
+            if let stranger = notification.recipients.first(where: { !known.contains($0) }) { throw .unknownRecipient(stranger) }
+            for recipient in Set(notification.recipients) { perRecipient[recipient, default: 0] += 1 }
         }
-        for recipient in Set(notification.recipients) {
-            if let link = peers[recipient], link.backlog.load(ordering: .relaxed) >= configuration.limits.queueDepth {
+        for (recipient, count) in perRecipient {
+            if let link = peers[recipient], link.backlog.load(ordering: .relaxed) + count > configuration.limits.queueDepth {
                 throw .unavailable("\(configuration.limits.queueDepth) notifications already wait for \(recipient) (limits.queueDepth)")
             }
         }
-        if ledger.outgoingPosition(notification.id) != nil { throw .unavailable("notification id \(notification.id) was already sent") }
-        // The crypto runs off the actor: submissions seal on every core.
-        let (sealed, action) = try await Self.seal(notification, by: actor, crypto: crypto)
-        guard ledger.outgoingPosition(sealed.id) == nil else { throw .unavailable("notification id \(sealed.id) was already sent") }
-        let index: UInt64
+        try checkNewIDs(batch.map(\.id))
+        let outcomes = await Self.seal(batch, by: actor, crypto: crypto)
+        var sealed: [(envelope: Envelope, action: OperatorAction)] = []
+        for (position, outcome) in outcomes.enumerated() {
+            switch outcome {
+            case .success(let item): sealed.append(item)
+            case .failure(.invalidNotification(let problems)) where batch.count > 1:
+                throw .invalidNotification(problems.map { ValidationProblem(path: "/\(position)" + $0.path, message: $0.message) })
+            case .failure(let failure): throw failure
+            }
+        }
+        try checkNewIDs(sealed.map(\.envelope.id))
+        let placed: [(index: UInt64, time: Date)]
         do {
             // One batch: consecutive entries made durable by the same fdatasync.
-            index = try await append([(.sent, sealed.bytes, sealed), (.operatorAction, action.encoded(), nil)])[0].index
+            placed = try await append(sealed.flatMap { [(.sent, $0.envelope.bytes, $0.envelope), (.operatorAction, $0.action.encoded(), nil)] })
         } catch {
-            logger.error("cannot log a submission", metadata: ["envelope": "\(sealed.id)", "error": "\(error)"])
+            logger.error("cannot log a submission", metadata: ["envelopes": "\(sealed.map(\.envelope.id))", "error": "\(error)"])
             throw .unavailable("the log refused the write (\(error)); nothing was sent")
         }
-        Metrics.Counter(label: "iias_sent_total").increment()
-        if awaitingReceipts.count < Self.awaitingReceiptsLimit { awaitingReceipts[index] = sealed.sha256 }
-        logger.info("submitted", metadata: ["envelope": "\(sealed.id)", "user": "\(actor.user)", "uid": "\(actor.uid)",
-                                            "recipients": "\(notification.recipients.map(\.rawValue).joined(separator: ","))",
-                                            "index": "\(index)"])
-        // "Queued" is told before the links get it: a receipt may be logged while this waits.
-        if !subscribers.isEmpty {
-            for delivery in ledger.outgoing[sealed.id]?.delivery.values ?? [] { emit(.delivery(id: sealed.id, recipient: delivery)) }
+        Metrics.Counter(label: "iias_sent_total").increment(by: sealed.count)
+        var submissions: [Submission] = []
+        for ((envelope, _), (notification, position)) in zip(sealed, zip(batch, stride(from: 0, to: placed.count, by: 2))) {
+            let index = placed[position].index
+            if awaitingReceipts.count < Self.awaitingReceiptsLimit { awaitingReceipts[index] = envelope.sha256 }
+            logger.info("submitted", metadata: ["envelope": "\(envelope.id)", "user": "\(actor.user)", "uid": "\(actor.uid)",
+                                                "recipients": "\(notification.recipients.map(\.rawValue).joined(separator: ","))",
+                                                "index": "\(index)"])
+            submissions.append(Submission(id: envelope.id, logIndex: index, recipients: notification.recipients.sorted()))
         }
-        for recipient in Set(notification.recipients) { await peers[recipient]?.enqueue(sealed.id, bytes: sealed.bytes) }
-        return Submission(id: sealed.id, logIndex: index, recipients: notification.recipients.sorted())
+        // "Queued" is told before the links get them: a receipt may be logged while this waits.
+        if !subscribers.isEmpty {
+            for (envelope, _) in sealed {
+                for delivery in ledger.outgoing[envelope.id]?.delivery.values ?? [] { emit(.delivery(id: envelope.id, recipient: delivery)) }
+            }
+        }
+        for recipient in perRecipient.keys.sorted(by: { $0.rawValue < $1.rawValue }) {
+            let addressed = zip(sealed, batch).filter { $0.1.recipients.contains(recipient) }.map { ($0.0.envelope.id, $0.0.envelope.bytes) }
+            await peers[recipient]?.enqueue(addressed)
+        }
+        return submissions
+    }
+
+    /// The most notifications one batch submits.
+    public static let maximumBatch = 256
+
+    /// Refuses ids already sent, or given twice in one batch.
+    private func checkNewIDs(_ ids: [UUID]) throws(NodeError) {
+        var seen: Set<UUID> = []
+        for (position, id) in ids.enumerated() {
+            guard seen.insert(id).inserted else {
+                throw .invalidNotification([ValidationProblem(path: "/\(position)/id", message: "the same id as an earlier notification of this batch")])
+            }
+            guard ledger.outgoingPosition(id) == nil else { throw .unavailable("notification id \(id) was already sent") }
+        }
+    }
+
+    /// Seals each of a batch (`seal(_:by:crypto:)`) off the actor, one task per core: the
+    /// actor is free meanwhile, so concurrent submissions seal on every core.
+    nonisolated static func seal(_ batch: [FormalNotification], by actor: Actor,
+                                 crypto: NodeCrypto) async -> [Result<(envelope: Envelope, action: OperatorAction), NodeError>] {
+        await concurrentMap(batch) { notification in
+            Result { () throws(NodeError) in try seal(notification, by: actor, crypto: crypto) }
+        }
     }
 
     /// Validates and seals a submission, and encrypts its outbox summary for us; no
     /// state, so it runs on the caller's thread, never inside the actor.
     nonisolated static func seal(_ notification: FormalNotification, by actor: Actor,
-                                 crypto: NodeCrypto) async throws(NodeError) -> (Envelope, OperatorAction) {
+                                 crypto: NodeCrypto) throws(NodeError) -> (envelope: Envelope, action: OperatorAction) {
         let sealed: Envelope
         do {
             let keys = try crypto.encryptionKeys(for: notification.recipients)

@@ -582,7 +582,7 @@ public actor Node: NodeOperations {
 
     func markQueued(_ ids: [UUID], for peer: CenterID) { ledger.markQueued(ids, for: peer) }
 
-    /// Fresh envelopes the link sent with the bytes it was handed (see `PeerLink.enqueue(_:bytes:)`).
+    /// Fresh envelopes the link sent with the bytes it was handed (see `PeerLink.enqueue(_:)` with bytes).
     func markSent(_ ids: [UUID], to peer: CenterID, attempts: Int) {
         for id in ids where ledger.deliveryState(of: id, for: peer) == .queued {
             ledger.markSent(id, to: peer, attempts: attempts)

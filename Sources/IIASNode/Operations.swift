@@ -369,6 +369,8 @@ public protocol NodeOperations: Sendable {
     /// logged when validation fails. `notification.sender` is set to this node's center;
     /// a recipient list of `[all]` is not special here (the API expands it).
     func submit(_ notification: FormalNotification, by actor: Actor) async throws(NodeError) -> Submission
+    /// Several at once, in this order, with one fdatasync — all or none (see `Node.submit(batch:by:)`).
+    func submit(batch notifications: [FormalNotification], by actor: Actor) async throws(NodeError) -> [Submission]
     /// A reply to a received notification: `inReplyTo`, kind and recipients (the original
     /// sender) are filled in from the original; the draft supplies the rest.
     func reply(to id: UUID, with draft: FormalNotification, by actor: Actor) async throws(NodeError) -> Submission

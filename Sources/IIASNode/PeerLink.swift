@@ -89,13 +89,13 @@ actor PeerLink {
     /// Adds envelopes to send (already logged), in log order.
     nonisolated func enqueue(_ ids: [UUID]) { handOver(ids.map { ($0, nil) }) }
 
-    /// Adds one just-logged envelope with its bytes: sent as it is when its turn comes,
+    /// Adds just-logged envelopes with their bytes, in order: sent as they are when their turn comes,
     /// without a hop to the node and a read back from the log. Awaited by the submission:
     /// when the link is idle the caller's thread takes it over and writes the envelope to
     /// the connection at once — no task in between, so no thread to wake on the way to
     /// the wire.
-    nonisolated func enqueue(_ id: UUID, bytes: [UInt8]) async {
-        if handedOver.add(CollectionOfOne((id, bytes))) { await takeHandedOver() }
+    nonisolated func enqueue(_ envelopes: [(id: UUID, bytes: [UInt8])]) async {
+        if handedOver.add(envelopes.lazy.map { ($0.id, $0.bytes as [UInt8]?) }) { await takeHandedOver() }
     }
 
     /// Envelopes handed over by the node and not yet in the queue, in the order it handed

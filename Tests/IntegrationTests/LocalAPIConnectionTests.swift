@@ -143,6 +143,67 @@ final class LocalAPIConnectionTests: XCTestCase {
         _ = try await client.status()
     }
 
+    func testABatchIsLoggedInOrderWithOneSyncAndDelivered() async throws {
+        let cluster = try NodeCluster(["AZ", "GE", "UA"])
+        try cluster.startAll()
+        let client = cluster.client("AZ")
+        try await eventually("linked") { try await client.status().peersConnected == 2 }
+        let drafts = (0..<5).map { LocalCluster.draftJSON(to: $0 % 2 == 0 ? ["GE"] : ["GE", "UA"], subject: "Batch \($0)") }
+        let submissions = try await client.submit(batch: drafts)
+        XCTAssertEqual(submissions.map(\.recipients.count), [1, 2, 1, 2, 1])
+        // Consecutive: each notification's sent entry and its operator action, in the batch's order.
+        XCTAssertEqual(submissions.map(\.logIndex), (0..<5).map { submissions[0].logIndex + UInt64(2 * $0) })
+        try await eventually("every recipient's receipt logged") {
+            let outbox = try await client.outbox()
+            return submissions.allSatisfy { sent in outbox.first { $0.id == sent.id }?.recipients.allSatisfy { $0.state == .delivered } == true }
+        }
+        let inbox = try await cluster.client("GE").inbox()
+        XCTAssertEqual(Set(inbox.map(\.id)), Set(submissions.map(\.id)))
+        let verify = try ProcessRunner.run(RepositoryPaths.iiasExecutable, ["log", "verify", cluster.logDirectory("AZ")], timeout: 60)
+        XCTAssertEqual(verify.status, 0, verify.stderr)
+    }
+
+    func testABatchWithOneBadDraftIsRefusedWholeAndNamesIt() async throws {
+        let cluster = try NodeCluster(["AZ", "GE"])
+        try cluster.start("AZ")
+        let client = cluster.client("AZ")
+        let good = LocalCluster.draftJSON(to: ["GE"], subject: "Fine")
+        let empty = LocalCluster.draftJSON(to: ["GE"], subject: "")
+        func refusal(_ body: [UInt8]) async throws -> (Int, String) {
+            let (status, answer) = try await client.raw(.POST, "/v1/notifications/batch", body: body)
+            return (status, String(decoding: answer, as: UTF8.self))
+        }
+        func lines(_ drafts: [[UInt8]]) -> [UInt8] { Array(drafts.map { $0 + [0x0A] }.joined()) }
+        // The third draft's subject is empty: 422 naming /2/subject, and nothing of the batch is logged.
+        var (status, answer) = try await refusal(lines([good, good, empty]))
+        XCTAssertEqual(status, 422, answer)
+        XCTAssertTrue(answer.contains("/2/subject"), answer)
+        // Garbage, a truncated line, an array, nothing at all, an unknown recipient, one id twice, too many drafts.
+        (status, answer) = try await refusal(lines([good, Array("{\"subject\": ".utf8)]))
+        XCTAssertEqual(status, 400, answer)
+        XCTAssertTrue(answer.contains("notification 1 (line 2)"), answer)
+        (status, answer) = try await refusal(Array("[{}]".utf8))
+        XCTAssertEqual(status, 400, answer)
+        (status, answer) = try await refusal(Array("\n  \n".utf8))
+        XCTAssertEqual(status, 400, answer)
+        (status, answer) = try await refusal(lines([good, LocalCluster.draftJSON(to: ["ZZ"], subject: "Nowhere")]))
+        XCTAssertEqual(status, 422, answer)
+        let id = UUID().uuidString.lowercased()
+        let twice = Array(#"{"id":"\#(id)","recipients":["GE"],"category":"terrorism","priority":"routine","handling":{"tlp":"TLP:AMBER"},"subject":"Twice","summary":"The same id."}"#.utf8)
+        (status, answer) = try await refusal(lines([twice, twice]))
+        XCTAssertEqual(status, 422, answer)
+        XCTAssertTrue(answer.contains("/1/id"), answer)
+        (status, answer) = try await refusal(lines(Array(repeating: good, count: Node.maximumBatch + 1)))
+        XCTAssertEqual(status, 413, answer)
+        let outbox = try await client.outbox()
+        XCTAssertTrue(outbox.isEmpty, "nothing of a refused batch was logged: \(outbox.map(\.id))")
+        // The node serves on, and a batch of one is a submission like any other.
+        let one = try await client.submit(batch: [good])
+        XCTAssertEqual(one.count, 1)
+        let after = try await client.outbox()
+        XCTAssertEqual(after.map(\.id), [one[0].id])
+    }
+
     /// A raw connection to a node's socket: the event stream's client that never reads.
     private func unixConnect(_ path: String) throws -> Int32 {
         guard let fd = UnixDomainSocket.connect(path) else { throw TestFailure("cannot connect to \(path)") }

@@ -116,6 +116,22 @@ struct APIRouter: Sendable {
                 let submission = try await operations.submit(draft, by: actor)
                 if let body = submission.fastJSON() { return .json(.created, body + [0x0A]) }
                 return try json(.created, submission)
+            case (.POST, 2, "notifications") where route[1] == "batch":
+                var drafts: [FormalNotification] = []
+                for (position, line) in try Self.batchLines(request.body).enumerated() {
+                    do { drafts.append(try await parseDraft(Array(line), recipientsFromAll: allPeers)) } catch let problem as RequestProblem {
+                        throw RequestProblem(problem.status, "notification \(position) (line \(position + 1)): \(problem.message)", hint: problem.hint)
+                    } catch NodeError.invalidNotification(let problems) {
+                        throw NodeError.invalidNotification(problems.map { ValidationProblem(path: "/\(position)" + $0.path, message: $0.message) })
+                    }
+                }
+                let submissions = try await operations.submit(batch: drafts, by: actor)
+                var body: [UInt8] = [UInt8(ascii: "[")]
+                for (n, submission) in submissions.enumerated() {
+                    if n > 0 { body.append(UInt8(ascii: ",")) }
+                    body += try submission.fastJSON() ?? Array(APIJSON.encoder().encode(submission))
+                }
+                return .json(.created, body + Array("]\n".utf8))
             case (.GET, 1, "inbox"):
                 return try json(.ok, await operations.inbox(try Self.filter(query)))
             case (.GET, 2, "inbox"):
@@ -236,10 +252,29 @@ struct APIRouter: Sendable {
     // MARK: - Parsing helpers
 
     struct RequestProblem: Error {
-        let response: APIResponse
+        let status: HTTPResponseStatus
+        let message: String
+        let hint: String?
         init(_ status: HTTPResponseStatus, _ message: String, hint: String?) {
-            response = APIRouter.errorResponse(status, message, hint: hint)
+            self.status = status
+            self.message = message
+            self.hint = hint
         }
+        var response: APIResponse { APIRouter.errorResponse(status, message, hint: hint) }
+    }
+
+    /// The drafts of `POST /v1/notifications/batch`: one JSON object a line (NDJSON; blank
+    /// lines are skipped), 1 to `Node.maximumBatch` of them.
+    static func batchLines(_ body: [UInt8]?) throws -> [ArraySlice<UInt8>] {
+        let lines = (body ?? []).split(separator: 0x0A).filter { line in line.contains { ![0x20, 0x09, 0x0D].contains($0) } }
+        guard !lines.isEmpty else {
+            throw RequestProblem(.badRequest, "the request needs drafts as its body, one JSON object a line", hint: "see LocalAPI.md for an example")
+        }
+        guard lines.count <= Node.maximumBatch else {
+            throw RequestProblem(.payloadTooLarge, "the batch holds \(lines.count) drafts; the limit is \(Node.maximumBatch)",
+                                 hint: "send them as several batches")
+        }
+        return lines
     }
 
     static func split(_ uri: String) -> (String, [String: String]) {

@@ -55,6 +55,13 @@ public struct LocalAPIClient: Sendable {
         try await call(.POST, "/v1/notifications", body: body, fast: Submission.init(fastParsing:))
     }
 
+    /// Several drafts, each already written as JSON, as one batch (`POST
+    /// /v1/notifications/batch`): sealed, logged with one fdatasync and queued in this
+    /// order, or none of them.
+    public func submit(batch drafts: [[UInt8]]) async throws -> [Submission] {
+        try await call(.POST, "/v1/notifications/batch", body: Array(drafts.map { $0 + [0x0A] }.joined()))
+    }
+
     public func inbox(_ filter: InboxFilter = InboxFilter()) async throws -> [InboxItem] {
         var query: [String] = []
         if let category = filter.category { query.append("category=\(category.rawValue)") }
