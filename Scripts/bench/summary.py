@@ -53,9 +53,11 @@ amortized_steps = path.get("amortizedSteps", path["steps"])
 
 
 def receipts_per_signature(recipients):
-    """Deliveries per signed receipt in the run's busiest case to `recipients` centers: a
-    recipient answers what one fdatasync made durable with one receipt batch."""
-    busiest = max((c for c in node["cases"] if c["recipients"] == recipients), key=lambda c: c["inflight"], default=None)
+    """Deliveries per signed receipt in the run's busiest case to `recipients` centers (one
+    request a notification): a recipient answers what one fdatasync made durable with one
+    receipt batch."""
+    busiest = max((c for c in node["cases"] if c["recipients"] == recipients and not c.get("batched")),
+                  key=lambda c: c["inflight"], default=None)
     return max(1.0, (busiest or {}).get("receiptsPerEntry") or 1.0)
 
 
@@ -84,7 +86,9 @@ limits = {
     "certificateCheckPerSubmitMicroseconds": path.get("certificateCheckMicroseconds"),
 }
 
-cases = {(c["recipients"], c["inflight"]): c for c in node["cases"]}
+# A case is (recipients, in flight, batched): each case with more in flight also runs with
+# submissions in batches (POST /v1/notifications/batch, every slot a read freed at once).
+cases = {(c["recipients"], c["inflight"], bool(c.get("batched"))): c for c in node["cases"]}
 natsCase = {1: (nats or {}).get("oneInFlight"), 64: (nats or {}).get("sixtyFourInFlight")}
 rows = []
 
@@ -99,8 +103,8 @@ def add(name, unit, iias, nats_value=None, limit=None, kind=None, target=None, l
     rows.append(row)
 
 
-for (recipients, inflight), c in sorted(cases.items()):
-    label = f"{recipients} recipient{'s' if recipients > 1 else ''}, {inflight} in flight"
+for (recipients, inflight, batched), c in sorted(cases.items()):
+    label = f"{recipients} recipient{'s' if recipients > 1 else ''}, {inflight} in flight" + (", batched" if batched else "")
     anchor = natsCase.get(inflight) if recipients == 1 else None
     if recipients == 1 and inflight == 1:
         rate_limit, rate_target, rate_name = 1e6 / floor_us, None, "1/floor"
@@ -198,11 +202,27 @@ for i, line in enumerate(table):
         print("  " + "  ".join("-" * w for w in widths))
 if not nats:
     print("  (no nats.json: the NATS step did not run)")
+# Where the two cores went in each case with more in flight: what bounds the rate.
+for (recipients, inflight, batched), c in sorted(cases.items()):
+    cpu = c.get("cpuMicroseconds")
+    if inflight == 1 or not cpu:
+        continue
+    total = cpu["sender"] + cpu["recipients"] + cpu["client"]
+    busy = c["perSecond"] * total / (cores * 1e6)
+    crypto = crypto_microseconds(recipients, batched_steps(recipients))
+    print(f"  {recipients} recipient{'s' if recipients > 1 else ''}, {inflight} in flight{', batched' if batched else ''}:"
+          f" CPU per notification sender {cpu['sender']:.0f} µs"
+          f" + recipient{'s' if recipients > 1 else ''} {cpu['recipients']:.0f} µs + client {cpu['client']:.0f} µs = {total:.0f} µs"
+          f" (the node's crypto {crypto:.0f} µs of it); the cores were {busy:.0%} busy"
+          + (f"; {c['batched']:.1f} notifications a request" if batched else ""))
+    c["cpuBusyFraction"] = busy
 load1 = os.getloadavg()[0]
 print(f"  load average at the end: {load1:.1f} on {cores} cores"
       + (" — other work was running; treat the figures as provisional" if load1 > cores * 0.75 else ""))
 
 with open(os.path.join(folder, "summary.json"), "w") as f:
     json.dump({"iiasPerNotification": iias_does, "natsPerMessage": nats_does, "limits": limits, "rows": rows,
+               "cpuPerNotification": {f"{r}x{i}{' batched' if b else ''}": dict(c.get("cpuMicroseconds") or {}, busy=c.get("cpuBusyFraction"))
+                                      for (r, i, b), c in sorted(cases.items()) if c.get("cpuMicroseconds")},
                "natsServer": (nats or {}).get("natsServer"), "loadAverage": load1},
               f, indent=2, sort_keys=True, ensure_ascii=False)

@@ -9,16 +9,17 @@ import NIOPosix
 
 /// Every node case driven from a single event loop, the way a small compiled client would
 /// drive it (NATS's side of the table is a C client): `inflight` keep-alive request
-/// connections and one event stream, all on that loop. Each connection carries one
-/// notification at a time, from just before its request is written to the reading of its
-/// last delivery line, and the line that completes it sends that connection's next request
-/// in the same loop turn. A client that hands every line to a task and every request back
-/// to a loop would spend its own CPU and thread wake-ups inside each figure: on two cores,
-/// the async client used before took a fifth of the machine at 64 in flight.
+/// connections and one event stream, all on that loop. A notification is timed from just
+/// before its request is written to the reading of its last delivery line, and the line
+/// that completes it sends the next in the same loop turn — one request each, or (`batch`)
+/// one `POST /v1/notifications/batch` for every slot that a read of the event stream
+/// freed, as a client library that buffers its publishes does. A client that hands every
+/// line to a task and every request back to a loop would spend its own CPU and thread
+/// wake-ups inside each figure: on two cores, the async client used before took a fifth of
+/// the machine at 64 in flight.
 final class LoopDriver: @unchecked Sendable {
-    /// One connection and the notification it carries.
+    /// One of the `inflight` notifications under way.
     private struct Slot {
-        var channel: Channel?
         var current: UUID?
         var started: UInt64 = 0
         var answered = 0
@@ -27,10 +28,18 @@ final class LoopDriver: @unchecked Sendable {
     private let loop: EventLoop
     private let recipients: [String]
     private let count: Int
+    private let batch: Bool
     private let drafts: DraftTemplate
     private let done: EventLoopPromise<Void>
     // All below: touched on `loop` only.
     private var slots: [Slot]
+    private var connections: [Channel] = []
+    /// Connections without a request waiting for its answer.
+    private var idle: [Int] = []
+    /// The slots whose notifications a connection's request carries, in order.
+    private var carried: [[Int]] = []
+    /// Slots free to take the next notification (written at the next flush).
+    private var free: [Int] = []
     private var slotOf: [UUID: Int] = [:]
     private var early: [UUID: Int] = [:]
     private var sent = 0
@@ -38,12 +47,14 @@ final class LoopDriver: @unchecked Sendable {
     private var latencies = Histogram<UInt64>(highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: .three)
     private var receiptEntries: Set<UInt64> = []
     private var deliveries = 0
+    private var requests = 0
     private var finished = false
 
-    private init(loop: EventLoop, recipients: [String], count: Int, inflight: Int) {
+    private init(loop: EventLoop, recipients: [String], count: Int, inflight: Int, batch: Bool) {
         self.loop = loop
         self.recipients = recipients
         self.count = count
+        self.batch = batch
         slots = Array(repeating: Slot(), count: max(1, inflight))
         drafts = DraftTemplate(recipients: recipients)
         done = loop.makePromise()
@@ -51,17 +62,17 @@ final class LoopDriver: @unchecked Sendable {
 
     /// Submits `count` notifications to `recipients`, `inflight` at a time, through the
     /// node's socket; what the histogram and the receipt entries say once every one is delivered.
-    static func run(socketPath: String, recipients: [String], count: Int, inflight: Int) async throws -> Result {
+    static func run(socketPath: String, recipients: [String], count: Int, inflight: Int, batch: Bool = false) async throws -> Result {
         let loop = MultiThreadedEventLoopGroup.singleton.next()
-        let driver = LoopDriver(loop: loop, recipients: recipients, count: count, inflight: inflight)
+        let driver = LoopDriver(loop: loop, recipients: recipients, count: count, inflight: inflight, batch: batch)
         let subscribed = loop.makePromise(of: Void.self)
         let events = try await connect(socketPath, loop: loop, EventStreamReader(driver: driver, subscribed: subscribed))
         defer { events.close(promise: nil) }
         try await subscribed.futureResult.get()
         var channels: [Channel] = []
         defer { for channel in channels { channel.close(promise: nil) } }
-        for slot in driver.slots.indices {
-            channels.append(try await connect(socketPath, loop: loop, SubmissionReader(driver: driver, slot: slot)))
+        for connection in driver.slots.indices {
+            channels.append(try await connect(socketPath, loop: loop, SubmissionReader(driver: driver, connection: connection)))
         }
         let start = DispatchTime.now().uptimeNanoseconds
         // A node that stops delivering ends the run with an error instead of hanging it.
@@ -72,8 +83,11 @@ final class LoopDriver: @unchecked Sendable {
         }
         defer { watchdog.cancel() }
         loop.execute {
-            for (slot, channel) in channels.enumerated() { driver.slots[slot].channel = channel }
-            for slot in driver.slots.indices { driver.submitNext(slot) }
+            driver.connections = channels
+            driver.idle = Array(channels.indices.reversed())
+            driver.carried = Array(repeating: [], count: channels.count)
+            driver.free = Array(driver.slots.indices)
+            driver.flush()
         }
         try await driver.done.futureResult.get()
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
@@ -82,7 +96,8 @@ final class LoopDriver: @unchecked Sendable {
             return Result(recipients: recipients.count, inflight: driver.slots.count, count: count, seconds: seconds,
                           perSecond: Double(count) / seconds,
                           p50Milliseconds: percentile(0.5), p99Milliseconds: percentile(0.99), p999Milliseconds: percentile(0.999),
-                          receiptsPerEntry: Double(driver.deliveries) / Double(max(1, driver.receiptEntries.count)))
+                          receiptsPerEntry: Double(driver.deliveries) / Double(max(1, driver.receiptEntries.count)),
+                          batched: batch ? Double(count) / Double(max(1, driver.requests)) : nil)
         }.get()
     }
 
@@ -99,27 +114,42 @@ final class LoopDriver: @unchecked Sendable {
         _ = LocalAPIClient.writeRequest(channel, method, uri, body: body, keepAlive: true)
     }
 
-    /// The slot's next notification, or the end of the run once every one is done.
-    private func submitNext(_ slot: Int) {
-        guard let channel = slots[slot].channel else { return }
-        guard sent < count else {
-            if completed == count { finish(nil) }
-            return
+    /// Writes the free slots' next notifications: one request each, or one batch for all
+    /// of them on an idle connection (the rest wait for the next flush).
+    fileprivate func flush() {
+        while !free.isEmpty, sent < count, let connection = idle.popLast() {
+            let taken = batch ? Array(free.prefix(count - sent)) : [free[0]]
+            free.removeFirst(taken.count)
+            var body: [UInt8] = []
+            for slot in taken {
+                body += drafts.draft(number: sent)
+                if batch { body.append(0x0A) }
+                sent += 1
+                slots[slot] = Slot(current: nil, started: DispatchTime.now().uptimeNanoseconds, answered: 0)
+            }
+            carried[connection] = taken
+            requests += 1
+            request(connections[connection], .POST, batch ? "/v1/notifications/batch" : "/v1/notifications", body: body)
         }
-        let draft = drafts.draft(number: sent)
-        sent += 1
-        slots[slot].current = nil
-        slots[slot].answered = 0
-        slots[slot].started = DispatchTime.now().uptimeNanoseconds
-        request(channel, .POST, "/v1/notifications", body: draft)
+        if completed == count { finish(nil) }
     }
 
-    /// The node answered a slot's submission: its id, and the deliveries already seen for it.
-    fileprivate func submitted(_ id: UUID, slot: Int) {
-        slots[slot].current = id
-        slots[slot].answered = early.removeValue(forKey: id) ?? 0
-        slotOf[id] = slot
-        finishIfDone(slot)
+    /// The node answered a connection's request: each carried slot's id, and the
+    /// deliveries already seen for it.
+    fileprivate func submitted(_ submissions: [Submission], connection: Int) {
+        let taken = carried[connection]
+        guard submissions.count == taken.count else {
+            return finish("\(taken.count) notifications submitted, \(submissions.count) answered")
+        }
+        carried[connection] = []
+        idle.append(connection)
+        for (slot, submission) in zip(taken, submissions) {
+            slots[slot].current = submission.id
+            slots[slot].answered = early.removeValue(forKey: submission.id) ?? 0
+            slotOf[submission.id] = slot
+            finishIfDone(slot)
+        }
+        flush()
     }
 
     /// A delivery line: its envelope delivered to one recipient, logged by that receipt entry.
@@ -137,7 +167,7 @@ final class LoopDriver: @unchecked Sendable {
         slotOf[id] = nil
         slots[slot].current = nil
         completed += 1
-        submitNext(slot)
+        free.append(slot)
     }
 
     /// Ends the run, once: with the error that stopped it, or none when every notification is delivered.
@@ -189,6 +219,8 @@ private final class EventStreamReader: ChannelInboundHandler, @unchecked Sendabl
                 start = newline + 1
             }
             pending.removeSubrange(..<start)
+            // Every slot this read freed goes out now: one request each, or one batch.
+            driver.flush()
         case .end:
             driver.finish("the event stream ended")
         }
@@ -200,17 +232,18 @@ private final class EventStreamReader: ChannelInboundHandler, @unchecked Sendabl
     }
 }
 
-/// Reads the answers to `POST /v1/notifications` on one slot's keep-alive connection.
+/// Reads the answers to `POST /v1/notifications` (one submission) and `POST
+/// /v1/notifications/batch` (a list of them) on one keep-alive connection.
 private final class SubmissionReader: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = HTTPClientResponsePart
     let driver: LoopDriver
-    let slot: Int
+    let connection: Int
     var status: HTTPResponseStatus = .ok
     var body: [UInt8] = []
 
-    init(driver: LoopDriver, slot: Int) {
+    init(driver: LoopDriver, connection: Int) {
         self.driver = driver
-        self.slot = slot
+        self.connection = connection
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -218,11 +251,14 @@ private final class SubmissionReader: ChannelInboundHandler, @unchecked Sendable
         case .head(let head): status = head.status; body = []
         case .body(let buffer): body += buffer.readableBytesView
         case .end:
-            guard status == .created, let submission = Submission(fastParsing: body) else {
+            let submissions = body.first == UInt8(ascii: "[")
+                ? try? APIJSON.decoder().decode([Submission].self, from: Data(body))
+                : Submission(fastParsing: body).map { [$0] }
+            guard status == .created, let submissions else {
                 driver.finish("submission answered \(status): \(String(decoding: body.prefix(300), as: UTF8.self))")
                 return
             }
-            driver.submitted(submission.id, slot: slot)
+            driver.submitted(submissions, connection: connection)
         }
     }
 

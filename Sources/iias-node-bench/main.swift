@@ -41,6 +41,8 @@ struct Result: Codable {
     /// CPU time (user + system) per notification during the case, in microseconds: the
     /// sender AZ, its recipients together, and this client.
     var cpuMicroseconds: CPUShare? = nil
+    /// Submitted in batches (`POST /v1/notifications/batch`): notifications per request.
+    var batched: Double? = nil
 }
 
 struct CPUShare: Codable {
@@ -179,23 +181,25 @@ var results: [Result] = []
 say("  nodes on loopback, ~1 KiB notifications, done = every receipt logged at the sender"
     + (bulkCount == count ? " (\(count) per case):" : " (\(count) one at a time, \(bulkCount) with more in flight):"))
 for recipients in [["GE"], ["GE", "UA", "MD"]] {
-    for inflight in inflightCases {
+    // Each case with more in flight runs twice: one request a notification, and batches.
+    for (inflight, batch) in inflightCases.flatMap({ $0 == 1 ? [($0, false)] : [($0, false), ($0, true)] }) {
         func cpu() -> [Double] { [cpuSeconds(cluster.pid("AZ")), recipients.map { cpuSeconds(cluster.pid($0)) }.reduce(0, +), cpuSeconds(nil)] }
         let before = cpu()
         var result = try await LoopDriver.run(socketPath: cluster.socketPath("AZ"), recipients: recipients,
-                                              count: inflight == 1 ? count : bulkCount, inflight: inflight)
+                                              count: inflight == 1 ? count : bulkCount, inflight: inflight, batch: batch)
         let used = zip(cpu(), before).map { ($0 - $1) * 1e6 / Double(result.count) }
         result.cpuMicroseconds = CPUShare(sender: used[0], recipients: used[1], client: used[2])
         results.append(result)
-        say(String(format: "    %d recipient%@, %3d in flight: %8.0f notifications/s   p50 %7.2f ms  p99 %7.2f ms  p999 %7.2f ms  %5.1f receipts/signature",
-                     recipients.count, recipients.count == 1 ? " " : "s", inflight, result.perSecond,
+        say(String(format: "    %d recipient%@, %3d in flight%@: %8.0f notifications/s   p50 %7.2f ms  p99 %7.2f ms  p999 %7.2f ms  %5.1f receipts/signature",
+                     recipients.count, recipients.count == 1 ? " " : "s", inflight, batch ? ", batched" : "", result.perSecond,
                      result.p50Milliseconds, result.p99Milliseconds, result.p999Milliseconds, result.receiptsPerEntry))
-        say(String(format: "      CPU per notification: sender %.0f µs, recipient%@ %.0f µs, this client %.0f µs",
-                   used[0], recipients.count == 1 ? "" : "s", used[1], used[2]))
+        say(String(format: "      CPU per notification: sender %.0f µs, recipient%@ %.0f µs, this client %.0f µs%@",
+                   used[0], recipients.count == 1 ? "" : "s", used[1], used[2],
+                   result.batched.map { String(format: "; %.1f notifications a request", $0) } ?? ""))
     }
 }
 var backlog: CatchUp?
-if catchUpCount > 0, let bulk = results.filter({ $0.recipients == 1 }).max(by: { $0.inflight < $1.inflight }) {
+if catchUpCount > 0, let bulk = results.filter({ $0.recipients == 1 && $0.batched == nil }).max(by: { $0.inflight < $1.inflight }) {
     let result = try await catchUp(count: catchUpCount, bulkPerSecond: bulk.perSecond, cluster: cluster, client: client)
     backlog = result
     say(String(format: "    catch-up, GE started with %d waiting (submitted in %.1f s): %.1f s (GE ready after %.1f s), %.0f /s;\n"
