@@ -7,13 +7,18 @@ import Metrics
 /// What operators and auditors ask of the node (through the local API).
 extension Node {
     public func submit(_ notification: FormalNotification, by actor: Actor) async throws(NodeError) -> Submission {
-        try await submit(batch: [notification], by: actor)[0]
+        try await submit([notification], by: actor, positioned: false)[0]
     }
 
     /// Several notifications sealed (on every core), logged with one fdatasync and queued
     /// in this order — or none of them: a problem with one refuses the batch, and the
     /// problems' paths start with the notification's position (`/3/subject`).
     public func submit(batch notifications: [FormalNotification], by actor: Actor) async throws(NodeError) -> [Submission] {
+        try await submit(notifications, by: actor, positioned: true)
+    }
+
+    /// The one submit path; `positioned`: problems' paths start with the notification's position.
+    private func submit(_ notifications: [FormalNotification], by actor: Actor, positioned: Bool) async throws(NodeError) -> [Submission] {
         guard actor.role == .operator else { throw .forbidden("\(actor.user) is an auditor; only operators send") }
         guard !stopping else { throw .unavailable("the node is shutting down") }
         guard !notifications.isEmpty, notifications.count <= Self.maximumBatch else {
@@ -42,7 +47,7 @@ extension Node {
         for (position, outcome) in outcomes.enumerated() {
             switch outcome {
             case .success(let item): sealed.append(item)
-            case .failure(.invalidNotification(let problems)) where batch.count > 1:
+            case .failure(.invalidNotification(let problems)) where positioned:
                 throw .invalidNotification(problems.map { ValidationProblem(path: "/\(position)" + $0.path, message: $0.message) })
             case .failure(let failure): throw failure
             }
