@@ -205,6 +205,13 @@ struct NotificationFields: ParsableArguments {
     @Option(help: ArgumentHelp("When a request needs its answer (RFC 3339).", valueName: "time"))
     var responseDeadline: String?
 
+    /// No field given at all (what `send --batch` needs: each notification comes whole from its file).
+    var isUnset: Bool {
+        [file, kind, category, priority, tlp, restrictions, classification, evaluation, subject, summary, summaryFile,
+         requestedAction, inReplyTo, validUntil, responseDeadline].allSatisfy { $0 == nil }
+            && to.isEmpty && handlingCodes.isEmpty && references.isEmpty
+    }
+
     /// Recipients from --to, split on commas ("all" kept as is for the caller to expand).
     var recipients: [String] { to.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }.filter { !$0.isEmpty } }
 

@@ -105,16 +105,25 @@ struct Send: AsyncParsableCommand {
           iias send --to all --category terrorism --priority flash --tlp TLP:AMBER \\
               --subject "Planned attack on pipeline" --summary "..."
 
+        Many at once (an import, a feed): --batch reads whole drafts, one JSON
+        object a line, and the node logs them together with one sync — all of
+        them, or none when one is wrong (the error names it: /2/subject):
+          iias send --batch drafts.ndjson
+
         """ + OperatorExit.discussion
     )
 
     @OptionGroup var fields: NotificationFields
     @OptionGroup var socket: SocketOptions
 
+    @Option(help: ArgumentHelp("Send up to 256 whole drafts from a file, one JSON object a line ('-' for standard input), as one batch.", valueName: "file"))
+    var batch: String?
+
     @Flag(help: "Print the node's answer as JSON.")
     var json = false
 
     func run() async throws {
+        if let batch { return try await send(batch: batch) }
         var document = try fields.startingDocument()
         let recipients = fields.recipients
         if !recipients.isEmpty { document["recipients"] = recipients == ["all"] ? ["all"] : recipients }
@@ -128,6 +137,24 @@ struct Send: AsyncParsableCommand {
             print("sent \(Terminal.bold(submission.id.uuidString.lowercased())) to \(submission.recipients.map(\.rawValue).joined(separator: ", "))"
                   + Terminal.dim("  (log index \(submission.logIndex); `iias outbox \(Render.shortID(submission.id))` follows delivery)"))
         }
+    }
+
+    private func send(batch path: String) async throws {
+        guard fields.isUnset else {
+            throw CLIFailure.usage("--batch takes every notification whole from its file", hint: "leave out the field options, or send them one at a time")
+        }
+        // The node's request limit (limits.maxRequestBytes) can be set up to 64 MiB; it says what it takes.
+        let bytes = try readUserFile(path, limit: 64 << 20, what: "batch")
+        let drafts = bytes.split(separator: 0x0A).filter { line in line.contains { ![0x20, 0x09, 0x0D].contains($0) } }.map(Array.init)
+        guard !drafts.isEmpty else { throw CLIFailure.invalid("\(path) holds no drafts", hint: "one JSON notification a line") }
+        let client = socket.client
+        let submissions = try await OperatorExit.run { try await client.submit(batch: drafts) }
+        if json { return Terminal.printEncodable(submissions) }
+        for submission in submissions {
+            print("sent \(Terminal.bold(submission.id.uuidString.lowercased())) to \(submission.recipients.map(\.rawValue).joined(separator: ", "))"
+                  + Terminal.dim("  (log index \(submission.logIndex))"))
+        }
+        Terminal.note(Terminal.dim("\(submissions.count) notifications logged together; `iias outbox` follows delivery"))
     }
 
     /// Asks for what a notification cannot do without, when a person is at the terminal.

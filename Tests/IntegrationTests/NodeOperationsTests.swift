@@ -60,6 +60,32 @@ final class NodeOperationsTests: XCTestCase {
         XCTAssertTrue(unreachable.stderr.contains("iias node run"), unreachable.stderr)
     }
 
+    func testSendBatchLogsEveryDraftOfAFileTogetherOrNone() async throws {
+        let cluster = try NodeCluster(["AZ", "GE"])
+        try cluster.start("AZ")
+        let az = ["--socket", cluster.socketPath("AZ")]
+        let drafts = (0..<3).map { String(decoding: LocalCluster.draftJSON(to: ["GE"], subject: "Imported \($0)"), as: UTF8.self) }
+        let sent = try iias(["send", "--batch", "-", "--json"] + az, stdin: drafts.joined(separator: "\n") + "\n\n")
+        XCTAssertEqual(sent.status, 0, sent.stderr)
+        let submissions = try APIJSON.decoder().decode([Submission].self, from: Data(sent.stdout.utf8))
+        XCTAssertEqual(submissions.count, 3)
+        XCTAssertEqual(submissions.map(\.logIndex), [0, 2, 4].map { submissions[0].logIndex + $0 })
+        // One wrong draft: exit 1 naming it, nothing more logged.
+        let wrong = drafts + [String(decoding: LocalCluster.draftJSON(to: ["GE"], subject: ""), as: UTF8.self)]
+        let refused = try iias(["send", "--batch", "-"] + az, stdin: wrong.joined(separator: "\n"))
+        XCTAssertEqual(refused.status, 1, refused.stdout)
+        XCTAssertTrue(refused.stderr.contains("/3/subject"), refused.stderr)
+        let outbox = try await cluster.client("AZ").outbox()
+        XCTAssertEqual(Set(outbox.map(\.id)), Set(submissions.map(\.id)))
+        // Fields beside --batch, and a file of nothing: usage and invalid-input exits.
+        let mixed = try iias(["send", "--batch", "-", "--subject", "x"] + az, stdin: drafts[0])
+        XCTAssertEqual(mixed.status, 2, mixed.stderr)
+        XCTAssertTrue(mixed.stderr.contains("--batch"), mixed.stderr)
+        let empty = try iias(["send", "--batch", "-"] + az, stdin: "\n \n")
+        XCTAssertEqual(empty.status, 1, empty.stderr)
+        XCTAssertTrue(empty.stderr.contains("no drafts"), empty.stderr)
+    }
+
     func testWatchFollowsArrivalsAsTheyHappen() async throws {
         let cluster = try NodeCluster(["AZ", "GE"])
         try cluster.startAll()
