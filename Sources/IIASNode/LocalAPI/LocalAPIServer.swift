@@ -17,12 +17,15 @@ public final class LocalAPIServer: Service, Sendable {
     let logger: Logger
     let maxRequestBytes: Int
     let maxEventBacklogBytes: Int
+    let idleTimeout: TimeAmount
     let onReady: @Sendable () -> Void
 
     public init(socketPath: String, group: String?, users: [String: Role], operations: any NodeOperations,
-                center: CenterID, maxRequestBytes: Int = 2 << 20, maxEventBacklogBytes: Int = 8 << 20, logger: Logger,
+                center: CenterID, maxRequestBytes: Int = 2 << 20, maxEventBacklogBytes: Int = 8 << 20,
+                idleTimeout: TimeAmount = LocalAPIServer.idleTimeout, logger: Logger,
                 onReady: @escaping @Sendable () -> Void = {}) {
         self.socketPath = socketPath
+        self.idleTimeout = idleTimeout
         self.onReady = onReady
         self.group = group
         self.logger = logger
@@ -40,20 +43,24 @@ public final class LocalAPIServer: Service, Sendable {
         unlink(socketPath)
     }
 
-    /// How long a connection may stay silent both ways before the node closes it.
+    /// How long a connection may send nothing before the node closes it (event streams excepted).
     public static let idleTimeout = TimeAmount.seconds(60)
 
     /// Binds (replacing only a stale socket nobody listens on) and sets mode 0660 and the group.
 
     public func bind() async throws -> Channel {
         try removeStaleSocket()
-        let router = self.router, limit = maxRequestBytes, backlog = maxEventBacklogBytes, logger = self.logger
+        let router = self.router, limit = maxRequestBytes, backlog = maxEventBacklogBytes, logger = self.logger, idle = idleTimeout
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .childChannelInitializer { channel in
-                channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true).flatMap {
-                    // Keep-alive connections that carry nothing (no request, no event, no
-                    // heartbeat) for a minute are closed: idle clients do not pile up descriptors.
-                    channel.pipeline.addHandlers([IdleStateHandler(allTimeout: Self.idleTimeout),
+                // The node writes only headers of its own, fixed names and values: checking
+                // them on every response would cost each answer and event line a handler pass.
+                channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true, withOutboundHeaderValidation: false).flatMap {
+                    // A connection that sends nothing for a minute is closed (idle clients do
+                    // not pile up descriptors), unless it follows the event stream, whose
+                    // heartbeat every 15 s finds a vanished client. Reads only: timing writes
+                    // would cost every write of an answer or an event line a promise.
+                    channel.pipeline.addHandlers([IdleStateHandler(readTimeout: idle),
                                                   APIHandler(router: router, maxRequestBytes: limit, maxEventBacklogBytes: backlog, logger: logger)])
                 }
             }
@@ -295,7 +302,8 @@ final class APIHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is IdleStateHandler.IdleStateEvent { context.close(promise: nil) } else { context.fireUserInboundEventTriggered(event) }
+        guard event is IdleStateHandler.IdleStateEvent else { return context.fireUserInboundEventTriggered(event) }
+        if !eventsOpen { context.close(promise: nil) }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
