@@ -22,7 +22,7 @@ extension Node {
         guard actor.role == .operator else { throw .forbidden("\(actor.user) is an auditor; only operators send") }
         guard !stopping else { throw .unavailable("the node is shutting down") }
         guard !notifications.isEmpty, notifications.count <= Self.maximumBatch else {
-            throw .unavailable("a batch holds 1 to \(Self.maximumBatch) notifications, not \(notifications.count)")
+            throw .invalidNotification([ValidationProblem(path: "", message: "a batch holds 1 to \(Self.maximumBatch) notifications, not \(notifications.count)")])
         }
         let batch = notifications.map { notification in
             var notification = notification
