@@ -145,7 +145,7 @@ struct Send: AsyncParsableCommand {
         }
         // The node's request limit (limits.maxRequestBytes) can be set up to 64 MiB; it says what it takes.
         let bytes = try readUserFile(path, limit: 64 << 20, what: "batch")
-        let drafts = bytes.split(separator: 0x0A).filter { line in line.contains { ![0x20, 0x09, 0x0D].contains($0) } }.map(Array.init)
+        let drafts = LocalAPIClient.batchDrafts(bytes).map(Array.init)
         guard !drafts.isEmpty else { throw CLIFailure.invalid("\(path) holds no drafts", hint: "one JSON notification a line") }
         let client = socket.client
         let submissions = try await OperatorExit.run { try await client.submit(batch: drafts) }

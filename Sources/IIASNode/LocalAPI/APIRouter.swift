@@ -266,7 +266,7 @@ struct APIRouter: Sendable {
     /// The drafts of `POST /v1/notifications/batch`: one JSON object a line (NDJSON; blank
     /// lines are skipped), 1 to `Node.maximumBatch` of them.
     static func batchLines(_ body: [UInt8]?) throws -> [ArraySlice<UInt8>] {
-        let lines = (body ?? []).split(separator: 0x0A).filter { line in line.contains { ![0x20, 0x09, 0x0D].contains($0) } }
+        let lines = LocalAPIClient.batchDrafts(body ?? [])
         guard !lines.isEmpty else {
             throw RequestProblem(.badRequest, "the request needs drafts as its body, one JSON object a line", hint: "see LocalAPI.md for an example")
         }

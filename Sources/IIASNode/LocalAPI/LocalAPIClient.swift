@@ -62,6 +62,12 @@ public struct LocalAPIClient: Sendable {
         try await call(.POST, "/v1/notifications/batch", body: Array(drafts.map { $0 + [0x0A] }.joined()))
     }
 
+    /// The drafts of a batch body (or file): one a line, blank lines skipped — how the node
+    /// reads `POST /v1/notifications/batch`, and how `iias send --batch` reads its file.
+    public static func batchDrafts(_ bytes: [UInt8]) -> [ArraySlice<UInt8>] {
+        bytes.split(separator: 0x0A).filter { line in line.contains { ![0x20, 0x09, 0x0D].contains($0) } }
+    }
+
     public func inbox(_ filter: InboxFilter = InboxFilter()) async throws -> [InboxItem] {
         var query: [String] = []
         if let category = filter.category { query.append("category=\(category.rawValue)") }
