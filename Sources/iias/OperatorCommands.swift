@@ -145,10 +145,11 @@ struct Send: AsyncParsableCommand {
         }
         // The node's request limit (limits.maxRequestBytes) can be set up to 64 MiB; it says what it takes.
         let bytes = try readUserFile(path, limit: 64 << 20, what: "batch")
-        let drafts = LocalAPIClient.batchDrafts(bytes).map(Array.init)
-        guard !drafts.isEmpty else { throw CLIFailure.invalid("\(path) holds no drafts", hint: "one JSON notification a line") }
+        guard !LocalAPIClient.batchDrafts(bytes).isEmpty else { throw CLIFailure.invalid("\(path) holds no drafts", hint: "one JSON notification a line") }
+        // The file's lines as they are, blank ones too: the node's line numbers are the file's.
+        let lines = bytes.split(separator: 0x0A, omittingEmptySubsequences: false).map(Array.init)
         let client = socket.client
-        let submissions = try await OperatorExit.run { try await client.submit(batch: drafts) }
+        let submissions = try await OperatorExit.run { try await client.submit(batch: lines) }
         if json { return Terminal.printEncodable(submissions) }
         for submission in submissions {
             print("sent \(Terminal.bold(submission.id.uuidString.lowercased())) to \(submission.recipients.map(\.rawValue).joined(separator: ", "))"

@@ -75,6 +75,9 @@ final class NodeOperationsTests: XCTestCase {
         let refused = try iias(["send", "--batch", "-"] + az, stdin: wrong.joined(separator: "\n"))
         XCTAssertEqual(refused.status, 1, refused.stdout)
         XCTAssertTrue(refused.stderr.contains("/3/subject"), refused.stderr)
+        let garbled = try iias(["send", "--batch", "-"] + az, stdin: drafts[0] + "\n\n{\"subject\":")
+        XCTAssertEqual(garbled.status, 1, garbled.stdout)
+        XCTAssertTrue(garbled.stderr.contains("line 3"), "the file's own line number: \(garbled.stderr)")
         let outbox = try await cluster.client("AZ").outbox()
         XCTAssertEqual(Set(outbox.map(\.id)), Set(submissions.map(\.id)))
         // Fields beside --batch, and a file of nothing: usage and invalid-input exits.

@@ -118,9 +118,9 @@ struct APIRouter: Sendable {
                 return try json(.created, submission)
             case (.POST, 2, "notifications") where route[1] == "batch":
                 var drafts: [FormalNotification] = []
-                for (position, line) in try Self.batchLines(request.body).enumerated() {
-                    do { drafts.append(try await parseDraft(Array(line), recipientsFromAll: allPeers)) } catch let problem as RequestProblem {
-                        throw RequestProblem(problem.status, "notification \(position) (line \(position + 1)): \(problem.message)", hint: problem.hint)
+                for (position, (line, draft)) in try Self.batchLines(request.body).enumerated() {
+                    do { drafts.append(try await parseDraft(Array(draft), recipientsFromAll: allPeers)) } catch let problem as RequestProblem {
+                        throw RequestProblem(problem.status, "notification \(position) (line \(line)): \(problem.message)", hint: problem.hint)
                     } catch NodeError.invalidNotification(let problems) {
                         throw NodeError.invalidNotification(problems.map { ValidationProblem(path: "/\(position)" + $0.path, message: $0.message) })
                     }
@@ -265,7 +265,7 @@ struct APIRouter: Sendable {
 
     /// The drafts of `POST /v1/notifications/batch`: one JSON object a line (NDJSON; blank
     /// lines are skipped), 1 to `Node.maximumBatch` of them.
-    static func batchLines(_ body: [UInt8]?) throws -> [ArraySlice<UInt8>] {
+    static func batchLines(_ body: [UInt8]?) throws -> [(line: Int, draft: ArraySlice<UInt8>)] {
         let lines = LocalAPIClient.batchDrafts(body ?? [])
         guard !lines.isEmpty else {
             throw RequestProblem(.badRequest, "the request needs drafts as its body, one JSON object a line", hint: "see LocalAPI.md for an example")

@@ -62,10 +62,13 @@ public struct LocalAPIClient: Sendable {
         try await call(.POST, "/v1/notifications/batch", body: Array(drafts.map { $0 + [0x0A] }.joined()))
     }
 
-    /// The drafts of a batch body (or file): one a line, blank lines skipped — how the node
-    /// reads `POST /v1/notifications/batch`, and how `iias send --batch` reads its file.
-    public static func batchDrafts(_ bytes: [UInt8]) -> [ArraySlice<UInt8>] {
-        bytes.split(separator: 0x0A).filter { line in line.contains { ![0x20, 0x09, 0x0D].contains($0) } }
+    /// The drafts of a batch body (or file), each with its line number (from 1): one a
+    /// line, blank lines skipped — how the node reads `POST /v1/notifications/batch`, and
+    /// how `iias send --batch` finds a file with none.
+    public static func batchDrafts(_ bytes: [UInt8]) -> [(line: Int, draft: ArraySlice<UInt8>)] {
+        bytes.split(separator: 0x0A, omittingEmptySubsequences: false).enumerated()
+            .filter { _, text in text.contains { ![0x20, 0x09, 0x0D].contains($0) } }
+            .map { (line: $0.offset + 1, draft: $0.element) }
     }
 
     public func inbox(_ filter: InboxFilter = InboxFilter()) async throws -> [InboxItem] {

@@ -22,7 +22,7 @@ public final class LocalAPIServer: Service, Sendable {
 
     public init(socketPath: String, group: String?, users: [String: Role], operations: any NodeOperations,
                 center: CenterID, maxRequestBytes: Int = 2 << 20, maxEventBacklogBytes: Int = 8 << 20,
-                idleTimeout: TimeAmount = LocalAPIServer.idleTimeout, logger: Logger,
+                idleTimeout: TimeAmount = LocalAPIServer.defaultIdleTimeout, logger: Logger,
                 onReady: @escaping @Sendable () -> Void = {}) {
         self.socketPath = socketPath
         self.idleTimeout = idleTimeout
@@ -44,7 +44,7 @@ public final class LocalAPIServer: Service, Sendable {
     }
 
     /// How long a connection may send nothing before the node closes it (event streams excepted).
-    public static let idleTimeout = TimeAmount.seconds(60)
+    public static let defaultIdleTimeout = TimeAmount.seconds(60)
 
     /// Binds (replacing only a stale socket nobody listens on) and sets mode 0660 and the group.
 
