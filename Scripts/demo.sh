@@ -47,7 +47,20 @@ for center in "${centers[@]}"; do
 done
 
 step "2. A configuration per center: a full mesh on 127.0.0.1"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# Below the kernel's ephemeral range, so no node's outgoing connection can take a port
+# another node is about to listen on.
+free_port() {
+    python3 - <<'PY'
+import random, socket
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+while True:
+    port = random.randrange(10000, max(10001, low))
+    try:
+        socket.socket().bind(("127.0.0.1", port)); print(port); break
+    except OSError:
+        pass
+PY
+}
 declare -A port
 for center in "${centers[@]}"; do port[$center]=$(free_port); done
 user=$(id -un)
