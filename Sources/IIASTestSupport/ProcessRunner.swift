@@ -38,10 +38,13 @@ public enum ProcessRunner {
         }
         let deadline = DispatchTime.now() + timeout
         if group.wait(timeout: deadline) == .timedOut {
+            // SIGTERM first, so that a harness stops the nodes it started; SIGKILL if it lingers.
             process.terminate()
-            kill(process.processIdentifier, SIGKILL)
+            if group.wait(timeout: .now() + 5) == .timedOut { kill(process.processIdentifier, SIGKILL) }
             process.waitUntilExit()
-            throw TestFailure("\(executable) \(arguments.joined(separator: " ")) did not finish within \(Int(timeout)) s")
+            _ = group.wait(timeout: .now() + 5)
+            let stderr = String(decoding: collected.get().1.suffix(4000), as: UTF8.self)
+            throw TestFailure("\(executable) \(arguments.joined(separator: " ")) did not finish within \(Int(timeout)) s; the end of its stderr:\n\(stderr)")
         }
         process.waitUntilExit()
         let (o, e) = collected.get()

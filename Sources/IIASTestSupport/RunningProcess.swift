@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A long-running child (a node, the fault proxy) that a test talks to line by line and
 /// that is always killed when the test lets go of it, so no test leaves a process behind.
@@ -29,8 +30,48 @@ public final class RunningProcess: @unchecked Sendable {
             if self.errorText.count > 1 << 20 { self.errorText.removeFirst(self.errorText.count - (1 << 20)) }
             self.lock.unlock()
         }
+        Self.stopChildrenOnTermination
         try process.run()
+        let pid = process.processIdentifier
+        let ending = Self.live.withLock { live in
+            live.pids.insert(pid)
+            return live.ending
+        }
+        if ending { Foundation.kill(pid, SIGKILL) }   // started while the termination handler ran
     }
+
+    /// The children started and not yet reaped, for the termination handler; `ending` once
+    /// it ran, so that a child started after it is killed too.
+    private static let live = Mutex<(pids: Set<Int32>, ending: Bool)>(([], false))
+
+    /// SIGINT, SIGTERM or SIGHUP to whoever started children (a harness stopped by hand or
+    /// by a test's timeout) kills them first, then ends as that signal would have: no node
+    /// outlives its harness. Installed once, with the first child.
+    private static let stopChildrenOnTermination: Void = {
+        for number in [SIGINT, SIGTERM, SIGHUP] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                let pids = live.withLock { live in
+                    live.ending = true
+                    return live.pids
+                }
+                for pid in pids { Foundation.kill(pid, SIGKILL) }
+                // Dispatch's threads block signals: send it to the process, and end anyway.
+                signal(number, SIG_DFL)
+                Foundation.kill(getpid(), number)
+                usleep(200_000)
+                _exit(128 + number)
+            }
+            source.resume()
+            signalSources.append(source)
+        }
+    }()
+
+    /// Written only inside the once-run initializer above.
+    nonisolated(unsafe) private static var signalSources: [DispatchSourceSignal] = []
+
+    private func reaped() { Self.live.withLock { _ = $0.pids.remove(process.processIdentifier) } }
 
     private func received(_ data: Data) {
         lock.lock()
@@ -80,11 +121,13 @@ public final class RunningProcess: @unchecked Sendable {
             Foundation.kill(process.processIdentifier, SIGKILL)
         }
         process.waitUntilExit()
+        reaped()
     }
 
     deinit {
         output.fileHandleForReading.readabilityHandler = nil
         errors.fileHandleForReading.readabilityHandler = nil
         if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+        reaped()
     }
 }
