@@ -28,4 +28,27 @@ final class ChaosTests: XCTestCase {
             XCTAssertEqual(cells[8], "yes", "logs verify: \(row)")
         }
     }
+
+    /// A harness stopped by hand (or by a test's timeout) must not leave its nodes running.
+    func testAHarnessStoppedBySIGTERMLeavesNoNodeBehind() async throws {
+        let harness = try RunningProcess(RepositoryPaths.executable("iias-chaos"), [
+            "--pki", TestPKI.shared.root.path, "--iias", RepositoryPaths.iiasExecutable,
+            "--proxy", RepositoryPaths.executable("iias-fault-proxy"), "--scenario", "kill9", "--notifications", "100000", "--kills", "1000",
+        ])
+        let marker = "iias-cluster-\(harness.process.processIdentifier)-"
+        func nodes() -> [Int32] {
+            let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+            return entries.compactMap { Int32($0) }.filter { pid in
+                guard let command = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline")) else { return false }
+                let text = String(decoding: command.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
+                return text.contains("node run") && text.contains(marker)
+            }
+        }
+        try await eventually("the harness's four nodes run") { nodes().count == 4 }
+        kill(harness.process.processIdentifier, SIGTERM)
+        try await eventually("the harness ends", timeout: 30) { !harness.process.isRunning }
+        XCTAssertEqual(harness.process.terminationReason, .uncaughtSignal)
+        XCTAssertEqual(harness.process.terminationStatus, SIGTERM)
+        try await eventually("no node of the harness is left: \(nodes())", timeout: 10) { nodes().isEmpty }
+    }
 }
