@@ -45,8 +45,8 @@ public final class RunningProcess: @unchecked Sendable {
     private static let live = Mutex<(pids: Set<Int32>, ending: Bool)>(([], false))
 
     /// SIGINT, SIGTERM or SIGHUP to whoever started children (a harness stopped by hand or
-    /// by a test's timeout) kills them first, then ends as that signal would have: no node
-    /// outlives its harness. Installed once, with the first child.
+    /// by a test's timeout) kills them first, then ends with 128 + the signal's number: no
+    /// node outlives its harness. Installed once, with the first child.
     private static let stopChildrenOnTermination: Void = {
         for number in [SIGINT, SIGTERM, SIGHUP] {
             signal(number, SIG_IGN)
@@ -57,10 +57,10 @@ public final class RunningProcess: @unchecked Sendable {
                     return live.pids
                 }
                 for pid in pids { Foundation.kill(pid, SIGKILL) }
-                // Dispatch's threads block signals: send it to the process, and end anyway.
-                signal(number, SIG_DFL)
-                Foundation.kill(getpid(), number)
-                usleep(200_000)
+                // At once, before the rest of the process sees its children gone, and with
+                // the status a shell gives a process that a signal ended (143 for SIGTERM).
+                // Not by raising the signal again: a process started by one whose threads
+                // block signals may have it blocked too.
                 _exit(128 + number)
             }
             source.resume()
