@@ -8,7 +8,8 @@
 # IIAS_BENCH_CATCHUP (backlog of the catch-up case, default 20000; e.g. 100000),
 # IIAS_BENCH_SCALE_ENTRIES (log size for start-up, memory and audit, default 1000000),
 # IIAS_SCRATCH_PATH (build folder, default .build).
-# Writes the figures as JSON to .build/bench/: envelope, log, transport, node, scale, nats, summary.
+# Writes the figures as JSON to .build/bench/: envelope, log, transport, node, flash-trace
+# (where perf can trace), scale, nats, summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 Scripts/setup.sh
@@ -82,6 +83,11 @@ build --product iias 2>&1 | tail -n 1
 build --product iias-node-bench 2>&1 | tail -n 1
 "$bin/iias-node-bench" --pki "$work/pki" --iias "$bin/iias" --count "$node_count" --bulk-count "$bulk_count" \
     --catchup "${IIAS_BENCH_CATCHUP:-20000}" --json .build/bench/node.json
+
+# Where the 1-in-flight time goes (perf's record of switches, wake-ups and fdatasyncs):
+# only where perf and the scheduler's tracepoints are there; the summary says so otherwise.
+printf '\n\033[1m==>\033[0m one notification at a time, traced\n' >&2
+Scripts/bench/flash-trace.sh 3 || echo "  (no flash trace: it needs perf and root; the summary goes without it)"
 
 printf '\n\033[1m==>\033[0m a node and an auditor on a long log\n' >&2
 build --product iias-scale-bench 2>&1 | tail -n 1

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """The last word of Scripts/bench.sh: how fast, against what.
 
-Reads the JSON files the run wrote (envelope, log, transport, node, nats) and prints one
-table: each node figure, the IIAS/NATS ratio where NATS JetStream has the same case
-(1 KiB, 1 and 64 in flight), and IIAS against its own limit measured in the same run:
+Reads the JSON files the run wrote (envelope, log, transport, node, nats; flash-trace
+where perf could trace) and prints one table: each node figure, the IIAS/NATS ratio
+where NATS JetStream has the same case (1 KiB, 1 and 64 in flight), and IIAS against its
+own limit measured in the same run:
 
   crypto limit (bulk)  = cores / CPU seconds of the libsodium primitives on the path of one
                          notification (iias-bench, oneRecipientPath)
@@ -33,6 +34,7 @@ def load(name):
 
 envelope, log, transport = load("envelope.json"), load("log.json"), load("transport.json")
 node, nats, scale = load("node.json"), load("nats.json"), load("scale.json")
+trace = load("flash-trace.json")
 if not (envelope and log and transport and node):
     sys.exit("summary: envelope.json, log.json, transport.json and node.json are needed in " + folder)
 
@@ -216,6 +218,20 @@ for (recipients, inflight, batched), c in sorted(cases.items()):
           f" (the node's crypto {crypto:.0f} µs of it); the cores were {busy:.0%} busy"
           + (f"; {c['batched']:.1f} notifications a request" if batched else ""))
     c["cpuBusyFraction"] = busy
+# What bounds the 1-in-flight latency, from the kernel's record (Scripts/bench/flash-trace.sh).
+if trace:
+    cpu, fsyncs = trace["cpuMicrosecondsPerNotification"], trace["fdatasync"]
+    on_path = sum(cpu.values()) + sum(f["microsecondsPerNotification"] for f in fsyncs.values())
+    bulk = cases.get((1, 64, False), {}).get("cpuMicroseconds") or {}
+    sender = max(fsyncs, key=lambda p: fsyncs[p]["perNotification"])
+    recipient = min(fsyncs, key=lambda p: fsyncs[p]["perNotification"])
+    print(f"  1 recipient, 1 in flight, traced: a notification every {trace['cycleMicroseconds']:.0f} µs;"
+          f" CPU sender {cpu[sender]:.0f} µs" + (f" (bulk {bulk['sender']:.0f})" if bulk else "")
+          + f", recipient {cpu[recipient]:.0f} µs" + (f" (bulk {bulk['recipients']:.0f})" if bulk else "")
+          + f", client {cpu.get('client', 0):.0f} µs; fdatasync {sum(f['microsecondsPerNotification'] for f in fsyncs.values()):.0f} µs;"
+          f" together {on_path / trace['cycleMicroseconds']:.0%} of the cycle (the rest: waiting for a core)")
+else:
+    print("  (no flash-trace.json: perf could not trace here, so the 1-in-flight split is not shown)")
 load1 = os.getloadavg()[0]
 print(f"  load average at the end: {load1:.1f} on {cores} cores"
       + (" — other work was running; treat the figures as provisional" if load1 > cores * 0.75 else ""))
@@ -224,5 +240,5 @@ with open(os.path.join(folder, "summary.json"), "w") as f:
     json.dump({"iiasPerNotification": iias_does, "natsPerMessage": nats_does, "limits": limits, "rows": rows,
                "cpuPerNotification": {f"{r}x{i}{' batched' if b else ''}": dict(c.get("cpuMicroseconds") or {}, busy=c.get("cpuBusyFraction"))
                                       for (r, i, b), c in sorted(cases.items()) if c.get("cpuMicroseconds")},
-               "natsServer": (nats or {}).get("natsServer"), "loadAverage": load1},
+               "natsServer": (nats or {}).get("natsServer"), "loadAverage": load1, "flashTrace": trace},
               f, indent=2, sort_keys=True, ensure_ascii=False)
