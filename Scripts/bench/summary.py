@@ -230,6 +230,9 @@ if trace:
           + f", recipient {cpu[recipient]:.0f} µs" + (f" (bulk {bulk['recipients']:.0f})" if bulk else "")
           + f", client {cpu.get('client', 0):.0f} µs; fdatasync {sum(f['microsecondsPerNotification'] for f in fsyncs.values()):.0f} µs;"
           f" together {on_path / trace['cycleMicroseconds']:.0%} of the cycle (the rest: waiting for a core)")
+    in_node = sorted(f["p50Microseconds"] for f in fsyncs.values())
+    print(f"    an fdatasync in the nodes took {in_node[0]:.0f}–{in_node[-1]:.0f} µs p50 against {fsync_us:.0f} µs alone"
+          f" (the floor's): the same call costs more among the nodes' other threads")
 else:
     print("  (no flash-trace.json: perf could not trace here, so the 1-in-flight split is not shown)")
 load1 = os.getloadavg()[0]
