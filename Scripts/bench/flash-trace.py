@@ -18,9 +18,11 @@ script, thread_map = sys.argv[1], sys.argv[2]
 json_path = sys.argv[sys.argv.index("--json") + 1] if "--json" in sys.argv else None
 
 names = {}
-for line in open(thread_map):
-    tid, process, thread = line.split(None, 2)
-    names[int(tid)] = (process, thread.strip())
+for number, line in enumerate(open(thread_map), 1):
+    fields = line.split(None, 2)
+    if len(fields) < 3 or not fields[0].isdigit():
+        sys.exit(f"flash-trace: {thread_map} line {number} is not 'TID PROCESS THREAD': {line.strip()[:80]!r}")
+    names[int(fields[0])] = (fields[1], fields[2].strip())
 
 line_re = re.compile(r"\s*(\d+)\s+([\d.]+):\s+(\S+):\s*(.*)")
 switch_re = re.compile(r"prev_pid=(\d+) .*prev_state=(\S+) ==> next_comm=.* next_pid=(\d+)")
