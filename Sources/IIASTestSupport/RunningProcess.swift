@@ -49,7 +49,8 @@ public final class RunningProcess: @unchecked Sendable {
     /// node outlives its harness. Installed once, with the first child.
     private static let stopChildrenOnTermination: Void = {
         for number in [SIGINT, SIGTERM, SIGHUP] {
-            signal(number, SIG_IGN)
+            // Not ignored first: on Linux the source installs a handler of its own, and an
+            // ignored signal would be inherited by a child started before it did.
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler {
                 let pids = live.withLock { live in
