@@ -53,12 +53,14 @@ free_port() {
     python3 - <<'PY'
 import random, socket
 low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
-while True:
+for _ in range(200):
     port = random.randrange(10000, max(10001, low))
     try:
         socket.socket().bind(("127.0.0.1", port)); print(port); break
     except OSError:
         pass
+else:
+    raise SystemExit(f"demo: no free port in 10000-{low - 1} on 127.0.0.1")
 PY
 }
 declare -A port

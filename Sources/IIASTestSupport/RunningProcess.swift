@@ -30,7 +30,7 @@ public final class RunningProcess: @unchecked Sendable {
             if self.errorText.count > 1 << 20 { self.errorText.removeFirst(self.errorText.count - (1 << 20)) }
             self.lock.unlock()
         }
-        Self.stopChildrenOnTermination
+        _ = Self.stopChildrenOnTermination
         try process.run()
         let pid = process.processIdentifier
         let ending = Self.live.withLock { live in
@@ -46,9 +46,10 @@ public final class RunningProcess: @unchecked Sendable {
 
     /// SIGINT, SIGTERM or SIGHUP to whoever started children (a harness stopped by hand or
     /// by a test's timeout) kills them first, then ends with 128 + the signal's number: no
-    /// node outlives its harness. Installed once, with the first child.
-    private static let stopChildrenOnTermination: Void = {
-        for number in [SIGINT, SIGTERM, SIGHUP] {
+    /// node outlives its harness. Installed once, with the first child; the sources are
+    /// kept here (a released source stops) and never touched after.
+    nonisolated(unsafe) private static let stopChildrenOnTermination: [any DispatchSourceSignal] = {
+        [SIGINT, SIGTERM, SIGHUP].map { number in
             // Not ignored first: on Linux the source installs a handler of its own, and an
             // ignored signal would be inherited by a child started before it did.
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
@@ -65,12 +66,9 @@ public final class RunningProcess: @unchecked Sendable {
                 _exit(128 + number)
             }
             source.resume()
-            signalSources.append(source)
+            return source
         }
     }()
-
-    /// Written only inside the once-run initializer above.
-    nonisolated(unsafe) private static var signalSources: [DispatchSourceSignal] = []
 
     private func reaped() { Self.live.withLock { _ = $0.pids.remove(process.processIdentifier) } }
 

@@ -45,6 +45,13 @@ public struct ToolOptions: Sendable {
         return value
     }
 
+    /// One of `choices`, or `fallback` when absent; anything else exits 2 naming them.
+    public func choice(_ name: String, among choices: [String], default fallback: String) -> String {
+        guard let value = values[name] else { return fallback }
+        guard choices.contains(value) else { Self.exit("\(tool): \(name) takes one of \(choices.joined(separator: ", ")), not \(value)") }
+        return value
+    }
+
     public func has(_ flag: String) -> Bool { flags.contains(flag) }
 
     private static func exit(_ message: String) -> Never {

@@ -51,4 +51,17 @@ final class ChaosTests: XCTestCase {
         XCTAssertEqual(harness.process.terminationStatus, 128 + SIGTERM, "the status of a process SIGTERM ended, from its own handler")
         try await eventually("no node of the harness is left: \(nodes())", timeout: 10) { nodes().isEmpty }
     }
+
+    func testAnUnknownScenarioOrCountExitsTwoNamingWhatItTakes() throws {
+        let chaos = RepositoryPaths.executable("iias-chaos")
+        let base = ["--pki", TestPKI.shared.root.path, "--iias", RepositoryPaths.iiasExecutable, "--proxy", RepositoryPaths.executable("iias-fault-proxy")]
+        for (extra, expected) in [(["--scenario", "kill-9"], "--scenario takes one of kill9, partition, diskfull, clockskew, soak, all, not kill-9"),
+                                  (["--scenario", ""], "--scenario takes one of"), (["--kills", "many"], "--kills takes a whole number"),
+                                  (["--scenario"], "usage: iias-chaos")] {
+            let result = try ProcessRunner.run(chaos, base + extra, timeout: 30)
+            XCTAssertEqual(result.status, 2, "\(extra): \(result.stderr)")
+            XCTAssertTrue(result.stderr.contains(expected), "\(extra): \(result.stderr)")
+            XCTAssertEqual(result.stdout, "", "nothing ran for \(extra)")
+        }
+    }
 }
