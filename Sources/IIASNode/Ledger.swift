@@ -355,11 +355,23 @@ public struct Ledger: Sendable {
 
     // MARK: Folding
 
+    /// A payload the caller decoded from, or encoded into, the entry's bytes.
+    public enum Decoded: Sendable {
+        case envelope(Envelope)
+        case action(OperatorAction)
+    }
+
     /// Folds one log entry. Payloads were verified before they were logged; here they
     /// are only parsed, so a fold never needs keys or certificates.
-    /// `envelope`: the entry's payload already parsed (the node's own appends), to spare a second parse.
-    public mutating func apply(_ entry: LogEntry, envelope parsed: Envelope? = nil) {
+    /// `decoded`: the entry's payload as the node's own append already holds it, to spare a second parse.
+    public mutating func apply(_ entry: LogEntry, decoded: Decoded? = nil) {
         folded = max(folded, entry.index + 1)
+        var parsed: Envelope?, parsedAction: OperatorAction?
+        switch decoded {
+        case .envelope(let envelope)?: parsed = envelope
+        case .action(let action)?: parsedAction = action
+        case nil: break
+        }
         applied += 1
         let time = entry.timeMilliseconds
         switch entry.type {
@@ -410,7 +422,7 @@ public struct Ledger: Sendable {
                 }
             }
         case .operatorAction:
-            guard let action = OperatorAction(json: entry.payload) else {
+            guard let action = parsedAction ?? OperatorAction(json: entry.payload) else {
                 skipped.append((entry.index, "operator action is not JSON"))
                 return
             }

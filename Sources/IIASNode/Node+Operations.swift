@@ -56,7 +56,7 @@ extension Node {
         let placed: [(index: UInt64, time: Date)]
         do {
             // One batch: consecutive entries made durable by the same fdatasync.
-            placed = try await append(sealed.flatMap { [(.sent, $0.envelope.bytes, $0.envelope), (.operatorAction, $0.action.encoded(), nil)] })
+            placed = try await append(sealed.flatMap { [(.sent, $0.envelope.bytes, .envelope($0.envelope)), (.operatorAction, $0.action.encoded(), .action($0.action))] })
         } catch {
             logger.error("cannot log a submission", metadata: ["envelopes": "\(sealed.map(\.envelope.id))", "error": "\(error)"])
             throw .unavailable("the log refused the write (\(error)); nothing was sent")
@@ -161,7 +161,8 @@ extension Node {
         guard let incoming = ledger.incoming[id], !incoming.isAcknowledgement else { throw .notFound(id) }
         let notification = try open(incoming).notification
         if !incoming.read {
-            do { _ = try await append(.operatorAction, OperatorAction(action: .read, envelope: id, actor: actor).encoded()) } catch {
+            let action = OperatorAction(action: .read, envelope: id, actor: actor)
+            do { _ = try await append(.operatorAction, action.encoded(), decoded: .action(action)) } catch {
                 throw .unavailable("cannot log the read: \(error)")
             }
         }
@@ -176,11 +177,12 @@ extension Node {
         if incoming.acknowledged == nil {
             let crypto = self.crypto
             do {
-                let (index, _) = try await append(.operatorAction, OperatorAction(action: .acknowledge, envelope: id, actor: actor).encoded())
+                let action = OperatorAction(action: .acknowledge, envelope: id, actor: actor)
+                let (index, _) = try await append(.operatorAction, action.encoded(), decoded: .action(action))
                 guard let sha256 = digest(ofEntry: incoming.index) else { throw NodeError.unavailable("cannot read envelope \(id) back from the log") }
                 let acknowledgement = Envelope.receipt(answering: id, sha256: sha256, to: incoming.sender, from: crypto.center,
                                                        signer: crypto.keys.signingKey, outcome: .acknowledged, logIndex: index)
-                _ = try await append(.sent, acknowledgement.bytes, envelope: acknowledgement)
+                _ = try await append(.sent, acknowledgement.bytes, decoded: .envelope(acknowledgement))
                 peers[incoming.sender]?.enqueue([acknowledgement.id])
             } catch {
                 throw .unavailable("cannot log the acknowledgement: \(error)")
