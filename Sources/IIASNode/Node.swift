@@ -218,8 +218,8 @@ public actor Node: NodeOperations {
     // MARK: - Appending
 
     /// Appends several entries with one fdatasync, in order, and folds them; every state
-    /// change goes through here. `decoded`: the payload as the caller holds it, if it does.
-    func append(_ items: [(type: EntryType, payload: [UInt8], decoded: Ledger.Decoded?)]) async throws -> [(index: UInt64, time: Date)] {
+    /// change goes through here. `envelope`: the payload already parsed, if it is one.
+    func append(_ items: [(type: EntryType, payload: [UInt8], envelope: Envelope?)]) async throws -> [(index: UInt64, time: Date)] {
         let start = ContinuousClock.now
         let written = try await log.append(items.map { ($0.type, $0.payload) })
         let elapsed = ContinuousClock.now - start
@@ -227,14 +227,14 @@ public actor Node: NodeOperations {
         Metrics.Gauge(label: "iias_log_entries").record(Int(log.count))
         var placed: [(index: UInt64, time: Date)] = []
         for (item, entry) in zip(items, written) {
-            ledger.apply(entry, decoded: item.decoded)
+            ledger.apply(entry, envelope: item.envelope)
             placed.append((entry.index, Date(timeIntervalSince1970: Double(entry.timeMilliseconds) / 1000)))
         }
         return placed
     }
 
-    func append(_ type: EntryType, _ payload: [UInt8], decoded: Ledger.Decoded? = nil) async throws -> (index: UInt64, time: Date) {
-        try await append([(type, payload, decoded)])[0]
+    func append(_ type: EntryType, _ payload: [UInt8], envelope: Envelope? = nil) async throws -> (index: UInt64, time: Date) {
+        try await append([(type, payload, envelope)])[0]
     }
 
     func emit(_ event: NodeEvent) {
@@ -245,16 +245,12 @@ public actor Node: NodeOperations {
 
     /// Serves one inbound connection: envelopes in arrival order, in batches of what
     /// arrived together, each answered with a signed receipt or refusal once the outcome
-    /// is durable. Two stages, so that the cores check one batch (signatures, decryption:
-    /// no state) while the previous one waits for its fdatasync: a batch is logged and
-    /// answered only after the one before it, so the log keeps the order of arrival.
+    /// is durable.
     func serveInbound(_ channel: Channel, inbox: FrameInbox) async {
         let key = ObjectIdentifier(channel)
         inboundChannels[key] = channel
         defer { inboundChannels[key] = nil }
         var peer: CenterID?
-        // The previous batch's logging and answer; false once the log refused a write.
-        var answering: Task<Bool, Never>?
         while let items = await inbox.next() {
             var envelopes: [[UInt8]] = []
             var frames = 0
@@ -272,36 +268,25 @@ public actor Node: NodeOperations {
                     frames += 1
                 }
             }
-            let verdicts = if let peer, !envelopes.isEmpty { await check(envelopes, from: peer) } else { [Verdict]() }
-            // At most one batch waits to be logged while the next is checked.
-            guard await answering?.value ?? true else { break }
-            answering = Task { [peer, frames] in
-                if let peer, !verdicts.isEmpty {
-                    guard let answers = await answer(verdicts, from: peer) else {
-                        try? await channel.writeAndFlush(Frame.error(code: Self.storageUnavailableCode,
-                                                                     reason: "the recipient cannot store envelopes now; retry later")).get()
-                        try? await channel.close()
-                        return false
-                    }
-                    for answer in answers { channel.write(Frame.receipt(answer), promise: nil) }
-                    channel.flush()
+            if let peer, !envelopes.isEmpty {
+                guard let answers = await envelopesArrived(envelopes, from: peer) else {
+                    try? await channel.writeAndFlush(Frame.error(code: Self.storageUnavailableCode,
+                                                                 reason: "the recipient cannot store envelopes now; retry later")).get()
+                    try? await channel.close()
+                    return
                 }
-                if frames > 0 { inbox.consumed(frames, on: channel.eventLoop) }
-                return true
+                for answer in answers { channel.write(Frame.receipt(answer), promise: nil) }
+                channel.flush()
             }
+            if frames > 0 { inbox.consumed(frames, on: channel.eventLoop) }
         }
-        _ = await answering?.value
     }
 
-    /// Envelopes from `peer` checked concurrently outside the actor (`check(_:from:crypto:skew:)`).
-    nonisolated func check(_ list: [[UInt8]], from peer: CenterID) async -> [Verdict] {
+    /// Envelopes from `peer`, checked concurrently outside the actor, then logged (one
+    /// fdatasync for all that are new) and answered in order.
+    nonisolated func envelopesArrived(_ list: [[UInt8]], from peer: CenterID) async -> [[UInt8]]? {
         let crypto = self.crypto, skew = limits.clockSkewSeconds
-        return await concurrentMap(list) { Self.check($0, from: peer, crypto: crypto, skew: skew) }
-    }
-
-    /// Checked envelopes logged (one fdatasync for all that are new) and answered in
-    /// order, the answers signed outside the actor; nil when the log refused the write.
-    nonisolated func answer(_ verdicts: [Verdict], from peer: CenterID) async -> [[UInt8]]? {
+        let verdicts = await concurrentMap(list) { Self.check($0, from: peer, crypto: crypto, skew: skew) }
         guard let answers = await record(verdicts, from: peer) else { return nil }
         return await crypto.sign(answers, to: peer)
     }
@@ -414,7 +399,7 @@ public actor Node: NodeOperations {
         }
         if !fresh.isEmpty {
             do {
-                let placed = try await append(fresh.map { ($0.envelope.header.kind == .notification ? .received : .receipt, $0.envelope.bytes, .envelope($0.envelope)) })
+                let placed = try await append(fresh.map { ($0.envelope.header.kind == .notification ? .received : .receipt, $0.envelope.bytes, $0.envelope) })
                 for (item, (index, time)) in zip(fresh, placed) {
                     let header = item.envelope.header
                     answers[item.position] = .receipt(Delivery(item.envelope, index: index, time: time))
@@ -514,7 +499,7 @@ public actor Node: NodeOperations {
         }
         guard !fresh.isEmpty else { return settled }
         do {
-            _ = try await append(fresh.map { (.receipt, $0.bytes, .envelope($0)) })
+            _ = try await append(fresh.map { (.receipt, $0.bytes, $0) })
         } catch {
             // The receipts are lost with the write, so their envelopes would wait in flight
             // for answers that never come again: the link reconnects, which puts them back
