@@ -218,8 +218,8 @@ public actor Node: NodeOperations {
     // MARK: - Appending
 
     /// Appends several entries with one fdatasync, in order, and folds them; every state
-    /// change goes through here. `envelope`: the payload already parsed, if it is one.
-    func append(_ items: [(type: EntryType, payload: [UInt8], envelope: Envelope?)]) async throws -> [(index: UInt64, time: Date)] {
+    /// change goes through here. `decoded`: the payload as the caller holds it, if it does.
+    func append(_ items: [(type: EntryType, payload: [UInt8], decoded: Ledger.Decoded?)]) async throws -> [(index: UInt64, time: Date)] {
         let start = ContinuousClock.now
         let written = try await log.append(items.map { ($0.type, $0.payload) })
         let elapsed = ContinuousClock.now - start
@@ -227,14 +227,14 @@ public actor Node: NodeOperations {
         Metrics.Gauge(label: "iias_log_entries").record(Int(log.count))
         var placed: [(index: UInt64, time: Date)] = []
         for (item, entry) in zip(items, written) {
-            ledger.apply(entry, envelope: item.envelope)
+            ledger.apply(entry, decoded: item.decoded)
             placed.append((entry.index, Date(timeIntervalSince1970: Double(entry.timeMilliseconds) / 1000)))
         }
         return placed
     }
 
-    func append(_ type: EntryType, _ payload: [UInt8], envelope: Envelope? = nil) async throws -> (index: UInt64, time: Date) {
-        try await append([(type, payload, envelope)])[0]
+    func append(_ type: EntryType, _ payload: [UInt8], decoded: Ledger.Decoded? = nil) async throws -> (index: UInt64, time: Date) {
+        try await append([(type, payload, decoded)])[0]
     }
 
     func emit(_ event: NodeEvent) {
@@ -399,7 +399,7 @@ public actor Node: NodeOperations {
         }
         if !fresh.isEmpty {
             do {
-                let placed = try await append(fresh.map { ($0.envelope.header.kind == .notification ? .received : .receipt, $0.envelope.bytes, $0.envelope) })
+                let placed = try await append(fresh.map { ($0.envelope.header.kind == .notification ? .received : .receipt, $0.envelope.bytes, .envelope($0.envelope)) })
                 for (item, (index, time)) in zip(fresh, placed) {
                     let header = item.envelope.header
                     answers[item.position] = .receipt(Delivery(item.envelope, index: index, time: time))
@@ -499,7 +499,7 @@ public actor Node: NodeOperations {
         }
         guard !fresh.isEmpty else { return settled }
         do {
-            _ = try await append(fresh.map { (.receipt, $0.bytes, $0) })
+            _ = try await append(fresh.map { (.receipt, $0.bytes, .envelope($0)) })
         } catch {
             // The receipts are lost with the write, so their envelopes would wait in flight
             // for answers that never come again: the link reconnects, which puts them back
