@@ -13,35 +13,39 @@ import Foundation
 /// `try Notification.parse(n.encoded()) == n` for every valid `n`.
 public struct Notification: Codable, Sendable, Equatable {
     /// The format version; a reader refuses versions it does not know rather than guess.
-    public var version: Int
-    public var id: UUID
-    public var sender: CenterID
+    public var version: Int { didSet { checkedAsIs = false } }
+    public var id: UUID { didSet { checkedAsIs = false } }
+    public var sender: CenterID { didSet { checkedAsIs = false } }
     /// 1 to 64 distinct centers, not including the sender.
-    public var recipients: [CenterID]
-    public var created: Date { didSet { created = created.truncatedToMilliseconds } }
-    public var kind: Kind
-    public var category: Category
-    public var priority: Priority
-    public var handling: Handling
-    public var evaluation: Evaluation?
+    public var recipients: [CenterID] { didSet { checkedAsIs = false } }
+    public var created: Date { didSet { checkedAsIs = false; created = created.truncatedToMilliseconds } }
+    public var kind: Kind { didSet { checkedAsIs = false } }
+    public var category: Category { didSet { checkedAsIs = false } }
+    public var priority: Priority { didSet { checkedAsIs = false } }
+    public var handling: Handling { didSet { checkedAsIs = false } }
+    public var evaluation: Evaluation? { didSet { checkedAsIs = false } }
     /// One line, 1 to 200 characters: what an inbox lists.
-    public var subject: String
+    public var subject: String { didSet { checkedAsIs = false } }
     /// The substance, 1 to 20 000 characters, line breaks allowed.
-    public var summary: String
+    public var summary: String { didSet { checkedAsIs = false } }
     /// At most 500, with distinct ids.
-    public var entities: [Entity]
+    public var entities: [Entity] { didSet { checkedAsIs = false } }
     /// What the sender asks the recipients to do; 1 to 2000 characters.
-    public var requestedAction: String?
+    public var requestedAction: String? { didSet { checkedAsIs = false } }
     /// Earlier notifications this one is about; an update or cancellation must name at least one.
-    public var references: [UUID]
+    public var references: [UUID] { didSet { checkedAsIs = false } }
     /// The notification this one answers; a reply must carry it.
-    public var inReplyTo: UUID?
+    public var inReplyTo: UUID? { didSet { checkedAsIs = false } }
     /// After this the information should no longer be acted on; later than `created`.
-    public var validUntil: Date? { didSet { validUntil = validUntil?.truncatedToMilliseconds } }
+    public var validUntil: Date? { didSet { checkedAsIs = false; validUntil = validUntil?.truncatedToMilliseconds } }
     /// When an answer is due; a request must carry it; later than `created`.
-    public var responseDeadline: Date? { didSet { responseDeadline = responseDeadline?.truncatedToMilliseconds } }
+    public var responseDeadline: Date? { didSet { checkedAsIs = false; responseDeadline = responseDeadline?.truncatedToMilliseconds } }
     /// At most 32 file descriptions; the files travel separately.
-    public var attachments: [Attachment]
+    public var attachments: [Attachment] { didSet { checkedAsIs = false } }
+
+    /// This value, as it is now, passed every check (`checked`): sealing it then only
+    /// writes it. Any change clears the mark; it is not part of the value (`==`, JSON).
+    var checkedAsIs: CheckedMark = false
 
     /// The version this library writes and the only one it reads.
     public static let currentVersion = 1
@@ -115,9 +119,10 @@ public struct Notification: Codable, Sendable, Equatable {
             reader.report(path, "field appears more than once")
         }
         let notification = read(parsed.value, reader)
-        guard let notification, reader.problems.isEmpty else {
+        guard var notification, reader.problems.isEmpty else {
             throw NotificationInvalid(problems: reader.problems)
         }
+        notification.checkedAsIs = true
         return notification
     }
 
@@ -127,8 +132,10 @@ public struct Notification: Codable, Sendable, Equatable {
 
     /// `encoded()` of a valid notification, or its problems: what sealing needs, from one
     /// JSON form of the value instead of one for `validate()` and another for `encoded()`.
+    /// A value fresh from `parse` (or the router's `checked`) is not checked a second time.
     package func validatedEncoding() -> Result<[UInt8], NotificationInvalid> {
         let json = self.json
+        if checkedAsIs.isSet { return .success(JSONWriter.bytes(json)) }
         let problems = Self.problems(of: json)
         return problems.isEmpty ? .success(JSONWriter.bytes(json)) : .failure(NotificationInvalid(problems: problems))
     }
@@ -161,6 +168,13 @@ public struct Notification: Codable, Sendable, Equatable {
     /// Encodes the same tree as `encoded()`: dates as RFC 3339 strings, whatever the
     /// encoder's date strategy.
     public func encode(to encoder: any Encoder) throws { try json.encode(to: encoder) }
+}
+
+/// A mark carried beside a value that is not part of it: any two are equal.
+struct CheckedMark: Sendable, Equatable, ExpressibleByBooleanLiteral {
+    var isSet: Bool
+    init(booleanLiteral value: Bool) { isSet = value }
+    static func == (_: CheckedMark, _: CheckedMark) -> Bool { true }
 }
 
 /// The same type under a name that Foundation does not also use: in a file that imports

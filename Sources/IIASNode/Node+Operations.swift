@@ -24,9 +24,10 @@ extension Node {
         guard !notifications.isEmpty, notifications.count <= Self.maximumBatch else {
             throw .invalidNotification([ValidationProblem(path: "", message: "a batch holds 1 to \(Self.maximumBatch) notifications, not \(notifications.count)")])
         }
+        // Set only when it differs: any change makes sealing check the notification again.
         let batch = notifications.map { notification in
             var notification = notification
-            notification.sender = configuration.center
+            if notification.sender != configuration.center { notification.sender = configuration.center }
             return notification
         }
         // Validated where it is sealed, off the actor (`seal`).
