@@ -34,7 +34,7 @@ public struct OperatorAction: Codable, Sendable, Equatable {
     /// and acknowledgement, and folded again at every start.
     public func encoded() -> [UInt8] {
         var members: [String: JSONValue] = [
-            "action": .string(action.rawValue), "envelope": .string(envelope.uuidString),
+            "action": .string(action.rawValue), "envelope": .string(envelope.upperCaseString),
             "user": .string(user), "uid": .integer(Int64(uid)),
         ]
         if let encryptedSummary { members["encryptedSummary"] = .string(encryptedSummary.base64EncodedString()) }
@@ -46,7 +46,7 @@ public struct OperatorAction: Codable, Sendable, Equatable {
     public init?(json bytes: [UInt8]) {
         guard let parsed = try? JSONParser.parse(bytes), parsed.duplicateKeys.isEmpty, case .object(let object) = parsed.value,
               case .string(let actionText)? = object["action"], let action = Action(rawValue: actionText),
-              case .string(let envelopeText)? = object["envelope"], let envelope = UUID(uuidString: envelopeText),
+              case .string(let envelopeText)? = object["envelope"], let envelope = UUID(eitherCase: envelopeText),
               case .string(let user)? = object["user"], case .integer(let uid)? = object["uid"], let uid = UInt32(exactly: uid),
               Set(object.keys).isSubset(of: ["action", "envelope", "user", "uid", "encryptedSummary", "sealedSummary"]) else { return nil }
         func base64(_ key: String) -> Data?? {

@@ -24,6 +24,24 @@ final class UUIDCanonicalTests: XCTestCase {
         }
     }
 
+    func testUpperCaseStringIsFoundationsAndEitherCaseReadsWhatFoundationReads() {
+        for id in (0..<2000).map({ _ in UUID() }) {
+            XCTAssertEqual(id.upperCaseString, id.uuidString)
+            XCTAssertEqual(UUID(eitherCase: id.uuidString), id)
+            XCTAssertEqual(UUID(eitherCase: id.canonicalString), id)
+        }
+        let good = "0f8fad5b-d9cb-469f-a165-70867728950e"
+        for text in [good, good.uppercased(), "0F8fAD5b-d9CB-469f-A165-70867728950E", "{\(good)}", good.replacingOccurrences(of: "-", with: ""),
+                     String(good.dropLast()), good + "0", "0f8fad5bd-9cb-469f-a165-70867728950e", "0f8fad5b-d9cb-469f-a165-70867728950g",
+                     "0F8FAD5B-D9CB-469F-A165-70867728950G", "0f8fad5b-d9cb-469f-a165-70867728950\u{00E9}", "", String(repeating: "-", count: 36),
+                     " 0f8fad5b-d9cb-469f-a165-70867728950e"] {
+            XCTAssertEqual(UUID(eitherCase: text), UUID(uuidString: text), text)
+        }
+        // Foundation's sscanf lets a space stand before a digit pair; this reader does not.
+        XCTAssertNotNil(UUID(uuidString: "0f8fad5b-d9cb-469f-a165-7086772895 e"))
+        XCTAssertNil(UUID(eitherCase: "0f8fad5b-d9cb-469f-a165-7086772895 e"))
+    }
+
     func testRandomIdsAreVersion4VariantRFCAndDistinct() {
         var seen = Set<UUID>()
         for _ in 0..<10_000 {

@@ -23,7 +23,7 @@ extension EventLine {
             var out: [UInt8] = []
             out.reserveCapacity(320)
             out += #"{"id":""#.utf8
-            out += id.uuidString.utf8
+            out += id.upperCaseString.utf8
             out += #"","recipient":"#.utf8
             guard recipient.writeJSON(to: &out) else { return nil }
             out += #","type":"delivery"}"#.utf8
@@ -43,7 +43,7 @@ extension EventLine {
         case "heartbeat" where members.count == 1:
             self.init(heartbeat: ())
         case "delivery" where members.count == 3:
-            guard case .string(let text)? = members["id"], let id = UUID(uuidString: text),
+            guard case .string(let text)? = members["id"], let id = UUID(eitherCase: text),
                   let recipient = members["recipient"].flatMap(RecipientDelivery.init(jsonValue:)) else { return nil }
             self.init(.delivery(id: id, recipient: recipient))
         default:
@@ -130,7 +130,7 @@ extension Submission {
         var out: [UInt8] = []
         out.reserveCapacity(96 + 8 * recipients.count)
         out += #"{"id":""#.utf8
-        out += id.uuidString.utf8
+        out += id.upperCaseString.utf8
         out += #"","logIndex":"#.utf8
         out += String(logIndex).utf8
         out += #","recipients":["#.utf8
@@ -146,7 +146,7 @@ extension Submission {
     /// falls back to `Codable` and gets its verdict.
     package init?(fastParsing body: [UInt8]) {
         guard let parsed = try? JSONParser.parse(body), parsed.duplicateKeys.isEmpty, case .object(let members) = parsed.value,
-              members.count == 3, case .string(let text)? = members["id"], let id = UUID(uuidString: text),
+              members.count == 3, case .string(let text)? = members["id"], let id = UUID(eitherCase: text),
               case .integer(let logIndex)? = members["logIndex"], let index = UInt64(exactly: logIndex),
               case .array(let list)? = members["recipients"] else { return nil }
         var recipients: [CenterID] = []
