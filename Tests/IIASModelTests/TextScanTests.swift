@@ -37,4 +37,24 @@ final class TextScanTests: XCTestCase {
             XCTAssertEqual(control, wantControl, "\(string.unicodeScalars.map { String($0.value, radix: 16) })")
         }
     }
+
+    /// Long printable runs (read eight bytes at a time) with a control character, a C1
+    /// pair or a multi-byte scalar dropped in at every position of a word.
+    func testPlainRunsWithOneOddScalarAnywhere() {
+        let odd: [Unicode.Scalar] = ["\u{0}", "\u{1F}", "\u{7F}", "\u{80}", "\u{9F}", "\u{A0}", "é", "\u{100}", "€", "🇺", " ", "~"]
+        for length in [0, 1, 7, 8, 9, 15, 16, 17, 31, 64] {
+            for position in 0...length {
+                for scalar in odd {
+                    var text = String(repeating: "Lorem ipsum dolor sit amet, consectetur adipiscing elit. ", count: 2).prefix(length)
+                        .unicodeScalars.map { $0 }
+                    text.insert(scalar, at: position)
+                    let string = String(String.UnicodeScalarView(text))
+                    let (scalars, control) = DocumentReader.scalarsAndControl(string)
+                    let (wantScalars, wantControl) = expected(string)
+                    XCTAssertEqual(scalars, wantScalars, "\(length) \(position) \(scalar.value)")
+                    XCTAssertEqual(control, wantControl, "\(length) \(position) \(scalar.value)")
+                }
+            }
+        }
+    }
 }

@@ -64,14 +64,33 @@ final class DocumentReader {
     /// scalar view twice cost more than the rest of the check.
     static func scalarsAndControl(_ text: String) -> (scalars: Int, control: Bool) {
         let counted = text.utf8.withContiguousStorageIfAvailable { bytes in
-            var scalars = 0, control = false, previous: UInt8 = 0
-            for byte in bytes {
+            var scalars = 0, control = false, previous: UInt8 = 0, at = 0
+            func scan(_ byte: UInt8) {
                 // Every byte but a continuation (10xxxxxx) starts a scalar.
                 if byte & 0xC0 != 0x80 { scalars += 1 }
                 // C0 and DEL are single bytes; C1 (U+0080–U+009F) is C2 80 to C2 9F.
                 if byte < 0x20 || byte == 0x7F || (previous == 0xC2 && byte <= 0x9F && byte >= 0x80) { control = true }
                 previous = byte
             }
+            // Eight bytes at a time while they are printable ASCII (most of a text): none
+            // with the high bit, none below 0x20, none 0x7F (the usual "has a byte less
+            // than" and "has a zero byte" word tests; a word that fails goes byte by byte).
+            if let base = UnsafeRawPointer(bytes.baseAddress) {
+                let ones: UInt64 = 0x0101_0101_0101_0101, high = ones &* 0x80
+                while at + 8 <= bytes.count {
+                    let word = base.loadUnaligned(fromByteOffset: at, as: UInt64.self)
+                    let delete = word ^ (ones &* 0x7F)
+                    let notPlain = (word & high) | ((word &- ones &* 0x20) & ~word & high) | ((delete &- ones) & ~delete & high)
+                    if notPlain == 0 {
+                        scalars += 8
+                        previous = 0
+                    } else {
+                        for offset in 0..<8 { scan(bytes[at + offset]) }
+                    }
+                    at += 8
+                }
+            }
+            while at < bytes.count { scan(bytes[at]); at += 1 }
             return (scalars, control)
         }
         return counted ?? (text.unicodeScalars.count, text.unicodeScalars.contains(where: \.isControl))
