@@ -17,93 +17,178 @@ extension Node {
         try await submit(notifications, by: actor, positioned: true)
     }
 
-    /// The one submit path; `positioned`: problems' paths start with the notification's position.
+    /// The one submit path; `positioned`: problems' paths start with the notification's
+    /// position. A request that arrives while others are being sealed or logged waits
+    /// for them and then goes with every request that came meanwhile (`submitTogether`):
+    /// the log's group commit one level up, so that many operators' or scripts' requests
+    /// at once cost the node one seal on every core, one append and one hop to each link.
+    /// A lone request (a flash notification at night) goes at once.
     private func submit(_ notifications: [FormalNotification], by actor: Actor, positioned: Bool) async throws(NodeError) -> [Submission] {
         guard actor.role == .operator else { throw .forbidden("\(actor.user) is an auditor; only operators send") }
         guard !stopping else { throw .unavailable("the node is shutting down") }
         guard !notifications.isEmpty, notifications.count <= Self.maximumBatch else {
             throw .invalidNotification([ValidationProblem(path: "", message: "a batch holds 1 to \(Self.maximumBatch) notifications, not \(notifications.count)")])
         }
+        let request = SubmitRequest(notifications: notifications, actor: actor, positioned: positioned)
+        guard submitting else {
+            submitting = true
+            let result = await submitTogether([request])[0]
+            drainSubmissions()
+            return try result.get()
+        }
+        let result = await withCheckedContinuation { waiting in submissionQueue.append((request, waiting)) }
+        return try result.get()
+    }
+
+    /// Submits what waited meanwhile, as one group, on a task of its own: the request
+    /// that started it already has its answer. Clears `submitting` when nothing waits.
+    private func drainSubmissions() {
+        guard !submissionQueue.isEmpty else { submitting = false; return }
+        let group = submissionQueue
+        submissionQueue = []
+        Task {
+            let results = await submitTogether(group.map(\.request))
+            for ((_, waiting), result) in zip(group, results) { waiting.resume(returning: result) }
+            drainSubmissions()
+        }
+    }
+
+    /// Requests submitted as one group, each all or nothing and each with its own
+    /// outcome: a problem with one refuses only that request. The notifications of the
+    /// group are sealed together, logged with one append and queued to each link in
+    /// one hop, in the order of the requests.
+    private func submitTogether(_ requests: [SubmitRequest]) async -> [Result<[Submission], NodeError>] {
+        var results = [Result<[Submission], NodeError>?](repeating: nil, count: requests.count)
         // Set only when it differs: any change makes sealing check the notification again.
-        let batch = notifications.map { notification in
-            var notification = notification
-            if notification.sender != configuration.center { notification.sender = configuration.center }
-            return notification
+        let batches = requests.map { request in
+            request.notifications.map { notification in
+                var notification = notification
+                if notification.sender != configuration.center { notification.sender = configuration.center }
+                return notification
+            }
         }
         // Validated where it is sealed, off the actor (`seal`).
         let known = Set(configuration.peers.map(\.center))
-        var perRecipient: [CenterID: Int] = [:]
-        for notification in batch {
-            if let stranger = notification.recipients.first(where: { !known.contains($0) }) { throw .unknownRecipient(stranger) }
-            for recipient in Set(notification.recipients) { perRecipient[recipient, default: 0] += 1 }
-        }
-        for (recipient, count) in perRecipient {
-            if let link = peers[recipient], link.backlog.load(ordering: .relaxed) + count > configuration.limits.queueDepth {
-                throw .unavailable("\(configuration.limits.queueDepth) notifications already wait for \(recipient) (limits.queueDepth)")
+        var backlog: [CenterID: Int] = [:]
+        var claimed: Set<UUID> = []
+        for (number, batch) in batches.enumerated() {
+            do throws(NodeError) {
+                var perRecipient: [CenterID: Int] = [:]
+                for notification in batch {
+                    if let stranger = notification.recipients.first(where: { !known.contains($0) }) { throw .unknownRecipient(stranger) }
+                    for recipient in Set(notification.recipients) { perRecipient[recipient, default: 0] += 1 }
+                }
+                for (recipient, count) in perRecipient {
+                    if let link = peers[recipient],
+                       link.backlog.load(ordering: .relaxed) + backlog[recipient, default: 0] + count > configuration.limits.queueDepth {
+                        throw .unavailable("\(configuration.limits.queueDepth) notifications already wait for \(recipient) (limits.queueDepth)")
+                    }
+                }
+                try checkNewIDs(batch.map(\.id), claimed: claimed)
+                for (recipient, count) in perRecipient { backlog[recipient, default: 0] += count }
+                claimed.formUnion(batch.map(\.id))
+            } catch {
+                results[number] = .failure(error)
             }
         }
-        try checkNewIDs(batch.map(\.id))
-        let outcomes = await Self.seal(batch, by: actor, crypto: crypto)
-        var sealed: [(envelope: Envelope, action: OperatorAction)] = []
-        for (position, outcome) in outcomes.enumerated() {
-            switch outcome {
-            case .success(let item): sealed.append(item)
-            case .failure(.invalidNotification(let problems)) where positioned:
-                throw .invalidNotification(problems.map { ValidationProblem(path: "/\(position)" + $0.path, message: $0.message) })
-            case .failure(let failure): throw failure
+        // Every notification of the requests still standing, sealed on every core at once.
+        let standing = batches.indices.filter { results[$0] == nil }
+        let outcomes = await Self.seal(standing.flatMap { number in batches[number].map { ($0, requests[number].actor) } }, crypto: crypto)
+        var sealedOf: [Int: [(envelope: Envelope, action: OperatorAction)]] = [:]
+        var next = 0
+        for number in standing {
+            let count = batches[number].count
+            defer { next += count }
+            do throws(NodeError) {
+                var sealed: [(envelope: Envelope, action: OperatorAction)] = []
+                for (position, outcome) in outcomes[next..<next + count].enumerated() {
+                    switch outcome {
+                    case .success(let item): sealed.append(item)
+                    case .failure(.invalidNotification(let problems)) where requests[number].positioned:
+                        throw .invalidNotification(problems.map { ValidationProblem(path: "/\(position)" + $0.path, message: $0.message) })
+                    case .failure(let failure): throw failure
+                    }
+                }
+                // The actor is reentrant: an id may have been logged while this sealed.
+                try checkNewIDs(sealed.map(\.envelope.id))
+                sealedOf[number] = sealed
+            } catch {
+                results[number] = .failure(error)
             }
         }
-        try checkNewIDs(sealed.map(\.envelope.id))
+        let logged = standing.filter { sealedOf[$0] != nil }
+        guard !logged.isEmpty else { return results.map { $0! } }
         let placed: [(index: UInt64, time: Date)]
         do {
-            // One batch: consecutive entries made durable by the same fdatasync.
-            placed = try await append(sealed.flatMap { [(.sent, $0.envelope.bytes, .envelope($0.envelope)), (.operatorAction, $0.action.encoded(), .action($0.action))] })
+            // One group: consecutive entries made durable by the same fdatasync.
+            placed = try await append(logged.flatMap { sealedOf[$0]! }.flatMap {
+                [(.sent, $0.envelope.bytes, .envelope($0.envelope)), (.operatorAction, $0.action.encoded(), .action($0.action))]
+            })
         } catch {
-            logger.error("cannot log a submission", metadata: ["envelopes": "\(sealed.map(\.envelope.id))", "error": "\(error)"])
-            throw .unavailable("the log refused the write (\(error)); nothing was sent")
+            logger.error("cannot log a submission", metadata: ["envelopes": "\(logged.flatMap { sealedOf[$0]! }.map(\.envelope.id))", "error": "\(error)"])
+            for number in logged { results[number] = .failure(.unavailable("the log refused the write (\(error)); nothing was sent")) }
+            return results.map { $0! }
         }
-        Metrics.Counter(label: "iias_sent_total").increment(by: sealed.count)
-        var submissions: [Submission] = []
-        for ((envelope, _), (notification, position)) in zip(sealed, zip(batch, stride(from: 0, to: placed.count, by: 2))) {
-            let index = placed[position].index
-            if awaitingReceipts.count < Self.awaitingReceiptsLimit { awaitingReceipts[index] = envelope.sha256 }
-            logger.info("submitted", metadata: ["envelope": "\(envelope.id)", "user": "\(actor.user)", "uid": "\(actor.uid)",
-                                                "recipients": "\(notification.recipients.map(\.rawValue).joined(separator: ","))",
-                                                "index": "\(index)"])
-            submissions.append(Submission(id: envelope.id, logIndex: index, recipients: notification.recipients.sorted()))
+        var entry = 0
+        var addressed: [CenterID: [(UUID, [UInt8])]] = [:]
+        for number in logged {
+            let actor = requests[number].actor
+            var submissions: [Submission] = []
+            for ((envelope, _), notification) in zip(sealedOf[number]!, batches[number]) {
+                let index = placed[entry].index
+                entry += 2
+                if awaitingReceipts.count < Self.awaitingReceiptsLimit { awaitingReceipts[index] = envelope.sha256 }
+                logger.info("submitted", metadata: ["envelope": "\(envelope.id)", "user": "\(actor.user)", "uid": "\(actor.uid)",
+                                                    "recipients": "\(notification.recipients.map(\.rawValue).joined(separator: ","))",
+                                                    "index": "\(index)"])
+                submissions.append(Submission(id: envelope.id, logIndex: index, recipients: notification.recipients.sorted()))
+                for recipient in Set(notification.recipients) { addressed[recipient, default: []].append((envelope.id, envelope.bytes)) }
+            }
+            Metrics.Counter(label: "iias_sent_total").increment(by: submissions.count)
+            results[number] = .success(submissions)
         }
         // "Queued" is told before the links get them: a receipt may be logged while this waits.
         if !subscribers.isEmpty {
-            for (envelope, _) in sealed {
-                for delivery in ledger.outgoing[envelope.id]?.delivery.values ?? [] { emit(.delivery(id: envelope.id, recipient: delivery)) }
+            for number in logged {
+                for (envelope, _) in sealedOf[number]! {
+                    for delivery in ledger.outgoing[envelope.id]?.delivery.values ?? [] { emit(.delivery(id: envelope.id, recipient: delivery)) }
+                }
             }
         }
-        for recipient in perRecipient.keys.sorted(by: { $0.rawValue < $1.rawValue }) {
-            let addressed = zip(sealed, batch).filter { $0.1.recipients.contains(recipient) }.map { ($0.0.envelope.id, $0.0.envelope.bytes) }
-            await peers[recipient]?.enqueue(addressed)
+        for recipient in addressed.keys.sorted(by: { $0.rawValue < $1.rawValue }) {
+            await peers[recipient]?.enqueue(addressed[recipient]!)
         }
-        return submissions
+        return results.map { $0! }
+    }
+
+    /// One request to submit: its notifications (all or nothing), who asked, and whether
+    /// problems name a notification's position (a batch request).
+    struct SubmitRequest: Sendable {
+        var notifications: [FormalNotification]
+        var actor: Actor
+        var positioned: Bool
     }
 
     /// The most notifications one batch submits.
     public static let maximumBatch = 256
 
-    /// Refuses ids already sent, or given twice in one batch.
-    private func checkNewIDs(_ ids: [UUID]) throws(NodeError) {
+    /// Refuses ids already sent, given twice in one batch, or `claimed` by a request
+    /// submitted in the same group before this one.
+    private func checkNewIDs(_ ids: [UUID], claimed: Set<UUID> = []) throws(NodeError) {
         var seen: Set<UUID> = []
         for (position, id) in ids.enumerated() {
             guard seen.insert(id).inserted else {
                 throw .invalidNotification([ValidationProblem(path: "/\(position)/id", message: "the same id as an earlier notification of this batch")])
             }
-            guard ledger.outgoingPosition(id) == nil else { throw .unavailable("notification id \(id) was already sent") }
+            guard ledger.outgoingPosition(id) == nil, !claimed.contains(id) else { throw .unavailable("notification id \(id) was already sent") }
         }
     }
 
-    /// Seals each of a batch (`seal(_:by:crypto:)`) off the actor, one task per core: the
-    /// actor is free meanwhile, so concurrent submissions seal on every core.
-    nonisolated static func seal(_ batch: [FormalNotification], by actor: Actor,
+    /// Seals each notification for its actor (`seal(_:by:crypto:)`) off the actor, one
+    /// task per core: the actor is free meanwhile.
+    nonisolated static func seal(_ work: [(notification: FormalNotification, actor: Actor)],
                                  crypto: NodeCrypto) async -> [Result<(envelope: Envelope, action: OperatorAction), NodeError>] {
-        await concurrentMap(batch) { notification in
+        await concurrentMap(work) { notification, actor in
             Result { () throws(NodeError) in try seal(notification, by: actor, crypto: crypto) }
         }
     }

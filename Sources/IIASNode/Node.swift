@@ -40,6 +40,9 @@ public actor Node: NodeOperations {
     /// Entries the newest ledger snapshot covers.
     var snapshotSize: UInt64 = 0
     var background: [Task<Void, Never>] = []
+    /// A submission group is being sealed or logged (`submit`); requests wait here meanwhile.
+    var submitting = false
+    var submissionQueue: [(request: SubmitRequest, waiting: CheckedContinuation<Result<[Submission], NodeError>, Never>)] = []
     public let started = Date()
 
     /// Listing fields of a received notification, decrypted on demand, kept in memory only.

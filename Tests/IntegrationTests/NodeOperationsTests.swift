@@ -89,6 +89,80 @@ final class NodeOperationsTests: XCTestCase {
         XCTAssertTrue(empty.stderr.contains("no drafts"), empty.stderr)
     }
 
+    /// Requests that arrive together are sealed and logged as one group, yet each keeps
+    /// its own outcome: a bad request is refused alone, a batch stays all or nothing, an
+    /// id claimed twice at once is sent once, and every accepted one is delivered.
+    func testConcurrentSubmissionsEachKeepTheirOwnOutcome() async throws {
+        let cluster = try NodeCluster(["AZ", "GE"])
+        try cluster.startAll()
+        let client = cluster.client("AZ")
+        let shared = UUID().uuidString.lowercased()
+        enum Kind: Sendable { case good, stranger, empty, sameID, badBatch, goodBatch }
+        let kinds: [Kind] = Array(repeating: .good, count: 40) + [.stranger, .empty, .sameID, .sameID, .badBatch, .goodBatch]
+        func draft(_ subject: String, to recipients: [String] = ["GE"], id: String? = nil) -> [UInt8] {
+            var object = try! JSONSerialization.jsonObject(with: Data(LocalCluster.draftJSON(to: recipients, subject: subject))) as! [String: Any]
+            if let id { object["id"] = id }
+            return Array(try! JSONSerialization.data(withJSONObject: object))
+        }
+        let outcomes = await withTaskGroup(of: (Int, Result<[Submission], any Error>).self) { group in
+            for (number, kind) in kinds.enumerated() {
+                group.addTask {
+                    let result: Result<[Submission], any Error>
+                    do {
+                        switch kind {
+                        case .good: result = .success([try await client.submit(json: draft("Together \(number)"))])
+                        case .stranger: result = .success([try await client.submit(json: draft("To nobody", to: ["ZZ"]))])
+                        case .empty: result = .success([try await client.submit(json: draft(""))])
+                        case .sameID: result = .success([try await client.submit(json: draft("Same id \(number)", id: shared))])
+                        case .badBatch: result = .success(try await client.submit(batch: [draft("Batch ok"), draft(""), draft("Batch ok too")]))
+                        case .goodBatch: result = .success(try await client.submit(batch: [draft("Batch a"), draft("Batch b")]))
+                        }
+                    } catch {
+                        result = .failure(error)
+                    }
+                    return (number, result)
+                }
+            }
+            var outcomes: [Int: Result<[Submission], any Error>] = [:]
+            for await (number, result) in group { outcomes[number] = result }
+            return outcomes
+        }
+        func refusal(_ number: Int) -> (status: Int, problems: [String])? {
+            guard case .failure(LocalAPIClient.Failure.refused(let status, let body))? = outcomes[number] else { return nil }
+            return (status, body.problems?.map(\.path) ?? [])
+        }
+        var accepted: [Submission] = []
+        for (number, kind) in kinds.enumerated() {
+            switch kind {
+            case .good, .goodBatch:
+                let outcome = outcomes[number]
+                let submissions = try XCTUnwrap(try? outcome?.get(), "request \(number) (\(kind)) was refused: \(String(describing: outcome))")
+                XCTAssertEqual(submissions.count, kind == .good ? 1 : 2)
+                accepted += submissions
+            case .stranger:
+                XCTAssertEqual(refusal(number)?.status, 422, "\(String(describing: outcomes[number]))")
+            case .empty:
+                XCTAssertEqual(refusal(number)?.status, 422)
+                XCTAssertEqual(refusal(number)?.problems, ["/subject"])
+            case .badBatch:
+                XCTAssertEqual(refusal(number)?.status, 422)
+                XCTAssertEqual(refusal(number)?.problems, ["/1/subject"])
+            case .sameID:
+                break
+            }
+        }
+        let sameID = kinds.indices.filter { kinds[$0] == .sameID }
+        let sentOnce = sameID.compactMap { try? outcomes[$0]?.get() }.flatMap { $0 }
+        XCTAssertEqual(sentOnce.map { $0.id.uuidString.lowercased() }, [shared], "one of the two requests with the same id is sent")
+        XCTAssertEqual(sameID.compactMap { refusal($0)?.status }, [503], "the other is refused as already sent")
+        accepted += sentOnce
+        XCTAssertEqual(Set(accepted.map(\.logIndex)).count, accepted.count, "each notification has its own log entry")
+        let ids = Set(accepted.map(\.id))
+        try await eventually("every accepted notification in GE's inbox") {
+            Set(try await cluster.client("GE").inbox().map(\.id)) == ids
+        }
+    }
+
     func testWatchFollowsArrivalsAsTheyHappen() async throws {
         let cluster = try NodeCluster(["AZ", "GE"])
         try cluster.startAll()
