@@ -44,7 +44,9 @@ public struct Notification: Codable, Sendable, Equatable {
     public var attachments: [Attachment] { didSet { checkedAsIs = false } }
 
     /// This value, as it is now, passed every check (`checked`): sealing it then only
-    /// writes it. Any change clears the mark; it is not part of the value (`==`, JSON).
+    /// writes it. Any change clears the mark (every stored property's `didSet` — a new
+    /// property needs one too); it is not part of the value (`==`, JSON). A recipient
+    /// checks every notification it opens whatever the sender's build did.
     var checkedAsIs: CheckedMark = false
 
     /// The version this library writes and the only one it reads.
