@@ -50,4 +50,28 @@ final class CheckedOnceTests: XCTestCase {
         case .failure(let invalid): invalid.problems.map(\.path)
         }
     }
+
+    /// Every stored property clears the mark when set, and the list below is every
+    /// stored property there is: a property added without clearing it fails here.
+    func testEveryStoredPropertyClearsTheMark() throws {
+        func resets<Value>(_ path: WritableKeyPath<Notification, Value>) -> (inout Notification) -> Void {
+            { notification in notification[keyPath: path] = notification[keyPath: path] }
+        }
+        let setters: [String: (inout Notification) -> Void] = [
+            "version": resets(\.version), "id": resets(\.id), "sender": resets(\.sender), "recipients": resets(\.recipients),
+            "created": resets(\.created), "kind": resets(\.kind), "category": resets(\.category), "priority": resets(\.priority),
+            "handling": resets(\.handling), "evaluation": resets(\.evaluation), "subject": resets(\.subject),
+            "summary": resets(\.summary), "entities": resets(\.entities), "requestedAction": resets(\.requestedAction),
+            "references": resets(\.references), "inReplyTo": resets(\.inReplyTo), "validUntil": resets(\.validUntil),
+            "responseDeadline": resets(\.responseDeadline), "attachments": resets(\.attachments),
+        ]
+        let stored = Set(Mirror(reflecting: Sample.notification()).children.compactMap(\.label)).subtracting(["checkedAsIs"])
+        XCTAssertEqual(stored, Set(setters.keys), "a new stored property needs a didSet that clears checkedAsIs, and a line here")
+        for (name, set) in setters {
+            var notification = try parsed()
+            XCTAssertTrue(notification.checkedAsIs.isSet)
+            set(&notification)
+            XCTAssertFalse(notification.checkedAsIs.isSet, "setting \(name) keeps the mark")
+        }
+    }
 }
