@@ -70,7 +70,6 @@ extension Node {
         // Validated where it is sealed, off the actor (`seal`).
         let known = Set(configuration.peers.map(\.center))
         var backlog: [CenterID: Int] = [:]
-        var claimed: Set<UUID> = []
         for (number, batch) in batches.enumerated() {
             do throws(NodeError) {
                 var perRecipient: [CenterID: Int] = [:]
@@ -84,9 +83,8 @@ extension Node {
                         throw .unavailable("\(configuration.limits.queueDepth) notifications already wait for \(recipient) (limits.queueDepth)")
                     }
                 }
-                try checkNewIDs(batch.map(\.id), claimed: claimed)
+                try checkNewIDs(batch.map(\.id))
                 for (recipient, count) in perRecipient { backlog[recipient, default: 0] += count }
-                claimed.formUnion(batch.map(\.id))
             } catch {
                 results[number] = .failure(error)
             }
@@ -95,6 +93,9 @@ extension Node {
         let standing = batches.indices.filter { results[$0] == nil }
         let outcomes = await Self.seal(standing.flatMap { number in batches[number].map { ($0, requests[number].actor) } }, crypto: crypto)
         var sealedOf: [Int: [(envelope: Envelope, action: OperatorAction)]] = [:]
+        // Ids of the group's requests sealed so far: claimed only by a request that will be
+        // logged, so one refused for its content does not refuse another with the same id.
+        var claimed: Set<UUID> = []
         var next = 0
         for number in standing {
             let count = batches[number].count
@@ -110,7 +111,8 @@ extension Node {
                     }
                 }
                 // The actor is reentrant: an id may have been logged while this sealed.
-                try checkNewIDs(sealed.map(\.envelope.id))
+                try checkNewIDs(sealed.map(\.envelope.id), claimed: claimed)
+                claimed.formUnion(sealed.map(\.envelope.id))
                 sealedOf[number] = sealed
             } catch {
                 results[number] = .failure(error)
@@ -172,8 +174,8 @@ extension Node {
     /// The most notifications one batch submits.
     public static let maximumBatch = 256
 
-    /// Refuses ids already sent, given twice in one batch, or `claimed` by a request
-    /// submitted in the same group before this one.
+    /// Refuses ids already sent, given twice in one batch, or `claimed` by a request of
+    /// the same group that is being logged.
     private func checkNewIDs(_ ids: [UUID], claimed: Set<UUID> = []) throws(NodeError) {
         var seen: Set<UUID> = []
         for (position, id) in ids.enumerated() {
