@@ -75,16 +75,7 @@ final class TLSHandlerSocketTests: XCTestCase {
         let loop = group.next()
         let done = loop.makePromise(of: [Frame].self), peer = loop.makePromise(of: String.self)
         let collector = CollectFrames(expected: frames.count, done: done, peer: peer)
-        let client = try ClientBootstrap(group: loop)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandlers([
-                        TLSHandler(context: clientTLS, isServer: false, trust: trust, allowedPeers: ["GE"], handshakeTimeout: .seconds(5)),
-                        ByteToMessageHandler(FrameDecoder()), MessageToByteHandler(FrameEncoder()), collector,
-                    ])
-                }
-            }
-            .connect(to: server.localAddress!).wait()
+        let client = try tlsClient(on: loop, to: server.localAddress!, tls: clientTLS, trust: trust, collector: collector)
         defer { try? client.close().wait() }
         let timeout = loop.scheduleTask(in: .seconds(30)) { done.fail(ChannelError.connectTimeout(.seconds(30))) }
         for frame in frames { client.write(frame, promise: nil) }
@@ -94,6 +85,25 @@ final class TLSHandlerSocketTests: XCTestCase {
         timeout.cancel()
         XCTAssertEqual(echoed.count, frames.count)
         XCTAssertTrue(echoed == frames, "echoed frames differ")
+    }
+
+    /// A mutual-TLS client to GE on `loop` whose frames `collector` gathers; with
+    /// `encoder`, frames can also be written (without it, raw bytes).
+    func tlsClient(on loop: EventLoop, to address: SocketAddress, tls: OpenSSLContext, trust: TrustAnchor,
+                   collector: CollectFrames, encoder: Bool = true) throws -> Channel {
+        try ClientBootstrap(group: loop)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    var handlers: [any ChannelHandler] = [
+                        try TLSHandler(context: tls, isServer: false, trust: trust, allowedPeers: ["GE"], handshakeTimeout: .seconds(5)),
+                        ByteToMessageHandler(FrameDecoder()),
+                    ]
+                    if encoder { handlers.append(MessageToByteHandler(FrameEncoder())) }
+                    handlers.append(collector)
+                    try channel.pipeline.syncOperations.addHandlers(handlers)
+                }
+            }
+            .connect(to: address).wait()
     }
 
     /// Raw TCP client: sends `bytes` (maybe none) and reports when the server closed it.
@@ -138,16 +148,7 @@ final class TLSHandlerSocketTests: XCTestCase {
             let loop = group.next()
             let done = loop.makePromise(of: [Frame].self), peer = loop.makePromise(of: String.self)
             let collector = CollectFrames(expected: 1, done: done, peer: peer)
-            let hostile = try ClientBootstrap(group: loop)
-                .channelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandlers([
-                            TLSHandler(context: clientTLS, isServer: false, trust: trust, allowedPeers: ["GE"]),
-                            ByteToMessageHandler(FrameDecoder()), collector,
-                        ])
-                    }
-                }
-                .connect(to: server.localAddress!).wait()
+            let hostile = try tlsClient(on: loop, to: server.localAddress!, tls: clientTLS, trust: trust, collector: collector, encoder: false)
             let timeout = loop.scheduleTask(in: .seconds(10)) { done.fail(ChannelError.connectTimeout(.seconds(10))) }
             hostile.writeAndFlush(hostile.allocator.buffer(bytes: [0xFF, 0xFF, 0xFF, 0xFF, 0x02]), promise: nil)
             let reply = try done.futureResult.wait()
@@ -164,16 +165,7 @@ final class TLSHandlerSocketTests: XCTestCase {
             let loop = group.next()
             let done = loop.makePromise(of: [Frame].self), peer = loop.makePromise(of: String.self)
             let collector = CollectFrames(expected: 1, done: done, peer: peer)
-            let resetting = try ClientBootstrap(group: loop)
-                .channelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandlers([
-                            TLSHandler(context: clientTLS, isServer: false, trust: trust, allowedPeers: ["GE"]),
-                            ByteToMessageHandler(FrameDecoder()), collector,
-                        ])
-                    }
-                }
-                .connect(to: server.localAddress!).wait()
+            let resetting = try tlsClient(on: loop, to: server.localAddress!, tls: clientTLS, trust: trust, collector: collector, encoder: false)
             let timeout = loop.scheduleTask(in: .seconds(10)) { peer.fail(ChannelError.connectTimeout(.seconds(10))) }
             XCTAssertEqual(try peer.futureResult.wait(), "GE")
             timeout.cancel()
@@ -188,16 +180,7 @@ final class TLSHandlerSocketTests: XCTestCase {
         let loop = group.next()
         let done = loop.makePromise(of: [Frame].self), peer = loop.makePromise(of: String.self)
         let collector = CollectFrames(expected: 1, done: done, peer: peer)
-        let client = try ClientBootstrap(group: loop)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandlers([
-                        TLSHandler(context: clientTLS, isServer: false, trust: trust, allowedPeers: ["GE"]),
-                        ByteToMessageHandler(FrameDecoder()), MessageToByteHandler(FrameEncoder()), collector,
-                    ])
-                }
-            }
-            .connect(to: server.localAddress!).wait()
+        let client = try tlsClient(on: loop, to: server.localAddress!, tls: clientTLS, trust: trust, collector: collector)
         defer { try? client.close().wait() }
         let timeout = loop.scheduleTask(in: .seconds(10)) { done.fail(ChannelError.connectTimeout(.seconds(10))) }
         try client.writeAndFlush(Frame.ping([4, 2])).wait()
