@@ -19,9 +19,7 @@ public enum Merkle {
 
     /// k: the largest power of two smaller than n (n > 1).
     static func split(_ n: UInt64) -> UInt64 {
-        var k: UInt64 = 1
-        while k << 1 < n { k <<= 1 }
-        return k
+        1 << (63 - UInt64((n - 1).leadingZeroBitCount))
     }
 
     // MARK: Verification (RFC 9162 §2.1.3.2 and §2.1.4.2)
@@ -118,13 +116,26 @@ extension MerkleHashSource {
         return try path(leafIndex, 0, size)
     }
 
+    /// Walks from the root down to leaf `m` of D[start:end] and returns the siblings met
+    /// on the way, leaf first: the recursion of the RFC without an array per level.
     private func path(_ m: UInt64, _ start: UInt64, _ end: UInt64) throws -> [[UInt8]] {
-        let n = end - start
-        if n == 1 { return [] }
-        let k = Merkle.split(n)
-        // m < k: PATH(m, D[0:k]) : MTH(D[k:n]); else PATH(m - k, D[k:n]) : MTH(D[0:k]).
-        if m < k { return try path(m, start, start + k) + [subtreeHash(start + k, end)] }
-        return try path(m - k, start + k, end) + [subtreeHash(start, start + k)]
+        var (m, start, end) = (m, start, end)
+        var siblings: [[UInt8]] = []
+        siblings.reserveCapacity(64)
+        while end - start > 1 {
+            let k = Merkle.split(end - start)
+            // m < k: PATH(m, D[0:k]) : MTH(D[k:n]); else PATH(m - k, D[k:n]) : MTH(D[0:k]).
+            if m < k {
+                siblings.append(try subtreeHash(start + k, end))
+                end = start + k
+            } else {
+                siblings.append(try subtreeHash(start, start + k))
+                m -= k
+                start += k
+            }
+        }
+        siblings.reverse()
+        return siblings
     }
 
     /// PROOF(m, D[n]) = SUBPROOF(m, D[n], true) of RFC 9162 §2.1.4.1.
