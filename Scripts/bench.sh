@@ -22,6 +22,11 @@ node_count=${IIAS_BENCH_NODE_COUNT:-5000}
 bulk_count=${IIAS_BENCH_BULK_COUNT:-20000}
 build() { swift build -c release --scratch-path "$scratch" "$@"; }
 started=$SECONDS
+# What else ran: the machine's CPU time (and the hypervisor's steal) over the run, less
+# this script's own processes (their times, reaped), goes to the summary.
+machine_cpu() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $9 }' /proc/stat; }
+read -r busy_start steal_start < <(machine_cpu)
+load_start=$(cut -d' ' -f1 /proc/loadavg)
 
 printf '\033[1m==>\033[0m building release\n' >&2
 build --product iias-bench 2>&1 | tail -n 1
@@ -59,7 +64,7 @@ trap 'kill $server_pid 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
 st=$(openssl s_time -connect "127.0.0.1:$port" -new -time "$seconds" -cert "$az/tls.crt" -key "$az/tls.key" \
     -CAfile "$work/pki/ca.crt" 2>/dev/null | awk '/connections in .* real seconds/ {print $1 / $4; exit}')
-kill $server_pid 2>/dev/null || true
+kill $server_pid 2>/dev/null || true; wait $server_pid 2>/dev/null || true   # reaped: its CPU counts as the bench's own
 
 # OpenSSL's bulk cipher rate for the negotiated suite (TLS_AES_256_GCM_SHA384), 1 KiB blocks, one core.
 speed=$(openssl speed -evp aes-256-gcm -bytes 1024 -seconds "$seconds" 2>/dev/null | awk '/^AES-256-GCM/ {sub(/k$/, "", $2); print $2 * 1000 / 1e6; exit}')
@@ -96,5 +101,11 @@ build --product iias-scale-bench 2>&1 | tail -n 1
 printf '\n\033[1m==>\033[0m anchor: NATS JetStream on the same machine\n' >&2
 Scripts/bench/nats.sh "$node_count" "$bulk_count" || echo "  (the NATS step failed; the summary goes without it)"
 
-python3 Scripts/bench/summary.py .build/bench
+read -r busy_end steal_end < <(machine_cpu)
+times > "$work/times"   # a builtin, in this shell: a pipe's subshell would see no children
+own_seconds=$(tail -n 1 "$work/times" | awk '{ total = 0; for (i = 1; i <= NF; i++) { split($i, t, "m"); total += t[1] * 60 + t[2] } print total }')
+IIAS_BENCH_MACHINE_BUSY_SECONDS=$(( (busy_end - busy_start) / $(getconf CLK_TCK) )) \
+IIAS_BENCH_STEAL_SECONDS=$(( (steal_end - steal_start) / $(getconf CLK_TCK) )) \
+IIAS_BENCH_OWN_SECONDS=$own_seconds IIAS_BENCH_WALL_SECONDS=$((SECONDS - started)) IIAS_BENCH_LOAD_BEFORE=$load_start \
+    python3 Scripts/bench/summary.py .build/bench
 echo "  bench.sh took $((SECONDS - started)) s; the table is also in .build/bench/summary.json"

@@ -3,7 +3,7 @@
 # libsodium and OpenSSL development files, the openssl CLI, pkg-config, libfaketime (the
 # fault harness's clock-skew scenario), and Python's jsonschema with rfc3339-validator
 # (the independent validator the schema-agreement test runs).
-# Swift itself is not installed here: see README.md ("Fresh machine").
+# Swift itself is not installed here: see the top of README.md (Swift 6 must be on PATH).
 set -euo pipefail
 
 say() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }

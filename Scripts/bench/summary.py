@@ -235,13 +235,24 @@ if trace:
           f" (the floor's): the same call costs more among the nodes' other threads")
 else:
     print("  (no flash-trace.json: perf could not trace here, so the 1-in-flight split is not shown)")
+# Other work during the run: the machine's busy CPU time less the bench's own processes
+# (bench.sh passes both; run alone, the summary says only what it can).
 load1 = os.getloadavg()[0]
-print(f"  load average at the end: {load1:.1f} on {cores} cores"
-      + (" — other work was running; treat the figures as provisional" if load1 > cores * 0.75 else ""))
+env = os.environ
+others = None
+if all(k in env for k in ("IIAS_BENCH_MACHINE_BUSY_SECONDS", "IIAS_BENCH_OWN_SECONDS", "IIAS_BENCH_WALL_SECONDS")):
+    wall = max(1.0, float(env["IIAS_BENCH_WALL_SECONDS"]))
+    others = max(0.0, float(env["IIAS_BENCH_MACHINE_BUSY_SECONDS"]) - float(env["IIAS_BENCH_OWN_SECONDS"])) / (wall * cores)
+    steal = float(env.get("IIAS_BENCH_STEAL_SECONDS", "0")) / (wall * cores)
+    print(f"  other work during the run: {others:.0%} of the machine's CPU beside the bench's own processes"
+          f" (load average {env.get('IIAS_BENCH_LOAD_BEFORE', '?')} before it started); the hypervisor took {steal:.1%}"
+          + (" — treat the figures as provisional" if others > 0.10 or steal > 0.05 else ""))
+else:
+    print(f"  load average at the end: {load1:.1f} on {cores} cores (the bench's own processes count in it)")
 
 with open(os.path.join(folder, "summary.json"), "w") as f:
     json.dump({"iiasPerNotification": iias_does, "natsPerMessage": nats_does, "limits": limits, "rows": rows,
                "cpuPerNotification": {f"{r}x{i}{' batched' if b else ''}": dict(c.get("cpuMicroseconds") or {}, busy=c.get("cpuBusyFraction"))
                                       for (r, i, b), c in sorted(cases.items()) if c.get("cpuMicroseconds")},
-               "natsServer": (nats or {}).get("natsServer"), "loadAverage": load1, "flashTrace": trace},
+               "natsServer": (nats or {}).get("natsServer"), "loadAverage": load1, "otherWorkFraction": others, "flashTrace": trace},
               f, indent=2, sort_keys=True, ensure_ascii=False)
