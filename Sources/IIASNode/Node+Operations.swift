@@ -40,17 +40,35 @@ extension Node {
         return try result.get()
     }
 
-    /// Submits what waited meanwhile, as one group, on a task of its own: the request
+    /// Submits what waited meanwhile, as one group of at most `maximumGroup`
+    /// notifications (the rest go next), on a task of its own: the request
     /// that started it already has its answer. Clears `submitting` when nothing waits.
     private func drainSubmissions() {
         guard !submissionQueue.isEmpty else { submitting = false; return }
-        let group = submissionQueue
-        submissionQueue = []
+        let taken = Self.groupLength(submissionQueue.lazy.map(\.request.notifications.count))
+        let group = Array(submissionQueue.prefix(taken))
+        submissionQueue.removeFirst(taken)
         Task {
             let results = await submitTogether(group.map(\.request))
             for ((_, waiting), result) in zip(group, results) { waiting.resume(returning: result) }
             drainSubmissions()
         }
+    }
+
+    /// The most notifications one group seals and logs: a burst of large batches goes in
+    /// several groups, so that no group holds every waiting request's envelopes at once.
+    static let maximumGroup = 4 * maximumBatch
+
+    /// How many of the waiting requests (their notification counts, in order) the next
+    /// group takes: at least one, then as many as fit in `maximumGroup`.
+    static func groupLength(_ counts: some Sequence<Int>) -> Int {
+        var taken = 0, total = 0
+        for count in counts {
+            guard taken == 0 || total + count <= maximumGroup else { break }
+            taken += 1
+            total += count
+        }
+        return taken
     }
 
     /// Requests submitted as one group, each all or nothing and each with its own

@@ -97,8 +97,10 @@ final class NodeOperationsTests: XCTestCase {
         try cluster.startAll()
         let client = cluster.client("AZ")
         let shared = UUID().uuidString.lowercased()
-        enum Kind: Sendable { case good, stranger, empty, sameID, badBatch, goodBatch }
+        enum Kind: Sendable { case good, stranger, empty, sameID, badBatch, goodBatch, fullBatch }
+        // Five full batches are more than one group takes (Node.maximumGroup): the rest go next.
         let kinds: [Kind] = Array(repeating: .good, count: 40) + [.stranger, .empty, .sameID, .sameID, .badBatch, .goodBatch]
+            + Array(repeating: .fullBatch, count: 5)
         func draft(_ subject: String, to recipients: [String] = ["GE"], id: String? = nil) -> [UInt8] {
             var object = try! JSONSerialization.jsonObject(with: Data(LocalCluster.draftJSON(to: recipients, subject: subject))) as! [String: Any]
             if let id { object["id"] = id }
@@ -116,6 +118,8 @@ final class NodeOperationsTests: XCTestCase {
                         case .sameID: result = .success([try await client.submit(json: draft("Same id \(number)", id: shared))])
                         case .badBatch: result = .success(try await client.submit(batch: [draft("Batch ok"), draft(""), draft("Batch ok too")]))
                         case .goodBatch: result = .success(try await client.submit(batch: [draft("Batch a"), draft("Batch b")]))
+                        case .fullBatch:
+                            result = .success(try await client.submit(batch: (0..<Node.maximumBatch).map { draft("Full \(number).\($0)") }))
                         }
                     } catch {
                         result = .failure(error)
@@ -134,10 +138,10 @@ final class NodeOperationsTests: XCTestCase {
         var accepted: [Submission] = []
         for (number, kind) in kinds.enumerated() {
             switch kind {
-            case .good, .goodBatch:
+            case .good, .goodBatch, .fullBatch:
                 let outcome = outcomes[number]
                 let submissions = try XCTUnwrap(try? outcome?.get(), "request \(number) (\(kind)) was refused: \(String(describing: outcome))")
-                XCTAssertEqual(submissions.count, kind == .good ? 1 : 2)
+                XCTAssertEqual(submissions.count, kind == .good ? 1 : kind == .goodBatch ? 2 : Node.maximumBatch)
                 accepted += submissions
             case .stranger:
                 XCTAssertEqual(refusal(number)?.status, 422, "\(String(describing: outcomes[number]))")
