@@ -117,9 +117,13 @@ public actor Node: NodeOperations {
         let crypto = self.crypto
         let maxFrame = configuration.limits.maxFrameBytes
         let window = configuration.limits.window
+        let connections = ConnectionLimiter(total: configuration.limits.maxPeerConnections,
+                                            perAddress: configuration.limits.maxPeerConnectionsPerAddress,
+                                            what: "peer", metric: "iias_peer_connections_refused_total", logger: logger)
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { [weak self] channel in
+                guard connections.admit(channel) else { return channel.eventLoop.makeSucceededVoidFuture() }
                 let inbox = FrameInbox(limit: window)
                 let allowed = self?.allowedPeers.withLock { $0 } ?? []
                 return PeerPipeline.configure(channel, crypto: self?.crypto ?? crypto, isServer: true, allowed: allowed,

@@ -56,6 +56,13 @@ public struct NodeConfiguration: Sendable, Equatable {
         /// fdatasyncs then write data, not a new size; 0 turns it off (a disk whose bound is
         /// bandwidth rather than latency may do better without).
         public var logPreallocationBytes: Int = LogStore.defaultPreallocation
+        /// Peer connections open at once (handshaking or established), and from one IP
+        /// address: past them a new connection is closed as it is accepted, so a flood of
+        /// connections cannot take the descriptors the log and real peers need.
+        public var maxPeerConnections: Int = 256
+        public var maxPeerConnectionsPerAddress: Int = 16
+        /// Local API connections open at once (each event stream holds one).
+        public var maxAPIConnections: Int = 256
     }
 
     public var center: CenterID
@@ -172,6 +179,10 @@ public struct NodeConfiguration: Sendable, Equatable {
         limits.maxRequestBytes = try values.int("limits.maxRequestBytes", default: limits.maxRequestBytes, in: 4096...(64 << 20))
         limits.maxEventBacklogBytes = try values.int("limits.maxEventBacklogBytes", default: limits.maxEventBacklogBytes, in: 4096...(1 << 30))
         limits.logPreallocationBytes = try values.int("limits.logPreallocationBytes", default: limits.logPreallocationBytes, in: 0...(64 << 20))
+        limits.maxPeerConnections = try values.int("limits.maxPeerConnections", default: limits.maxPeerConnections, in: 1...65_536)
+        limits.maxPeerConnectionsPerAddress = try values.int("limits.maxPeerConnectionsPerAddress", default: limits.maxPeerConnectionsPerAddress,
+                                                             in: 1...limits.maxPeerConnections)
+        limits.maxAPIConnections = try values.int("limits.maxAPIConnections", default: limits.maxAPIConnections, in: 1...65_536)
         self.limits = limits
         treeHeadIntervalSeconds = try values.double("treeHeadIntervalSeconds", default: 60, in: 1...86_400)
         envelopeVersion = UInt8(try values.int("envelopeVersion", default: Int(Envelope.currentVersion),

@@ -98,7 +98,8 @@ struct NodeCommand: AsyncParsableCommand {
                 LocalAPIServer(socketPath: configuration.socketPath, group: configuration.socketGroup, users: configuration.users,
                                operations: node, center: configuration.center,
                                maxRequestBytes: configuration.limits.maxRequestBytes,
-                               maxEventBacklogBytes: configuration.limits.maxEventBacklogBytes, logger: logger) { ready.report(nil) },
+                               maxEventBacklogBytes: configuration.limits.maxEventBacklogBytes,
+                               maxConnections: configuration.limits.maxAPIConnections, logger: logger) { ready.report(nil) },
             ]
             if let metrics = configuration.metrics {
                 services.append(MetricsEndpoint(host: metrics.host, port: metrics.port, registry: registry, logger: logger))

@@ -29,6 +29,8 @@ final class ConfigurationTests: XCTestCase {
         XCTAssertEqual(configuration.limits.window, 64)
         XCTAssertEqual(configuration.limits.maxEventBacklogBytes, 8 << 20)
         XCTAssertEqual(configuration.limits.logPreallocationBytes, 1 << 20)
+        XCTAssertEqual([configuration.limits.maxPeerConnections, configuration.limits.maxPeerConnectionsPerAddress,
+                        configuration.limits.maxAPIConnections], [256, 16, 256])
         XCTAssertNil(configuration.metrics)
         XCTAssertEqual(configuration.envelopeVersion, 2, "version 2 unless a peer needs version 1")
         XCTAssertNoThrow(try configuration.checkKeysAndCertificates())
@@ -58,6 +60,9 @@ final class ConfigurationTests: XCTestCase {
             ("limits", ["window": 0], "limits.window"), ("limits", ["maxFrameBytes": "big"], "limits.maxFrameBytes"),
             ("limits", ["maxEventBacklogBytes": 100], "limits.maxEventBacklogBytes"),
             ("limits", ["logPreallocationBytes": -1], "limits.logPreallocationBytes"),
+            ("limits", ["maxPeerConnections": 0], "limits.maxPeerConnections"),
+            ("limits", ["maxPeerConnections": 8, "maxPeerConnectionsPerAddress": 9], "limits.maxPeerConnectionsPerAddress"),
+            ("limits", ["maxAPIConnections": 0], "limits.maxAPIConnections"),
             ("envelopeVersion", 3, "envelopeVersion"), ("envelopeVersion", 0, "envelopeVersion"),
             ("envelopeVersion", "two", "envelopeVersion"),
         ]

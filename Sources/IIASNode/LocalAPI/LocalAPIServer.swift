@@ -17,11 +17,12 @@ public final class LocalAPIServer: Service, Sendable {
     let logger: Logger
     let maxRequestBytes: Int
     let maxEventBacklogBytes: Int
+    let connections: ConnectionLimiter
     let idleTimeout: TimeAmount
     let onReady: @Sendable () -> Void
 
     public init(socketPath: String, group: String?, users: [String: Role], operations: any NodeOperations,
-                center: CenterID, maxRequestBytes: Int = 2 << 20, maxEventBacklogBytes: Int = 8 << 20,
+                center: CenterID, maxRequestBytes: Int = 2 << 20, maxEventBacklogBytes: Int = 8 << 20, maxConnections: Int = 256,
                 idleTimeout: TimeAmount = LocalAPIServer.defaultIdleTimeout, logger: Logger,
                 onReady: @escaping @Sendable () -> Void = {}) {
         self.socketPath = socketPath
@@ -31,6 +32,7 @@ public final class LocalAPIServer: Service, Sendable {
         self.logger = logger
         self.maxRequestBytes = maxRequestBytes
         self.maxEventBacklogBytes = maxEventBacklogBytes
+        connections = ConnectionLimiter(total: maxConnections, what: "local API", metric: "iias_api_connections_refused_total", logger: logger)
         router = APIRouter(operations: operations, users: users, center: center, logger: logger)
     }
 
@@ -51,11 +53,14 @@ public final class LocalAPIServer: Service, Sendable {
     public func bind() async throws -> Channel {
         try removeStaleSocket()
         let router = self.router, limit = maxRequestBytes, backlog = maxEventBacklogBytes, logger = self.logger, idle = idleTimeout
+        let connections = self.connections
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .childChannelInitializer { channel in
+                // Past `limits.maxAPIConnections` a connection is closed as it is accepted.
+                guard connections.admit(channel) else { return channel.eventLoop.makeSucceededVoidFuture() }
                 // The node writes only headers of its own, fixed names and values: checking
                 // them on every response would cost each answer and event line a handler pass.
-                channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true, withOutboundHeaderValidation: false).flatMap {
+                return channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true, withOutboundHeaderValidation: false).flatMap {
                     // A connection that sends nothing for a minute is closed (idle clients do
                     // not pile up descriptors), unless it follows the event stream, whose
                     // heartbeat every 15 s finds a vanished client. Reads only: timing writes

@@ -1,0 +1,90 @@
+import Foundation
+import Logging
+import Metrics
+import NIOCore
+import Synchronization
+
+/// Bounds the connections a listener holds open: at most `total`, and at most
+/// `perAddress` from one remote address. A connection past either bound is closed as it
+/// is accepted — before TLS or HTTP spend anything on it — so that a flood of connections
+/// (from the network, or a runaway local script) cannot take the descriptors and memory
+/// the log and the real peers need. Refusals are counted in a metric and logged at most
+/// once every `warningInterval`, so the flood cannot fill the log either.
+final class ConnectionLimiter: Sendable {
+    let total: Int
+    let perAddress: Int
+    private let what: String
+    private let refusals: Metrics.Counter
+    private let logger: Logger
+    private static let warningInterval: Duration = .seconds(10)
+
+    private struct State {
+        var open = 0
+        var byAddress: [String: Int] = [:]
+        var refusedSinceWarning = 0
+        var lastWarning: ContinuousClock.Instant?
+    }
+    private let state = Mutex(State())
+
+    /// `what` names the listener and its limit keys in the warning, e.g. "peer".
+    init(total: Int, perAddress: Int = .max, what: String, metric: String, logger: Logger) {
+        self.total = total
+        self.perAddress = perAddress
+        self.what = what
+        self.refusals = Metrics.Counter(label: metric)
+        self.logger = logger
+    }
+
+    /// Takes a place for a connection from `address` (nil: no address, e.g. a Unix
+    /// socket), or returns false when a bound is reached. Each `true` needs one `release`.
+    func admit(_ address: String?) -> Bool {
+        let warning: (refused: Int, open: Int)? = state.withLock { state in
+            let fromAddress = address.map { state.byAddress[$0, default: 0] } ?? 0
+            if state.open < total, fromAddress < perAddress {
+                state.open += 1
+                if let address { state.byAddress[address] = fromAddress + 1 }
+                return nil
+            }
+            state.refusedSinceWarning += 1
+            let now = ContinuousClock.now
+            guard state.lastWarning.map({ now - $0 >= Self.warningInterval }) ?? true else { return (0, 0) }
+            state.lastWarning = now
+            defer { state.refusedSinceWarning = 0 }
+            return (state.refusedSinceWarning, state.open)
+        }
+        guard let warning else { return true }
+        refusals.increment()
+        if warning.refused > 0 {
+            logger.warning("refusing \(what) connections: at the limit", metadata: [
+                "refusedSinceLastWarning": "\(warning.refused)", "open": "\(warning.open)",
+                "address": "\(address ?? "local")", "limits": "\(total) in all, \(perAddress == .max ? "any" : String(perAddress)) from one address",
+            ])
+        }
+        return false
+    }
+
+    /// Gives back the place `admit(address)` took.
+    func release(_ address: String?) {
+        state.withLock { state in
+            state.open -= 1
+            if let address, let count = state.byAddress[address] {
+                state.byAddress[address] = count > 1 ? count - 1 : nil
+            }
+        }
+    }
+
+    /// Admits `channel` (closing it at once when a bound is reached) and gives its place
+    /// back when it closes. True when admitted: the caller builds its pipeline.
+    func admit(_ channel: Channel) -> Bool {
+        let address = channel.remoteAddress?.ipAddress
+        guard admit(address) else {
+            channel.close(promise: nil)
+            return false
+        }
+        channel.closeFuture.whenComplete { _ in self.release(address) }
+        return true
+    }
+
+    /// Connections open now (for tests and status).
+    var openCount: Int { state.withLock { $0.open } }
+}
