@@ -76,4 +76,14 @@ final class ConnectionLimitTests: XCTestCase {
         }
         XCTAssertTrue(cluster.isRunning("AZ"))
     }
+
+    /// A program that makes a client per call (as tests and short scripts do) gives each
+    /// connection back when the client goes: twenty in turn fit under a limit of four.
+    func testAClientThatGoesAwayClosesTheConnectionItKept() async throws {
+        let cluster = try NodeCluster(["AZ", "GE"], extra: ["limits": ["maxAPIConnections": 4]])
+        try cluster.start("AZ")
+        for call in 0..<20 {
+            do { _ = try await cluster.client("AZ").status() } catch { return XCTFail("call \(call) with a new client: \(error)") }
+        }
+    }
 }

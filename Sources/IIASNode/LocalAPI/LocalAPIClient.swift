@@ -234,6 +234,13 @@ final class APIConnectionPool: Sendable {
         return fresh
     }
 
+    /// A client that goes away closes the connections it kept: each would otherwise hold
+    /// a descriptor here and one of the node's `limits.maxAPIConnections` places until the
+    /// node's idle close, a minute later.
+    deinit {
+        for kept in connections.withLock({ $0 }) { kept.connection.channel.close(promise: nil) }
+    }
+
     func give(_ connection: APIConnection) {
         let kept = connections.withLock { list in
             guard list.count < Self.maximumIdle else { return false }
