@@ -38,29 +38,35 @@ final class ConnectionLimiter: Sendable {
     /// Takes a place for a connection from `address` (nil: no address, e.g. a Unix
     /// socket), or returns false when a bound is reached. Each `true` needs one `release`.
     func admit(_ address: String?) -> Bool {
-        let warning: (refused: Int, open: Int)? = state.withLock { state in
+        enum Decision { case admitted, refused, refusedWithWarning(refused: Int, open: Int) }
+        let decision: Decision = state.withLock { state in
             let fromAddress = address.map { state.byAddress[$0, default: 0] } ?? 0
             if state.open < total, fromAddress < perAddress {
                 state.open += 1
                 if let address { state.byAddress[address] = fromAddress + 1 }
-                return nil
+                return .admitted
             }
             state.refusedSinceWarning += 1
             let now = ContinuousClock.now
-            guard state.lastWarning.map({ now - $0 >= Self.warningInterval }) ?? true else { return (0, 0) }
+            guard state.lastWarning.map({ now - $0 >= Self.warningInterval }) ?? true else { return .refused }
             state.lastWarning = now
             defer { state.refusedSinceWarning = 0 }
-            return (state.refusedSinceWarning, state.open)
+            return .refusedWithWarning(refused: state.refusedSinceWarning, open: state.open)
         }
-        guard let warning else { return true }
-        refusals.increment()
-        if warning.refused > 0 {
+        switch decision {
+        case .admitted:
+            return true
+        case .refused:
+            refusals.increment()
+            return false
+        case .refusedWithWarning(let refused, let open):
+            refusals.increment()
             logger.warning("refusing \(what) connections: at the limit", metadata: [
-                "refusedSinceLastWarning": "\(warning.refused)", "open": "\(warning.open)",
-                "address": "\(address ?? "local")", "limits": "\(total) in all, \(perAddress == .max ? "any" : String(perAddress)) from one address",
+                "refusedSinceLastWarning": "\(refused)", "open": "\(open)", "address": "\(address ?? "local")",
+                "limits": "\(total) in all, \(perAddress == .max ? "any" : String(perAddress)) from one address",
             ])
+            return false
         }
-        return false
     }
 
     /// Gives back the place `admit(address)` took.
