@@ -32,6 +32,28 @@ printf '\033[1m==>\033[0m building release\n' >&2
 build --product iias-bench 2>&1 | tail -n 1
 bin=$(build --show-bin-path)
 
+# Each measuring step runs under a budget, and all of them under one deadline (9 minutes
+# after the first build): a step that overruns is stopped — SIGTERM, on which the
+# harnesses stop the nodes they started — and the summary goes without it, so the run
+# ends in bounded time whatever hangs.
+deadline=$((SECONDS + ${IIAS_BENCH_DEADLINE_SECONDS:-540}))
+budget() {
+    local seconds=$1 name=$2 status=0
+    shift 2
+    local left=$((deadline - SECONDS))
+    [ "$left" -lt "$seconds" ] && seconds=$left
+    if [ "$seconds" -le 0 ]; then
+        echo "  ($name skipped: the run's deadline has passed)"
+        return 0
+    fi
+    timeout --kill-after=20 "$seconds" "$@" || status=$?
+    if [ "$status" = 124 ] || [ "$status" = 137 ]; then
+        echo "  ($name took more than its ${seconds} s and was stopped)"
+        return 0
+    fi
+    return "$status"
+}
+
 work=$(mktemp -d "${TMPDIR:-/tmp}/iias-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 Scripts/pki.sh -q init-ca "$work/pki"
@@ -42,16 +64,16 @@ rm -f .build/bench/*.json   # the summary reads this run's files only
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "libsodium $(pkg-config --modversion libsodium), $(openssl version)"
 echo
-"$bin/iias-bench" --pki "$work/pki" --seconds "$seconds" --json .build/bench/envelope.json
+budget 120 "the envelope benchmark" "$bin/iias-bench" --pki "$work/pki" --seconds "$seconds" --json .build/bench/envelope.json
 
 printf '\n\033[1m==>\033[0m log (IIASLog)\n' >&2
 build --product iias-log-bench 2>&1 | tail -n 1
 # In the temporary folder, where the nodes below keep their data: the same disk's fdatasync.
-"$bin/iias-log-bench" --dir "$work" --json .build/bench/log.json
+budget 180 "the log benchmark" "$bin/iias-log-bench" --dir "$work" --json .build/bench/log.json
 
 printf '\n\033[1m==>\033[0m transport (IIASTransport) beside OpenSSL'"'"'s own tools\n' >&2
 build --product iias-transport-bench 2>&1 | tail -n 1
-"$bin/iias-transport-bench" --pki "$work/pki" --seconds "$seconds" --json .build/bench/transport.json | tee "$work/transport.txt"
+budget 120 "the transport benchmark" "$bin/iias-transport-bench" --pki "$work/pki" --seconds "$seconds" --json .build/bench/transport.json | tee "$work/transport.txt"
 
 # OpenSSL's own loopback handshakes: s_server and s_time with the same certificates
 # (GE serves, AZ is the client, TLS 1.3, client certificate required).
@@ -69,6 +91,7 @@ kill $server_pid 2>/dev/null || true; wait $server_pid 2>/dev/null || true   # r
 # OpenSSL's bulk cipher rate for the negotiated suite (TLS_AES_256_GCM_SHA384), 1 KiB blocks, one core.
 speed=$(openssl speed -evp aes-256-gcm -bytes 1024 -seconds "$seconds" 2>/dev/null | awk '/^AES-256-GCM/ {sub(/k$/, "", $2); print $2 * 1000 / 1e6; exit}')
 
+if [ -f .build/bench/transport.json ]; then   # not when the transport step was stopped
 ours_hs=$(python3 -c 'import json; print(json.load(open(".build/bench/transport.json"))["handshakesPerSecond"])')
 ours_mb=$(python3 -c 'import json; print(json.load(open(".build/bench/transport.json"))["megabytesPerSecond"])')
 python3 - "$ours_hs" "${st:-0}" "$ours_mb" "${speed:-0}" <<'PY'
@@ -82,24 +105,25 @@ data = json.load(open(".build/bench/transport.json"))
 data.update({"opensslHandshakesPerSecond": st, "opensslAes256GcmMegabytesPerSecond": speed})
 json.dump(data, open(".build/bench/transport.json", "w"), indent=2, sort_keys=True)
 PY
+fi
 
 printf '\n\033[1m==>\033[0m nodes end to end (IIASNode): four node processes on loopback\n' >&2
 build --product iias 2>&1 | tail -n 1
 build --product iias-node-bench 2>&1 | tail -n 1
-"$bin/iias-node-bench" --pki "$work/pki" --iias "$bin/iias" --count "$node_count" --bulk-count "$bulk_count" \
+budget 300 "the node benchmark" "$bin/iias-node-bench" --pki "$work/pki" --iias "$bin/iias" --count "$node_count" --bulk-count "$bulk_count" \
     --catchup "${IIAS_BENCH_CATCHUP:-20000}" --json .build/bench/node.json
 
 # Where the 1-in-flight time goes (perf's record of switches, wake-ups and fdatasyncs):
 # only where perf and the scheduler's tracepoints are there; the summary says so otherwise.
 printf '\n\033[1m==>\033[0m one notification at a time, traced\n' >&2
-Scripts/bench/flash-trace.sh 3 || echo "  (no flash trace: it needs perf and root; the summary goes without it)"
+budget 120 "the flash trace" Scripts/bench/flash-trace.sh 3 || echo "  (no flash trace: it needs perf and root; the summary goes without it)"
 
 printf '\n\033[1m==>\033[0m a node and an auditor on a long log\n' >&2
 build --product iias-scale-bench 2>&1 | tail -n 1
-"$bin/iias-scale-bench" --pki "$work/pki" --iias "$bin/iias" --entries "${IIAS_BENCH_SCALE_ENTRIES:-1000000}" --json .build/bench/scale.json
+budget 300 "the long-log benchmark" "$bin/iias-scale-bench" --pki "$work/pki" --iias "$bin/iias" --entries "${IIAS_BENCH_SCALE_ENTRIES:-1000000}" --json .build/bench/scale.json
 
 printf '\n\033[1m==>\033[0m anchor: NATS JetStream on the same machine\n' >&2
-Scripts/bench/nats.sh "$node_count" "$bulk_count" || echo "  (the NATS step failed; the summary goes without it)"
+budget 120 "NATS JetStream" Scripts/bench/nats.sh "$node_count" "$bulk_count" || echo "  (the NATS step failed; the summary goes without it)"
 
 read -r busy_end steal_end < <(machine_cpu)
 times > "$work/times"   # a builtin, in this shell: a pipe's subshell would see no children
