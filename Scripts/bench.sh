@@ -7,6 +7,8 @@
 # IIAS_BENCH_BULK_COUNT (with 64 in flight, default 20000), the same counts for NATS,
 # IIAS_BENCH_CATCHUP (backlog of the catch-up case, default 20000; e.g. 100000),
 # IIAS_BENCH_SCALE_ENTRIES (log size for start-up, memory and audit, default 1000000),
+# IIAS_BENCH_DEADLINE_SECONDS (the measuring steps' deadline after the first build, default
+# 540: a step past its budget or the deadline is stopped, and the run goes on without it),
 # IIAS_SCRATCH_PATH (build folder, default .build).
 # Writes the figures as JSON to .build/bench/: envelope, log, transport, node, flash-trace
 # (where perf can trace), scale, nats, summary.
