@@ -8,13 +8,15 @@ import Synchronization
 /// `perAddress` from one remote address. A connection past either bound is closed as it
 /// is accepted — before TLS or HTTP spend anything on it — so that a flood of connections
 /// (from the network, or a runaway local script) cannot take the descriptors and memory
-/// the log and the real peers need. Refusals are counted in a metric and logged at most
-/// once every `warningInterval`, so the flood cannot fill the log either.
+/// the log and the real peers need. Open connections are a gauge and refusals a counter
+/// (`<metric>_open`, `<metric>_refused_total`); refusals are logged at most once every
+/// `warningInterval`, so the flood cannot fill the log either.
 final class ConnectionLimiter: Sendable {
     let total: Int
     let perAddress: Int
     private let what: String
     private let refusals: Metrics.Counter
+    private let openGauge: Metrics.Gauge
     private let logger: Logger
     private static let warningInterval: Duration = .seconds(10)
 
@@ -26,25 +28,27 @@ final class ConnectionLimiter: Sendable {
     }
     private let state = Mutex(State())
 
-    /// `what` names the listener and its limit keys in the warning, e.g. "peer".
+    /// `what` names the listener in the warning, e.g. "peer"; `metric` is the prefix of
+    /// its metrics, e.g. "iias_peer_connections".
     init(total: Int, perAddress: Int = .max, what: String, metric: String, logger: Logger) {
         self.total = total
         self.perAddress = perAddress
         self.what = what
-        self.refusals = Metrics.Counter(label: metric)
+        self.refusals = Metrics.Counter(label: metric + "_refused_total")
+        self.openGauge = Metrics.Gauge(label: metric + "_open")
         self.logger = logger
     }
 
     /// Takes a place for a connection from `address` (nil: no address, e.g. a Unix
     /// socket), or returns false when a bound is reached. Each `true` needs one `release`.
     func admit(_ address: String?) -> Bool {
-        enum Decision { case admitted, refused, refusedWithWarning(refused: Int, open: Int) }
+        enum Decision { case admitted(open: Int), refused, refusedWithWarning(refused: Int, open: Int) }
         let decision: Decision = state.withLock { state in
             let fromAddress = address.map { state.byAddress[$0, default: 0] } ?? 0
             if state.open < total, fromAddress < perAddress {
                 state.open += 1
                 if let address { state.byAddress[address] = fromAddress + 1 }
-                return .admitted
+                return .admitted(open: state.open)
             }
             state.refusedSinceWarning += 1
             let now = ContinuousClock.now
@@ -54,7 +58,8 @@ final class ConnectionLimiter: Sendable {
             return .refusedWithWarning(refused: state.refusedSinceWarning, open: state.open)
         }
         switch decision {
-        case .admitted:
+        case .admitted(let open):
+            openGauge.record(open)
             return true
         case .refused:
             refusals.increment()
@@ -71,12 +76,14 @@ final class ConnectionLimiter: Sendable {
 
     /// Gives back the place `admit(address)` took.
     func release(_ address: String?) {
-        state.withLock { state in
+        let open = state.withLock { state in
             state.open -= 1
             if let address, let count = state.byAddress[address] {
                 state.byAddress[address] = count > 1 ? count - 1 : nil
             }
+            return state.open
         }
+        openGauge.record(open)
     }
 
     /// Admits `channel` (closing it at once when a bound is reached) and gives its place

@@ -119,7 +119,7 @@ public actor Node: NodeOperations {
         let window = configuration.limits.window
         let connections = ConnectionLimiter(total: configuration.limits.maxPeerConnections,
                                             perAddress: configuration.limits.maxPeerConnectionsPerAddress,
-                                            what: "peer", metric: "iias_peer_connections_refused_total", logger: logger)
+                                            what: "peer", metric: "iias_peer_connections", logger: logger)
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { [weak self] channel in

@@ -5,7 +5,7 @@ import XCTest
 /// The bounds on open connections a listener keeps (`ConnectionLimiter`).
 final class ConnectionLimiterTests: XCTestCase {
     private func limiter(total: Int, perAddress: Int = .max) -> ConnectionLimiter {
-        ConnectionLimiter(total: total, perAddress: perAddress, what: "test", metric: "test_refused_total", logger: Logger(label: "test"))
+        ConnectionLimiter(total: total, perAddress: perAddress, what: "test", metric: "test_connections", logger: Logger(label: "test"))
     }
 
     func testAdmitsUpToTheTotalAndAgainAfterARelease() {

@@ -22,6 +22,26 @@ final class LocalAPIConnectionTests: XCTestCase {
             .flatMap { Int($0.split(separator: " ")[1]) }
     }
 
+    private func metric(_ name: String, port: Int) throws -> Int? {
+        let text = try httpGet(port: port, path: "/metrics")
+        return text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ")[1]).map(Int.init) }
+    }
+
+    /// The node's gauge of open API connections follows connections as they come and go.
+    func testOpenConnectionsAreAGaugeThatFollowsThem() async throws {
+        let (cluster, port) = try metricsCluster()
+        try cluster.start("AZ")
+        _ = try await cluster.client("AZ").status()   // the gauge exists once a connection was counted
+        let before = try XCTUnwrap(try metric("iias_api_connections_open", port: port), "the node exports the gauge")
+        var held: [Int32] = []
+        defer { held.forEach { close($0) } }
+        for _ in 0..<3 { held.append(try unixConnect(cluster.socketPath("AZ"))) }
+        try await eventually("the gauge counts three more") { try metric("iias_api_connections_open", port: port) == before + 3 }
+        held.forEach { close($0) }
+        held = []
+        try await eventually("the gauge drops back") { try metric("iias_api_connections_open", port: port) == before }
+    }
+
     func testOneClientsCallsShareOneKeepAliveConnection() async throws {
         let (cluster, port) = try metricsCluster()
         try cluster.start("AZ")

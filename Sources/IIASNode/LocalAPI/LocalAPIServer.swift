@@ -32,7 +32,7 @@ public final class LocalAPIServer: Service, Sendable {
         self.logger = logger
         self.maxRequestBytes = maxRequestBytes
         self.maxEventBacklogBytes = maxEventBacklogBytes
-        connections = ConnectionLimiter(total: maxConnections, what: "local API", metric: "iias_api_connections_refused_total", logger: logger)
+        connections = ConnectionLimiter(total: maxConnections, what: "local API", metric: "iias_api_connections", logger: logger)
         router = APIRouter(operations: operations, users: users, center: center, logger: logger)
     }
 
