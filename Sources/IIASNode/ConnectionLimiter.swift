@@ -98,6 +98,6 @@ final class ConnectionLimiter: Sendable {
         return true
     }
 
-    /// Connections open now (for tests and status).
+    /// Connections open now (for tests; operators read the gauge).
     var openCount: Int { state.withLock { $0.open } }
 }

@@ -16,16 +16,13 @@ final class LocalAPIConnectionTests: XCTestCase {
         return (cluster, metricsPort)
     }
 
-    private func acceptedConnections(_ port: Int) throws -> Int? {
-        let text = try httpGet(port: port, path: "/metrics")
-        return text.split(separator: "\n").first { $0.hasPrefix("iias_api_connections_total ") }
-            .flatMap { Int($0.split(separator: " ")[1]) }
-    }
-
+    /// One metric's value from the node's Prometheus endpoint, if it is there.
     private func metric(_ name: String, port: Int) throws -> Int? {
         let text = try httpGet(port: port, path: "/metrics")
         return text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ")[1]).map(Int.init) }
     }
+
+    private func acceptedConnections(_ port: Int) throws -> Int? { try metric("iias_api_connections_total", port: port) }
 
     /// The node's gauge of open API connections follows connections as they come and go
     /// (raw connections only: a client's kept connection would close when it goes).
