@@ -22,6 +22,9 @@ scratch=${IIAS_SCRATCH_PATH:-.build}
 # The same counts for IIAS and for NATS: one at a time, and with 64 in flight.
 node_count=${IIAS_BENCH_NODE_COUNT:-5000}
 bulk_count=${IIAS_BENCH_BULK_COUNT:-20000}
+deadline_seconds=${IIAS_BENCH_DEADLINE_SECONDS:-540}
+[[ "$deadline_seconds" =~ ^[1-9][0-9]{0,5}$ ]] ||
+    { echo "bench.sh: IIAS_BENCH_DEADLINE_SECONDS must be a whole number of seconds (e.g. 540), not '$deadline_seconds'" >&2; exit 2; }
 build() { swift build -c release --scratch-path "$scratch" "$@"; }
 started=$SECONDS
 # What else ran: the machine's CPU time (and the hypervisor's steal) over the run, less
@@ -38,7 +41,7 @@ bin=$(build --show-bin-path)
 # after the first build): a step that overruns is stopped — SIGTERM, on which the
 # harnesses stop the nodes they started — and the summary goes without it, so the run
 # ends in bounded time whatever hangs.
-deadline=$((SECONDS + ${IIAS_BENCH_DEADLINE_SECONDS:-540}))
+deadline=$((SECONDS + deadline_seconds))
 budget() {
     local seconds=$1 name=$2 status=0
     shift 2
