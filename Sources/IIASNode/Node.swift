@@ -369,7 +369,7 @@ public actor Node: NodeOperations {
         let verified: VerifiedEnvelope
         do { verified = try crypto.verifier.verify(envelope) } catch {
             switch error {
-            case .badSignature: return refuse(.badSignature, "\(error)")
+            case .badSignature, .noSignerCertificate: return refuse(.badSignature, "\(error)")
             default: return refuse(.untrustedSender, "\(error)")
             }
         }
