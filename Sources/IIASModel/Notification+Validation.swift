@@ -104,7 +104,7 @@ extension Notification {
         var firstIndex: [String: Int] = [:]
         for (index, entity) in entities.enumerated() {
             if let first = firstIndex[entity.id] {
-                reader.report("/entities/\(index)/id", "duplicate id \"\(entity.id)\" (also at /entities/\(first))")
+                reader.report("/entities/\(index)/id", "duplicate id (also at /entities/\(first))", found: reader.quoted(entity.id))
             } else {
                 firstIndex[entity.id] = index
             }
@@ -112,11 +112,11 @@ extension Notification {
         for (index, entity) in entities.enumerated() {
             guard case .document(let document) = entity, let holder = document.holder else { continue }
             guard let target = firstIndex[holder] else {
-                reader.report("/entities/\(index)/holder", "no entity has id \"\(holder)\"")
+                reader.report("/entities/\(index)/holder", "no entity has this id", found: reader.quoted(holder))
                 continue
             }
             if entities[target].type != .person {
-                reader.report("/entities/\(index)/holder", "\"\(holder)\" is a \(entities[target].type.rawValue), not a person")
+                reader.report("/entities/\(index)/holder", "names a \(entities[target].type.rawValue), not a person", found: reader.quoted(holder))
             }
         }
     }

@@ -361,7 +361,7 @@ extension Node {
         var summary: OutboxSummary?
         if let index = outgoing.summaryIndex, let entry = try? log.entry(at: index),
            let action = OperatorAction(json: entry.payload), action.envelope == outgoing.id {
-            summary = action.summary(key: crypto.outboxSummaryKey, legacyKey: crypto.keys.encryptionKey)
+            summary = crypto.outboxSummary(action)
         }
         // A refusal's detail is in the signed refusal the log holds; the fold keeps only its reason.
         let recipients = outgoing.delivery.values.map { delivery in
@@ -403,7 +403,7 @@ extension Node {
         do {
             let envelope = try Envelope(parsing: try log.entry(at: incoming.index).payload)
             let verified = try crypto.verifier.verifyStored(envelope)
-            return (try verified.open(as: configuration.center, with: crypto.keys.encryptionKey), envelope.header.created)
+            return (try crypto.open(verified), envelope.header.created)
         } catch {
             logger.error("cannot open a logged envelope", metadata: ["envelope": "\(incoming.id)", "index": "\(incoming.index)", "error": "\(error)"])
             throw .unavailable("envelope \(incoming.id) at log index \(incoming.index) does not open: \(error)")

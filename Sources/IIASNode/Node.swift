@@ -136,6 +136,7 @@ public actor Node: NodeOperations {
         listener = channel
         for link in peers.values { link.start() }
         background.append(Task { [weak self] in await self?.treeHeadLoop() })
+        background.append(Task { [weak self] in await self?.rescanLoop() })
         let port = channel.localAddress?.port ?? configuration.listen.port
         logger.info("node started", metadata: ["center": "\(configuration.center)", "port": "\(port)",
                                                "entries": "\(log.count)", "peers": "\(configuration.peers.count)"])
@@ -174,7 +175,13 @@ public actor Node: NodeOperations {
         accepted.dataDirectory = configuration.dataDirectory
         accepted.limits = configuration.limits
         let crypto = try NodeCrypto(configuration: accepted)
-        cryptoBox.withLock { $0 = crypto }
+        let previous = cryptoBox.withLock { old in defer { old = crypto }; return old }
+        if previous.trust.revocationList?.revocations != crypto.trust.revocationList?.revocations {
+            // Sessions were authenticated under the old CRL: a revoked center keeps none.
+            logger.notice("the CRL's revocations changed; reconnecting every peer under it")
+            for channel in inboundChannels.values { try? await channel.close() }
+            for link in peers.values { await link.reconnect() }
+        }
         let old = Dictionary(uniqueKeysWithValues: configuration.peers.map { ($0.center, $0) })
         let new = Dictionary(uniqueKeysWithValues: accepted.peers.map { ($0.center, $0) })
         configuration = accepted
@@ -376,10 +383,10 @@ public actor Node: NodeOperations {
         switch header.kind {
         case .notification:
             do {
-                let notification = try verified.open(as: crypto.center, with: crypto.keys.encryptionKey)
+                let notification = try crypto.open(verified)
                 return .accept(envelope, InboxSummary(notification, created: header.created))
             } catch {
-                return refuse(.invalid, "\(error)")
+                return refuse(.invalid, error.redactedDescription)
             }
         case .receipt:
             guard header.receipt?.outcome == .acknowledged else {

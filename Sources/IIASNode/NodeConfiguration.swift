@@ -85,6 +85,9 @@ public struct NodeConfiguration: Sendable, Equatable {
     public var limits: Limits
     /// How often a signed tree head is appended while the log grows.
     public var treeHeadIntervalSeconds: Double
+    /// How often the node rescans its certificates folder, CRL and key folder on its own
+    /// (as SIGHUP does), so a peer's rotated certificates are picked up unattended.
+    public var certificateRescanSeconds: Double
     /// The envelope version this node seals: 2 (content keys wrapped under an epoch
     /// key), or 1 (a sealed box per recipient) while some peer still runs a build that
     /// reads only version 1. Every build reads version 1, so a rolling upgrade sets 1
@@ -185,6 +188,7 @@ public struct NodeConfiguration: Sendable, Equatable {
         limits.maxAPIConnections = try values.int("limits.maxAPIConnections", default: limits.maxAPIConnections, in: 1...65_536)
         self.limits = limits
         treeHeadIntervalSeconds = try values.double("treeHeadIntervalSeconds", default: 60, in: 1...86_400)
+        certificateRescanSeconds = try values.double("certificateRescanSeconds", default: 300, in: 1...86_400)
         envelopeVersion = UInt8(try values.int("envelopeVersion", default: Int(Envelope.currentVersion),
                                                in: Int(Envelope.supportedVersions.lowerBound)...Int(Envelope.supportedVersions.upperBound)))
     }

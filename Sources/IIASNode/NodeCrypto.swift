@@ -21,6 +21,8 @@ final class NodeCrypto: Sendable {
     let keyTransport: Envelope.KeyTransport
     /// What the outbox summaries in our log are encrypted under (`OperatorAction`).
     let outboxSummaryKey: SelfSealingKey
+    /// Our earlier X25519 keys (`PreviousKeys`), newest first, each with its summary key.
+    let previousEncryptionKeys: [(key: EncryptionPrivateKey, summaries: SelfSealingKey)]
     /// Recipients' encryption keys with the time their certificate check (chain, CRL,
     /// purpose, center) stops counting: a minute, or the certificate's expiry if sooner.
     /// A submission needs them, and OpenSSL's chain walk costs more than the seal itself.
@@ -49,6 +51,12 @@ final class NodeCrypto: Sendable {
         }
         verifier = EnvelopeVerifier(trust: trust, certificates: certificates)
         outboxSummaryKey = keys.encryptionKey.selfSealingKey(for: .outboxSummary)
+        do {
+            previousEncryptionKeys = try PreviousKeys.encryptionKeys(in: configuration.keyDirectory)
+                .map { ($0, $0.selfSealingKey(for: .outboxSummary)) }
+        } catch {
+            throw .init(key: "keys", message: "cannot load our earlier encryption keys: \(error)")
+        }
         keyTransport = configuration.envelopeVersion == 1 ? .sealedBoxes : .wrapped(wrappingEpoch)
         let folder = configuration.keyDirectory as NSString
         do {
@@ -61,6 +69,27 @@ final class NodeCrypto: Sendable {
     }
 
     var center: CenterID { keys.center }
+
+    /// Decrypts a verified notification addressed to us with our current X25519 key, or,
+    /// when it was sealed to an earlier encryption certificate of ours, with that key.
+    func open(_ verified: VerifiedEnvelope) throws(EnvelopeError) -> FormalNotification {
+        do { return try verified.open(as: center, with: keys.encryptionKey) } catch {
+            guard case .wrongKey = error, !previousEncryptionKeys.isEmpty else { throw error }
+            for previous in previousEncryptionKeys {
+                if let notification = try? verified.open(as: center, with: previous.key) { return notification }
+            }
+            throw error
+        }
+    }
+
+    /// The listing fields of a notification we sent, under whichever of our keys sealed them.
+    func outboxSummary(_ action: OperatorAction) -> OutboxSummary? {
+        if let summary = action.summary(key: outboxSummaryKey, legacyKey: keys.encryptionKey) { return summary }
+        for previous in previousEncryptionKeys {
+            if let summary = action.summary(key: previous.summaries, legacyKey: previous.key) { return summary }
+        }
+        return nil
+    }
 
     /// The recipients' encryption keys, each certificate verified within the last minute.
     func encryptionKeys(for recipients: [CenterID]) throws(CryptoError) -> [CenterID: EncryptionPublicKey] {

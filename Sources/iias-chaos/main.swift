@@ -12,19 +12,22 @@ import IIASTestSupport
 //              refuses when its disk is full, GE asks AZ to retry when its disk is full; space
 //              returns and everything accepted is delivered
 //   clockskew  GE's clock 10 minutes ahead, UA's 1 minute ahead (libfaketime), the bound 5 minutes:
-//              everything between AZ and GE is refused with the reason clock-skew, UA's is accepted
+//              GE's envelopes to AZ (from AZ's future) are refused with the reason clock-skew;
+//              AZ's to GE (10 minutes old to GE) and UA's are accepted: only the future is bounded
+//   outage     MD down longer than the skew bound (2 s here) while AZ and GE send to it: what
+//              was queued arrives once MD is back, though created long before, once each
 //   soak       (only when asked) two nodes under a steady load for --minutes; every minute the
 //              sender's RSS, open descriptors and that minute's p99 latency
-// Usage: iias-chaos --pki DIR --iias PATH --proxy PATH [--scenario kill9|partition|diskfull|clockskew|all]
+// Usage: iias-chaos --pki DIR --iias PATH --proxy PATH [--scenario kill9|partition|diskfull|clockskew|outage|all]
 //                   [--notifications N] [--kills K] [--json FILE]
 
 let options = ToolOptions(valued: ["--pki", "--iias", "--proxy", "--json", "--scenario", "--notifications", "--kills", "--minutes", "--rate"],
-                          usage: "iias-chaos --pki DIR --iias PATH --proxy PATH [--scenario kill9|partition|diskfull|clockskew|soak|all] [--notifications N] [--kills K] [--minutes M --rate R] [--json FILE]")
+                          usage: "iias-chaos --pki DIR --iias PATH --proxy PATH [--scenario kill9|partition|diskfull|clockskew|outage|soak|all] [--notifications N] [--kills K] [--minutes M --rate R] [--json FILE]")
 let pki = PKILayout(root: options.required("--pki", "DIR (AZ GE UA MD from Scripts/pki.sh)"))
 let iias = options.required("--iias", "PATH")
 let proxy = options.required("--proxy", "PATH (iias-fault-proxy)")
 let jsonPath = options["--json"]
-let scenario = options.choice("--scenario", among: ["kill9", "partition", "diskfull", "clockskew", "soak", "all"], default: "all")
+let scenario = options.choice("--scenario", among: ["kill9", "partition", "diskfull", "clockskew", "outage", "soak", "all"], default: "all")
 let notifications = options.int("--notifications", default: 10_000)
 let kills = options.int("--kills", default: 20)
 let minutes = options.double("--minutes", default: 0)
@@ -189,6 +192,27 @@ func partition() async throws -> Outcome {
     return await audit(cluster, ledger, scenario: "partition AZ–GE: delay, drop, blackhole, heal", faults: phases.count - 1, started: started)
 }
 
+/// MD down for longer than the skew bound while AZ and GE load it (and each other): when
+/// MD is back, every envelope queued for it — created seconds before, past the bound — is
+/// delivered once.
+func longOutage() async throws -> Outcome {
+    let started = Date()
+    let limits: [String: Any] = ["retryInitialSeconds": 0.1, "retryMaxSeconds": 1.0, "queueDepth": 1_000_000, "clockSkewSeconds": 2]
+    let cluster = try LocalCluster(["AZ", "GE", "MD"], pki: pki, executable: iias, extra: ["limits": limits])
+    try cluster.startAll(logLevel: "warning")
+    let ledger = Ledger()
+    let perSender = max(1, notificationCount / 10)
+    say("outage: MD down past the 2 s skew bound while AZ and GE send \(perSender) each to MD and each other")
+    cluster.stop("MD")
+    let down = Date()
+    async let fromAZ: Void = load(cluster, from: "AZ", to: ["MD", "GE"], count: perSender, ledger: ledger)
+    async let fromGE: Void = load(cluster, from: "GE", to: ["MD", "AZ"], count: perSender, ledger: ledger)
+    _ = await (fromAZ, fromGE)
+    _ = await waitUntil(10) { Date().timeIntervalSince(down) > 4 }
+    try cluster.start("MD", logLevel: "warning")
+    return await audit(cluster, ledger, scenario: "outage: MD down past the skew bound during load", faults: 1, started: started)
+}
+
 /// RSS (KiB) and open descriptors of a process, from /proc.
 func footprint(_ pid: Int32) -> (rssKiB: Int, descriptors: Int) {
     let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
@@ -296,9 +320,10 @@ func libfaketime() -> String? {
 }
 
 /// Clocks apart: GE 600 s ahead of AZ (beyond the 300 s bound), UA 60 s ahead (within).
-/// Every envelope between AZ and GE must come back refused with the reason clock-skew,
-/// each way; every one from UA must be delivered. "Accepted" counts UA's (within the
-/// bound), "faults" the refusals, which must be all of AZ's and GE's.
+/// Every envelope from GE to AZ (created in AZ's future) must come back refused with the
+/// reason clock-skew; every one from AZ to GE (created 600 s in GE's past, as after an
+/// outage) and from UA must be delivered. "Accepted" counts those, "faults" the refusals,
+/// which must be all of GE's.
 func clockSkew() async throws -> Outcome? {
     guard let faketime = libfaketime() else {
         say("clockskew: skipped, libfaketime is not installed (apt-get install faketime)")
@@ -323,7 +348,7 @@ func clockSkew() async throws -> Outcome? {
         guard abs(ahead - seconds) < 30 else { throw TestFailure("\(center)'s clock is \(Int(ahead)) s ahead, not \(Int(seconds)): libfaketime did not take") }
     }
     let perPair = max(1, notificationCount / 30)
-    say("clockskew: \(perPair) each GE → AZ and AZ → GE (600 s apart, bound 300 s), \(perPair) UA → AZ (60 s apart)")
+    say("clockskew: \(perPair) each GE → AZ (600 s ahead, bound 300 s), AZ → GE (600 s behind) and UA → AZ (60 s ahead)")
     let ledger = Ledger()
     var skewedIDs: [(sender: String, id: UUID)] = []
     for (sender, recipient) in [("GE", "AZ"), ("AZ", "GE"), ("UA", "AZ")] {
@@ -331,7 +356,7 @@ func clockSkew() async throws -> Outcome? {
         for i in 0..<perPair {
             await ledger.attempt()
             let submission = try await client.submit(json: LocalCluster.draftJSON(to: [recipient], subject: "\(sender)-skew-\(i)", summaryBytes: 300))
-            if sender == "UA" { await ledger.accept(submission, from: sender) } else { skewedIDs.append((sender, submission.id)) }
+            if sender == "GE" { skewedIDs.append((sender, submission.id)) } else { await ledger.accept(submission, from: sender) }
         }
     }
     // Every skewed one is answered with a signed refusal naming clock-skew.
@@ -347,8 +372,7 @@ func clockSkew() async throws -> Outcome? {
     say("  refused with clock-skew: \(refused) of \(skewedIDs.count)")
     let inboxes = (try? await LocalAPIClient(socketPath: cluster.socketPath("AZ")).inbox()) ?? []
     let slipped = inboxes.filter { $0.sender.rawValue == "GE" }.count
-        + ((try? await LocalAPIClient(socketPath: cluster.socketPath("GE")).inbox())?.count ?? 0)
-    var outcome = await audit(cluster, ledger, scenario: "clock skew: AZ–GE 600 s apart (refused, clock-skew), UA 60 s (accepted)",
+    var outcome = await audit(cluster, ledger, scenario: "clock skew: GE 600 s ahead (refused, clock-skew), AZ 600 s behind and UA 60 s (accepted)",
                               faults: refused, started: started)
     if refused != skewedIDs.count || slipped > 0 {
         say("  \(skewedIDs.count - refused) skewed envelopes were not refused, \(slipped) reached an inbox")
@@ -375,6 +399,7 @@ await run("kill9", kill9)
 await run("partition", partition)
 await run("diskfull", diskFull)
 await run("clockskew", clockSkew)
+await run("outage", longOutage)
 print("| scenario | faults | sent | accepted | delivered | lost | duplicated | out of order | logs verify | seconds |")
 print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 for o in outcomes {

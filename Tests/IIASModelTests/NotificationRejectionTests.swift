@@ -92,6 +92,30 @@ final class NotificationRejectionTests: XCTestCase {
         XCTAssertEqual(listed.subtracting(present), [], "table rows without fixtures")
     }
 
+    /// What leaves the operator's screen (a refusal on the wire, the node's journal)
+    /// names the field and the rule, never the content: the operator's own error shows the
+    /// offending values, the redacted form shows none of them.
+    func testTheRedactedDescriptionNamesFieldsAndRulesButNoValue() throws {
+        var document = try XCTUnwrap(JSONSerialization.jsonObject(with: Fixtures.data("valid/document-with-holder.json")) as? [String: Any])
+        document["category"] = "Operation Nightjar"
+        var entities = try XCTUnwrap(document["entities"] as? [[String: Any]])
+        entities[0]["holder"] = "Beridze-Giorgi"
+        document["entities"] = entities
+        let data = try JSONSerialization.data(withJSONObject: document)
+        do {
+            _ = try Notification.parse(data)
+            XCTFail("two problems were accepted")
+        } catch {
+            for value in ["Operation Nightjar", "Beridze-Giorgi"] {
+                XCTAssertTrue(error.description.contains(value), "the operator sees \(value): \(error.description)")
+                XCTAssertFalse(error.redactedDescription.contains(value), "no \(value) in \(error.redactedDescription)")
+            }
+            for path in ["/category", "/entities/0/holder"] {
+                XCTAssertTrue(error.redactedDescription.contains(path), "\(path) named: \(error.redactedDescription)")
+            }
+        }
+    }
+
     func testOneDocumentWithThreeProblemsReportsAllThree() throws {
         let found = problems(parsing: try Fixtures.data("invalid/three-problems.json"))
         XCTAssertEqual(found.count, 3, "\(found)")

@@ -13,8 +13,8 @@ final class ChaosTests: XCTestCase {
             "--proxy", RepositoryPaths.executable("iias-fault-proxy"), "--notifications", "400", "--kills", "6",
         ], timeout: 300)
         XCTAssertEqual(result.status, 0, "\(result.stdout)\n\(result.stderr)")
-        let rows = result.stdout.split(separator: "\n").filter { $0.hasPrefix("| kill") || $0.hasPrefix("| partition") || $0.hasPrefix("| clock") }
-        XCTAssertEqual(rows.count, 3, "kill9, partition and clockskew ran:\n\(result.stdout)\n\(result.stderr)")
+        let rows = result.stdout.split(separator: "\n").filter { $0.hasPrefix("| kill") || $0.hasPrefix("| partition") || $0.hasPrefix("| clock") || $0.hasPrefix("| outage") }
+        XCTAssertEqual(rows.count, 4, "kill9, partition, clockskew and outage ran:\n\(result.stdout)\n\(result.stderr)")
         let skew = rows.first { $0.hasPrefix("| clock") }.map { $0.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) } }
         XCTAssertGreaterThan(Int(skew?[1] ?? "") ?? 0, 0, "envelopes between clocks 600 s apart were refused")
         for row in rows {
@@ -55,7 +55,7 @@ final class ChaosTests: XCTestCase {
     func testAnUnknownScenarioOrCountExitsTwoNamingWhatItTakes() throws {
         let chaos = RepositoryPaths.executable("iias-chaos")
         let base = ["--pki", TestPKI.shared.root.path, "--iias", RepositoryPaths.iiasExecutable, "--proxy", RepositoryPaths.executable("iias-fault-proxy")]
-        for (extra, expected) in [(["--scenario", "kill-9"], "--scenario takes one of kill9, partition, diskfull, clockskew, soak, all, not kill-9"),
+        for (extra, expected) in [(["--scenario", "kill-9"], "--scenario takes one of kill9, partition, diskfull, clockskew, outage, soak, all, not kill-9"),
                                   (["--scenario", ""], "--scenario takes one of"), (["--kills", "many"], "--kills takes a whole number"),
                                   (["--scenario"], "usage: iias-chaos")] {
             let result = try ProcessRunner.run(chaos, base + extra, timeout: 30)

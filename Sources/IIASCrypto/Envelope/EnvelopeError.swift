@@ -43,6 +43,13 @@ public enum EnvelopeError: Error, Sendable, CustomStringConvertible {
     /// Sealing was asked without a key for every recipient, or similar misuse.
     case cannotSeal(String)
 
+    /// The description without any value from the notification inside: what a refusal on
+    /// the wire and the node's journal carry (the field and the rule are enough to fix it).
+    public var redactedDescription: String {
+        if case .invalidNotification(let problems) = self { return "invalid notification: \(problems.redactedDescription)" }
+        return description
+    }
+
     public var description: String {
         switch self {
         case .empty: return "the envelope is empty"

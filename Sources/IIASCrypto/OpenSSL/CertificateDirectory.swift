@@ -60,6 +60,9 @@ public struct CertificateDirectory: CertificateSource {
         index[Key(center: center, purpose: purpose)] ?? []
     }
 
+    /// Every certificate here, by fingerprint: what a rescan compares to see a change.
+    public var fingerprints: Set<[UInt8]> { Set(index.values.joined().map(\.fingerprint)) }
+
     /// Every center with at least one certificate here, sorted.
     public var centers: [CenterID] { Array(Set(index.keys.map(\.center))).sorted() }
 

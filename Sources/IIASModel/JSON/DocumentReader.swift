@@ -9,8 +9,8 @@ final class DocumentReader {
 
     var problemCount: Int { problems.count }
 
-    func report(_ path: String, _ message: String) {
-        problems.append(ValidationProblem(path: path, message: message))
+    func report(_ path: String, _ message: String, found: String? = nil) {
+        problems.append(ValidationProblem(path: path, message: message, found: found))
     }
 
     // MARK: Objects
@@ -103,7 +103,7 @@ final class DocumentReader {
             return nil
         }
         guard isValid(text) else {
-            report(path, "expected \(expected), found \(quoted(text))")
+            report(path, "expected \(expected)", found: quoted(text))
             return nil
         }
         return text
@@ -117,7 +117,7 @@ final class DocumentReader {
             return nil
         }
         guard let result = E(rawValue: text) else {
-            report(path, "expected one of \(names()), found \(quoted(text))")
+            report(path, "expected one of \(names())", found: quoted(text))
             return nil
         }
         return result
@@ -187,7 +187,7 @@ final class DocumentReader {
         return problemCount == before ? result : nil
     }
 
-    private func quoted(_ text: String) -> String {
+    func quoted(_ text: String) -> String {
         let shown = text.unicodeScalars.count > 60 ? String(text.unicodeScalars.prefix(60)) + "…" : text
         return "\"" + shown.unicodeScalars.map { $0.isControl ? "\\u{\(String($0.value, radix: 16))}" : String($0) }.joined() + "\""
     }
