@@ -130,6 +130,11 @@ if catch:
     add(f"catch-up, {catch['count']} waiting", "s", catch["seconds"], None, catch["predictedSeconds"], "latency", "≤ 1.5x",
         "N / bulk rate")
 
+comeback = node.get("reconnect")
+if comeback:
+    add(f"a peer back after an outage: ready to first receipt, p50 of {comeback['restarts']}", "ms", comeback["p50Milliseconds"],
+        None, 50 + rtt_us / 1000, "latency", "≤ 1x", "50 ms + TLS round trip")
+
 if scale:
     n = f"{scale['entries']:,}"
     snap, whole = scale["fromSnapshot"], scale["fullFold"]

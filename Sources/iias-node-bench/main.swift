@@ -9,12 +9,13 @@ import IIASTestSupport
 // receipt is logged at AZ. Prints notifications/s and submit-to-last-receipt latency
 // p50/p99/p999 (HdrHistogram), for one recipient and for three. Then a catch-up: GE
 // stopped, N notifications wait at AZ, GE starts, timed until every receipt is logged,
-// set against the time the bulk rate (1 recipient, most in flight) predicts.
-// Usage: iias-node-bench --pki DIR --iias PATH [--count N] [--bulk-count M] [--inflight 1,64] [--catchup N] [--json FILE]
+// set against the time the bulk rate (1 recipient, most in flight) predicts. Then, with
+// --restarts R, a peer that comes back: R restarts of GE with one notification waiting.
+// Usage: iias-node-bench --pki DIR --iias PATH [--count N] [--bulk-count M] [--inflight 1,64] [--catchup N] [--restarts R] [--json FILE]
 // (N notifications one at a time, M in each case with more in flight; M defaults to N).
 
-let usage = "iias-node-bench --pki DIR --iias PATH [--count N] [--bulk-count M] [--inflight 1,64] [--catchup N] [--json FILE]"
-let options = ToolOptions(valued: ["--pki", "--iias", "--json", "--count", "--bulk-count", "--inflight", "--catchup"], usage: usage)
+let usage = "iias-node-bench --pki DIR --iias PATH [--count N] [--bulk-count M] [--inflight 1,64] [--catchup N] [--restarts R] [--json FILE]"
+let options = ToolOptions(valued: ["--pki", "--iias", "--json", "--count", "--bulk-count", "--inflight", "--catchup", "--restarts"], usage: usage)
 let pki = options.required("--pki", "DIR (AZ GE UA MD from Scripts/pki.sh)")
 let iias = options.required("--iias", "PATH")
 let jsonPath = options["--json"]
@@ -22,6 +23,7 @@ let count = options.int("--count", default: 2000)
 let bulkCount = options.int("--bulk-count", default: count)
 let inflightCases = options["--inflight"].map { $0.split(separator: ",").compactMap { Int($0) } } ?? [1, 64]
 let catchUpCount = options.int("--catchup", default: 0)
+let restartCount = options.int("--restarts", default: 0)
 
 /// A line on stdout, written at once: in order with the catch-up progress on stderr, also into a pipe.
 func say(_ line: String) { ToolOutput.line(line) }
@@ -207,6 +209,13 @@ if catchUpCount > 0, let bulk = results.filter({ $0.recipients == 1 && $0.batche
                  result.count, result.submitSeconds, result.seconds, result.startSeconds, result.perSecond, result.predictedSeconds, result.ratio))
 }
 cluster.stopAll()
+var comeback: Reconnect?
+if restartCount > 0 {
+    let result = try await reconnect(restarts: restartCount, pki: PKILayout(root: pki), iias: iias)
+    comeback = result
+    say(String(format: "    a peer back after an outage, %d restarts (the sender's backoff %.0f s): ready to receipt p50 %.1f ms, max %.1f ms",
+               result.restarts, result.backoffSeconds, result.p50Milliseconds, result.maxMilliseconds))
+}
 
 /// Microseconds per call of `body`, over at least half a second.
 func microseconds(_ body: () throws -> Void) rethrows -> Double {
@@ -234,8 +243,8 @@ say(String(format: "    one delivery line of the event stream (%d B): written %.
            eventLine.ownReadMicroseconds, eventLine.codableReadMicroseconds))
 
 if let jsonPath {
-    struct Output: Codable { var cases: [Result]; var catchUp: CatchUp?; var eventLine: EventLineCost }
+    struct Output: Codable { var cases: [Result]; var catchUp: CatchUp?; var reconnect: Reconnect?; var eventLine: EventLineCost }
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    try encoder.encode(Output(cases: results, catchUp: backlog, eventLine: eventLine)).write(to: URL(fileURLWithPath: jsonPath))
+    try encoder.encode(Output(cases: results, catchUp: backlog, reconnect: comeback, eventLine: eventLine)).write(to: URL(fileURLWithPath: jsonPath))
 }
