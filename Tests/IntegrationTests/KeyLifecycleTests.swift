@@ -26,6 +26,16 @@ final class KeyLifecycleTests: XCTestCase {
         try await eventually("\(center) reloaded") { cluster.errorOutput(center).components(separatedBy: "reloaded the CA").count > before }
     }
 
+    /// SIGHUP with something wrong on disk: the node says what and keeps the trust it had.
+    private func refusedReload(_ cluster: LocalCluster, _ center: String, naming words: String) async throws {
+        let marker = "the new configuration was not applied"
+        let before = cluster.errorOutput(center).components(separatedBy: marker).count
+        cluster.signal(center, SIGHUP)
+        try await eventually("\(center) refused the reload") { cluster.errorOutput(center).components(separatedBy: marker).count > before }
+        let said = cluster.errorOutput(center).split(separator: "\n").last { $0.contains(marker) } ?? ""
+        XCTAssertTrue(said.contains(words), "the refusal names \(words): \(said)")
+    }
+
     private func deliveredToAll(_ cluster: LocalCluster, from center: String, _ id: UUID) async throws {
         try await eventually("\(center)'s \(id) delivered everywhere") {
             try await cluster.client(center).delivery(of: id).recipients.allSatisfy { $0.state == .delivered }
@@ -71,5 +81,43 @@ final class KeyLifecycleTests: XCTestCase {
             XCTAssertEqual(verify.status, 0, "\(center)'s log verifies against the newest CRL: \(verify.stdout)\(verify.stderr)")
             XCTAssertTrue(verify.stdout.contains("judged at:"), verify.stdout)
         }
+    }
+
+    /// Bad trust files on a SIGHUP — another CA's CRL, a broken one, a garbage certificate,
+    /// another center's certificate in a center's folder, one key certified for two
+    /// centers — are each refused with a reason; the running node keeps its previous trust,
+    /// stays up and goes on exchanging.
+    func testBadTrustFilesAreRefusedOnReloadAndTheNodeKeepsItsTrust() async throws {
+        let pki = try privatePKI()
+        let cluster = try LocalCluster(["AZ", "GE"], pki: pki, executable: RepositoryPaths.iiasExecutable)
+        try cluster.startAll()
+        let fm = FileManager.default
+        let goodCRL = try Data(contentsOf: URL(fileURLWithPath: pki.crlFile))
+        let geFolder = URL(fileURLWithPath: pki.centerDirectory("GE"))
+        let stray = geFolder.appendingPathComponent("history/stray")
+        try fm.createDirectory(at: stray, withIntermediateDirectories: true)
+        let cases: [(String, () throws -> Void, () throws -> Void)] = [
+            ("not a CRL signed by the root CA",
+             { try fm.removeItem(atPath: pki.crlFile); try fm.copyItem(at: TestPKI.shared.foreignRoot.appendingPathComponent("crl.pem"), to: URL(fileURLWithPath: pki.crlFile)) },
+             { try goodCRL.write(to: URL(fileURLWithPath: pki.crlFile)) }),
+            ("is not a PEM CRL",
+             { try Data("-----BEGIN X509 CRL-----\ngarbage\n-----END X509 CRL-----\n".utf8).write(to: URL(fileURLWithPath: pki.crlFile)) },
+             { try goodCRL.write(to: URL(fileURLWithPath: pki.crlFile)) }),
+            ("junk.crt is not a PEM certificate",
+             { try Data("junk".utf8).write(to: stray.appendingPathComponent("junk.crt")) },
+             { try fm.removeItem(at: stray.appendingPathComponent("junk.crt")) }),
+            ("AZ's certificate in GE's folder",
+             { try fm.copyItem(atPath: pki.centerDirectory("AZ") + "/signing.crt", toPath: stray.appendingPathComponent("signing.crt").path) },
+             { try fm.removeItem(at: stray.appendingPathComponent("signing.crt")) }),
+        ]
+        for (number, (words, spoil, repair)) in cases.enumerated() {
+            try spoil()
+            try await refusedReload(cluster, "AZ", naming: words)
+            XCTAssertTrue(cluster.isRunning("AZ"), "AZ is up after: \(words)")
+            let id = try await cluster.client("AZ").submit(NodeCluster.draft(to: ["GE"], subject: "Still exchanging \(number)")).id
+            try await deliveredToAll(cluster, from: "AZ", id)
+            try repair()
+        }
+        try await reload(cluster, "AZ")
     }
 }

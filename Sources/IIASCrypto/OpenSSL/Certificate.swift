@@ -71,6 +71,17 @@ public final class Certificate: @unchecked Sendable {
 
     deinit { X509_free(x509) }
 
+    /// SHA-256 of the DER SubjectPublicKeyInfo: the key's identity, the same in every
+    /// certificate of that key (`openssl x509 -pubkey -noout | openssl pkey -pubin -outform DER | sha256sum`).
+    public var publicKeyIdentity: [UInt8] {
+        guard let key = X509_get0_pubkey(x509) else { return [] }
+        var pointer: UnsafeMutablePointer<UInt8>? = nil
+        let length = i2d_PUBKEY(key, &pointer)
+        guard length > 0, let pointer else { return [] }
+        defer { CRYPTO_free(pointer, #fileID, #line) }
+        return SHA256.hash(Array(UnsafeBufferPointer(start: pointer, count: Int(length))))
+    }
+
     /// The key usage bits (KU_*), or nil when the extension is absent.
     var keyUsage: UInt32? {
         let bits = X509_get_key_usage(x509)

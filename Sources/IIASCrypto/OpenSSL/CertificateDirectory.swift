@@ -27,6 +27,8 @@ public struct CertificateDirectory: CertificateSource {
             throw .io("cannot list certificate directory \(root)")
         }
         var index: [Key: [Certificate]] = [:]
+        // One key, one purpose, one center: who each public key already speaks for.
+        var keyOwners: [[UInt8]: (key: Key, path: String)] = [:]
         var seen = 0
         while let relative = walker.nextObject() as? String {
             seen += 1
@@ -35,9 +37,22 @@ public struct CertificateDirectory: CertificateSource {
             }
             guard relative.hasSuffix(".crt") else { continue }
             let path = (root as NSString).appendingPathComponent(relative)
-            guard let certificate = try? Certificate(pemFile: path), !certificate.isCA,
-                  let center = certificate.centerID, let purpose = Self.purpose(of: certificate) else { continue }
+            let certificate = try Certificate(pemFile: path)
+            guard !certificate.isCA else { continue }
+            guard let center = certificate.centerID, let purpose = Self.purpose(of: certificate) else {
+                throw .invalidCertificate("\(path) is not a center's certificate (no iias:center: name or no known purpose): remove it")
+            }
+            // centers/<ID>/… holds <ID>'s certificates only (its history included).
+            if let folder = relative.split(separator: "/").first, relative.contains("/"), let owner = CenterID(String(folder)), owner != center {
+                throw .invalidCertificate("\(path) is \(center)'s certificate in \(owner)'s folder: move it to \(center)'s")
+            }
             let key = Key(center: center, purpose: purpose)
+            let identity = certificate.publicKeyIdentity
+            if let owner = keyOwners[identity], owner.key != key {
+                throw .invalidCertificate("\(path) certifies the same public key as \(owner.path) for another center or purpose "
+                    + "(one key, one purpose): the CA must not have issued both; remove the wrong one")
+            }
+            keyOwners[identity] = (key, path)
             // The same certificate in two places (a copy) counts once.
             guard !(index[key]?.contains { $0.fingerprint == certificate.fingerprint } ?? false) else { continue }
             index[key, default: []].append(certificate)
