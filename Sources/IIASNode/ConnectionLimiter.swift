@@ -88,8 +88,11 @@ final class ConnectionLimiter: Sendable {
 
     /// Admits `channel` (closing it at once when a bound is reached) and gives its place
     /// back when it closes. True when admitted: the caller builds its pipeline.
-    func admit(_ channel: Channel) -> Bool {
-        let address = channel.remoteAddress?.ipAddress
+    func admit(_ channel: Channel) -> Bool { admit(channel, from: channel.remoteAddress?.ipAddress) }
+
+    /// The same with the caller named by `address` (an IP address, or for the local API
+    /// the caller's uid): `perAddress` bounds the connections of each.
+    func admit(_ channel: Channel, from address: String?) -> Bool {
         guard admit(address) else {
             channel.close(promise: nil)
             return false

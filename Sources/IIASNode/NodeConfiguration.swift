@@ -61,8 +61,13 @@ public struct NodeConfiguration: Sendable, Equatable {
         /// connections cannot take the descriptors the log and real peers need.
         public var maxPeerConnections: Int = 256
         public var maxPeerConnectionsPerAddress: Int = 16
-        /// Local API connections open at once (each event stream holds one).
+        /// Local API connections open at once (each event stream holds one), and those of
+        /// one uid: a local account, allowed or not, cannot take every place.
         public var maxAPIConnections: Int = 256
+        public var maxAPIConnectionsPerUser: Int = 32
+        /// How long one whole request on the local API may take to arrive (counted from the
+        /// connection's opening or the previous answer, not restarted by each byte).
+        public var apiRequestSeconds: Double = 30
     }
 
     public var center: CenterID
@@ -183,6 +188,9 @@ public struct NodeConfiguration: Sendable, Equatable {
         limits.maxPeerConnectionsPerAddress = try values.int("limits.maxPeerConnectionsPerAddress", default: limits.maxPeerConnectionsPerAddress,
                                                              in: 1...limits.maxPeerConnections)
         limits.maxAPIConnections = try values.int("limits.maxAPIConnections", default: limits.maxAPIConnections, in: 1...65_536)
+        limits.maxAPIConnectionsPerUser = try values.int("limits.maxAPIConnectionsPerUser", default: min(limits.maxAPIConnectionsPerUser, limits.maxAPIConnections),
+                                                         in: 1...limits.maxAPIConnections)
+        limits.apiRequestSeconds = try values.double("limits.apiRequestSeconds", default: limits.apiRequestSeconds, in: 0.1...3600)
         self.limits = limits
         treeHeadIntervalSeconds = try values.double("treeHeadIntervalSeconds", default: 60, in: 1...86_400)
         envelopeVersion = UInt8(try values.int("envelopeVersion", default: Int(Envelope.currentVersion),

@@ -44,7 +44,7 @@ struct NodeCommand: AsyncParsableCommand {
 
     struct Run: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Run the node until SIGTERM or SIGINT (SIGHUP reloads the CRL, certificates and peers).",
+            abstract: "Run the node until SIGTERM or SIGINT (SIGHUP reloads the CRL, certificates, peers and api.users).",
             discussion: NodeCommand.example + """
 
 
@@ -91,15 +91,19 @@ struct NodeCommand: AsyncParsableCommand {
             // One line on standard output once the peer port and the API socket are both
             // open (scripts and tests wait for it).
             let ready = ReadyLine(parts: 2)
+            let api = LocalAPIServer(socketPath: configuration.socketPath, group: configuration.socketGroup, users: configuration.users,
+                                     operations: node, center: configuration.center,
+                                     maxRequestBytes: configuration.limits.maxRequestBytes,
+                                     maxEventBacklogBytes: configuration.limits.maxEventBacklogBytes,
+                                     maxConnections: configuration.limits.maxAPIConnections,
+                                     maxConnectionsPerUser: configuration.limits.maxAPIConnectionsPerUser,
+                                     requestTimeout: .nanoseconds(Int64(configuration.limits.apiRequestSeconds * 1e9)),
+                                     logger: logger) { ready.report(nil) }
             var services: [any Service] = [
-                NodeService(node: node, configurationFile: config) { port in
+                NodeService(node: node, configurationFile: config, onReady: { port in
                     ready.report("ready center=\(configuration.center) port=\(port) socket=\(configuration.socketPath)")
-                },
-                LocalAPIServer(socketPath: configuration.socketPath, group: configuration.socketGroup, users: configuration.users,
-                               operations: node, center: configuration.center,
-                               maxRequestBytes: configuration.limits.maxRequestBytes,
-                               maxEventBacklogBytes: configuration.limits.maxEventBacklogBytes,
-                               maxConnections: configuration.limits.maxAPIConnections, logger: logger) { ready.report(nil) },
+                }, onReload: { fresh in api.reload(users: fresh.users) }),
+                api,
             ]
             if let metrics = configuration.metrics {
                 services.append(MetricsEndpoint(host: metrics.host, port: metrics.port, registry: registry, logger: logger))

@@ -63,6 +63,8 @@ final class ConfigurationTests: XCTestCase {
             ("limits", ["maxPeerConnections": 0], "limits.maxPeerConnections"),
             ("limits", ["maxPeerConnections": 8, "maxPeerConnectionsPerAddress": 9], "limits.maxPeerConnectionsPerAddress"),
             ("limits", ["maxAPIConnections": 0], "limits.maxAPIConnections"),
+            ("limits", ["maxAPIConnections": 8, "maxAPIConnectionsPerUser": 9], "limits.maxAPIConnectionsPerUser"),
+            ("limits", ["apiRequestSeconds": 0], "limits.apiRequestSeconds"),
             ("envelopeVersion", 3, "envelopeVersion"), ("envelopeVersion", 0, "envelopeVersion"),
             ("envelopeVersion", "two", "envelopeVersion"),
         ]

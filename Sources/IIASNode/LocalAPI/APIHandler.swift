@@ -4,8 +4,10 @@ import Metrics
 import NIOCore
 import NIOHTTP1
 
-/// One HTTP connection: who is on the other end (SO_PEERCRED), the request collected
-/// within its size bound, the answer from the router.
+/// One HTTP connection: the door's decision taken when it was accepted (a caller not in
+/// `api.users` gets 403 as soon as the request's head arrives, and the connection closes
+/// before any body is read), each request collected within its size bound and its
+/// deadline, the answer from the router.
 final class APIHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
@@ -14,18 +16,29 @@ final class APIHandler: ChannelInboundHandler, @unchecked Sendable {
     let maxRequestBytes: Int
     let maxEventBacklogBytes: Int
     let logger: Logger
+    /// The door's decision when the connection was accepted, and the uid it was taken for.
+    let admission: APIDoor.Decision
+    let uid: UInt32?
+    /// How long the whole next request may take to arrive, counted from the connection's
+    /// opening or the previous answer — not an idle timer that each byte restarts.
+    let requestTimeout: TimeAmount
+    private var deadline: Scheduled<Void>?
+    private var refusing = false
     private var head: HTTPRequestHead?
     private var body: ByteBuffer?
     private var tooLarge = false
-    private var credentials: (uid: UInt32, pid: Int32)?
     private var streaming: Task<Void, Never>?
     // An event stream's state, on the loop.
     private var eventsOpen = false
     private var heartbeat: RepeatedTask?
     private var unsubscribe: (() -> Void)?
 
-    init(router: APIRouter, maxRequestBytes: Int, maxEventBacklogBytes: Int, logger: Logger) {
+    init(router: APIRouter, admission: APIDoor.Decision, uid: UInt32?, maxRequestBytes: Int, maxEventBacklogBytes: Int,
+         requestTimeout: TimeAmount, logger: Logger) {
         self.router = router
+        self.admission = admission
+        self.uid = uid
+        self.requestTimeout = requestTimeout
         self.maxRequestBytes = maxRequestBytes
         self.maxEventBacklogBytes = maxEventBacklogBytes
         self.logger = logger
@@ -33,16 +46,24 @@ final class APIHandler: ChannelInboundHandler, @unchecked Sendable {
 
     func channelActive(context: ChannelHandlerContext) {
         Metrics.Counter(label: "iias_api_connections_total").increment()
-        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        if let provider = context.channel as? SocketOptionProvider {
-            provider.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
-                .whenSuccess { (peer: PeerCredentials) in bound.value.credentials = (peer.uid, peer.pid) }
-        }
+        armDeadline(context: context)
         context.fireChannelActive()
+    }
+
+    /// Starts the clock for the next request: when it has not arrived whole in time, the
+    /// connection closes (an event stream, whose request is complete, is never timed).
+    private func armDeadline(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        deadline = context.eventLoop.scheduleTask(in: requestTimeout) {
+            Metrics.Counter(label: "iias_api_request_timeouts_total").increment()
+            bound.value.close(promise: nil)
+        }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         streaming?.cancel()
+        deadline?.cancel()
         heartbeat?.cancel()
         unsubscribe?()
         unsubscribe = nil
@@ -52,6 +73,15 @@ final class APIHandler: ChannelInboundHandler, @unchecked Sendable {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let request):
+            guard !refusing else { return }
+            if admission.actor == nil, case .json(let status, let bytes) = router.refuse(admission) {
+                // Not in the allow-list: answered now, closed once the answer is out; the
+                // body, if any, is never read.
+                refusing = true
+                context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+                write(status: status, contentType: "application/json", body: bytes, keepAlive: false, context: context)
+                return
+            }
             head = request
             body = context.channel.allocator.buffer(capacity: 0)
             tooLarge = false
@@ -59,7 +89,7 @@ final class APIHandler: ChannelInboundHandler, @unchecked Sendable {
                 tooLarge = true
             }
         case .body(var chunk):
-            guard !tooLarge else { return }
+            guard !tooLarge, !refusing else { return }
             if (body?.readableBytes ?? 0) + chunk.readableBytes > maxRequestBytes {
                 tooLarge = true
                 body = nil
@@ -67,10 +97,12 @@ final class APIHandler: ChannelInboundHandler, @unchecked Sendable {
             }
             body?.writeBuffer(&chunk)
         case .end:
-            guard let head else { return }
+            guard let head, !refusing else { return }
             self.head = nil
+            deadline?.cancel()
+            deadline = nil
             let request = APIRequest(method: head.method, uri: head.uri, body: tooLarge ? nil : body.map { Array($0.readableBytesView) },
-                                     tooLarge: tooLarge, uid: credentials?.uid, keepAlive: head.isKeepAlive)
+                                     tooLarge: tooLarge, uid: uid, keepAlive: head.isKeepAlive)
             body = nil
             respond(to: request, context: context)
         }
@@ -174,15 +206,12 @@ final class APIHandler: ChannelInboundHandler, @unchecked Sendable {
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
         let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
-        if !keepAlive {
+        if keepAlive {
+            armDeadline(context: context)
+        } else {
             let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
             done.whenComplete { _ in bound.value.close(promise: nil) }
         }
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        guard event is IdleStateHandler.IdleStateEvent else { return context.fireUserInboundEventTriggered(event) }
-        if !eventsOpen { context.close(promise: nil) }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {

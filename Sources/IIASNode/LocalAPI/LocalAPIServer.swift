@@ -18,23 +18,34 @@ public final class LocalAPIServer: Service, Sendable {
     let maxRequestBytes: Int
     let maxEventBacklogBytes: Int
     let connections: ConnectionLimiter
-    let idleTimeout: TimeAmount
+    let access: APIAccess
+    let requestTimeout: TimeAmount
     let onReady: @Sendable () -> Void
 
+    /// `maxConnections` bounds the connections open at once, `maxConnectionsPerUser` those
+    /// of one uid (so that one local account — allowed or not — cannot take every place).
     public init(socketPath: String, group: String?, users: [String: Role], operations: any NodeOperations,
                 center: CenterID, maxRequestBytes: Int = 2 << 20, maxEventBacklogBytes: Int = 8 << 20, maxConnections: Int = 256,
-                idleTimeout: TimeAmount = LocalAPIServer.defaultIdleTimeout, logger: Logger,
+                maxConnectionsPerUser: Int = 32, requestTimeout: TimeAmount = LocalAPIServer.defaultRequestTimeout, logger: Logger,
                 onReady: @escaping @Sendable () -> Void = {}) {
         self.socketPath = socketPath
-        self.idleTimeout = idleTimeout
+        self.requestTimeout = requestTimeout
         self.onReady = onReady
         self.group = group
         self.logger = logger
         self.maxRequestBytes = maxRequestBytes
         self.maxEventBacklogBytes = maxEventBacklogBytes
-        connections = ConnectionLimiter(total: maxConnections, what: "local API", metric: "iias_api_connections", logger: logger)
-        router = APIRouter(operations: operations, users: users, center: center, logger: logger)
+        connections = ConnectionLimiter(total: maxConnections, perAddress: maxConnectionsPerUser, what: "local API",
+                                        metric: "iias_api_connections", logger: logger)
+        access = APIAccess(users: users, logger: logger)
+        router = APIRouter(operations: operations, access: access, center: center, logger: logger)
     }
+
+    /// Replaces the allow-list (SIGHUP): connections of users it removes, or whose role
+    /// it changes, are closed at once (event streams included); their next request is
+    /// refused at the door. Returns how many connections were closed.
+    @discardableResult
+    public func reload(users: [String: Role]) -> Int { access.reload(users: users) }
 
     /// Binds the socket, serves until graceful shutdown, then removes the socket file.
     public func run() async throws {
@@ -45,28 +56,32 @@ public final class LocalAPIServer: Service, Sendable {
         unlink(socketPath)
     }
 
-    /// How long a connection may send nothing before the node closes it (event streams excepted).
-    public static let defaultIdleTimeout = TimeAmount.seconds(60)
+    /// How long a whole request may take to arrive, from the connection's opening or the
+    /// previous answer (`limits.apiRequestSeconds`); an event stream is not timed once its
+    /// request is in.
+    public static let defaultRequestTimeout = TimeAmount.seconds(30)
 
     /// Binds (replacing only a stale socket nobody listens on) and sets mode 0660 and the group.
-
     public func bind() async throws -> Channel {
         try removeStaleSocket()
-        let router = self.router, limit = maxRequestBytes, backlog = maxEventBacklogBytes, logger = self.logger, idle = idleTimeout
-        let connections = self.connections
+        let router = self.router, limit = maxRequestBytes, backlog = maxEventBacklogBytes, logger = self.logger, timeout = requestTimeout
+        let connections = self.connections, access = self.access
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .childChannelInitializer { channel in
-                // Past `limits.maxAPIConnections` a connection is closed as it is accepted.
-                guard connections.admit(channel) else { return channel.eventLoop.makeSucceededVoidFuture() }
-                // The node writes only headers of its own, fixed names and values: checking
-                // them on every response would cost each answer and event line a handler pass.
-                return channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true, withOutboundHeaderValidation: false).flatMap {
-                    // A connection that sends nothing for a minute is closed (idle clients do
-                    // not pile up descriptors), unless it follows the event stream, whose
-                    // heartbeat every 15 s finds a vanished client. Reads only: timing writes
-                    // would cost every write of an answer or an event line a promise.
-                    channel.pipeline.addHandlers([IdleStateHandler(readTimeout: idle),
-                                                  APIHandler(router: router, maxRequestBytes: limit, maxEventBacklogBytes: backlog, logger: logger)])
+                // Who is calling is asked of the kernel as the connection is accepted, before
+                // a byte is read. Past `limits.maxAPIConnections` in all, or
+                // `limits.maxAPIConnectionsPerUser` from this uid, it is closed at once.
+                PeerCredentials.of(channel).flatMap { peer in
+                    let uid = peer?.uid
+                    guard connections.admit(channel, from: uid.map { "uid \($0)" }) else { return channel.eventLoop.makeSucceededVoidFuture() }
+                    let admission = access.decide(uid: uid)
+                    if let actor = admission.actor { access.track(channel, as: actor) }
+                    // The node writes only headers of its own, fixed names and values: checking
+                    // them on every response would cost each answer and event line a handler pass.
+                    return channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true, withOutboundHeaderValidation: false).flatMap {
+                        channel.pipeline.addHandler(APIHandler(router: router, admission: admission, uid: uid, maxRequestBytes: limit,
+                                                               maxEventBacklogBytes: backlog, requestTimeout: timeout, logger: logger))
+                    }
                 }
             }
             .bind(unixDomainSocketPath: socketPath).get()
