@@ -66,7 +66,7 @@ public final class LocalAPIServer: Service, Sendable {
         try removeStaleSocket()
         let router = self.router, limit = maxRequestBytes, backlog = maxEventBacklogBytes, logger = self.logger, timeout = requestTimeout
         let connections = self.connections, access = self.access
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        let channel = try await ListenFailure.binding("api.socket", socketPath) { try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .childChannelInitializer { channel in
                 // Who is calling is asked of the kernel as the connection is accepted, before
                 // a byte is read. Past `limits.maxAPIConnections` in all, or
@@ -84,7 +84,7 @@ public final class LocalAPIServer: Service, Sendable {
                     }
                 }
             }
-            .bind(unixDomainSocketPath: socketPath).get()
+            .bind(unixDomainSocketPath: socketPath).get() }
         if let group {
             guard let entry = getgrnam(group) else {
                 try? await channel.close()
