@@ -24,9 +24,10 @@ extension NodeConfiguration {
         do { parsed = try JSONParser.parse(bytes) } catch {
             let place = error.offset.map { offset in
                 let (line, column) = Self.lineAndColumn(of: offset, in: bytes)
-                return "line \(line), column \(column): "
+                return " at line \(line), column \(column)"
             } ?? ""
-            throw Problem(key: "(file)", message: "\(file) is not valid JSON: \(place)\(error.message) (fix the file; `iias node run --help` shows an example)")
+            let what = error.message.replacingOccurrences(of: "not valid JSON: ", with: "")
+            throw Problem(key: "(file)", message: "\(file) is not valid JSON\(place): \(what) (fix the file; `iias node run --help` shows an example)")
         }
         guard case .object(let document) = parsed.value else {
             throw Problem(key: "(file)", message: "\(file) must hold one JSON object ({ \"center\": …, … }), found \(parsed.value.typeName)")

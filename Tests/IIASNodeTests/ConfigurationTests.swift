@@ -147,7 +147,7 @@ final class ConfigurationTests: XCTestCase {
     func testGarbageJSONIsPlacedByLineAndColumn() async throws {
         let folder = try makeTemporaryDirectory("config")
         let file = folder.appendingPathComponent("node.json").path
-        for (text, place) in [("{\n  \"center\": \"AZ\",\n  \"keys\" \"x\"\n}\n", "line 3, column 10"), ("{\"center\": \"AZ\",\n", "line 2, column 1"),
+        for (text, place) in [("{\n  \"center\": \"AZ\",\n  \"keys\" \"x\"\n}\n", "at line 3, column 10"), ("{\"center\": \"AZ\",\n", "at line 2, column 1"),
                               ("[1, 2]", "must hold one JSON object")] {
             try Data(text.utf8).write(to: URL(fileURLWithPath: file))
             let found = await problem(loading: file)
