@@ -40,8 +40,10 @@ final class ConnectionLimiter: Sendable {
     }
 
     /// Takes a place for a connection from `address` (nil: no address, e.g. a Unix
-    /// socket), or returns false when a bound is reached. Each `true` needs one `release`.
-    func admit(_ address: String?) -> Bool {
+    /// socket), or returns false when a bound is reached; `atMost` replaces `perAddress`
+    /// for this caller. Each `true` needs one `release`.
+    func admit(_ address: String?, atMost: Int? = nil) -> Bool {
+        let perAddress = atMost ?? self.perAddress
         enum Decision { case admitted(open: Int), refused, refusedWithWarning(refused: Int, open: Int) }
         let decision: Decision = state.withLock { state in
             let fromAddress = address.map { state.byAddress[$0, default: 0] } ?? 0
@@ -91,9 +93,9 @@ final class ConnectionLimiter: Sendable {
     func admit(_ channel: Channel) -> Bool { admit(channel, from: channel.remoteAddress?.ipAddress) }
 
     /// The same with the caller named by `address` (an IP address, or for the local API
-    /// the caller's uid): `perAddress` bounds the connections of each.
-    func admit(_ channel: Channel, from address: String?) -> Bool {
-        guard admit(address) else {
+    /// the caller's uid), of whom at most `atMost` (default `perAddress`) may be open.
+    func admit(_ channel: Channel, from address: String?, atMost: Int? = nil) -> Bool {
+        guard admit(address, atMost: atMost) else {
             channel.close(promise: nil)
             return false
         }

@@ -62,9 +62,10 @@ public struct NodeConfiguration: Sendable, Equatable {
         public var maxPeerConnections: Int = 256
         public var maxPeerConnectionsPerAddress: Int = 16
         /// Local API connections open at once (each event stream holds one), and those of
-        /// one uid: a local account, allowed or not, cannot take every place.
+        /// one uid in `api.users` (one operator's runaway script cannot take every place; a
+        /// uid outside the list may hold only 4, each waiting to be told 403).
         public var maxAPIConnections: Int = 256
-        public var maxAPIConnectionsPerUser: Int = 32
+        public var maxAPIConnectionsPerUser: Int = 128
         /// How long one whole request on the local API may take to arrive (counted from the
         /// connection's opening or the previous answer, not restarted by each byte).
         public var apiRequestSeconds: Double = 30

@@ -73,6 +73,16 @@ final class LocalAPIDoorTests: XCTestCase {
         }
     }
 
+    func testAUidOutsideTheListHoldsOnlyAFewPlaces() async throws {
+        let (server, _) = try await server(users: ["someone-else": .operator], perUser: 100)
+        var held = try (0..<(LocalAPIServer.refusedUserConnections + 3)).map { _ in try RawAPIConnection(server.socketPath) }
+        try await waitFor("all but \(LocalAPIServer.refusedUserConnections) are closed as they are accepted") {
+            held.filter { $0.isClosed(waiting: 10) }.count == 3
+        }
+        held.removeAll { $0.isClosed(waiting: 10) }
+        XCTAssertEqual(held.count, LocalAPIServer.refusedUserConnections)
+    }
+
     func testANewListClosesARemovedUsersEventStreamAndRefusesTheirNextRequest() async throws {
         let (server, _) = try await server(users: [me: .operator, "bob": .auditor])
         let follower = try RawAPIConnection(server.socketPath)
@@ -89,10 +99,14 @@ final class LocalAPIDoorTests: XCTestCase {
         next.send("GET /v1/status HTTP/1.1\r\nHost: localhost\r\n\r\n")
         XCTAssertTrue(next.readUntilClosed(within: 5).text.hasPrefix("HTTP/1.1 403"))
 
+        let opened = try RawAPIConnection(server.socketPath)   // accepted while the user is not listed
         XCTAssertEqual(server.reload(users: [me: .operator]), 0)
         let back = try RawAPIConnection(server.socketPath)
         back.send("GET /v1/status HTTP/1.1\r\nHost: localhost\r\n\r\n")
         XCTAssertTrue(back.readAvailable(within: 5).hasPrefix("HTTP/1.1 200"), "listed again, let in again")
+        opened.send("GET /v1/status HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        XCTAssertTrue(opened.readAvailable(within: 5).hasPrefix("HTTP/1.1 200"), "a connection accepted before the user was added is judged when its request comes")
+        XCTAssertEqual(server.reload(users: [:]), 2, "and it is tracked: the next reload closes it with the other")
     }
 
     private func waitFor(_ what: String, within seconds: Double = 5, _ condition: () throws -> Bool) async throws {

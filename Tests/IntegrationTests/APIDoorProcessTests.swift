@@ -69,7 +69,7 @@ final class APIDoorProcessTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(started), 10)
         let report = try slow.command("count", timeout: 30)
         let stillOpen = Int(report.split(separator: " ").last ?? "") ?? -1
-        XCTAssertLessThanOrEqual(stillOpen, 32, "at most limits.maxAPIConnectionsPerUser (32) of nobody's connections are held: \(report)")
+        XCTAssertLessThanOrEqual(stillOpen, 4, "at most 4 of nobody's connections are held (a uid outside api.users): \(report)")
     }
 
     /// Opens N connections to the socket, each sending the start of a request head, then

@@ -16,8 +16,9 @@ final class APIHandler: ChannelInboundHandler, @unchecked Sendable {
     let maxRequestBytes: Int
     let maxEventBacklogBytes: Int
     let logger: Logger
-    /// The door's decision when the connection was accepted, and the uid it was taken for.
-    let admission: APIDoor.Decision
+    /// The door's decision when the connection was accepted (or, for one refused then, when
+    /// its request came: SIGHUP may have added the user since), and the uid it was taken for.
+    private var admission: APIDoor.Decision
     let uid: UInt32?
     /// How long the whole next request may take to arrive, counted from the connection's
     /// opening or the previous answer — not an idle timer that each byte restarts.
@@ -74,6 +75,10 @@ final class APIHandler: ChannelInboundHandler, @unchecked Sendable {
         switch unwrapInboundIn(data) {
         case .head(let request):
             guard !refusing else { return }
+            if admission.actor == nil, let actor = router.access.decide(uid: uid).actor {
+                admission = .admitted(actor)
+                router.access.track(context.channel, as: actor)
+            }
             if admission.actor == nil, case .json(let status, let bytes) = router.refuse(admission) {
                 // Not in the allow-list: answered now, closed once the answer is out; the
                 // body, if any, is never read.

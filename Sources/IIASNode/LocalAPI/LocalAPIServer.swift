@@ -23,10 +23,11 @@ public final class LocalAPIServer: Service, Sendable {
     let onReady: @Sendable () -> Void
 
     /// `maxConnections` bounds the connections open at once, `maxConnectionsPerUser` those
-    /// of one uid (so that one local account — allowed or not — cannot take every place).
+    /// of one uid in `users` (so that one operator's runaway script cannot take every
+    /// place); a uid not in `users` may hold `refusedUserConnections`.
     public init(socketPath: String, group: String?, users: [String: Role], operations: any NodeOperations,
                 center: CenterID, maxRequestBytes: Int = 2 << 20, maxEventBacklogBytes: Int = 8 << 20, maxConnections: Int = 256,
-                maxConnectionsPerUser: Int = 32, requestTimeout: TimeAmount = LocalAPIServer.defaultRequestTimeout, logger: Logger,
+                maxConnectionsPerUser: Int = 128, requestTimeout: TimeAmount = LocalAPIServer.defaultRequestTimeout, logger: Logger,
                 onReady: @escaping @Sendable () -> Void = {}) {
         self.socketPath = socketPath
         self.requestTimeout = requestTimeout
@@ -56,6 +57,11 @@ public final class LocalAPIServer: Service, Sendable {
         unlink(socketPath)
     }
 
+    /// Connections one uid outside `api.users` may hold at once: each only waits for its
+    /// request's head to be told 403, so a few are plenty, and a flood of them cannot take
+    /// the places the operators need.
+    static let refusedUserConnections = 4
+
     /// How long a whole request may take to arrive, from the connection's opening or the
     /// previous answer (`limits.apiRequestSeconds`); an event stream is not timed once its
     /// request is in.
@@ -73,8 +79,11 @@ public final class LocalAPIServer: Service, Sendable {
                 // `limits.maxAPIConnectionsPerUser` from this uid, it is closed at once.
                 PeerCredentials.of(channel).flatMap { peer in
                     let uid = peer?.uid
-                    guard connections.admit(channel, from: uid.map { "uid \($0)" }) else { return channel.eventLoop.makeSucceededVoidFuture() }
                     let admission = access.decide(uid: uid)
+                    guard connections.admit(channel, from: uid.map { "uid \($0)" },
+                                            atMost: admission.actor == nil ? Self.refusedUserConnections : nil) else {
+                        return channel.eventLoop.makeSucceededVoidFuture()
+                    }
                     if let actor = admission.actor { access.track(channel, as: actor) }
                     // The node writes only headers of its own, fixed names and values: checking
                     // them on every response would cost each answer and event line a handler pass.
