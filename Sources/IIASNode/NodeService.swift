@@ -32,12 +32,14 @@ public struct NodeService: Service {
             group.addTask {
                 for await _ in await UnixSignalsSequence(trapping: .sighup) {
                     guard let file else { continue }
-                    do {
-                        let fresh = try await NodeConfiguration.load(file: file)
-                        onReload(fresh)
-                        try await node.reload(fresh)
-                    } catch {
-                        node.logger.error("SIGHUP: the new configuration was not applied", metadata: ["problem": "\(error)"])
+                    let fresh: NodeConfiguration
+                    do { fresh = try await NodeConfiguration.load(file: file) } catch {
+                        node.logger.error("SIGHUP: the new configuration was not applied (nothing changed)", metadata: ["problem": "\(error)"])
+                        continue
+                    }
+                    onReload(fresh)
+                    do { try await node.reload(fresh) } catch {
+                        node.logger.error("SIGHUP: api.users was reloaded, but the CA, CRL, certificates and peers were not", metadata: ["problem": "\(error)"])
                     }
                 }
             }

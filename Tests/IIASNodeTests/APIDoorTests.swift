@@ -1,5 +1,6 @@
 import Foundation
 @testable import IIASNode
+import Logging
 import XCTest
 
 /// The local API's door as a value: who is let in, who is refused and how, and which
@@ -37,5 +38,12 @@ final class APIDoorTests: XCTestCase {
         XCTAssertTrue(demoted.revokes(alice), "a role changed under an open connection closes it")
         XCTAssertFalse(door.revokes(alice))
         XCTAssertEqual(without.decide(uid: 1000, name: name), .notAllowed(user: "alice", uid: 1000))
+    }
+
+    func testRefusalsAreLoggedAtMostOnceInAWhilePerUid() {
+        let access = APIAccess(users: [:], logger: Logger(label: "test"))
+        XCTAssertTrue(access.shouldLogRefusal(of: 1002))
+        XCTAssertFalse(access.shouldLogRefusal(of: 1002), "a second knock within 10 s is not logged")
+        XCTAssertTrue(access.shouldLogRefusal(of: 1003), "another uid is")
     }
 }

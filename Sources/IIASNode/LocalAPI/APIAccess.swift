@@ -11,6 +11,7 @@ final class APIAccess: Sendable {
     private struct State {
         var door: APIDoor
         var open: [ObjectIdentifier: (actor: Actor, channel: any Channel)] = [:]
+        var lastRefusalWarning: [UInt32: ContinuousClock.Instant] = [:]
     }
     private let state: Mutex<State>
     private let logger: Logger
@@ -47,6 +48,18 @@ final class APIAccess: Sendable {
         logger.notice("api.users reloaded", metadata: ["users": "\(door.users.count)", "closedConnections": "\(revoked.count)",
                                                        "revokedUsers": "\(users.joined(separator: ","))"])
         return revoked.count
+    }
+
+    /// Whether a refusal of `uid` should be logged now: at most once every 10 s per uid,
+    /// so that a local account knocking in a loop cannot fill the journal.
+    func shouldLogRefusal(of uid: UInt32) -> Bool {
+        let now = ContinuousClock.now
+        return state.withLock { state in
+            if let last = state.lastRefusalWarning[uid], now - last < .seconds(10) { return false }
+            if state.lastRefusalWarning.count > 1024 { state.lastRefusalWarning.removeAll() }
+            state.lastRefusalWarning[uid] = now
+            return true
+        }
     }
 
     /// Connections let in and still open (for tests).

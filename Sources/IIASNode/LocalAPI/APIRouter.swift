@@ -171,9 +171,10 @@ struct APIRouter: Sendable {
         }
     }
 
-    /// The door's 403 for a caller it does not admit, logged (who, not what they sent).
+    /// The door's 403 for a caller it does not admit, logged (who, not what they sent; at
+    /// most once every 10 s for one uid).
     func refuse(_ decision: APIDoor.Decision) -> APIResponse {
-        if case .notAllowed(let user, let uid) = decision {
+        if case .notAllowed(let user, let uid) = decision, access.shouldLogRefusal(of: uid) {
             logger.warning("local API refused a user not in the allow-list", metadata: ["user": "\(user)", "uid": "\(uid)"])
         }
         return decision.refusal ?? error(.forbidden, "refused", hint: nil)
