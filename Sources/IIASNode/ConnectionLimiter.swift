@@ -40,8 +40,10 @@ final class ConnectionLimiter: Sendable {
     }
 
     /// Takes a place for a connection from `address` (nil: no address, e.g. a Unix
-    /// socket), or returns false when a bound is reached. Each `true` needs one `release`.
-    func admit(_ address: String?) -> Bool {
+    /// socket), or returns false when a bound is reached; `atMost` replaces `perAddress`
+    /// for this caller. Each `true` needs one `release`.
+    func admit(_ address: String?, atMost: Int? = nil) -> Bool {
+        let perAddress = atMost ?? self.perAddress
         enum Decision { case admitted(open: Int), refused, refusedWithWarning(refused: Int, open: Int) }
         let decision: Decision = state.withLock { state in
             let fromAddress = address.map { state.byAddress[$0, default: 0] } ?? 0
@@ -88,9 +90,12 @@ final class ConnectionLimiter: Sendable {
 
     /// Admits `channel` (closing it at once when a bound is reached) and gives its place
     /// back when it closes. True when admitted: the caller builds its pipeline.
-    func admit(_ channel: Channel) -> Bool {
-        let address = channel.remoteAddress?.ipAddress
-        guard admit(address) else {
+    func admit(_ channel: Channel) -> Bool { admit(channel, from: channel.remoteAddress?.ipAddress) }
+
+    /// The same with the caller named by `address` (an IP address, or for the local API
+    /// the caller's uid), of whom at most `atMost` (default `perAddress`) may be open.
+    func admit(_ channel: Channel, from address: String?, atMost: Int? = nil) -> Bool {
+        guard admit(address, atMost: atMost) else {
             channel.close(promise: nil)
             return false
         }

@@ -120,7 +120,7 @@ public actor Node: NodeOperations {
         let connections = ConnectionLimiter(total: configuration.limits.maxPeerConnections,
                                             perAddress: configuration.limits.maxPeerConnectionsPerAddress,
                                             what: "peer", metric: "iias_peer_connections", logger: logger)
-        let channel = try await ServerBootstrap(group: group)
+        let channel = try await ListenFailure.binding("listen", configuration.listen.description) { try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { [weak self] channel in
                 guard connections.admit(channel) else { return channel.eventLoop.makeSucceededVoidFuture() }
@@ -132,7 +132,7 @@ public actor Node: NodeOperations {
                     Task { await self.serveInbound(channel, inbox: inbox) }
                 }
             }
-            .bind(host: configuration.listen.host, port: configuration.listen.port).get()
+            .bind(host: configuration.listen.host, port: configuration.listen.port).get() }
         listener = channel
         for link in peers.values { link.start() }
         background.append(Task { [weak self] in await self?.treeHeadLoop() })

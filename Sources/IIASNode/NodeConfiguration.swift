@@ -61,14 +61,21 @@ public struct NodeConfiguration: Sendable, Equatable {
         /// connections cannot take the descriptors the log and real peers need.
         public var maxPeerConnections: Int = 256
         public var maxPeerConnectionsPerAddress: Int = 16
-        /// Local API connections open at once (each event stream holds one).
+        /// Local API connections open at once (each event stream holds one), and those of
+        /// one uid in `api.users` (one operator's runaway script cannot take every place; a
+        /// uid outside the list may hold only 4, each waiting to be told 403).
         public var maxAPIConnections: Int = 256
+        public var maxAPIConnectionsPerUser: Int = 128
+        /// How long one whole request on the local API may take to arrive (counted from the
+        /// connection's opening or the previous answer, not restarted by each byte).
+        public var apiRequestSeconds: Double = 30
     }
 
     public var center: CenterID
     /// The folder holding signing/encryption/tls .key and .crt, as Scripts/pki.sh writes it.
     public var keyDirectory: String
     public var caFile: String
+    /// The CA's CRL; nil only when the file says `"crl": "none"` (revocation deliberately off).
     public var crlFile: String?
     /// The folder holding the peers' signing and encryption certificates.
     public var certificateDirectory: String
@@ -124,6 +131,12 @@ public struct NodeConfiguration: Sendable, Equatable {
     /// Reads `file` (JSON) with `IIAS_*` environment variables taking precedence, then checks it.
     public static func load(file: String, environment: [String: String] = ProcessInfo.processInfo.environment)
         async throws(Problem) -> NodeConfiguration {
+        guard let bytes = FileManager.default.contents(atPath: file) else {
+            let exists = FileManager.default.fileExists(atPath: file)
+            throw Problem(key: "(file)", message: exists ? "\(file) cannot be read by this user (check its owner and mode)"
+                                                          : "\(file) does not exist (see `iias node run --help` for an example)")
+        }
+        try checkDocument(Array(bytes), file: file)
         let fileProvider: FileProvider<JSONSnapshot>
         do {
             fileProvider = try await FileProvider<JSONSnapshot>(filePath: FilePath(file))
@@ -147,7 +160,14 @@ public struct NodeConfiguration: Sendable, Equatable {
         center = try values.center("center")
         keyDirectory = try values.directory("keys")
         caFile = try values.file("ca")
-        crlFile = try values.optionalFile("crl")
+        if try values.optionalString("crl") == "none" {
+            crlFile = nil
+        } else {
+            guard try values.optionalString("crl") != nil else {
+                throw Problem(key: "crl", message: "missing: without the CA's CRL the node cannot refuse revoked centers. Name the CRL file (Scripts/pki.sh writes pki/crl.pem), or write \"crl\": \"none\" to run without revocation checks deliberately")
+            }
+            crlFile = try values.file("crl")
+        }
         certificateDirectory = try values.directory("certificates")
         guard let listen = Address(try values.string("listen"), allowZero: true) else {
             throw Problem(key: "listen", message: "expected host:port, e.g. 0.0.0.0:7443, found \"\(values.raw("listen"))\"")
@@ -186,6 +206,9 @@ public struct NodeConfiguration: Sendable, Equatable {
         limits.maxPeerConnectionsPerAddress = try values.int("limits.maxPeerConnectionsPerAddress", default: limits.maxPeerConnectionsPerAddress,
                                                              in: 1...limits.maxPeerConnections)
         limits.maxAPIConnections = try values.int("limits.maxAPIConnections", default: limits.maxAPIConnections, in: 1...65_536)
+        limits.maxAPIConnectionsPerUser = try values.int("limits.maxAPIConnectionsPerUser", default: min(limits.maxAPIConnectionsPerUser, limits.maxAPIConnections),
+                                                         in: 1...limits.maxAPIConnections)
+        limits.apiRequestSeconds = try values.double("limits.apiRequestSeconds", default: limits.apiRequestSeconds, in: 0.1...3600)
         self.limits = limits
         treeHeadIntervalSeconds = try values.double("treeHeadIntervalSeconds", default: 60, in: 1...86_400)
         certificateRescanSeconds = try values.double("certificateRescanSeconds", default: 300, in: 1...86_400)
@@ -225,6 +248,7 @@ private struct Values {
     private func isMissing(_ error: any Error) -> Bool { String(describing: error).hasPrefix("Missing required") }
 
     func string(_ key: String) throws(NodeConfiguration.Problem) -> String {
+        assert(NodeConfiguration.knownKeys.contains(key), "\(key) is read but not in NodeConfiguration.knownKeys")
         do {
             let value = try reader.requiredString(forKey: ConfigKey(key))
             guard !value.isEmpty else { throw NodeConfiguration.Problem(key: key, message: "must not be empty") }
@@ -241,6 +265,7 @@ private struct Values {
     }
 
     func int(_ key: String, default value: Int, in range: ClosedRange<Int>) throws(NodeConfiguration.Problem) -> Int {
+        assert(NodeConfiguration.knownKeys.contains(key), "\(key) is read but not in NodeConfiguration.knownKeys")
         let found: Int
         do { found = try reader.requiredInt(forKey: ConfigKey(key)) } catch {
             if isMissing(error) { return value }
@@ -253,6 +278,7 @@ private struct Values {
     }
 
     func double(_ key: String, default value: Double, in range: ClosedRange<Double>) throws(NodeConfiguration.Problem) -> Double {
+        assert(NodeConfiguration.knownKeys.contains(key), "\(key) is read but not in NodeConfiguration.knownKeys")
         let found: Double
         do { found = try reader.requiredDouble(forKey: ConfigKey(key)) } catch {
             if isMissing(error) { return value }
@@ -265,6 +291,7 @@ private struct Values {
     }
 
     func stringArray(_ key: String) throws(NodeConfiguration.Problem) -> [String] {
+        assert(NodeConfiguration.knownKeys.contains(key), "\(key) is read but not in NodeConfiguration.knownKeys")
         do { return try reader.requiredStringArray(forKey: ConfigKey(key)) } catch {
             if isMissing(error) { return [] }
             throw NodeConfiguration.Problem(key: key, message: "expected a list of strings")
@@ -289,11 +316,6 @@ private struct Values {
             throw NodeConfiguration.Problem(key: key, message: "\(file) does not exist or is not readable")
         }
         return file
-    }
-
-    func optionalFile(_ key: String) throws(NodeConfiguration.Problem) -> String? {
-        guard try optionalString(key) != nil else { return nil }
-        return try file(key)
     }
 
     func directory(_ key: String) throws(NodeConfiguration.Problem) -> String {

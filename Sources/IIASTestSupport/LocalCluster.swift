@@ -120,16 +120,9 @@ public final class LocalCluster: @unchecked Sendable {
     }
 
     private static func canBind(_ port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = UInt16(port).bigEndian
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
+        guard let fd = LoopbackTCP.listen(port: port) else { return false }
+        close(fd)
+        return true
     }
 
     /// A notification draft as the local API takes it.
@@ -153,6 +146,22 @@ public final class LocalCluster: @unchecked Sendable {
 
 /// A blocking TCP client socket to 127.0.0.1, for tests that speak raw bytes.
 public enum LoopbackTCP {
+    /// A descriptor listening on 127.0.0.1:`port` (as another process holding the port
+    /// would), or nil when the port is taken.
+    public static func listen(port: Int) -> Int32? {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+        guard bound, Glibc.listen(fd, 1) == 0 else { close(fd); return nil }
+        return fd
+    }
+
     /// A connected descriptor with a receive timeout, or nil if nothing listens on `port`.
     public static func connect(port: Int, receiveTimeout seconds: Int = 10) -> Int32? {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

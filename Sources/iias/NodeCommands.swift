@@ -22,7 +22,8 @@ struct NodeCommand: AsyncParsableCommand {
         "center": "AZ",
         "keys": "pki/centers/AZ",          (signing, encryption, tls .key/.crt)
         "ca": "pki/ca.crt",
-        "crl": "pki/crl.pem",
+        "crl": "pki/crl.pem",              (required; "none" runs without
+                                            revocation checks, deliberately)
         "certificates": "pki/centers",     (the peers' certificates)
         "listen": "0.0.0.0:7443",
         "peers": ["GE=ge.example:7443", "UA=ua.example:7443"],
@@ -37,6 +38,7 @@ struct NodeCommand: AsyncParsableCommand {
         "envelopeVersion": 2               (1 while a peer still runs a build
                                             that reads only version 1)
       }
+    A key the node does not know is an error that names the nearest known one.
     Any key can be set from the environment: IIAS_ and the key in capitals,
     dots and camel case as underscores: IIAS_LISTEN, IIAS_API_SOCKET,
     IIAS_LIMITS_MAX_FRAME_BYTES, IIAS_PEERS="GE=ge.example:7443,UA=…".
@@ -44,7 +46,7 @@ struct NodeCommand: AsyncParsableCommand {
 
     struct Run: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Run the node until SIGTERM or SIGINT (SIGHUP reloads the CRL, certificates and peers).",
+            abstract: "Run the node until SIGTERM or SIGINT (SIGHUP reloads the CRL, certificates, peers and api.users).",
             discussion: NodeCommand.example + """
 
 
@@ -66,7 +68,10 @@ struct NodeCommand: AsyncParsableCommand {
                 throw CLIFailure.usage("--log-level \(logLevel) is not a level", hint: "trace, debug, info, notice, warning, error or critical")
             }
             let configuration: NodeConfiguration
-            do { configuration = try await NodeConfiguration.load(file: config) } catch {
+            do {
+                configuration = try await NodeConfiguration.load(file: config)
+                try configuration.checkEnvironment(probePorts: false)
+            } catch {
                 throw CLIFailure.usage("configuration \(config): \(error)", hint: "`iias node run --help` shows every key")
             }
             LoggingSystem.bootstrap { label in
@@ -76,6 +81,9 @@ struct NodeCommand: AsyncParsableCommand {
             }
             var logger = Logger(label: "iias.node")
             logger[metadataKey: "center"] = "\(configuration.center)"
+            if configuration.crlFile == nil {
+                logger.warning("revocation is not checked: the configuration says \"crl\": \"none\"")
+            }
             let registry = PrometheusCollectorRegistry()
             MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
 
@@ -88,25 +96,34 @@ struct NodeCommand: AsyncParsableCommand {
             } catch {
                 throw CLIFailure.invalid("cannot start: \(error)", hint: "the node refuses to run on a damaged log; `iias log verify \(configuration.dataDirectory)/log` reports where")
             }
-            // One line on standard output once the peer port and the API socket are both
-            // open (scripts and tests wait for it).
-            let ready = ReadyLine(parts: 2)
+            // One line on standard output once every listener is open — the peer port, the
+            // API socket and the metrics endpoint (scripts and tests wait for it); a node
+            // that fails to open one never prints it.
+            let ready = ReadyLine(parts: configuration.metrics == nil ? 2 : 3)
+            let api = LocalAPIServer(socketPath: configuration.socketPath, group: configuration.socketGroup, users: configuration.users,
+                                     operations: node, center: configuration.center,
+                                     maxRequestBytes: configuration.limits.maxRequestBytes,
+                                     maxEventBacklogBytes: configuration.limits.maxEventBacklogBytes,
+                                     maxConnections: configuration.limits.maxAPIConnections,
+                                     maxConnectionsPerUser: configuration.limits.maxAPIConnectionsPerUser,
+                                     requestTimeout: .nanoseconds(Int64(configuration.limits.apiRequestSeconds * 1e9)),
+                                     logger: logger) { ready.report(nil) }
             var services: [any Service] = [
-                NodeService(node: node, configurationFile: config) { port in
+                NodeService(node: node, configurationFile: config, onReady: { port in
                     ready.report("ready center=\(configuration.center) port=\(port) socket=\(configuration.socketPath)")
-                },
-                LocalAPIServer(socketPath: configuration.socketPath, group: configuration.socketGroup, users: configuration.users,
-                               operations: node, center: configuration.center,
-                               maxRequestBytes: configuration.limits.maxRequestBytes,
-                               maxEventBacklogBytes: configuration.limits.maxEventBacklogBytes,
-                               maxConnections: configuration.limits.maxAPIConnections, logger: logger) { ready.report(nil) },
+                }, onReload: { fresh in api.reload(users: fresh.users) }),
+                api,
             ]
             if let metrics = configuration.metrics {
-                services.append(MetricsEndpoint(host: metrics.host, port: metrics.port, registry: registry, logger: logger))
+                services.append(MetricsEndpoint(host: metrics.host, port: metrics.port, registry: registry, logger: logger) { ready.report(nil) })
             }
             let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
                                                           gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-            do { try await group.run() } catch {
+            do { try await group.run() } catch let failure as ListenFailure {
+                throw CLIFailure.usage("configuration \(config): \(failure)")
+            } catch let failure as APIServerError {
+                throw CLIFailure.usage("configuration \(config): \(failure)")
+            } catch {
                 throw CLIFailure.invalid("the node stopped: \(error)")
             }
         }
@@ -115,7 +132,7 @@ struct NodeCommand: AsyncParsableCommand {
     struct CheckConfig: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "check-config",
-            abstract: "Check a node configuration (and the keys and certificates it names) without starting.",
+            abstract: "Check a node configuration, the keys and certificates it names, and what `run` needs of this machine (the socket's group and folder, free ports), without starting.",
             discussion: NodeCommand.example
         )
 
@@ -130,12 +147,13 @@ struct NodeCommand: AsyncParsableCommand {
             do {
                 configuration = try await NodeConfiguration.load(file: file)
                 try configuration.checkKeysAndCertificates()
+                try configuration.checkEnvironment(probePorts: true)
             } catch {
                 throw CLIFailure.usage("configuration \(file): \(error)")
             }
             let fields: [(String, String)] = [
                 ("center", configuration.center.rawValue), ("keys", configuration.keyDirectory), ("ca", configuration.caFile),
-                ("crl", configuration.crlFile ?? "(none)"), ("certificates", configuration.certificateDirectory),
+                ("crl", configuration.crlFile ?? "none: revocation is NOT checked (\"crl\": \"none\")"), ("certificates", configuration.certificateDirectory),
                 ("listen", configuration.listen.description),
                 ("peers", configuration.peers.map { "\($0.center)=\($0.address)" }.joined(separator: ", ")),
                 ("data", configuration.dataDirectory), ("api.socket", configuration.socketPath),

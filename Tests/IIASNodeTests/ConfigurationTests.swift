@@ -63,6 +63,8 @@ final class ConfigurationTests: XCTestCase {
             ("limits", ["maxPeerConnections": 0], "limits.maxPeerConnections"),
             ("limits", ["maxPeerConnections": 8, "maxPeerConnectionsPerAddress": 9], "limits.maxPeerConnectionsPerAddress"),
             ("limits", ["maxAPIConnections": 0], "limits.maxAPIConnections"),
+            ("limits", ["maxAPIConnections": 8, "maxAPIConnectionsPerUser": 9], "limits.maxAPIConnectionsPerUser"),
+            ("limits", ["apiRequestSeconds": 0], "limits.apiRequestSeconds"),
             ("envelopeVersion", 3, "envelopeVersion"), ("envelopeVersion", 0, "envelopeVersion"),
             ("envelopeVersion", "two", "envelopeVersion"),
         ]
@@ -108,5 +110,99 @@ final class ConfigurationTests: XCTestCase {
             XCTAssertEqual(problem?.key, "keys")
             XCTAssertTrue(problem?.message.contains("chmod 600") == true, "\(error)")
         }
+    }
+
+    private func problem(loading file: String) async -> NodeConfiguration.Problem? {
+        do { _ = try await NodeConfiguration.load(file: file, environment: [:]); return nil } catch { return error }
+    }
+
+    func testAnUnknownKeyIsAnErrorNamingTheNearestKnownOne() async throws {
+        let cases: [(String, Any, String, String?)] = [
+            ("peer", ["GE=127.0.0.1:7444"], "peer", "peers"), ("crls", "x", "crls", "crl"), ("envelopeVersoin", 2, "envelopeVersoin", "envelopeVersion"),
+            ("api", ["socket": "/tmp/x.sock", "user": ["alice=operator"]], "api.user", "api.users"),
+            ("limits", ["windw": 8], "limits.windw", "limits.window"), ("metrics", ["listne": "127.0.0.1:9464"], "metrics.listne", "metrics.listen"),
+            ("colour", "blue", "colour", nil),
+        ]
+        for (key, value, named, nearest) in cases {
+            var object = valid
+            object[key] = value
+            let found = await problem(loading: try write(object))
+            XCTAssertEqual(found?.key, named, "\(key): \(String(describing: found))")
+            if let nearest {
+                XCTAssertTrue(found?.message.contains("did you mean \"\(nearest)\"") == true, "\(String(describing: found))")
+            } else {
+                XCTAssertEqual(found?.message.contains("did you mean"), false, "\(String(describing: found))")
+            }
+        }
+        var object = valid
+        object["api"] = "/tmp/x.sock"
+        let section = await problem(loading: try write(object))
+        XCTAssertEqual(section?.key, "api")
+        XCTAssertTrue(section?.message.contains("expected an object") == true)
+        XCTAssertEqual(NodeConfiguration.editDistance("peer", "peers"), 1)
+        XCTAssertEqual(NodeConfiguration.editDistance("", "abc"), 3)
+        XCTAssertEqual(NodeConfiguration.editDistance("kitten", "sitting"), 3)
+    }
+
+    func testGarbageJSONIsPlacedByLineAndColumn() async throws {
+        let folder = try makeTemporaryDirectory("config")
+        let file = folder.appendingPathComponent("node.json").path
+        for (text, place) in [("{\n  \"center\": \"AZ\",\n  \"keys\" \"x\"\n}\n", "at line 3, column 10"), ("{\"center\": \"AZ\",\n", "at line 2, column 1"),
+                              ("[1, 2]", "must hold one JSON object")] {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: file))
+            let found = await problem(loading: file)
+            XCTAssertEqual(found?.key, "(file)")
+            XCTAssertTrue(found?.message.contains(place) == true, "\(place) not in \(String(describing: found))")
+            XCTAssertEqual(found?.message.contains("NSCocoaErrorDomain"), false)
+        }
+        try Data("{\"center\": \"AZ\", \"center\": \"GE\"}".utf8).write(to: URL(fileURLWithPath: file))
+        let twice = await problem(loading: file)
+        XCTAssertEqual(twice?.key, "center")
+        XCTAssertTrue(twice?.message.contains("more than once") == true, "\(String(describing: twice))")
+    }
+
+    func testACRLIsRequiredUnlessNoneIsWrittenDeliberately() async throws {
+        var object = valid
+        object["crl"] = nil
+        let missing = await problem(loading: try write(object))
+        XCTAssertEqual(missing?.key, "crl")
+        XCTAssertTrue(missing?.message.contains("\"crl\": \"none\"") == true, "\(String(describing: missing))")
+        object["crl"] = "none"
+        let off = try await NodeConfiguration.load(file: try write(object), environment: [:])
+        XCTAssertNil(off.crlFile)
+        object["crl"] = "/nonexistent/crl.pem"
+        let absent = await problem(loading: try write(object))
+        XCTAssertEqual(absent?.key, "crl")
+    }
+
+    func testTheMachineIsCheckedForWhatRunNeeds() async throws {
+        let folder = try makeTemporaryDirectory("preflight")
+        let port = try LocalCluster.freePort()
+        func check(_ change: (inout [String: Any]) -> Void) async throws -> NodeConfiguration.Problem? {
+            var object = valid
+            object["api"] = ["socket": folder.appendingPathComponent("api.sock").path, "users": ["alice=operator"]]
+            object["listen"] = "127.0.0.1:\(port)"
+            change(&object)
+            let configuration = try await NodeConfiguration.load(file: try write(object), environment: [:])
+            do { try configuration.checkEnvironment(probePorts: true); return nil } catch { return error }
+        }
+        let fine = try await check { _ in }
+        XCTAssertNil(fine, "a configuration the machine can run")
+        let group = try await check { $0["api"] = ["socket": folder.appendingPathComponent("api.sock").path, "group": "no-such-group-iias", "users": []] }
+        XCTAssertEqual(group?.key, "api.group")
+        let noFolder = try await check { $0["api"] = ["socket": folder.appendingPathComponent("missing/api.sock").path, "users": []] }
+        XCTAssertEqual(noFolder?.key, "api.socket")
+        XCTAssertTrue(noFolder?.message.contains("does not exist") == true, "\(String(describing: noFolder))")
+        let same = try await check { $0["metrics"] = ["listen": "127.0.0.1:\(port)"] }
+        XCTAssertEqual(same?.key, "metrics.listen")
+        XCTAssertTrue(same?.message.contains("also the peer port") == true, "\(String(describing: same))")
+        XCTAssertTrue(NodeConfiguration.overlap(NodeConfiguration.Address("0.0.0.0:7443")!, NodeConfiguration.Address("127.0.0.1:7443")!))
+        XCTAssertFalse(NodeConfiguration.overlap(NodeConfiguration.Address("127.0.0.1:7443")!, NodeConfiguration.Address("127.0.0.1:9464")!))
+
+        let holder = try XCTUnwrap(LoopbackTCP.listen(port: port), "hold the port")
+        defer { close(holder) }
+        let busy = try await check { _ in }
+        XCTAssertEqual(busy?.key, "listen")
+        XCTAssertTrue(busy?.message.contains("127.0.0.1:\(port)") == true && busy?.message.contains("in use") == true, "\(String(describing: busy))")
     }
 }

@@ -8,34 +8,14 @@ import XCTest
 /// The local API's idle rule on a real socket: a connection that sends nothing is closed
 /// after the idle timeout, a client that follows the event stream is not.
 final class LocalAPIIdleTests: XCTestCase {
-    /// A node that does nothing: the transport's behaviour is under test, not the node's.
-    private struct Idle: NodeOperations {
-        func submit(_ notification: FormalNotification, by actor: Actor) async throws(NodeError) -> Submission { throw .unavailable("idle") }
-        func submit(batch: [FormalNotification], by actor: Actor) async throws(NodeError) -> [Submission] { throw .unavailable("idle") }
-        func reply(to id: UUID, with draft: FormalNotification, by actor: Actor) async throws(NodeError) -> Submission { throw .unavailable("idle") }
-        func inbox(_ filter: InboxFilter) async -> [InboxItem] { [] }
-        func read(_ id: UUID, by actor: Actor) async throws(NodeError) -> ReadResult { throw .notFound(id) }
-        func acknowledge(_ id: UUID, by actor: Actor) async throws(NodeError) -> InboxItem { throw .notFound(id) }
-        func outbox(limit: Int?) async -> [OutboxItem] { [] }
-        func delivery(of id: UUID) async throws(NodeError) -> OutboxItem { throw .notFound(id) }
-        func peers() async -> [PeerStatus] { [] }
-        func status() async -> NodeStatus {
-            NodeStatus(center: CenterID("AZ")!, version: "test", started: Date(), logEntries: 0, inbox: 0, unread: 0,
-                       outboxPending: 0, peersConnected: 0, peersConfigured: 0, treeHead: nil)
-        }
-        func treeHead() async -> TreeHead? { nil }
-        func subscribe(_ sink: @escaping @Sendable (NodeEvent?) -> Void) async -> EventSubscription { EventSubscription(key: UUID()) }
-        func unsubscribe(_ subscription: EventSubscription) async {}
-    }
-
     func testASilentConnectionIsClosedAndAnEventStreamIsNot() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("iias-idle-\(UUID())")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         let path = folder.appendingPathComponent("api.sock").path
         let user = getpwuid(getuid()).flatMap { $0.pointee.pw_name.map { String(cString: $0) } } ?? "root"
-        let server = LocalAPIServer(socketPath: path, group: nil, users: [user: .operator], operations: Idle(), center: CenterID("AZ")!,
-                                    idleTimeout: .milliseconds(300), logger: Logger(label: "test"))
+        let server = LocalAPIServer(socketPath: path, group: nil, users: [user: .operator], operations: IdleOperations(), center: CenterID("AZ")!,
+                                    requestTimeout: .milliseconds(300), logger: Logger(label: "test"))
         let listener = try await server.bind()
         defer { listener.close(promise: nil) }
 

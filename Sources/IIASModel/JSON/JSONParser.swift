@@ -7,6 +7,9 @@ package struct JSONParser {
     /// What went wrong, said once for the whole input (a syntax error has no field path).
     package struct SyntaxError: Error, Equatable {
         package let message: String
+        /// The byte where parsing stopped (the input's length when it ended too soon);
+        /// nil when the input as a whole is wrong (empty, a byte order mark).
+        package var offset: Int? = nil
     }
 
     /// The parsed tree plus the JSON Pointers of keys that occurred more than once in
@@ -42,8 +45,8 @@ package struct JSONParser {
     }
 
     private func error(_ what: String) -> SyntaxError {
-        if index >= bytes.count { return SyntaxError(message: "not valid JSON: unexpected end of input (truncated?)") }
-        return SyntaxError(message: "not valid JSON: \(what) at byte \(index)")
+        if index >= bytes.count { return SyntaxError(message: "not valid JSON: unexpected end of input (truncated?)", offset: bytes.count) }
+        return SyntaxError(message: "not valid JSON: \(what) at byte \(index)", offset: index)
     }
 
     private mutating func skipWhitespace() {

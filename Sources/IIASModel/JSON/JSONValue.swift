@@ -13,7 +13,7 @@ package enum JSONValue: Sendable, Equatable {
     case object([String: JSONValue])
 
     /// How a problem message names what was found ("expected a string, found an array").
-    var typeName: String {
+    package var typeName: String {
         switch self {
         case .null: "null"
         case .bool: "a boolean"

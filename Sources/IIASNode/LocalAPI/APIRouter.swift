@@ -84,21 +84,17 @@ public enum APIJSON {
 /// status with a JSON body that says what to do.
 struct APIRouter: Sendable {
     let operations: any NodeOperations
-    let users: [String: Role]
+    /// The allow-list (`api.users`), replaced on SIGHUP.
+    let access: APIAccess
     let center: CenterID
     let logger: Logger
 
     func handle(_ request: APIRequest) async -> APIResponse {
-        guard let uid = request.uid else {
-            return error(.forbidden, "the kernel did not report who is connected (SO_PEERCRED)", hint: nil)
-        }
-        let user = Self.userName(uid) ?? "uid \(uid)"
-        guard let role = users[user] else {
-            logger.warning("local API refused a user not in the allow-list", metadata: ["user": "\(user)", "uid": "\(uid)"])
-            return error(.forbidden, "user \(user) is not allowed on this node's socket",
-                         hint: "add \"\(user)=operator\" or \"\(user)=auditor\" to api.users in the node's configuration and send SIGHUP or restart")
-        }
-        let actor = Actor(user: user, uid: uid, role: role)
+        // Checked again against the list as it stands now: SIGHUP may have removed the
+        // user since their connection was let in.
+        let door = access.decide(uid: request.uid)
+        guard let actor = door.actor else { return refuse(door) }
+        let user = actor.user, role = actor.role
         if request.tooLarge {
             return error(.payloadTooLarge, "the request body is larger than the node accepts", hint: "limits.maxRequestBytes in the node's configuration")
         }
@@ -173,6 +169,15 @@ struct APIRouter: Sendable {
         } catch {
             return self.error(.internalServerError, "\(error)", hint: nil)
         }
+    }
+
+    /// The door's 403 for a caller it does not admit, logged (who, not what they sent; at
+    /// most once every 10 s for one uid).
+    func refuse(_ decision: APIDoor.Decision) -> APIResponse {
+        if case .notAllowed(let user, let uid) = decision, access.shouldLogRefusal(of: uid) {
+            logger.warning("local API refused a user not in the allow-list", metadata: ["user": "\(user)", "uid": "\(uid)"])
+        }
+        return decision.refusal ?? error(.forbidden, "refused", hint: nil)
     }
 
     /// What an auditor may read (besides one outbox item).

@@ -37,7 +37,7 @@ public struct LocalAPIClient: Sendable {
 
         public var hint: String? {
             switch self {
-            case .unreachable: "is `iias node run` running, is the socket path right (--socket or IIAS_SOCKET), and is your user in the socket's group? (A node with limits.maxAPIConnections open closes new ones at once.)"
+            case .unreachable: "is `iias node run` running, is the socket path right (--socket or IIAS_SOCKET), and is your user in the socket's group? (A node with limits.maxAPIConnections open, or limits.maxAPIConnectionsPerUser of your uid, closes new ones at once.)"
             case .refused(_, let body): body.hint
             case .malformedAnswer: nil
             }

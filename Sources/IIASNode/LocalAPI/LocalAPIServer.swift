@@ -18,23 +18,35 @@ public final class LocalAPIServer: Service, Sendable {
     let maxRequestBytes: Int
     let maxEventBacklogBytes: Int
     let connections: ConnectionLimiter
-    let idleTimeout: TimeAmount
+    let access: APIAccess
+    let requestTimeout: TimeAmount
     let onReady: @Sendable () -> Void
 
+    /// `maxConnections` bounds the connections open at once, `maxConnectionsPerUser` those
+    /// of one uid in `users` (so that one operator's runaway script cannot take every
+    /// place); a uid not in `users` may hold `refusedUserConnections`.
     public init(socketPath: String, group: String?, users: [String: Role], operations: any NodeOperations,
                 center: CenterID, maxRequestBytes: Int = 2 << 20, maxEventBacklogBytes: Int = 8 << 20, maxConnections: Int = 256,
-                idleTimeout: TimeAmount = LocalAPIServer.defaultIdleTimeout, logger: Logger,
+                maxConnectionsPerUser: Int = 128, requestTimeout: TimeAmount = LocalAPIServer.defaultRequestTimeout, logger: Logger,
                 onReady: @escaping @Sendable () -> Void = {}) {
         self.socketPath = socketPath
-        self.idleTimeout = idleTimeout
+        self.requestTimeout = requestTimeout
         self.onReady = onReady
         self.group = group
         self.logger = logger
         self.maxRequestBytes = maxRequestBytes
         self.maxEventBacklogBytes = maxEventBacklogBytes
-        connections = ConnectionLimiter(total: maxConnections, what: "local API", metric: "iias_api_connections", logger: logger)
-        router = APIRouter(operations: operations, users: users, center: center, logger: logger)
+        connections = ConnectionLimiter(total: maxConnections, perAddress: maxConnectionsPerUser, what: "local API",
+                                        metric: "iias_api_connections", logger: logger)
+        access = APIAccess(users: users, logger: logger)
+        router = APIRouter(operations: operations, access: access, center: center, logger: logger)
     }
+
+    /// Replaces the allow-list (SIGHUP): connections of users it removes, or whose role
+    /// it changes, are closed at once (event streams included); their next request is
+    /// refused at the door. Returns how many connections were closed.
+    @discardableResult
+    public func reload(users: [String: Role]) -> Int { access.reload(users: users) }
 
     /// Binds the socket, serves until graceful shutdown, then removes the socket file.
     public func run() async throws {
@@ -45,31 +57,43 @@ public final class LocalAPIServer: Service, Sendable {
         unlink(socketPath)
     }
 
-    /// How long a connection may send nothing before the node closes it (event streams excepted).
-    public static let defaultIdleTimeout = TimeAmount.seconds(60)
+    /// Connections one uid outside `api.users` may hold at once: each only waits for its
+    /// request's head to be told 403, so a few are plenty, and a flood of them cannot take
+    /// the places the operators need.
+    static let refusedUserConnections = 4
+
+    /// How long a whole request may take to arrive, from the connection's opening or the
+    /// previous answer (`limits.apiRequestSeconds`); an event stream is not timed once its
+    /// request is in.
+    public static let defaultRequestTimeout = TimeAmount.seconds(30)
 
     /// Binds (replacing only a stale socket nobody listens on) and sets mode 0660 and the group.
-
     public func bind() async throws -> Channel {
         try removeStaleSocket()
-        let router = self.router, limit = maxRequestBytes, backlog = maxEventBacklogBytes, logger = self.logger, idle = idleTimeout
-        let connections = self.connections
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        let router = self.router, limit = maxRequestBytes, backlog = maxEventBacklogBytes, logger = self.logger, timeout = requestTimeout
+        let connections = self.connections, access = self.access
+        let channel = try await ListenFailure.binding("api.socket", socketPath) { try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .childChannelInitializer { channel in
-                // Past `limits.maxAPIConnections` a connection is closed as it is accepted.
-                guard connections.admit(channel) else { return channel.eventLoop.makeSucceededVoidFuture() }
-                // The node writes only headers of its own, fixed names and values: checking
-                // them on every response would cost each answer and event line a handler pass.
-                return channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true, withOutboundHeaderValidation: false).flatMap {
-                    // A connection that sends nothing for a minute is closed (idle clients do
-                    // not pile up descriptors), unless it follows the event stream, whose
-                    // heartbeat every 15 s finds a vanished client. Reads only: timing writes
-                    // would cost every write of an answer or an event line a promise.
-                    channel.pipeline.addHandlers([IdleStateHandler(readTimeout: idle),
-                                                  APIHandler(router: router, maxRequestBytes: limit, maxEventBacklogBytes: backlog, logger: logger)])
+                // Who is calling is asked of the kernel as the connection is accepted, before
+                // a byte is read. Past `limits.maxAPIConnections` in all, or
+                // `limits.maxAPIConnectionsPerUser` from this uid, it is closed at once.
+                PeerCredentials.of(channel).flatMap { peer in
+                    let uid = peer?.uid
+                    let admission = access.decide(uid: uid)
+                    guard connections.admit(channel, from: uid.map { "uid \($0)" },
+                                            atMost: admission.actor == nil ? Self.refusedUserConnections : nil) else {
+                        return channel.eventLoop.makeSucceededVoidFuture()
+                    }
+                    if let actor = admission.actor { access.track(channel, as: actor) }
+                    // The node writes only headers of its own, fixed names and values: checking
+                    // them on every response would cost each answer and event line a handler pass.
+                    return channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true, withOutboundHeaderValidation: false).flatMap {
+                        channel.pipeline.addHandler(APIHandler(router: router, admission: admission, uid: uid, maxRequestBytes: limit,
+                                                               maxEventBacklogBytes: backlog, requestTimeout: timeout, logger: logger))
+                    }
                 }
             }
-            .bind(unixDomainSocketPath: socketPath).get()
+            .bind(unixDomainSocketPath: socketPath).get() }
         if let group {
             guard let entry = getgrnam(group) else {
                 try? await channel.close()
@@ -130,197 +154,3 @@ public struct APIServerError: Error, CustomStringConvertible, Sendable {
     init(_ description: String) { self.description = description }
 }
 
-/// One HTTP connection: who is on the other end (SO_PEERCRED), the request collected
-/// within its size bound, the answer from the router.
-final class APIHandler: ChannelInboundHandler, @unchecked Sendable {
-    typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundOut = HTTPServerResponsePart
-
-    let router: APIRouter
-    let maxRequestBytes: Int
-    let maxEventBacklogBytes: Int
-    let logger: Logger
-    private var head: HTTPRequestHead?
-    private var body: ByteBuffer?
-    private var tooLarge = false
-    private var credentials: (uid: UInt32, pid: Int32)?
-    private var streaming: Task<Void, Never>?
-    // An event stream's state, on the loop.
-    private var eventsOpen = false
-    private var heartbeat: RepeatedTask?
-    private var unsubscribe: (() -> Void)?
-
-    init(router: APIRouter, maxRequestBytes: Int, maxEventBacklogBytes: Int, logger: Logger) {
-        self.router = router
-        self.maxRequestBytes = maxRequestBytes
-        self.maxEventBacklogBytes = maxEventBacklogBytes
-        self.logger = logger
-    }
-
-    func channelActive(context: ChannelHandlerContext) {
-        Metrics.Counter(label: "iias_api_connections_total").increment()
-        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        if let provider = context.channel as? SocketOptionProvider {
-            provider.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
-                .whenSuccess { (peer: PeerCredentials) in bound.value.credentials = (peer.uid, peer.pid) }
-        }
-        context.fireChannelActive()
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        streaming?.cancel()
-        heartbeat?.cancel()
-        unsubscribe?()
-        unsubscribe = nil
-        context.fireChannelInactive()
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head(let request):
-            head = request
-            body = context.channel.allocator.buffer(capacity: 0)
-            tooLarge = false
-            if let length = request.headers.first(name: "content-length").flatMap(Int.init), length > maxRequestBytes {
-                tooLarge = true
-            }
-        case .body(var chunk):
-            guard !tooLarge else { return }
-            if (body?.readableBytes ?? 0) + chunk.readableBytes > maxRequestBytes {
-                tooLarge = true
-                body = nil
-                return
-            }
-            body?.writeBuffer(&chunk)
-        case .end:
-            guard let head else { return }
-            self.head = nil
-            let request = APIRequest(method: head.method, uri: head.uri, body: tooLarge ? nil : body.map { Array($0.readableBytesView) },
-                                     tooLarge: tooLarge, uid: credentials?.uid, keepAlive: head.isKeepAlive)
-            body = nil
-            respond(to: request, context: context)
-        }
-    }
-
-    private func respond(to request: APIRequest, context: ChannelHandlerContext) {
-        let loop = context.eventLoop
-        let bound = NIOLoopBound((self, context), eventLoop: loop)
-        let router = self.router
-        streaming = Task {
-            let answer = await router.handle(request)
-            switch answer {
-            case .json(let status, let bytes):
-                loop.execute {
-                    let (handler, context) = bound.value
-                    handler.write(status: status, contentType: "application/json", body: bytes, keepAlive: request.keepAlive, context: context)
-                }
-            case .events(let filter):
-                await Self.follow(router.operations, filter: filter, loop: loop, bound: bound)
-            }
-        }
-    }
-
-    /// Streams the node's events on this connection until it closes or the node stops.
-    /// The node's sink hands each event to the loop, which encodes them (off the node's
-    /// actor): events that arrive while a write still waits for the loop join it, so a
-    /// busy node writes one chunk per loop turn. The head goes out once the subscription holds (a
-    /// client that saw it misses nothing after), and the lines only after the head. The
-    /// loop adds a heartbeat every 15 s, so a vanished client is noticed; a client that
-    /// stops reading while more than `limits.maxEventBacklogBytes` wait is cut off. Events
-    /// the filter does not admit are dropped in the sink: they never wake the loop.
-    private static func follow(_ operations: any NodeOperations, filter: EventFilter, loop: EventLoop,
-                               bound: NIOLoopBound<(APIHandler, ChannelHandlerContext)>) async {
-        let encoder = APIJSON.encoder()
-        let heartbeat = APIRouter.eventLine(EventLine(heartbeat: ()), encoder: encoder)
-        let waiting = HandOff<NodeEvent>()
-        let subscription = await operations.subscribe { event in
-            guard let event else {
-                loop.execute { bound.value.0.endEvents(context: bound.value.1) }
-                return
-            }
-            guard filter.admits(event), waiting.add(CollectionOfOne(event)) else { return }
-            loop.execute { bound.value.0.writeEvents(waiting, encoder: encoder, context: bound.value.1) }
-        }
-        loop.execute {
-            let (handler, context) = bound.value
-            handler.unsubscribe = { Task { await operations.unsubscribe(subscription) } }
-            guard context.channel.isActive else { handler.unsubscribe?(); return }
-            var headers = HTTPHeaders()
-            headers.add(name: "content-type", value: "application/x-ndjson")
-            headers.add(name: "transfer-encoding", value: "chunked")
-            headers.add(name: "cache-control", value: "no-store")
-            context.writeAndFlush(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
-            handler.eventsOpen = true
-            handler.heartbeat = loop.scheduleRepeatedTask(initialDelay: Self.heartbeatInterval, delay: Self.heartbeatInterval) { _ in
-                if let heartbeat { Self.writeLine(heartbeat, context: bound.value.1) }
-            }
-            handler.writeEvents(waiting, encoder: encoder, context: context)
-        }
-    }
-
-    /// Writes the events waiting as lines (on the loop), once the head is out.
-    private func writeEvents(_ waiting: HandOff<NodeEvent>, encoder: JSONEncoder, context: ChannelHandlerContext) {
-        guard eventsOpen else { return }
-        let events = waiting.take()
-        guard !events.isEmpty else { return }
-        var lines: [UInt8] = []
-        for event in events { lines += APIRouter.eventLine(EventLine(event), encoder: encoder) ?? [] }
-        guard !lines.isEmpty else { return }   // an empty chunk would end the stream
-        if let buffered = try? context.channel.syncOptions?.getOption(.bufferedWritableBytes), buffered > maxEventBacklogBytes {
-            logger.warning("closing an event stream whose client stopped reading", metadata: ["bufferedBytes": "\(buffered)",
-                                                                                             "limit": "limits.maxEventBacklogBytes"])
-            context.close(promise: nil)
-            return
-        }
-        Self.writeLine(lines, context: context)
-    }
-
-    /// The node stopped: the stream ends, and the connection with it.
-    private func endEvents(context: ChannelHandlerContext) {
-        heartbeat?.cancel()
-        guard eventsOpen else { context.close(promise: nil); return }
-        eventsOpen = false
-        context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil))).whenComplete { _ in context.close(promise: nil) }
-    }
-
-    /// One line of an event stream, flushed at once (on the connection's loop).
-    private static func writeLine(_ line: [UInt8], context: ChannelHandlerContext) {
-        context.writeAndFlush(NIOAny(HTTPServerResponsePart.body(.byteBuffer(context.channel.allocator.buffer(bytes: line)))), promise: nil)
-    }
-
-    /// How often an event stream carries a heartbeat line when nothing else happens.
-    static let heartbeatInterval = TimeAmount.seconds(15)
-
-    private func write(status: HTTPResponseStatus, contentType: String, body: [UInt8], keepAlive: Bool, context: ChannelHandlerContext) {
-        var headers = HTTPHeaders()
-        headers.add(name: "content-type", value: contentType)
-        headers.add(name: "content-length", value: String(body.count))
-        headers.add(name: "cache-control", value: "no-store")
-        if !keepAlive { headers.add(name: "connection", value: "close") }
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
-        let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
-        if !keepAlive {
-            let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-            done.whenComplete { _ in bound.value.close(promise: nil) }
-        }
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        guard event is IdleStateHandler.IdleStateEvent else { return context.fireUserInboundEventTriggered(event) }
-        if !eventsOpen { context.close(promise: nil) }
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
-        logger.debug("local API connection error", metadata: ["error": "\(error)"])
-        context.close(promise: nil)
-    }
-}
-
-/// Linux's `struct ucred` (which Glibc's Swift module hides behind _GNU_SOURCE): what
-/// SO_PEERCRED reports about the process at the other end of a Unix socket.
-struct PeerCredentials: Sendable {
-    var pid: Int32 = 0
-    var uid: UInt32 = UInt32.max
-    var gid: UInt32 = UInt32.max
-}

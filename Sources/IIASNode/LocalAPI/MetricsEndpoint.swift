@@ -14,7 +14,10 @@ public final class MetricsEndpoint: Service, Sendable {
     let registry: PrometheusCollectorRegistry
     let logger: Logger
 
-    public init(host: String, port: Int, registry: PrometheusCollectorRegistry, logger: Logger) {
+    let onReady: @Sendable () -> Void
+
+    public init(host: String, port: Int, registry: PrometheusCollectorRegistry, logger: Logger, onReady: @escaping @Sendable () -> Void = {}) {
+        self.onReady = onReady
         self.host = host
         self.port = port
         self.registry = registry
@@ -23,20 +26,22 @@ public final class MetricsEndpoint: Service, Sendable {
 
     public func run() async throws {
         let channel = try await bind()
+        onReady()
         try? await gracefulShutdown()
         try? await channel.close()
     }
 
     public func bind() async throws -> Channel {
         let registry = self.registry
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        let host = self.host, port = self.port
+        let channel = try await ListenFailure.binding("metrics.listen", host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)") { try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true).flatMap {
                     channel.pipeline.addHandler(MetricsHandler(registry: registry))
                 }
             }
-            .bind(host: host, port: port).get()
+            .bind(host: host, port: port).get() }
         logger.info("metrics endpoint listening", metadata: ["address": "\(host):\(channel.localAddress?.port ?? port)"])
         return channel
     }

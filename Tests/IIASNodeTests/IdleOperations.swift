@@ -1,0 +1,24 @@
+import Foundation
+import IIASModel
+@testable import IIASNode
+
+/// A node that does nothing: for tests of the local API's transport, whose behaviour is
+/// under test, not the node's.
+struct IdleOperations: NodeOperations {
+    func submit(_ notification: FormalNotification, by actor: Actor) async throws(NodeError) -> Submission { throw .unavailable("idle") }
+    func submit(batch: [FormalNotification], by actor: Actor) async throws(NodeError) -> [Submission] { throw .unavailable("idle") }
+    func reply(to id: UUID, with draft: FormalNotification, by actor: Actor) async throws(NodeError) -> Submission { throw .unavailable("idle") }
+    func inbox(_ filter: InboxFilter) async -> [InboxItem] { [] }
+    func read(_ id: UUID, by actor: Actor) async throws(NodeError) -> ReadResult { throw .notFound(id) }
+    func acknowledge(_ id: UUID, by actor: Actor) async throws(NodeError) -> InboxItem { throw .notFound(id) }
+    func outbox(limit: Int?) async -> [OutboxItem] { [] }
+    func delivery(of id: UUID) async throws(NodeError) -> OutboxItem { throw .notFound(id) }
+    func peers() async -> [PeerStatus] { [] }
+    func status() async -> NodeStatus {
+        NodeStatus(center: CenterID("AZ")!, version: "test", started: Date(), logEntries: 0, inbox: 0, unread: 0,
+                   outboxPending: 0, peersConnected: 0, peersConfigured: 0, treeHead: nil)
+    }
+    func treeHead() async -> TreeHead? { nil }
+    func subscribe(_ sink: @escaping @Sendable (NodeEvent?) -> Void) async -> EventSubscription { EventSubscription(key: UUID()) }
+    func unsubscribe(_ subscription: EventSubscription) async {}
+}
