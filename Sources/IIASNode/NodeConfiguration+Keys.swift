@@ -15,7 +15,7 @@ extension NodeConfiguration {
         "limits.clockSkewSeconds", "limits.maxRequestBytes", "limits.maxEventBacklogBytes", "limits.logPreallocationBytes",
         "limits.maxPeerConnections", "limits.maxPeerConnectionsPerAddress", "limits.maxAPIConnections",
         "limits.maxAPIConnectionsPerUser", "limits.apiRequestSeconds",
-        "treeHeadIntervalSeconds", "envelopeVersion",
+        "treeHeadIntervalSeconds", "certificateRescanSeconds", "envelopeVersion",
     ]
 
     /// Checks the file's bytes as a document (see the extension's comment).

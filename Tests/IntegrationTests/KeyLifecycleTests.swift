@@ -28,7 +28,7 @@ final class KeyLifecycleTests: XCTestCase {
 
     /// SIGHUP with something wrong on disk: the node says what and keeps the trust it had.
     private func refusedReload(_ cluster: LocalCluster, _ center: String, naming words: String) async throws {
-        let marker = "the new configuration was not applied"
+        let marker = "the CA, CRL, certificates and peers were not"
         let before = cluster.errorOutput(center).components(separatedBy: marker).count
         cluster.signal(center, SIGHUP)
         try await eventually("\(center) refused the reload") { cluster.errorOutput(center).components(separatedBy: marker).count > before }
