@@ -221,7 +221,7 @@ extension Node {
         do {
             let keys = try crypto.encryptionKeys(for: notification.recipients)
             sealed = try Envelope.seal(notification, signer: crypto.keys.signingKey, recipientKeys: keys,
-                                       transport: crypto.keyTransport)
+                                       transport: crypto.keyTransport, namesSigner: crypto.namesSigner)
         } catch EnvelopeError.invalidNotification(let invalid) {
             throw .invalidNotification(invalid.problems)
         } catch {

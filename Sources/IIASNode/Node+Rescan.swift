@@ -7,23 +7,41 @@ extension Node {
     /// certificates, a new CRL or our own rotated keys are picked up unattended. A reload
     /// that fails keeps the trust in force and is logged, as a failed SIGHUP is.
     func rescanLoop() async {
-        var seen = trustFilesState()
+        trustFilesSeen = trustFilesState()
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(configuration.certificateRescanSeconds))
             if Task.isCancelled || stopping { return }
-            let now = trustFilesState()
-            guard now != seen else { continue }
-            seen = now
-            do {
-                try await reload(configuration)
-            } catch {
-                logger.error("rescan: the changed certificates, CRL or keys were not applied", metadata: ["problem": "\(error)"])
-            }
+            await applyTrustFilesIfChanged()
+        }
+    }
+
+    /// An envelope's signer is unknown to us: reads the trust files again if they changed,
+    /// at most once every `trustLookInterval` (so a peer sending garbage cannot make us
+    /// read the folder for every envelope). True when new trust is in force.
+    func refreshTrustIfChanged() async -> Bool {
+        guard Date().timeIntervalSince(lastTrustLook) >= Self.trustLookInterval else { return false }
+        lastTrustLook = Date()
+        return await applyTrustFilesIfChanged()
+    }
+
+    static let trustLookInterval: TimeInterval = 5
+
+    @discardableResult
+    private func applyTrustFilesIfChanged() async -> Bool {
+        let now = trustFilesState()
+        guard now != trustFilesSeen else { return false }
+        trustFilesSeen = now
+        do {
+            try await reload(configuration)
+            return true
+        } catch {
+            logger.error("rescan: the changed certificates, CRL or keys were not applied", metadata: ["problem": "\(error)"])
+            return false
         }
     }
 
     /// Size and modification time of every file the trust is built from.
-    private func trustFilesState() -> [String: [Double]] {
+    func trustFilesState() -> [String: [Double]] {
         var state: [String: [Double]] = [:]
         func note(_ path: String) {
             guard let attributes = try? FileManager.default.attributesOfItem(atPath: path) else { return }

@@ -40,6 +40,9 @@ public actor Node: NodeOperations {
     /// Entries the newest ledger snapshot covers.
     var snapshotSize: UInt64 = 0
     var background: [Task<Void, Never>] = []
+    /// The trust files as last applied (`Node+Rescan`), and when an envelope last made us look.
+    var trustFilesSeen: [String: [Double]] = [:]
+    var lastTrustLook = Date.distantPast
     /// A submission group is being sealed or logged (`submit`); requests wait here meanwhile.
     var submitting = false
     var submissionQueue: [(request: SubmitRequest, waiting: CheckedContinuation<Result<[Submission], NodeError>, Never>)] = []
@@ -195,6 +198,7 @@ public actor Node: NodeOperations {
             link.enqueue(ledger.pending(for: center))
             link.start()
         }
+        trustFilesSeen = trustFilesState()
         logger.info("reloaded the CA, CRL, certificates and peers", metadata: ["peers": "\(accepted.peers.count)"])
     }
 
@@ -301,8 +305,14 @@ public actor Node: NodeOperations {
     /// Envelopes from `peer`, checked concurrently outside the actor, then logged (one
     /// fdatasync for all that are new) and answered in order.
     nonisolated func envelopesArrived(_ list: [[UInt8]], from peer: CenterID) async -> [[UInt8]]? {
-        let crypto = self.crypto, skew = limits.clockSkewSeconds
-        let verdicts = await concurrentMap(list) { Self.check($0, from: peer, crypto: crypto, skew: skew) }
+        let skew = limits.clockSkewSeconds
+        var verdicts = await concurrentMap(list) { [crypto] in Self.check($0, from: peer, crypto: crypto, skew: skew) }
+        // Signed by a key we hold no certificate for: perhaps the sender rotated and its new
+        // certificate reached our folder since we last read it. Look once, then judge again.
+        if verdicts.contains(where: \.mayBeANewKey), await refreshTrustIfChanged() {
+            let crypto = self.crypto
+            for i in verdicts.indices where verdicts[i].mayBeANewKey { verdicts[i] = Self.check(list[i], from: peer, crypto: crypto, skew: skew) }
+        }
         guard let answers = await record(verdicts, from: peer) else { return nil }
         return await crypto.sign(answers, to: peer)
     }
@@ -316,6 +326,8 @@ public actor Node: NodeOperations {
         var time: Date
         /// A version 2 notification: its sender's build reads receipt batches.
         var batchable: Bool
+        /// A version 3 envelope: its sender's build reads receipts that name their signer.
+        var namesSigner: Bool
 
         init(_ envelope: Envelope, index: UInt64, time: Date) {
             id = envelope.id
@@ -323,6 +335,7 @@ public actor Node: NodeOperations {
             self.index = index
             self.time = time
             batchable = envelope.header.kind == .notification && envelope.version >= 2
+            namesSigner = envelope.version >= 3
         }
     }
 
@@ -345,6 +358,12 @@ public actor Node: NodeOperations {
         /// then, whatever the checks say today (a recipient never signs two outcomes).
         case refuse(UUID, [UInt8], Receipt.RefusalReason, String, resent: Envelope?)
         case accept(Envelope, InboxSummary?)
+
+        /// Refused for its signer: a key whose certificate we may not have read yet.
+        var mayBeANewKey: Bool {
+            if case .refuse(_, _, let reason, _, _) = self { return reason == .badSignature || reason == .untrustedSender }
+            return false
+        }
     }
 
     /// Every check that needs no state: parse, sender = TLS peer, addressed to us, not
@@ -377,6 +396,7 @@ public actor Node: NodeOperations {
         do { verified = try crypto.verifier.verify(envelope) } catch {
             switch error {
             case .badSignature, .noSignerCertificate: return refuse(.badSignature, "\(error)")
+            case .unknownSigningKey: return refuse(.untrustedSender, "\(error)")
             default: return refuse(.untrustedSender, "\(error)")
             }
         }

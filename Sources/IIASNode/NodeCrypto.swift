@@ -19,6 +19,8 @@ final class NodeCrypto: Sendable {
     let wrappingEpoch = WrappingEpoch()
     /// How submissions carry their content keys: `envelopeVersion` of the configuration.
     let keyTransport: Envelope.KeyTransport
+    /// Whether submissions name their signing key (`envelopeVersion` 3).
+    let namesSigner: Bool
     /// What the outbox summaries in our log are encrypted under (`OperatorAction`).
     let outboxSummaryKey: SelfSealingKey
     /// Our earlier X25519 keys (`PreviousKeys`), newest first, each with its summary key.
@@ -58,6 +60,7 @@ final class NodeCrypto: Sendable {
             throw .init(key: "keys", message: "cannot load our earlier encryption keys: \(error)")
         }
         keyTransport = configuration.envelopeVersion == 1 ? .sealedBoxes : .wrapped(wrappingEpoch)
+        namesSigner = configuration.envelopeVersion >= 3
         let folder = configuration.keyDirectory as NSString
         do {
             tls = try OpenSSLContext(certificateFile: folder.appendingPathComponent("tls.crt"),
@@ -117,10 +120,10 @@ final class NodeCrypto: Sendable {
     /// derive from the envelope and the log entry, and Ed25519 is deterministic, so the
     /// same receipt is produced again for a duplicate, even after a restart, without
     /// logging receipts we sign.
-    func deliveryReceipt(for envelopeID: UUID, sha256: [UInt8], sender: CenterID, index: UInt64, time: Date) -> [UInt8] {
-        Envelope.receipt(answering: envelopeID, sha256: sha256, to: sender, from: center, signer: keys.signingKey,
-                         outcome: .delivered, logIndex: index, id: Self.receiptID("IIAS-receipt-id\0", center, [sha256]),
-                         created: time).bytes
+    func deliveryReceipt(for delivery: Node.Delivery, sender: CenterID) -> [UInt8] {
+        Envelope.receipt(answering: delivery.id, sha256: delivery.sha256, to: sender, from: center, signer: keys.signingKey,
+                         outcome: .delivered, logIndex: delivery.index, id: Self.receiptID("IIAS-receipt-id\0", center, [delivery.sha256]),
+                         created: delivery.time, namesSigner: delivery.namesSigner).bytes
     }
 
     /// One signed batch of delivery receipts (2 to `Receipt.maximumBatch`), as
@@ -131,7 +134,7 @@ final class NodeCrypto: Sendable {
         let receipts = items.map { Receipt(envelopeID: $0.id, envelopeSHA256: $0.sha256, outcome: .delivered, logIndex: $0.index) }
         return Envelope.receiptBatch(receipts, to: sender, from: center, signer: keys.signingKey,
                                      id: Self.receiptID("IIAS-receipt-batch-id\0", center, items.map(\.sha256)),
-                                     created: items.map(\.time).max()!).bytes
+                                     created: items.map(\.time).max()!, namesSigner: items.allSatisfy(\.namesSigner)).bytes
     }
 
     /// A receipt id from a domain, our center and the digests it answers (RFC 9562 version 8).
@@ -172,7 +175,7 @@ final class NodeCrypto: Sendable {
     /// The bytes of one answer to `peer`.
     func sign(_ answer: Node.Answer, to peer: CenterID) -> [UInt8] {
         switch answer {
-        case .receipt(let d): deliveryReceipt(for: d.id, sha256: d.sha256, sender: peer, index: d.index, time: d.time)
+        case .receipt(let d): deliveryReceipt(for: d, sender: peer)
         case .batch(let items): deliveryReceipts(items, sender: peer)
         case let .refusal(id, sha256, reason, detail): refusal(answering: id, sha256: sha256, to: peer, reason: reason, detail: detail)
         }

@@ -35,8 +35,9 @@ struct NodeCommand: AsyncParsableCommand {
                     "window": 64, "retryInitialSeconds": 1,
                     "retryMaxSeconds": 300, "clockSkewSeconds": 300 },
         "treeHeadIntervalSeconds": 60,
-        "envelopeVersion": 2               (1 while a peer still runs a build
-                                            that reads only version 1)
+        "certificateRescanSeconds": 300,
+        "envelopeVersion": 3               (2 or 1 while a peer still runs a build
+                                            that reads only versions up to it)
       }
     A key the node does not know is an error that names the nearest known one.
     Any key can be set from the environment: IIAS_ and the key in capitals,

@@ -9,7 +9,7 @@ import XCTest
 final class CanonicalHeaderTests: XCTestCase {
     static let sha = [UInt8](repeating: 0xAB, count: 32)
 
-    /// Headers of every shape: notifications (versions 1 and 2) to 1…5 centers (country-and-agency ids included),
+    /// Headers of every shape: notifications (versions 1 to 3) to 1…5 centers (country-and-agency ids included),
     /// receipts of each outcome and refusal reason, details with quotes and backslashes,
     /// and batches of delivery receipts.
     static func headers() -> [EnvelopeHeader] {
@@ -29,6 +29,12 @@ final class CanonicalHeaderTests: XCTestCase {
             out.append(EnvelopeHeader(id: UUID(), kind: .notification, sender: CenterID(rawValue: "AZ")!, recipients: recipients,
                                       created: created, nonce: nonce, ephemeral: [UInt8](repeating: 0x5A, count: 32),
                                       sealedKeys: wrapped))
+            // Version 3: the same, naming the signing key (wrapped keys, and sealed boxes).
+            out.append(EnvelopeHeader(id: UUID(), kind: .notification, sender: CenterID(rawValue: "AZ")!, recipients: recipients,
+                                      created: created, nonce: nonce, ephemeral: [UInt8](repeating: 0x5A, count: 32),
+                                      sealedKeys: wrapped, signer: sha))
+            out.append(EnvelopeHeader(id: UUID(), kind: .notification, sender: CenterID(rawValue: "AZ")!, recipients: recipients,
+                                      created: created, nonce: nonce, sealedKeys: keys, signer: sha))
         }
         var receipts: [Receipt] = [
             Receipt(envelopeID: UUID(), envelopeSHA256: sha, outcome: .delivered, logIndex: 0),
@@ -45,10 +51,14 @@ final class CanonicalHeaderTests: XCTestCase {
             out.append(EnvelopeHeader(id: UUID(), kind: .receipt, sender: CenterID(rawValue: "GE")!,
                                       recipients: [CenterID(rawValue: "AZ")!], created: created, receipt: receipt))
         }
+        out.append(EnvelopeHeader(id: UUID(), kind: .receipt, sender: CenterID(rawValue: "GE")!, recipients: [CenterID(rawValue: "AZ")!],
+                                  created: created, receipt: receipts[0], signer: [UInt8](repeating: 0x3C, count: 32)))
         for count in [2, 3] {
             let batch = (0..<count).map { Receipt(envelopeID: UUID(), envelopeSHA256: sha, outcome: .delivered, logIndex: UInt64($0) * 1000) }
             out.append(EnvelopeHeader(id: UUID(), kind: .receipt, sender: CenterID(rawValue: "GE")!,
                                       recipients: [CenterID(rawValue: "AZ")!], created: created, receiptBatch: batch))
+            out.append(EnvelopeHeader(id: UUID(), kind: .receipt, sender: CenterID(rawValue: "GE")!,
+                                      recipients: [CenterID(rawValue: "AZ")!], created: created, receiptBatch: batch, signer: sha))
         }
         return out
     }

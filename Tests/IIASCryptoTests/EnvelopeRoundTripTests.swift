@@ -55,10 +55,39 @@ final class EnvelopeRoundTripTests: XCTestCase {
         // GE signs an envelope that claims AZ as its sender.
         let notification = Samples.notification(from: "AZ")
         let keys = try Samples.directory.encryptionKeys(for: notification.recipients, trust: Samples.trust)
-        let forged = try Envelope.seal(notification, signer: Samples.keys("GE").signingKey, recipientKeys: keys)
+        // Version 2 names no key: AZ's one certificate does not verify it.
+        let forged = try Envelope.seal(notification, signer: Samples.keys("GE").signingKey, recipientKeys: keys, namesSigner: false)
         XCTAssertThrowsError(try Samples.verifier.verify(try Envelope(parsing: forged.bytes))) { error in
             guard case EnvelopeError.badSignature = error else { return XCTFail("got \(error)") }
         }
+        // Version 3 names GE's key, for which AZ has no certificate: said so, not "altered".
+        let named = try Envelope.seal(notification, signer: Samples.keys("GE").signingKey, recipientKeys: keys)
+        XCTAssertEqual(named.version, 3)
+        XCTAssertThrowsError(try Samples.verifier.verify(try Envelope(parsing: named.bytes))) { error in
+            guard case EnvelopeError.unknownSigningKey(let center, let key) = error else { return XCTFail("got \(error)") }
+            XCTAssertEqual(center.rawValue, "AZ")
+            XCTAssertEqual(key, Samples.keys("GE").signingKey.publicKey.identity)
+        }
+        // Version 3 naming AZ's key but signed by GE's: the signature does not verify.
+        let genuine = try Envelope.seal(notification, signer: Samples.keys("AZ").signingKey, recipientKeys: keys)
+        var bytes = genuine.bytes
+        bytes.replaceSubrange((bytes.count - 64)..., with: Samples.keys("GE").signingKey.signature(for: genuine.signedMessage))
+        XCTAssertThrowsError(try Samples.verifier.verify(try Envelope(parsing: bytes))) { error in
+            guard case EnvelopeError.badSignature = error else { return XCTFail("got \(error)") }
+        }
+    }
+
+    /// The key identity a version 3 envelope names is what openssl computes from the
+    /// signing certificate: SHA-256 of its DER SubjectPublicKeyInfo.
+    func testTheNamedSignerIsTheCertificatesKeyIdentityAsOpenSSLComputesIt() throws {
+        let certificate = Samples.pki.centerDirectory("AZ") + "/signing.crt"
+        let spki = try ProcessRunner.run("/bin/sh", ["-c", "openssl x509 -in '\(certificate)' -pubkey -noout | openssl pkey -pubin -outform DER | sha256sum"], timeout: 30)
+        let expected = String(spki.stdout.prefix(64))
+        let envelope = try Samples.sealed()
+        XCTAssertEqual(envelope.version, 3)
+        XCTAssertEqual(envelope.header.signer?.hexString, expected)
+        XCTAssertEqual(try Certificate(pemFile: certificate).publicKeyIdentity.hexString, expected)
+        XCTAssertEqual(try Samples.verifier.verify(envelope).senderCertificate.publicKeyIdentity.hexString, expected)
     }
 
     func testEachSealUsesAFreshContentKeyAndNonce() throws {

@@ -39,7 +39,7 @@ final class EnvelopeTamperingTests: XCTestCase {
 
     func testWrongVersionIsRefused() throws {
         var bytes = try Samples.sealed().bytes
-        for version: UInt8 in [0, 3, 0xFF] {
+        for version: UInt8 in [0, 4, 0xFF] {
             bytes[4] = version
             assertRefused(bytes, as: "unsupportedVersion") { if case .unsupportedVersion(version) = $0 { true } else { false } }
         }

@@ -8,11 +8,13 @@ import XCTest
 final class KeyWrapTests: XCTestCase {
     static let recipients = ["GE", "UA", "MD"]
 
+    /// Sealed without naming the signer (versions 1 and 2), unless `namesSigner` (version 3).
     static func seal(_ transport: Envelope.KeyTransport, to recipients: [String] = recipients,
-                     id: UUID = UUID()) throws -> Envelope {
+                     id: UUID = UUID(), namesSigner: Bool = false) throws -> Envelope {
         let notification = Samples.notification(to: recipients, id: id)
         let keys = try Samples.directory.encryptionKeys(for: notification.recipients, trust: Samples.trust)
-        return try Envelope.seal(notification, signer: Samples.keys("AZ").signingKey, recipientKeys: keys, transport: transport)
+        return try Envelope.seal(notification, signer: Samples.keys("AZ").signingKey, recipientKeys: keys, transport: transport,
+                                 namesSigner: namesSigner)
     }
 
     func testEveryRecipientOpensAVersion2Envelope() throws {
@@ -106,17 +108,20 @@ final class KeyWrapTests: XCTestCase {
     }
 
     func testTheVersionByteMustAgreeWithTheHeader() throws {
-        for (envelope, other) in [(try Self.seal(.wrapped(WrappingEpoch())), UInt8(1)), (try Self.seal(.sealedBoxes), UInt8(2))] {
+        let wrapped = try Self.seal(.wrapped(WrappingEpoch())), boxes = try Self.seal(.sealedBoxes)
+        let named = try Self.seal(.wrapped(WrappingEpoch()), namesSigner: true), namedBoxes = try Self.seal(.sealedBoxes, namesSigner: true)
+        XCTAssertEqual([wrapped, boxes, named, namedBoxes].map(\.version), [2, 1, 3, 3])
+        for (envelope, other) in [(wrapped, UInt8(1)), (wrapped, 3), (boxes, 2), (boxes, 3), (named, 2), (named, 1), (namedBoxes, 1)] {
             var bytes = envelope.bytes
             bytes[4] = other
-            XCTAssertThrowsError(try Envelope(parsing: bytes)) { error in
-                XCTAssertTrue("\(error)".contains("ephemeral"), "\(error)")
+            XCTAssertThrowsError(try Envelope(parsing: bytes), "version \(envelope.version) relabelled \(other)") { error in
+                XCTAssertTrue("\(error)".contains("does not fit the header"), "\(error)")
             }
         }
         var future = try Self.seal(.wrapped(WrappingEpoch())).bytes
-        future[4] = 3
+        future[4] = 4
         XCTAssertThrowsError(try Envelope(parsing: future)) { error in
-            guard case EnvelopeError.unsupportedVersion(3) = error else { return XCTFail("got \(error)") }
+            guard case EnvelopeError.unsupportedVersion(4) = error else { return XCTFail("got \(error)") }
             XCTAssertTrue("\(error)".contains("upgrade"), "\(error)")
         }
     }

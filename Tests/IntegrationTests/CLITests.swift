@@ -130,7 +130,7 @@ final class CLITests: XCTestCase {
         let report = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(good.stdoutBytes)) as? [String: Any])
         XCTAssertEqual(report["valid"] as? Bool, true)
         XCTAssertEqual(report["sender"] as? String, "AZ")
-        XCTAssertEqual(report["version"] as? Int, 2, "compose seals version 2")
+        XCTAssertEqual(report["version"] as? Int, 3, "compose seals version 3 (naming its signing key)")
         XCTAssertEqual((report["ephemeralKey"] as? String)?.count, 64, "the ephemeral key the content keys are wrapped under")
 
         var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: envelope)))

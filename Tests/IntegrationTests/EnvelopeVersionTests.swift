@@ -5,7 +5,7 @@ import IIASTestSupport
 import XCTest
 
 /// A rolling upgrade: a node set to `"envelopeVersion": 1` seals sealed boxes, which
-/// every build reads, while its upgraded peer seals version 2; each reads the other's.
+/// every build reads, while its upgraded peer seals version 3; each reads the other's.
 final class EnvelopeVersionTests: XCTestCase {
     func testANodeOnVersion1AndAPeerOnVersion2ReadEachOther() async throws {
         let cluster = try NodeCluster(["AZ", "GE"], extra: ["envelopeVersion": 1])
@@ -23,7 +23,7 @@ final class EnvelopeVersionTests: XCTestCase {
         XCTAssertEqual(readAtAZ.notification.subject, "Wrapped under GE's epoch key")
         cluster.stopAll()
 
-        for (center, id, version) in [("GE", fromAZ.id, UInt8(1)), ("AZ", fromGE.id, UInt8(2))] {
+        for (center, id, version) in [("GE", fromAZ.id, UInt8(1)), ("AZ", fromGE.id, UInt8(3))] {
             let out = try makeTemporaryDirectory("export").appendingPathComponent("envelope.iias").path
             let export = try ProcessRunner.run(RepositoryPaths.iiasExecutable,
                                                ["log", "export", cluster.logDirectory(center), "--id", id.uuidString.lowercased(), "--out", out],
@@ -32,6 +32,7 @@ final class EnvelopeVersionTests: XCTestCase {
             let envelope = try Envelope(parsing: [UInt8](try Data(contentsOf: URL(fileURLWithPath: out))))
             XCTAssertEqual(envelope.version, version, "the envelope \(center) received")
             XCTAssertEqual(envelope.header.ephemeral == nil, version == 1)
+            XCTAssertEqual(envelope.header.signer == nil, version == 1, "version 3 names its signing key")
         }
     }
 
@@ -40,7 +41,7 @@ final class EnvelopeVersionTests: XCTestCase {
     /// entries in its log than notifications), a version 1 sender, whose build may read
     /// only single receipts, one receipt each. Either log verifies.
     func testEnvelopesArrivingTogetherShareASignedReceiptOnlyWhenTheirSenderSealsVersion2() async throws {
-        for version in [2, 1] {
+        for version in [3, 2, 1] {
             let cluster = try NodeCluster(["AZ", "GE"], extra: ["envelopeVersion": version])
             defer { cluster.stopAll() }
             try cluster.start("AZ")
@@ -66,11 +67,12 @@ final class EnvelopeVersionTests: XCTestCase {
                 let header = try Envelope(parsing: entry.payload).header
                 receiptEntries += 1
                 if version == 1 { XCTAssertNil(header.receiptBatch, "a version 1 sender gets single receipts") }
+                XCTAssertEqual(header.signer != nil, version == 3, "receipts name their signer exactly when answering version 3")
                 answered += header.receipts.map(\.envelopeID)
             }
             XCTAssertEqual(answered.sorted { $0.uuidString < $1.uuidString }, ids.sorted { $0.uuidString < $1.uuidString },
                            "each notification answered exactly once in the log")
-            if version == 2 {
+            if version >= 2 {
                 XCTAssertLessThan(receiptEntries, ids.count, "some receipts shared a signature")
             } else {
                 XCTAssertEqual(receiptEntries, ids.count)

@@ -57,10 +57,16 @@ extension EnvelopeHeader {
             guard recipients.count < Envelope.maximumRecipients, let center = reader.center() else { return nil }
             recipients.append(center)
         } while reader.take(",")
-        guard reader.take(#"],"sender":"#), let sender = reader.center(), reader.take("}"), reader.isAtEnd else { return nil }
+        guard reader.take(#"],"sender":"#), let sender = reader.center() else { return nil }
+        var signer: [UInt8]?
+        if reader.take(#","signer":"#) {
+            guard let hex = reader.string(), let value = [UInt8](hexString: hex), value.count == SHA256.byteCount else { return nil }
+            signer = value
+        }
+        guard reader.take("}"), reader.isAtEnd else { return nil }
         let header = EnvelopeHeader(id: id, kind: kind, sender: sender, recipients: recipients, created: created,
                                     nonce: nonce, ephemeral: ephemeral, sealedKeys: sealed, receipt: receipt,
-                                    receiptBatch: receiptBatch)
+                                    receiptBatch: receiptBatch, signer: signer)
         guard (try? header.checkRules()) != nil, header.canonicalBytes.withUnsafeBytes({ encoded in
             bytes.withUnsafeBytes { given in encoded.count == given.count && memcmp(encoded.baseAddress!, given.baseAddress!, given.count) == 0 }
         }) else { return nil }

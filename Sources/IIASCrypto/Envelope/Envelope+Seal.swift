@@ -19,11 +19,14 @@ extension Envelope {
     /// (by default under a one-off epoch, as strong as a sealed box), and the sender's
     /// Ed25519 key signs the result. The content key is wiped on return.
     ///
-    /// - Parameter recipientKeys: an encryption key for every recipient, each taken
-    ///   from a certificate that `TrustAnchor` verified for `.encryption`.
+    /// - Parameters:
+    ///   - recipientKeys: an encryption key for every recipient, each taken from a
+    ///     certificate that `TrustAnchor` verified for `.encryption`.
+    ///   - namesSigner: the header names the signing key (version 3); false only for
+    ///     peers whose build reads versions 1 and 2 alone.
     public static func seal(_ notification: FormalNotification, signer: SigningPrivateKey,
                             recipientKeys: [CenterID: EncryptionPublicKey], transport: KeyTransport = .wrapped(WrappingEpoch()),
-                            created: Date = Date()) throws(EnvelopeError) -> Envelope {
+                            namesSigner: Bool = true, created: Date = Date()) throws(EnvelopeError) -> Envelope {
         let plaintext: [UInt8]
         switch notification.validatedEncoding() {
         case .success(let bytes): plaintext = bytes
@@ -63,7 +66,8 @@ extension Envelope {
             }
             let header = EnvelopeHeader(
                 id: notification.id, kind: .notification, sender: notification.sender,
-                recipients: Array(recipients), created: created, nonce: nonce, ephemeral: ephemeral, sealedKeys: sealedKeys)
+                recipients: Array(recipients), created: created, nonce: nonce, ephemeral: ephemeral, sealedKeys: sealedKeys,
+                signer: namesSigner ? signer.publicKey.identity : nil)
             let headerBytes = header.canonicalBytes
             guard headerBytes.count <= maximumHeaderBytes else {
                 return .failure(.tooLarge(part: "header", size: headerBytes.count, limit: maximumHeaderBytes))
@@ -81,7 +85,8 @@ extension Envelope {
                                reason: Receipt.RefusalReason? = nil, detail: String? = nil,
                                id: UUID = .random(), created: Date = Date()) -> Envelope {
         receipt(answering: envelope.id, sha256: envelope.sha256, to: envelope.header.sender, from: sender,
-                signer: signer, outcome: outcome, logIndex: logIndex, reason: reason, detail: detail, id: id, created: created)
+                signer: signer, outcome: outcome, logIndex: logIndex, reason: reason, detail: detail, id: id, created: created,
+                namesSigner: envelope.version >= 3)
     }
 
     /// The same, for bytes that did not even parse as an envelope: the receipt names
@@ -89,20 +94,21 @@ extension Envelope {
     public static func receipt(answering envelopeID: UUID, sha256: [UInt8], to originalSender: CenterID,
                                from sender: CenterID, signer: SigningPrivateKey, outcome: Receipt.Outcome,
                                logIndex: UInt64? = nil, reason: Receipt.RefusalReason? = nil, detail: String? = nil,
-                               id: UUID = .random(), created: Date = Date()) -> Envelope {
+                               id: UUID = .random(), created: Date = Date(), namesSigner: Bool = false) -> Envelope {
         let receipt = Receipt(envelopeID: envelopeID, envelopeSHA256: sha256, outcome: outcome,
                               logIndex: logIndex, reason: reason, detail: detail)
         let header = EnvelopeHeader(id: id, kind: .receipt, sender: sender, recipients: [originalSender],
-                                    created: created, receipt: receipt)
+                                    created: created, receipt: receipt, signer: namesSigner ? signer.publicKey.identity : nil)
         return Envelope(header: header, headerBytes: header.canonicalBytes, body: [], signer: signer)
     }
 
     /// One signed envelope from `sender` carrying the delivery receipts of 2 to
     /// `Receipt.maximumBatch` envelopes of `originalSender` (`EnvelopeHeader.receiptBatch`).
     public static func receiptBatch(_ receipts: [Receipt], to originalSender: CenterID, from sender: CenterID,
-                                    signer: SigningPrivateKey, id: UUID = .random(), created: Date = Date()) -> Envelope {
+                                    signer: SigningPrivateKey, id: UUID = .random(), created: Date = Date(),
+                                    namesSigner: Bool = false) -> Envelope {
         let header = EnvelopeHeader(id: id, kind: .receipt, sender: sender, recipients: [originalSender],
-                                    created: created, receiptBatch: receipts)
+                                    created: created, receiptBatch: receipts, signer: namesSigner ? signer.publicKey.identity : nil)
         return Envelope(header: header, headerBytes: header.canonicalBytes, body: [], signer: signer)
     }
 }

@@ -15,10 +15,12 @@ public struct Envelope: Sendable {
     public static let magic: [UInt8] = Array("IIAS".utf8)
     /// The layout version, byte 4 (signed like every byte before the signature):
     /// 1 carries each content key in a sealed box; 2 wraps it under the sender's
-    /// ephemeral key of the epoch, named in the header (`KeyWrap`). A notification is
-    /// sealed as version 2; receipts, which carry no keys, stay version 1.
-    public static let currentVersion: UInt8 = 2
-    public static let supportedVersions: ClosedRange<UInt8> = 1...2
+    /// ephemeral key of the epoch, named in the header (`KeyWrap`); 3 also names the key
+    /// that signs it (`EnvelopeHeader.signer`), with its content keys as `ephemeral`
+    /// says. A notification is sealed as version 3; receipts name their signer (3) when
+    /// they answer a version 3 envelope, whose sender's build reads them, else stay 1.
+    public static let currentVersion: UInt8 = 3
+    public static let supportedVersions: ClosedRange<UInt8> = 1...3
     /// Domain separation for the signature, so that no other IIAS signature (receipts
     /// use the same layout; tree heads use signed notes) can be replayed as an envelope.
     /// The same for both versions: the version byte it covers tells the layouts apart.
@@ -44,8 +46,9 @@ public struct Envelope: Sendable {
     /// The layout version of these bytes (`currentVersion`).
     public var version: UInt8 { bytes[4] }
 
-    /// The one version a header can be sent in: 2 when it names an ephemeral key.
-    static func version(of header: EnvelopeHeader) -> UInt8 { header.ephemeral == nil ? 1 : 2 }
+    /// The one version a header can be sent in: 3 when it names its signer, else 2 when
+    /// it names an ephemeral key, else 1.
+    static func version(of header: EnvelopeHeader) -> UInt8 { header.signer != nil ? 3 : header.ephemeral == nil ? 1 : 2 }
 
     /// The exact bytes, as signed, sent and logged.
     public let bytes: [UInt8]
@@ -90,7 +93,8 @@ public struct Envelope: Sendable {
         guard bytes.count == end else { throw .trailingBytes(bytes.count - end) }
         header = try EnvelopeHeader(parsing: bytes[headerRange])
         guard bytes[4] == Self.version(of: header) else {
-            throw .malformedHeader("ephemeral: a version 2 envelope names its ephemeral key, a version 1 envelope none")
+            throw .malformedHeader("version \(bytes[4]) does not fit the header: a version 3 envelope names its signer, "
+                + "a version 2 envelope an ephemeral key and no signer, a version 1 envelope neither")
         }
         switch header.kind {
         case .notification:

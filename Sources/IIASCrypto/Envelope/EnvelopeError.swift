@@ -26,6 +26,9 @@ public enum EnvelopeError: Error, Sendable, CustomStringConvertible {
     /// None of the sender's `known` signing certificates holds the key that signed: the
     /// envelope was altered, or signed with a key whose certificate this folder lacks.
     case noSignerCertificate(CenterID, known: Int)
+    /// The header names a signing key (version 3) for which no certificate of the sender
+    /// is known: a newer key than the folder holds, or one the CA never certified.
+    case unknownSigningKey(CenterID, [UInt8])
     /// The sender's certificate failed verification (foreign CA, expired, revoked, …).
     case untrustedSender(String)
     /// The envelope is not addressed to this center.
@@ -62,6 +65,7 @@ public enum EnvelopeError: Error, Sendable, CustomStringConvertible {
         case .nonCanonicalHeader: return "the header is not in canonical form (re-encoding it changes its bytes)"
         case .badSignature: return "the signature does not verify: the envelope was altered or not signed by its sender"
         case let .unknownSender(id): return "no signing certificate for sender \(id) (add it to the certificate directory)"
+        case let .unknownSigningKey(id, key): return "no certificate of \(id) is known for the key that signed this (SubjectPublicKeyInfo SHA-256 \(key.hexString)): add \(id)'s newer certificates, or distrust the envelope"
         case let .noSignerCertificate(id, known): return "the signature verifies with none of the \(known) signing certificates of \(id): the envelope was altered, or signed with a key whose certificate is missing (give every certificate \(id) ever had, e.g. its history folder)"
         case let .untrustedSender(why): return "the sender is not trusted: \(why)"
         case let .notARecipient(id): return "the envelope is not addressed to \(id)"

@@ -33,13 +33,18 @@ public struct EnvelopeHeader: Sendable, Equatable {
     /// fdatasync made durable together with one Ed25519 signature, and the sender checks
     /// one signature and logs one entry for all of them.
     public var receiptBatch: [Receipt]?
+    /// The identity of the key that signs the envelope (version 3): SHA-256 of its DER
+    /// SubjectPublicKeyInfo, as `Certificate.publicKeyIdentity`. Keys rotate; a verifier
+    /// holding a center's every certificate picks the one this names, and can tell "no
+    /// certificate known for this key" from "the signature does not verify".
+    public var signer: [UInt8]?
 
     /// Every outcome a receipt envelope carries: its `receipt`, or its batch.
     public var receipts: [Receipt] { receipt.map { [$0] } ?? receiptBatch ?? [] }
 
     public init(id: UUID, kind: Kind, sender: CenterID, recipients: [CenterID], created: Date,
                 nonce: [UInt8]? = nil, ephemeral: [UInt8]? = nil, sealedKeys: [CenterID: [UInt8]] = [:],
-                receipt: Receipt? = nil, receiptBatch: [Receipt]? = nil) {
+                receipt: Receipt? = nil, receiptBatch: [Receipt]? = nil, signer: [UInt8]? = nil) {
         self.id = id
         self.kind = kind
         self.sender = sender
@@ -50,15 +55,16 @@ public struct EnvelopeHeader: Sendable, Equatable {
         self.sealedKeys = sealedKeys
         self.receipt = receipt
         self.receiptBatch = receiptBatch
+        self.signer = signer
     }
 
     /// The canonical bytes (RFC 8785 form) that are signed and used as associated data:
     /// members in key order (created, ephemeral, id, keys, kind, nonce, receipt,
-    /// receipts, recipients, sender), written straight into one buffer — every envelope sealed and every
+    /// receipts, recipients, sender, signer), written straight into one buffer — every envelope sealed and every
     /// header read (re-encoded to prove it canonical) comes through here.
     public var canonicalBytes: [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(192 + 72 * sealedKeys.count + 160 * (receiptBatch?.count ?? (receipt == nil ? 0 : 1)))
+        out.reserveCapacity(272 + 72 * sealedKeys.count + 160 * (receiptBatch?.count ?? (receipt == nil ? 0 : 1)))
         out.append(contentsOf: #"{"created":"#.utf8)
         JSONWriter.write(string: Timestamp.formatWithMilliseconds(created), to: &out)
         if let ephemeral {
@@ -103,6 +109,10 @@ public struct EnvelopeHeader: Sendable, Equatable {
         }
         out.append(contentsOf: #"],"sender":"#.utf8)
         JSONWriter.write(string: sender.rawValue, to: &out)
+        if let signer {
+            out.append(contentsOf: #","signer":"#.utf8)
+            JSONWriter.write(string: signer.hexString, to: &out)
+        }
         out.append(UInt8(ascii: "}"))
         return out
     }
@@ -171,9 +181,11 @@ public struct EnvelopeHeader: Sendable, Equatable {
                 receipt = try Receipt(HeaderFields(try fields.object("receipt"), path: "receipt."))
             }
         }
+        let signer = fields.has("signer") ? try fields.hex("signer", count: SHA256.byteCount) : nil
         try fields.requireNoOthers()
         self.init(id: id, kind: kind, sender: sender, recipients: recipients, created: created,
-                  nonce: nonce, ephemeral: ephemeral, sealedKeys: sealed, receipt: receipt, receiptBatch: receiptBatch)
+                  nonce: nonce, ephemeral: ephemeral, sealedKeys: sealed, receipt: receipt, receiptBatch: receiptBatch,
+                  signer: signer)
         try checkRules()
         guard canonicalBytes.elementsEqual(bytes) else { throw .nonCanonicalHeader }
     }
@@ -185,6 +197,7 @@ public struct EnvelopeHeader: Sendable, Equatable {
         }
         guard !recipients.isEmpty else { throw .malformedHeader("recipients: empty") }
         guard !recipients.contains(sender) else { throw .malformedHeader("recipients: contains the sender") }
+        guard signer.map({ $0.count == SHA256.byteCount }) ?? true else { throw .malformedHeader("signer: expected 32 bytes") }
         switch kind {
         case .notification:
             guard nonce != nil, receipt == nil, receiptBatch == nil else { throw .malformedHeader("a notification has a nonce and no receipt") }

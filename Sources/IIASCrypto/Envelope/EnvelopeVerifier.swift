@@ -87,11 +87,19 @@ public final class EnvelopeVerifier: Sendable {
         return VerifiedEnvelope(envelope: envelope, senderCertificate: certificate)
     }
 
-    /// The sender's certificate whose key made the envelope's signature.
+    /// The sender's certificate whose key made the envelope's signature: the one the
+    /// header names (version 3), else the one of the sender's that verifies it.
     public func signer(of envelope: Envelope) throws(EnvelopeError) -> Certificate {
         let sender = envelope.header.sender
         var candidates = certificates.certificates(of: sender, for: .signing)
         guard !candidates.isEmpty else { throw .unknownSender(sender) }
+        if let named = envelope.header.signer {
+            guard let certificate = candidates.first(where: { $0.publicKeyIdentity == named }) else {
+                throw .unknownSigningKey(sender, named)
+            }
+            guard let key = try? certificate.signingPublicKey(), envelope.isSignatureValid(with: key) else { throw .badSignature }
+            return certificate
+        }
         if candidates.count > 1, let last = lastSigner.withLock({ $0[sender] }),
            let position = candidates.firstIndex(where: { $0.fingerprint == last }), position > 0 {
             candidates.insert(candidates.remove(at: position), at: 0)

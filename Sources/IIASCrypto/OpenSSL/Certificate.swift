@@ -31,6 +31,10 @@ public final class Certificate: @unchecked Sendable {
     /// SHA-256 of the DER encoding, as `openssl x509 -fingerprint -sha256` shows it (the
     /// key of every per-certificate cache, so computed once).
     public let fingerprint: [UInt8]
+    /// SHA-256 of the DER SubjectPublicKeyInfo: the key's identity, the same in every
+    /// certificate of that key, and what a version 3 envelope names as its signer
+    /// (`openssl x509 -pubkey -noout | openssl pkey -pubin -outform DER | sha256sum`).
+    public let publicKeyIdentity: [UInt8]
 
     static let maximumFileSize = 256 * 1024
 
@@ -66,14 +70,14 @@ public final class Certificate: @unchecked Sendable {
         isCA = X509_check_ca(parsed) != 0
         centerID = Self.centerID(parsed)
         fingerprint = SHA256.hash(der)
+        publicKeyIdentity = Self.publicKeyIdentity(parsed)
         OpenSSLErrors.drain().forEach { _ in }
     }
 
     deinit { X509_free(x509) }
 
-    /// SHA-256 of the DER SubjectPublicKeyInfo: the key's identity, the same in every
-    /// certificate of that key (`openssl x509 -pubkey -noout | openssl pkey -pubin -outform DER | sha256sum`).
-    public var publicKeyIdentity: [UInt8] {
+    /// SHA-256 of the DER SubjectPublicKeyInfo of `x509`'s key.
+    private static func publicKeyIdentity(_ x509: OpaquePointer) -> [UInt8] {
         guard let key = X509_get0_pubkey(x509) else { return [] }
         var pointer: UnsafeMutablePointer<UInt8>? = nil
         let length = i2d_PUBKEY(key, &pointer)

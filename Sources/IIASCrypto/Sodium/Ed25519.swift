@@ -13,6 +13,14 @@ public struct SigningPublicKey: Sendable, Hashable {
         rawRepresentation = bytes
     }
 
+    /// The DER SubjectPublicKeyInfo of an Ed25519 key (RFC 8410): this prefix, then the key.
+    static let subjectPublicKeyInfoPrefix: [UInt8] = [0x30, 0x2A, 0x30, 0x05, 0x06, 0x03, 0x2B, 0x65, 0x70, 0x03, 0x21, 0x00]
+
+    /// SHA-256 of the key's DER SubjectPublicKeyInfo: the key's identity, equal to
+    /// `Certificate.publicKeyIdentity` of every certificate of this key, and what a
+    /// version 3 envelope names as its signer.
+    public var identity: [UInt8] { SHA256.hash(Self.subjectPublicKeyInfoPrefix + rawRepresentation) }
+
     /// True when `signature` is a valid Ed25519 signature of `message` by this key.
     public func isValidSignature(_ signature: some ContiguousBytesView, for message: some ContiguousBytesView) -> Bool {
         Sodium.ready()
