@@ -32,7 +32,7 @@ final class ConfigurationTests: XCTestCase {
         XCTAssertEqual([configuration.limits.maxPeerConnections, configuration.limits.maxPeerConnectionsPerAddress,
                         configuration.limits.maxAPIConnections], [256, 16, 256])
         XCTAssertNil(configuration.metrics)
-        XCTAssertEqual(configuration.envelopeVersion, 2, "version 2 unless a peer needs version 1")
+        XCTAssertEqual(configuration.envelopeVersion, 3, "version 3 unless a peer needs an older one")
         XCTAssertNoThrow(try configuration.checkKeysAndCertificates())
     }
 
@@ -65,7 +65,7 @@ final class ConfigurationTests: XCTestCase {
             ("limits", ["maxAPIConnections": 0], "limits.maxAPIConnections"),
             ("limits", ["maxAPIConnections": 8, "maxAPIConnectionsPerUser": 9], "limits.maxAPIConnectionsPerUser"),
             ("limits", ["apiRequestSeconds": 0], "limits.apiRequestSeconds"),
-            ("envelopeVersion", 3, "envelopeVersion"), ("envelopeVersion", 0, "envelopeVersion"),
+            ("envelopeVersion", 4, "envelopeVersion"), ("envelopeVersion", 0, "envelopeVersion"),
             ("envelopeVersion", "two", "envelopeVersion"),
         ]
         for (key, value, named) in cases {
