@@ -53,14 +53,23 @@ struct Log: AsyncParsableCommand {
             let root = try tree.rootHash(treeSize: size)
             var signatures: SignatureSummary?
             if let verifier { signatures = try checkSignatures(log, tree: tree, verifier: verifier) }
+            func place(_ index: UInt64) -> String { log.location(of: index).map { " (\($0.segment) offset \($0.offset))" } ?? "" }
+            let problems = signatures?.problems ?? []
             if json {
-                var object: [String: Any] = ["valid": log.truncatedTail == nil, "treeSize": size, "entries": size, "rootHash": root.hexString]
+                var object: [String: Any] = ["valid": log.truncatedTail == nil && problems.isEmpty, "treeSize": size, "entries": size,
+                                             "rootHash": root.hexString]
                 if let signatures {
                     object["treeHeadsChecked"] = signatures.treeHeads
                     object["envelopesChecked"] = signatures.envelopes
                     object["newestTreeHeadSize"] = signatures.newestTreeHeadSize.map { $0 as Any } ?? NSNull()
                     object["judgedAt"] = "each entry's log time"
                     object["signers"] = signatures.signerRows.map(\.json)
+                    object["problemCount"] = signatures.problemCount
+                    object["problems"] = problems.map { problem -> [String: Any] in
+                        var item: [String: Any] = ["index": problem.index, "why": problem.why]
+                        if let location = log.location(of: problem.index) { item["segment"] = location.segment; item["offset"] = location.offset }
+                        return item
+                    }
                 }
                 if let t = log.truncatedTail { object["tornTail"] = ["segment": t.segment, "offset": t.offset, "bytes": t.bytes] }
                 let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
@@ -72,7 +81,13 @@ struct Log: AsyncParsableCommand {
                     print("newest tree head:   " + (signatures.newestTreeHeadSize.map { "size \($0)" } ?? "none"))
                     print("judged at:          each entry's log time, against the CRL given")
                     for row in signatures.signerRows { print(row.text) }
+                    for problem in problems.prefix(100) { print(Terminal.red("FAILS") + " entry \(problem.index)\(place(problem.index)): \(problem.why)") }
+                    if signatures.problemCount > 100 { print("… and \(signatures.problemCount - 100) more (--json lists \(SignatureSummary.problemsKept))") }
                 }
+            }
+            if let signatures, let first = problems.first {
+                throw CLIFailure.invalid("\(signatures.problemCount) \(signatures.problemCount == 1 ? "entry fails its check" : "entries fail their checks"); "
+                    + "the first: entry \(first.index)\(place(first.index)): \(first.why)")
             }
             if let t = log.truncatedTail {
                 throw CLIFailure.invalid("torn tail: \(t.bytes) bytes at \(t.segment) offset \(t.offset)")
@@ -83,34 +98,30 @@ struct Log: AsyncParsableCommand {
 
 
 /// Checks every tree head and envelope entry, on every core (chunks of consecutive
-/// entries); the first problem — the lowest index — is exit 1 naming the entry's
-/// index, segment and offset.
+/// entries). An entry that fails its check (a signature, a revocation in force at its
+/// time) is noted and the check goes on, so an auditor sees every such entry, each with
+/// its reason; records that cannot be read end their chunk. The caller reports the
+/// problems (exit 1), each naming the entry's index, segment and offset.
 func checkSignatures(_ log: LogStore, tree: any MerkleHashSource, verifier: EnvelopeVerifier) throws -> SignatureSummary {
     let count = log.count
     let chunk: UInt64 = 1024
     let chunks = Int((count + chunk - 1) / chunk)
     let progress = Terminal.stderrIsTTY
-    let shared = Mutex<(parts: [Int: (SignatureSummary, (index: UInt64, why: String)?)], checked: UInt64)>(([:], 0))
-    func fail(_ index: UInt64, _ why: String) -> CLIFailure {
-        let place = log.location(of: index).map { " (\($0.segment) offset \($0.offset))" } ?? ""
-        return CLIFailure.invalid("entry \(index)\(place): \(why)")
-    }
+    let shared = Mutex<(parts: [Int: SignatureSummary], checked: UInt64)>(([:], 0))
     DispatchQueue.concurrentPerform(iterations: chunks) { part in
         var summary = SignatureSummary()
-        var failure: (index: UInt64, why: String)?
         let start = UInt64(part) * chunk
         let entries = log.entries(from: start, to: min(count, start + chunk))
         var index = start
         for entry in entries {
             do { try checkEntry(entry, tree: tree, verifier: verifier, summary: &summary) } catch {
-                failure = (index, (error as? EntryProblem)?.why ?? "\(error)")
-                break
+                summary.note(problem: (error as? EntryProblem)?.why ?? "\(error)", at: index)
             }
             index += 1
         }
-        if failure == nil, let error = entries.error { failure = (index, "unreadable: \(error)") }
+        if let error = entries.error { summary.note(problem: "unreadable: \(error)", at: index) }
         let checked = shared.withLock { state in
-            state.parts[part] = (summary, failure)
+            state.parts[part] = summary
             state.checked += min(count, start + chunk) - start
             return state.checked
         }
@@ -122,8 +133,7 @@ func checkSignatures(_ log: LogStore, tree: any MerkleHashSource, verifier: Enve
     var total = SignatureSummary()
     let parts = shared.withLock { $0.parts }
     for part in 0..<chunks {
-        guard let (summary, failure) = parts[part] else { continue }
-        if let failure { throw fail(failure.index, failure.why) }
+        guard let summary = parts[part] else { continue }
         total.treeHeads += summary.treeHeads
         total.envelopes += summary.envelopes
         total.newestTreeHeadSize = summary.newestTreeHeadSize ?? total.newestTreeHeadSize

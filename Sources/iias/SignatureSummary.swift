@@ -10,6 +10,10 @@ struct SignatureSummary {
     var treeHeads = 0
     var envelopes = 0
     var newestTreeHeadSize: UInt64?
+    /// Entries that failed their check, lowest index first (the first `problemsKept`), and how many in all.
+    private(set) var problems: [(index: UInt64, why: String)] = []
+    private(set) var problemCount = 0
+    static let problemsKept = 1_000
     /// By certificate fingerprint.
     private var signers: [[UInt8]: Signer] = [:]
 
@@ -33,7 +37,14 @@ struct SignatureSummary {
         signers[certificate.fingerprint]!.last = max(signers[certificate.fingerprint]!.last, time)
     }
 
+    mutating func note(problem why: String, at index: UInt64) {
+        problemCount += 1
+        if problems.count < Self.problemsKept { problems.append((index, why)) }
+    }
+
     mutating func merge(_ other: SignatureSummary) {
+        problemCount += other.problemCount
+        problems = Array((problems + other.problems).sorted { $0.index < $1.index }.prefix(Self.problemsKept))
         for (key, signer) in other.signers {
             guard var mine = signers[key] else { signers[key] = signer; continue }
             mine.entries += signer.entries

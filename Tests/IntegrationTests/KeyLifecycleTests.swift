@@ -120,4 +120,52 @@ final class KeyLifecycleTests: XCTestCase {
         }
         try await reload(cluster, "AZ")
     }
+
+    /// UA's signing key is revoked for key compromise with an invalidity date T between
+    /// two of its notifications: live, GE refuses what UA signs after the CRL reached it,
+    /// with a signed refusal naming the revocation; in an audit with that CRL, the entry
+    /// GE logged before T passes and the one it logged after T fails, with the reason.
+    func testACompromisedKeyIsRefusedLiveAndAuditedFromItsInvalidityDateOn() async throws {
+        let pki = try privatePKI()
+        let cluster = try LocalCluster(["UA", "GE"], pki: pki, executable: RepositoryPaths.iiasExecutable)
+        try cluster.startAll()
+        let ua = cluster.client("UA")
+        let before = try await ua.submit(NodeCluster.draft(to: ["GE"], subject: "Before the compromise")).id
+        try await deliveredToAll(cluster, from: "UA", before)
+        // T, in whole seconds, strictly after the first entry and strictly before the second.
+        var mark = Date()
+        try await eventually("a second boundary", timeout: 5) { Date().timeIntervalSince(mark) > 1.2 }
+        let invalidSince = Date()
+        let format = DateFormatter()
+        format.locale = Locale(identifier: "en_US_POSIX")
+        format.timeZone = TimeZone(identifier: "UTC")
+        format.dateFormat = "yyyyMMddHHmmss'Z'"
+        mark = Date()
+        try await eventually("a second boundary", timeout: 5) { Date().timeIntervalSince(mark) > 1.2 }
+        let during = try await ua.submit(NodeCluster.draft(to: ["GE"], subject: "Signed with the stolen key, before the CRL")).id
+        try await deliveredToAll(cluster, from: "UA", during)
+
+        try TestPKI.pki("revoke", pki.root, "UA", "--keys", "signing", "--reason", "key-compromise",
+                        "--invalid-since", format.string(from: invalidSince))
+        try await reload(cluster, "GE")
+        let after = try await ua.submit(NodeCluster.draft(to: ["GE"], subject: "Signed with the stolen key, after the CRL")).id
+        try await eventually("GE refused it") { try await ua.delivery(of: after).recipients.first?.state == .refused }
+        let answered = try await ua.delivery(of: after)
+        let refusal = try XCTUnwrap(answered.recipients.first)
+        XCTAssertEqual(refusal.reason, "untrusted-sender")
+        XCTAssertTrue(refusal.detail?.contains("revoked (key-compromise)") ?? false, "the refusal names the revocation: \(refusal.detail ?? "")")
+        let inbox = try await cluster.client("GE").inbox()
+        XCTAssertEqual(Set(inbox.map(\.id)), [before, during], "the refused one is not in GE's inbox; what came before the CRL stays readable")
+        for id in [before, during] { _ = try await cluster.client("GE").read(id) }
+        cluster.stopAll()
+
+        let audit = try iias(["log", "verify", cluster.logDirectory("GE"), "--ca", pki.caFile, "--crl", pki.crlFile,
+                              "--certs", pki.centersDirectory, "--json"])
+        XCTAssertEqual(audit.status, 1, "an entry logged after the invalidity date fails: \(audit.stderr)")
+        let report = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(audit.stdout.utf8)) as? [String: Any], audit.stdout)
+        let problems = try XCTUnwrap(report["problems"] as? [[String: Any]])
+        XCTAssertEqual(problems.count, 1, "only the entry logged after T: \(problems)")
+        XCTAssertTrue((problems.first?["why"] as? String ?? "").contains("key-compromise"), "\(problems)")
+        XCTAssertEqual(report["envelopesChecked"] as? Int, 1, "the entry logged before T passes")
+    }
 }
