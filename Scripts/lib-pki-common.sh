@@ -1,0 +1,137 @@
+# shellcheck shell=bash
+# pki.sh: output, clean-up, checks and the CA database helpers shared by every command.
+# Sourced by Scripts/pki.sh; not run on its own.
+
+# ---------------------------------------------------------------------------
+# Output helpers
+
+say() { [[ $QUIET == 1 ]] || printf '%s\n' "$*"; }
+warn() { printf '%s: warning: %s\n' "$PROG" "$*" >&2; }
+die() { printf '%s: error: %s\n' "$PROG" "$*" >&2; exit 1; }
+usage_error() { # usage_error COMMAND MESSAGE
+    printf '%s: %s\n' "$PROG" "$2" >&2
+    if [[ -n $1 ]]; then
+        printf "Run '%s %s --help' for the options.\n" "$PROG" "$1" >&2
+    else
+        printf "Run '%s --help' for the commands.\n" "$PROG" >&2
+    fi
+    exit 2
+}
+
+on_exit() {
+    local rc=$?
+    [[ -n $WORK && -d $WORK ]] && rm -rf -- "$WORK"
+    if [[ $rc != 0 ]]; then
+        local p
+        for p in "${CLEANUP[@]+"${CLEANUP[@]}"}"; do rm -rf -- "$p"; done
+    fi
+    return "$rc"
+}
+trap on_exit EXIT
+
+# ---------------------------------------------------------------------------
+# Checks and small helpers
+
+need_openssl() {
+    command -v openssl >/dev/null 2>&1 || die "openssl not found in PATH (install OpenSSL 3.0 or newer)"
+    local v
+    v=$(openssl version 2>/dev/null || true)
+    [[ $v =~ ^OpenSSL\ ([0-9]+)\. ]] || die "cannot tell the OpenSSL version ('$v'); OpenSSL 3.0 or newer is needed"
+    ((BASH_REMATCH[1] >= 3)) || die "'$v' is too old; OpenSSL 3.0 or newer is needed"
+    [[ -r $CA_CNF && -r $CENTER_CNF ]] ||
+        die "openssl profiles not found next to the script ($CA_CNF, $CENTER_CNF)"
+}
+
+# Runs openssl; on failure shows what it said and stops.
+ossl() { # ossl WHAT ARGS...
+    local what=$1
+    shift
+    local log="$WORK/openssl.log"
+    if ! openssl "$@" >"$log" 2>&1 </dev/null; then
+        printf '%s: error: %s failed; openssl said:\n' "$PROG" "$what" >&2
+        sed 's/^/  /' "$log" >&2
+        exit 1
+    fi
+}
+
+make_work() { WORK=$(mktemp -d "${TMPDIR:-/tmp}/iias-pki.XXXXXX"); }
+
+check_days() { # check_days CMD OPTION VALUE
+    [[ $3 =~ ^[1-9][0-9]{0,5}$ ]] || usage_error "$1" "$2 needs a positive number of days, got '$3'"
+}
+
+check_center_id() { # check_center_id CMD ID
+    [[ $2 =~ $CENTER_ID_RE ]] ||
+        usage_error "$1" "invalid CENTER_ID '$2': use two capital letters, optionally followed by '-' and 1-16 capital letters or digits (e.g. AZ, GE, UA-SBU)"
+}
+
+# Absolute path of an existing directory.
+abs_dir() { (cd -- "$1" && pwd); }
+
+# DIR must hold an initialised CA.
+open_ca() { # open_ca CMD DIR  -> sets PKI
+    [[ -d $2 ]] || die "no PKI directory '$2'; create one with: $PROG init-ca '$2'"
+    PKI=$(abs_dir "$2")
+    [[ -f $PKI/ca.crt && -f $PKI/ca/ca.key && -f $PKI/ca/index.txt ]] ||
+        die "'$2' holds no IIAS CA (ca.crt, ca/ca.key, ca/index.txt); create one with: $PROG init-ca '$2'"
+    [[ -r $PKI/ca/ca.key ]] || die "cannot read the CA key $PKI/ca/ca.key (run as the CA operator)"
+    export IIAS_PKI_DIR="$PKI"
+    export IIAS_CA_NAME="${IIAS_CA_NAME:-$DEFAULT_CA_NAME}"
+    export IIAS_CENTER_ID="${IIAS_CENTER_ID:-XX}"
+}
+
+# One operator at a time per CA database.
+lock_ca() {
+    if command -v flock >/dev/null 2>&1; then
+        exec 9>"$PKI/ca/.lock"
+        flock -w 60 9 || die "another $PROG run holds $PKI/ca/.lock"
+    fi
+}
+
+# Hex <-> binary with od/printf only.
+to_hex() { od -An -v -tx1 | tr -d ' \n'; }
+from_hex() { printf '%b' "$(sed 's/../\\x&/g' <<<"$1")"; }
+
+count_of() { # count_of HAYSTACK NEEDLE
+    local rest=$1 n=0
+    while [[ $rest == *"$2"* ]]; do
+        rest=${rest#*"$2"}
+        n=$((n + 1))
+    done
+    echo "$n"
+}
+
+# index.txt rows of a center: TYPE<TAB>SERIAL<TAB>PURPOSE<TAB>REVOCATION
+index_rows() { # index_rows CENTER_ID
+    awk -F '\t' -v id="$1" '
+        { n = split($6, p, "/") }
+        n == 4 && p[2] == "O=IIAS" && p[4] == "CN=" id && p[3] ~ /^OU=/ {
+            print $1 "\t" $4 "\t" substr(p[3], 4) "\t" $3
+        }' "$PKI/ca/index.txt"
+}
+
+write_crl() { # write_crl DAYS
+    ossl "signing the CRL" ca -batch -config "$CA_CNF" -gencrl -crldays "$1" -out "$WORK/crl.pem"
+    chmod 644 "$WORK/crl.pem"
+    mv -f -- "$WORK/crl.pem" "$PKI/crl.pem"
+    say "  crl.pem       re-signed, nextUpdate in $1 days ($PKI/crl.pem)"
+}
+
+revoke_serial() { # revoke_serial SERIAL REASON(or empty)
+    local file="$PKI/ca/newcerts/$1.pem"
+    [[ -f $file ]] || die "the CA database lists serial $1 but $file is missing; cannot revoke it"
+    local args=(ca -batch -config "$CA_CNF" -revoke "$file")
+    [[ -n $2 ]] && args+=(-crl_reason "$2")
+    ossl "revoking serial $1" "${args[@]}"
+}
+
+canonical_reason() { # prints the canonical spelling or nothing
+    local r
+    for r in "${REASONS[@]}"; do
+        if [[ ${r,,} == "${1,,}" ]]; then
+            echo "$r"
+            return
+        fi
+    done
+}
+
