@@ -110,28 +110,71 @@ index_rows() { # index_rows CENTER_ID
         }' "$PKI/ca/index.txt"
 }
 
-write_crl() { # write_crl DAYS
-    ossl "signing the CRL" ca -batch -config "$CA_CNF" -gencrl -crldays "$1" -out "$WORK/crl.pem"
+# Signs DIR/crl.pem from the CA database.  write_crl --days N | --hours N |
+#   --next-update TIME [--last-update TIME]   (TIME: UTC YYYYMMDDHHMMSSZ)
+write_crl() {
+    local args=(ca -batch -config "$CA_CNF" -gencrl -out "$WORK/crl.pem") when
+    case $1 in
+    --days) args+=(-crldays "$2"); when="in $2 days" ;;
+    --hours) args+=(-crlhours "$2"); when="in $2 hours" ;;
+    --next-update)
+        args+=(-crl_nextupdate "$2"); when="at $2"
+        [[ -z ${4:-} ]] || args+=(-crl_lastupdate "$4") ;;
+    esac
+    ossl "signing the CRL" "${args[@]}"
     chmod 644 "$WORK/crl.pem"
     mv -f -- "$WORK/crl.pem" "$PKI/crl.pem"
-    say "  crl.pem       re-signed, nextUpdate in $1 days ($PKI/crl.pem)"
+    say "  crl.pem       re-signed, nextUpdate $when ($PKI/crl.pem)"
 }
 
-revoke_serial() { # revoke_serial SERIAL REASON(or empty)
+# Marks one certificate revoked in the CA database, with a reason (or none) and,
+# for keyCompromise, the time from which the key is to be distrusted (the CRL's
+# invalidityDate).   revoke_serial SERIAL REASON INVALID_SINCE
+revoke_serial() {
     local file="$PKI/ca/newcerts/$1.pem"
     [[ -f $file ]] || die "the CA database lists serial $1 but $file is missing; cannot revoke it"
     local args=(ca -batch -config "$CA_CNF" -revoke "$file")
-    [[ -n $2 ]] && args+=(-crl_reason "$2")
+    if [[ $2 == keyCompromise && -n $3 ]]; then
+        args+=(-crl_compromise "$3")
+    elif [[ -n $2 ]]; then
+        args+=(-crl_reason "$2")
+    fi
     ossl "revoking serial $1" "${args[@]}"
 }
 
-canonical_reason() { # prints the canonical spelling or nothing
-    local r
+# The canonical spelling of a CRL reason, or nothing. Accepts any case and the
+# dashed forms (key-compromise, cessation-of-operation).
+canonical_reason() {
+    local r want=${1//-/}
     for r in "${REASONS[@]}"; do
-        if [[ ${r,,} == "${1,,}" ]]; then
+        if [[ ${r,,} == "${want,,}" ]]; then
             echo "$r"
             return
         fi
     done
 }
 
+# A UTC time as openssl's ca takes it: YYYYMMDDHHMMSSZ.
+TIME_RE='^[0-9]{4}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])([01][0-9]|2[0-3])[0-5][0-9][0-5][0-9]Z$'
+
+# Seconds since the epoch of an openssl ISO date ("2026-12-06 05:12:00Z").
+epoch_of() { date -u -d "${1%Z}" +%s; }
+
+# Whole days from now until an openssl ISO date (negative once past).
+days_left() { echo $((($(epoch_of "$1") - $(date -u +%s)) / 86400)); }
+
+# The purposes named by --keys (comma-separated, each once) into KEYS.
+#   parse_keys CMD LIST
+parse_keys() {
+    local cmd=$1 k p ok
+    KEYS=()
+    [[ -n $2 ]] || usage_error "$cmd" "--keys needs a list such as signing,encryption,tls"
+    IFS=, read -r -a list <<<"$2"
+    for k in "${list[@]}"; do
+        ok=0
+        for p in "${PURPOSES[@]}"; do [[ $k == "$p" ]] && ok=1; done
+        ((ok)) || usage_error "$cmd" "unknown key '$k' in --keys: use signing, encryption and/or tls, comma-separated"
+        [[ " ${KEYS[*]-} " != *" $k "* ]] || usage_error "$cmd" "--keys names '$k' twice"
+        KEYS+=("$k")
+    done
+}

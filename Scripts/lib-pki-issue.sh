@@ -28,8 +28,9 @@ make_csr() {
 # The CA signs CSR with the profile EXT (and enters it in its database).  ca_sign CSR EXT OUT
 ca_sign() {
     local args=(ca -batch -config "$CA_CNF" -extfile "$CENTER_CNF" -extensions "$2" -notext -in "$1" -out "$3")
-    if [[ -n $NOT_BEFORE ]]; then
-        args+=(-startdate "$NOT_BEFORE" -enddate "$NOT_AFTER")
+    if [[ -n $NOT_AFTER ]]; then
+        args+=(-enddate "$NOT_AFTER")
+        [[ -z $NOT_BEFORE ]] || args+=(-startdate "$NOT_BEFORE")
     else
         args+=(-days "$DAYS")
     fi
@@ -90,19 +91,122 @@ swap_to_x25519() {
     ossl "checking the encryption certificate signature" verify -no_check_time -CAfile "$PKI/ca.crt" "$out"
 }
 
+# Options that issue and rotate share: validity, passphrase, TLS key algorithm.
+# Sets DAYS, NOT_BEFORE, NOT_AFTER, PASSFILE or TLS_KEY from ARG VALUE;
+# returns 1 if ARG is not one of them.   key_option CMD ARG [VALUE]
+key_option() {
+    local cmd=$1
+    case $2 in
+    --days) (($# >= 3)) || usage_error "$cmd" "--days needs a value"; check_days "$cmd" --days "$3"; DAYS=$3; DAYS_SET=1 ;;
+    --not-before) (($# >= 3)) || usage_error "$cmd" "--not-before needs a value like 20200101000000Z"; NOT_BEFORE=$3 ;;
+    --not-after) (($# >= 3)) || usage_error "$cmd" "--not-after needs a value like 20210101000000Z"; NOT_AFTER=$3 ;;
+    --passphrase-file) (($# >= 3)) || usage_error "$cmd" "--passphrase-file needs a file name"; PASSFILE=$3 ;;
+    --tls-key) (($# >= 3)) || usage_error "$cmd" "--tls-key needs ed25519 or p256"; TLS_KEY=$3 ;;
+    *) return 1 ;;
+    esac
+}
+
+key_options_reset() { DAYS=$DEFAULT_CERT_DAYS DAYS_SET=0 NOT_BEFORE="" NOT_AFTER="" PASSFILE="" TLS_KEY=""; }
+
+# Checks what key_option collected.  check_key_options CMD
+check_key_options() {
+    local cmd=$1 t now
+    case ${TLS_KEY:-ed25519} in
+    ed25519 | p256) ;;
+    *) usage_error "$cmd" "--tls-key must be ed25519 or p256, got '$TLS_KEY'" ;;
+    esac
+    if [[ -n $NOT_BEFORE || -n $NOT_AFTER ]]; then
+        [[ -n $NOT_AFTER ]] || usage_error "$cmd" "--not-before needs --not-after too (UTC, YYYYMMDDHHMMSSZ)"
+        ((DAYS_SET == 0)) || usage_error "$cmd" "--days cannot be combined with --not-before/--not-after"
+        for t in $NOT_BEFORE $NOT_AFTER; do
+            [[ $t =~ $TIME_RE ]] || usage_error "$cmd" "bad date '$t': use UTC YYYYMMDDHHMMSSZ, e.g. 20200101000000Z"
+        done
+        if [[ -n $NOT_BEFORE ]]; then
+            [[ $NOT_BEFORE < $NOT_AFTER ]] || usage_error "$cmd" "--not-after ($NOT_AFTER) must be later than --not-before ($NOT_BEFORE)"
+        else
+            now=$(date -u +%Y%m%d%H%M%SZ)
+            [[ $now < $NOT_AFTER ]] || usage_error "$cmd" "--not-after ($NOT_AFTER) is not in the future; for a certificate that is already expired give --not-before too"
+        fi
+    fi
+    if [[ -n $PASSFILE ]]; then
+        [[ -f $PASSFILE && -r $PASSFILE ]] || usage_error "$cmd" "cannot read the passphrase file '$PASSFILE'"
+        local first
+        IFS= read -r first <"$PASSFILE" || true
+        [[ -n ${first%$'\r'} ]] || usage_error "$cmd" "the first line of '$PASSFILE' is empty; put the passphrase on it"
+        ((${#first} >= 4)) || usage_error "$cmd" "the passphrase in '$PASSFILE' is too short (OpenSSL needs at least 4 characters)"
+        PASSFILE=$(cd -- "$(dirname -- "$PASSFILE")" && pwd)/$(basename -- "$PASSFILE")
+    fi
+}
+
+validity_text() {
+    if [[ -n $NOT_BEFORE ]]; then echo "$NOT_BEFORE .. $NOT_AFTER"
+    elif [[ -n $NOT_AFTER ]]; then echo "now .. $NOT_AFTER"
+    else echo "$DAYS days"; fi
+}
+
+# Makes PURPOSE's key pair and certificate for ID in STAGE and records its serial in
+# SERIAL[PURPOSE].   issue_purpose STAGE ID PURPOSE TLS_ALG
+issue_purpose() {
+    local stage=$1 id=$2 p=$3 key_alg subj key_pub crt_pub passin=()
+    [[ -n $PASSFILE ]] && passin=(-passin "file:$PASSFILE")
+    subj="/O=IIAS/OU=$p/CN=$id"
+    case $p in
+    signing) key_alg=ed25519 ;;
+    encryption) key_alg=x25519 ;;
+    tls) key_alg=$4 ;;
+    esac
+    gen_key "$key_alg" "$stage/$p.key"
+    if [[ $p == encryption ]]; then
+        ossl "generating a throwaway key" genpkey -algorithm ed25519 -out "$WORK/throwaway.key"
+        make_csr "$WORK/throwaway.key" "$subj" "$WORK/$p.csr"
+        ca_sign "$WORK/$p.csr" "${p}_ext" "$WORK/$p.tmp.crt"
+        ossl "reading the encryption public key" pkey -in "$stage/$p.key" -pubout -out "$WORK/$p.pub" \
+            "${passin[@]+"${passin[@]}"}"
+        swap_to_x25519 "$WORK/$p.tmp.crt" "$WORK/$p.pub" "$stage/$p.crt"
+        rm -f -- "$WORK/throwaway.key"
+    else
+        make_csr "$stage/$p.key" "$subj" "$WORK/$p.csr" "$PASSFILE"
+        ca_sign "$WORK/$p.csr" "${p}_ext" "$stage/$p.crt"
+    fi
+    chmod 644 "$stage/$p.crt"
+    SERIAL[$p]=$(openssl x509 -in "$stage/$p.crt" -noout -serial | cut -d= -f2)
+    # The database copy must be the final certificate (revocation reads it).
+    [[ -f $PKI/ca/newcerts/${SERIAL[$p]}.pem ]] || die "openssl ca did not store newcerts/${SERIAL[$p]}.pem"
+    cp -- "$stage/$p.crt" "$PKI/ca/newcerts/${SERIAL[$p]}.pem"
+    # Key and certificate must belong together.
+    key_pub=$(openssl pkey -in "$stage/$p.key" -pubout "${passin[@]+"${passin[@]}"}" </dev/null)
+    crt_pub=$(openssl x509 -in "$stage/$p.crt" -noout -pubkey)
+    [[ $key_pub == "$crt_pub" ]] || die "$p key and certificate do not match"
+    local vargs=(verify -CAfile "$PKI/ca.crt")
+    [[ -n $NOT_BEFORE ]] && vargs+=(-no_check_time)
+    ossl "verifying the $p certificate" "${vargs[@]}" "$stage/$p.crt"
+}
+
+# Warns when the certificate outlives the root.   warn_past_root ID CERT
+warn_past_root() {
+    local ca_end crt_end
+    ca_end=$(openssl x509 -in "$PKI/ca.crt" -noout -enddate -dateopt iso_8601 | cut -d= -f2)
+    crt_end=$(openssl x509 -in "$2" -noout -enddate -dateopt iso_8601 | cut -d= -f2)
+    [[ $crt_end > $ca_end ]] && warn "the certificates of $1 run until $crt_end but the root expires $ca_end; verification fails after that"
+    return 0
+}
+
+say_private_keys() {
+    if [[ -n $PASSFILE ]]; then
+        say "  private keys: PKCS#8, AES-256-CBC encrypted with the passphrase from $PASSFILE (0600)"
+    else
+        say "  private keys: PKCS#8, unencrypted (0600)"
+    fi
+}
+
 cmd_issue() {
-    local dir="" id="" force=0 tls_key=ed25519 days_set=0
-    DAYS=$DEFAULT_CERT_DAYS NOT_BEFORE="" NOT_AFTER="" PASSFILE=""
+    local dir="" id="" force=0
+    key_options_reset
     while (($#)); do
         case $1 in
         -h | --help) help_issue; exit 0 ;;
-        --days) (($# >= 2)) || usage_error issue "--days needs a value"; check_days issue --days "$2"; DAYS=$2; days_set=1; shift 2 ;;
-        --not-before) (($# >= 2)) || usage_error issue "--not-before needs a value like 20200101000000Z"; NOT_BEFORE=$2; shift 2 ;;
-        --not-after) (($# >= 2)) || usage_error issue "--not-after needs a value like 20210101000000Z"; NOT_AFTER=$2; shift 2 ;;
-        --passphrase-file) (($# >= 2)) || usage_error issue "--passphrase-file needs a file name"; PASSFILE=$2; shift 2 ;;
-        --tls-key) (($# >= 2)) || usage_error issue "--tls-key needs ed25519 or p256"; tls_key=$2; shift 2 ;;
         --force) force=1; shift ;;
-        -*) usage_error issue "unknown option '$1'" ;;
+        -*) key_option issue "$@" || usage_error issue "unknown option '$1'"; shift 2 ;;
         *)
             if [[ -z $dir ]]; then dir=$1
             elif [[ -z $id ]]; then id=$1
@@ -113,28 +217,8 @@ cmd_issue() {
     [[ -n $dir ]] || usage_error issue "missing DIR and CENTER_ID, e.g. $PROG issue /srv/iias-pki AZ"
     [[ -n $id ]] || usage_error issue "missing CENTER_ID after DIR, e.g. $PROG issue '$dir' AZ"
     check_center_id issue "$id"
-    case $tls_key in
-    ed25519 | p256) ;;
-    *) usage_error issue "--tls-key must be ed25519 or p256, got '$tls_key'" ;;
-    esac
-    if [[ -n $NOT_BEFORE || -n $NOT_AFTER ]]; then
-        [[ -n $NOT_BEFORE && -n $NOT_AFTER ]] || usage_error issue "give both --not-before and --not-after (UTC, YYYYMMDDHHMMSSZ)"
-        ((days_set == 0)) || usage_error issue "--days cannot be combined with --not-before/--not-after"
-        local t
-        for t in "$NOT_BEFORE" "$NOT_AFTER"; do
-            [[ $t =~ ^[0-9]{4}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])([01][0-9]|2[0-3])[0-5][0-9][0-5][0-9]Z$ ]] ||
-                usage_error issue "bad date '$t': use UTC YYYYMMDDHHMMSSZ, e.g. 20200101000000Z"
-        done
-        [[ $NOT_BEFORE < $NOT_AFTER ]] || usage_error issue "--not-after ($NOT_AFTER) must be later than --not-before ($NOT_BEFORE)"
-    fi
-    if [[ -n $PASSFILE ]]; then
-        [[ -f $PASSFILE && -r $PASSFILE ]] || usage_error issue "cannot read the passphrase file '$PASSFILE'"
-        local first
-        IFS= read -r first <"$PASSFILE" || true
-        [[ -n ${first%$'\r'} ]] || usage_error issue "the first line of '$PASSFILE' is empty; put the passphrase on it"
-        ((${#first} >= 4)) || usage_error issue "the passphrase in '$PASSFILE' is too short (OpenSSL needs at least 4 characters)"
-        PASSFILE=$(cd -- "$(dirname -- "$PASSFILE")" && pwd)/$(basename -- "$PASSFILE")
-    fi
+    check_key_options issue
+    local tls_key=${TLS_KEY:-ed25519}
     need_openssl
     open_ca issue "$dir"
     export IIAS_CENTER_ID="$id"
@@ -144,7 +228,7 @@ cmd_issue() {
     local centers="$PKI/centers" dest="$PKI/centers/$id"
     mkdir -p -- "$centers"
     if [[ -e $dest ]] && ((force == 0)); then
-        die "center $id already exists in $dest: refusing to overwrite it. Use --force to replace it (its old certificates get revoked), or '$PROG revoke' first."
+        die "center $id already exists in $dest: refusing to overwrite it. Use '$PROG rotate' for new keys beside the old, --force to replace it (its old certificates get revoked), or '$PROG revoke' first."
     fi
 
     local stage
@@ -152,48 +236,12 @@ cmd_issue() {
     chmod 700 "$stage"
     CLEANUP+=("$stage")
 
-    local -A serial
-    local p key_alg subj key_pub crt_pub passin=()
-    [[ -n $PASSFILE ]] && passin=(-passin "file:$PASSFILE")
-    for p in "${PURPOSES[@]}"; do
-        subj="/O=IIAS/OU=$p/CN=$id"
-        case $p in
-        signing) key_alg=ed25519 ;;
-        encryption) key_alg=x25519 ;;
-        tls) key_alg=$tls_key ;;
-        esac
-        gen_key "$key_alg" "$stage/$p.key"
-        if [[ $p == encryption ]]; then
-            ossl "generating a throwaway key" genpkey -algorithm ed25519 -out "$WORK/throwaway.key"
-            make_csr "$WORK/throwaway.key" "$subj" "$WORK/$p.csr"
-            ca_sign "$WORK/$p.csr" "${p}_ext" "$WORK/$p.tmp.crt"
-            ossl "reading the encryption public key" pkey -in "$stage/$p.key" -pubout -out "$WORK/$p.pub" \
-                "${passin[@]+"${passin[@]}"}"
-            swap_to_x25519 "$WORK/$p.tmp.crt" "$WORK/$p.pub" "$stage/$p.crt"
-            rm -f -- "$WORK/throwaway.key"
-        else
-            make_csr "$stage/$p.key" "$subj" "$WORK/$p.csr" "$PASSFILE"
-            ca_sign "$WORK/$p.csr" "${p}_ext" "$stage/$p.crt"
-        fi
-        chmod 644 "$stage/$p.crt"
-        serial[$p]=$(openssl x509 -in "$stage/$p.crt" -noout -serial | cut -d= -f2)
-        # The database copy must be the final certificate (revocation reads it).
-        [[ -f $PKI/ca/newcerts/${serial[$p]}.pem ]] || die "openssl ca did not store newcerts/${serial[$p]}.pem"
-        cp -- "$stage/$p.crt" "$PKI/ca/newcerts/${serial[$p]}.pem"
-        # Key and certificate must belong together.
-        key_pub=$(openssl pkey -in "$stage/$p.key" -pubout "${passin[@]+"${passin[@]}"}" </dev/null)
-        crt_pub=$(openssl x509 -in "$stage/$p.crt" -noout -pubkey)
-        [[ $key_pub == "$crt_pub" ]] || die "$p key and certificate do not match"
-        local vargs=(verify -CAfile "$PKI/ca.crt")
-        [[ -n $NOT_BEFORE ]] && vargs+=(-no_check_time)
-        ossl "verifying the $p certificate" "${vargs[@]}" "$stage/$p.crt"
-    done
+    declare -gA SERIAL=()
+    local p
+    for p in "${PURPOSES[@]}"; do issue_purpose "$stage" "$id" "$p" "$tls_key"; done
     cp -- "$PKI/ca.crt" "$stage/ca.crt"
     chmod 644 "$stage/ca.crt"
-    local ca_end crt_end
-    ca_end=$(openssl x509 -in "$PKI/ca.crt" -noout -enddate -dateopt iso_8601 | cut -d= -f2)
-    crt_end=$(openssl x509 -in "$stage/signing.crt" -noout -enddate -dateopt iso_8601 | cut -d= -f2)
-    [[ $crt_end > $ca_end ]] && warn "the certificates of $id run until $crt_end but the root expires $ca_end; verification fails after that"
+    warn_past_root "$id" "$stage/signing.crt"
 
     # --force: retire the previous certificates of this center.
     local superseded=0 type s purpose rev rows
@@ -201,8 +249,8 @@ cmd_issue() {
         rows=$(index_rows "$id")
         while IFS=$'\t' read -r type s purpose rev; do
             [[ $type == V ]] || continue
-            [[ $s == "${serial[signing]}" || $s == "${serial[encryption]}" || $s == "${serial[tls]}" ]] && continue
-            revoke_serial "$s" superseded
+            [[ $s == "${SERIAL[signing]}" || $s == "${SERIAL[encryption]}" || $s == "${SERIAL[tls]}" ]] && continue
+            revoke_serial "$s" superseded ""
             superseded=$((superseded + 1))
         done <<<"$rows"
     fi
@@ -212,6 +260,8 @@ cmd_issue() {
         old=$(mktemp -d "$centers/.$id.old.XXXXXX")
         mv -- "$dest" "$old/$id"
         mv -- "$stage" "$dest"
+        # A rotated center's history stays with it.
+        [[ ! -d $old/$id/history ]] || mv -- "$old/$id/history" "$dest/history"
         rm -rf -- "$old"
     else
         mv -- "$stage" "$dest"
@@ -219,24 +269,17 @@ cmd_issue() {
     CLEANUP=()
     chmod 700 "$dest"
 
-    local validity="$DAYS days"
-    [[ -n $NOT_BEFORE ]] && validity="$NOT_BEFORE .. $NOT_AFTER"
-    say "Issued center $id in $dest (validity $validity):"
+    say "Issued center $id in $dest (validity $(validity_text)):"
     local tls_name=Ed25519
     [[ $tls_key == p256 ]] && tls_name=P-256
-    say "  signing.key/.crt     Ed25519  serial ${serial[signing]}"
-    say "  encryption.key/.crt  X25519   serial ${serial[encryption]}"
-    say "$(printf '  tls.key/.crt         %-8s serial %s' "$tls_name" "${serial[tls]}")"
+    say "  signing.key/.crt     Ed25519  serial ${SERIAL[signing]}"
+    say "  encryption.key/.crt  X25519   serial ${SERIAL[encryption]}"
+    say "$(printf '  tls.key/.crt         %-8s serial %s' "$tls_name" "${SERIAL[tls]}")"
     say "  ca.crt               copy of the root"
-    if [[ -n $PASSFILE ]]; then
-        say "  private keys: PKCS#8, AES-256-CBC encrypted with the passphrase from $PASSFILE (0600)"
-    else
-        say "  private keys: PKCS#8, unencrypted (0600)"
-    fi
+    say_private_keys
     if ((superseded > 0)); then
         say "Revoked $superseded previous certificate(s) of $id (superseded)."
-        write_crl "$DEFAULT_CRL_DAYS"
+        write_crl --days "$DEFAULT_CRL_DAYS"
     fi
     say "Next: copy $dest/ to center $id over a secure channel."
 }
-
