@@ -8,6 +8,9 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 /* OpenSSL exposes some calls only as macros or type-generic stack helpers, which
  * Swift cannot import; these thin inline functions give them a callable name. */
@@ -50,6 +53,27 @@ static inline long iias_BIO_get_mem_data(BIO *bio, char **data) {
 
 static inline unsigned long iias_XN_FLAG_RFC2253(void) {
     return XN_FLAG_RFC2253;
+}
+
+/* prctl(2) is variadic, which Swift cannot call. Marks the process not dumpable:
+ * no core file, no ptrace by other processes of the same user, /proc/self owned by
+ * root. Used with the OpenSSL secure heap to keep private keys out of dumps.
+ * Returns 0 on success, -1 where the call fails or does not exist. */
+static inline int iias_set_not_dumpable(void) {
+#ifdef __linux__
+    return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+#else
+    return -1;
+#endif
+}
+
+/* 1 if the process may be dumped, 0 if not, -1 where unknown. */
+static inline int iias_is_dumpable(void) {
+#ifdef __linux__
+    return prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+#else
+    return -1;
+#endif
 }
 
 #endif

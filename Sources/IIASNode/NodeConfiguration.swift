@@ -68,6 +68,8 @@ public struct NodeConfiguration: Sendable, Equatable {
     public var center: CenterID
     /// The folder holding signing/encryption/tls .key and .crt, as Scripts/pki.sh writes it.
     public var keyDirectory: String
+    /// Where the passphrase of encrypted key files comes from; nil: the keys are not encrypted.
+    public var keyPassphrase: KeyPassphraseSource?
     public var caFile: String
     public var crlFile: String?
     /// The folder holding the peers' signing and encryption certificates.
@@ -143,6 +145,7 @@ public struct NodeConfiguration: Sendable, Equatable {
         let values = Values(reader: reader, base: base)
         center = try values.center("center")
         keyDirectory = try values.directory("keys")
+        keyPassphrase = try values.keyPassphrase()
         caFile = try values.file("ca")
         crlFile = try values.optionalFile("crl")
         certificateDirectory = try values.directory("certificates")
@@ -299,6 +302,25 @@ private struct Values {
             throw NodeConfiguration.Problem(key: key, message: "\(folder) is not a folder")
         }
         return folder
+    }
+
+    /// `keyPassphraseFile` or `keyPassphraseCredential`, not both; the file need not
+    /// exist yet for a credential (systemd creates it when the unit starts).
+    func keyPassphrase() throws(NodeConfiguration.Problem) -> KeyPassphraseSource? {
+        let file = try optionalString("keyPassphraseFile"), credential = try optionalString("keyPassphraseCredential")
+        switch (file, credential) {
+        case (nil, nil):
+            return nil
+        case (_?, nil):
+            return .file(try self.file("keyPassphraseFile"))
+        case (nil, let name?):
+            guard KeyPassphraseSource.isValidCredentialName(name) else {
+                throw NodeConfiguration.Problem(key: "keyPassphraseCredential", message: "\"\(name.prefix(40))\" is not a credential name (the NAME of LoadCredential=NAME:PATH, no '/')")
+            }
+            return .credential(name)
+        case (_?, _?):
+            throw NodeConfiguration.Problem(key: "keyPassphraseFile", message: "give keyPassphraseFile or keyPassphraseCredential, not both")
+        }
     }
 
     /// Peers are written "CENTER=host:port", so that one environment variable

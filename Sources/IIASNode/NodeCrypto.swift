@@ -31,7 +31,10 @@ final class NodeCrypto: Sendable {
         do { trust = try TrustAnchor(caFile: configuration.caFile, crlFile: configuration.crlFile) } catch {
             throw .init(key: configuration.crlFile == nil ? "ca" : "crl", message: "cannot load the CA or CRL: \(error)")
         }
-        do { keys = try CenterKeys(directory: configuration.keyDirectory) } catch {
+        // The passphrase of encrypted key files lives only for this initializer.
+        var passphrase = try configuration.keyPassphrase?.read()
+        defer { if passphrase != nil { wipeSecret(&passphrase!) } }
+        do { keys = try CenterKeys(directory: configuration.keyDirectory, passphrase: passphrase) } catch {
             throw .init(key: "keys", message: "\(error)")
         }
         guard keys.center == configuration.center else {
@@ -54,7 +57,8 @@ final class NodeCrypto: Sendable {
         do {
             tls = try OpenSSLContext(certificateFile: folder.appendingPathComponent("tls.crt"),
                                      privateKeyFile: folder.appendingPathComponent("tls.key"),
-                                     caFile: configuration.caFile, crlFile: configuration.crlFile)
+                                     caFile: configuration.caFile, crlFile: configuration.crlFile,
+                                     privateKeyPassphrase: passphrase)
         } catch {
             throw .init(key: "keys", message: "cannot load our TLS key and certificate: \(error)")
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import IIASCrypto
 import IIASLog
 import IIASNode
 import Logging
@@ -21,6 +22,9 @@ struct NodeCommand: AsyncParsableCommand {
       {
         "center": "AZ",
         "keys": "pki/centers/AZ",          (signing, encryption, tls .key/.crt)
+        "keyPassphraseFile": "az.pass",    (for encrypted keys: first line, 0600;
+                                            or "keyPassphraseCredential": NAME,
+                                            read from $CREDENTIALS_DIRECTORY/NAME)
         "ca": "pki/ca.crt",
         "crl": "pki/crl.pem",
         "certificates": "pki/centers",     (the peers' certificates)
@@ -65,6 +69,8 @@ struct NodeCommand: AsyncParsableCommand {
             guard let level = Logger.Level(rawValue: logLevel) else {
                 throw CLIFailure.usage("--log-level \(logLevel) is not a level", hint: "trace, debug, info, notice, warning, error or critical")
             }
+            // Before any key is read: no core dumps, no ptrace, OpenSSL's secure heap.
+            let hardening = ProcessHardening.apply()
             let configuration: NodeConfiguration
             do { configuration = try await NodeConfiguration.load(file: config) } catch {
                 throw CLIFailure.usage("configuration \(config): \(error)", hint: "`iias node run --help` shows every key")
@@ -76,6 +82,7 @@ struct NodeCommand: AsyncParsableCommand {
             }
             var logger = Logger(label: "iias.node")
             logger[metadataKey: "center"] = "\(configuration.center)"
+            logger.log(level: hardening.notDumpable && hardening.coreLimitZero ? .info : .warning, "\(hardening)")
             let registry = PrometheusCollectorRegistry()
             MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
 
