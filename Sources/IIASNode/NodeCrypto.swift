@@ -21,6 +21,9 @@ final class NodeCrypto: Sendable {
     let keyTransport: Envelope.KeyTransport
     /// What the outbox summaries in our log are encrypted under (`OperatorAction`).
     let outboxSummaryKey: SelfSealingKey
+    /// Our TLS certificate and the loaded CRL's dates, for the expiry report (`ExpiryReport`).
+    let tlsCertificate: Certificate?
+    let crlDates: CRLDates?
     /// Recipients' encryption keys with the time their certificate check (chain, CRL,
     /// purpose, center) stops counting: a minute, or the certificate's expiry if sooner.
     /// A submission needs them, and OpenSSL's chain walk costs more than the seal itself.
@@ -62,6 +65,8 @@ final class NodeCrypto: Sendable {
         } catch {
             throw .init(key: "keys", message: "cannot load our TLS key and certificate: \(error)")
         }
+        tlsCertificate = try? Certificate(pemFile: folder.appendingPathComponent("tls.crt"))
+        crlDates = try? configuration.crlFile.map { file throws(CryptoError) in try CRLDates(crlFile: file) }
     }
 
     var center: CenterID { keys.center }

@@ -223,7 +223,9 @@ actor PeerLink {
                             channel = connection
                             state = .connected
                             lastConnected = Date()
-                            certificateDaysLeft = Int(identity.certificateExpiry.timeIntervalSinceNow / 86_400)
+                            certificateDaysLeft = Int((identity.certificateExpiry.timeIntervalSinceNow / 86_400).rounded(.down))
+                            Metrics.Gauge(label: "iias_certificate_expiry_seconds", dimensions: [("center", peer.center.rawValue), ("purpose", "tls")])
+                                .record(identity.certificateExpiry.timeIntervalSinceNow)
                             await node.nextAttempt(for: peer.center, at: nil)
                             node.logger.info("link up", metadata: ["peer": "\(peer.center)", "queued": "\(queued)"])
                             await node.linkChanged(status)
