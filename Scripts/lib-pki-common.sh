@@ -65,6 +65,21 @@ check_center_id() { # check_center_id CMD ID
         usage_error "$1" "invalid CENTER_ID '$2': use two capital letters, optionally followed by '-' and 1-16 capital letters or digits (e.g. AZ, GE, UA-SBU)"
 }
 
+# The positional DIR and CENTER_ID of a command, into the caller's locals dir and id
+# (bash locals are visible to the functions a function calls).  take_dir_id CMD ARG
+take_dir_id() {
+    if [[ -z $dir ]]; then dir=$2
+    elif [[ -z $id ]]; then id=$2
+    else usage_error "$1" "unexpected argument '$2' (DIR and CENTER_ID are taken)"; fi
+}
+
+# Both positional arguments must be there, and the id well-formed.  need_dir_id CMD
+need_dir_id() {
+    [[ -n $dir ]] || usage_error "$1" "missing DIR and CENTER_ID, e.g. $PROG $1 /srv/iias-pki AZ"
+    [[ -n $id ]] || usage_error "$1" "missing CENTER_ID after DIR, e.g. $PROG $1 '$dir' AZ"
+    check_center_id "$1" "$id"
+}
+
 # Absolute path of an existing directory.
 abs_dir() { (cd -- "$1" && pwd); }
 

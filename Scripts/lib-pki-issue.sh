@@ -207,16 +207,10 @@ cmd_issue() {
         -h | --help) help_issue; exit 0 ;;
         --force) force=1; shift ;;
         -*) key_option issue "$@" || usage_error issue "unknown option '$1'"; shift 2 ;;
-        *)
-            if [[ -z $dir ]]; then dir=$1
-            elif [[ -z $id ]]; then id=$1
-            else usage_error issue "unexpected argument '$1' (DIR and CENTER_ID are taken)"; fi
-            shift ;;
+        *) take_dir_id issue "$1"; shift ;;
         esac
     done
-    [[ -n $dir ]] || usage_error issue "missing DIR and CENTER_ID, e.g. $PROG issue /srv/iias-pki AZ"
-    [[ -n $id ]] || usage_error issue "missing CENTER_ID after DIR, e.g. $PROG issue '$dir' AZ"
-    check_center_id issue "$id"
+    need_dir_id issue
     check_key_options issue
     local tls_key=${TLS_KEY:-ed25519}
     need_openssl

@@ -23,16 +23,10 @@ cmd_revoke() {
         --keys) (($# >= 2)) || usage_error revoke "--keys needs a list such as signing,tls"; parse_keys revoke "$2"; shift 2 ;;
         --crl-days) (($# >= 2)) || usage_error revoke "--crl-days needs a value"; check_days revoke --crl-days "$2"; crl_days=$2; shift 2 ;;
         -*) usage_error revoke "unknown option '$1'" ;;
-        *)
-            if [[ -z $dir ]]; then dir=$1
-            elif [[ -z $id ]]; then id=$1
-            else usage_error revoke "unexpected argument '$1' (DIR and CENTER_ID are taken)"; fi
-            shift ;;
+        *) take_dir_id revoke "$1"; shift ;;
         esac
     done
-    [[ -n $dir ]] || usage_error revoke "missing DIR and CENTER_ID, e.g. $PROG revoke /srv/iias-pki GE --reason key-compromise"
-    [[ -n $id ]] || usage_error revoke "missing CENTER_ID after DIR"
-    check_center_id revoke "$id"
+    need_dir_id revoke
     if [[ -n $since ]]; then
         [[ $reason == keyCompromise ]] || usage_error revoke "--invalid-since goes with --reason key-compromise only (it is the CRL's invalidityDate)"
         [[ $since < $(date -u +%Y%m%d%H%M%SZ) ]] || usage_error revoke "--invalid-since $since is in the future; give the time the key is known or suspected to have been compromised"

@@ -30,16 +30,10 @@ cmd_rotate() {
         -h | --help) help_rotate; exit 0 ;;
         --keys) (($# >= 2)) || usage_error rotate "--keys needs a list such as signing,encryption,tls"; parse_keys rotate "$2"; shift 2 ;;
         -*) key_option rotate "$@" || usage_error rotate "unknown option '$1'"; shift 2 ;;
-        *)
-            if [[ -z $dir ]]; then dir=$1
-            elif [[ -z $id ]]; then id=$1
-            else usage_error rotate "unexpected argument '$1' (DIR and CENTER_ID are taken)"; fi
-            shift ;;
+        *) take_dir_id rotate "$1"; shift ;;
         esac
     done
-    [[ -n $dir ]] || usage_error rotate "missing DIR and CENTER_ID, e.g. $PROG rotate /srv/iias-pki AZ"
-    [[ -n $id ]] || usage_error rotate "missing CENTER_ID after DIR, e.g. $PROG rotate '$dir' AZ"
-    check_center_id rotate "$id"
+    need_dir_id rotate
     check_key_options rotate
     need_openssl
     open_ca rotate "$dir"

@@ -9,11 +9,7 @@ cmd_show() {
         case $1 in
         -h | --help) help_show; exit 0 ;;
         -*) usage_error show "unknown option '$1'" ;;
-        *)
-            if [[ -z $dir ]]; then dir=$1
-            elif [[ -z $id ]]; then id=$1
-            else usage_error show "unexpected argument '$1' (DIR and CENTER_ID are taken)"; fi
-            shift ;;
+        *) take_dir_id show "$1"; shift ;;
         esac
     done
     [[ -n $dir ]] || usage_error show "missing DIR, e.g. $PROG show /srv/iias-pki"

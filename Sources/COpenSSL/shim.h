@@ -58,19 +58,11 @@ static inline unsigned long iias_XN_FLAG_RFC2253(void) {
 /* prctl(2) is variadic, which Swift cannot call. Marks the process not dumpable:
  * no core file, no ptrace by other processes of the same user, /proc/self owned by
  * root. Used with the OpenSSL secure heap to keep private keys out of dumps.
- * Returns 0 on success, -1 where the call fails or does not exist. */
+ * Returns 0 once the kernel reports the process not dumpable, -1 otherwise. */
 static inline int iias_set_not_dumpable(void) {
 #ifdef __linux__
-    return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-#else
-    return -1;
-#endif
-}
-
-/* 1 if the process may be dumped, 0 if not, -1 where unknown. */
-static inline int iias_is_dumpable(void) {
-#ifdef __linux__
-    return prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) return -1;
+    return prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 0 ? 0 : -1;
 #else
     return -1;
 #endif

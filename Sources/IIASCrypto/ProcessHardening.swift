@@ -26,7 +26,7 @@ public enum ProcessHardening {
     /// starts OpenSSL's secure heap. Call once, first thing, before any key is read.
     @discardableResult
     public static func apply() -> Report {
-        let notDumpable = iias_set_not_dumpable() == 0 && iias_is_dumpable() == 0
+        let notDumpable = iias_set_not_dumpable() == 0
         var none = rlimit(rlim_cur: 0, rlim_max: 0)
         let coreLimitZero = setrlimit(Int32(RLIMIT_CORE.rawValue), &none) == 0
         return Report(notDumpable: notDumpable, coreLimitZero: coreLimitZero, secureHeapBytes: startSecureHeap())
@@ -39,9 +39,6 @@ public enum ProcessHardening {
         if CRYPTO_secure_malloc_initialized() == 1 { return secureHeapBytes }
         return CRYPTO_secure_malloc_init(secureHeapBytes, 32) != 0 ? secureHeapBytes : 0
     }
-
-    /// Whether the kernel would write a core file of this process now.
-    public static var isDumpable: Bool { iias_is_dumpable() != 0 }
 
     /// Bytes of OpenSSL's secure heap in use: grows when OpenSSL holds a private key there.
     public static var secureHeapBytesInUse: Int { Int(CRYPTO_secure_used()) }

@@ -7,13 +7,11 @@ import IIASNode
 /// the CRL) first in line, since either stops the exchange when it does.
 struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "The local node at a glance.", discussion: OperatorExit.discussion)
-    @OptionGroup var socket: SocketOptions
-    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var query: QueryOptions
 
     func run() async throws {
-        let client = socket.client
-        let status = try await OperatorExit.run { try await client.status() }
-        if json { return Terminal.printEncodable(status) }
+        let status = try await query.fetch { try await $0.status() }
+        guard let status else { return }
         var fields = [
             ("center", status.center.rawValue), ("version", status.version), ("up since", Render.time(status.started)),
             ("log entries", String(status.logEntries)),
@@ -40,19 +38,31 @@ struct Status: AsyncParsableCommand {
 /// certificate has left, highlighted under `ExpiryReport.certificateWarningDays`.
 struct Peers: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "The configured peer centers and their links.", discussion: OperatorExit.discussion)
-    @OptionGroup var socket: SocketOptions
-    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var query: QueryOptions
 
     func run() async throws {
-        let client = socket.client
-        let peers = try await OperatorExit.run { try await client.peers() }
-        if json { return Terminal.printEncodable(peers) }
+        let peers = try await query.fetch { try await $0.peers() }
+        guard let peers else { return }
         Terminal.printTable(["CENTER", "ADDRESS", "STATE", "QUEUED", "CERT DAYS", "FIRST TO EXPIRE", "LAST ERROR"], peers.map { peer in
             let state = peer.state == .connected ? Terminal.green(peer.state.rawValue) : Terminal.yellow(peer.state.rawValue)
             let first = peer.earliestCertificate.map { "\($0.purpose) \(Render.time($0.notAfter))" } ?? "-"
             return [peer.center.rawValue, peer.address, state, String(peer.queued), peer.daysLeft.map(ExpiryText.days) ?? "-", first,
                     Terminal.safe(peer.lastError ?? "")]
         })
+    }
+}
+
+/// The socket and `--json` of the commands that show one answer of the node.
+struct QueryOptions: ParsableArguments {
+    @OptionGroup var socket: SocketOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    /// Asks the node; with `--json` prints the answer and returns nil, else returns it.
+    func fetch<T: Encodable & Sendable>(_ ask: @Sendable (LocalAPIClient) async throws -> T) async throws -> T? {
+        let client = socket.client
+        let answer = try await OperatorExit.run { try await ask(client) }
+        if json { Terminal.printEncodable(answer); return nil }
+        return answer
     }
 }
 

@@ -80,9 +80,9 @@ final class ExpiryWarningTests: XCTestCase {
     func testPastExpirySendSaysWhatExpiredAndExits1() async throws {
         let pki = try makePKI("expiry-past")
         // GE's certificates and the CRL run out 30 s from now, after the nodes started.
-        let deadline = Date().addingTimeInterval(30)
-        try TestPKI.pki("issue", pki.root, "GE", "--not-after", pkiTime(30))
-        try TestPKI.pki("crl", pki.root, "--next-update", pkiTime(30))
+        let deadline = Date().addingTimeInterval(30), until = pkiTime(30)
+        try TestPKI.pki("issue", pki.root, "GE", "--not-after", until)
+        try TestPKI.pki("crl", pki.root, "--next-update", until)
         let cluster = try LocalCluster(["AZ", "GE"], pki: pki, executable: RepositoryPaths.iiasExecutable)
         try cluster.startAll()
         let az = ["--socket", cluster.socketPath("AZ")]
