@@ -141,7 +141,8 @@ struct NodeCommand: AsyncParsableCommand {
                 throw CLIFailure.usage("configuration \(file): \(error)")
             }
             let fields: [(String, String)] = [
-                ("center", configuration.center.rawValue), ("keys", configuration.keyDirectory), ("ca", configuration.caFile),
+                ("center", configuration.center.rawValue), ("keys", configuration.keyDirectory),
+                ("key passphrase", configuration.keyPassphrase?.description ?? "(keys not encrypted)"), ("ca", configuration.caFile),
                 ("crl", configuration.crlFile ?? "(none)"), ("certificates", configuration.certificateDirectory),
                 ("listen", configuration.listen.description),
                 ("peers", configuration.peers.map { "\($0.center)=\($0.address)" }.joined(separator: ", ")),
