@@ -87,6 +87,43 @@ openssl pkeyutl -derive -inkey "$D/centers/AZ/encryption.key" -peerkey "$T/ge.pu
 openssl pkeyutl -derive -inkey "$D/centers/GE/encryption.key" -passin "file:$T/pass" -peerkey "$T/az.pub" -out "$T/k2"
 check "X25519 agreement AZ<->GE" cmp "$T/k1" "$T/k2"
 
+# rotate: new keys in place, the previous ones dated under history/, not revoked.
+old_serial=$(openssl x509 -in "$D/centers/AZ/signing.crt" -noout -serial)
+old_enc=$(openssl x509 -in "$D/centers/AZ/encryption.crt" -noout -serial)
+check "rotate AZ --keys signing,tls" "$PKI_SH" -q rotate "$D" AZ --keys signing,tls
+hist=$(ls -d "$D"/centers/AZ/history/*/ 2>/dev/null | head -1)
+hist=${hist%/}
+check_out "history folder is dated" "history/20" echo "$hist"
+check_out "history keeps the old signing certificate" "$old_serial" openssl x509 -in "$hist/signing.crt" -noout -serial
+check "history keeps the old signing key" test -f "$hist/signing.key"
+check_mode "$hist/signing.key" 600
+check_rc "encryption was not rotated" 1 test -e "$hist/encryption.crt"
+check_out "encryption certificate unchanged" "$old_enc" openssl x509 -in "$D/centers/AZ/encryption.crt" -noout -serial
+check_rc "new signing certificate has a new serial" 1 grep -qF "$old_serial" <(openssl x509 -in "$D/centers/AZ/signing.crt" -noout -serial)
+check "new signing certificate verifies" verify "$D/centers/AZ/signing.crt"
+check "rotated certificate is not revoked" verify "$hist/signing.crt"
+check "rotate AZ again (all keys)" "$PKI_SH" -q rotate "$D" AZ
+check_out "two history folders" "2" sh -c "ls -d '$D'/centers/AZ/history/*/ | wc -l"
+check_out "show lists history" "history/" "$PKI_SH" show "$D" AZ
+check_out "show has days left" "DAYS" "$PKI_SH" show "$D" AZ
+check_rc "rotate of an unknown center exits 2" 2 "$PKI_SH" -q rotate "$D" QQ
+check_out "rotate of an unknown center says why" "unknown to the CA" "$PKI_SH" -q rotate "$D" QQ
+check_rc "rotate --keys with a bad name is a usage error" 2 "$PKI_SH" -q rotate "$D" AZ --keys signing,mail
+check_out "rotate keeps protected keys protected" "passphrase-protected" "$PKI_SH" -q rotate "$D" GE --keys tls
+check "rotate GE with its passphrase" "$PKI_SH" -q rotate "$D" GE --keys tls --passphrase-file "$T/pass"
+check_out "GE's new tls key is encrypted" "BEGIN ENCRYPTED PRIVATE KEY" head -1 "$D/centers/GE/tls.key"
+
+# Short validity for tests of early warnings.
+soon=$(date -u -d '+9 days' +%Y%m%d%H%M%SZ)
+check "issue SN --not-after in 9 days" "$PKI_SH" -q issue "$D" SN --not-after "$soon"
+check_out "SN shows 8 days left" " 8  valid" "$PKI_SH" show "$D" SN
+check_rc "--not-after in the past alone is a usage error" 2 "$PKI_SH" -q issue "$D" SP --not-after 20200101000000Z
+check "crl --hours 5" "$PKI_SH" -q crl "$D" --hours 5
+check "show gives the CRL's hours left" sh -c "'$PKI_SH' show '$D' SN | grep -E '\\((4|5) hours left\\)'"
+check "crl dated in the past" "$PKI_SH" -q crl "$D" --next-update 20200102000000Z --last-update 20200101000000Z
+check_out "expired CRL refused by openssl" "CRL has expired" verify "$D/centers/SN/signing.crt"
+check "crl --days 30 again" "$PKI_SH" -q crl "$D" --days 30
+
 check_out "expired certificate" "certificate has expired" verify "$D/centers/MD/signing.crt"
 check_out "expired X25519 certificate" "certificate has expired" verify "$D/centers/MD/encryption.crt"
 check "revoke GE" "$PKI_SH" -q revoke "$D" GE --reason keyCompromise
@@ -96,8 +133,28 @@ done
 check "AZ still fine" verify "$D/centers/AZ/signing.crt"
 check_out "CRL signed by the root" "verify OK" openssl crl -in "$D/crl.pem" -CAfile "$D/ca.crt" -noout
 check "reissue AZ --force" "$PKI_SH" -q issue "$D" AZ --force
+check_out "reissue keeps AZ's history" "2" sh -c "ls -d '$D'/centers/AZ/history/*/ | wc -l"
 check "new AZ verifies" verify "$D/centers/AZ/signing.crt"
 check_out "show lists the revocation" "keyCompromise" "$PKI_SH" show "$D" GE
+
+# revoke with the standard reason codes and, for a compromise, the invalidity date.
+crl_text() { openssl crl -in "$D/crl.pem" -noout -text; }
+check_rc "--invalid-since needs key-compromise" 2 "$PKI_SH" -q revoke "$D" SN --reason superseded --invalid-since 20261201000000Z
+check_rc "--invalid-since in the future is refused" 2 "$PKI_SH" -q revoke "$D" SN --reason key-compromise --invalid-since 29990101000000Z
+check_rc "unknown reason is a usage error" 2 "$PKI_SH" -q revoke "$D" SN --reason stolen
+check "issue KC" "$PKI_SH" -q issue "$D" KC
+kc=$(openssl x509 -in "$D/centers/KC/signing.crt" -noout -serial | cut -d= -f2)
+check "revoke KC signing, key-compromise since a date" "$PKI_SH" -q revoke "$D" KC --keys signing --reason key-compromise --invalid-since 20261101093000Z
+check_out "CRL names KC's serial" "Serial Number: $kc" crl_text
+check_out "CRL has the reason code" "Key Compromise" crl_text
+check_out "CRL has the invalidity date" "Nov  1 09:30:00 2026 GMT" crl_text
+check_out "KC signing revoked" "certificate revoked" verify "$D/centers/KC/signing.crt"
+check "KC tls (not in --keys) still valid" verify "$D/centers/KC/tls.crt"
+check_out "show: reason and invalidity" "keyCompromise, invalid since 2026-11-01 09:30:00Z" "$PKI_SH" show "$D" KC
+check "revoke KC tls superseded" "$PKI_SH" -q revoke "$D" KC --keys tls --reason superseded
+check_out "CRL has Superseded" "Superseded" crl_text
+check "revoke SN cessation-of-operation" "$PKI_SH" -q revoke "$D" SN --reason cessation-of-operation
+check_out "CRL has Cessation Of Operation" "Cessation Of Operation" crl_text
 check "crl --days 7" "$PKI_SH" -q crl "$D" --days 7
 
 if ((KEEP)); then echo "PKI kept in $D"; fi

@@ -8,6 +8,9 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 /* OpenSSL exposes some calls only as macros or type-generic stack helpers, which
  * Swift cannot import; these thin inline functions give them a callable name. */
@@ -58,6 +61,19 @@ static inline int iias_sk_X509_REVOKED_num(const STACK_OF(X509_REVOKED) *stack) 
 
 static inline X509_REVOKED *iias_sk_X509_REVOKED_value(const STACK_OF(X509_REVOKED) *stack, int i) {
     return sk_X509_REVOKED_value(stack, i);
+}
+
+/* prctl(2) is variadic, which Swift cannot call. Marks the process not dumpable:
+ * no core file, no ptrace by other processes of the same user, /proc/self owned by
+ * root. Used with the OpenSSL secure heap to keep private keys out of dumps.
+ * Returns 0 once the kernel reports the process not dumpable, -1 otherwise. */
+static inline int iias_set_not_dumpable(void) {
+#ifdef __linux__
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) return -1;
+    return prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 0 ? 0 : -1;
+#else
+    return -1;
+#endif
 }
 
 #endif

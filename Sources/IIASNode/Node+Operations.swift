@@ -225,6 +225,10 @@ extension Node {
         } catch EnvelopeError.invalidNotification(let invalid) {
             throw .invalidNotification(invalid.problems)
         } catch {
+            // A certificate or CRL that ran out is the operator's to fix, not a wait.
+            if let expired = crypto.expiryReport(peers: notification.recipients).expiredProblem(recipients: notification.recipients) {
+                throw .expired(expired)
+            }
             throw .unavailable("cannot seal: \(error)")
         }
         let summary = OutboxSummary(category: notification.category, priority: notification.priority, subject: notification.subject)
@@ -322,6 +326,8 @@ extension Node {
                                        queued: ledger.pending(for: peer.center).count))
             }
         }
+        let report = expiryReport()
+        for i in list.indices { list[i].earliestCertificate = report.earliest(of: list[i].center) }
         return list
     }
 
@@ -330,7 +336,7 @@ extension Node {
         return NodeStatus(center: configuration.center, version: NodeVersion.current, started: started, logEntries: log.count,
                           inbox: ledger.inboxCount, unread: ledger.unreadCount, outboxPending: ledger.pendingCount,
                           peersConnected: peerList.filter { $0.state == .connected }.count,
-                          peersConfigured: configuration.peers.count, treeHead: lastTreeHead)
+                          peersConfigured: configuration.peers.count, treeHead: lastTreeHead, expiry: expiryReport())
     }
 
     public func treeHead() async -> TreeHead? {

@@ -140,6 +140,7 @@ public actor Node: NodeOperations {
         for link in peers.values { link.start() }
         background.append(Task { [weak self] in await self?.treeHeadLoop() })
         background.append(Task { [weak self] in await self?.rescanLoop() })
+        background.append(Task { [weak self] in await self?.expiryLoop() })
         let port = channel.localAddress?.port ?? configuration.listen.port
         logger.info("node started", metadata: ["center": "\(configuration.center)", "port": "\(port)",
                                                "entries": "\(log.count)", "peers": "\(configuration.peers.count)"])
@@ -200,6 +201,7 @@ public actor Node: NodeOperations {
         }
         trustFilesSeen = trustFilesState()
         logger.info("reloaded the CA, CRL, certificates and peers", metadata: ["peers": "\(accepted.peers.count)"])
+        checkExpiry(logging: true)
     }
 
     /// The newest signed tree head the log wrote to its `checkpoint` file, if any.

@@ -9,7 +9,7 @@ extension NodeConfiguration {
     /// Every key the node reads, dotted for nested objects. `Values` asserts each read
     /// against it, so a key read but not listed here fails the tests.
     public static let knownKeys: [String] = [
-        "center", "keys", "ca", "crl", "certificates", "listen", "peers", "data",
+        "center", "keys", "keyPassphraseFile", "keyPassphraseCredential", "ca", "crl", "certificates", "listen", "peers", "data",
         "api.socket", "api.group", "api.users", "metrics.listen",
         "limits.maxFrameBytes", "limits.queueDepth", "limits.window", "limits.retryInitialSeconds", "limits.retryMaxSeconds",
         "limits.clockSkewSeconds", "limits.maxRequestBytes", "limits.maxEventBacklogBytes", "limits.logPreallocationBytes",

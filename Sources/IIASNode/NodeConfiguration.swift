@@ -74,6 +74,8 @@ public struct NodeConfiguration: Sendable, Equatable {
     public var center: CenterID
     /// The folder holding signing/encryption/tls .key and .crt, as Scripts/pki.sh writes it.
     public var keyDirectory: String
+    /// Where the passphrase of encrypted key files comes from; nil: the keys are not encrypted.
+    public var keyPassphrase: KeyPassphraseSource?
     public var caFile: String
     /// The CA's CRL; nil only when the file says `"crl": "none"` (revocation deliberately off).
     public var crlFile: String?
@@ -159,6 +161,7 @@ public struct NodeConfiguration: Sendable, Equatable {
         let values = Values(reader: reader, base: base)
         center = try values.center("center")
         keyDirectory = try values.directory("keys")
+        keyPassphrase = try values.keyPassphrase()
         caFile = try values.file("ca")
         if try values.optionalString("crl") == "none" {
             crlFile = nil
@@ -325,6 +328,25 @@ private struct Values {
             throw NodeConfiguration.Problem(key: key, message: "\(folder) is not a folder")
         }
         return folder
+    }
+
+    /// `keyPassphraseFile` or `keyPassphraseCredential`, not both; the file need not
+    /// exist yet for a credential (systemd creates it when the unit starts).
+    func keyPassphrase() throws(NodeConfiguration.Problem) -> KeyPassphraseSource? {
+        let file = try optionalString("keyPassphraseFile"), credential = try optionalString("keyPassphraseCredential")
+        switch (file, credential) {
+        case (nil, nil):
+            return nil
+        case (_?, nil):
+            return .file(try self.file("keyPassphraseFile"))
+        case (nil, let name?):
+            guard KeyPassphraseSource.isValidCredentialName(name) else {
+                throw NodeConfiguration.Problem(key: "keyPassphraseCredential", message: "\"\(name.prefix(40))\" is not a credential name (the NAME of LoadCredential=NAME:PATH, no '/')")
+            }
+            return .credential(name)
+        case (_?, _?):
+            throw NodeConfiguration.Problem(key: "keyPassphraseFile", message: "give keyPassphraseFile or keyPassphraseCredential, not both")
+        }
     }
 
     /// Peers are written "CENTER=host:port", so that one environment variable

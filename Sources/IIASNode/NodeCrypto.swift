@@ -25,6 +25,9 @@ final class NodeCrypto: Sendable {
     let outboxSummaryKey: SelfSealingKey
     /// Our earlier X25519 keys (`PreviousKeys`), newest first, each with its summary key.
     let previousEncryptionKeys: [(key: EncryptionPrivateKey, summaries: SelfSealingKey)]
+    /// Our TLS certificate and the loaded CRL's dates, for the expiry report (`ExpiryReport`).
+    let tlsCertificate: Certificate?
+    let crlDates: CRLDates?
     /// Recipients' encryption keys with the time their certificate check (chain, CRL,
     /// purpose, center) stops counting: a minute, or the certificate's expiry if sooner.
     /// A submission needs them, and OpenSSL's chain walk costs more than the seal itself.
@@ -35,7 +38,10 @@ final class NodeCrypto: Sendable {
         do { trust = try TrustAnchor(caFile: configuration.caFile, crlFile: configuration.crlFile) } catch {
             throw .init(key: configuration.crlFile == nil ? "ca" : "crl", message: "cannot load the CA or CRL: \(error)")
         }
-        do { keys = try CenterKeys(directory: configuration.keyDirectory) } catch {
+        // The passphrase of encrypted key files lives only for this initializer.
+        var passphrase = try configuration.keyPassphrase?.read()
+        defer { if passphrase != nil { wipeSecret(&passphrase!) } }
+        do { keys = try CenterKeys(directory: configuration.keyDirectory, passphrase: passphrase) } catch {
             throw .init(key: "keys", message: "\(error)")
         }
         guard keys.center == configuration.center else {
@@ -54,7 +60,7 @@ final class NodeCrypto: Sendable {
         verifier = EnvelopeVerifier(trust: trust, certificates: certificates)
         outboxSummaryKey = keys.encryptionKey.selfSealingKey(for: .outboxSummary)
         do {
-            previousEncryptionKeys = try PreviousKeys.encryptionKeys(in: configuration.keyDirectory)
+            previousEncryptionKeys = try PreviousKeys.encryptionKeys(in: configuration.keyDirectory, passphrase: passphrase)
                 .map { ($0, $0.selfSealingKey(for: .outboxSummary)) }
         } catch {
             throw .init(key: "keys", message: "cannot load our earlier encryption keys: \(error)")
@@ -65,10 +71,13 @@ final class NodeCrypto: Sendable {
         do {
             tls = try OpenSSLContext(certificateFile: folder.appendingPathComponent("tls.crt"),
                                      privateKeyFile: folder.appendingPathComponent("tls.key"),
-                                     caFile: configuration.caFile, crlFile: configuration.crlFile)
+                                     caFile: configuration.caFile, crlFile: configuration.crlFile,
+                                     privateKeyPassphrase: passphrase)
         } catch {
             throw .init(key: "keys", message: "cannot load our TLS key and certificate: \(error)")
         }
+        tlsCertificate = try? Certificate(pemFile: folder.appendingPathComponent("tls.crt"))
+        crlDates = trust.revocationList.map { CRLDates(lastUpdate: $0.thisUpdate, nextUpdate: $0.nextUpdate) }
     }
 
     var center: CenterID { keys.center }

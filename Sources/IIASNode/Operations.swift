@@ -197,6 +197,13 @@ public struct PeerStatus: Sendable, Codable, Equatable {
     public var certificateDaysLeft: Int?
     /// While backing off: when the link tries again (sooner if the peer connects to us).
     public var nextAttempt: Date?
+    /// The peer's signing or encryption certificate that expires first (the folder's).
+    public var earliestCertificate: ExpiryReport.Item?
+
+    /// Whole days until the first of the peer's certificates (TLS included) expires.
+    public var daysLeft: Int? {
+        [certificateDaysLeft, earliestCertificate?.daysLeft].compactMap { $0 }.min()
+    }
 
     public init(center: CenterID, address: String, state: PeerConnectionState, queued: Int, lastConnected: Date? = nil,
                 lastError: String? = nil, certificateDaysLeft: Int? = nil, nextAttempt: Date? = nil) {
@@ -238,9 +245,11 @@ public struct NodeStatus: Sendable, Codable, Equatable {
     public var peersConnected: Int
     public var peersConfigured: Int
     public var treeHead: TreeHead?
+    /// Time left on our certificates, the peers' and the CRL (nil from older nodes).
+    public var expiry: ExpiryReport?
 
     public init(center: CenterID, version: String, started: Date, logEntries: UInt64, inbox: Int, unread: Int,
-                outboxPending: Int, peersConnected: Int, peersConfigured: Int, treeHead: TreeHead?) {
+                outboxPending: Int, peersConnected: Int, peersConfigured: Int, treeHead: TreeHead?, expiry: ExpiryReport? = nil) {
         self.center = center
         self.version = version
         self.started = started
@@ -251,6 +260,7 @@ public struct NodeStatus: Sendable, Codable, Equatable {
         self.peersConnected = peersConnected
         self.peersConfigured = peersConfigured
         self.treeHead = treeHead
+        self.expiry = expiry
     }
 }
 
@@ -354,6 +364,9 @@ public enum NodeError: Error, Sendable, Equatable, CustomStringConvertible {
     case forbidden(String)
     /// The node cannot accept work now, e.g. the disk is full or it is shutting down (HTTP 503).
     case unavailable(String)
+    /// A certificate or the CRL this needs has run out (HTTP 409): waiting does not help,
+    /// a renewal does; the text says which and how.
+    case expired(String)
 
     public var description: String {
         switch self {
@@ -362,6 +375,7 @@ public enum NodeError: Error, Sendable, Equatable, CustomStringConvertible {
         case .notFound(let id): "no notification \(id.uuidString.lowercased())"
         case .forbidden(let what): "not allowed: \(what)"
         case .unavailable(let why): "the node cannot accept this now: \(why)"
+        case .expired(let what): "cannot seal: \(what)"
         }
     }
 }

@@ -248,7 +248,9 @@ actor PeerLink {
                             state = .connected
                             lastConnected = Date()
                             nextAttempt = nil
-                            certificateDaysLeft = Int(identity.certificateExpiry.timeIntervalSinceNow / 86_400)
+                            certificateDaysLeft = Int((identity.certificateExpiry.timeIntervalSinceNow / 86_400).rounded(.down))
+                            Metrics.Gauge(label: "iias_certificate_expiry_seconds", dimensions: [("center", peer.center.rawValue), ("purpose", "tls")])
+                                .record(identity.certificateExpiry.timeIntervalSinceNow)
                             await node.nextAttempt(for: peer.center, at: nil)
                             node.logger.info("link up", metadata: ["peer": "\(peer.center)", "queued": "\(queued)"])
                             await node.linkChanged(status)

@@ -10,12 +10,24 @@ public final class OpenSSLContext: @unchecked Sendable {
     let context: OpaquePointer
 
     /// Loads `certificateFile`/`privateKeyFile` (PEM), trusts `caFile`, and checks `crlFile` if given.
-    public init(certificateFile: String, privateKeyFile: String, caFile: String, crlFile: String?) throws(TLSError) {
+    /// The private key is read as the center's other keys are (`PrivateKeyFile`: owner-only
+    /// file, PEM in locked memory and wiped, `privateKeyPassphrase` for an encrypted one);
+    /// OpenSSL then keeps it in its secure heap when `ProcessHardening.apply()` started one.
+    public init(certificateFile: String, privateKeyFile: String, caFile: String, crlFile: String?,
+                privateKeyPassphrase: [UInt8]? = nil) throws(TLSError) {
         guard let context = SSL_CTX_new(TLS_method()) else { throw openSSLFailure("SSL_CTX_new") }
         self.context = context
         guard iias_SSL_CTX_set_min_proto_version(context, TLS1_3_VERSION) == 1 else { throw openSSLFailure("set_min_proto_version") }
         guard SSL_CTX_use_certificate_chain_file(context, certificateFile) == 1 else { throw openSSLFailure("use_certificate_chain_file") }
-        guard SSL_CTX_use_PrivateKey_file(context, privateKeyFile, SSL_FILETYPE_PEM) == 1 else { throw openSSLFailure("use_PrivateKey_file") }
+        do {
+            try PrivateKeyFile.withOpenSSLKey(privateKeyFile, passphrase: privateKeyPassphrase) { key throws(CryptoError) in
+                guard SSL_CTX_use_PrivateKey(context, key) == 1 else {
+                    throw .invalidKey("OpenSSL use_PrivateKey failed for \(privateKeyFile): \(drainOpenSSLErrors().joined(separator: "; "))")
+                }
+            }
+        } catch {
+            throw .privateKey(error.description)
+        }
         guard SSL_CTX_check_private_key(context) == 1 else { throw openSSLFailure("check_private_key") }
         guard SSL_CTX_load_verify_locations(context, caFile, nil) == 1 else { throw openSSLFailure("load_verify_locations") }
         if let crlFile {

@@ -12,6 +12,9 @@ public enum TLSError: Error, Sendable, Equatable {
     case unexpectedPeer(String)
     /// The handshake did not finish within the handler's `handshakeTimeout` (a silent or stalled peer).
     case handshakeTimedOut
+    /// Our own TLS private key could not be loaded (missing, readable by others, wrong
+    /// passphrase, not matching); the text names the file, never key material.
+    case privateKey(String)
 }
 
 extension TLSError: CustomStringConvertible {
@@ -25,6 +28,7 @@ extension TLSError: CustomStringConvertible {
         case .peerHasNoCenterID: "the peer's certificate names no IIAS center"
         case .unexpectedPeer(let center): "the peer is center \(center), not the one expected"
         case .handshakeTimedOut: "the TLS handshake did not finish in time"
+        case .privateKey(let why): why
         }
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import IIASCrypto
 import IIASLog
 import IIASNode
 import Logging
@@ -21,6 +22,9 @@ struct NodeCommand: AsyncParsableCommand {
       {
         "center": "AZ",
         "keys": "pki/centers/AZ",          (signing, encryption, tls .key/.crt)
+        "keyPassphraseFile": "az.pass",    (for encrypted keys: first line, 0600;
+                                            or "keyPassphraseCredential": NAME,
+                                            read from $CREDENTIALS_DIRECTORY/NAME)
         "ca": "pki/ca.crt",
         "crl": "pki/crl.pem",              (required; "none" runs without
                                             revocation checks, deliberately)
@@ -68,6 +72,8 @@ struct NodeCommand: AsyncParsableCommand {
             guard let level = Logger.Level(rawValue: logLevel) else {
                 throw CLIFailure.usage("--log-level \(logLevel) is not a level", hint: "trace, debug, info, notice, warning, error or critical")
             }
+            // Before any key is read: no core dumps, no ptrace, OpenSSL's secure heap.
+            let hardening = ProcessHardening.apply()
             let configuration: NodeConfiguration
             do {
                 configuration = try await NodeConfiguration.load(file: config)
@@ -85,6 +91,7 @@ struct NodeCommand: AsyncParsableCommand {
             if configuration.crlFile == nil {
                 logger.warning("revocation is not checked: the configuration says \"crl\": \"none\"")
             }
+            logger.log(level: hardening.notDumpable && hardening.coreLimitZero ? .info : .warning, "\(hardening)")
             let registry = PrometheusCollectorRegistry()
             MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
 
@@ -153,7 +160,8 @@ struct NodeCommand: AsyncParsableCommand {
                 throw CLIFailure.usage("configuration \(file): \(error)")
             }
             let fields: [(String, String)] = [
-                ("center", configuration.center.rawValue), ("keys", configuration.keyDirectory), ("ca", configuration.caFile),
+                ("center", configuration.center.rawValue), ("keys", configuration.keyDirectory),
+                ("key passphrase", configuration.keyPassphrase?.description ?? "(keys not encrypted)"), ("ca", configuration.caFile),
                 ("crl", configuration.crlFile ?? "none: revocation is NOT checked (\"crl\": \"none\")"), ("certificates", configuration.certificateDirectory),
                 ("listen", configuration.listen.description),
                 ("peers", configuration.peers.map { "\($0.center)=\($0.address)" }.joined(separator: ", ")),

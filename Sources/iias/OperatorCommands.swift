@@ -366,43 +366,6 @@ struct Outbox: AsyncParsableCommand {
     }
 }
 
-struct Status: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "The local node at a glance.", discussion: OperatorExit.discussion)
-    @OptionGroup var socket: SocketOptions
-    @Flag(help: "Print JSON.") var json = false
-
-    func run() async throws {
-        let client = socket.client
-        let status = try await OperatorExit.run { try await client.status() }
-        if json { return Terminal.printEncodable(status) }
-        Terminal.printFields([
-            ("center", status.center.rawValue), ("version", status.version), ("up since", Render.time(status.started)),
-            ("log entries", String(status.logEntries)),
-            ("inbox", "\(status.inbox) (\(status.unread) unread)"), ("outbox pending", String(status.outboxPending)),
-            ("peers", "\(status.peersConnected)/\(status.peersConfigured) connected"),
-            ("tree head", status.treeHead.map { "size \($0.treeSize), root \($0.rootHash)" } ?? "none yet"),
-        ])
-    }
-}
-
-struct Peers: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "The configured peer centers and their links.", discussion: OperatorExit.discussion)
-    @OptionGroup var socket: SocketOptions
-    @Flag(help: "Print JSON.") var json = false
-
-    func run() async throws {
-        let client = socket.client
-        let peers = try await OperatorExit.run { try await client.peers() }
-        if json { return Terminal.printEncodable(peers) }
-        Terminal.printTable(["CENTER", "ADDRESS", "STATE", "QUEUED", "CERT DAYS", "LAST ERROR"], peers.map { peer in
-            let next = peer.nextAttempt.map { ", next try \(Render.time($0))" } ?? ""
-            let state = peer.state == .connected ? Terminal.green(peer.state.rawValue) : Terminal.yellow(peer.state.rawValue + next)
-            return [peer.center.rawValue, peer.address, state, String(peer.queued), peer.certificateDaysLeft.map(String.init) ?? "-",
-                    Terminal.safe(peer.lastError ?? "")]
-        })
-    }
-}
-
 struct Watch: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Follow new notifications, deliveries and links as they happen (Ctrl-C stops).",

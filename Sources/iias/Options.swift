@@ -56,16 +56,12 @@ struct KeyOptions: ParsableArguments {
         }
         var passphrase: [UInt8]? = nil
         if let passphraseFile {
-            guard let data = FileManager.default.contents(atPath: passphraseFile), data.count <= 4096 else {
-                throw CLIFailure.usage("cannot read the passphrase file \(passphraseFile)")
+            // The first line of an owner-only file, as the node and openssl read it.
+            do { passphrase = try SecretFile.readPassphrase(passphraseFile) } catch {
+                throw CLIFailure.usage("\(error)", hint: "the file's first line is the passphrase; chmod 600 it")
             }
-            var bytes = [UInt8](data)
-            while let last = bytes.last, last == 0x0A || last == 0x0D { bytes.removeLast() }
-            passphrase = bytes
         }
-        defer {
-            if var secret = passphrase { secret.withUnsafeMutableBufferPointer { $0.update(repeating: 0) } }
-        }
+        defer { if passphrase != nil { wipeSecret(&passphrase!) } }
         do {
             return try CenterKeys(directory: keyDir, passphrase: passphrase)
         } catch {

@@ -249,7 +249,7 @@ final class CLITests: XCTestCase {
 /// openssl verification of what it issues) run as part of `swift test`.
 final class PKIScriptTests: XCTestCase {
     func testPKIScriptSuite() throws {
-        let result = try ProcessRunner.run(RepositoryPaths.script("lib-pki-test.sh"), [], timeout: 300)
+        let result = try ProcessRunner.run(RepositoryPaths.script("lib-pki-test.sh"), [], timeout: 600)
         XCTAssertEqual(result.status, 0, String(result.stdout.suffix(3000)) + String(result.stderr.suffix(2000)))
     }
 }

@@ -1,4 +1,5 @@
 import COpenSSL
+import CSodium
 import Foundation
 
 /// Loads PKCS#8 PEM private keys (as `openssl genpkey` writes them, optionally
@@ -10,17 +11,8 @@ public enum PrivateKeyFile {
 
     static let maximumFileSize = 64 * 1024
 
-    /// Refuses a key file that anyone but its owner can read: a key readable by a
-    /// group is a key already shared.
     static func checkPermissions(_ path: String) throws(CryptoError) {
-        var info = stat()
-        guard stat(path, &info) == 0 else {
-            throw .io("cannot read private key \(path): \(String(cString: strerror(errno)))")
-        }
-        let mode = info.st_mode & 0o777
-        if mode & 0o077 != 0 {
-            throw .invalidKey("private key \(path) is readable by others (mode \(String(mode, radix: 8))); run: chmod 600 \(path)")
-        }
+        try SecretFile.checkPermissions(path, what: "private key")
     }
 
     public static func loadSigningKey(_ path: String, passphrase: [UInt8]? = nil) throws(CryptoError) -> SigningPrivateKey {
@@ -35,13 +27,33 @@ public enum PrivateKeyFile {
         }
     }
 
-    private static func withRawKey<K>(_ path: String, expected: Int32, name: String, passphrase: [UInt8]?,
-                                      _ make: (UnsafeRawBufferPointer) throws(CryptoError) -> K) throws(CryptoError) -> K {
-        try checkPermissions(path)
-        var pem = try FileBytes.read(path, limit: maximumFileSize, what: "private key")
-        defer { wipe(&pem) }
+    /// Parses the key in `path` (permissions checked, the PEM read into locked memory
+    /// and wiped) and lends OpenSSL's key object to `body`, which must not keep it
+    /// beyond the call without taking a reference of its own (as SSL_CTX_use_PrivateKey
+    /// does). For the TLS key, which OpenSSL itself uses.
+    public static func withOpenSSLKey<R>(_ path: String, passphrase: [UInt8]?,
+                                         _ body: (OpaquePointer) throws(CryptoError) -> R) throws(CryptoError) -> R {
+        var pem = try SecretFile.read(path, limit: maximumFileSize, what: "private key")
+        let locked = pem.withUnsafeMutableBytes { buffer in buffer.baseAddress.map { sodium_mlock($0, buffer.count) == 0 } ?? false }
+        defer {
+            // sodium_munlock wipes before unlocking; wipe anyway when the lock failed.
+            if locked { pem.withUnsafeMutableBytes { buffer in _ = sodium_munlock(buffer.baseAddress!, buffer.count) } }
+            wipe(&pem)
+        }
         let pkey = try parse(pem: pem, path: path, passphrase: passphrase)
         defer { EVP_PKEY_free(pkey) }
+        return try body(pkey)
+    }
+
+    private static func withRawKey<K>(_ path: String, expected: Int32, name: String, passphrase: [UInt8]?,
+                                      _ make: (UnsafeRawBufferPointer) throws(CryptoError) -> K) throws(CryptoError) -> K {
+        try withOpenSSLKey(path, passphrase: passphrase) { pkey throws(CryptoError) in
+            try rawKey(of: pkey, path: path, expected: expected, name: name, make)
+        }
+    }
+
+    private static func rawKey<K>(of pkey: OpaquePointer, path: String, expected: Int32, name: String,
+                                  _ make: (UnsafeRawBufferPointer) throws(CryptoError) -> K) throws(CryptoError) -> K {
         guard EVP_PKEY_get_base_id(pkey) == expected else {
             throw .invalidKey("\(path) is not an \(name) key (one key, one purpose)")
         }

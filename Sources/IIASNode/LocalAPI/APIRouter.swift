@@ -251,6 +251,8 @@ struct APIRouter: Sendable {
             errorResponse(.forbidden, failure.description, hint: nil)
         case .unavailable:
             errorResponse(.serviceUnavailable, failure.description, hint: "try again later; `iias status` shows the node's state")
+        case .expired:
+            errorResponse(.conflict, failure.description, hint: "nothing was sent; `iias status` lists what expires when")
         }
     }
 

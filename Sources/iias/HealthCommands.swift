@@ -1,0 +1,84 @@
+import ArgumentParser
+import Foundation
+import IIASModel
+import IIASNode
+
+/// `iias status`: the local node at a glance, with what runs out soon (certificates,
+/// the CRL) first in line, since either stops the exchange when it does.
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "The local node at a glance.", discussion: OperatorExit.discussion)
+    @OptionGroup var query: QueryOptions
+
+    func run() async throws {
+        let status = try await query.fetch { try await $0.status() }
+        guard let status else { return }
+        var fields = [
+            ("center", status.center.rawValue), ("version", status.version), ("up since", Render.time(status.started)),
+            ("log entries", String(status.logEntries)),
+            ("inbox", "\(status.inbox) (\(status.unread) unread)"), ("outbox pending", String(status.outboxPending)),
+            ("peers", "\(status.peersConnected)/\(status.peersConfigured) connected"),
+            ("tree head", status.treeHead.map { "size \($0.treeSize), root \($0.rootHash)" } ?? "none yet"),
+        ]
+        if let expiry = status.expiry {
+            let own = expiry.certificates.filter(\.own).map { "\($0.purpose) \(ExpiryText.days($0.daysLeft))" }
+            fields.append(("certificates", own.joined(separator: ", ")))
+            if let peer = expiry.certificates.filter({ !$0.own }).min(by: { $0.notAfter < $1.notAfter }) {
+                fields.append(("peers' first", "\(peer.center) \(peer.purpose) \(ExpiryText.days(peer.daysLeft))"))
+            }
+            fields.append(("crl", expiry.crlNextUpdate.map { "nextUpdate \(Render.time($0)) (\(ExpiryText.hours(expiry.crlHoursLeft ?? 0)))" } ?? "none"))
+        }
+        Terminal.printFields(fields)
+        for warning in status.expiry?.warnings ?? [] {
+            print((warning.contains("EXPIRED") ? Terminal.red("warning: ") : Terminal.yellow("warning: ")) + warning)
+        }
+    }
+}
+
+/// `iias peers`: each configured peer's link, queue and the days its first
+/// certificate has left, highlighted under `ExpiryReport.certificateWarningDays`.
+struct Peers: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "The configured peer centers and their links.", discussion: OperatorExit.discussion)
+    @OptionGroup var query: QueryOptions
+
+    func run() async throws {
+        let peers = try await query.fetch { try await $0.peers() }
+        guard let peers else { return }
+        Terminal.printTable(["CENTER", "ADDRESS", "STATE", "QUEUED", "CERT DAYS", "FIRST TO EXPIRE", "LAST ERROR"], peers.map { peer in
+            let next = peer.nextAttempt.map { ", next try \(Render.time($0))" } ?? ""
+            let state = peer.state == .connected ? Terminal.green(peer.state.rawValue) : Terminal.yellow(peer.state.rawValue + next)
+            let first = peer.earliestCertificate.map { "\($0.purpose) \(Render.time($0.notAfter))" } ?? "-"
+            return [peer.center.rawValue, peer.address, state, String(peer.queued), peer.daysLeft.map(ExpiryText.days) ?? "-", first,
+                    Terminal.safe(peer.lastError ?? "")]
+        })
+    }
+}
+
+/// The socket and `--json` of the commands that show one answer of the node.
+struct QueryOptions: ParsableArguments {
+    @OptionGroup var socket: SocketOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    /// Asks the node; with `--json` prints the answer and returns nil, else returns it.
+    func fetch<T: Encodable & Sendable>(_ ask: @Sendable (LocalAPIClient) async throws -> T) async throws -> T? {
+        let client = socket.client
+        let answer = try await OperatorExit.run { try await ask(client) }
+        if json { Terminal.printEncodable(answer); return nil }
+        return answer
+    }
+}
+
+/// Days and hours left, highlighted on a terminal: yellow within the warning time,
+/// red once past ("expired" is spelled out, so it shows without colour too).
+enum ExpiryText {
+    static func days(_ days: Int) -> String {
+        if days < 0 { return Terminal.bold(Terminal.red("expired")) }
+        let text = "\(days) d"
+        return days < ExpiryReport.certificateWarningDays ? Terminal.yellow(text) : text
+    }
+
+    static func hours(_ hours: Int) -> String {
+        if hours < 0 { return Terminal.bold(Terminal.red("expired")) }
+        let text = "\(hours) h"
+        return hours < ExpiryReport.crlWarningDays * 24 ? Terminal.yellow(text) : text
+    }
+}
