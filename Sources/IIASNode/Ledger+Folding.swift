@@ -87,9 +87,9 @@ extension Ledger {
                     pendingSubmits[action.envelope] = (entry.index, user)
                 }
             case .read:
-                if let position = incomingPosition(action.envelope) { incomingRecords[position].read = true }
+                if let position = inboxPosition(of: action) { incomingRecords[position].read = true }
             case .acknowledge:
-                guard let position = incomingPosition(action.envelope) else { return }
+                guard let position = inboxPosition(of: action) else { return }
                 incomingRecords[position].read = true
                 if incomingRecords[position].acknowledgedMilliseconds == 0 {
                     incomingRecords[position].acknowledgedMilliseconds = max(time, 1)
@@ -107,12 +107,22 @@ extension Ledger {
         applied += 1
     }
 
+    /// The envelope a read or acknowledgement names: (sender, id), or in actions logged
+    /// before they named the sender, the first received notification with the id (those
+    /// nodes kept one envelope per id, so it is the one the operator saw).
+    private func inboxPosition(of action: OperatorAction) -> Int? {
+        if let sender = action.sender { return incomingPosition(action.envelope, from: sender) }
+        return incomingPositions.positions(of: action.envelope, in: incomingIDs).first { !incomingRecords[$0].isAcknowledgement }
+    }
+
+    /// Keyed on (sender, id): another center's envelope with the same id is another envelope.
     mutating func addIncoming(_ envelope: Envelope, at entry: LogEntry, isAcknowledgement: Bool) {
         let header = envelope.header
-        guard incomingPosition(header.id) == nil else { return }
+        let sender = centers.intern(header.sender)
+        guard incomingPosition(header.id, senderNumber: sender) == nil else { return }
         incomingIDs.append(header.id)
         incomingRecords.append(IncomingRecord(index: entry.index, receivedMilliseconds: entry.timeMilliseconds,
-                                              sender: centers.intern(header.sender), isAcknowledgement: isAcknowledgement))
+                                              sender: sender, isAcknowledgement: isAcknowledgement))
         incomingPositions.insert(incomingIDs.count - 1, of: incomingIDs)
     }
 

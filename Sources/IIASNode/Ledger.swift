@@ -131,22 +131,57 @@ public struct Ledger: Sendable {
 
     // MARK: Lookups
 
-    /// Our envelopes by id.
-    public var outgoing: Lookup<Outgoing> { Lookup { id in outgoingPosition(id).map { outgoingView(at: $0) } } }
-    /// Envelopes from peers by id.
-    public var incoming: Lookup<Incoming> { Lookup { id in incomingPosition(id).map { incomingView(at: $0) } } }
+    /// Our envelopes by id (we are their sender, so the id alone identifies them).
+    public var outgoing: Lookup<UUID, Outgoing> { Lookup { id in outgoingPosition(id).map { outgoingView(at: $0) } } }
+    /// Envelopes from peers by (sender, id): `ledger.incoming[sender, id]`.
+    public var incoming: Lookup<EnvelopeKey, Incoming> {
+        Lookup { key in incomingPosition(key.id, from: key.sender).map { incomingView(at: $0) } }
+    }
 
-    /// A read-only view by envelope id, so that call sites read `ledger.incoming[id]`.
-    public struct Lookup<Value> {
-        let find: (UUID) -> Value?
-        public subscript(id: UUID) -> Value? { find(id) }
+    /// A read-only view by key, so that call sites read `ledger.outgoing[id]`.
+    public struct Lookup<Key, Value> {
+        let find: (Key) -> Value?
+        public subscript(key: Key) -> Value? { find(key) }
     }
 
     func outgoingPosition(_ id: UUID) -> Int? { outgoingPositions.position(of: id, in: outgoingIDs) }
-    func incomingPosition(_ id: UUID) -> Int? { incomingPositions.position(of: id, in: incomingIDs) }
+
+    /// The position of `sender`'s envelope `id`: the id is hashed, the sender compared
+    /// as the record's center number (no string is built per lookup).
+    func incomingPosition(_ id: UUID, from sender: CenterID) -> Int? {
+        guard let number = centers.number(of: sender) else { return nil }
+        return incomingPosition(id, senderNumber: number)
+    }
+
+    func incomingPosition(_ id: UUID, senderNumber number: UInt16) -> Int? {
+        incomingPositions.position(of: id, in: incomingIDs) { incomingRecords[$0].sender == number }
+    }
+
+    /// Every envelope from peers with this id, whoever sent it, in log order.
+    public func incoming(withID id: UUID) -> [Incoming] {
+        incomingPositions.positions(of: id, in: incomingIDs).map(incomingView(at:))
+    }
+
+    /// Received notifications (not acknowledgements) with this id, from `sender` only when
+    /// given: what an operator's id names. Several means the id is ambiguous without a sender.
+    public func inboxMatches(_ id: UUID, from sender: CenterID? = nil) -> [Incoming] {
+        incoming(withID: id).filter { !$0.isAcknowledgement && (sender == nil || $0.sender == sender) }
+    }
+
+    /// What this node already knows under `id`, in either direction, said for a person
+    /// ("sent by this node", "received from AZ"); nil for an id never seen. A draft may
+    /// not reuse an id it knows (`Node.checkNewIDs`).
+    public func knownUse(of id: UUID) -> String? {
+        if outgoingPosition(id) != nil { return "sent by this node" }
+        let senders = incoming(withID: id).map(\.sender.rawValue)
+        return senders.isEmpty ? nil : "received from " + senders.joined(separator: ", ")
+    }
 
     /// Received notifications (not acknowledgements) in log order.
-    public var inboxOrder: [UUID] { incomingIDs.indices.filter { !incomingRecords[$0].isAcknowledgement }.map { incomingIDs[$0] } }
+    public var inboxOrder: [EnvelopeKey] {
+        incomingIDs.indices.filter { !incomingRecords[$0].isAcknowledgement }
+            .map { EnvelopeKey(sender: centers.center(incomingRecords[$0].sender), id: incomingIDs[$0]) }
+    }
     /// Our envelopes in log order.
     public var outgoingOrder: [UUID] { outgoingIDs }
     /// Positions of received notifications, newest first (what listings walk).
@@ -258,4 +293,9 @@ public struct Ledger: Sendable {
     static func code(_ state: DeliveryState) -> UInt8 { UInt8(DeliveryState.allCases.firstIndex(of: state)!) }
     static func state(_ code: UInt8) -> DeliveryState { DeliveryState.allCases[Int(code)] }
     static func date(_ milliseconds: Int64) -> Date { Date(timeIntervalSince1970: Double(milliseconds) / 1000) }
+}
+
+extension Ledger.Lookup where Key == EnvelopeKey {
+    /// `ledger.incoming[sender, id]`.
+    public subscript(sender: CenterID, id: UUID) -> Value? { find(EnvelopeKey(sender: sender, id: id)) }
 }

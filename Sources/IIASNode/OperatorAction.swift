@@ -11,6 +11,10 @@ public struct OperatorAction: Codable, Sendable, Equatable {
     public enum Action: String, Codable, Sendable { case submit, read, acknowledge }
     public var action: Action
     public var envelope: UUID
+    /// `read` and `acknowledge`: the envelope's sender, since an id alone does not name a
+    /// received notification (`EnvelopeKey`). Nil in `submit` (ours) and in entries
+    /// written before it was recorded (the fold then takes the one envelope with the id).
+    public var sender: CenterID?
     public var user: String
     public var uid: UInt32
     /// `submit` only: `OutboxSummary` JSON under this node's outbox-summary key, bound to
@@ -20,9 +24,10 @@ public struct OperatorAction: Codable, Sendable, Equatable {
     /// sealed box to this node's X25519 key. Still read, never written.
     public var sealedSummary: Data?
 
-    public init(action: Action, envelope: UUID, actor: Actor, encryptedSummary: Data? = nil, sealedSummary: Data? = nil) {
+    public init(action: Action, envelope: UUID, sender: CenterID? = nil, actor: Actor, encryptedSummary: Data? = nil, sealedSummary: Data? = nil) {
         self.action = action
         self.envelope = envelope
+        self.sender = sender
         self.user = actor.user
         self.uid = actor.uid
         self.encryptedSummary = encryptedSummary
@@ -37,6 +42,7 @@ public struct OperatorAction: Codable, Sendable, Equatable {
             "action": .string(action.rawValue), "envelope": .string(envelope.upperCaseString),
             "user": .string(user), "uid": .integer(Int64(uid)),
         ]
+        if let sender { members["sender"] = .string(sender.rawValue) }
         if let encryptedSummary { members["encryptedSummary"] = .string(encryptedSummary.base64EncodedString()) }
         if let sealedSummary { members["sealedSummary"] = .string(sealedSummary.base64EncodedString()) }
         return JSONWriter.bytes(.object(members))
@@ -48,7 +54,12 @@ public struct OperatorAction: Codable, Sendable, Equatable {
               case .string(let actionText)? = object["action"], let action = Action(rawValue: actionText),
               case .string(let envelopeText)? = object["envelope"], let envelope = UUID(eitherCase: envelopeText),
               case .string(let user)? = object["user"], case .integer(let uid)? = object["uid"], let uid = UInt32(exactly: uid),
-              Set(object.keys).isSubset(of: ["action", "envelope", "user", "uid", "encryptedSummary", "sealedSummary"]) else { return nil }
+              Set(object.keys).isSubset(of: ["action", "envelope", "sender", "user", "uid", "encryptedSummary", "sealedSummary"]) else { return nil }
+        var sender: CenterID?
+        if let value = object["sender"] {
+            guard case .string(let text) = value, let center = CenterID(rawValue: text) else { return nil }
+            sender = center
+        }
         func base64(_ key: String) -> Data?? {
             guard let value = object[key] else { return .some(nil) }
             guard case .string(let text) = value, let data = Data(base64Encoded: text) else { return nil }
@@ -57,6 +68,7 @@ public struct OperatorAction: Codable, Sendable, Equatable {
         guard let encrypted = base64("encryptedSummary"), let sealed = base64("sealedSummary") else { return nil }
         self.action = action
         self.envelope = envelope
+        self.sender = sender
         self.user = user
         self.uid = uid
         self.encryptedSummary = encrypted
