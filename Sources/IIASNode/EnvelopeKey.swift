@@ -6,13 +6,10 @@ import IIASModel
 /// can use an id another center already used; keyed on both, an envelope from one center
 /// can never shadow another center's. Written `AZ/3f2a…` for people (`description`).
 public struct EnvelopeKey: Hashable, Sendable, CustomStringConvertible {
-    public var sender: CenterID
-    public var id: UUID
+    public let sender: CenterID
+    public let id: UUID
 
-    public init(sender: CenterID, id: UUID) {
-        self.sender = sender
-        self.id = id
-    }
+    public init(sender: CenterID, id: UUID) { (self.sender, self.id) = (sender, id) }
 
     /// `SENDER/id`, the form the CLI accepts back (`iias read AZ/3f2a…`).
     public var description: String { "\(sender.rawValue)/\(id.uuidString.lowercased())" }
