@@ -12,6 +12,7 @@ struct InboxTarget: ParsableArguments {
         used the same id, name the sender: AZ/ID, or --from AZ; an id that fits
         several notifications is refused with each of them listed.
 
+
         """
 
     @Argument(help: ArgumentHelp("The notification id, a unique prefix, or SENDER/ID.", valueName: "id"))

@@ -292,6 +292,8 @@ struct Reply: AsyncParsableCommand {
 
         Example:
           iias reply 3f2a --summary "Vehicle sighted at the Red Bridge crossing at 04:10."
+          iias reply AZ/3f2a --summary "…"    (when two centers used the id)
+
 
         """ + InboxTarget.discussion + OperatorExit.discussion
     )
