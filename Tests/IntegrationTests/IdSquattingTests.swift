@@ -98,7 +98,10 @@ final class IdSquattingTests: XCTestCase {
 
         // After a restart (the ledger from its snapshot) both are still there, as they were.
         cluster.stop("MD")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: cluster.logDirectory("MD") + "/../ledger.snapshot"), "a clean stop writes the snapshot")
         try cluster.start("MD")
+        try await eventually("MD says how it folded") { cluster.errorOutput("MD").contains("log opened and folded") }
+        XCTAssertFalse(cluster.errorOutput("MD").contains("folding the whole log"), "the snapshot with one id from two senders loads: \(cluster.errorOutput("MD"))")
         let again = try await cluster.client("MD").inbox()
         XCTAssertEqual(Set(again.map { EnvelopeKey(sender: $0.sender, id: $0.id) }), [EnvelopeKey(sender: az, id: id), EnvelopeKey(sender: ua, id: id)])
         XCTAssertEqual(again.first { $0.sender == ua }?.acknowledgedBy != nil, true)
