@@ -52,4 +52,12 @@ static inline unsigned long iias_XN_FLAG_RFC2253(void) {
     return XN_FLAG_RFC2253;
 }
 
+static inline int iias_sk_X509_REVOKED_num(const STACK_OF(X509_REVOKED) *stack) {
+    return sk_X509_REVOKED_num(stack);
+}
+
+static inline X509_REVOKED *iias_sk_X509_REVOKED_value(const STACK_OF(X509_REVOKED) *stack, int i) {
+    return sk_X509_REVOKED_value(stack, i);
+}
+
 #endif

@@ -1,3 +1,4 @@
+import Foundation
 /// The type of a log entry.
 public enum EntryType: UInt8, Sendable, CaseIterable {
     case sent = 1, received = 2, receipt = 3, treeHead = 4, operatorAction = 5
@@ -10,6 +11,9 @@ public struct LogEntry: Equatable, Sendable {
     public var timeMilliseconds: Int64
     public var type: EntryType
     public var payload: [UInt8]
+
+    /// When the log recorded the entry.
+    public var time: Date { Date(timeIntervalSince1970: Double(timeMilliseconds) / 1000) }
 
     public init(index: UInt64, timeMilliseconds: Int64, type: EntryType, payload: [UInt8]) {
         self.index = index

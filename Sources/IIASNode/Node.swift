@@ -266,6 +266,8 @@ public actor Node: NodeOperations {
                 switch item {
                 case .established(let identity):
                     peer = CenterID(rawValue: identity.centerID)
+                    // It is up: what we queued for it need not wait out our backoff.
+                    if let peer { peers[peer]?.peerAppeared() }
                 case .frame(.envelope(let bytes)):
                     envelopes.append(bytes)
                     frames += 1
@@ -332,34 +334,44 @@ public actor Node: NodeOperations {
     public static let storageUnavailableCode: UInt16 = 5
 
     enum Verdict: Sendable {
-        case refuse(UUID, [UInt8], Receipt.RefusalReason, String)
+        /// Refused; `resent` is the parsed envelope when it came from its own sender, so
+        /// that a resend of bytes we logged earlier is answered with the receipt we signed
+        /// then, whatever the checks say today (a recipient never signs two outcomes).
+        case refuse(UUID, [UInt8], Receipt.RefusalReason, String, resent: Envelope?)
         case accept(Envelope, InboxSummary?)
     }
 
-    /// Every check that needs no state: parse, sender = TLS peer, addressed to us, clock
-    /// skew, certificate chain + CRL + signature, and for notifications decryption and
-    /// validation. Runs on the caller's thread, never on the actor.
+    /// Every check that needs no state: parse, sender = TLS peer, addressed to us, not
+    /// created in the future beyond the skew bound, certificate chain + CRL + signature,
+    /// and for notifications decryption and validation. Runs on the caller's thread, never
+    /// on the actor. An old `created` is no reason to refuse: duplicates are recognised by
+    /// (sender, id, SHA-256) against the log, not by a time window, and the certificate is
+    /// judged now, at the time we log it (see Exchange.md, "Time and outages").
     nonisolated static func check(_ bytes: [UInt8], from peer: CenterID, crypto: NodeCrypto, skew: Double) -> Verdict {
         let sha256 = SHA256.hash(bytes)
         let envelope: Envelope
         do { envelope = try Envelope(parsing: bytes) } catch {
-            return .refuse(Ledger.unparsedEnvelopeID, sha256, .invalid, "\(error)")
+            return .refuse(Ledger.unparsedEnvelopeID, sha256, .invalid, "\(error)", resent: nil)
         }
         let header = envelope.header
         guard header.sender == peer else {
-            return .refuse(header.id, sha256, .senderMismatch, "the envelope names sender \(header.sender); this connection is \(peer)")
+            return .refuse(header.id, sha256, .senderMismatch, "the envelope names sender \(header.sender); this connection is \(peer)", resent: nil)
+        }
+        func refuse(_ reason: Receipt.RefusalReason, _ detail: String) -> Verdict {
+            .refuse(header.id, sha256, reason, detail, resent: envelope)
         }
         guard header.recipients.contains(crypto.center) else {
-            return .refuse(header.id, sha256, .notARecipient, "\(crypto.center) is not among the recipients")
+            return refuse(.notARecipient, "\(crypto.center) is not among the recipients")
         }
-        guard abs(header.created.timeIntervalSinceNow) <= skew else {
-            return .refuse(header.id, sha256, .clockSkew, "created \(Int(-header.created.timeIntervalSinceNow)) s from our clock; the bound is \(Int(skew)) s")
+        let ahead = header.created.timeIntervalSinceNow
+        guard ahead <= skew else {
+            return refuse(.clockSkew, "created \(Int(ahead)) s ahead of our clock; the bound is \(Int(skew)) s")
         }
         let verified: VerifiedEnvelope
         do { verified = try crypto.verifier.verify(envelope) } catch {
             switch error {
-            case .badSignature: return .refuse(header.id, sha256, .badSignature, "\(error)")
-            default: return .refuse(header.id, sha256, .untrustedSender, "\(error)")
+            case .badSignature, .noSignerCertificate: return refuse(.badSignature, "\(error)")
+            default: return refuse(.untrustedSender, "\(error)")
             }
         }
         switch header.kind {
@@ -368,11 +380,11 @@ public actor Node: NodeOperations {
                 let notification = try verified.open(as: crypto.center, with: crypto.keys.encryptionKey)
                 return .accept(envelope, InboxSummary(notification, created: header.created))
             } catch {
-                return .refuse(header.id, sha256, .invalid, "\(error)")
+                return refuse(.invalid, "\(error)")
             }
         case .receipt:
             guard header.receipt?.outcome == .acknowledged else {
-                return .refuse(header.id, sha256, .invalid, "receipts travel in RECEIPT frames; only acknowledgements are envelopes")
+                return refuse(.invalid, "receipts travel in RECEIPT frames; only acknowledgements are envelopes")
             }
             return .accept(envelope, nil)
         }
@@ -389,7 +401,13 @@ public actor Node: NodeOperations {
         var freshIDs: Set<UUID> = []
         for (position, verdict) in verdicts.enumerated() {
             switch verdict {
-            case .refuse(let id, let sha256, let reason, let detail):
+            case .refuse(let id, let sha256, let reason, let detail, let resent):
+                if let resent, let known = ledger.incoming[peer, resent.id], digest(ofEntry: known.index) == sha256 {
+                    // Bytes we logged before: the receipt we signed then, not today's verdict.
+                    Metrics.Counter(label: "iias_duplicates_total").increment()
+                    answers[position] = .receipt(Delivery(resent, index: known.index, time: known.received))
+                    continue
+                }
                 Metrics.Counter(label: "iias_rejects_total", dimensions: [("reason", reason.rawValue)]).increment()
                 logger.notice("refused an envelope", metadata: ["peer": "\(peer)", "envelope": "\(id)", "reason": "\(reason.rawValue)", "detail": "\(detail)"])
                 answers[position] = .refusal(id, sha256, reason, detail)

@@ -195,9 +195,12 @@ public struct PeerStatus: Sendable, Codable, Equatable {
     public var lastError: String?
     /// Days until the peer's TLS certificate expires, once seen.
     public var certificateDaysLeft: Int?
+    /// While backing off: when the link tries again (sooner if the peer connects to us).
+    public var nextAttempt: Date?
 
     public init(center: CenterID, address: String, state: PeerConnectionState, queued: Int, lastConnected: Date? = nil,
-                lastError: String? = nil, certificateDaysLeft: Int? = nil) {
+                lastError: String? = nil, certificateDaysLeft: Int? = nil, nextAttempt: Date? = nil) {
+        self.nextAttempt = nextAttempt
         self.center = center
         self.address = address
         self.state = state

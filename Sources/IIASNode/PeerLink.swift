@@ -30,6 +30,9 @@ actor PeerLink {
     private var failures = 0
     private var lastError: String?
     private var lastConnected: Date?
+    private var nextAttempt: Date?
+    /// Ends a backoff early: the peer showed it is up (it connected to us).
+    private let (wakeups, wakeSignal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     private var certificateDaysLeft: Int?
     private var pumping = false
     private var stopped = false
@@ -57,7 +60,8 @@ actor PeerLink {
 
     var status: PeerStatus {
         PeerStatus(center: peer.center, address: peer.address.description, state: state, queued: queued,
-                   lastConnected: lastConnected, lastError: lastError, certificateDaysLeft: certificateDaysLeft)
+                   lastConnected: lastConnected, lastError: lastError, certificateDaysLeft: certificateDaysLeft,
+                   nextAttempt: state == .backingOff ? nextAttempt : nil)
     }
 
     nonisolated func start() { Task { await self.begin() } }
@@ -84,6 +88,26 @@ actor PeerLink {
     /// backs off and connects again, as after any lost connection.
     func reconnect() async {
         try? await connection?.close()
+    }
+
+    /// The peer is up (it just connected to us): a link waiting out its backoff connects
+    /// now, so what is queued for a peer that comes back leaves at once, whatever the
+    /// backoff had grown to. Does nothing while connecting or connected.
+    nonisolated func peerAppeared() { Task { await self.wakeIfBackingOff() } }
+
+    private func wakeIfBackingOff() {
+        if state == .backingOff { wakeSignal.yield() }
+    }
+
+    /// Waits `seconds`, or less when `peerAppeared()` is called meanwhile.
+    private func pause(_ seconds: Double) async {
+        let wakeups = self.wakeups
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await Task.sleep(for: .seconds(seconds)) }
+            group.addTask { for await _ in wakeups { return } }
+            await group.next()
+            group.cancelAll()
+        }
     }
 
     /// Adds envelopes to send (already logged), in log order.
@@ -223,6 +247,7 @@ actor PeerLink {
                             channel = connection
                             state = .connected
                             lastConnected = Date()
+                            nextAttempt = nil
                             certificateDaysLeft = Int(identity.certificateExpiry.timeIntervalSinceNow / 86_400)
                             await node.nextAttempt(for: peer.center, at: nil)
                             node.logger.info("link up", metadata: ["peer": "\(peer.center)", "queued": "\(queued)"])
@@ -248,7 +273,7 @@ actor PeerLink {
                 try? await connection.close()
                 if !established && lastError == nil { lastError = "the connection closed before the session was established" }
             } catch {
-                lastError = "\(error)"
+                lastError = Self.describe(error, address: peer.address.description)
             }
             channel = nil
             connection = nil
@@ -265,9 +290,10 @@ actor PeerLink {
             state = .backingOff
             node.logger.notice("link down", metadata: ["peer": "\(peer.center)", "retryInSeconds": "\(String(format: "%.1f", delay))",
                                                        "error": "\(lastError ?? "closed")"])
-            await node.nextAttempt(for: peer.center, at: Date().addingTimeInterval(delay))
+            nextAttempt = Date().addingTimeInterval(delay)
+            await node.nextAttempt(for: peer.center, at: nextAttempt)
             await node.linkChanged(status)
-            try? await Task.sleep(for: .seconds(delay))
+            await pause(delay)
         }
         state = .backingOff
     }

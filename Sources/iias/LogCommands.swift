@@ -59,6 +59,8 @@ struct Log: AsyncParsableCommand {
                     object["treeHeadsChecked"] = signatures.treeHeads
                     object["envelopesChecked"] = signatures.envelopes
                     object["newestTreeHeadSize"] = signatures.newestTreeHeadSize.map { $0 as Any } ?? NSNull()
+                    object["judgedAt"] = "each entry's log time"
+                    object["signers"] = signatures.signerRows.map(\.json)
                 }
                 if let t = log.truncatedTail { object["tornTail"] = ["segment": t.segment, "offset": t.offset, "bytes": t.bytes] }
                 let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
@@ -68,6 +70,8 @@ struct Log: AsyncParsableCommand {
                 if let signatures {
                     print("tree heads checked: \(signatures.treeHeads)\nenvelopes checked:  \(signatures.envelopes)")
                     print("newest tree head:   " + (signatures.newestTreeHeadSize.map { "size \($0)" } ?? "none"))
+                    print("judged at:          each entry's log time, against the CRL given")
+                    for row in signatures.signerRows { print(row.text) }
                 }
             }
             if let t = log.truncatedTail {
@@ -77,11 +81,6 @@ struct Log: AsyncParsableCommand {
     }
 }
 
-struct SignatureSummary {
-    var treeHeads = 0
-    var envelopes = 0
-    var newestTreeHeadSize: UInt64?
-}
 
 /// Checks every tree head and envelope entry, on every core (chunks of consecutive
 /// entries); the first problem — the lowest index — is exit 1 naming the entry's
@@ -128,6 +127,7 @@ func checkSignatures(_ log: LogStore, tree: any MerkleHashSource, verifier: Enve
         total.treeHeads += summary.treeHeads
         total.envelopes += summary.envelopes
         total.newestTreeHeadSize = summary.newestTreeHeadSize ?? total.newestTreeHeadSize
+        total.merge(summary)
     }
     return total
 }
@@ -136,7 +136,9 @@ func checkSignatures(_ log: LogStore, tree: any MerkleHashSource, verifier: Enve
 struct EntryProblem: Error { var why: String }
 
 /// One entry's check: a tree head's signature, origin, size and root; an envelope's
-/// signature and its sender's certificate at signing time.
+/// signature and its sender's certificate at the time the log recorded it (the entry's
+/// time, which the log's signed tree heads cover), with RFC 5280 semantics: a CRL issued
+/// later is the evidence about that time, and a revocation counts from its date on.
 private func checkEntry(_ entry: LogEntry, tree: any MerkleHashSource, verifier: EnvelopeVerifier,
                         summary: inout SignatureSummary) throws(EntryProblem) {
     func problem(_ why: String) -> EntryProblem { EntryProblem(why: why) }
@@ -154,14 +156,24 @@ private func checkEntry(_ entry: LogEntry, tree: any MerkleHashSource, verifier:
               let center = CenterID(String(body.origin.dropFirst(prefix.count).dropLast(suffix.count))) else {
             throw problem("tree head origin \(Terminal.safe(body.origin)) is not a center's log")
         }
-        guard let certificate = verifier.certificates.certificate(of: center, for: .signing) else {
+        let candidates = verifier.certificates.certificates(of: center, for: .signing)
+        guard !candidates.isEmpty else {
             throw problem("tree head: no signing certificate of \(center) in --certs")
         }
-        let signed: Checkpoint
-        do {
-            try verifier.trust.verify(certificate, for: .signing, of: center, at: Date(timeIntervalSince1970: Double(entry.timeMilliseconds) / 1000))
-            signed = try Checkpoint.verify(note: note, name: center.rawValue, publicKey: certificate.signingPublicKey())
-        } catch { throw problem("tree head: \(error)") }
+        // The certificate whose key signed the note (current or from the center's history).
+        var signed: Checkpoint?, signer: Certificate?, lastError: (any Error)?
+        for certificate in candidates {
+            do {
+                signed = try Checkpoint.verify(note: note, name: center.rawValue, publicKey: certificate.signingPublicKey())
+                signer = certificate
+                break
+            } catch { lastError = error }
+        }
+        guard let signed, let signer else {
+            throw problem("tree head: \(candidates.count == 1 ? "\(lastError.map { "\($0)" } ?? "")" : "the note verifies with none of the \(candidates.count) signing certificates of \(center)")")
+        }
+        do { try verifier.trust.verify(signer, for: .signing, of: center, at: entry.time) } catch { throw problem("tree head: \(error)") }
+        summary.noteSigner(signer, of: center, at: entry.time, trust: verifier.trust)
         guard signed.treeSize == index else {
             throw problem("tree head size \(signed.treeSize) is not its own index")
         }
@@ -173,8 +185,9 @@ private func checkEntry(_ entry: LogEntry, tree: any MerkleHashSource, verifier:
     case .sent, .received, .receipt:
         do {
             let envelope = try Envelope(parsing: entry.payload)
-            _ = try verifier.verify(envelope, atSigningTime: true)
-        } catch { throw problem("\(entry.type) entry: \(error)") }
+            let verified = try verifier.verify(envelope, at: entry.time)
+            summary.noteSigner(verified.senderCertificate, of: envelope.header.sender, at: entry.time, trust: verifier.trust)
+        } catch { throw problem("\(entry.type) entry (judged at its log time \(Timestamp.formatWithMilliseconds(entry.time))): \(error)") }
         summary.envelopes += 1
     case .operatorAction:
         break

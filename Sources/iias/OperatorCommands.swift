@@ -391,7 +391,8 @@ struct Peers: AsyncParsableCommand {
         let peers = try await OperatorExit.run { try await client.peers() }
         if json { return Terminal.printEncodable(peers) }
         Terminal.printTable(["CENTER", "ADDRESS", "STATE", "QUEUED", "CERT DAYS", "LAST ERROR"], peers.map { peer in
-            let state = peer.state == .connected ? Terminal.green(peer.state.rawValue) : Terminal.yellow(peer.state.rawValue)
+            let next = peer.nextAttempt.map { ", next try \(Render.time($0))" } ?? ""
+            let state = peer.state == .connected ? Terminal.green(peer.state.rawValue) : Terminal.yellow(peer.state.rawValue + next)
             return [peer.center.rawValue, peer.address, state, String(peer.queued), peer.certificateDaysLeft.map(String.init) ?? "-",
                     Terminal.safe(peer.lastError ?? "")]
         })

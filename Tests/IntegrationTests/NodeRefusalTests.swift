@@ -93,7 +93,8 @@ final class NodeRefusalTests: XCTestCase {
     }
 
     func testEveryWrongEnvelopeGetsASignedRefusalAndAReplayTheSameReceipt() async throws {
-        let cluster = try NodeCluster(["GE"], peers: ["GE": ["AZ", "UA"]])
+        let limits: [String: Any] = ["retryInitialSeconds": 0.1, "retryMaxSeconds": 1.0, "queueDepth": 1_000_000, "clockSkewSeconds": 2]
+        let cluster = try NodeCluster(["GE"], peers: ["GE": ["AZ", "UA"]], extra: ["limits": limits])
         try cluster.start("GE")
         var (channel, frames) = try await connect(as: "AZ", port: cluster.ports["GE"]!)
         defer { channel.close(promise: nil) }
@@ -112,8 +113,8 @@ final class NodeRefusalTests: XCTestCase {
         let mismatch = try await refusal(try seal(from: "UA", to: ["GE"]).bytes)
         XCTAssertEqual(mismatch.reason, .senderMismatch, "UA's envelope over AZ's connection")
 
-        let skewed = try await refusal(try seal(from: "AZ", to: ["GE"], created: Date().addingTimeInterval(-86_400)).bytes)
-        XCTAssertEqual(skewed.reason, .clockSkew)
+        let future = try await refusal(try seal(from: "AZ", to: ["GE"], created: Date().addingTimeInterval(60)).bytes)
+        XCTAssertEqual(future.reason, .clockSkew, "created further ahead than the bound (2 s)")
 
         let garbage = try await refusal(Array("IIAS this is not an envelope".utf8))
         XCTAssertEqual(garbage.reason, .invalid)
@@ -131,11 +132,19 @@ final class NodeRefusalTests: XCTestCase {
         let (_, replayBytes) = try await exchange(good.bytes, on: channel, &frames)
         XCTAssertEqual(replayBytes, firstBytes, "a replay gets the very same signed receipt")
 
+        // Queued for a day at its sender (far beyond the bound): delivered, and a resend
+        // gets the receipt signed the first time, not a refusal.
+        let old = try seal(from: "AZ", to: ["GE"], created: Date().addingTimeInterval(-86_400))
+        let (oldReceipt, oldBytes) = try await exchange(old.bytes, on: channel, &frames)
+        XCTAssertEqual(oldReceipt.header.receipt?.outcome, .delivered, "an old created is no reason to refuse")
+        let (_, oldReplay) = try await exchange(old.bytes, on: channel, &frames)
+        XCTAssertEqual(oldReplay, oldBytes, "the same receipt again, never a contradicting one")
+
         let inbox = try await cluster.client("GE").inbox()
-        XCTAssertEqual(inbox.map(\.id), [good.id], "only the good envelope is in the inbox, once")
-        // The node logged exactly that one envelope (no refusal, no replay).
+        XCTAssertEqual(Set(inbox.map(\.id)), [good.id, old.id], "only the good envelopes are in the inbox, once each")
+        // The node logged exactly those two envelopes (no refusal, no replay).
         let status = try await cluster.client("GE").status()
-        XCTAssertEqual(status.logEntries, 1)
+        XCTAssertEqual(status.logEntries, 2)
     }
 
     func testAnUnknownCenterCannotConnect() async throws {

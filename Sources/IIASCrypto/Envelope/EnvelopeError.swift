@@ -23,6 +23,9 @@ public enum EnvelopeError: Error, Sendable, CustomStringConvertible {
     case badSignature
     /// No signing certificate for the sender was found.
     case unknownSender(CenterID)
+    /// None of the sender's `known` signing certificates holds the key that signed: the
+    /// envelope was altered, or signed with a key whose certificate this folder lacks.
+    case noSignerCertificate(CenterID, known: Int)
     /// The sender's certificate failed verification (foreign CA, expired, revoked, …).
     case untrustedSender(String)
     /// The envelope is not addressed to this center.
@@ -52,6 +55,7 @@ public enum EnvelopeError: Error, Sendable, CustomStringConvertible {
         case .nonCanonicalHeader: return "the header is not in canonical form (re-encoding it changes its bytes)"
         case .badSignature: return "the signature does not verify: the envelope was altered or not signed by its sender"
         case let .unknownSender(id): return "no signing certificate for sender \(id) (add it to the certificate directory)"
+        case let .noSignerCertificate(id, known): return "the signature verifies with none of the \(known) signing certificates of \(id): the envelope was altered, or signed with a key whose certificate is missing (give every certificate \(id) ever had, e.g. its history folder)"
         case let .untrustedSender(why): return "the sender is not trusted: \(why)"
         case let .notARecipient(id): return "the envelope is not addressed to \(id)"
         case let .wrongKey(id): return "the content key for \(id) does not open with this encryption key (wrong key file?)"

@@ -3,10 +3,20 @@ import IIASModel
 import Synchronization
 
 /// Where signing and encryption certificates of other centers come from: a directory
-/// an auditor was given, or the node's configured peers.
+/// an auditor was given, or the node's configured peers. A center has one current
+/// certificate per purpose and any number of earlier ones (rotated, not revoked), which
+/// still verify what they signed.
 public protocol CertificateSource: Sendable {
-    /// The certificate `center` uses for `purpose`, or nil when none is known.
+    /// The certificate `center` uses for `purpose` now (the newest in force), or nil.
     func certificate(of center: CenterID, for purpose: KeyPurpose) -> Certificate?
+    /// Every certificate known of `center` for `purpose`, newest first.
+    func certificates(of center: CenterID, for purpose: KeyPurpose) -> [Certificate]
+}
+
+extension CertificateSource {
+    public func certificates(of center: CenterID, for purpose: KeyPurpose) -> [Certificate] {
+        certificate(of: center, for: purpose).map { [$0] } ?? []
+    }
 }
 
 /// An envelope whose signature was checked against a trusted certificate of its
@@ -14,23 +24,26 @@ public protocol CertificateSource: Sendable {
 /// whose origin was not proven.
 public struct VerifiedEnvelope: Sendable {
     public let envelope: Envelope
+    /// The certificate whose key made the signature (current or from the sender's history).
     public let senderCertificate: Certificate
 }
 
-/// Checks who signed an envelope: finds the sender's signing certificate, verifies it
-/// against the trust anchor (chain, CRL, validity, purpose, center id), then the
-/// Ed25519 signature. Certificate checks are remembered per certificate for
-/// `cacheLifetime`, so a busy node pays OpenSSL's chain walk once per peer, not per
-/// envelope; a new `TrustAnchor` (a CRL reload) starts a new verifier and a new cache.
+/// Checks who signed an envelope: finds the sender's signing certificate whose key made
+/// the signature (the sender's current one or an earlier one: keys rotate, history
+/// stays), verifies it against the trust anchor (chain, CRL, validity, purpose, center
+/// id) at the time asked, then returns the envelope as verified. Certificate checks are
+/// remembered per certificate for `cacheLifetime`, so a busy node pays OpenSSL's chain
+/// walk once per peer, not per envelope; a new `TrustAnchor` (a CRL reload) starts a new
+/// verifier and a new cache.
 ///
-/// An audit asks about past times (each envelope's own), and those are remembered as a
-/// span per certificate: the times at which OpenSSL accepts a certificate form one
-/// interval (each condition — the certificate's validity, its issuer's, the CRL's
-/// thisUpdate..nextUpdate — is an interval, and revocation does not depend on the time
-/// asked), so a certificate accepted at both ends of a span is accepted at every time
-/// inside it. A miss verifies at its own time and at the latest time the certificate
-/// could still pass (now, or just before it expires), and remembers the span between:
-/// a million-entry audit walks each chain a few times instead of a million.
+/// An audit asks about past times (each entry's own), and those are remembered as a
+/// span per certificate: the times at which a certificate is accepted form one interval
+/// (its validity, its issuer's, and "before the revocation took effect" are each an
+/// interval; the CRL's currency is judged at the present, whatever the time asked), so a
+/// certificate accepted at both ends of a span is accepted at every time inside it. A miss
+/// verifies at its own time and at the latest time the certificate could still pass (now,
+/// or just before it expires), and remembers the span between: a million-entry audit
+/// walks each chain a few times instead of a million.
 public final class EnvelopeVerifier: Sendable {
     public let trust: TrustAnchor
     public let certificates: any CertificateSource
@@ -38,6 +51,9 @@ public final class EnvelopeVerifier: Sendable {
     private let verifiedUntil = Mutex<[[UInt8]: Date]>([:])
     /// Per certificate fingerprint and center: a span of past times at which it verified.
     private let acceptedSpans = Mutex<[[UInt8]: ClosedRange<Date>]>([:])
+    /// Per sender, the fingerprint of the certificate that signed its last envelope: tried
+    /// first, so a sender with a history of keys costs one signature check, not several.
+    private let lastSigner = Mutex<[CenterID: [UInt8]]>([:])
 
     public init(trust: TrustAnchor, certificates: any CertificateSource, cacheLifetime: TimeInterval = 60) {
         self.trust = trust
@@ -45,23 +61,48 @@ public final class EnvelopeVerifier: Sendable {
         self.cacheLifetime = cacheLifetime
     }
 
-    /// - Parameter time: the time at which the sender's certificate must be valid;
-    ///   now for live traffic, or the envelope's own `created` time for an audit of old
-    ///   envelopes (`verify(_:atSigningTime:)`).
+    /// - Parameter time: the time at which the sender's certificate must be valid and
+    ///   not yet revoked: now for live traffic, or the time a log recorded the envelope
+    ///   for an audit of a log (the CRL, issued later, is the right evidence about it).
     public func verify(_ envelope: Envelope, at time: Date = Date()) throws(EnvelopeError) -> VerifiedEnvelope {
-        let sender = envelope.header.sender
-        guard let certificate = certificates.certificate(of: sender, for: .signing) else {
-            throw .unknownSender(sender)
-        }
-        try checkCertificate(certificate, of: sender, at: time)
-        let key: SigningPublicKey
-        do { key = try certificate.signingPublicKey() } catch { throw .untrustedSender(error.description) }
-        guard envelope.isSignatureValid(with: key) else { throw .badSignature }
+        let certificate = try signer(of: envelope)
+        try checkCertificate(certificate, of: envelope.header.sender, at: time)
         return VerifiedEnvelope(envelope: envelope, senderCertificate: certificate)
     }
 
     public func verify(_ envelope: Envelope, atSigningTime: Bool) throws(EnvelopeError) -> VerifiedEnvelope {
         try verify(envelope, at: atSigningTime ? envelope.header.created : Date())
+    }
+
+    /// An envelope read back from our own log, where it was verified in full when it was
+    /// logged: the signature and that this CA issued the signer's certificate to the
+    /// sender are checked again (the disk is not trusted more than the wire), but not
+    /// today's CRL or date — stored means verified, and a CRL refresh, an expiry or a
+    /// later revocation does not make history unreadable.
+    public func verifyStored(_ envelope: Envelope) throws(EnvelopeError) -> VerifiedEnvelope {
+        let certificate = try signer(of: envelope)
+        do { try trust.verifyIssued(certificate, for: .signing, of: envelope.header.sender) } catch {
+            throw .untrustedSender(error.description)
+        }
+        return VerifiedEnvelope(envelope: envelope, senderCertificate: certificate)
+    }
+
+    /// The sender's certificate whose key made the envelope's signature.
+    public func signer(of envelope: Envelope) throws(EnvelopeError) -> Certificate {
+        let sender = envelope.header.sender
+        var candidates = certificates.certificates(of: sender, for: .signing)
+        guard !candidates.isEmpty else { throw .unknownSender(sender) }
+        if candidates.count > 1, let last = lastSigner.withLock({ $0[sender] }),
+           let position = candidates.firstIndex(where: { $0.fingerprint == last }), position > 0 {
+            candidates.insert(candidates.remove(at: position), at: 0)
+        }
+        for (position, certificate) in candidates.enumerated() {
+            guard let key = try? certificate.signingPublicKey(), envelope.isSignatureValid(with: key) else { continue }
+            if position > 0 { lastSigner.withLock { $0[sender] = certificate.fingerprint } }
+            return certificate
+        }
+        if candidates.count == 1 { throw .badSignature }
+        throw .noSignerCertificate(sender, known: candidates.count)
     }
 
     private func checkCertificate(_ certificate: Certificate, of center: CenterID, at time: Date) throws(EnvelopeError) {

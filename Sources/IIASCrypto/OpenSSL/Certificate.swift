@@ -159,14 +159,19 @@ public final class Certificate: @unchecked Sendable {
     }
 
     private static func serialHex(_ x509: OpaquePointer) -> String {
-        guard let serial = X509_get0_serialNumber(x509), let bn = ASN1_INTEGER_to_BN(serial, nil) else { return "" }
+        serialHex(X509_get0_serialNumber(x509))
+    }
+
+    /// An ASN.1 INTEGER as upper-case hex, as `openssl x509 -serial` and `openssl crl -text` show serials.
+    static func serialHex(_ serial: UnsafePointer<ASN1_INTEGER>?) -> String {
+        guard let serial, let bn = ASN1_INTEGER_to_BN(serial, nil) else { return "" }
         defer { BN_free(bn) }
         guard let hex = BN_bn2hex(bn) else { return "" }
         defer { CRYPTO_free(hex, #fileID, #line) }
         return String(cString: hex)
     }
 
-    private static func date(_ time: UnsafePointer<ASN1_TIME>?) -> Date? {
+    static func date(_ time: UnsafePointer<ASN1_TIME>?) -> Date? {
         guard let time else { return nil }
         var tm = tm()
         guard ASN1_TIME_to_tm(time, &tm) == 1 else { return nil }

@@ -4,11 +4,15 @@ import IIASModel
 
 /// A folder of center certificates (`*.crt`, searched recursively), indexed by center
 /// and purpose. It is what an auditor is handed (`pki.sh` writes
-/// `centers/<ID>/{signing,encryption,tls}.crt`) and what a node reads its peers from.
-/// Loading trusts nothing: every use still goes through `TrustAnchor.verify`.
+/// `centers/<ID>/{signing,encryption,tls}.crt`, and keeps earlier ones under
+/// `centers/<ID>/history/`) and what a node reads its peers from. A center may have any
+/// number of certificates per purpose: the newest in force is the one to seal to, and
+/// every one of them still verifies what its key signed. Loading trusts nothing: every
+/// use still goes through `TrustAnchor.verify`.
 public struct CertificateDirectory: CertificateSource {
     public let root: String
-    private let index: [Key: Certificate]
+    /// Newest first (latest notBefore, then latest notAfter), each certificate once.
+    private let index: [Key: [Certificate]]
     private struct Key: Hashable { let center: CenterID; let purpose: KeyPurpose }
 
     /// Upper bound on files read, so a wrong path (say `/`) fails instead of crawling.
@@ -22,7 +26,7 @@ public struct CertificateDirectory: CertificateSource {
         guard let walker = FileManager.default.enumerator(atPath: root) else {
             throw .io("cannot list certificate directory \(root)")
         }
-        var index: [Key: Certificate] = [:]
+        var index: [Key: [Certificate]] = [:]
         var seen = 0
         while let relative = walker.nextObject() as? String {
             seen += 1
@@ -34,16 +38,26 @@ public struct CertificateDirectory: CertificateSource {
             guard let certificate = try? Certificate(pemFile: path), !certificate.isCA,
                   let center = certificate.centerID, let purpose = Self.purpose(of: certificate) else { continue }
             let key = Key(center: center, purpose: purpose)
-            // When a center has been re-issued, prefer the certificate that expires last.
-            if let existing = index[key], existing.notAfter >= certificate.notAfter { continue }
-            index[key] = certificate
+            // The same certificate in two places (a copy) counts once.
+            guard !(index[key]?.contains { $0.fingerprint == certificate.fingerprint } ?? false) else { continue }
+            index[key, default: []].append(certificate)
+        }
+        for key in index.keys {
+            index[key]!.sort { ($0.notBefore, $0.notAfter) > ($1.notBefore, $1.notAfter) }
         }
         self.root = root
         self.index = index
     }
 
+    /// The newest certificate already in force (notBefore passed), else the newest.
     public func certificate(of center: CenterID, for purpose: KeyPurpose) -> Certificate? {
-        index[Key(center: center, purpose: purpose)]
+        guard let all = index[Key(center: center, purpose: purpose)] else { return nil }
+        let now = Date()
+        return all.first { $0.notBefore <= now } ?? all.first
+    }
+
+    public func certificates(of center: CenterID, for purpose: KeyPurpose) -> [Certificate] {
+        index[Key(center: center, purpose: purpose)] ?? []
     }
 
     /// Every center with at least one certificate here, sorted.
