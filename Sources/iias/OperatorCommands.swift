@@ -220,8 +220,10 @@ struct Inbox: AsyncParsableCommand {
         let items = try await OperatorExit.run { try await client.inbox(filter) }
         if json { return Terminal.printEncodable(items) }
         guard !items.isEmpty else { return print(Terminal.dim("no notifications")) }
+        // An id two centers used is shown as SENDER/id, the form `iias read` takes for it.
+        let shared = Set(Dictionary(grouping: items, by: \.id).filter { $0.value.count > 1 }.keys)
         Terminal.printTable(["ID", "RECEIVED", "FROM", "PRIORITY", "CATEGORY", "STATE", "SUBJECT"], items.map { item in
-            [Render.shortID(item.id), Render.time(item.received), item.sender.rawValue, Render.priority(item.priority),
+            [(shared.contains(item.id) ? "\(item.sender.rawValue)/" : "") + Render.shortID(item.id), Render.time(item.received), item.sender.rawValue, Render.priority(item.priority),
              item.category.rawValue, Render.state(item), Terminal.safe(item.subject)]
         })
     }

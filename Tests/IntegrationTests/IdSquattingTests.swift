@@ -75,6 +75,8 @@ final class IdSquattingTests: XCTestCase {
         // The operator CLI: a bare id lists both and exits 1; SENDER/prefix and --from work.
         let socket = ["--socket", cluster.socketPath("MD")]
         let prefix = String(id.uuidString.lowercased().prefix(8))
+        let table = try iias(["inbox"] + socket)
+        XCTAssertTrue(table.stdout.contains("AZ/" + prefix) && table.stdout.contains("UA/" + prefix), "the table shows the shared id qualified: \(table.stdout)")
         let bare = try iias(["read", prefix] + socket)
         XCTAssertEqual(bare.status, 2, "an ambiguous prefix is a usage error: \(bare.stderr)")
         XCTAssertTrue(bare.stderr.contains("AZ/") && bare.stderr.contains("UA/"), bare.stderr)
