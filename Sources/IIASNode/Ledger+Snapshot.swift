@@ -120,7 +120,10 @@ extension Ledger {
                       && ($0.acknowledgedBy == Names.none || Int($0.acknowledgedBy) < userCount) }) else {
                 throw SnapshotError.malformed("a record points outside the ledger")
             }
-            guard let outgoing = UUIDPositions(unique: outgoingIDs), let incoming = UUIDPositions(unique: incomingIDs) else {
+            // Incoming envelopes are keyed on (sender, id): one id from two senders is two envelopes.
+            let records = incomingRecords
+            guard let outgoing = UUIDPositions(unique: outgoingIDs),
+                  let incoming = UUIDPositions(unique: incomingIDs, same: { records[$0].sender == records[$1].sender }) else {
                 throw SnapshotError.malformed("an envelope id occurs twice")
             }
             outgoingPositions = outgoing

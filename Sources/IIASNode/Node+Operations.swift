@@ -192,15 +192,17 @@ extension Node {
     /// The most notifications one batch submits.
     public static let maximumBatch = 256
 
-    /// Refuses ids already sent, given twice in one batch, or `claimed` by a request of
-    /// the same group that is being logged.
+    /// Refuses ids this node already knows in either direction (sent by us, or received
+    /// from any center: an operator's own id must not even look like another center's),
+    /// given twice in one batch, or `claimed` by a request of the same group being logged.
     private func checkNewIDs(_ ids: [UUID], claimed: Set<UUID> = []) throws(NodeError) {
         var seen: Set<UUID> = []
         for (position, id) in ids.enumerated() {
             guard seen.insert(id).inserted else {
                 throw .invalidNotification([ValidationProblem(path: "/\(position)/id", message: "the same id as an earlier notification of this batch")])
             }
-            guard ledger.outgoingPosition(id) == nil, !claimed.contains(id) else { throw .unavailable("notification id \(id) was already sent") }
+            if claimed.contains(id) { throw .idInUse(id, use: "sent by this node") }
+            if let use = ledger.knownUse(of: id) { throw .idInUse(id, use: use) }
         }
     }
 
@@ -237,9 +239,9 @@ extension Node {
         return (sealed, action)
     }
 
-    public func reply(to id: UUID, with draft: FormalNotification, by actor: Actor) async throws(NodeError) -> Submission {
-        guard let original = ledger.incoming[id], !original.isAcknowledgement else { throw .notFound(id) }
-        let summary = try summary(of: id)
+    public func reply(to id: UUID, from sender: CenterID?, with draft: FormalNotification, by actor: Actor) async throws(NodeError) -> Submission {
+        let original = try inboxEnvelope(id, from: sender)
+        let summary = try summary(of: original)
         var reply = draft
         reply.kind = .reply
         reply.inReplyTo = id
@@ -253,11 +255,10 @@ extension Node {
         var items: [InboxItem] = []
         for position in ledger.inboxPositionsNewestFirst {
             let incoming = ledger.incomingView(at: position)
-            let id = incoming.id
             if let since = filter.since, incoming.received < since { break }
             if let sender = filter.sender, incoming.sender != sender { continue }
             if filter.unread == true, incoming.read { continue }
-            guard let item = inboxItem(id) else { continue }
+            guard let item = inboxItem(incoming) else { continue }
             if let category = filter.category, item.category != category { continue }
             if let priority = filter.priority, item.priority != priority { continue }
             items.append(item)
@@ -266,28 +267,28 @@ extension Node {
         return items
     }
 
-    public func read(_ id: UUID, by actor: Actor) async throws(NodeError) -> ReadResult {
+    public func read(_ id: UUID, from sender: CenterID?, by actor: Actor) async throws(NodeError) -> ReadResult {
         guard actor.role == .operator else { throw .forbidden("\(actor.user) is an auditor; only operators read content") }
-        guard let incoming = ledger.incoming[id], !incoming.isAcknowledgement else { throw .notFound(id) }
+        let incoming = try inboxEnvelope(id, from: sender)
         let notification = try open(incoming).notification
         if !incoming.read {
-            let action = OperatorAction(action: .read, envelope: id, actor: actor)
+            let action = OperatorAction(action: .read, envelope: id, sender: incoming.sender, actor: actor)
             do { _ = try await append(.operatorAction, action.encoded(), decoded: .action(action)) } catch {
                 throw .unavailable("cannot log the read: \(error)")
             }
         }
-        logger.info("read", metadata: ["envelope": "\(id)", "user": "\(actor.user)", "uid": "\(actor.uid)"])
-        guard let item = inboxItem(id) else { throw .notFound(id) }
+        logger.info("read", metadata: ["envelope": "\(id)", "from": "\(incoming.sender)", "user": "\(actor.user)", "uid": "\(actor.uid)"])
+        guard let item = inboxItem(incoming.sender, id) else { throw .notFound(id) }
         return ReadResult(item: item, notification: notification)
     }
 
-    public func acknowledge(_ id: UUID, by actor: Actor) async throws(NodeError) -> InboxItem {
+    public func acknowledge(_ id: UUID, from sender: CenterID?, by actor: Actor) async throws(NodeError) -> InboxItem {
         guard actor.role == .operator else { throw .forbidden("\(actor.user) is an auditor; only operators acknowledge") }
-        guard let incoming = ledger.incoming[id], !incoming.isAcknowledgement else { throw .notFound(id) }
+        let incoming = try inboxEnvelope(id, from: sender)
         if incoming.acknowledged == nil {
             let crypto = self.crypto
             do {
-                let action = OperatorAction(action: .acknowledge, envelope: id, actor: actor)
+                let action = OperatorAction(action: .acknowledge, envelope: id, sender: incoming.sender, actor: actor)
                 let (index, _) = try await append(.operatorAction, action.encoded(), decoded: .action(action))
                 guard let sha256 = digest(ofEntry: incoming.index) else { throw NodeError.unavailable("cannot read envelope \(id) back from the log") }
                 let acknowledgement = Envelope.receipt(answering: id, sha256: sha256, to: incoming.sender, from: crypto.center,
@@ -297,10 +298,19 @@ extension Node {
             } catch {
                 throw .unavailable("cannot log the acknowledgement: \(error)")
             }
-            logger.info("acknowledged", metadata: ["envelope": "\(id)", "user": "\(actor.user)", "uid": "\(actor.uid)"])
+            logger.info("acknowledged", metadata: ["envelope": "\(id)", "from": "\(incoming.sender)", "user": "\(actor.user)", "uid": "\(actor.uid)"])
         }
-        guard let item = inboxItem(id) else { throw .notFound(id) }
+        guard let item = inboxItem(incoming.sender, id) else { throw .notFound(id) }
         return item
+    }
+
+    /// The received notification an operator's id names: `sender`'s, or the only one
+    /// with the id; `.ambiguous` listing the senders when several centers used it.
+    func inboxEnvelope(_ id: UUID, from sender: CenterID?) throws(NodeError) -> Ledger.Incoming {
+        let matches = ledger.inboxMatches(id, from: sender)
+        guard matches.count <= 1 else { throw .ambiguous(id, senders: matches.map(\.sender)) }
+        guard let only = matches.first else { throw .notFound(id) }
+        return only
     }
 
     public func outbox(limit: Int?) async -> [OutboxItem] {
@@ -354,9 +364,12 @@ extension Node {
 
     // MARK: - Views
 
-    func inboxItem(_ id: UUID) -> InboxItem? {
-        guard let incoming = ledger.incoming[id], !incoming.isAcknowledgement, let summary = try? summary(of: id) else { return nil }
-        return InboxItem(id: id, logIndex: incoming.index, sender: incoming.sender, received: incoming.received,
+    /// The listing of `sender`'s notification `id`, as it stands now.
+    func inboxItem(_ sender: CenterID, _ id: UUID) -> InboxItem? { ledger.incoming[sender, id].flatMap(inboxItem) }
+
+    func inboxItem(_ incoming: Ledger.Incoming) -> InboxItem? {
+        guard !incoming.isAcknowledgement, let summary = try? summary(of: incoming) else { return nil }
+        return InboxItem(id: incoming.id, logIndex: incoming.index, sender: incoming.sender, received: incoming.received,
                          created: summary.created, kind: summary.kind, category: summary.category, priority: summary.priority,
                          subject: summary.subject, inReplyTo: summary.inReplyTo, read: incoming.read,
                          acknowledgedBy: incoming.acknowledgedBy, acknowledged: incoming.acknowledged)
@@ -385,20 +398,19 @@ extension Node {
 
     /// The cache is bounded: past `summaryCacheLimit` entries it starts again (a listing
     /// then decrypts what it shows once more), so memory does not grow with the inbox.
-    func remember(_ summary: InboxSummary, for id: UUID) {
+    func remember(_ summary: InboxSummary, for logIndex: UInt64) {
         if summaries.count >= Self.summaryCacheLimit { summaries.removeAll(keepingCapacity: true) }
-        summaries[id] = summary
+        summaries[logIndex] = summary
     }
 
     static let summaryCacheLimit = 4_096
 
     /// Category, priority and subject of a received notification: decrypted once, then cached in memory.
-    func summary(of id: UUID) throws(NodeError) -> InboxSummary {
-        if let cached = summaries[id] { return cached }
-        guard let incoming = ledger.incoming[id] else { throw .notFound(id) }
+    func summary(of incoming: Ledger.Incoming) throws(NodeError) -> InboxSummary {
+        if let cached = summaries[incoming.index] { return cached }
         let opened = try open(incoming)
         let summary = InboxSummary(opened.notification, created: opened.created)
-        remember(summary, for: id)
+        remember(summary, for: incoming.index)
         return summary
     }
 

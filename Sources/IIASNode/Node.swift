@@ -33,7 +33,8 @@ public actor Node: NodeOperations {
     var subscribers: [EventSubscription: @Sendable (NodeEvent?) -> Void] = [:]
     /// SHA-256 of our envelopes waiting for receipts, by log index (see `digest(ofEntry:)`).
     var awaitingReceipts: [UInt64: [UInt8]] = [:]
-    var summaries: [UUID: InboxSummary] = [:]
+    /// Decrypted listing fields of received notifications, by log index (unique, unlike an id).
+    var summaries: [UInt64: InboxSummary] = [:]
     var stopping = false
     var lastTreeHead: TreeHead?
     var treeHeadSize: UInt64 = 0
@@ -424,11 +425,13 @@ public actor Node: NodeOperations {
     func record(_ verdicts: [Verdict], from peer: CenterID) async -> [Answer?]? {
         var answers = [Answer?](repeating: nil, count: verdicts.count)
         var fresh: [(position: Int, envelope: Envelope, summary: InboxSummary?)] = []
+        // Every accepted envelope here is `peer`'s (checked against the TLS peer), so within
+        // this call its id is its key; against the ledger the key is (peer, id).
         var freshIDs: Set<UUID> = []
         for (position, verdict) in verdicts.enumerated() {
             switch verdict {
             case .refuse(let id, let sha256, let reason, let detail, let resent):
-                if let resent, let known = ledger.incoming[resent.id], digest(ofEntry: known.index) == sha256 {
+                if let resent, let known = ledger.incoming[peer, resent.id], digest(ofEntry: known.index) == sha256 {
                     // Bytes we logged before: the receipt we signed then, not today's verdict.
                     Metrics.Counter(label: "iias_duplicates_total").increment()
                     answers[position] = .receipt(Delivery(resent, index: known.index, time: known.received))
@@ -439,7 +442,7 @@ public actor Node: NodeOperations {
                 answers[position] = .refusal(id, sha256, reason, detail)
             case .accept(let envelope, let summary):
                 let header = envelope.header
-                if ledger.incomingPosition(header.id) != nil || freshIDs.contains(header.id) { continue }   // answered below
+                if ledger.incomingPosition(header.id, from: peer) != nil || freshIDs.contains(header.id) { continue }   // answered below
                 if header.kind == .receipt {
                     guard let answered = header.receipt?.envelopeID, let index = ledger.logIndex(ofOutgoing: answered),
                           ledger.deliveryState(of: answered, for: peer) != nil, digest(ofEntry: index) == header.receipt?.envelopeSHA256 else {
@@ -457,10 +460,12 @@ public actor Node: NodeOperations {
                 for (item, (index, time)) in zip(fresh, placed) {
                     let header = item.envelope.header
                     answers[item.position] = .receipt(Delivery(item.envelope, index: index, time: time))
-                    if let summary = item.summary { remember(summary, for: header.id) }
+                    if let summary = item.summary { remember(summary, for: index) }
                     if header.kind == .notification {
                         Metrics.Counter(label: "iias_received_total").increment()
-                        if !subscribers.isEmpty, let inboxItem = inboxItem(header.id) { emit(.received(inboxItem)) }
+                        if !subscribers.isEmpty, let incoming = ledger.incoming[peer, header.id], let inboxItem = inboxItem(incoming) {
+                            emit(.received(inboxItem))
+                        }
                         logger.info("received", metadata: ["envelope": "\(header.id)", "from": "\(peer)", "index": "\(index)"])
                     } else if let answered = header.receipt?.envelopeID, let delivery = ledger.outgoing[answered]?.delivery[peer] {
                         emit(.delivery(id: answered, recipient: delivery))
@@ -476,12 +481,12 @@ public actor Node: NodeOperations {
         // Duplicates (of the log, or within this batch): the same receipt as the first time.
         for (position, verdict) in verdicts.enumerated() where answers[position] == nil {
             guard case .accept(let envelope, _) = verdict else { continue }
-            if let known = ledger.incoming[envelope.id], digest(ofEntry: known.index) == envelope.sha256 {
+            if let known = ledger.incoming[peer, envelope.id], digest(ofEntry: known.index) == envelope.sha256 {
                 Metrics.Counter(label: "iias_duplicates_total").increment()
                 answers[position] = .receipt(Delivery(envelope, index: known.index, time: known.received))
             } else {
                 Metrics.Counter(label: "iias_rejects_total", dimensions: [("reason", "invalid")]).increment()
-                answers[position] = .refusal(envelope.id, envelope.sha256, .invalid, "envelope id already used for other bytes, or not stored")
+                answers[position] = .refusal(envelope.id, envelope.sha256, .invalid, "\(peer) already used this envelope id for other bytes, or it is not stored")
             }
         }
         return answers

@@ -360,6 +360,13 @@ public enum NodeError: Error, Sendable, Equatable, CustomStringConvertible {
     case unknownRecipient(CenterID)
     /// No notification with this id in this list (HTTP 404).
     case notFound(UUID)
+    /// Several received notifications carry this id, one per sender listed, and the
+    /// request named none of them (HTTP 409): ids are the senders' own, only (sender, id)
+    /// is unique.
+    case ambiguous(UUID, senders: [CenterID])
+    /// A draft's id is one this node already knows, sent or received (HTTP 409); `use`
+    /// says which ("sent by this node", "received from AZ").
+    case idInUse(UUID, use: String)
     /// The actor's role does not allow this (HTTP 403).
     case forbidden(String)
     /// The node cannot accept work now, e.g. the disk is full or it is shutting down (HTTP 503).
@@ -373,6 +380,10 @@ public enum NodeError: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalidNotification(let problems): "invalid notification: " + problems.map(\.description).joined(separator: "; ")
         case .unknownRecipient(let center): "\(center) is not a configured peer of this node"
         case .notFound(let id): "no notification \(id.uuidString.lowercased())"
+        case .ambiguous(let id, let senders):
+            "\(senders.count) notifications carry the id \(id.uuidString.lowercased()): "
+                + senders.map { EnvelopeKey(sender: $0, id: id).description }.joined(separator: ", ")
+        case .idInUse(let id, let use): "the id \(id.uuidString.lowercased()) is already in use on this node (\(use))"
         case .forbidden(let what): "not allowed: \(what)"
         case .unavailable(let why): "the node cannot accept this now: \(why)"
         case .expired(let what): "cannot seal: \(what)"
@@ -390,12 +401,14 @@ public protocol NodeOperations: Sendable {
     func submit(batch notifications: [FormalNotification], by actor: Actor) async throws(NodeError) -> [Submission]
     /// A reply to a received notification: `inReplyTo`, kind and recipients (the original
     /// sender) are filled in from the original; the draft supplies the rest.
-    func reply(to id: UUID, with draft: FormalNotification, by actor: Actor) async throws(NodeError) -> Submission
+    /// `sender` names which center's notification `id` is; nil is enough while only one
+    /// center used the id (otherwise `.ambiguous`), here and in `read` and `acknowledge`.
+    func reply(to id: UUID, from sender: CenterID?, with draft: FormalNotification, by actor: Actor) async throws(NodeError) -> Submission
     func inbox(_ filter: InboxFilter) async -> [InboxItem]
     /// Decrypts one received notification and logs that `actor` read it.
-    func read(_ id: UUID, by actor: Actor) async throws(NodeError) -> ReadResult
+    func read(_ id: UUID, from sender: CenterID?, by actor: Actor) async throws(NodeError) -> ReadResult
     /// Logs the acknowledgement and sends a signed acknowledgement to the sender.
-    func acknowledge(_ id: UUID, by actor: Actor) async throws(NodeError) -> InboxItem
+    func acknowledge(_ id: UUID, from sender: CenterID?, by actor: Actor) async throws(NodeError) -> InboxItem
     func outbox(limit: Int?) async -> [OutboxItem]
     func delivery(of id: UUID) async throws(NodeError) -> OutboxItem
     func peers() async -> [PeerStatus]

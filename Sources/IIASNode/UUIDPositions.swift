@@ -7,6 +7,11 @@ import Foundation
 ///
 /// Ids come from peers, so slots are chosen with Swift's `Hasher` (SipHash, seeded per
 /// process): nobody can pick ids that pile up in one run of slots.
+///
+/// An id alone need not be unique: envelopes from peers are identified by (sender, id),
+/// so the same id may sit at several positions (at most one per sender, which keeps the
+/// run short). `position(of:in:where:)` tells them apart with the caller's own test on a
+/// position (e.g. the record's sender number): nothing but the id is hashed or stored.
 struct UUIDPositions: Sendable {
     /// position + 1 of each id, 0 for an empty slot; the count is a power of two.
     private var slots = [UInt32](repeating: 0, count: 16)
@@ -19,14 +24,29 @@ struct UUIDPositions: Sendable {
     }
 
     /// The position of `id` in `ids`, if it is there.
-    func position(of id: UUID, in ids: [UUID]) -> Int? {
+    func position(of id: UUID, in ids: [UUID]) -> Int? { position(of: id, in: ids) { _ in true } }
+
+    /// The first position of `id` in `ids` that `matches` also accepts.
+    func position(of id: UUID, in ids: [UUID], where matches: (Int) -> Bool) -> Int? {
         var slot = start(id)
         while slots[slot] != 0 {
             let position = Int(slots[slot] - 1)
-            if ids[position] == id { return position }
+            if ids[position] == id, matches(position) { return position }
             slot = (slot + 1) & (slots.count - 1)
         }
         return nil
+    }
+
+    /// Every position of `id` in `ids`, in ascending order.
+    func positions(of id: UUID, in ids: [UUID]) -> [Int] {
+        var found: [Int] = []
+        var slot = start(id)
+        while slots[slot] != 0 {
+            let position = Int(slots[slot] - 1)
+            if ids[position] == id { found.append(position) }
+            slot = (slot + 1) & (slots.count - 1)
+        }
+        return found.sorted()
     }
 
     /// Records that `ids[position]` is a new id (not already in the table).
@@ -38,12 +58,13 @@ struct UUIDPositions: Sendable {
     }
 
     /// Puts `position` in the first free slot of `id`'s run; with `ids`, false instead
-    /// when the run already holds the same id.
+    /// when the run already holds the same id at a position `same` calls the same key.
     @discardableResult
-    private mutating func place(_ position: Int, _ id: UUID, refusingRepeatsIn ids: [UUID]? = nil) -> Bool {
+    private mutating func place(_ position: Int, _ id: UUID, refusingRepeatsIn ids: [UUID]? = nil,
+                                same: (Int, Int) -> Bool = { _, _ in true }) -> Bool {
         var slot = start(id)
         while slots[slot] != 0 {
-            if let ids, ids[Int(slots[slot] - 1)] == id { return false }
+            if let ids, ids[Int(slots[slot] - 1)] == id, same(Int(slots[slot] - 1), position) { return false }
             slot = (slot + 1) & (slots.count - 1)
         }
         slots[slot] = UInt32(position + 1)
@@ -63,13 +84,14 @@ struct UUIDPositions: Sendable {
         count = ids.count
     }
 
-    /// The positions of `ids`, or nil when an id occurs twice (a snapshot that lists one
+    /// The positions of `ids`, or nil when one key occurs twice (a snapshot that lists one
     /// envelope twice is damaged) — checked while the table is built, without a `Set`
-    /// of a million ids beside it.
-    init?(unique ids: [UUID]) {
+    /// of a million ids beside it. Two positions with the same id are the same key when
+    /// `same` says so (for envelopes from peers: the same sender); by default always.
+    init?(unique ids: [UUID], same: (Int, Int) -> Bool = { _, _ in true }) {
         slots = [UInt32](repeating: 0, count: Self.capacity(for: ids.count))
         for (position, id) in ids.enumerated() {
-            guard place(position, id, refusingRepeatsIn: ids) else { return nil }
+            guard place(position, id, refusingRepeatsIn: ids, same: same) else { return nil }
         }
         count = ids.count
     }

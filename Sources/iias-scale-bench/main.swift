@@ -87,7 +87,7 @@ print("  a log of \(entryCount) entries at GE (received notifications from AZ, U
 let generateStart = now()
 let log = try LogStore(directory: cluster.logDirectory("GE"))
 var written = 0
-var receivedIDs: [UUID] = []
+var receivedKeys: [EnvelopeKey] = []
 let chunk = 2_000
 while written < entryCount {
     let count = min(chunk, entryCount - written)
@@ -106,10 +106,10 @@ while written < entryCount {
         return parts.flatMap { $0 }
     }
     var batch: [(type: EntryType, payload: [UInt8])] = sealed.map { (.received, $0.bytes) }
-    receivedIDs.append(contentsOf: sealed.map(\.id))
+    receivedKeys.append(contentsOf: sealed.map { EnvelopeKey(sender: $0.header.sender, id: $0.id) })
     while batch.count < count - 1 {
-        let id = receivedIDs[Int.random(in: 0..<receivedIDs.count)]
-        batch.append((.operatorAction, OperatorAction(action: .read, envelope: id, actor: operatorActor).encoded()))
+        let key = receivedKeys[Int.random(in: 0..<receivedKeys.count)]
+        batch.append((.operatorAction, OperatorAction(action: .read, envelope: key.id, sender: key.sender, actor: operatorActor).encoded()))
     }
     _ = try await log.append(batch)
     written += batch.count

@@ -220,8 +220,10 @@ struct Inbox: AsyncParsableCommand {
         let items = try await OperatorExit.run { try await client.inbox(filter) }
         if json { return Terminal.printEncodable(items) }
         guard !items.isEmpty else { return print(Terminal.dim("no notifications")) }
+        // An id two centers used is shown as SENDER/id, the form `iias read` takes for it.
+        let shared = Set(Dictionary(grouping: items, by: \.id).filter { $0.value.count > 1 }.keys)
         Terminal.printTable(["ID", "RECEIVED", "FROM", "PRIORITY", "CATEGORY", "STATE", "SUBJECT"], items.map { item in
-            [Render.shortID(item.id), Render.time(item.received), item.sender.rawValue, Render.priority(item.priority),
+            [(shared.contains(item.id) ? "\(item.sender.rawValue)/" : "") + Render.shortID(item.id), Render.time(item.received), item.sender.rawValue, Render.priority(item.priority),
              item.category.rawValue, Render.state(item), Terminal.safe(item.subject)]
         })
     }
@@ -230,18 +232,18 @@ struct Inbox: AsyncParsableCommand {
 struct Read: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show one received notification, decrypted by the node (the read is logged with your user).",
-        discussion: "ID is the full id or a unique prefix from `iias inbox`.\n\n" + OperatorExit.discussion
+        discussion: InboxTarget.discussion + OperatorExit.discussion
     )
 
-    @Argument(help: "The notification id (or a unique prefix).") var id: String
+    @OptionGroup var target: InboxTarget
     @OptionGroup var socket: SocketOptions
     @Flag(help: "Print JSON.") var json = false
 
     func run() async throws {
         let client = socket.client
         let result = try await OperatorExit.run {
-            let target = try await inboxID(id, client: client)
-            return try await client.read(target)
+            let (id, sender) = try await target.resolve(client)
+            return try await client.read(id, from: sender)
         }
         if json { return Terminal.printEncodable(result) }
         let n = result.notification
@@ -262,27 +264,21 @@ struct Read: AsyncParsableCommand {
     }
 }
 
-/// The full id of an inbox notification from what the operator typed.
-func inboxID(_ text: String, client: LocalAPIClient) async throws -> UUID {
-    if let id = UUID(uuidString: text) { return id }
-    return try resolveID(text, in: try await client.inbox().map(\.id), what: "inbox")
-}
-
 struct Ack: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Acknowledge a received notification: logged here and sent, signed, to its sender.",
-        discussion: OperatorExit.discussion
+        discussion: InboxTarget.discussion + OperatorExit.discussion
     )
 
-    @Argument(help: "The notification id (or a unique prefix).") var id: String
+    @OptionGroup var target: InboxTarget
     @OptionGroup var socket: SocketOptions
     @Flag(help: "Print JSON.") var json = false
 
     func run() async throws {
         let client = socket.client
         let item = try await OperatorExit.run {
-            let target = try await inboxID(id, client: client)
-            return try await client.acknowledge(target)
+            let (id, sender) = try await target.resolve(client)
+            return try await client.acknowledge(id, from: sender)
         }
         if json { return Terminal.printEncodable(item) }
         print("acknowledged \(Terminal.bold(item.id.uuidString.lowercased())) from \(item.sender); the sender is told")
@@ -298,11 +294,13 @@ struct Reply: AsyncParsableCommand {
 
         Example:
           iias reply 3f2a --summary "Vehicle sighted at the Red Bridge crossing at 04:10."
+          iias reply AZ/3f2a --summary "…"    (when two centers used the id)
 
-        """ + OperatorExit.discussion
+
+        """ + InboxTarget.discussion + OperatorExit.discussion
     )
 
-    @Argument(help: "The notification id (or a unique prefix).") var id: String
+    @OptionGroup var target: InboxTarget
     @OptionGroup var fields: NotificationFields
     @OptionGroup var socket: SocketOptions
     @Flag(help: "Print JSON.") var json = false
@@ -310,15 +308,15 @@ struct Reply: AsyncParsableCommand {
     func run() async throws {
         let client = socket.client
         let submission = try await OperatorExit.run {
-            let target = try await inboxID(id, client: client)
-            let original = try await client.read(target)
+            let (id, named) = try await target.resolve(client)
+            let original = try await client.read(id, from: named)
             var document = try fields.startingDocument()
             try fields.applyFlags(to: &document)
             document["kind"] = "reply"
             if document["category"] == nil { document["category"] = original.notification.category.rawValue }
             if document["subject"] == nil { document["subject"] = String(("Re: " + original.notification.subject).prefix(200)) }
             if fields.priority == nil { document["priority"] = original.notification.priority.rawValue }
-            return try await client.reply(to: target, document)
+            return try await client.reply(to: id, from: original.item.sender, document)
         }
         if json { return Terminal.printEncodable(submission) }
         print("replied \(Terminal.bold(submission.id.uuidString.lowercased())) to \(submission.recipients.map(\.rawValue).joined(separator: ", "))")

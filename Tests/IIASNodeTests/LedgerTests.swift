@@ -10,9 +10,9 @@ import XCTest
 final class LedgerTests: XCTestCase {
     private func keys(_ center: String) throws -> CenterKeys { try CenterKeys(directory: TestPKI.shared.centerDirectory(center)) }
 
-    private func seal(from sender: String, to recipients: [String]) throws -> Envelope {
+    private func seal(from sender: String, to recipients: [String], id: UUID = UUID()) throws -> Envelope {
         let document: [String: Any] = [
-            "version": 1, "id": UUID().uuidString.lowercased(), "sender": sender, "recipients": recipients,
+            "version": 1, "id": id.uuidString.lowercased(), "sender": sender, "recipients": recipients,
             "created": "2026-11-24T12:00:00Z", "kind": "notification", "category": "cybercrime", "priority": "routine",
             "handling": ["tlp": "TLP:GREEN"], "subject": "Ledger test", "summary": "Folded.", "entities": [],
         ]
@@ -59,7 +59,7 @@ final class LedgerTests: XCTestCase {
         let ack = Envelope.receipt(for: sent, from: CenterID(rawValue: "GE")!, signer: try keys("GE").signingKey, outcome: .acknowledged, logIndex: 9)
         ledger.apply(entry(.receipt, ack.bytes))
         XCTAssertEqual(ledger.outgoing[sent.id]?.delivery[CenterID(rawValue: "GE")!]?.state, .acknowledged)
-        XCTAssertEqual(ledger.incoming[ack.id]?.isAcknowledgement, true, "kept to answer a duplicate acknowledgement")
+        XCTAssertEqual(ledger.incoming[CenterID(rawValue: "GE")!, ack.id]?.isAcknowledgement, true, "kept to answer a duplicate acknowledgement")
         XCTAssertTrue(ledger.inboxOrder.isEmpty, "acknowledgements are not inbox items")
     }
 
@@ -133,15 +133,100 @@ final class LedgerTests: XCTestCase {
         let received = try seal(from: "AZ", to: ["GE"])
         ledger.apply(entry(.received, received.bytes))
         ledger.apply(entry(.received, received.bytes))
-        XCTAssertEqual(ledger.inboxOrder, [received.id], "a duplicate entry does not make a second inbox item")
-        XCTAssertEqual(ledger.incoming[received.id]?.index, 0, "the first entry counts")
+        let az = CenterID(rawValue: "AZ")!
+        XCTAssertEqual(ledger.inboxOrder, [EnvelopeKey(sender: az, id: received.id)], "a duplicate entry does not make a second inbox item")
+        XCTAssertEqual(ledger.incoming[az, received.id]?.index, 0, "the first entry counts")
         let actor = Actor(user: "alice", uid: 1001, role: .operator)
-        ledger.apply(entry(.operatorAction, OperatorAction(action: .read, envelope: received.id, actor: actor).encoded()))
-        XCTAssertEqual(ledger.incoming[received.id]?.read, true)
-        XCTAssertNil(ledger.incoming[received.id]?.acknowledged)
-        ledger.apply(entry(.operatorAction, OperatorAction(action: .acknowledge, envelope: received.id, actor: actor).encoded()))
-        XCTAssertEqual(ledger.incoming[received.id]?.acknowledgedBy, "alice")
-        XCTAssertNotNil(ledger.incoming[received.id]?.acknowledged)
+        ledger.apply(entry(.operatorAction, OperatorAction(action: .read, envelope: received.id, sender: az, actor: actor).encoded()))
+        XCTAssertEqual(ledger.incoming[az, received.id]?.read, true)
+        XCTAssertNil(ledger.incoming[az, received.id]?.acknowledged)
+        ledger.apply(entry(.operatorAction, OperatorAction(action: .acknowledge, envelope: received.id, sender: az, actor: actor).encoded()))
+        XCTAssertEqual(ledger.incoming[az, received.id]?.acknowledgedBy, "alice")
+        XCTAssertNotNil(ledger.incoming[az, received.id]?.acknowledged)
+    }
+
+    /// Identity is (sender, id): UA reusing the id of AZ's notification makes a second
+    /// inbox item, neither shadows the other, reads and acknowledgements name one of them,
+    /// and a snapshot keeps both.
+    func testIncomingEnvelopesAreKeyedOnSenderAndID() throws {
+        var ledger = Ledger(center: CenterID(rawValue: "MD")!)
+        let az = CenterID(rawValue: "AZ")!, ua = CenterID(rawValue: "UA")!, ge = CenterID(rawValue: "GE")!
+        let id = UUID()
+        let squat = try seal(from: "UA", to: ["MD"], id: id)
+        let genuine = try seal(from: "AZ", to: ["MD"], id: id)
+        ledger.apply(entry(.received, squat.bytes))
+        ledger.apply(entry(.received, genuine.bytes))
+        ledger.apply(entry(.received, genuine.bytes))
+        XCTAssertEqual(ledger.inboxOrder, [EnvelopeKey(sender: ua, id: id), EnvelopeKey(sender: az, id: id)],
+                       "both are inbox items, each under its sender; AZ's duplicate is not a third")
+        XCTAssertEqual(ledger.incoming[ua, id]?.index, 0)
+        XCTAssertEqual(ledger.incoming[az, id]?.index, 1, "AZ's first copy, not UA's envelope")
+        XCTAssertNil(ledger.incoming[ge, id], "GE sent nothing under this id")
+        XCTAssertEqual(ledger.inboxMatches(id).map(\.sender), [ua, az], "the id alone is ambiguous")
+        XCTAssertEqual(ledger.inboxMatches(id, from: az).map(\.index), [1])
+
+        // A read names its sender; an action written before actions named one takes the first.
+        let alice = Actor(user: "alice", uid: 1001, role: .operator)
+        ledger.apply(entry(.operatorAction, OperatorAction(action: .acknowledge, envelope: id, sender: az, actor: alice).encoded()))
+        XCTAssertEqual(ledger.incoming[az, id]?.acknowledgedBy, "alice")
+        XCTAssertEqual(ledger.incoming[ua, id]?.read, false, "acknowledging AZ's does not touch UA's")
+        ledger.apply(entry(.operatorAction, OperatorAction(action: .read, envelope: id, actor: alice).encoded()))
+        XCTAssertEqual(ledger.incoming[ua, id]?.read, true, "a legacy read without a sender: the first envelope with the id")
+
+        // An acknowledgement from GE under the same id is a third, separate envelope.
+        let ours = try seal(from: "MD", to: ["GE"])
+        ledger.apply(entry(.sent, ours.bytes))
+        let ack = Envelope.receipt(answering: ours.id, sha256: ours.sha256, to: CenterID(rawValue: "MD")!, from: ge,
+                                   signer: try keys("GE").signingKey, outcome: .acknowledged, logIndex: 3, id: id)
+        ledger.apply(entry(.receipt, ack.bytes))
+        XCTAssertEqual(ledger.incoming[ge, id]?.isAcknowledgement, true)
+        XCTAssertEqual(ledger.inboxMatches(id).count, 2, "acknowledgements are not inbox items")
+        XCTAssertEqual(ledger.outgoing[ours.id]?.delivery[ge]?.state, .acknowledged)
+
+        // The snapshot's format is unchanged; it now loads two envelopes with one id from two senders.
+        let loaded = try Ledger(snapshot: ledger.snapshot(root: Merkle.emptyRoot), center: ledger.center)
+        XCTAssertEqual(loaded.inboxOrder, ledger.inboxOrder)
+        XCTAssertEqual(loaded.incoming[az, id]?.acknowledgedBy, "alice")
+        XCTAssertEqual(loaded.incoming[ua, id]?.index, 0)
+        XCTAssertEqual(loaded.incoming(withID: id).map(\.sender), [ua, az, ge])
+    }
+
+    /// A draft may not reuse an id the node knows in either direction.
+    func testKnownUseOfAnIdCoversBothDirections() throws {
+        var ledger = Ledger(center: CenterID(rawValue: "MD")!)
+        let sent = try seal(from: "MD", to: ["GE"])
+        let received = try seal(from: "UA", to: ["MD"])
+        ledger.apply(entry(.sent, sent.bytes))
+        ledger.apply(entry(.received, received.bytes))
+        XCTAssertEqual(ledger.knownUse(of: sent.id), "sent by this node")
+        XCTAssertEqual(ledger.knownUse(of: received.id), "received from UA")
+        XCTAssertNil(ledger.knownUse(of: UUID()))
+        let same = try seal(from: "AZ", to: ["MD"], id: received.id)
+        ledger.apply(entry(.received, same.bytes))
+        XCTAssertEqual(ledger.knownUse(of: received.id), "received from UA, AZ")
+    }
+
+    /// What an operator types names one notification, or is refused with the candidates.
+    func testAShortIdTwoCentersUsedIsAmbiguousUntilTheSenderIsNamed() throws {
+        let az = CenterID(rawValue: "AZ")!, ua = CenterID(rawValue: "UA")!
+        let shared = UUID(uuidString: "3f2a9c1e-0000-4000-8000-000000000001")!
+        let other = UUID(uuidString: "3f2b0000-0000-4000-8000-000000000002")!
+        let inbox = [EnvelopeKey(sender: ua, id: shared), EnvelopeKey(sender: az, id: shared), EnvelopeKey(sender: az, id: other)]
+        XCTAssertThrowsError(try InboxReference("3f2a").resolve(among: inbox)) { error in
+            let problem = error as? InboxReference.Problem
+            XCTAssertTrue(problem?.message.contains("UA/3f2a9c1e-0000-4000-8000-000000000001") == true, "\(error)")
+            XCTAssertTrue(problem?.message.contains("AZ/3f2a9c1e-0000-4000-8000-000000000001") == true, "\(error)")
+            XCTAssertTrue(problem?.hint?.contains("AZ/3f2a") == true || problem?.hint?.contains("UA/3f2a") == true, "\(String(describing: problem?.hint))")
+        }
+        XCTAssertEqual(try InboxReference("AZ/3f2a").resolve(among: inbox), EnvelopeKey(sender: az, id: shared))
+        XCTAssertEqual(try InboxReference("3f2a", from: "UA").resolve(among: inbox), EnvelopeKey(sender: ua, id: shared))
+        XCTAssertEqual(try InboxReference("3F2B").resolve(among: inbox), EnvelopeKey(sender: az, id: other), "one match: no sender needed")
+        XCTAssertThrowsError(try InboxReference(shared.uuidString).resolve(among: inbox), "a full id two centers used is ambiguous too")
+        XCTAssertEqual(try InboxReference("UA/" + shared.uuidString).fullID, shared)
+        XCTAssertThrowsError(try InboxReference("AZ/3f2a", from: "UA"), "two different senders")
+        XCTAssertThrowsError(try InboxReference("az/3f2a"), "not a center id")
+        XCTAssertThrowsError(try InboxReference("3f2").resolve(among: inbox), "too short")
+        XCTAssertThrowsError(try InboxReference("GE/3f2a").resolve(among: inbox), "GE sent none")
     }
 
     func testSubmitActionBeforeItsEnvelopeAndGarbage() throws {
@@ -190,11 +275,12 @@ final class LedgerTests: XCTestCase {
         XCTAssertEqual(loaded.outgoing[sent.id]?.submittedBy, "alice")
         XCTAssertEqual(loaded.outgoing[sent.id]?.summaryIndex, 0)
         XCTAssertEqual(loaded.outgoing[sent.id]?.delivery[CenterID(rawValue: "UA")!]?.reason, "clock-skew")
-        let incoming = try XCTUnwrap(loaded.incoming[received.id])
+        let ge = CenterID(rawValue: "GE")!
+        let incoming = try XCTUnwrap(loaded.incoming[ge, received.id])
         XCTAssertEqual(incoming.acknowledgedBy, "alice")
         XCTAssertTrue(incoming.read)
-        XCTAssertEqual(incoming.index, ledger.incoming[received.id]?.index)
-        XCTAssertEqual(loaded.inboxOrder, [received.id])
+        XCTAssertEqual(incoming.index, ledger.incoming[ge, received.id]?.index)
+        XCTAssertEqual(loaded.inboxOrder, [EnvelopeKey(sender: ge, id: received.id)])
         XCTAssertEqual(loaded.skipped.map(\.index), ledger.skipped.map(\.index))
         XCTAssertEqual(loaded.pending(for: CenterID(rawValue: "GE")!), [], "GE delivered")
         // Folding goes on from where the snapshot ends.

@@ -158,7 +158,7 @@ final class NodeOperationsTests: XCTestCase {
         let sameID = kinds.indices.filter { kinds[$0] == .sameID }
         let sentOnce = sameID.compactMap { try? outcomes[$0]?.get() }.flatMap { $0 }
         XCTAssertEqual(sentOnce.map { $0.id.uuidString.lowercased() }, [shared], "one of the two requests with the same id is sent")
-        XCTAssertEqual(sameID.compactMap { refusal($0)?.status }, [503], "the other is refused as already sent")
+        XCTAssertEqual(sameID.compactMap { refusal($0)?.status }, [409], "the other is refused: its id is in use (sent by this node)")
         accepted += sentOnce
         XCTAssertEqual(Set(accepted.map(\.logIndex)).count, accepted.count, "each notification has its own log entry")
         let ids = Set(accepted.map(\.id))

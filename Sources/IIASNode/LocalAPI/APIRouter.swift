@@ -131,17 +131,17 @@ struct APIRouter: Sendable {
             case (.GET, 1, "inbox"):
                 return try json(.ok, await operations.inbox(try Self.filter(query)))
             case (.GET, 2, "inbox"):
-                return try json(.ok, await operations.read(try Self.id(route[1]), by: actor))
+                return try json(.ok, await operations.read(try Self.id(route[1]), from: try Self.sender(query), by: actor))
             case (.POST, 3, "inbox") where route[2] == "ack":
-                return try json(.ok, await operations.acknowledge(try Self.id(route[1]), by: actor))
+                return try json(.ok, await operations.acknowledge(try Self.id(route[1]), from: try Self.sender(query), by: actor))
             case (.POST, 3, "inbox") where route[2] == "reply":
                 let id = try Self.id(route[1])
-                let original = try await operations.read(id, by: actor)
+                let original = try await operations.read(id, from: try Self.sender(query), by: actor)
                 let draft = try await parseDraft(request.body, recipientsFromAll: { [] }, overrides: [
                     "kind": .string("reply"), "inReplyTo": .string(id.uuidString.lowercased()),
                     "recipients": .array([.string(original.item.sender.rawValue)]),
                 ])
-                return try json(.created, await operations.reply(to: id, with: draft, by: actor))
+                return try json(.created, await operations.reply(to: id, from: original.item.sender, with: draft, by: actor))
             case (.GET, 1, "outbox"):
                 return try json(.ok, await operations.outbox(limit: try Self.int(query["limit"], name: "limit")))
             case (.GET, 2, "outbox"):
@@ -247,6 +247,11 @@ struct APIRouter: Sendable {
             errorResponse(.unprocessableEntity, failure.description, hint: "recipients must be configured peers (see `iias peers`), or \"all\"")
         case .notFound:
             errorResponse(.notFound, failure.description, hint: "`iias inbox` or `iias outbox` lists the ids")
+        case .ambiguous(_, let senders):
+            errorResponse(.conflict, failure.description,
+                          hint: "name the sender: ?sender=\(senders.first?.rawValue ?? "AZ") on the API, or `iias read \(senders.first?.rawValue ?? "AZ")/ID` (or --from)")
+        case .idInUse:
+            errorResponse(.conflict, failure.description, hint: "leave \"id\" out of the draft and the node picks a fresh one")
         case .forbidden:
             errorResponse(.forbidden, failure.description, hint: nil)
         case .unavailable:
@@ -299,6 +304,16 @@ struct APIRouter: Sendable {
         return id
     }
 
+    /// `?sender=AZ` on the routes that name one received notification: which center's
+    /// notification the id is (ids are unique per sender only); nil when not given.
+    static func sender(_ query: [String: String]) throws -> CenterID? {
+        guard let text = query["sender"] else { return nil }
+        guard let sender = CenterID(rawValue: text) else {
+            throw RequestProblem(.badRequest, "sender: \(text.prefix(40)) is not a center id", hint: "e.g. ?sender=AZ or ?sender=UA-SBU")
+        }
+        return sender
+    }
+
     static func int(_ text: String?, name: String) throws -> Int? {
         guard let text else { return nil }
         guard let value = Int(text), value > 0, value <= 1_000_000 else {
@@ -318,8 +333,7 @@ struct APIRouter: Sendable {
                 guard let priority = Priority(rawValue: value) else { throw RequestProblem(.badRequest, "priority: unknown \(value.prefix(40))", hint: "flash, urgent or routine") }
                 filter.priority = priority
             case "sender":
-                guard let sender = CenterID(rawValue: value) else { throw RequestProblem(.badRequest, "sender: \(value.prefix(40)) is not a center id", hint: nil) }
-                filter.sender = sender
+                filter.sender = try sender(query)
             case "unread":
                 guard value == "true" || value == "false" else { throw RequestProblem(.badRequest, "unread: true or false", hint: nil) }
                 filter.unread = value == "true"

@@ -82,10 +82,17 @@ public struct LocalAPIClient: Sendable {
         return try await call(.GET, "/v1/inbox" + (query.isEmpty ? "" : "?" + query.joined(separator: "&")))
     }
 
-    public func read(_ id: UUID) async throws -> ReadResult { try await call(.GET, "/v1/inbox/\(id.uuidString.lowercased())") }
-    public func acknowledge(_ id: UUID) async throws -> InboxItem { try await call(.POST, "/v1/inbox/\(id.uuidString.lowercased())/ack") }
-    public func reply(to id: UUID, _ draft: [String: Any]) async throws -> Submission {
-        try await call(.POST, "/v1/inbox/\(id.uuidString.lowercased())/reply", body: Array(try JSONSerialization.data(withJSONObject: draft)))
+    /// `sender`: which center's notification `id` is; needed only when several used the id (409 otherwise).
+    public func read(_ id: UUID, from sender: CenterID? = nil) async throws -> ReadResult { try await call(.GET, Self.inboxPath(id, sender)) }
+    public func acknowledge(_ id: UUID, from sender: CenterID? = nil) async throws -> InboxItem {
+        try await call(.POST, Self.inboxPath(id, sender, "/ack"))
+    }
+    public func reply(to id: UUID, from sender: CenterID? = nil, _ draft: [String: Any]) async throws -> Submission {
+        try await call(.POST, Self.inboxPath(id, sender, "/reply"), body: Array(try JSONSerialization.data(withJSONObject: draft)))
+    }
+    /// `/v1/inbox/ID[/action][?sender=AZ]`.
+    static func inboxPath(_ id: UUID, _ sender: CenterID?, _ action: String = "") -> String {
+        "/v1/inbox/\(id.uuidString.lowercased())\(action)" + (sender.map { "?sender=\($0.rawValue)" } ?? "")
     }
     public func outbox(limit: Int? = nil) async throws -> [OutboxItem] { try await call(.GET, "/v1/outbox" + (limit.map { "?limit=\($0)" } ?? "")) }
     public func delivery(of id: UUID) async throws -> OutboxItem { try await call(.GET, "/v1/outbox/\(id.uuidString.lowercased())") }
