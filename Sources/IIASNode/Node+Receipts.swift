@@ -1,0 +1,149 @@
+import Foundation
+import IIASCrypto
+import IIASLog
+import IIASModel
+import IIASTransport
+import Logging
+import Metrics
+import NIOCore
+import NIOPosix
+import Synchronization
+
+// Receipts for our envelopes: verified off the actor, matched, logged, settled.
+extension Node {
+    /// Receipts from `peer` on one of our links: parsed and verified concurrently outside
+    /// the actor, matched to our envelopes, logged together. The envelopes the link stops
+    /// sending (answered now or before), which it settles itself: no task in between.
+    nonisolated func receiptsArrived(_ list: [[UInt8]], from peer: CenterID) async -> [UUID] {
+        let crypto = self.crypto
+        let checked: [Envelope?] = await concurrentMap(list) { bytes in
+            guard let envelope = try? Envelope(parsing: bytes), envelope.header.kind == .receipt, envelope.header.sender == peer,
+                  envelope.header.receipt?.outcome != .acknowledged,
+                  (try? crypto.verifier.verify(envelope)) != nil else { return nil }
+            return envelope
+        }
+        let rejected = checked.filter { $0 == nil }.count
+        if rejected > 0 {
+            Metrics.Counter(label: "iias_rejects_total", dimensions: [("reason", "bad-receipt")]).increment(by: rejected)
+            logger.warning("receipts that do not parse or verify as this peer's", metadata: ["peer": "\(peer)", "count": "\(rejected)"])
+        }
+        return await recordReceipts(checked.compactMap { $0 }, from: peer)
+    }
+
+    /// Logs each receipt envelope that answers at least one of our envelopes still
+    /// waiting for `peer` (a batch is logged whole, as signed); the envelopes settled.
+    func recordReceipts(_ envelopes: [Envelope], from peer: CenterID) async -> [UUID] {
+        var fresh: [Envelope] = []
+        var answers: [(id: UUID, receipt: Receipt)] = []
+        var answered: Set<UUID> = []
+        // Refusals under the null id, matched by digest to what is in flight.
+        var matched: [[UInt8]: UUID] = [:]
+        // Envelopes the link stops sending.
+        var settled: [UUID] = []
+        for envelope in envelopes {
+            var new: [(id: UUID, receipt: Receipt)] = []
+            var trusted = true
+            for receipt in envelope.header.receipts {
+                var id = receipt.envelopeID
+                if id == Ledger.unparsedEnvelopeID, receipt.outcome == .refused {
+                    // Bytes the recipient could not parse: the refusal names only their digest.
+                    guard let match = await inFlightEnvelope(digest: receipt.envelopeSHA256, to: peer) else {
+                        logger.notice("a refusal of bytes we did not send this peer", metadata: ["peer": "\(peer)", "sha256": "\(receipt.envelopeSHA256.hexString)"])
+                        continue
+                    }
+                    id = match
+                    matched[receipt.envelopeSHA256] = match
+                }
+                guard let index = ledger.logIndex(ofOutgoing: id), let state = ledger.deliveryState(of: id, for: peer) else {
+                    logger.notice("receipt for an envelope we did not send this peer", metadata: ["peer": "\(peer)", "envelope": "\(id)"])
+                    continue
+                }
+                guard state == .queued || state == .sent, !answered.contains(id) else {
+                    settled.append(id)
+                    continue
+                }
+                guard receipt.outcome == .refused || receipt.envelopeSHA256 == digest(ofEntry: index) else {
+                    // Not logged at all: the fold trusts every receipt in a logged entry.
+                    logger.warning("receipt names other bytes than we sent", metadata: ["peer": "\(peer)", "envelope": "\(id)"])
+                    trusted = false
+                    break
+                }
+                new.append((id, receipt))
+            }
+            guard trusted, !new.isEmpty else { continue }
+            for (id, _) in new { answered.insert(id) }
+            answers += new
+            fresh.append(envelope)
+        }
+        guard !fresh.isEmpty else { return settled }
+        do {
+            _ = try await append(fresh.map { (.receipt, $0.bytes, .envelope($0)) })
+        } catch {
+            // The receipts are lost with the write, so their envelopes would wait in flight
+            // for answers that never come again: the link reconnects, which puts them back
+            // in the queue, and the peer answers the resent copies with the same receipts.
+            logger.error("cannot log receipts; reconnecting so that the envelopes are resent",
+                         metadata: ["peer": "\(peer)", "count": "\(answers.count)", "error": "\(error)"])
+            await peers[peer]?.reconnect()
+            return settled
+        }
+        settleRefusalsByDigest(matched: matched)
+        let refusals = answers.filter { $0.receipt.outcome == .refused }.count
+        Metrics.Counter(label: "iias_receipts_total").increment(by: answers.count)
+        Metrics.Counter(label: "iias_delivered_total").increment(by: answers.count - refusals)
+        if refusals > 0 { Metrics.Counter(label: "iias_refused_total").increment(by: refusals) }
+        for (id, receipt) in answers {
+            if receipt.outcome == .refused {
+                logger.warning("recipient refused", metadata: ["peer": "\(peer)", "envelope": "\(id)",
+                                                              "reason": "\(receipt.reason?.rawValue ?? "?")", "detail": "\(receipt.detail ?? "")"])
+            }
+            settled.append(id)
+            if let index = ledger.logIndex(ofOutgoing: id), ledger.isAnswered(id) {
+                awaitingReceipts[index] = nil
+            }
+            if !subscribers.isEmpty, let updated = ledger.outgoing[id]?.delivery[peer] {
+                emit(.delivery(id: id, recipient: updated))
+            }
+        }
+        return settled
+    }
+
+    /// Our envelope on the wire to `peer`, not answered yet, whose bytes have `sha256`:
+    /// what a refusal under the null id answers. At most a window of envelopes is in
+    /// flight, and their digests are in memory, so no refusal costs more than that.
+    func inFlightEnvelope(digest sha256: [UInt8], to peer: CenterID) async -> UUID? {
+        guard let link = peers[peer] else { return nil }
+        return await link.inFlightIDs().first { id in
+            ledger.logIndex(ofOutgoing: id).flatMap(digest(ofEntry:)) == sha256
+        }
+    }
+
+    /// Settles each refusal under the null id that the fold met (`Ledger.refusalsByDigest`)
+    /// with our envelope of that digest: as such refusals are logged, with the envelope
+    /// they were matched to in flight (`matched`), and at start-up, when nothing is in
+    /// flight and every envelope still waiting for that center and logged before the
+    /// refusal is a candidate (read once, only when the folded part of the log holds such
+    /// a refusal). The same log gives the same match, so a restart agrees with what was
+    /// shown live.
+    func settleRefusalsByDigest(matched: [[UInt8]: UUID] = [:]) {
+        let refusals = ledger.takeRefusalsByDigest()
+        guard !refusals.isEmpty else { return }
+        var waiting: [CenterID: [[UInt8]: UUID]] = [:]
+        for refusal in refusals {
+            let sha256 = refusal.receipt.envelopeSHA256
+            var match = matched[sha256]
+            if match == nil {
+                if waiting[refusal.from] == nil {
+                    waiting[refusal.from] = Dictionary(ledger.pending(for: refusal.from).compactMap { id in
+                        ledger.logIndex(ofOutgoing: id).flatMap(digest(ofEntry:)).map { ($0, id) }
+                    }, uniquingKeysWith: { first, _ in first })
+                }
+                match = waiting[refusal.from]?[sha256].flatMap { id in (ledger.logIndex(ofOutgoing: id) ?? .max) < refusal.entry ? id : nil }
+            }
+            guard let id = match, ledger.settle(id, with: refusal) else { continue }
+            if let index = ledger.logIndex(ofOutgoing: id), ledger.isAnswered(id) { awaitingReceipts[index] = nil }
+            logger.notice("a refusal of bytes the recipient could not parse, matched to our envelope by digest",
+                          metadata: ["peer": "\(refusal.from)", "envelope": "\(id)", "detail": "\(refusal.receipt.detail ?? "")"])
+        }
+    }
+}
