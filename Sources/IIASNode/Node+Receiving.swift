@@ -108,12 +108,13 @@ extension Node {
         /// Refused; `resent` is the parsed envelope when it came from its own sender, so
         /// that a resend of bytes we logged earlier is answered with the receipt we signed
         /// then, whatever the checks say today (a recipient never signs two outcomes).
-        case refuse(UUID, [UInt8], Receipt.RefusalReason, String, resent: Envelope?)
+        /// `keyMayBeNew`: refused for a key — the signer's certificate, or our own
+        /// decryption key — that a rotation may have put on disk since we last read it.
+        case refuse(UUID, [UInt8], Receipt.RefusalReason, String, resent: Envelope?, keyMayBeNew: Bool = false)
         case accept(Envelope, InboxSummary?)
 
-        /// Refused for its signer: a key whose certificate we may not have read yet.
         var mayBeANewKey: Bool {
-            if case .refuse(_, _, let reason, _, _) = self { return reason == .badSignature || reason == .untrustedSender }
+            if case .refuse(_, _, _, _, _, let keyMayBeNew) = self { return keyMayBeNew }
             return false
         }
     }
@@ -134,8 +135,8 @@ extension Node {
         guard header.sender == peer else {
             return .refuse(header.id, sha256, .senderMismatch, "the envelope names sender \(header.sender); this connection is \(peer)", resent: nil)
         }
-        func refuse(_ reason: Receipt.RefusalReason, _ detail: String) -> Verdict {
-            .refuse(header.id, sha256, reason, detail, resent: envelope)
+        func refuse(_ reason: Receipt.RefusalReason, _ detail: String, keyMayBeNew: Bool = false) -> Verdict {
+            .refuse(header.id, sha256, reason, detail, resent: envelope, keyMayBeNew: keyMayBeNew)
         }
         guard header.recipients.contains(crypto.center) else {
             return refuse(.notARecipient, "\(crypto.center) is not among the recipients")
@@ -147,8 +148,9 @@ extension Node {
         let verified: VerifiedEnvelope
         do { verified = try crypto.verifier.verify(envelope) } catch {
             switch error {
-            case .badSignature, .noSignerCertificate: return refuse(.badSignature, "\(error)")
-            case .unknownSigningKey: return refuse(.untrustedSender, "\(error)")
+            case .badSignature: return refuse(.badSignature, "\(error)")
+            case .noSignerCertificate: return refuse(.badSignature, "\(error)", keyMayBeNew: true)
+            case .unknownSigningKey, .unknownSender: return refuse(.untrustedSender, "\(error)", keyMayBeNew: true)
             default: return refuse(.untrustedSender, "\(error)")
             }
         }
@@ -158,6 +160,8 @@ extension Node {
                 let notification = try crypto.open(verified)
                 return .accept(envelope, InboxSummary(notification, created: header.created))
             } catch {
+                // Sealed to an encryption key of ours we have not loaded yet (we were rotated on disk).
+                if case .wrongKey = error { return refuse(.invalid, error.redactedDescription, keyMayBeNew: true) }
                 return refuse(.invalid, error.redactedDescription)
             }
         case .receipt:
@@ -179,7 +183,7 @@ extension Node {
         var freshIDs: Set<UUID> = []
         for (position, verdict) in verdicts.enumerated() {
             switch verdict {
-            case .refuse(let id, let sha256, let reason, let detail, let resent):
+            case .refuse(let id, let sha256, let reason, let detail, let resent, _):
                 if let resent, let known = ledger.incoming[peer, resent.id], digest(ofEntry: known.index) == sha256 {
                     // Bytes we logged before: the receipt we signed then, not today's verdict.
                     Metrics.Counter(label: "iias_duplicates_total").increment()

@@ -55,10 +55,12 @@ final class EnvelopeRoundTripTests: XCTestCase {
         // GE signs an envelope that claims AZ as its sender.
         let notification = Samples.notification(from: "AZ")
         let keys = try Samples.directory.encryptionKeys(for: notification.recipients, trust: Samples.trust)
-        // Version 2 names no key: AZ's one certificate does not verify it.
+        // Version 2 names no key: AZ's one certificate does not verify it, and which is
+        // wrong (the bytes, or the folder) cannot be told.
         let forged = try Envelope.seal(notification, signer: Samples.keys("GE").signingKey, recipientKeys: keys, namesSigner: false)
         XCTAssertThrowsError(try Samples.verifier.verify(try Envelope(parsing: forged.bytes))) { error in
-            guard case EnvelopeError.badSignature = error else { return XCTFail("got \(error)") }
+            guard case EnvelopeError.noSignerCertificate(let center, known: 1) = error else { return XCTFail("got \(error)") }
+            XCTAssertEqual(center.rawValue, "AZ")
         }
         // Version 3 names GE's key, for which AZ has no certificate: said so, not "altered".
         let named = try Envelope.seal(notification, signer: Samples.keys("GE").signingKey, recipientKeys: keys)

@@ -19,12 +19,14 @@ public enum EnvelopeError: Error, Sendable, CustomStringConvertible {
     case malformedHeader(String)
     /// The header is valid JSON but not in the one canonical form the signer must use.
     case nonCanonicalHeader
-    /// The Ed25519 signature does not verify with the sender's signing key.
+    /// The Ed25519 signature does not verify with the key the envelope names (version 3):
+    /// the envelope was altered after signing.
     case badSignature
     /// No signing certificate for the sender was found.
     case unknownSender(CenterID)
-    /// None of the sender's `known` signing certificates holds the key that signed: the
-    /// envelope was altered, or signed with a key whose certificate this folder lacks.
+    /// None of the sender's `known` signing certificates holds the key that signed an
+    /// envelope that names no key (versions 1 and 2): it was altered, or signed with a key
+    /// whose certificate this folder lacks — which of the two cannot be told.
     case noSignerCertificate(CenterID, known: Int)
     /// The header names a signing key (version 3) for which no certificate of the sender
     /// is known: a newer key than the folder holds, or one the CA never certified.
@@ -63,10 +65,12 @@ public enum EnvelopeError: Error, Sendable, CustomStringConvertible {
         case let .trailingBytes(n): return "\(n) unexpected bytes after the signature"
         case let .malformedHeader(why): return "malformed header: \(why)"
         case .nonCanonicalHeader: return "the header is not in canonical form (re-encoding it changes its bytes)"
-        case .badSignature: return "the signature does not verify: the envelope was altered or not signed by its sender"
+        case .badSignature: return "the signature does not verify with the key the envelope names: the envelope was altered after it was signed"
         case let .unknownSender(id): return "no signing certificate for sender \(id) (add it to the certificate directory)"
         case let .unknownSigningKey(id, key): return "no certificate of \(id) is known for the key that signed this (SubjectPublicKeyInfo SHA-256 \(key.hexString)): add \(id)'s newer certificates, or distrust the envelope"
-        case let .noSignerCertificate(id, known): return "the signature verifies with none of the \(known) signing certificates of \(id): the envelope was altered, or signed with a key whose certificate is missing (give every certificate \(id) ever had, e.g. its history folder)"
+        case let .noSignerCertificate(id, known):
+            return "the signature verifies with \(known == 1 ? "\(id)'s signing certificate" : "none of the \(known) signing certificates of \(id)"): "
+                + "the envelope was altered, or signed with a key whose certificate is not here (give every certificate \(id) ever had, its history folder included)"
         case let .untrustedSender(why): return "the sender is not trusted: \(why)"
         case let .notARecipient(id): return "the envelope is not addressed to \(id)"
         case let .wrongKey(id): return "the content key for \(id) does not open with this encryption key (wrong key file?)"

@@ -109,7 +109,6 @@ public final class EnvelopeVerifier: Sendable {
             if position > 0 { lastSigner.withLock { $0[sender] = certificate.fingerprint } }
             return certificate
         }
-        if candidates.count == 1 { throw .badSignature }
         throw .noSignerCertificate(sender, known: candidates.count)
     }
 
