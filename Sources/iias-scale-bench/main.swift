@@ -13,7 +13,9 @@ import IIASTestSupport
 // - the node's start-up on that log, folding it whole (first start) and from the ledger
 //   snapshot a clean stop writes (every later start), and its resident memory (RSS);
 // - the auditor's `iias log verify` of the whole log (every envelope's signature and
-//   certificate, every tree head) against libsodium's Ed25519 verify rate times the cores.
+//   certificate, every tree head) against libsodium's Ed25519 verify rate times the cores,
+//   after each sender's keys were rotated twice (three certificates each; the log signed
+//   with the oldest) and the CRL re-signed after every entry.
 // Usage: iias-scale-bench --pki DIR --iias PATH [--entries N] [--json FILE] [--keep]
 // (--keep leaves the generated node folder in place and prints where it is.)
 
@@ -186,6 +188,11 @@ func verifyRate(threads: Int, signature: [UInt8], message signed: [UInt8], key p
 // at once here (a virtual machine's cores need not add up).
 let rawVerifyRate = verifyRate(threads: 1, signature: signature, message: signed, key: pk)
 let allCoresVerifyRate = verifyRate(threads: cores, signature: signature, message: signed, key: pk)
+// The auditor's case after years of key changes: every sender has three signing
+// certificates in the folder — two rotations after the log was written, so its envelopes
+// were signed with the oldest, now in history — and a CRL issued after every entry.
+for center in ["AZ", "UA", "MD"] { for _ in 0..<2 { try TestPKI.pki("rotate", pkiPath, center) } }
+try TestPKI.pki("crl", pkiPath)
 let auditStart = now()
 let audit = try ProcessRunner.run(iias, ["log", "verify", cluster.logDirectory("GE"), "--ca", pki.caFile, "--certs", pki.centersDirectory,
                                          "--crl", pki.crlFile, "--json"], timeout: 1800)

@@ -97,3 +97,34 @@ final class RevocationTests: XCTestCase {
         }
     }
 }
+
+/// The certificates folder as a whole: one key, one purpose, one center.
+final class CertificateFolderTests: XCTestCase {
+    /// The CA (by mistake or compromise) certified AZ's signing key a second time, for
+    /// another center: the folder is refused naming both files, since either certificate
+    /// could otherwise speak for the other's envelopes.
+    func testOneKeyCertifiedForTwoCentersIsRefused() throws {
+        let pki = TestPKI.shared
+        let folder = try makeTemporaryDirectory("duplicate-key")
+        let certs = folder.appendingPathComponent("centers")
+        try FileManager.default.copyItem(atPath: pki.centersDirectory, toPath: certs.path)
+        XCTAssertNoThrow(try CertificateDirectory(certs.path), "the folder as pki.sh made it loads")
+        let work = folder.path
+        let script = """
+        set -e
+        openssl x509 -in '\(pki.centerDirectory("AZ"))/signing.crt' -pubkey -noout > '\(work)/pub.pem'
+        openssl req -new -key '\(pki.centerDirectory("GE"))/signing.key' -subj '/O=IIAS/OU=signing/CN=XX' -out '\(work)/req.csr'
+        printf '[e]\\nbasicConstraints=critical,CA:FALSE\\nkeyUsage=critical,digitalSignature,nonRepudiation\\nsubjectAltName=URI:iias:center:XX\\n' > '\(work)/ext.cnf'
+        mkdir -p '\(certs.path)/XX'
+        openssl x509 -req -in '\(work)/req.csr' -CA '\(pki.caFile)' -CAkey '\(pki.root.path)/ca/ca.key' -force_pubkey '\(work)/pub.pem' \
+            -extfile '\(work)/ext.cnf' -extensions e -days 30 -out '\(certs.path)/XX/signing.crt'
+        """
+        let made = try ProcessRunner.run("/bin/bash", ["-c", script], timeout: 60)
+        XCTAssertEqual(made.status, 0, made.stderr)
+        let twin = try Certificate(pemFile: certs.path + "/XX/signing.crt")
+        XCTAssertEqual(twin.publicKeyIdentity, try Certificate(pemFile: pki.centerDirectory("AZ") + "/signing.crt").publicKeyIdentity)
+        XCTAssertThrowsError(try CertificateDirectory(certs.path)) { error in
+            XCTAssertTrue("\(error)".contains("certifies the same public key"), "\(error)")
+        }
+    }
+}
