@@ -31,6 +31,14 @@ public final class TestPKI: Sendable {
 
     public var layout: PKILayout { PKILayout(root: root.path) }
 
+    /// A copy of this PKI in a fresh temporary folder, for a test that re-signs its CRL,
+    /// rotates or revokes: what it does there touches no other test.
+    public func privateCopy(_ label: String) throws -> PKILayout {
+        let folder = try makeTemporaryDirectory(label).appendingPathComponent("pki")
+        try FileManager.default.copyItem(at: root, to: folder)
+        return PKILayout(root: folder.path)
+    }
+
     public var caFile: String { root.appendingPathComponent("ca.crt").path }
     public var crlFile: String { root.appendingPathComponent("crl.pem").path }
     public var centersDirectory: String { root.appendingPathComponent("centers").path }

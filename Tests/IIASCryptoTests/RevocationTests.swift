@@ -8,12 +8,6 @@ import XCTest
 /// issued after a time is the evidence about that time, a revocation counts from its date
 /// on, and a CRL that is not the CA's is refused whole.
 final class RevocationTests: XCTestCase {
-    /// A private copy of the test PKI (so re-signing its CRL touches no other test).
-    private func privatePKI() throws -> PKILayout {
-        let folder = try makeTemporaryDirectory("revocation-pki").appendingPathComponent("pki")
-        try FileManager.default.copyItem(at: TestPKI.shared.root, to: folder)
-        return PKILayout(root: folder.path)
-    }
 
     /// Waits (on the clock, with a deadline) until `date` has passed by more than a second:
     /// certificate and CRL times are whole seconds.
@@ -26,7 +20,7 @@ final class RevocationTests: XCTestCase {
     }
 
     func testATimeBeforeTheCRLWasIssuedVerifiesAgainstIt() throws {
-        let pki = try privatePKI()
+        let pki = try TestPKI.shared.privateCopy("revocation-pki")
         let certificate = try Certificate(pemFile: pki.centerDirectory("AZ") + "/signing.crt")
         try waitUntilPast(certificate.notBefore)
         try TestPKI.pki("crl", pki.root)
@@ -46,7 +40,7 @@ final class RevocationTests: XCTestCase {
     }
 
     func testARevocationCountsFromItsDateOnNeverBefore() throws {
-        let pki = try privatePKI()
+        let pki = try TestPKI.shared.privateCopy("revocation-pki")
         try TestPKI.pki("issue", pki.root, "RT")
         let certificate = try Certificate(pemFile: pki.centerDirectory("RT") + "/signing.crt")
         try waitUntilPast(certificate.notBefore)

@@ -8,13 +8,6 @@ import XCTest
 /// own (a copy, so that re-signing its CRL or rotating its keys touches no other test):
 /// history stays readable at every node and verifiable by an auditor throughout.
 final class KeyLifecycleTests: XCTestCase {
-    /// A private copy of the test PKI.
-    private func privatePKI() throws -> PKILayout {
-        let folder = try makeTemporaryDirectory("lifecycle-pki").appendingPathComponent("pki")
-        try FileManager.default.copyItem(at: TestPKI.shared.root, to: folder)
-        return PKILayout(root: folder.path)
-    }
-
     private func iias(_ arguments: [String]) throws -> ProcessRunner.Result {
         try ProcessRunner.run(RepositoryPaths.iiasExecutable, arguments, timeout: 300)
     }
@@ -43,7 +36,7 @@ final class KeyLifecycleTests: XCTestCase {
     }
 
     func testACRLRefreshKeepsEveryInboxReadableAndEveryLogVerifiable() async throws {
-        let pki = try privatePKI()
+        let pki = try TestPKI.shared.privateCopy("lifecycle-pki")
         let centers = ["AZ", "GE", "UA", "MD"]
         let cluster = try LocalCluster(centers, pki: pki, executable: RepositoryPaths.iiasExecutable)
         try cluster.startAll()
@@ -88,7 +81,7 @@ final class KeyLifecycleTests: XCTestCase {
     /// centers — are each refused with a reason; the running node keeps its previous trust,
     /// stays up and goes on exchanging.
     func testBadTrustFilesAreRefusedOnReloadAndTheNodeKeepsItsTrust() async throws {
-        let pki = try privatePKI()
+        let pki = try TestPKI.shared.privateCopy("lifecycle-pki")
         let cluster = try LocalCluster(["AZ", "GE"], pki: pki, executable: RepositoryPaths.iiasExecutable)
         try cluster.startAll()
         let fm = FileManager.default
@@ -126,7 +119,7 @@ final class KeyLifecycleTests: XCTestCase {
     /// with a signed refusal naming the revocation; in an audit with that CRL, the entry
     /// GE logged before T passes and the one it logged after T fails, with the reason.
     func testACompromisedKeyIsRefusedLiveAndAuditedFromItsInvalidityDateOn() async throws {
-        let pki = try privatePKI()
+        let pki = try TestPKI.shared.privateCopy("lifecycle-pki")
         let cluster = try LocalCluster(["UA", "GE"], pki: pki, executable: RepositoryPaths.iiasExecutable)
         try cluster.startAll()
         let ua = cluster.client("UA")

@@ -10,12 +10,6 @@ import XCTest
 /// opens, and an auditor holding every certificate verifies every log and sees which
 /// certificate signed what.
 final class RotationTests: XCTestCase {
-    private func privatePKI() throws -> PKILayout {
-        let folder = try makeTemporaryDirectory("rotation-pki").appendingPathComponent("pki")
-        try FileManager.default.copyItem(at: TestPKI.shared.root, to: folder)
-        return PKILayout(root: folder.path)
-    }
-
     private func iias(_ arguments: [String]) throws -> ProcessRunner.Result {
         try ProcessRunner.run(RepositoryPaths.iiasExecutable, arguments, timeout: 300)
     }
@@ -23,7 +17,7 @@ final class RotationTests: XCTestCase {
     private func serial(_ file: String) throws -> String { try Certificate(pemFile: file).serialNumber }
 
     func testRotatingMidTrafficLosesNothingAndEveryLogStillVerifies() async throws {
-        let pki = try privatePKI()
+        let pki = try TestPKI.shared.privateCopy("rotation-pki")
         let cluster = try LocalCluster(["AZ", "GE"], pki: pki, executable: RepositoryPaths.iiasExecutable)
         // AZ seals version 2 (no key named): its envelopes are verified by trying each of its certificates.
         try cluster.writeConfiguration("AZ", pki: pki, peers: ["GE"], users: ["\(LocalCluster.currentUser)=operator"],
