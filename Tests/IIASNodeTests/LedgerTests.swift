@@ -225,8 +225,15 @@ final class LedgerTests: XCTestCase {
         XCTAssertEqual(try InboxReference("UA/" + shared.uuidString).fullID, shared)
         XCTAssertThrowsError(try InboxReference("AZ/3f2a", from: "UA"), "two different senders")
         XCTAssertThrowsError(try InboxReference("az/3f2a"), "not a center id")
-        XCTAssertThrowsError(try InboxReference("3f2").resolve(among: inbox), "too short")
+        XCTAssertThrowsError(try InboxReference("3f2"), "too short, refused before any lookup")
+        XCTAssertEqual(Self.problem(""), "an empty id names no notification")
+        XCTAssertEqual(Self.problem("AZ/"), "an empty id names no notification")
         XCTAssertThrowsError(try InboxReference("GE/3f2a").resolve(among: inbox), "GE sent none")
+    }
+
+    /// Why `text` is refused as a reference before any lookup, or nil.
+    private static func problem(_ text: String) -> String? {
+        do throws(InboxReference.Problem) { _ = try InboxReference(text); return nil } catch { return error.message }
     }
 
     func testSubmitActionBeforeItsEnvelopeAndGarbage() throws {

@@ -37,27 +37,36 @@ public struct InboxReference: Sendable, Equatable {
         }
         sender = named
         id = idText.lowercased()
+        // Refused before anything is looked up: an empty id or three characters would
+        // match most of a large inbox, and listing 501 candidates helps nobody.
+        guard !id.isEmpty else {
+            throw Problem(message: "an empty id names no notification", hint: Self.lengthHint)
+        }
+        guard fullID != nil || id.count >= 4 else {
+            throw Problem(message: "\(text.prefix(60)) is too short to name a notification", hint: Self.lengthHint)
+        }
     }
+
+    static let lengthHint = "give the id or at least its first 4 characters, as `iias inbox` or `iias outbox` lists them"
 
     /// The id when the whole of it was given.
     public var fullID: UUID? { UUID(uuidString: id) }
 
-    /// The one notification among `keys` (the inbox) this reference names.
-    public func resolve(among keys: [EnvelopeKey]) throws(Problem) -> EnvelopeKey {
+    /// The one notification among `keys` this reference names. `what` names the set in
+    /// messages ("inbox notification", "notification sent or received"), `listing` the
+    /// command that shows its ids.
+    public func resolve(among keys: [EnvelopeKey], what: String = "inbox notification", listing: String = "iias inbox") throws(Problem) -> EnvelopeKey {
         let matches = keys.filter { key in
             (sender == nil || key.sender == sender) && (fullID.map { key.id == $0 } ?? key.id.uuidString.lowercased().hasPrefix(id))
         }
         let typed = (sender.map { "\($0.rawValue)/" } ?? "") + id
-        guard fullID != nil || id.count >= 4 else {
-            throw Problem(message: "\(typed.prefix(60)) is too short to name a notification", hint: "give at least 4 characters of the id; `iias inbox` lists them")
-        }
         guard let first = matches.first else {
-            throw Problem(message: "no inbox notification \(typed.prefix(60))", hint: "`iias inbox` lists the ids and senders")
+            throw Problem(message: "no \(what) \(typed.prefix(60))", hint: "`\(listing)` lists the ids and senders")
         }
         guard matches.count == 1 else {
             let sameID = Set(matches.map(\.id)).count == 1
-            throw Problem(message: "\(typed.prefix(60)) matches \(matches.count) inbox notifications: "
-                                   + matches.prefix(10).map(\.description).joined(separator: ", "),
+            throw Problem(message: "\(typed.prefix(60)) matches \(matches.count) \(what.replacingOccurrences(of: "notification", with: "notifications")): "
+                                   + matches.prefix(10).map(\.description).joined(separator: ", ") + (matches.count > 10 ? ", …" : ""),
                           hint: sameID ? "the centers used the same id; name the sender: \(matches[0].sender.rawValue)/\(id) or --from \(matches[0].sender.rawValue)"
                                        : "give more of the id, or name the sender (SENDER/ID or --from SENDER)")
         }
