@@ -8,7 +8,8 @@ struct Compose: AsyncParsableCommand {
         abstract: "Build and validate a formalized notification; with --seal, sign and encrypt it.",
         discussion: """
         Fields come from flags, from a JSON document (--file), or both (flags win).
-        id, created and version are filled in when absent. Every problem is reported
+        On a terminal, missing required fields are asked for, each answer checked
+        as it is typed. id, created and version are filled in when absent. Every problem is reported
         with the path of the field that holds it.
 
         Examples:
@@ -62,15 +63,15 @@ struct Compose: AsyncParsableCommand {
                                    hint: "use --key-dir of the sending center, or drop --from")
         }
         let recipients = fields.recipients
-        if !recipients.isEmpty {
-            if recipients.contains("all") {
-                let sender = document["sender"] as? String
-                document["recipients"] = (directory?.centers ?? []).map(\.rawValue).filter { $0 != sender }
-            } else {
-                document["recipients"] = recipients
-            }
-        }
+        if !recipients.isEmpty { document["recipients"] = recipients }
+        let given = document
         try fields.applyFlags(to: &document)
+        if NotificationPrompts.available { try NotificationPrompts().askMissing(&document, given: given, flags: fields) }
+        if let named = document["recipients"] as? [String], named.contains("all") {
+            let sender = document["sender"] as? String
+            let known = try directory ?? trust.certificateDirectory(fallbackDirectory: keys.keyDir)
+            document["recipients"] = known.centers.map(\.rawValue).filter { $0 != sender }
+        }
 
         let notification = try NotificationFields.validated(document)
         if seal, let out, let centerKeys, let trustAnchor, let directory {
@@ -157,16 +158,16 @@ struct NotificationFields: ParsableArguments {
     @Option(help: ArgumentHelp("Recipient center ids, comma-separated or repeated; 'all' for every known center.", valueName: "ids"))
     var to: [String] = []
 
-    @Option(help: "notification, request, reply, update or cancellation (default: notification).")
+    @Option(help: "notification, request, reply, update or cancellation, in any case (default: notification).")
     var kind: String?
 
-    @Option(help: "terrorism, terrorism-financing, extremism, separatism, illegal-armed-group, organized-crime, drug-trafficking, illegal-migration, human-trafficking, weapons-wmd, cybercrime, money-laundering, corruption, other.")
+    @Option(help: "In any case: terrorism, terrorism-financing, extremism, separatism, illegal-armed-group, organized-crime, drug-trafficking, illegal-migration, human-trafficking, weapons-wmd, cybercrime, money-laundering, corruption, other.")
     var category: String?
 
-    @Option(help: "flash, urgent or routine (default: routine).")
+    @Option(help: "flash, urgent or routine, in any case (default: routine).")
     var priority: String?
 
-    @Option(help: "TLP 2.0 label: TLP:RED, TLP:AMBER+STRICT, TLP:AMBER, TLP:GREEN, TLP:CLEAR (default: TLP:AMBER).")
+    @Option(help: "TLP 2.0 label: TLP:RED, TLP:AMBER+STRICT, TLP:AMBER, TLP:GREEN, TLP:CLEAR; any case, prefix optional (red) (default: TLP:AMBER).")
     var tlp: String?
 
     @Option(name: .customLong("handling"), help: ArgumentHelp("Handling codes H0 (law-enforcement use only), H1 (not for court use without permission), H2 (no onward sharing without permission), H3 (other restrictions: give --restrictions).", valueName: "code"))
@@ -193,16 +194,16 @@ struct NotificationFields: ParsableArguments {
     @Option(help: "What the recipients are asked to do.")
     var requestedAction: String?
 
-    @Option(name: .customLong("reference"), help: ArgumentHelp("Id of a notification this one updates or cancels (repeatable).", valueName: "uuid"))
+    @Option(name: .customLong("reference"), help: ArgumentHelp("Id of a notification this one updates or cancels (repeatable); send and reply also take a unique prefix of 4 or more characters.", valueName: "id"))
     var references: [String] = []
 
-    @Option(help: ArgumentHelp("Id of the notification this one replies to.", valueName: "uuid"))
+    @Option(help: ArgumentHelp("Id of the notification this one replies to; send also takes a unique prefix of 4 or more characters.", valueName: "id"))
     var inReplyTo: String?
 
-    @Option(help: ArgumentHelp("Until when the information holds (RFC 3339).", valueName: "time"))
+    @Option(help: ArgumentHelp("Until when the information holds: RFC 3339, a day (2026-12-31) or a span ahead (30d).", valueName: "time"))
     var validUntil: String?
 
-    @Option(help: ArgumentHelp("When a request needs its answer (RFC 3339).", valueName: "time"))
+    @Option(help: ArgumentHelp("When a request needs its answer: RFC 3339, a day (2026-12-08) or a span ahead (8h, 3d).", valueName: "time"))
     var responseDeadline: String?
 
     /// No field given at all (what `send --batch` needs: each notification comes whole from its file).
@@ -212,8 +213,12 @@ struct NotificationFields: ParsableArguments {
             && to.isEmpty && handlingCodes.isEmpty && references.isEmpty
     }
 
-    /// Recipients from --to, split on commas ("all" kept as is for the caller to expand).
-    var recipients: [String] { to.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }.filter { !$0.isEmpty } }
+    /// Recipients from --to, split on commas, in upper case as center ids are written
+    /// ("all" kept as is for the caller to expand).
+    var recipients: [String] {
+        to.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }.filter { !$0.isEmpty }
+            .map { $0.lowercased() == "all" ? "all" : $0.uppercased() }
+    }
 
     func startingDocument() throws -> [String: Any] {
         guard let file else { return [:] }
@@ -224,26 +229,29 @@ struct NotificationFields: ParsableArguments {
         return object
     }
 
+    /// Writes the flags into `document`, filling what a notification needs. Values with a
+    /// closed set are taken in any case and refused here, naming what is accepted, so a
+    /// mistyped flag stops the command before any prompt or any contact with the node.
     func applyFlags(to document: inout [String: Any]) throws {
+        func checked<T>(_ field: String, _ option: String, _ value: String?, _ parse: (String) throws(FieldInput.Problem) -> T) throws -> T? {
+            guard let value else { return nil }
+            do throws(FieldInput.Problem) { return try parse(value) } catch { throw error.invalid(field: field, option: option) }
+        }
         if document["version"] == nil { document["version"] = FormalNotification.currentVersion }
         if document["id"] == nil { document["id"] = UUID().uuidString.lowercased() }
         if document["created"] == nil { document["created"] = ISO8601DateFormatter.iias.string(from: Date()) }
-        document["kind"] = kind ?? document["kind"] ?? "notification"
-        document["priority"] = priority ?? document["priority"] ?? "routine"
-        if let category { document["category"] = category }
+        document["kind"] = try checked("/kind", "kind", kind, FieldInput.kind)?.rawValue ?? document["kind"] ?? "notification"
+        document["priority"] = try checked("/priority", "priority", priority, FieldInput.priority)?.rawValue ?? document["priority"] ?? "routine"
+        if let category = try checked("/category", "category", category, FieldInput.category) { document["category"] = category.rawValue }
         var handling = document["handling"] as? [String: Any] ?? [:]
-        handling["tlp"] = tlp ?? handling["tlp"] ?? "TLP:AMBER"
-        let codes = handlingCodes.flatMap { $0.split(separator: ",").map(String.init) }
-        if !codes.isEmpty { handling["codes"] = codes }
+        handling["tlp"] = try checked("/handling/tlp", "tlp", tlp, FieldInput.tlp)?.rawValue ?? handling["tlp"] ?? "TLP:AMBER"
+        let codes = try checked("/handling/codes", "handling", handlingCodes.isEmpty ? nil : handlingCodes.joined(separator: ","), FieldInput.handlingCodes) ?? []
+        if !codes.isEmpty { handling["codes"] = codes.map(\.rawValue) }
         if let restrictions { handling["restrictions"] = restrictions }
         if let classification { handling["classification"] = classification }
         document["handling"] = handling
-        if let evaluation {
-            let chars = Array(evaluation)
-            guard chars.count == 2, let accuracy = Int(String(chars[1])) else {
-                throw CLIFailure.usage("--evaluation takes a letter and a digit, e.g. B2 (source reliability A/B/C/X, information accuracy 1-4)")
-            }
-            document["evaluation"] = ["sourceReliability": String(chars[0]), "informationAccuracy": accuracy]
+        if let evaluation = try checked("/evaluation", "evaluation", evaluation, FieldInput.evaluation) {
+            document["evaluation"] = ["sourceReliability": evaluation.reliability, "informationAccuracy": evaluation.accuracy]
         }
         if let subject { document["subject"] = subject }
         if let summary { document["summary"] = summary }
@@ -254,8 +262,9 @@ struct NotificationFields: ParsableArguments {
         if let requestedAction { document["requestedAction"] = requestedAction }
         if !references.isEmpty { document["references"] = references }
         if let inReplyTo { document["inReplyTo"] = inReplyTo }
-        if let validUntil { document["validUntil"] = validUntil }
-        if let responseDeadline { document["responseDeadline"] = responseDeadline }
+        let future = { (text: String) throws(FieldInput.Problem) in Timestamp.format(try FieldInput.time(text, direction: .future)) }
+        if let validUntil = try checked("/validUntil", "valid-until", validUntil, future) { document["validUntil"] = validUntil }
+        if let responseDeadline = try checked("/responseDeadline", "response-deadline", responseDeadline, future) { document["responseDeadline"] = responseDeadline }
         if document["entities"] == nil { document["entities"] = [Any]() }
     }
 

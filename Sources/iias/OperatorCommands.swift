@@ -127,8 +127,9 @@ struct Send: AsyncParsableCommand {
         var document = try fields.startingDocument()
         let recipients = fields.recipients
         if !recipients.isEmpty { document["recipients"] = recipients == ["all"] ? ["all"] : recipients }
-        try fields.applyFlags(to: &document)
-        try promptForMissing(&document)
+        let given = document
+        try fields.applyFlags(to: &document)  // a mistyped flag stops us before the first question
+        if NotificationPrompts.available { try NotificationPrompts().askMissing(&document, given: given, flags: fields) }
         let client = socket.client
         let submission = try await OperatorExit.run { try await client.submit(document) }
         if json {
@@ -157,24 +158,6 @@ struct Send: AsyncParsableCommand {
         }
         Terminal.note(Terminal.dim("\(submissions.count) notifications logged together; `iias outbox` follows delivery"))
     }
-
-    /// Asks for what a notification cannot do without, when a person is at the terminal.
-    private func promptForMissing(_ document: inout [String: Any]) throws {
-        guard isatty(STDIN_FILENO) == 1 else { return }
-        let questions: [(String, String)] = [
-            ("recipients", "To (center ids, comma-separated, or all)"),
-            ("category", "Category (\(Category.allCases.map(\.rawValue).joined(separator: ", ")))"),
-            ("subject", "Subject (one line)"),
-            ("summary", "Summary"),
-        ]
-        for (key, question) in questions where document[key] == nil {
-            FileHandle.standardError.write(Data("\(question): ".utf8))
-            guard let answer = readLine()?.trimmingCharacters(in: .whitespaces), !answer.isEmpty else {
-                throw CLIFailure.usage("\(key) is required", hint: "give --\(key == "recipients" ? "to" : key)")
-            }
-            document[key] = key == "recipients" ? answer.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } : answer
-        }
-    }
 }
 
 struct Inbox: AsyncParsableCommand {
@@ -183,39 +166,38 @@ struct Inbox: AsyncParsableCommand {
         discussion: """
         Examples:
           iias inbox --unread
-          iias inbox --priority flash --since 2026-11-24T00:00:00Z
+          iias inbox --priority FLASH --since 2d       # the last two days
+          iias inbox --since 2026-11-24                # since that day (UTC)
           iias inbox --json | jq '.[].id'
 
         """ + OperatorExit.discussion
     )
 
-    @Option(help: "Only this category.") var category: String?
-    @Option(help: "Only flash, urgent or routine.") var priority: String?
+    @Option(help: "Only this category (any case).") var category: String?
+    @Option(help: "Only flash, urgent or routine (any case).") var priority: String?
     @Option(help: ArgumentHelp("Only from this center.", valueName: "center")) var from: String?
     @Flag(help: "Only notifications no operator has read.") var unread = false
-    @Option(help: ArgumentHelp("Only those received since (RFC 3339).", valueName: "time")) var since: String?
+    @Option(help: ArgumentHelp("Only those received since: RFC 3339, a day (2026-11-24) or a span back (30m, 12h, 2d).", valueName: "time"))
+    var since: String?
     @Option(help: "At most this many.") var limit: Int?
     @OptionGroup var socket: SocketOptions
     @Flag(help: "Print JSON.") var json = false
 
     func run() async throws {
         var filter = InboxFilter(unread: unread ? true : nil, limit: limit)
-        if let category {
-            guard let value = Category(rawValue: category) else { throw CLIFailure.usage("unknown category \(category)", hint: Category.allCases.map(\.rawValue).joined(separator: ", ")) }
-            filter.category = value
-        }
-        if let priority {
-            guard let value = Priority(rawValue: priority) else { throw CLIFailure.usage("unknown priority \(priority)", hint: "flash, urgent or routine") }
-            filter.priority = value
-        }
+        do throws(FieldInput.Problem) {
+            filter.category = try category.map(FieldInput.category)
+        } catch { throw error.usage(option: "category") }
+        do throws(FieldInput.Problem) {
+            filter.priority = try priority.map(FieldInput.priority)
+        } catch { throw error.usage(option: "priority") }
         if let from {
             guard let value = CenterID(rawValue: from) else { throw CLIFailure.usage("\(from) is not a center id") }
             filter.sender = value
         }
-        if let since {
-            guard let value = ISO8601DateFormatter().date(from: since) else { throw CLIFailure.usage("--since \(since) is not an RFC 3339 time", hint: "e.g. 2026-11-24T00:00:00Z") }
-            filter.since = value
-        }
+        do throws(FieldInput.Problem) {
+            filter.since = try since.map { text throws(FieldInput.Problem) in try FieldInput.time(text, direction: .past) }
+        } catch { throw error.usage(option: "since") }
         let client = socket.client
         let items = try await OperatorExit.run { try await client.inbox(filter) }
         if json { return Terminal.printEncodable(items) }
