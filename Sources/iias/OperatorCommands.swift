@@ -167,8 +167,10 @@ struct Inbox: AsyncParsableCommand {
         Examples:
           iias inbox --unread
           iias inbox --priority FLASH --since 2d       # the last two days
-          iias inbox --since 2026-11-24                # since that day (UTC)
+          iias inbox --since 2026-11-24 --all          # every one since that day (UTC)
           iias inbox --json | jq '.[].id'
+
+        A table shows the newest \(ListingOptions.defaultLimit) (--limit N, --all) through $PAGER on a terminal.
 
         """ + OperatorExit.discussion
     )
@@ -179,12 +181,12 @@ struct Inbox: AsyncParsableCommand {
     @Flag(help: "Only notifications no operator has read.") var unread = false
     @Option(help: ArgumentHelp("Only those received since: RFC 3339, a day (2026-11-24) or a span back (30m, 12h, 2d).", valueName: "time"))
     var since: String?
-    @Option(help: "At most this many.") var limit: Int?
+    @OptionGroup var listing: ListingOptions
     @OptionGroup var socket: SocketOptions
     @Flag(help: "Print JSON.") var json = false
 
     func run() async throws {
-        var filter = InboxFilter(unread: unread ? true : nil, limit: limit)
+        var filter = InboxFilter(unread: unread ? true : nil, limit: listing.nodeLimit(json: json))
         do throws(FieldInput.Problem) {
             filter.category = try category.map(FieldInput.category)
         } catch { throw error.usage(option: "category") }
@@ -204,10 +206,14 @@ struct Inbox: AsyncParsableCommand {
         guard !items.isEmpty else { return print(Terminal.dim("no notifications")) }
         // An id two centers used is shown as SENDER/id, the form `iias read` takes for it.
         let shared = Set(Dictionary(grouping: items, by: \.id).filter { $0.value.count > 1 }.keys)
-        Terminal.printTable(["ID", "RECEIVED", "FROM", "PRIORITY", "CATEGORY", "STATE", "SUBJECT"], items.map { item in
-            [(shared.contains(item.id) ? "\(item.sender.rawValue)/" : "") + Render.shortID(item.id), Render.time(item.received), item.sender.rawValue, Render.priority(item.priority),
-             item.category.rawValue, Render.state(item), Terminal.safe(item.subject)]
-        })
+        let (shown, more) = listing.cut(items)
+        Pager.page(json: json) {
+            Terminal.printTable(["ID", "RECEIVED", "FROM", "PRIORITY", "CATEGORY", "STATE", "SUBJECT"], shown.map { item in
+                [(shared.contains(item.id) ? "\(item.sender.rawValue)/" : "") + Render.shortID(item.id), Render.time(item.received), item.sender.rawValue, Render.priority(item.priority),
+                 item.category.rawValue, Render.state(item), Terminal.safe(item.subject)]
+            })
+            if let line = ListingOptions.moreLine(more, noun: "notification") { print(Terminal.dim(line)) }
+        }
     }
 }
 
@@ -308,11 +314,11 @@ struct Reply: AsyncParsableCommand {
 struct Outbox: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Notifications this center sent and where each stands with each recipient.",
-        discussion: "Without ID: the newest first. With ID: one notification, per recipient.\n\n" + OperatorExit.discussion
+        discussion: "Without ID: the newest first (\(ListingOptions.defaultLimit) in a table; --limit N, --all), through $PAGER on a terminal. With ID: one notification, per recipient.\n\n" + OperatorExit.discussion
     )
 
     @Argument(help: "A notification id (or a unique prefix).") var id: String?
-    @Option(help: "At most this many.") var limit: Int?
+    @OptionGroup var listing: ListingOptions
     @OptionGroup var socket: SocketOptions
     @Flag(help: "Print JSON.") var json = false
 
@@ -333,16 +339,20 @@ struct Outbox: AsyncParsableCommand {
             })
             return
         }
-        let items = try await OperatorExit.run { try await client.outbox(limit: limit) }
+        let items = try await OperatorExit.run { try await client.outbox(limit: listing.nodeLimit(json: json)) }
         if json { return Terminal.printEncodable(items) }
         guard !items.isEmpty else { return print(Terminal.dim("nothing sent yet")) }
-        Terminal.printTable(["ID", "CREATED", "PRIORITY", "CATEGORY", "DELIVERY", "SUBJECT"], items.map { item in
-            let done = item.recipients.filter { $0.state == .delivered || $0.state == .acknowledged }.count
-            let refused = item.recipients.filter { $0.state == .refused }.count
-            let delivery = "\(done)/\(item.recipients.count)" + (refused > 0 ? Terminal.red(" \(refused) refused") : "")
-            return [Render.shortID(item.id), Render.time(item.created), Render.priority(item.priority), item.category.rawValue,
-                    delivery, Terminal.safe(item.subject)]
-        })
+        let (shown, more) = listing.cut(items)
+        Pager.page(json: json) {
+            Terminal.printTable(["ID", "CREATED", "PRIORITY", "CATEGORY", "DELIVERY", "SUBJECT"], shown.map { item in
+                let done = item.recipients.filter { $0.state == .delivered || $0.state == .acknowledged }.count
+                let refused = item.recipients.filter { $0.state == .refused }.count
+                let delivery = "\(done)/\(item.recipients.count)" + (refused > 0 ? Terminal.red(" \(refused) refused") : "")
+                return [Render.shortID(item.id), Render.time(item.created), Render.priority(item.priority), item.category.rawValue,
+                        delivery, Terminal.safe(item.subject)]
+            })
+            if let line = ListingOptions.moreLine(more, noun: "notification") { print(Terminal.dim(line)) }
+        }
     }
 }
 
