@@ -35,3 +35,45 @@ struct InboxTarget: ParsableArguments {
         }
     }
 }
+
+/// Short ids for what this center sent (`iias outbox ID`) and for the ids a draft points
+/// at (`--reference`, `--in-reply-to`), by the same rules as `InboxTarget`: a unique
+/// prefix of at least four characters, refused when it fits several, listing them.
+enum NotificationIDInput {
+    /// A notification this center sent.
+    static func sent(_ text: String, _ client: LocalAPIClient) async throws -> UUID {
+        if let full = UUID(uuidString: text) { return full }
+        let own = try await client.status().center
+        return try resolve(text, among: try await client.outbox().map { EnvelopeKey(sender: own, id: $0.id) },
+                           what: "outbox notification", listing: "iias outbox")
+    }
+
+    /// A notification sent or received here: what an update, a cancellation or a reply refers to.
+    static func known(_ text: String, _ client: LocalAPIClient) async throws -> UUID {
+        if let full = UUID(uuidString: text) { return full }
+        let own = try await client.status().center
+        let keys = try await client.inbox().map { EnvelopeKey(sender: $0.sender, id: $0.id) }
+            + (try await client.outbox()).map { EnvelopeKey(sender: own, id: $0.id) }
+        return try resolve(text, among: keys, what: "notification sent or received", listing: "iias inbox` or `iias outbox")
+    }
+
+    /// Replaces short ids in the draft's `references` and `inReplyTo` by the full ids they name.
+    static func expand(_ document: inout [String: Any], _ client: LocalAPIClient) async throws {
+        if let references = document["references"] as? [String], references.contains(where: { UUID(uuidString: $0) == nil }) {
+            var full: [String] = []
+            for reference in references { full.append(try await known(reference, client).uuidString.lowercased()) }
+            document["references"] = full
+        }
+        if let reply = document["inReplyTo"] as? String, UUID(uuidString: reply) == nil {
+            document["inReplyTo"] = try await known(reply, client).uuidString.lowercased()
+        }
+    }
+
+    private static func resolve(_ text: String, among keys: [EnvelopeKey], what: String, listing: String) throws -> UUID {
+        do throws(InboxReference.Problem) {
+            return try InboxReference(text).resolve(among: keys, what: what, listing: listing).id
+        } catch {
+            throw CLIFailure.usage(error.message, hint: error.hint)
+        }
+    }
+}

@@ -79,18 +79,6 @@ enum Render {
     }
 }
 
-/// Resolves an id the operator typed: a full UUID, or a unique prefix of one in `candidates`.
-func resolveID(_ text: String, in candidates: [UUID], what: String) throws -> UUID {
-    if let id = UUID(uuidString: text) { return id }
-    let prefix = text.lowercased()
-    let matches = candidates.filter { $0.uuidString.lowercased().hasPrefix(prefix) }
-    guard prefix.count >= 4, matches.count == 1 else {
-        throw CLIFailure.usage(matches.count > 1 ? "\(text) matches \(matches.count) \(what)s; give more of the id"
-                                                 : "no \(what) with id \(text)", hint: "`iias \(what) --json` lists full ids")
-    }
-    return matches[0]
-}
-
 struct Send: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Send a notification through the local node: signed, encrypted and delivered with receipts.",
@@ -131,7 +119,10 @@ struct Send: AsyncParsableCommand {
         try fields.applyFlags(to: &document)  // a mistyped flag stops us before the first question
         if NotificationPrompts.available { try NotificationPrompts().askMissing(&document, given: given, flags: fields) }
         let client = socket.client
-        let submission = try await OperatorExit.run { try await client.submit(document) }
+        let submission = try await OperatorExit.run {
+            try await NotificationIDInput.expand(&document, client)
+            return try await client.submit(document)
+        }
         if json {
             Terminal.printEncodable(submission)
         } else {
@@ -300,6 +291,7 @@ struct Reply: AsyncParsableCommand {
             let original = try await client.read(id, from: named)
             var document = try fields.startingDocument()
             try fields.applyFlags(to: &document)
+            try await NotificationIDInput.expand(&document, client)
             document["kind"] = "reply"
             if document["category"] == nil { document["category"] = original.notification.category.rawValue }
             if document["subject"] == nil { document["subject"] = String(("Re: " + original.notification.subject).prefix(200)) }
@@ -314,10 +306,10 @@ struct Reply: AsyncParsableCommand {
 struct Outbox: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Notifications this center sent and where each stands with each recipient.",
-        discussion: "Without ID: the newest first (\(ListingOptions.defaultLimit) in a table; --limit N, --all), through $PAGER on a terminal. With ID: one notification, per recipient.\n\n" + OperatorExit.discussion
+        discussion: "Without ID: the newest first (\(ListingOptions.defaultLimit) in a table; --limit N, --all), through $PAGER on a terminal. With ID (or a unique prefix of at least 4 characters): one notification, per recipient.\n\n" + OperatorExit.discussion
     )
 
-    @Argument(help: "A notification id (or a unique prefix).") var id: String?
+    @Argument(help: "A notification id (or a unique prefix of at least 4 characters).") var id: String?
     @OptionGroup var listing: ListingOptions
     @OptionGroup var socket: SocketOptions
     @Flag(help: "Print JSON.") var json = false
@@ -326,10 +318,7 @@ struct Outbox: AsyncParsableCommand {
         let client = socket.client
         if let id {
             let item = try await OperatorExit.run {
-                var target = UUID(uuidString: id)
-                if target == nil { target = try resolveID(id, in: try await client.outbox().map(\.id), what: "outbox") }
-                guard let target else { throw CLIFailure.usage("no outbox notification \(id)") }
-                return try await client.delivery(of: target)
+                try await client.delivery(of: try await NotificationIDInput.sent(id, client))
             }
             if json { return Terminal.printEncodable(item) }
             print(Terminal.bold(Terminal.safe(item.subject)) + "  " + Render.priority(item.priority) + "  " + item.id.uuidString.lowercased())
