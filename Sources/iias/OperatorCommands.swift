@@ -185,7 +185,9 @@ struct Inbox: AsyncParsableCommand {
             filter.priority = try priority.map(FieldInput.priority)
         } catch { throw error.usage(option: "priority") }
         if let from {
-            guard let value = CenterID(rawValue: from) else { throw CLIFailure.usage("\(from) is not a center id") }
+            guard let value = CenterID(rawValue: from.uppercased()) else {
+                throw CLIFailure.usage("--from \(FieldInput.shown(from)) is not a center id", hint: "e.g. --from AZ or --from ua-sbu (any case)")
+            }
             filter.sender = value
         }
         do throws(FieldInput.Problem) {
@@ -369,8 +371,8 @@ struct Watch: AsyncParsableCommand {
         let filter: EventFilter
         do {
             var query: [String: String] = [:]
-            if !type.isEmpty { query["type"] = type.joined(separator: ",") }
-            if !state.isEmpty { query["state"] = state.joined(separator: ",") }
+            if !type.isEmpty { query["type"] = type.joined(separator: ",").lowercased() }
+            if !state.isEmpty { query["state"] = state.joined(separator: ",").lowercased() }
             filter = try EventFilter(query: query)
         } catch {
             throw CLIFailure.usage("--\(error.description)", hint: "one or more of \(error.allowed.joined(separator: ", "))")

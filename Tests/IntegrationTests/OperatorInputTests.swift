@@ -132,7 +132,7 @@ final class OperatorInputTests: XCTestCase {
 
         let geSocket = ["--socket", cluster.socketPath("GE")]
         for since in ["2d", "2000-01-01", "2000-01-01T00:00:00Z"] {
-            let listed = try iias(["inbox", "--since", since, "--priority", "FLASH", "--category", "Terrorism", "--json"] + geSocket)
+            let listed = try iias(["inbox", "--since", since, "--priority", "FLASH", "--category", "Terrorism", "--from", "az", "--json"] + geSocket)
             XCTAssertEqual(listed.status, 0, listed.stderr)
             XCTAssertTrue(listed.stdout.lowercased().contains(item.id.uuidString.lowercased()), "--since \(since): \(listed.stdout)")
         }
