@@ -109,7 +109,7 @@ extension Audit {
                 if let index = receipt.logIndex { rows.append(("log index", String(index))) }
             }
             if let batch = header.receiptBatch {
-                rows.append(("receipts", "\(batch.count) envelopes delivered (one signature)"))
+                rows.append(("receipts", "\(Plural.count(batch.count, "envelope")) delivered (one signature)"))
                 for receipt in batch {
                     rows.append(("", "\(receipt.envelopeID.uuidString.lowercased()) at log index \(receipt.logIndex.map(String.init) ?? "?")"))
                 }

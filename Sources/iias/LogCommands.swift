@@ -265,7 +265,7 @@ extension Log {
                 try printProof(LogProof.inclusion(in: log, index: index, treeSize: treeSize ?? log.count,
                                                   signer: center.center.rawValue, key: center.signingKey))
             } catch let error as LogProofError {
-                throw CLIFailure.usage(error.description, hint: "the log holds \(log.count) entries")
+                throw CLIFailure.usage(error.description, hint: "the log holds \(Plural.count(log.count, "entry", plural: "entries"))")
             }
         }
     }
@@ -301,7 +301,7 @@ extension Log {
                 try printProof(LogProof.consistency(in: log, from: from, to: to ?? log.count,
                                                     signer: center.center.rawValue, key: center.signingKey))
             } catch let error as LogProofError {
-                throw CLIFailure.usage(error.description, hint: "the log holds \(log.count) entries")
+                throw CLIFailure.usage(error.description, hint: "the log holds \(Plural.count(log.count, "entry", plural: "entries"))")
             }
         }
     }
@@ -323,7 +323,7 @@ struct EntrySelector: ParsableArguments {
     /// The entry's index; the first sent/received/receipt entry holding the envelope for --id.
     func resolve(in log: LogStore) throws -> UInt64 {
         if let index {
-            guard index < log.count else { throw CLIFailure.usage("index \(index) is beyond the log: it holds \(log.count) entries (0…\(log.count == 0 ? 0 : log.count - 1))") }
+            guard index < log.count else { throw CLIFailure.usage("index \(index) is beyond the log: it holds \(Plural.count(log.count, "entry", plural: "entries")) (0…\(log.count == 0 ? 0 : log.count - 1))") }
             return index
         }
         let envelopeID = UUID(uuidString: id!)!

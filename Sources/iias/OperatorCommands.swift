@@ -147,7 +147,7 @@ struct Send: AsyncParsableCommand {
             print("sent \(Terminal.bold(submission.id.uuidString.lowercased())) to \(submission.recipients.map(\.rawValue).joined(separator: ", "))"
                   + Terminal.dim("  (log index \(submission.logIndex))"))
         }
-        Terminal.note(Terminal.dim("\(submissions.count) notifications logged together; `iias outbox` follows delivery"))
+        Terminal.note(Terminal.dim("\(Plural.count(submissions.count, "notification")) logged together; `iias outbox` follows delivery"))
     }
 }
 

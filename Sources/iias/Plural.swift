@@ -3,7 +3,7 @@
 /// ("501 inboxs").
 enum Plural {
     /// `count` and `noun`, plural unless the count is one; `plural` for irregular nouns.
-    static func count(_ count: Int, _ noun: String, plural: String? = nil) -> String {
+    static func count(_ count: some BinaryInteger, _ noun: String, plural: String? = nil) -> String {
         "\(count) " + (count == 1 ? noun : plural ?? noun + "s")
     }
 }

@@ -191,6 +191,10 @@ final class OperatorInputTests: XCTestCase {
         let newest = try await cluster.client("GE").inbox()[0]
         let updateRead = try await cluster.client("GE").read(newest.id)
         XCTAssertEqual(updateRead.notification.references, [second], "the prefix became the full id")
+
+        let one = try iias(["send", "--batch", "-"] + az, stdin: NodeCluster.draftJSON(to: ["GE"], subject: "One") + [0x0A])
+        XCTAssertEqual(one.status, 0, one.stderr)
+        XCTAssertTrue(one.stderr.contains("1 notification logged together;"), "one, not '1 notifications': \(one.stderr)")
     }
 
     func testListingsShowAPageSayHowManyMoreAndUseThePagerOnlyOnATerminal() async throws {
@@ -200,6 +204,7 @@ final class OperatorInputTests: XCTestCase {
         let drafts = (1...55).map { String(decoding: NodeCluster.draftJSON(to: ["GE"], subject: "Row \($0)"), as: UTF8.self) }
         let batch = try iias(["send", "--batch", "-", "--socket", cluster.socketPath("AZ")], stdin: Array((drafts.joined(separator: "\n") + "\n").utf8))
         XCTAssertEqual(batch.status, 0, batch.stderr)
+        XCTAssertTrue(batch.stderr.contains("55 notifications logged together;"), batch.stderr)
         try await eventually("GE receives 55") { try await cluster.client("GE").inbox().count == 55 }
         let ge = ["--socket", cluster.socketPath("GE")]
         func rows(_ text: String) -> Int { text.split(whereSeparator: \.isNewline).filter { $0.contains("Row ") }.count }
