@@ -6,6 +6,10 @@ import ArgumentParser
 /// acts on. `--json` keeps listing everything unless `--limit` is given, as scripts expect.
 struct ListingOptions: ParsableArguments {
     static let defaultLimit = 50
+    /// How far past the rows shown a table counts what it leaves out: the count costs a
+    /// transfer of that many rows, so a log of a million is never fetched to say "999,950
+    /// more"; past it the line says "more than 1,000 more".
+    static let countedBeyond = 1000
 
     @Option(help: ArgumentHelp("Show at most N (default \(ListingOptions.defaultLimit) in a table; --json lists all unless --limit is given).",
                                valueName: "N"))
@@ -19,20 +23,20 @@ struct ListingOptions: ParsableArguments {
         if all, limit != nil { throw ValidationError("give --all or --limit N, not both") }
     }
 
-    /// What to ask the node for. A table must know how many it leaves out, so it asks for
-    /// all and cuts; `--json` passes `--limit` on.
-    func nodeLimit(json: Bool) -> Int? { all ? nil : json ? limit : nil }
+    /// The rows a table shows.
+    private var shown: Int { limit ?? Self.defaultLimit }
 
-    /// The rows a table shows, and how many it leaves out.
-    func cut<T>(_ items: [T]) -> (shown: ArraySlice<T>, more: Int) {
-        let count = all ? items.count : min(items.count, limit ?? Self.defaultLimit)
-        return (items.prefix(count), items.count - count)
-    }
+    /// What to ask the node for: `--limit` as given for `--json`; for a table, the rows it
+    /// shows and enough beyond them to count what it leaves out (up to `countedBeyond`).
+    func nodeLimit(json: Bool) -> Int? { all ? nil : json ? limit : shown + Self.countedBeyond + 1 }
 
-    /// The line under a table that left rows out, e.g. "455 more notifications; --all shows them".
-    static func moreLine(_ more: Int, noun: String) -> String? {
-        guard more > 0 else { return nil }
-        return "\(Plural.count(more, "more \(noun)", plural: "more \(noun)s")); --all shows "
-            + (more == 1 ? "it" : "them") + ", --limit N shows the newest N"
+    /// The rows a table shows, and the line under it when it left some out, e.g.
+    /// "455 more notifications; --all shows them, --limit N shows the newest N".
+    func cut<T>(_ items: [T], noun: String) -> (shown: ArraySlice<T>, moreLine: String?) {
+        guard !all, items.count > shown else { return (items[...], nil) }
+        let more = items.count - shown
+        let counted = more > Self.countedBeyond ? "more than \(Self.countedBeyond) more \(noun)s"
+                                                : Plural.count(more, "more \(noun)", plural: "more \(noun)s")
+        return (items.prefix(shown), counted + "; --all shows " + (more == 1 ? "it" : "them") + ", --limit N shows the newest N")
     }
 }

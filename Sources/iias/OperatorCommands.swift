@@ -199,13 +199,13 @@ struct Inbox: AsyncParsableCommand {
         guard !items.isEmpty else { return print(Terminal.dim("no notifications")) }
         // An id two centers used is shown as SENDER/id, the form `iias read` takes for it.
         let shared = Set(Dictionary(grouping: items, by: \.id).filter { $0.value.count > 1 }.keys)
-        let (shown, more) = listing.cut(items)
+        let (shown, moreLine) = listing.cut(items, noun: "notification")
         Pager.page(json: json) {
             Terminal.printTable(["ID", "RECEIVED", "FROM", "PRIORITY", "CATEGORY", "STATE", "SUBJECT"], shown.map { item in
                 [(shared.contains(item.id) ? "\(item.sender.rawValue)/" : "") + Render.shortID(item.id), Render.time(item.received), item.sender.rawValue, Render.priority(item.priority),
                  item.category.rawValue, Render.state(item), Terminal.safe(item.subject)]
             })
-            if let line = ListingOptions.moreLine(more, noun: "notification") { print(Terminal.dim(line)) }
+            if let moreLine { print(Terminal.dim(moreLine)) }
         }
     }
 }
@@ -333,7 +333,7 @@ struct Outbox: AsyncParsableCommand {
         let items = try await OperatorExit.run { try await client.outbox(limit: listing.nodeLimit(json: json)) }
         if json { return Terminal.printEncodable(items) }
         guard !items.isEmpty else { return print(Terminal.dim("nothing sent yet")) }
-        let (shown, more) = listing.cut(items)
+        let (shown, moreLine) = listing.cut(items, noun: "notification")
         Pager.page(json: json) {
             Terminal.printTable(["ID", "CREATED", "PRIORITY", "CATEGORY", "DELIVERY", "SUBJECT"], shown.map { item in
                 let done = item.recipients.filter { $0.state == .delivered || $0.state == .acknowledged }.count
@@ -342,7 +342,7 @@ struct Outbox: AsyncParsableCommand {
                 return [Render.shortID(item.id), Render.time(item.created), Render.priority(item.priority), item.category.rawValue,
                         delivery, Terminal.safe(item.subject)]
             })
-            if let line = ListingOptions.moreLine(more, noun: "notification") { print(Terminal.dim(line)) }
+            if let moreLine { print(Terminal.dim(moreLine)) }
         }
     }
 }

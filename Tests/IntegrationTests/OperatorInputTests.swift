@@ -241,5 +241,17 @@ final class OperatorInputTests: XCTestCase {
         XCTAssertFalse(pipedWithPager.stdout.contains("PAGED:"), "no pager when standard output is not a terminal")
         let jsonOnTerminal = try iiasOnTerminal(["inbox", "--json"] + ge, environment: pager)
         XCTAssertFalse(jsonOnTerminal.stdout.contains("PAGED:"), "no pager for --json")
+
+        // A table counts up to 1,000 rows past those it shows, never the whole log.
+        for _ in 1...4 {
+            let drafts = (1...256).map { String(decoding: NodeCluster.draftJSON(to: ["GE"], subject: "Bulk \($0)"), as: UTF8.self) }
+            let bulk = try iias(["send", "--batch", "-", "--socket", cluster.socketPath("AZ")], stdin: Array(drafts.joined(separator: "\n").utf8))
+            XCTAssertEqual(bulk.status, 0, bulk.stderr)
+        }
+        let capped = try iias(["outbox", "--limit", "20", "--socket", cluster.socketPath("AZ")])
+        XCTAssertTrue(capped.stdout.contains("more than 1000 more notifications; --all shows them"), capped.stdout)
+        let counted = try iias(["outbox", "--limit", "79", "--socket", cluster.socketPath("AZ")])
+        XCTAssertTrue(counted.stdout.contains("1000 more notifications; --all"), "1,079 sent, 79 shown: \(counted.stdout)")
+        XCTAssertFalse(counted.stdout.contains("more than"), counted.stdout)
     }
 }
