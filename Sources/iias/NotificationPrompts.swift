@@ -71,6 +71,12 @@ struct NotificationPrompts {
             }
             if !codes.isEmpty { handling["codes"] = codes.map(\.rawValue) }
         }
+        // H3 means nothing without the restrictions it announces; the node would refuse it at the end.
+        if (handling["codes"] as? [String])?.contains(HandlingCode.h3.rawValue) == true, handling["restrictions"] == nil {
+            handling["restrictions"] = try ask("Restrictions that go with H3", field: "restrictions", option: "restrictions") {
+                (text: String) throws(FieldInput.Problem) in try Self.line(text, upTo: 1000, what: "restrictions")
+            }
+        }
         document["handling"] = handling
         if document["kind"] as? String == Kind.request.rawValue, document["responseDeadline"] == nil {
             let deadline = try ask("Response deadline", choices: "a day YYYY-MM-DD, a span ahead such as 8h or 3d, or RFC 3339", defaultAnswer: "none",
@@ -79,9 +85,24 @@ struct NotificationPrompts {
             }
             if let deadline { document["responseDeadline"] = Timestamp.format(deadline) }
         }
-        for (key, question) in [("subject", "Subject (one line)"), ("summary", "Summary")] where document[key] == nil {
-            document[key] = try ask(question, field: key, option: key) { (text: String) throws(FieldInput.Problem) in text }
+        if document["subject"] == nil {
+            document["subject"] = try ask("Subject (one line)", field: "subject", option: "subject") { (text: String) throws(FieldInput.Problem) in
+                try Self.line(text, upTo: 200, what: "subject")
+            }
         }
+        if document["summary"] == nil {
+            document["summary"] = try ask("Summary", field: "summary", option: "summary") { (text: String) throws(FieldInput.Problem) in text }
+        }
+    }
+
+    /// A free-text answer within the length the notification allows for its field,
+    /// counted as the notification's checks count it (Unicode scalars).
+    static func line(_ text: String, upTo limit: Int, what: String) throws(FieldInput.Problem) -> String {
+        let count = text.unicodeScalars.count
+        guard count <= limit else {
+            throw FieldInput.Problem(message: "the \(what) is \(count) characters long", accepted: "at most \(limit) characters")
+        }
+        return text
     }
 
     /// Center ids as typed (any case), or `all`; each checked for the form of a center id.

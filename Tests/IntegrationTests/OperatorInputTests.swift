@@ -38,9 +38,9 @@ final class OperatorInputTests: XCTestCase {
         let cluster = try started(["AZ", "GE"])
         defer { cluster.stopAll() }
         try await waitForSockets(cluster, ["AZ", "GE"])
-        let answers = ["G E", "GE", "terror", "TERRORISM", "fast", "FLASH", "scarlet", "red", "H5", "h2,h3", "", "Pipeline", "Drone seen."]
-        let run = try iiasOnTerminal(["send", "--socket", cluster.socketPath("AZ"), "--restrictions", "Not for the press"],
-                                     answers: answers.joined(separator: "\n") + "\n")
+        let answers = ["G E", "GE", "terror", "TERRORISM", "fast", "FLASH", "scarlet", "red", "H5", "h2,h3", "Not for the press",
+                       "", String(repeating: "x", count: 201), "Pipeline", "Drone seen."]
+        let run = try iiasOnTerminal(["send", "--socket", cluster.socketPath("AZ")], answers: answers.joined(separator: "\n") + "\n")
         XCTAssertEqual(run.status, 0, run.stdout + run.stderr)
         let shown = run.stdout + run.stderr
         for expected in ["'G E' is not a center id; accepted: center ids such as AZ",
@@ -48,7 +48,8 @@ final class OperatorInputTests: XCTestCase {
                          "'fast' is not a priority; accepted: flash, urgent, routine (in any case)",
                          "'scarlet' is not a TLP label; accepted: TLP:RED, TLP:AMBER+STRICT",
                          "'H5' is not a handling code; accepted: H0 (law-enforcement use only)",
-                         "  subject is required", "sent "] {
+                         "Restrictions that go with H3: ", "  subject is required",
+                         "  the subject is 201 characters long; accepted: at most 200 characters", "sent "] {
             XCTAssertTrue(shown.contains(expected), "missing \(expected) in\n\(shown)")
         }
         try await eventually("GE receives it") { try await cluster.client("GE").inbox().count == 1 }
@@ -59,6 +60,7 @@ final class OperatorInputTests: XCTestCase {
         XCTAssertEqual(read.notification.handling.tlp, .red)
         XCTAssertEqual(read.notification.handling.codes, [.h2, .h3])
         XCTAssertEqual(read.notification.subject, "Pipeline")
+        XCTAssertEqual(read.notification.handling.restrictions, "Not for the press")
     }
 
     func testEndOfInputAtAPromptSendsNothing() async throws {
