@@ -200,13 +200,13 @@ struct Inbox: AsyncParsableCommand {
         // An id two centers used is shown as SENDER/id, the form `iias read` takes for it.
         let shared = Set(Dictionary(grouping: items, by: \.id).filter { $0.value.count > 1 }.keys)
         let (shown, moreLine) = listing.cut(items, noun: "notification")
-        Pager.page(json: json) {
-            Terminal.printTable(["ID", "RECEIVED", "FROM", "PRIORITY", "CATEGORY", "STATE", "SUBJECT"], shown.map { item in
-                [(shared.contains(item.id) ? "\(item.sender.rawValue)/" : "") + Render.shortID(item.id), Render.time(item.received), item.sender.rawValue, Render.priority(item.priority),
-                 item.category.rawValue, Render.state(item), Terminal.safe(item.subject)]
-            })
-            if let moreLine { print(Terminal.dim(moreLine)) }
-        }
+        let pager = Pager.start(json: json)
+        defer { pager?.finish() }
+        Terminal.printTable(["ID", "RECEIVED", "FROM", "PRIORITY", "CATEGORY", "STATE", "SUBJECT"], shown.map { item in
+            [(shared.contains(item.id) ? "\(item.sender.rawValue)/" : "") + Render.shortID(item.id), Render.time(item.received), item.sender.rawValue, Render.priority(item.priority),
+             item.category.rawValue, Render.state(item), Terminal.safe(item.subject)]
+        })
+        if let moreLine { print(Terminal.dim(moreLine)) }
     }
 }
 
@@ -334,16 +334,16 @@ struct Outbox: AsyncParsableCommand {
         if json { return Terminal.printEncodable(items) }
         guard !items.isEmpty else { return print(Terminal.dim("nothing sent yet")) }
         let (shown, moreLine) = listing.cut(items, noun: "notification")
-        Pager.page(json: json) {
-            Terminal.printTable(["ID", "CREATED", "PRIORITY", "CATEGORY", "DELIVERY", "SUBJECT"], shown.map { item in
-                let done = item.recipients.filter { $0.state == .delivered || $0.state == .acknowledged }.count
-                let refused = item.recipients.filter { $0.state == .refused }.count
-                let delivery = "\(done)/\(item.recipients.count)" + (refused > 0 ? Terminal.red(" \(refused) refused") : "")
-                return [Render.shortID(item.id), Render.time(item.created), Render.priority(item.priority), item.category.rawValue,
-                        delivery, Terminal.safe(item.subject)]
-            })
-            if let moreLine { print(Terminal.dim(moreLine)) }
-        }
+        let pager = Pager.start(json: json)
+        defer { pager?.finish() }
+        Terminal.printTable(["ID", "CREATED", "PRIORITY", "CATEGORY", "DELIVERY", "SUBJECT"], shown.map { item in
+            let done = item.recipients.filter { $0.state == .delivered || $0.state == .acknowledged }.count
+            let refused = item.recipients.filter { $0.state == .refused }.count
+            let delivery = "\(done)/\(item.recipients.count)" + (refused > 0 ? Terminal.red(" \(refused) refused") : "")
+            return [Render.shortID(item.id), Render.time(item.created), Render.priority(item.priority), item.category.rawValue,
+                    delivery, Terminal.safe(item.subject)]
+        })
+        if let moreLine { print(Terminal.dim(moreLine)) }
     }
 }
 
