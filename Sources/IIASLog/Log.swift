@@ -89,9 +89,6 @@ public final class LogStore: @unchecked Sendable {
     private var auditTree: InMemoryMerkleTree?
     /// Where each entry's record is: segment number << 40 | byte offset (8 bytes an entry).
     private var locations: [UInt64] = []
-    /// Envelope id → index of its first entry; built on first use (a node never asks, and
-    /// a map of every id would cost it some 50 bytes an entry), then kept up by the writer.
-    private var envelopeIndex: [UUID: UInt64]?
     private var segments: [(name: String, first: UInt64, fd: Int32)] = []
     private var writeFD: Int32 = -1
     private var writeOffset = 0
@@ -132,7 +129,6 @@ public final class LogStore: @unchecked Sendable {
     public private(set) var rejectedCaches: String?
     /// Entries whose stored hashes are written to the hashes file.
     private var hashedCount: UInt64 = 0
-    private let envelopeIndexLock = NSLock()
 
     /// `readOnly` (for auditors): nothing is created, truncated or appended; a torn tail is only reported.
     /// `slowSync`: an fdatasync longer than this sends appends to the writer thread (see `append(_:)`).
@@ -731,11 +727,8 @@ public final class LogStore: @unchecked Sendable {
         var chunkStart = writeOffset
         // Hashing, encoding and parsing happen outside the lock the appenders take to
         // enqueue; a chunk is published under it once, after its fdatasync.
-        var staged: [(position: Int, segment: Int, offset: Int, leaf: [UInt8], id: UUID?, index: UInt64)] = []
+        var staged: [(position: Int, segment: Int, offset: Int, leaf: [UInt8], index: UInt64)] = []
         var nextIndex = UInt64(locations.count)
-        condition.lock()
-        let indexingEnvelopes = envelopeIndex != nil
-        condition.unlock()
 
         func flush() throws {
             guard !staged.isEmpty else { return }
@@ -766,10 +759,6 @@ public final class LogStore: @unchecked Sendable {
                 for parent in frontier.append(leafHash: item.leaf) { hashBuffer.append(contentsOf: parent) }
                 Record.appendBE(UInt64(item.segment), to: &indexBuffer)
                 Record.appendBE(UInt64(item.offset), to: &indexBuffer)
-                if envelopeIndex != nil, let id = item.id ?? Self.envelopeID(type: batch[item.position].type, payload: batch[item.position].payload),
-                   envelopeIndex?[id] == nil {
-                    envelopeIndex?[id] = item.index
-                }
             }
             condition.unlock()
             for item in staged { results[item.position] = item.index }
@@ -802,8 +791,7 @@ public final class LogStore: @unchecked Sendable {
                     chunkStart = writeOffset
                 }
                 let body = Record.append(entry, to: &buffer)
-                let id = indexingEnvelopes ? Self.envelopeID(type: entry.type, payload: entry.payload) : nil
-                staged.append((position, segments.count - 1, writeOffset, Merkle.hashLeaf(buffer[body]), id, index))
+                staged.append((position, segments.count - 1, writeOffset, Merkle.hashLeaf(buffer[body]), index))
                 writeOffset += recordSize
                 nextIndex += 1
             }
@@ -933,46 +921,6 @@ public final class LogStore: @unchecked Sendable {
     /// The most one read of `readEntries(_:)` asks for, and the most entries it returns.
     static let runReadLimit = 4 << 20
     static let runEntryLimit: UInt64 = 4096
-
-    /// The envelope id of a sent/received/receipt entry for the lookup map (the first
-    /// entry of an id wins); payloads of other types, or that are not envelopes, give nil.
-    private static func envelopeID(type: EntryType, payload: [UInt8]) -> UUID? {
-        switch type {
-        case .sent, .received, .receipt: (try? Envelope(parsing: payload))?.id
-        case .treeHead, .operatorAction: nil
-        }
-    }
-
-    /// The index of the first sent/received/receipt entry holding the envelope `id`, or
-    /// nil. The first call reads every entry to build the map.
-    public func index(ofEnvelopeID id: UUID) -> UInt64? {
-        buildEnvelopeIndex()
-        condition.lock(); defer { condition.unlock() }
-        return envelopeIndex?[id]
-    }
-
-    /// Reads the entries written so far into the map, round after round until no append
-    /// came in between; the map is installed under the writer's lock, so from then on the
-    /// writer adds every new entry.
-    private func buildEnvelopeIndex() {
-        envelopeIndexLock.lock(); defer { envelopeIndexLock.unlock() }
-        var found: [UUID: UInt64] = [:]
-        var scanned: UInt64 = 0
-        while true {
-            condition.lock()
-            let end = UInt64(locations.count)
-            if envelopeIndex != nil || scanned == end {
-                if envelopeIndex == nil { envelopeIndex = found }
-                condition.unlock()
-                return
-            }
-            condition.unlock()
-            for entry in entries(from: scanned, to: end) {
-                if let id = Self.envelopeID(type: entry.type, payload: entry.payload), found[id] == nil { found[id] = entry.index }
-            }
-            scanned = end
-        }
-    }
 
     /// The entries from `start` up to `end` (default: the current end, a snapshot of the
     /// count), read lazily a run at a time. A read error ends the iteration; it is then
