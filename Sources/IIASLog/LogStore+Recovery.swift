@@ -125,8 +125,8 @@ extension LogStore {
     /// The body of the newest signed tree head the log wrote (`checkpoint` file), if readable.
     func storedCheckpoint() -> Checkpoint? {
         let path = directory + "/" + Self.checkpointFileName
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8), let end = text.range(of: "\n\n") else { return nil }
-        return try? Checkpoint(body: String(text[..<end.lowerBound]) + "\n")
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+        return try? SignedNote(parsing: text).checkpoint()
     }
 
     /// Refuses to open when the segments disagree with the newest signed checkpoint: its

@@ -208,8 +208,7 @@ public actor Node: NodeOperations {
     /// The newest signed tree head the log wrote to its `checkpoint` file, if any.
     static func storedTreeHead(logDirectory: String) -> TreeHead? {
         guard let data = FileManager.default.contents(atPath: (logDirectory as NSString).appendingPathComponent(LogStore.checkpointFileName)),
-              let note = String(data: data, encoding: .utf8), let blank = note.range(of: "\n\n") else { return nil }
-        guard let checkpoint = try? Checkpoint(body: String(note[..<blank.lowerBound]) + "\n") else { return nil }
+              let note = String(data: data, encoding: .utf8), let checkpoint = try? SignedNote(parsing: note).checkpoint() else { return nil }
         return TreeHead(treeSize: checkpoint.treeSize, rootHash: Data(checkpoint.rootHash).base64EncodedString(), checkpoint: note)
     }
 

@@ -157,10 +157,7 @@ private func checkEntry(_ entry: LogEntry, tree: any MerkleHashSource, verifier:
     case .treeHead:
         let note = String(decoding: entry.payload, as: UTF8.self)
         let body: Checkpoint
-        do {
-            guard let split = note.range(of: "\n\n") else { throw CheckpointError.malformed("no blank line between body and signatures") }
-            body = try Checkpoint(body: String(note[..<split.lowerBound]) + "\n")
-        } catch { throw problem("tree head: \(error)") }
+        do { body = try SignedNote(parsing: note).checkpoint() } catch { throw problem("tree head: \(error)") }
         let prefix = "iias:center:", suffix = "/log"
         guard body.origin.hasPrefix(prefix), body.origin.hasSuffix(suffix),
               let center = CenterID(String(body.origin.dropFirst(prefix.count).dropLast(suffix.count))) else {
