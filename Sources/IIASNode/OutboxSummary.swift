@@ -6,10 +6,29 @@ public struct OutboxSummary: Codable, Sendable, Equatable {
     public var category: Category
     public var priority: Priority
     public var subject: String
+    /// Nil in summaries written before they were recorded (the outbox then shows "-").
+    public var kind: Kind?
+    public var tlp: TLP?
+    /// When the operator weakened the handling of what this answers: the marking given up
+    /// (`Handling.marking`). Kept here, encrypted, since a marking says something about content.
+    public var handlingWeakenedFrom: String?
+
+    public init(category: Category, priority: Priority, subject: String, kind: Kind? = nil, tlp: TLP? = nil, handlingWeakenedFrom: String? = nil) {
+        self.handlingWeakenedFrom = handlingWeakenedFrom
+        self.category = category
+        self.priority = priority
+        self.subject = subject
+        self.kind = kind
+        self.tlp = tlp
+    }
 
     /// The JSON `Decodable` reads back, written by the model's writer (one per submission, on the hot path).
     public var json: [UInt8] {
-        JSONWriter.bytes(.object(["category": .string(category.rawValue), "priority": .string(priority.rawValue), "subject": .string(subject)]))
+        var members: [String: JSONValue] = ["category": .string(category.rawValue), "priority": .string(priority.rawValue), "subject": .string(subject)]
+        if let kind { members["kind"] = .string(kind.rawValue) }
+        if let tlp { members["tlp"] = .string(tlp.rawValue) }
+        if let handlingWeakenedFrom { members["handlingWeakenedFrom"] = .string(handlingWeakenedFrom) }
+        return JSONWriter.bytes(.object(members))
     }
 
     /// What an encrypted summary is bound to: the envelope it summarizes (so that it
