@@ -69,6 +69,34 @@ enum Terminal {
         FileHandle.standardOutput.write(data + Data("\n".utf8))
     }
 
+    /// The width text is wrapped to: $COLUMNS (what shells export and tests set), else
+    /// the terminal's, else 100.
+    static var width: Int {
+        if let columns = ProcessInfo.processInfo.environment["COLUMNS"].flatMap(Int.init), columns >= 20 { return columns }
+        var size = winsize()
+        if stdoutIsTTY, ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col >= 20 { return Int(size.ws_col) }
+        return 100
+    }
+
+    /// `text`'s lines, each indented and word-wrapped to `width` (a word longer than a
+    /// line is left whole); the text's own line breaks are kept.
+    static func wrap(_ text: String, indent: Int, width: Int = Terminal.width) -> [String] {
+        let pad = String(repeating: " ", count: indent), room = max(10, width - indent)
+        var out: [String] = []
+        for paragraph in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            var line = ""
+            for word in paragraph.split(separator: " ") {
+                if !line.isEmpty, line.count + 1 + word.count > room {
+                    out.append(pad + line)
+                    line = ""
+                }
+                line += (line.isEmpty ? "" : " ") + word
+            }
+            out.append(line.isEmpty ? "" : pad + line)
+        }
+        return out
+    }
+
     /// Strips control characters (terminal escapes) from text that came from elsewhere.
     static func safe(_ text: String) -> String {
         var shown = String.UnicodeScalarView()
