@@ -2,7 +2,7 @@ import Foundation
 import IIASModel
 
 /// Handling never weakens silently along a conversation. A reply, update or
-/// cancellation that names received notifications (`inReplyTo`, `references`) is
+/// cancellation that names notifications this node holds (`inReplyTo`, `references`) is
 /// raised, before it is sealed, to the strongest handling of what it answers
 /// (`Handling.inheriting`): the node upgrades rather than refuses, so that a script or
 /// an operator who left the default marking in place still sends what the law asks.
@@ -13,8 +13,9 @@ import IIASModel
 extension Node {
     /// What `draft` carries once it inherits from every received notification it names,
     /// and, when `weaken` keeps it weaker than one of them, the strongest handling it
-    /// gave up (for the log). Notifications it names that this node did not receive (our
-    /// own, or unknown ones) are not consulted.
+    /// gave up (for the log). What it names is looked up among the notifications received
+    /// and those sent (an update of our own request); unknown ids, and our submissions
+    /// logged before their handling was recorded, are not consulted.
     func inheritHandling(_ draft: FormalNotification, weaken: Bool) throws(NodeError) -> (FormalNotification, weakenedFrom: Handling?) {
         guard draft.kind != .notification, draft.kind != .request else { return (draft, nil) }
         var named = draft.references
@@ -22,9 +23,16 @@ extension Node {
         var strongest: Handling?
         for id in named {
             // An id two centers used names the one this conversation is with, else none.
-            let matches = ledger.inboxMatches(id).filter { draft.recipients.contains($0.sender) || ledger.inboxMatches(id).count == 1 }
-            guard matches.count == 1 else { continue }
-            let original = try open(matches[0]).notification.handling
+            let received = ledger.inboxMatches(id)
+            let matches = received.count == 1 ? received : received.filter { draft.recipients.contains($0.sender) }
+            var original: Handling?
+            if matches.count == 1 {
+                original = try open(matches[0]).notification.handling
+            } else if let sent = ledger.outgoing[id] {
+                // Our own: the handling its submission recorded (nil for older submissions).
+                original = outboxSummary(sent)?.handling
+            }
+            guard let original else { continue }
             strongest = strongest.map { $0.inheriting(original) } ?? original
         }
         guard let strongest else { return (draft, nil) }

@@ -10,6 +10,10 @@ extension Node {
         try await submit([notification], by: actor, positioned: false)[0]
     }
 
+    public func submit(_ notification: FormalNotification, weakenHandling: Bool, by actor: Actor) async throws(NodeError) -> Submission {
+        try await submit([notification], by: actor, positioned: false, weakenHandling: weakenHandling)[0]
+    }
+
     /// Several notifications sealed (on every core), logged with one fdatasync and queued
     /// in this order — or none of them: a problem with one refuses the batch, and the
     /// problems' paths start with the notification's position (`/3/subject`).
@@ -249,7 +253,7 @@ extension Node {
             throw .unavailable("cannot seal: \(error)")
         }
         let summary = OutboxSummary(category: notification.category, priority: notification.priority, subject: notification.subject,
-                                    kind: notification.kind, tlp: notification.handling.tlp, handlingWeakenedFrom: weakenedFrom?.marking)
+                                    kind: notification.kind, handling: notification.handling, handlingWeakenedFrom: weakenedFrom?.marking)
         let encrypted = crypto.outboxSummaryKey.seal(summary.json, associatedData: OutboxSummary.associatedData(for: sealed.id))
         var action = OperatorAction(action: .submit, envelope: sealed.id, actor: actor, encryptedSummary: Data(encrypted))
         if weakenedFrom != nil { action.weakenedHandling = true }
@@ -395,11 +399,7 @@ extension Node {
 
     func outboxItem(_ outgoing: Ledger.Outgoing) -> OutboxItem? {
         guard !outgoing.isAcknowledgement else { return nil }
-        var summary: OutboxSummary?
-        if let index = outgoing.summaryIndex, let entry = try? log.entry(at: index),
-           let action = OperatorAction(json: entry.payload), action.envelope == outgoing.id {
-            summary = crypto.outboxSummary(action)
-        }
+        let summary = outboxSummary(outgoing)
         // A refusal's detail is in the signed refusal the log holds; the fold keeps only its reason.
         let recipients = outgoing.delivery.values.map { delivery in
             var delivery = delivery
@@ -412,6 +412,13 @@ extension Node {
         return OutboxItem(id: outgoing.id, logIndex: outgoing.index, created: outgoing.created, category: summary?.category ?? .other,
                           priority: summary?.priority ?? .routine, subject: summary?.subject ?? "(summary not recorded)",
                           submittedBy: outgoing.submittedBy, recipients: recipients, kind: summary?.kind, tlp: summary?.tlp)
+    }
+
+    /// What the submission's operator action recorded of a notification we sent (decrypted).
+    func outboxSummary(_ outgoing: Ledger.Outgoing) -> OutboxSummary? {
+        guard let index = outgoing.summaryIndex, let entry = try? log.entry(at: index),
+              let action = OperatorAction(json: entry.payload), action.envelope == outgoing.id else { return nil }
+        return crypto.outboxSummary(action)
     }
 
     /// The cache is bounded: past `summaryCacheLimit` entries it starts again (a listing

@@ -404,7 +404,9 @@ public protocol NodeOperations: Sendable {
     /// Validates, seals to every recipient, logs as sent (fsynced) and queues; nothing is
     /// logged when validation fails. `notification.sender` is set to this node's center;
     /// a recipient list of `[all]` is not special here (the API expands it).
-    func submit(_ notification: FormalNotification, by actor: Actor) async throws(NodeError) -> Submission
+    /// A reply, update or cancellation inherits the handling of what it names (`Node.inheritHandling`)
+    /// unless `weakenHandling`, which sends it as it is and records the weakening in the log.
+    func submit(_ notification: FormalNotification, weakenHandling: Bool, by actor: Actor) async throws(NodeError) -> Submission
     /// Several at once, in this order, with one fdatasync — all or none (see `Node.submit(batch:by:)`).
     func submit(batch notifications: [FormalNotification], by actor: Actor) async throws(NodeError) -> [Submission]
     /// A reply to a received notification: `inReplyTo`, kind and recipients (the original
@@ -430,6 +432,13 @@ public protocol NodeOperations: Sendable {
     /// happens (no task to wake on the way to a client), so it must only hand it on.
     func subscribe(_ sink: @escaping @Sendable (NodeEvent?) -> Void) async -> EventSubscription
     func unsubscribe(_ subscription: EventSubscription) async
+}
+
+extension NodeOperations {
+    /// `submit(_:weakenHandling:by:)` without weakening.
+    public func submit(_ notification: FormalNotification, by actor: Actor) async throws(NodeError) -> Submission {
+        try await submit(notification, weakenHandling: false, by: actor)
+    }
 }
 
 /// A subscription to a node's events (see `NodeOperations.subscribe`).

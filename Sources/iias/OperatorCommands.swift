@@ -69,6 +69,10 @@ struct Send: AsyncParsableCommand {
           iias send --to all --category terrorism --priority flash --tlp TLP:AMBER \\
               --subject "Planned attack on pipeline" --summary "..."
 
+        An update, cancellation or reply inherits the strongest handling of the
+        notifications it names (the node raises a weaker one); --weaken-handling
+        sends it as given, and the log records that you weakened it.
+
         Many at once (an import, a feed): --batch reads whole drafts, one JSON
         object a line, and the node logs them together with one sync — all of
         them, or none when one is wrong (the error names it: /2/subject):
@@ -79,6 +83,9 @@ struct Send: AsyncParsableCommand {
 
     @OptionGroup var fields: NotificationFields
     @OptionGroup var socket: SocketOptions
+
+    @Flag(help: "An update, cancellation or reply goes with the handling given here even where it is weaker than what it names (logged).")
+    var weakenHandling = false
 
     @Option(help: ArgumentHelp("Send up to 256 whole drafts from a file, one JSON object a line ('-' for standard input), as one batch.", valueName: "file"))
     var batch: String?
@@ -94,7 +101,10 @@ struct Send: AsyncParsableCommand {
         try fields.applyFlags(to: &document)
         try promptForMissing(&document)
         let client = socket.client
-        let submission = try await OperatorExit.run { try await client.submit(document) }
+        if weakenHandling {
+            Terminal.note(Terminal.bold("--weaken-handling: ") + "this goes with the handling given here even if what it names is marked more strictly; the log records it")
+        }
+        let submission = try await OperatorExit.run { try await client.submit(document, weakenHandling: weakenHandling) }
         if json {
             Terminal.printEncodable(submission)
         } else {
@@ -104,8 +114,8 @@ struct Send: AsyncParsableCommand {
     }
 
     private func send(batch path: String) async throws {
-        guard fields.isUnset else {
-            throw CLIFailure.usage("--batch takes every notification whole from its file", hint: "leave out the field options, or send them one at a time")
+        guard fields.isUnset, !weakenHandling else {
+            throw CLIFailure.usage("--batch takes every notification whole from its file", hint: "leave out the field options and --weaken-handling, or send them one at a time")
         }
         // The node's request limit (limits.maxRequestBytes) can be set up to 64 MiB; it says what it takes.
         let bytes = try readUserFile(path, limit: 64 << 20, what: "batch")

@@ -125,6 +125,19 @@ final class DeskReadTests: XCTestCase {
         let listed = try await cluster.client("AZ").inbox().first { $0.id == plainID }
         XCTAssertEqual(listed?.tlp, .red, "the inbox lists the TLP")
 
+        // AZ's update of its own request, sent with the CLI's default label, goes as TLP:RED/H2 too.
+        let update = try iias(["send", "--kind", "update", "--reference", request.id.uuidString.lowercased(), "--to", "GE",
+                               "--category", "terrorism", "--subject", "Courier changed trains", "--summary", "Now on the 22:40.", "--json",
+                               "--socket", cluster.socketPath("AZ")])
+        XCTAssertEqual(update.status, 0, update.stderr)
+        let updateID = try APIJSON.decoder().decode(Submission.self, from: Data(update.stdout.utf8)).id
+        try await eventually("the update at GE") { try await cluster.client("GE").inbox().contains { $0.id == updateID } }
+        let updated = try await cluster.client("GE").read(updateID).notification.handling
+        XCTAssertEqual(updated, Handling(tlp: .red, codes: [.h2]), "an update inherits its request's handling")
+        let sentUpdate = try await cluster.client("AZ").delivery(of: updateID)
+        XCTAssertEqual(sentUpdate.tlp, .red, "the outbox lists the TLP")
+        XCTAssertEqual(sentUpdate.kind, .update, "the outbox lists the kind")
+
         // GE's signed log records the one explicit weakening, on that reply's submission.
         let actions = try operatorActions(in: cluster.logDirectory("GE"))
         XCTAssertEqual(actions.filter { $0.weakenedHandling == true }.map(\.envelope), [weakenedID])

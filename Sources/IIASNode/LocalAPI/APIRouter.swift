@@ -109,7 +109,7 @@ struct APIRouter: Sendable {
             switch (request.method, route.count, route.first) {
             case (.POST, 1, "notifications"):
                 let draft = try await parseDraft(request.body, recipientsFromAll: allPeers)
-                let submission = try await operations.submit(draft, by: actor)
+                let submission = try await operations.submit(draft, weakenHandling: try Self.flag(query["weakenHandling"], name: "weakenHandling"), by: actor)
                 if let body = submission.fastJSON() { return .json(.created, body + [0x0A]) }
                 return try json(.created, submission)
             case (.POST, 2, "notifications") where route[1] == "batch":

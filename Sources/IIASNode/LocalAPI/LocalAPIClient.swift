@@ -46,8 +46,12 @@ public struct LocalAPIClient: Sendable {
 
     // MARK: - Routes
 
-    public func submit(_ draft: [String: Any]) async throws -> Submission {
-        try await submit(json: Array(try JSONSerialization.data(withJSONObject: draft)))
+    /// `weakenHandling`: a reply, update or cancellation goes with the draft's handling even
+    /// where it is weaker than what it names (logged); otherwise the node raises it.
+    public func submit(_ draft: [String: Any], weakenHandling: Bool = false) async throws -> Submission {
+        let body = Array(try JSONSerialization.data(withJSONObject: draft))
+        guard weakenHandling else { return try await submit(json: body) }
+        return try await call(.POST, "/v1/notifications?weakenHandling=true", body: body, fast: Submission.init(fastParsing:))
     }
 
     /// The same with the draft already written as JSON: what scripts and load generators hold.
