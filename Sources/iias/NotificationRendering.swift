@@ -22,11 +22,11 @@ struct NotificationRendering {
             .filter { !$0.isEmpty }.joined(separator: "  "))
         Swift.print(Terminal.bold(Terminal.safe(n.subject)))
         Swift.print("")
-        Terminal.printFields(header)
+        Terminal.printFields(header, width: Terminal.width)
         if !context.isEmpty {
             // Aligned on their own: the notification's rows read alike in `read` and `open`.
             Swift.print("")
-            Terminal.printFields(context)
+            Terminal.printFields(context, width: Terminal.width)
         }
         paragraph("Summary", n.summary)
         if let action = n.requestedAction { paragraph("Requested action", action) }
@@ -89,7 +89,8 @@ struct EntityTables {
         table("Persons", ["ID", "NAME", "ALIASES", "BORN", "NATIONALITY", "GENDER", "IDENTIFIERS"]) { entity in
             guard case .person(let p) = entity else { return nil }
             return [p.id, p.name, Self.list(p.aliases), p.dateOfBirth?.rawValue, p.nationality?.rawValue, p.gender?.rawValue,
-                    Self.list(p.identifiers.map { "\($0.scheme) \($0.value)" })]
+                    // The last column: one identifier a line, under each other.
+                    p.identifiers.isEmpty ? nil : p.identifiers.map { "\($0.scheme) \($0.value)" }.joined(separator: "\n")]
         }
         table("Organizations", ["ID", "NAME", "ALIASES", "COUNTRY"]) { entity in
             guard case .organization(let o) = entity else { return nil }
@@ -120,7 +121,7 @@ struct EntityTables {
         guard !rows.isEmpty else { return }
         Swift.print("")
         Swift.print(Terminal.bold("\(title) (\(rows.count))"))
-        Terminal.printTable(headers, rows)
+        Terminal.printTable(headers, rows, width: Terminal.width)
     }
 
     /// A document's holder with the person's name when the notification has it.
