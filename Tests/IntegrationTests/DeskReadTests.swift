@@ -138,6 +138,16 @@ final class DeskReadTests: XCTestCase {
         XCTAssertEqual(sentUpdate.tlp, .red, "the outbox lists the TLP")
         XCTAssertEqual(sentUpdate.kind, .update, "the outbox lists the kind")
 
+        // The listings show TLP and kind: GE's inbox, AZ's outbox.
+        let inbox = try iias(["inbox"] + ge)
+        XCTAssertEqual(inbox.status, 0, inbox.stderr)
+        let requestRow = inbox.stdout.split(separator: "\n").first { $0.contains("Courier on the Baku") }
+        XCTAssertTrue(inbox.stdout.hasPrefix("ID") && inbox.stdout.contains("TLP") && inbox.stdout.contains("KIND"), inbox.stdout)
+        XCTAssertTrue(requestRow.map { $0.contains("TLP:RED") && $0.contains("request") } ?? false, inbox.stdout)
+        let outboxTable = try iias(["outbox", "--socket", cluster.socketPath("AZ")])
+        let updateRow = outboxTable.stdout.split(separator: "\n").first { $0.contains("Courier changed trains") }
+        XCTAssertTrue(updateRow.map { $0.contains("TLP:RED") && $0.contains("update") } ?? false, outboxTable.stdout)
+
         // GE's signed log records the one explicit weakening, on that reply's submission.
         let actions = try operatorActions(in: cluster.logDirectory("GE"))
         XCTAssertEqual(actions.filter { $0.weakenedHandling == true }.map(\.envelope), [weakenedID])
