@@ -56,6 +56,7 @@ public actor Node: NodeOperations {
         var priority: Priority
         var subject: String
         var inReplyTo: UUID?
+        var tlp: TLP
         /// The envelope's creation time (its header's).
         var created: Date
     }
@@ -325,6 +326,6 @@ func concurrentMap<T: Sendable, R: Sendable>(_ items: [T], _ transform: @escapin
 extension Node.InboxSummary {
     init(_ notification: FormalNotification, created: Date) {
         self.init(kind: notification.kind, category: notification.category, priority: notification.priority,
-                  subject: notification.subject, inReplyTo: notification.inReplyTo, created: created)
+                  subject: notification.subject, inReplyTo: notification.inReplyTo, tlp: notification.handling.tlp, created: created)
     }
 }
