@@ -138,6 +138,12 @@ final class OperatorInputTests: XCTestCase {
             XCTAssertEqual(listed.status, 0, listed.stderr)
             XCTAssertTrue(listed.stdout.lowercased().contains(item.id.uuidString.lowercased()), "--since \(since): \(listed.stdout)")
         }
+        // A reply's --tlp in lower case is still judged against the original's TLP:RED.
+        let prefix = String(item.id.uuidString.lowercased().prefix(8))
+        let weaker = try iias(["reply", prefix, "--tlp", "green", "--summary", "Seen."] + geSocket)
+        XCTAssertEqual(weaker.status, 2, weaker.stderr)
+        XCTAssertTrue(weaker.stderr.contains("a reply keeps at least its handling"), weaker.stderr)
+
         let future = try iias(["inbox", "--since", "2999-01-01", "--json"] + geSocket)
         XCTAssertEqual(future.status, 0, future.stderr)
         XCTAssertFalse(future.stdout.lowercased().contains(item.id.uuidString.lowercased()), "--since a future day lists nothing")
