@@ -129,7 +129,7 @@ struct APIRouter: Sendable {
                 }
                 return .json(.created, body + Array("]\n".utf8))
             case (.GET, 1, "inbox"):
-                return try json(.ok, await operations.inbox(try Self.filter(query)))
+                return try json(.ok, await operations.inbox(try Self.filter(query), by: actor))
             case (.GET, 2, "inbox"):
                 return try json(.ok, await operations.read(try Self.id(route[1]), from: try Self.sender(query), by: actor))
             case (.POST, 3, "inbox") where route[2] == "ack":
@@ -143,9 +143,9 @@ struct APIRouter: Sendable {
                 ])
                 return try json(.created, await operations.reply(to: id, from: original.item.sender, with: draft, by: actor))
             case (.GET, 1, "outbox"):
-                return try json(.ok, await operations.outbox(limit: try Self.int(query["limit"], name: "limit")))
+                return try json(.ok, await operations.outbox(limit: try Self.int(query["limit"], name: "limit"), by: actor))
             case (.GET, 2, "outbox"):
-                return try json(.ok, await operations.delivery(of: try Self.id(route[1])))
+                return try json(.ok, await operations.delivery(of: try Self.id(route[1]), by: actor))
             case (.GET, 1, "peers"):
                 return try json(.ok, await operations.peers())
             case (.GET, 1, "status"):
@@ -154,9 +154,13 @@ struct APIRouter: Sendable {
                 guard let head = await operations.treeHead() else { return error(.notFound, "the log is empty: no tree head yet", hint: nil) }
                 return try json(.ok, head)
             case (.GET, 1, "events"):
-                do { return .events(try EventFilter(query: query)) } catch {
+                let filter: EventFilter
+                do { filter = try EventFilter(query: query) } catch {
                     return self.error(.badRequest, error.description, hint: "one or more of \(error.allowed.joined(separator: ", ")), comma-separated")
                 }
+                // Logged before the stream opens: it carries received notifications' subjects.
+                try await operations.recordSubscription(filter, by: actor)
+                return .events(filter)
             case (_, _, "notifications"), (_, _, "inbox"), (_, _, "outbox"), (_, _, "peers"), (_, _, "status"), (_, _, "tree-head"), (_, _, "events"):
                 return error(.methodNotAllowed, "\(request.method) is not allowed on \(path.prefix(100))", hint: "see LocalAPI.md for each route's method")
             default:
