@@ -93,14 +93,8 @@ public struct Consultation: Sendable, Equatable {
             guard case .string(let text) = item, let named = Named(text: text) else { return nil }
             notifications.append(named)
         }
-        self.view = view
-        self.user = user
-        self.uid = uid
-        self.role = role
-        self.query = query
-        self.count = count
-        self.notifications = notifications
-        self.asOf = asOf
+        self.init(view: view, actor: Actor(user: user, uid: uid, role: role), query: query, shown: notifications, asOf: asOf)
+        self.count = count   // what was shown, which `notifications` names only in part past `maximumNamed`
     }
 }
 

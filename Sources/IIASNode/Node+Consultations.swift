@@ -78,3 +78,28 @@ extension Node {
         }
     }
 }
+
+extension Node {
+    /// The newest `limit` entries `filter` admits, in log order: what `iias log entries`
+    /// prints, for an auditor on the socket. Headers and who did what only, nothing
+    /// decrypted, so it is no consultation of content and is not itself logged. Read off
+    /// the actor (a filter that matches little scans the whole log).
+    public func logEntries(_ filter: LogEntryFilter, limit: Int, by actor: Actor) async throws(NodeError) -> [LogEntrySummary] {
+        guard actor.role == .auditor else { throw .forbidden("\(actor.user) is an operator; only auditors list the log") }
+        let log = self.log
+        return await Task.detached { Self.newest(limit, admittedBy: filter, in: log) }.value
+    }
+
+    /// Scans backwards a chunk at a time until `limit` entries are found.
+    nonisolated static func newest(_ limit: Int, admittedBy filter: LogEntryFilter, in log: LogStore) -> [LogEntrySummary] {
+        var found: [LogEntrySummary] = []
+        var end = log.count
+        while end > 0, found.count < limit {
+            let start = end >= 4_096 ? end - 4_096 : 0
+            let chunk = log.entries(from: start, to: end).filter(filter.mayAdmit).map(LogEntrySummary.init).filter(filter.admits)
+            found += chunk.reversed().prefix(limit - found.count)
+            end = start
+        }
+        return found.reversed()
+    }
+}

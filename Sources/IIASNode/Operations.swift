@@ -426,6 +426,9 @@ public protocol NodeOperations: Sendable {
     /// Logs that `actor` subscribes to the event stream with `filter`; the API calls it
     /// before `subscribe`, and answers 503 when the log refuses.
     func recordSubscription(_ filter: EventFilter, by actor: Actor) async throws(NodeError)
+    /// Auditors only: the newest `limit` log entries `filter` admits, in log order,
+    /// decoded like `iias log entries` (headers and operator actions, nothing decrypted).
+    func logEntries(_ filter: LogEntryFilter, limit: Int, by actor: Actor) async throws(NodeError) -> [LogEntrySummary]
 }
 
 /// A subscription to a node's events (see `NodeOperations.subscribe`).

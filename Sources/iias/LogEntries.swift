@@ -29,30 +29,24 @@ extension Log {
             """
         )
 
-        @Argument(help: ArgumentHelp("The log directory.", valueName: "dir"))
-        var dir: String
-
-        @Option(help: ArgumentHelp("Only entries of this type, action or view.", valueName: "type"))
-        var type: String?
-
-        @Option(help: ArgumentHelp("Only entries logged at or after this time (RFC 3339).", valueName: "time"))
-        var since: String?
-
-        @Option(help: ArgumentHelp("Only operator actions by this user.", valueName: "name"))
-        var user: String?
-
-        @Flag(help: "Print one JSON object a line.")
-        var json = false
+        // One line each: the filters read as one list, as --help prints them.
+        @Argument(help: ArgumentHelp("The log directory.", valueName: "dir")) var dir: String
+        @Option(help: ArgumentHelp("Only entries of this type, action or view.", valueName: "type")) var type: String?
+        @Option(help: ArgumentHelp("Only entries logged at or after this time (RFC 3339).", valueName: "time")) var since: String?
+        @Option(help: ArgumentHelp("Only operator actions by this user.", valueName: "name")) var user: String?
+        @Flag(help: "Print one JSON object a line.") var json = false
 
         func run() async throws {
-            let filter = try EntryFilter(type: type, since: since, user: user)
+            let filter: LogEntryFilter
+            do { filter = try LogEntryFilter(type: type, since: try since.map(Self.time), user: user) } catch let problem as LogEntryFilter.UnknownType {
+                throw CLIFailure.usage("--type: \(problem)")
+            }
             let log = try openLogReadOnly(dir)
             defer { log.close() }
             let encoder = APIJSON.encoder()
             for entry in log.entries() {
                 // Cheap checks first: a year of reads need not be decoded to skip it.
-                if let since = filter.since, entry.time < since { continue }
-                if filter.user != nil, entry.type != .operatorAction { continue }
+                guard filter.mayAdmit(entry) else { continue }
                 let summary = LogEntrySummary(entry)
                 guard filter.admits(summary) else { continue }
                 if json {
@@ -62,6 +56,14 @@ extension Log {
                 }
             }
             if let t = log.truncatedTail { throw CLIFailure.invalid("torn tail: \(t.bytes) bytes at \(t.segment) offset \(t.offset)") }
+        }
+
+        /// `--since`, read in one place: RFC 3339 only, for now.
+        static func time(_ text: String) throws -> Date {
+            guard let date = Timestamp.parse(text) else {
+                throw CLIFailure.usage("--since: \(text.prefix(40)) is not an RFC 3339 time", hint: "e.g. 2026-12-06T05:00:00Z")
+            }
+            return date
         }
 
         /// One entry on one line: index, log time, type, then what it says.
@@ -80,37 +82,6 @@ extension Log {
             if let named = entry.notifications, !named.isEmpty { parts.append(named.joined(separator: " ")) }
             if let problem = entry.problem { parts.append(Terminal.red("UNREADABLE") + " " + problem) }
             return parts.joined(separator: "  ")
-        }
-    }
-
-    /// The filters of `iias log entries`, checked before the log is opened.
-    struct EntryFilter {
-        var type: String?
-        var since: Date?
-        var user: String?
-
-        init(type: String?, since: String?, user: String?) throws {
-            if let type, !LogEntrySummary.typeNames.contains(type) {
-                throw CLIFailure.usage("--type: unknown \(type.prefix(40))", hint: "one of \(LogEntrySummary.typeNames.joined(separator: ", "))")
-            }
-            self.type = type
-            self.since = try since.map(Self.time)
-            self.user = user
-        }
-
-        /// The one place `--since` is read: RFC 3339 only, for now.
-        static func time(_ text: String) throws -> Date {
-            guard let date = Timestamp.parse(text) else {
-                throw CLIFailure.usage("--since: \(text.prefix(40)) is not an RFC 3339 time", hint: "e.g. 2026-12-06T05:00:00Z")
-            }
-            return date
-        }
-
-        func admits(_ entry: LogEntrySummary) -> Bool {
-            if let since, entry.time < since { return false }
-            if let user, entry.user != user { return false }
-            if let type, !entry.hasType(type) { return false }
-            return true
         }
     }
 }

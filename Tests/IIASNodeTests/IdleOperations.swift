@@ -22,4 +22,5 @@ struct IdleOperations: NodeOperations {
     func subscribe(_ sink: @escaping @Sendable (NodeEvent?) -> Void) async -> EventSubscription { EventSubscription(key: UUID()) }
     func unsubscribe(_ subscription: EventSubscription) async {}
     func recordSubscription(_ filter: EventFilter, by actor: Actor) async throws(NodeError) {}
+    func logEntries(_ filter: LogEntryFilter, limit: Int, by actor: Actor) async throws(NodeError) -> [LogEntrySummary] { [] }
 }

@@ -28,9 +28,12 @@ final class ConsultationLogTests: XCTestCase {
         }
         let me = LocalCluster.currentUser
         let cluster = try NodeCluster(["AZ", "GE"], users: ["\(me)=operator", "nobody=operator"])
-        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: cluster.configURL("GE"))) as! [String: Any]
-        config["api"] = ["socket": cluster.socketPath("GE"), "group": String(cString: group), "users": ["\(me)=operator", "nobody=operator"]]
-        try JSONSerialization.data(withJSONObject: config).write(to: cluster.configURL("GE"))
+        func allowOnGE(_ users: [String]) throws {
+            var config = try JSONSerialization.jsonObject(with: Data(contentsOf: cluster.configURL("GE"))) as! [String: Any]
+            config["api"] = ["socket": cluster.socketPath("GE"), "group": String(cString: group), "users": users]
+            try JSONSerialization.data(withJSONObject: config).write(to: cluster.configURL("GE"))
+        }
+        try allowOnGE(["\(me)=operator", "nobody=operator"])
         chmod(cluster.folder.path, 0o755)
         try cluster.startAll()
         let az = cluster.client("AZ"), ge = cluster.client("GE")
@@ -88,5 +91,17 @@ final class ConsultationLogTests: XCTestCase {
         let wrong = try iias(["log", "entries", geLog, "--since", "yesterday"])
         XCTAssertEqual(wrong.status, 2)
         XCTAssertTrue(wrong.stderr.contains("RFC 3339"), wrong.stderr)
+
+        // The same through the API, for an auditor only.
+        let path = "/v1/log/entries?user=nobody"
+        let (asOperator, _) = try await ge.raw(.GET, path)
+        XCTAssertEqual(asOperator, 403, "an operator does not list who read what")
+        try allowOnGE(["\(me)=auditor", "nobody=operator"])
+        cluster.signal("GE", SIGHUP)
+        try await eventually("root is GE's auditor") { try await ge.raw(.GET, path).0 == 200 }
+        let viaAPI: [LogEntrySummary] = try await ge.call(.GET, path)
+        XCTAssertEqual(viaAPI, byNobody, "the API answers as the offline command does")
+        let (badType, _) = try await ge.raw(.GET, "/v1/log/entries?type=gossip")
+        XCTAssertEqual(badType, 400)
     }
 }
