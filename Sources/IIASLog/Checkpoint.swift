@@ -49,22 +49,14 @@ public struct Checkpoint: Equatable, Sendable {
 
     /// Opens a signed note: requires a valid signature by `name` with `publicKey`; other
     /// signature lines (other witnesses) are ignored.
-    public static func verify(note: String, name: String, publicKey: SigningPublicKey) throws(CheckpointError) -> Checkpoint {
-        guard note.utf8.count <= 64 * 1024 else { throw .malformed("note larger than 64 KiB") }
-        guard let split = note.range(of: "\n\n") else { throw .malformed("no blank line between body and signatures") }
-        let body = String(note[..<split.lowerBound]) + "\n"
-        let signatures = note[split.upperBound...].split(separator: "\n", omittingEmptySubsequences: false)
+    public static func verify(note text: String, name: String, publicKey: SigningPublicKey) throws(CheckpointError) -> Checkpoint {
+        let note = try SignedNote(parsing: text)
         let wanted = keyHash(name: name, publicKey: publicKey)
         var sawName = false
-        for line in signatures where !line.isEmpty {
-            let parts = line.split(separator: " ", omittingEmptySubsequences: false)
-            guard parts.count == 3, parts[0] == "\u{2014}" else { throw .malformed("bad signature line") }
-            guard parts[1] == name else { continue }
+        for line in note.signatures where line.name == name {
             sawName = true
-            guard let blob = Data(base64Encoded: String(parts[2])), blob.count == 4 + SigningPrivateKey.signatureByteCount else { continue }
-            let bytes = Array(blob)
-            guard Array(bytes[0..<4]) == wanted else { continue }
-            if publicKey.isValidSignature(Array(bytes[4...]), for: Array(body.utf8)) { return try Checkpoint(body: body) }
+            guard line.keyHash == wanted, line.signature.count == SigningPrivateKey.signatureByteCount else { continue }
+            if publicKey.isValidSignature(line.signature, for: Array(note.body.utf8)) { return try note.checkpoint() }
             throw .badSignature(name)
         }
         throw sawName ? .badSignature(name) : .noSignature(name)

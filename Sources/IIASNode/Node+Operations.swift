@@ -10,6 +10,10 @@ extension Node {
         try await submit([notification], by: actor, positioned: false)[0]
     }
 
+    public func submit(_ notification: FormalNotification, weakenHandling: Bool, by actor: Actor) async throws(NodeError) -> Submission {
+        try await submit([notification], by: actor, positioned: false, weakenHandling: weakenHandling)[0]
+    }
+
     /// Several notifications sealed (on every core), logged with one fdatasync and queued
     /// in this order — or none of them: a problem with one refuses the batch, and the
     /// problems' paths start with the notification's position (`/3/subject`).
@@ -23,13 +27,24 @@ extension Node {
     /// the log's group commit one level up, so that many operators' or scripts' requests
     /// at once cost the node one seal on every core, one append and one hop to each link.
     /// A lone request (a flash notification at night) goes at once.
-    private func submit(_ notifications: [FormalNotification], by actor: Actor, positioned: Bool) async throws(NodeError) -> [Submission] {
+    private func submit(_ notifications: [FormalNotification], by actor: Actor, positioned: Bool,
+                        weakenHandling: Bool = false) async throws(NodeError) -> [Submission] {
         guard actor.role == .operator else { throw .forbidden("\(actor.user) is an auditor; only operators send") }
         guard !stopping else { throw .unavailable("the node is shutting down") }
         guard !notifications.isEmpty, notifications.count <= Self.maximumBatch else {
             throw .invalidNotification([ValidationProblem(path: "", message: "a batch holds 1 to \(Self.maximumBatch) notifications, not \(notifications.count)")])
         }
-        let request = SubmitRequest(notifications: notifications, actor: actor, positioned: positioned)
+        var answering: [FormalNotification] = [], weakenedFrom: [Handling?] = []
+        for notification in notifications {
+            let (inherited, weakened) = try inheritHandling(notification, weaken: weakenHandling)
+            answering.append(inherited)
+            weakenedFrom.append(weakened)
+            if let weakened {
+                logger.warning("handling weakened by the operator", metadata: ["envelope": "\(notification.id)", "user": "\(actor.user)",
+                                                                               "from": "\(weakened.marking)", "to": "\(notification.handling.marking)"])
+            }
+        }
+        let request = SubmitRequest(notifications: answering, actor: actor, positioned: positioned, weakenedFrom: weakenedFrom)
         guard submitting else {
             submitting = true
             let result = await submitTogether([request])[0]
@@ -109,7 +124,9 @@ extension Node {
         }
         // Every notification of the requests still standing, sealed on every core at once.
         let standing = batches.indices.filter { results[$0] == nil }
-        let outcomes = await Self.seal(standing.flatMap { number in batches[number].map { ($0, requests[number].actor) } }, crypto: crypto)
+        let outcomes = await Self.seal(standing.flatMap { number in
+            zip(batches[number], requests[number].weakenedFrom).map { ($0, requests[number].actor, $1) }
+        }, crypto: crypto)
         var sealedOf: [Int: [(envelope: Envelope, action: OperatorAction)]] = [:]
         // Ids of the group's requests sealed so far: claimed only by a request that will be
         // logged, so one refused for its content does not refuse another with the same id.
@@ -187,6 +204,8 @@ extension Node {
         var notifications: [FormalNotification]
         var actor: Actor
         var positioned: Bool
+        /// For each notification, the stronger handling the operator chose to give up, if any.
+        var weakenedFrom: [Handling?]
     }
 
     /// The most notifications one batch submits.
@@ -208,16 +227,16 @@ extension Node {
 
     /// Seals each notification for its actor (`seal(_:by:crypto:)`) off the actor, one
     /// task per core: the actor is free meanwhile.
-    nonisolated static func seal(_ work: [(notification: FormalNotification, actor: Actor)],
+    nonisolated static func seal(_ work: [(notification: FormalNotification, actor: Actor, weakenedFrom: Handling?)],
                                  crypto: NodeCrypto) async -> [Result<(envelope: Envelope, action: OperatorAction), NodeError>] {
-        await concurrentMap(work) { notification, actor in
-            Result { () throws(NodeError) in try seal(notification, by: actor, crypto: crypto) }
+        await concurrentMap(work) { notification, actor, weakenedFrom in
+            Result { () throws(NodeError) in try seal(notification, by: actor, weakenedFrom: weakenedFrom, crypto: crypto) }
         }
     }
 
     /// Validates and seals a submission, and encrypts its outbox summary for us; no
     /// state, so it runs on the caller's thread, never inside the actor.
-    nonisolated static func seal(_ notification: FormalNotification, by actor: Actor,
+    nonisolated static func seal(_ notification: FormalNotification, by actor: Actor, weakenedFrom: Handling? = nil,
                                  crypto: NodeCrypto) throws(NodeError) -> (envelope: Envelope, action: OperatorAction) {
         let sealed: Envelope
         do {
@@ -233,13 +252,16 @@ extension Node {
             }
             throw .unavailable("cannot seal: \(error)")
         }
-        let summary = OutboxSummary(category: notification.category, priority: notification.priority, subject: notification.subject)
+        let summary = OutboxSummary(category: notification.category, priority: notification.priority, subject: notification.subject,
+                                    kind: notification.kind, handling: notification.handling, handlingWeakenedFrom: weakenedFrom?.marking)
         let encrypted = crypto.outboxSummaryKey.seal(summary.json, associatedData: OutboxSummary.associatedData(for: sealed.id))
-        let action = OperatorAction(action: .submit, envelope: sealed.id, actor: actor, encryptedSummary: Data(encrypted))
+        var action = OperatorAction(action: .submit, envelope: sealed.id, actor: actor, encryptedSummary: Data(encrypted))
+        if weakenedFrom != nil { action.weakenedHandling = true }
         return (sealed, action)
     }
 
-    public func reply(to id: UUID, from sender: CenterID?, with draft: FormalNotification, by actor: Actor) async throws(NodeError) -> Submission {
+    public func reply(to id: UUID, from sender: CenterID?, with draft: FormalNotification, weakenHandling: Bool = false,
+                      by actor: Actor) async throws(NodeError) -> Submission {
         let original = try inboxEnvelope(id, from: sender)
         let summary = try summary(of: original)
         var reply = draft
@@ -248,7 +270,7 @@ extension Node {
         reply.recipients = [original.sender]
         if !reply.references.contains(id) { reply.references.append(id) }
         if reply.subject.isEmpty { reply.subject = String(("Re: " + summary.subject).prefix(200)) }
-        return try await submit(reply, by: actor)
+        return try await submit([reply], by: actor, positioned: false, weakenHandling: weakenHandling)[0]
     }
 
     public func acknowledge(_ id: UUID, from sender: CenterID?, by actor: Actor) async throws(NodeError) -> InboxItem {
@@ -326,16 +348,12 @@ extension Node {
         return InboxItem(id: incoming.id, logIndex: incoming.index, sender: incoming.sender, received: incoming.received,
                          created: summary.created, kind: summary.kind, category: summary.category, priority: summary.priority,
                          subject: summary.subject, inReplyTo: summary.inReplyTo, read: incoming.read,
-                         acknowledgedBy: incoming.acknowledgedBy, acknowledged: incoming.acknowledged)
+                         acknowledgedBy: incoming.acknowledgedBy, acknowledged: incoming.acknowledged, tlp: summary.tlp)
     }
 
     func outboxItem(_ outgoing: Ledger.Outgoing) -> OutboxItem? {
         guard !outgoing.isAcknowledgement else { return nil }
-        var summary: OutboxSummary?
-        if let index = outgoing.summaryIndex, let entry = try? log.entry(at: index),
-           let action = OperatorAction(json: entry.payload), action.envelope == outgoing.id {
-            summary = crypto.outboxSummary(action)
-        }
+        let summary = outboxSummary(outgoing)
         // A refusal's detail is in the signed refusal the log holds; the fold keeps only its reason.
         let recipients = outgoing.delivery.values.map { delivery in
             var delivery = delivery
@@ -347,7 +365,14 @@ extension Node {
         }
         return OutboxItem(id: outgoing.id, logIndex: outgoing.index, created: outgoing.created, category: summary?.category ?? .other,
                           priority: summary?.priority ?? .routine, subject: summary?.subject ?? "(summary not recorded)",
-                          submittedBy: outgoing.submittedBy, recipients: recipients)
+                          submittedBy: outgoing.submittedBy, recipients: recipients, kind: summary?.kind, tlp: summary?.tlp)
+    }
+
+    /// What the submission's operator action recorded of a notification we sent (decrypted).
+    func outboxSummary(_ outgoing: Ledger.Outgoing) -> OutboxSummary? {
+        guard let index = outgoing.summaryIndex, let entry = try? log.entry(at: index),
+              let action = OperatorAction(json: entry.payload), action.envelope == outgoing.id else { return nil }
+        return crypto.outboxSummary(action)
     }
 
     /// The cache is bounded: past `summaryCacheLimit` entries it starts again (a listing

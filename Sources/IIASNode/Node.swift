@@ -56,6 +56,7 @@ public actor Node: NodeOperations {
         var priority: Priority
         var subject: String
         var inReplyTo: UUID?
+        var tlp: TLP
         /// The envelope's creation time (its header's).
         var created: Date
     }
@@ -208,8 +209,7 @@ public actor Node: NodeOperations {
     /// The newest signed tree head the log wrote to its `checkpoint` file, if any.
     static func storedTreeHead(logDirectory: String) -> TreeHead? {
         guard let data = FileManager.default.contents(atPath: (logDirectory as NSString).appendingPathComponent(LogStore.checkpointFileName)),
-              let note = String(data: data, encoding: .utf8), let blank = note.range(of: "\n\n") else { return nil }
-        guard let checkpoint = try? Checkpoint(body: String(note[..<blank.lowerBound]) + "\n") else { return nil }
+              let note = String(data: data, encoding: .utf8), let checkpoint = try? SignedNote(parsing: note).checkpoint() else { return nil }
         return TreeHead(treeSize: checkpoint.treeSize, rootHash: Data(checkpoint.rootHash).base64EncodedString(), checkpoint: note)
     }
 
@@ -326,6 +326,6 @@ func concurrentMap<T: Sendable, R: Sendable>(_ items: [T], _ transform: @escapin
 extension Node.InboxSummary {
     init(_ notification: FormalNotification, created: Date) {
         self.init(kind: notification.kind, category: notification.category, priority: notification.priority,
-                  subject: notification.subject, inReplyTo: notification.inReplyTo, created: created)
+                  subject: notification.subject, inReplyTo: notification.inReplyTo, tlp: notification.handling.tlp, created: created)
     }
 }

@@ -83,9 +83,14 @@ public struct OutboxItem: Sendable, Codable, Equatable {
     public var subject: String
     public var submittedBy: String?
     public var recipients: [RecipientDelivery]
+    /// Nil for submissions logged before the outbox summary recorded them.
+    public var kind: Kind?
+    public var tlp: TLP?
 
     public init(id: UUID, logIndex: UInt64, created: Date, category: Category, priority: Priority, subject: String,
-                submittedBy: String?, recipients: [RecipientDelivery]) {
+                submittedBy: String?, recipients: [RecipientDelivery], kind: Kind? = nil, tlp: TLP? = nil) {
+        self.kind = kind
+        self.tlp = tlp
         self.id = id
         self.logIndex = logIndex
         self.created = created
@@ -110,6 +115,8 @@ public struct InboxItem: Sendable, Codable, Equatable {
     public var priority: Priority
     public var subject: String
     public var inReplyTo: UUID?
+    /// The sharing label, so that a listing shows what may not be passed on.
+    public var tlp: TLP?
     /// Some operator opened it (`read`).
     public var read: Bool
     /// Who acknowledged it and when, if anyone did.
@@ -118,7 +125,8 @@ public struct InboxItem: Sendable, Codable, Equatable {
 
     public init(id: UUID, logIndex: UInt64, sender: CenterID, received: Date, created: Date, kind: Kind,
                 category: Category, priority: Priority, subject: String, inReplyTo: UUID?, read: Bool,
-                acknowledgedBy: String?, acknowledged: Date?) {
+                acknowledgedBy: String?, acknowledged: Date?, tlp: TLP? = nil) {
+        self.tlp = tlp
         self.id = id
         self.logIndex = logIndex
         self.sender = sender
@@ -396,14 +404,19 @@ public protocol NodeOperations: Sendable {
     /// Validates, seals to every recipient, logs as sent (fsynced) and queues; nothing is
     /// logged when validation fails. `notification.sender` is set to this node's center;
     /// a recipient list of `[all]` is not special here (the API expands it).
-    func submit(_ notification: FormalNotification, by actor: Actor) async throws(NodeError) -> Submission
+    /// A reply, update or cancellation inherits the handling of what it names (`Node.inheritHandling`)
+    /// unless `weakenHandling`, which sends it as it is and records the weakening in the log.
+    func submit(_ notification: FormalNotification, weakenHandling: Bool, by actor: Actor) async throws(NodeError) -> Submission
     /// Several at once, in this order, with one fdatasync — all or none (see `Node.submit(batch:by:)`).
     func submit(batch notifications: [FormalNotification], by actor: Actor) async throws(NodeError) -> [Submission]
     /// A reply to a received notification: `inReplyTo`, kind and recipients (the original
     /// sender) are filled in from the original; the draft supplies the rest.
     /// `sender` names which center's notification `id` is; nil is enough while only one
     /// center used the id (otherwise `.ambiguous`), here and in `read` and `acknowledge`.
-    func reply(to id: UUID, from sender: CenterID?, with draft: FormalNotification, by actor: Actor) async throws(NodeError) -> Submission
+    /// Its handling is raised to the original's (`Node.inheritHandling`) unless
+    /// `weakenHandling`, which keeps the draft's and records the weakening in the log.
+    func reply(to id: UUID, from sender: CenterID?, with draft: FormalNotification, weakenHandling: Bool,
+               by actor: Actor) async throws(NodeError) -> Submission
     /// Received notifications with their subjects, newest first; logs that `actor` listed
     /// them (one `consult` entry naming each shown) before answering.
     func inbox(_ filter: InboxFilter, by actor: Actor) async throws(NodeError) -> [InboxItem]
@@ -429,6 +442,13 @@ public protocol NodeOperations: Sendable {
     /// Auditors only: the newest `limit` log entries `filter` admits, in log order,
     /// decoded like `iias log entries` (headers and operator actions, nothing decrypted).
     func logEntries(_ filter: LogEntryFilter, limit: Int, by actor: Actor) async throws(NodeError) -> [LogEntrySummary]
+}
+
+extension NodeOperations {
+    /// `submit(_:weakenHandling:by:)` without weakening.
+    public func submit(_ notification: FormalNotification, by actor: Actor) async throws(NodeError) -> Submission {
+        try await submit(notification, weakenHandling: false, by: actor)
+    }
 }
 
 /// A subscription to a node's events (see `NodeOperations.subscribe`).

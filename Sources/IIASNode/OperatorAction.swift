@@ -23,6 +23,10 @@ public struct OperatorAction: Codable, Sendable, Equatable {
     /// `submit` only, in entries written before `encryptedSummary`: the same JSON in a
     /// sealed box to this node's X25519 key. Still read, never written.
     public var sealedSummary: Data?
+    /// `submit` only: true when the operator explicitly sent weaker handling than what the
+    /// submission answers (the details are in the encrypted summary). Absent otherwise, and
+    /// in every entry written before it existed.
+    public var weakenedHandling: Bool?
 
     public init(action: Action, envelope: UUID, sender: CenterID? = nil, actor: Actor, encryptedSummary: Data? = nil, sealedSummary: Data? = nil) {
         self.action = action
@@ -45,6 +49,7 @@ public struct OperatorAction: Codable, Sendable, Equatable {
         if let sender { members["sender"] = .string(sender.rawValue) }
         if let encryptedSummary { members["encryptedSummary"] = .string(encryptedSummary.base64EncodedString()) }
         if let sealedSummary { members["sealedSummary"] = .string(sealedSummary.base64EncodedString()) }
+        if weakenedHandling == true { members["weakenedHandling"] = .bool(true) }
         return JSONWriter.bytes(.object(members))
     }
 
@@ -54,7 +59,11 @@ public struct OperatorAction: Codable, Sendable, Equatable {
               case .string(let actionText)? = object["action"], let action = Action(rawValue: actionText),
               case .string(let envelopeText)? = object["envelope"], let envelope = UUID(eitherCase: envelopeText),
               case .string(let user)? = object["user"], case .integer(let uid)? = object["uid"], let uid = UInt32(exactly: uid),
-              Set(object.keys).isSubset(of: ["action", "envelope", "sender", "user", "uid", "encryptedSummary", "sealedSummary"]) else { return nil }
+              Set(object.keys).isSubset(of: ["action", "envelope", "sender", "user", "uid", "encryptedSummary", "sealedSummary", "weakenedHandling"]) else { return nil }
+        if let value = object["weakenedHandling"] {
+            guard case .bool(let weakened) = value else { return nil }
+            self.weakenedHandling = weakened
+        }
         var sender: CenterID?
         if let value = object["sender"] {
             guard case .string(let text) = value, let center = CenterID(rawValue: text) else { return nil }

@@ -157,10 +157,7 @@ private func checkEntry(_ entry: LogEntry, tree: any MerkleHashSource, verifier:
     case .treeHead:
         let note = String(decoding: entry.payload, as: UTF8.self)
         let body: Checkpoint
-        do {
-            guard let split = note.range(of: "\n\n") else { throw CheckpointError.malformed("no blank line between body and signatures") }
-            body = try Checkpoint(body: String(note[..<split.lowerBound]) + "\n")
-        } catch { throw problem("tree head: \(error)") }
+        do { body = try SignedNote(parsing: note).checkpoint() } catch { throw problem("tree head: \(error)") }
         let prefix = "iias:center:", suffix = "/log"
         guard body.origin.hasPrefix(prefix), body.origin.hasSuffix(suffix),
               let center = CenterID(String(body.origin.dropFirst(prefix.count).dropLast(suffix.count))) else {
@@ -315,22 +312,45 @@ struct EntrySelector: ParsableArguments {
     @Option(help: ArgumentHelp("The envelope id (UUID) of the entry, instead of --index.", valueName: "uuid"))
     var id: String?
 
+    @Option(help: ArgumentHelp("With --id: the envelope's sender, when two centers used the same id.", valueName: "center"))
+    var from: String?
+
     func validate() throws {
         guard (index == nil) != (id == nil) else { throw ValidationError("give exactly one of --index and --id") }
         if let id, UUID(uuidString: id) == nil { throw ValidationError("--id \(Terminal.safe(id)) is not a UUID") }
+        if let from {
+            guard id != nil else { throw ValidationError("--from goes with --id") }
+            guard CenterID(from) != nil else { throw ValidationError("--from \(Terminal.safe(from)) is not a center id (e.g. AZ)") }
+        }
     }
 
-    /// The entry's index; the first sent/received/receipt entry holding the envelope for --id.
+    /// The entry's index; for --id, the first sent/received/receipt entry holding that
+    /// envelope (a notification is identified by sender and id: when two senders used the
+    /// id, --from names the one meant). The log is a container and keeps no index by
+    /// envelope id, so this reads the entries once.
     func resolve(in log: LogStore) throws -> UInt64 {
         if let index {
             guard index < log.count else { throw CLIFailure.usage("index \(index) is beyond the log: it holds \(log.count) entries (0…\(log.count == 0 ? 0 : log.count - 1))") }
             return index
         }
-        let envelopeID = UUID(uuidString: id!)!
-        guard let found = log.index(ofEnvelopeID: envelopeID) else {
-            throw CLIFailure.usage("no envelope \(envelopeID.uuidString.lowercased()) in the log")
+        let envelopeID = UUID(uuidString: id!)!, sender = from.flatMap { CenterID($0) }
+        var found: [CenterID: UInt64] = [:]
+        let entries = log.entries()
+        for entry in entries where [.sent, .received, .receipt].contains(entry.type) {
+            guard let envelope = try? Envelope(parsing: entry.payload), envelope.id == envelopeID,
+                  sender.map({ $0 == envelope.header.sender }) ?? true, found[envelope.header.sender] == nil else { continue }
+            found[envelope.header.sender] = entry.index
         }
-        return found
+        if let error = entries.error { throw CLIFailure.invalid("log damaged: \(error)") }
+        let shown = envelopeID.uuidString.lowercased()
+        guard !found.isEmpty else {
+            throw CLIFailure.usage("no envelope \(shown)\(sender.map { " from \($0)" } ?? "") in the log")
+        }
+        guard found.count == 1, let only = found.values.first else {
+            let candidates = found.keys.sorted().map { "\($0)/\(shown) (entry \(found[$0]!))" }.joined(separator: ", ")
+            throw CLIFailure.usage("\(found.count) centers sent an envelope with id \(shown): \(candidates)", hint: "name one with --from CENTER")
+        }
+        return only
     }
 }
 

@@ -48,78 +48,7 @@ struct Open: AsyncParsableCommand {
             FileHandle.standardOutput.write(notification.encoded())
             FileHandle.standardOutput.write(Data("\n".utf8))
         } else {
-            NotificationView(notification: notification, envelope: envelope).print()
-        }
-    }
-}
-
-/// The human view of a notification: what an operator needs first (priority,
-/// handling, subject) at the top, then the body and the entities.
-struct NotificationView {
-    let notification: FormalNotification
-    let envelope: Envelope?
-
-    func print() {
-        // Render from the canonical JSON so that every field the model knows is shown.
-        let object = (try? JSONSerialization.jsonObject(with: notification.encoded())) as? [String: Any] ?? [:]
-        let priority = (object["priority"] as? String ?? "").uppercased()
-        let banner = priority == "FLASH" ? Terminal.red(Terminal.bold(priority)) : Terminal.bold(priority)
-        let handling = object["handling"] as? [String: Any] ?? [:]
-        var marking = handling["tlp"] as? String ?? ""
-        if let codes = handling["codes"] as? [String], !codes.isEmpty { marking += "  " + codes.joined(separator: " ") }
-        Swift.print("\(banner)  \(Terminal.yellow(marking))  \(object["category"] as? String ?? "")")
-        Swift.print(Terminal.bold(Terminal.safe(object["subject"] as? String ?? "")))
-        var rows: [(String, String)] = [
-            ("id", object["id"] as? String ?? ""),
-            ("kind", object["kind"] as? String ?? ""),
-            ("from", object["sender"] as? String ?? ""),
-            ("to", (object["recipients"] as? [String] ?? []).joined(separator: ", ")),
-            ("created", object["created"] as? String ?? ""),
-        ]
-        if let restrictions = handling["restrictions"] as? String { rows.append(("restrictions", Terminal.safe(restrictions))) }
-        if let evaluation = object["evaluation"] as? [String: Any] {
-            rows.append(("evaluation", "\(evaluation["sourceReliability"] ?? "")\(evaluation["informationAccuracy"] ?? "")"))
-        }
-        for key in ["validUntil", "responseDeadline", "inReplyTo"] {
-            if let value = object[key] as? String { rows.append((key, value)) }
-        }
-        if let references = object["references"] as? [String], !references.isEmpty {
-            rows.append(("references", references.joined(separator: ", ")))
-        }
-        if let envelope { rows.append(("envelope sha256", envelope.sha256.hexString)) }
-        Terminal.printFields(rows)
-        Swift.print("")
-        Swift.print(Terminal.safe(object["summary"] as? String ?? ""))
-        if let action = object["requestedAction"] as? String {
-            Swift.print("")
-            Swift.print(Terminal.bold("Requested action: ") + Terminal.safe(action))
-        }
-        if let entities = object["entities"] as? [[String: Any]], !entities.isEmpty {
-            Swift.print("")
-            Swift.print(Terminal.bold("Entities (\(entities.count))"))
-            for entity in entities {
-                let type = entity["type"] as? String ?? "?"
-                let fields = entity.keys.filter { $0 != "type" }.sorted().map { key in
-                    "\(key)=\(Terminal.safe(Self.flat(entity[key] as Any)))"
-                }
-                Swift.print("  \(Terminal.bold(type.padding(toLength: 12, withPad: " ", startingAt: 0))) \(fields.joined(separator: "  "))")
-            }
-        }
-        if let attachments = object["attachments"] as? [[String: Any]], !attachments.isEmpty {
-            Swift.print("")
-            Swift.print(Terminal.bold("Attachments (\(attachments.count))"))
-            for a in attachments {
-                Swift.print("  \(Terminal.safe(a["name"] as? String ?? ""))  \(a["mediaType"] ?? "")  \(a["bytes"] ?? "") bytes  sha256 \(a["sha256"] ?? "")")
-            }
-        }
-    }
-
-    private static func flat(_ value: Any) -> String {
-        switch value {
-        case let s as String: return s
-        case let a as [Any]: return "[" + a.map(flat).joined(separator: ", ") + "]"
-        case let o as [String: Any]: return "{" + o.keys.sorted().map { "\($0): \(flat(o[$0]!))" }.joined(separator: ", ") + "}"
-        default: return "\(value)"
+            NotificationRendering(notification: notification, context: [("envelope sha256", envelope.sha256.hexString)]).print()
         }
     }
 }

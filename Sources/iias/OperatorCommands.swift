@@ -43,42 +43,6 @@ enum OperatorExit {
     """
 }
 
-/// How the operator commands print notifications.
-enum Render {
-    static func shortID(_ id: UUID) -> String { String(id.uuidString.lowercased().prefix(8)) }
-
-    static func priority(_ priority: Priority) -> String {
-        switch priority {
-        case .flash: Terminal.bold(Terminal.red("FLASH"))
-        case .urgent: Terminal.yellow("urgent")
-        case .routine: "routine"
-        }
-    }
-
-    static func time(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyy-MM-dd HH:mm'Z'"
-        return formatter.string(from: date)
-    }
-
-    static func state(_ item: InboxItem) -> String {
-        if let by = item.acknowledgedBy { return Terminal.green("acknowledged by \(Terminal.safe(by))") }
-        return item.read ? "read" : Terminal.bold("unread")
-    }
-
-    static func delivery(_ delivery: RecipientDelivery) -> String {
-        switch delivery.state {
-        case .delivered: Terminal.green("delivered")
-        case .acknowledged: Terminal.green(Terminal.bold("acknowledged"))
-        case .refused: Terminal.red("refused (\(delivery.reason ?? "?"))")
-        case .sent: Terminal.yellow("sent")
-        case .queued: Terminal.yellow("queued") + (delivery.nextAttempt.map { " (next try \(time($0)))" } ?? "")
-        }
-    }
-}
-
 /// Resolves an id the operator typed: a full UUID, or a unique prefix of one in `candidates`.
 func resolveID(_ text: String, in candidates: [UUID], what: String) throws -> UUID {
     if let id = UUID(uuidString: text) { return id }
@@ -105,6 +69,10 @@ struct Send: AsyncParsableCommand {
           iias send --to all --category terrorism --priority flash --tlp TLP:AMBER \\
               --subject "Planned attack on pipeline" --summary "..."
 
+        An update, cancellation or reply inherits the strongest handling of the
+        notifications it names (the node raises a weaker one); --weaken-handling
+        sends it as given, and the log records that you weakened it.
+
         Many at once (an import, a feed): --batch reads whole drafts, one JSON
         object a line, and the node logs them together with one sync — all of
         them, or none when one is wrong (the error names it: /2/subject):
@@ -115,6 +83,9 @@ struct Send: AsyncParsableCommand {
 
     @OptionGroup var fields: NotificationFields
     @OptionGroup var socket: SocketOptions
+
+    @Flag(help: "An update, cancellation or reply goes with the handling given here even where it is weaker than what it names (logged).")
+    var weakenHandling = false
 
     @Option(help: ArgumentHelp("Send up to 256 whole drafts from a file, one JSON object a line ('-' for standard input), as one batch.", valueName: "file"))
     var batch: String?
@@ -130,7 +101,10 @@ struct Send: AsyncParsableCommand {
         try fields.applyFlags(to: &document)
         try promptForMissing(&document)
         let client = socket.client
-        let submission = try await OperatorExit.run { try await client.submit(document) }
+        if weakenHandling {
+            Terminal.note(Terminal.bold("--weaken-handling: ") + "this goes with the handling given here even if what it names is marked more strictly; the log records it")
+        }
+        let submission = try await OperatorExit.run { try await client.submit(document, weakenHandling: weakenHandling) }
         if json {
             Terminal.printEncodable(submission)
         } else {
@@ -140,8 +114,8 @@ struct Send: AsyncParsableCommand {
     }
 
     private func send(batch path: String) async throws {
-        guard fields.isUnset else {
-            throw CLIFailure.usage("--batch takes every notification whole from its file", hint: "leave out the field options, or send them one at a time")
+        guard fields.isUnset, !weakenHandling else {
+            throw CLIFailure.usage("--batch takes every notification whole from its file", hint: "leave out the field options and --weaken-handling, or send them one at a time")
         }
         // The node's request limit (limits.maxRequestBytes) can be set up to 64 MiB; it says what it takes.
         let bytes = try readUserFile(path, limit: 64 << 20, what: "batch")
@@ -222,9 +196,9 @@ struct Inbox: AsyncParsableCommand {
         guard !items.isEmpty else { return print(Terminal.dim("no notifications")) }
         // An id two centers used is shown as SENDER/id, the form `iias read` takes for it.
         let shared = Set(Dictionary(grouping: items, by: \.id).filter { $0.value.count > 1 }.keys)
-        Terminal.printTable(["ID", "RECEIVED", "FROM", "PRIORITY", "CATEGORY", "STATE", "SUBJECT"], items.map { item in
+        Terminal.printTable(["ID", "RECEIVED", "FROM", "PRIORITY", "TLP", "KIND", "CATEGORY", "STATE", "SUBJECT"], items.map { item in
             [(shared.contains(item.id) ? "\(item.sender.rawValue)/" : "") + Render.shortID(item.id), Render.time(item.received), item.sender.rawValue, Render.priority(item.priority),
-             item.category.rawValue, Render.state(item), Terminal.safe(item.subject)]
+             item.tlp.map(Render.tlp) ?? "-", Render.kind(item.kind), item.category.rawValue, Render.state(item), Terminal.safe(item.subject)]
         })
     }
 }
@@ -246,21 +220,8 @@ struct Read: AsyncParsableCommand {
             return try await client.read(id, from: sender)
         }
         if json { return Terminal.printEncodable(result) }
-        let n = result.notification
-        print(Terminal.bold(Terminal.safe(n.subject)))
-        var rows: [(String, String)] = [
-            ("id", n.id.uuidString.lowercased()), ("from", n.sender.rawValue),
-            ("to", n.recipients.map(\.rawValue).joined(separator: ", ")), ("created", Render.time(n.created)),
-            ("received", Render.time(result.item.received)), ("priority", Render.priority(n.priority)),
-            ("category", n.category.rawValue), ("kind", n.kind.rawValue), ("handling", n.handling.tlp.rawValue),
-        ]
-        if let action = n.requestedAction { rows.append(("requested", Terminal.safe(action))) }
-        if let reply = n.inReplyTo { rows.append(("in reply to", reply.uuidString.lowercased())) }
-        rows.append(("state", Render.state(result.item)))
-        Terminal.printFields(rows)
-        print("")
-        print(Terminal.safe(n.summary))
-        if !n.entities.isEmpty { print(Terminal.dim("\n\(n.entities.count) entities; --json shows them")) }
+        NotificationRendering(notification: result.notification,
+                              context: [("received", Render.time(result.item.received)), ("state", Render.state(result.item))]).print()
     }
 }
 
@@ -282,44 +243,6 @@ struct Ack: AsyncParsableCommand {
         }
         if json { return Terminal.printEncodable(item) }
         print("acknowledged \(Terminal.bold(item.id.uuidString.lowercased())) from \(item.sender); the sender is told")
-    }
-}
-
-struct Reply: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Reply to a received notification (to its sender, marked in reply to it).",
-        discussion: """
-        Category and subject default to the original's ("Re: …");
-        give --summary at least.
-
-        Example:
-          iias reply 3f2a --summary "Vehicle sighted at the Red Bridge crossing at 04:10."
-          iias reply AZ/3f2a --summary "…"    (when two centers used the id)
-
-
-        """ + InboxTarget.discussion + OperatorExit.discussion
-    )
-
-    @OptionGroup var target: InboxTarget
-    @OptionGroup var fields: NotificationFields
-    @OptionGroup var socket: SocketOptions
-    @Flag(help: "Print JSON.") var json = false
-
-    func run() async throws {
-        let client = socket.client
-        let submission = try await OperatorExit.run {
-            let (id, named) = try await target.resolve(client)
-            let original = try await client.read(id, from: named)
-            var document = try fields.startingDocument()
-            try fields.applyFlags(to: &document)
-            document["kind"] = "reply"
-            if document["category"] == nil { document["category"] = original.notification.category.rawValue }
-            if document["subject"] == nil { document["subject"] = String(("Re: " + original.notification.subject).prefix(200)) }
-            if fields.priority == nil { document["priority"] = original.notification.priority.rawValue }
-            return try await client.reply(to: id, from: original.item.sender, document)
-        }
-        if json { return Terminal.printEncodable(submission) }
-        print("replied \(Terminal.bold(submission.id.uuidString.lowercased())) to \(submission.recipients.map(\.rawValue).joined(separator: ", "))")
     }
 }
 
@@ -354,75 +277,12 @@ struct Outbox: AsyncParsableCommand {
         let items = try await OperatorExit.run { try await client.outbox(limit: limit) }
         if json { return Terminal.printEncodable(items) }
         guard !items.isEmpty else { return print(Terminal.dim("nothing sent yet")) }
-        Terminal.printTable(["ID", "CREATED", "PRIORITY", "CATEGORY", "DELIVERY", "SUBJECT"], items.map { item in
+        Terminal.printTable(["ID", "CREATED", "PRIORITY", "TLP", "KIND", "CATEGORY", "DELIVERY", "SUBJECT"], items.map { item in
             let done = item.recipients.filter { $0.state == .delivered || $0.state == .acknowledged }.count
             let refused = item.recipients.filter { $0.state == .refused }.count
             let delivery = "\(done)/\(item.recipients.count)" + (refused > 0 ? Terminal.red(" \(refused) refused") : "")
-            return [Render.shortID(item.id), Render.time(item.created), Render.priority(item.priority), item.category.rawValue,
-                    delivery, Terminal.safe(item.subject)]
+            return [Render.shortID(item.id), Render.time(item.created), Render.priority(item.priority), item.tlp.map(Render.tlp) ?? "-",
+                    item.kind.map(Render.kind) ?? "-", item.category.rawValue, delivery, Terminal.safe(item.subject)]
         })
-    }
-}
-
-struct Watch: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Follow new notifications, deliveries and links as they happen (Ctrl-C stops).",
-        discussion: """
-            Flash notifications stand out (bold red, and a bell on a terminal).
-
-              iias watch --type received                 # only what arrives
-              iias watch --state refused                 # only refusals of what we sent
-              iias watch --state delivered,refused --json   # outcomes, for a script
-
-            """ + OperatorExit.discussion
-    )
-    @OptionGroup var socket: SocketOptions
-    @Option(help: ArgumentHelp("Only these kinds of event: received, delivery, peer (comma-separated or repeated).", valueName: "kind"))
-    var type: [String] = []
-    @Option(help: ArgumentHelp("Only deliveries in these states: queued, sent, delivered, acknowledged, refused.", valueName: "state"))
-    var state: [String] = []
-    @Flag(help: "Print one JSON object per line.") var json = false
-
-    func run() async throws {
-        let client = socket.client
-        let filter: EventFilter
-        do {
-            var query: [String: String] = [:]
-            if !type.isEmpty { query["type"] = type.joined(separator: ",") }
-            if !state.isEmpty { query["state"] = state.joined(separator: ",") }
-            filter = try EventFilter(query: query)
-        } catch {
-            throw CLIFailure.usage("--\(error.description)", hint: "one or more of \(error.allowed.joined(separator: ", "))")
-        }
-        let events = try await OperatorExit.run { try await client.events(filter) }
-        if !json { Terminal.note(Terminal.dim("watching \(client.socketPath); Ctrl-C stops")) }
-        do {
-            for try await event in events {
-                if json {
-                    let encoder = APIJSON.encoder()
-                    FileHandle.standardOutput.write(((try? encoder.encode(event)) ?? Data()) + Data("\n".utf8))
-                    continue
-                }
-                let now = Render.time(Date())
-                switch event.type {
-                case "received":
-                    guard let item = event.item else { continue }
-                    let bell = item.priority == .flash && Terminal.stdoutIsTTY ? "\u{07}" : ""
-                    print("\(bell)\(now)  \(Render.priority(item.priority))  from \(item.sender)  \(item.category.rawValue)  "
-                          + Terminal.bold(Terminal.safe(item.subject)) + "  " + Terminal.dim(Render.shortID(item.id)))
-                case "delivery":
-                    guard let id = event.id, let recipient = event.recipient else { continue }
-                    print("\(now)  \(Render.shortID(id)) → \(recipient.center): \(Render.delivery(recipient))")
-                case "peer":
-                    guard let peer = event.peer else { continue }
-                    print(Terminal.dim("\(now)  link \(peer.center): \(peer.state.rawValue)\(peer.lastError.map { " (\(Terminal.safe($0)))" } ?? "")"))
-                default:
-                    continue
-                }
-            }
-        } catch {
-            throw CLIFailure(message: "the node closed the event stream: \(error)", hint: nil, exitCode: OperatorExit.unreachable)
-        }
-        throw CLIFailure(message: "the node closed the event stream (it stopped?)", hint: nil, exitCode: OperatorExit.unreachable)
     }
 }

@@ -54,4 +54,29 @@ final class CheckpointTests: XCTestCase {
         XCTAssertThrowsError(try Checkpoint(body: "origin\n01\n\(Data(count: 32).base64EncodedString())\n"))
         XCTAssertNoThrow(try Checkpoint(body: "origin\n1\n\(Data(count: 32).base64EncodedString())\n"))
     }
+
+    /// One parser of signed notes serves every reader: a well-formed note with several
+    /// signers reads back exactly; each malformed shape is named.
+    func testSignedNoteParsesEveryLineAndNamesWhatIsWrong() throws {
+        let key = SigningPrivateKey.generate()
+        let checkpoint = Checkpoint(origin: Checkpoint.origin(center: "AZ"), treeSize: 7, rootHash: [UInt8](repeating: 9, count: 32))
+        let note = checkpoint.signedNote(name: "iias:center:AZ/log", key: key)
+        let cosigned = note + "\u{2014} witness.example \(Data([1, 2, 3, 4] + [UInt8](repeating: 5, count: 72)).base64EncodedString())\n"
+        let parsed = try SignedNote(parsing: cosigned)
+        XCTAssertEqual(parsed.body, checkpoint.body)
+        XCTAssertEqual(parsed.signatures.map(\.name), ["iias:center:AZ/log", "witness.example"])
+        XCTAssertEqual(parsed.signatures[0].keyHash, Checkpoint.keyHash(name: "iias:center:AZ/log", publicKey: key.publicKey))
+        XCTAssertEqual(parsed.signatures[1].signature.count, 72, "a signature of another length (a cosignature's) reads as it is")
+        XCTAssertEqual(try parsed.checkpoint(), checkpoint)
+        XCTAssertEqual(try Checkpoint.verify(note: cosigned, name: "iias:center:AZ/log", publicKey: key.publicKey), checkpoint)
+        for (text, words) in [(checkpoint.body, "no blank line"), (checkpoint.body + "\n", "no signature lines"),
+                              (checkpoint.body + "\n- n AAAAAAAA\n", "bad signature line"),
+                              (checkpoint.body + "\n\u{2014} n !!!!\n", "bad signature blob"),
+                              (checkpoint.body + "\n\u{2014} n AAAA\n", "bad signature blob"),
+                              (String(repeating: "x", count: 70_000), "larger than 64 KiB")] {
+            XCTAssertThrowsError(try SignedNote(parsing: text)) { error in
+                XCTAssertTrue("\(error)".contains(words), "\(words): \(error)")
+            }
+        }
+    }
 }

@@ -5,9 +5,9 @@ import IIASModel
 /// A node that does nothing: for tests of the local API's transport, whose behaviour is
 /// under test, not the node's.
 struct IdleOperations: NodeOperations {
-    func submit(_ notification: FormalNotification, by actor: Actor) async throws(NodeError) -> Submission { throw .unavailable("idle") }
+    func submit(_ notification: FormalNotification, weakenHandling: Bool, by actor: Actor) async throws(NodeError) -> Submission { throw .unavailable("idle") }
     func submit(batch: [FormalNotification], by actor: Actor) async throws(NodeError) -> [Submission] { throw .unavailable("idle") }
-    func reply(to id: UUID, from sender: CenterID?, with draft: FormalNotification, by actor: Actor) async throws(NodeError) -> Submission { throw .unavailable("idle") }
+    func reply(to id: UUID, from sender: CenterID?, with draft: FormalNotification, weakenHandling: Bool, by actor: Actor) async throws(NodeError) -> Submission { throw .unavailable("idle") }
     func inbox(_ filter: InboxFilter, by actor: Actor) async throws(NodeError) -> [InboxItem] { [] }
     func read(_ id: UUID, from sender: CenterID?, by actor: Actor) async throws(NodeError) -> ReadResult { throw .notFound(id) }
     func acknowledge(_ id: UUID, from sender: CenterID?, by actor: Actor) async throws(NodeError) -> InboxItem { throw .notFound(id) }

@@ -35,15 +35,21 @@ final class RotationTests: XCTestCase {
         let opened = try await ge.read(sealedToOldKey)
         XCTAssertEqual(opened.notification.subject, "Sealed to GE's old encryption key", "opens with GE's earlier key")
 
-        // Traffic both ways while AZ rotates every key; GE is told first, then AZ.
+        // Traffic both ways while AZ rotates every key (GE is told first, then AZ), then GE
+        // rotates every key (AZ is told first, then GE): the order of the SIGHUPs does not matter.
         let oldSigning = try serial(pki.centerDirectory("AZ") + "/signing.crt")
         var fromAZ: [UUID] = [], fromGE: [UUID] = []
-        for n in 0..<30 {
+        for n in 0..<40 {
             if n == 12 {
                 try TestPKI.pki("rotate", pki.root, "AZ")
                 cluster.signal("GE", SIGHUP)
             }
             if n == 18 { cluster.signal("AZ", SIGHUP) }
+            if n == 26 {
+                try TestPKI.pki("rotate", pki.root, "GE")
+                cluster.signal("AZ", SIGHUP)
+            }
+            if n == 32 { cluster.signal("GE", SIGHUP) }
             fromAZ.append(try await az.submit(NodeCluster.draft(to: ["GE"], subject: "AZ \(n)")).id)
             fromGE.append(try await ge.submit(NodeCluster.draft(to: ["AZ"], subject: "GE \(n)")).id)
         }
@@ -62,6 +68,8 @@ final class RotationTests: XCTestCase {
         }
         let outbox = try await az.outbox()
         XCTAssertEqual(outbox.filter { $0.subject.contains("not recorded") }.count, 0, "AZ's outbox summaries still read after its rotation")
+        let geOutbox = try await ge.outbox()
+        XCTAssertEqual(geOutbox.filter { $0.subject.contains("not recorded") }.count, 0, "GE's too, after two rotations of its encryption key")
         let inbox = try await az.inbox()
         XCTAssertEqual(Set(inbox.map(\.id)), Set(fromGE), "AZ reads everything GE sent, sealed to its old key or its new one")
         for id in fromGE.prefix(3) + fromGE.suffix(3) { _ = try await az.read(id) }

@@ -109,7 +109,7 @@ struct APIRouter: Sendable {
             switch (request.method, route.count, route.first) {
             case (.POST, 1, "notifications"):
                 let draft = try await parseDraft(request.body, recipientsFromAll: allPeers)
-                let submission = try await operations.submit(draft, by: actor)
+                let submission = try await operations.submit(draft, weakenHandling: try Self.flag(query["weakenHandling"], name: "weakenHandling"), by: actor)
                 if let body = submission.fastJSON() { return .json(.created, body + [0x0A]) }
                 return try json(.created, submission)
             case (.POST, 2, "notifications") where route[1] == "batch":
@@ -141,7 +141,8 @@ struct APIRouter: Sendable {
                     "kind": .string("reply"), "inReplyTo": .string(id.uuidString.lowercased()),
                     "recipients": .array([.string(original.item.sender.rawValue)]),
                 ])
-                return try json(.created, await operations.reply(to: id, from: original.item.sender, with: draft, by: actor))
+                let weaken = try Self.flag(query["weakenHandling"], name: "weakenHandling")
+                return try json(.created, await operations.reply(to: id, from: original.item.sender, with: draft, weakenHandling: weaken, by: actor))
             case (.GET, 1, "outbox"):
                 return try json(.ok, await operations.outbox(limit: try Self.int(query["limit"], name: "limit"), by: actor))
             case (.GET, 2, "outbox"):
@@ -319,6 +320,15 @@ struct APIRouter: Sendable {
             throw RequestProblem(.badRequest, "sender: \(text.prefix(40)) is not a center id", hint: "e.g. ?sender=AZ or ?sender=UA-SBU")
         }
         return sender
+    }
+
+    /// A yes/no query parameter: absent or `false` is no, `true` is yes; anything else is refused.
+    static func flag(_ text: String?, name: String) throws -> Bool {
+        switch text {
+        case nil, "false": return false
+        case "true": return true
+        default: throw RequestProblem(.badRequest, "\(name) must be true or false, found \(text!.prefix(20))", hint: "e.g. ?\(name)=true")
+        }
     }
 
     static func int(_ text: String?, name: String) throws -> Int? {

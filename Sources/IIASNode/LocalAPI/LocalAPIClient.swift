@@ -46,8 +46,12 @@ public struct LocalAPIClient: Sendable {
 
     // MARK: - Routes
 
-    public func submit(_ draft: [String: Any]) async throws -> Submission {
-        try await submit(json: Array(try JSONSerialization.data(withJSONObject: draft)))
+    /// `weakenHandling`: a reply, update or cancellation goes with the draft's handling even
+    /// where it is weaker than what it names (logged); otherwise the node raises it.
+    public func submit(_ draft: [String: Any], weakenHandling: Bool = false) async throws -> Submission {
+        let body = Array(try JSONSerialization.data(withJSONObject: draft))
+        guard weakenHandling else { return try await submit(json: body) }
+        return try await call(.POST, "/v1/notifications?weakenHandling=true", body: body, fast: Submission.init(fastParsing:))
     }
 
     /// The same with the draft already written as JSON: what scripts and load generators hold.
@@ -81,8 +85,12 @@ public struct LocalAPIClient: Sendable {
     public func acknowledge(_ id: UUID, from sender: CenterID? = nil) async throws -> InboxItem {
         try await call(.POST, Self.inboxPath(id, sender, "/ack"))
     }
-    public func reply(to id: UUID, from sender: CenterID? = nil, _ draft: [String: Any]) async throws -> Submission {
-        try await call(.POST, Self.inboxPath(id, sender, "/reply"), body: Array(try JSONSerialization.data(withJSONObject: draft)))
+    /// `weakenHandling`: send the draft's handling even where it is weaker than the
+    /// original's (logged as the operator's decision); otherwise the node raises it.
+    public func reply(to id: UUID, from sender: CenterID? = nil, _ draft: [String: Any], weakenHandling: Bool = false) async throws -> Submission {
+        var path = Self.inboxPath(id, sender, "/reply")
+        if weakenHandling { path += (sender == nil ? "?" : "&") + "weakenHandling=true" }
+        return try await call(.POST, path, body: Array(try JSONSerialization.data(withJSONObject: draft)))
     }
     /// `/v1/inbox/ID[/action][?sender=AZ]`.
     static func inboxPath(_ id: UUID, _ sender: CenterID?, _ action: String = "") -> String {
