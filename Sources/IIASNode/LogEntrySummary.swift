@@ -31,6 +31,8 @@ public struct LogEntrySummary: Codable, Sendable, Equatable {
     public var count: Int?
     /// `SENDER/ID` (or the id alone where the action did not name the sender).
     public var notifications: [String]?
+    /// A submission the operator sent with weaker handling than what it answers, explicitly.
+    public var weakenedHandling: Bool?
     // Envelopes.
     public var id: UUID?
     public var kind: String?
@@ -81,6 +83,7 @@ public struct LogEntrySummary: Codable, Sendable, Equatable {
         self.action = action.action.rawValue
         user = action.user
         uid = action.uid
+        weakenedHandling = action.weakenedHandling
         let id = action.envelope.upperCaseString
         notifications = [action.sender.map { "\($0.rawValue)/\(id)" } ?? id]
     }

@@ -71,6 +71,7 @@ extension Log {
             var parts = ["#\(entry.index)", Timestamp.formatWithMilliseconds(entry.time), entry.type]
             if let action = entry.action { parts.append(action + (entry.view.map { " \($0)" } ?? "")) }
             if let user = entry.user { parts.append("by \(user) (uid \(entry.uid ?? 0)\(entry.role.map { ", \($0)" } ?? ""))") }
+            if entry.weakenedHandling == true { parts.append("weakened handling") }
             if let query = entry.query, !query.isEmpty { parts.append("query \(query)") }
             if let count = entry.count { parts.append("\(count) shown") }
             if let kind = entry.kind, let sender = entry.sender {

@@ -183,6 +183,9 @@ final class LedgerTests: XCTestCase {
         XCTAssertEqual(logged.notifications, ["AZ/\(received.id.uuidString.uppercased())"])
         XCTAssertEqual([logged.action, logged.view, logged.user, logged.query], ["consult", "inbox", "alice", "unread=true"])
         XCTAssertTrue(logged.hasType("consult") && logged.hasType("inbox") && logged.hasType("operatorAction") && !logged.hasType("read"))
+        var weakened = OperatorAction(action: .submit, envelope: UUID(), actor: alice, encryptedSummary: Data([1]))
+        weakened.weakenedHandling = true
+        XCTAssertEqual(LogEntrySummary(entry(.operatorAction, weakened.encoded())).weakenedHandling, true, "an explicit downgrade shows")
     }
 
     /// Identity is (sender, id): UA reusing the id of AZ's notification makes a second
