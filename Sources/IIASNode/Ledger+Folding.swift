@@ -10,6 +10,8 @@ extension Ledger {
     public enum Decoded: Sendable {
         case envelope(Envelope)
         case action(OperatorAction)
+        /// A listing or subscription: logged, never folded into state.
+        case consultation(Consultation)
     }
 
     /// Folds one log entry. Payloads were verified before they were logged; here they
@@ -21,7 +23,7 @@ extension Ledger {
         switch decoded {
         case .envelope(let envelope)?: parsed = envelope
         case .action(let action)?: parsedAction = action
-        case nil: break
+        case .consultation?, nil: break
         }
         applied += 1
         let time = entry.timeMilliseconds
@@ -73,8 +75,10 @@ extension Ledger {
                 }
             }
         case .operatorAction:
+            if case .consultation? = decoded { return }
             guard let action = parsedAction ?? OperatorAction(json: entry.payload) else {
-                skipped.append((entry.index, "operator action is not JSON"))
+                // A consultation changes nothing; anything else is noted as unreadable.
+                if Consultation(json: entry.payload) == nil { skipped.append((entry.index, "operator action is not JSON")) }
                 return
             }
             let user = users.intern(action.user)
@@ -87,6 +91,8 @@ extension Ledger {
                     pendingSubmits[action.envelope] = (entry.index, user)
                 }
             case .read:
+                // Every read is logged (each consultation is), the first marks it read; a
+                // repeated one sets nothing new.
                 if let position = inboxPosition(of: action) { incomingRecords[position].read = true }
             case .acknowledge:
                 guard let position = inboxPosition(of: action) else { return }

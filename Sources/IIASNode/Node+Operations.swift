@@ -273,37 +273,6 @@ extension Node {
         return try await submit([reply], by: actor, positioned: false, weakenHandling: weakenHandling)[0]
     }
 
-    public func inbox(_ filter: InboxFilter) async -> [InboxItem] {
-        var items: [InboxItem] = []
-        for position in ledger.inboxPositionsNewestFirst {
-            let incoming = ledger.incomingView(at: position)
-            if let since = filter.since, incoming.received < since { break }
-            if let sender = filter.sender, incoming.sender != sender { continue }
-            if filter.unread == true, incoming.read { continue }
-            guard let item = inboxItem(incoming) else { continue }
-            if let category = filter.category, item.category != category { continue }
-            if let priority = filter.priority, item.priority != priority { continue }
-            items.append(item)
-            if let limit = filter.limit, items.count >= limit { break }
-        }
-        return items
-    }
-
-    public func read(_ id: UUID, from sender: CenterID?, by actor: Actor) async throws(NodeError) -> ReadResult {
-        guard actor.role == .operator else { throw .forbidden("\(actor.user) is an auditor; only operators read content") }
-        let incoming = try inboxEnvelope(id, from: sender)
-        let notification = try open(incoming).notification
-        if !incoming.read {
-            let action = OperatorAction(action: .read, envelope: id, sender: incoming.sender, actor: actor)
-            do { _ = try await append(.operatorAction, action.encoded(), decoded: .action(action)) } catch {
-                throw .unavailable("cannot log the read: \(error)")
-            }
-        }
-        logger.info("read", metadata: ["envelope": "\(id)", "from": "\(incoming.sender)", "user": "\(actor.user)", "uid": "\(actor.uid)"])
-        guard let item = inboxItem(incoming.sender, id) else { throw .notFound(id) }
-        return ReadResult(item: item, notification: notification)
-    }
-
     public func acknowledge(_ id: UUID, from sender: CenterID?, by actor: Actor) async throws(NodeError) -> InboxItem {
         guard actor.role == .operator else { throw .forbidden("\(actor.user) is an auditor; only operators acknowledge") }
         let incoming = try inboxEnvelope(id, from: sender)
@@ -333,21 +302,6 @@ extension Node {
         guard matches.count <= 1 else { throw .ambiguous(id, senders: matches.map(\.sender)) }
         guard let only = matches.first else { throw .notFound(id) }
         return only
-    }
-
-    public func outbox(limit: Int?) async -> [OutboxItem] {
-        var items: [OutboxItem] = []
-        for position in ledger.outgoingIDs.indices.reversed() {
-            guard let item = outboxItem(ledger.outgoingView(at: position)) else { continue }
-            items.append(item)
-            if let limit, items.count >= limit { break }
-        }
-        return items
-    }
-
-    public func delivery(of id: UUID) async throws(NodeError) -> OutboxItem {
-        guard let outgoing = ledger.outgoing[id], let item = outboxItem(outgoing) else { throw .notFound(id) }
-        return item
     }
 
     public func peers() async -> [PeerStatus] {

@@ -417,13 +417,17 @@ public protocol NodeOperations: Sendable {
     /// `weakenHandling`, which keeps the draft's and records the weakening in the log.
     func reply(to id: UUID, from sender: CenterID?, with draft: FormalNotification, weakenHandling: Bool,
                by actor: Actor) async throws(NodeError) -> Submission
-    func inbox(_ filter: InboxFilter) async -> [InboxItem]
-    /// Decrypts one received notification and logs that `actor` read it.
+    /// Received notifications with their subjects, newest first; logs that `actor` listed
+    /// them (one `consult` entry naming each shown) before answering.
+    func inbox(_ filter: InboxFilter, by actor: Actor) async throws(NodeError) -> [InboxItem]
+    /// Decrypts one received notification and logs that `actor` read it (every read).
     func read(_ id: UUID, from sender: CenterID?, by actor: Actor) async throws(NodeError) -> ReadResult
     /// Logs the acknowledgement and sends a signed acknowledgement to the sender.
     func acknowledge(_ id: UUID, from sender: CenterID?, by actor: Actor) async throws(NodeError) -> InboxItem
-    func outbox(limit: Int?) async -> [OutboxItem]
-    func delivery(of id: UUID) async throws(NodeError) -> OutboxItem
+    /// Sent notifications with their subjects, newest first; logged like `inbox`.
+    func outbox(limit: Int?, by actor: Actor) async throws(NodeError) -> [OutboxItem]
+    /// One sent notification with its subject and delivery state; logged like `inbox`.
+    func delivery(of id: UUID, by actor: Actor) async throws(NodeError) -> OutboxItem
     func peers() async -> [PeerStatus]
     func status() async -> NodeStatus
     func treeHead() async -> TreeHead?
@@ -432,6 +436,12 @@ public protocol NodeOperations: Sendable {
     /// happens (no task to wake on the way to a client), so it must only hand it on.
     func subscribe(_ sink: @escaping @Sendable (NodeEvent?) -> Void) async -> EventSubscription
     func unsubscribe(_ subscription: EventSubscription) async
+    /// Logs that `actor` subscribes to the event stream with `filter`; the API calls it
+    /// before `subscribe`, and answers 503 when the log refuses.
+    func recordSubscription(_ filter: EventFilter, by actor: Actor) async throws(NodeError)
+    /// Auditors only: the newest `limit` log entries `filter` admits, in log order,
+    /// decoded like `iias log entries` (headers and operator actions, nothing decrypted).
+    func logEntries(_ filter: LogEntryFilter, limit: Int, by actor: Actor) async throws(NodeError) -> [LogEntrySummary]
 }
 
 extension NodeOperations {

@@ -8,7 +8,7 @@ import IIASModel
 /// key only this node derives (`SelfSealingKey`), so the outbox can show it after a
 /// restart while the disk holds only ciphertext.
 public struct OperatorAction: Codable, Sendable, Equatable {
-    public enum Action: String, Codable, Sendable { case submit, read, acknowledge }
+    public enum Action: String, Codable, Sendable, CaseIterable { case submit, read, acknowledge }
     public var action: Action
     public var envelope: UUID
     /// `read` and `acknowledge`: the envelope's sender, since an id alone does not name a

@@ -8,11 +8,11 @@ struct IdleOperations: NodeOperations {
     func submit(_ notification: FormalNotification, weakenHandling: Bool, by actor: Actor) async throws(NodeError) -> Submission { throw .unavailable("idle") }
     func submit(batch: [FormalNotification], by actor: Actor) async throws(NodeError) -> [Submission] { throw .unavailable("idle") }
     func reply(to id: UUID, from sender: CenterID?, with draft: FormalNotification, weakenHandling: Bool, by actor: Actor) async throws(NodeError) -> Submission { throw .unavailable("idle") }
-    func inbox(_ filter: InboxFilter) async -> [InboxItem] { [] }
+    func inbox(_ filter: InboxFilter, by actor: Actor) async throws(NodeError) -> [InboxItem] { [] }
     func read(_ id: UUID, from sender: CenterID?, by actor: Actor) async throws(NodeError) -> ReadResult { throw .notFound(id) }
     func acknowledge(_ id: UUID, from sender: CenterID?, by actor: Actor) async throws(NodeError) -> InboxItem { throw .notFound(id) }
-    func outbox(limit: Int?) async -> [OutboxItem] { [] }
-    func delivery(of id: UUID) async throws(NodeError) -> OutboxItem { throw .notFound(id) }
+    func outbox(limit: Int?, by actor: Actor) async throws(NodeError) -> [OutboxItem] { [] }
+    func delivery(of id: UUID, by actor: Actor) async throws(NodeError) -> OutboxItem { throw .notFound(id) }
     func peers() async -> [PeerStatus] { [] }
     func status() async -> NodeStatus {
         NodeStatus(center: CenterID("AZ")!, version: "test", started: Date(), logEntries: 0, inbox: 0, unread: 0,
@@ -21,4 +21,6 @@ struct IdleOperations: NodeOperations {
     func treeHead() async -> TreeHead? { nil }
     func subscribe(_ sink: @escaping @Sendable (NodeEvent?) -> Void) async -> EventSubscription { EventSubscription(key: UUID()) }
     func unsubscribe(_ subscription: EventSubscription) async {}
+    func recordSubscription(_ filter: EventFilter, by actor: Actor) async throws(NodeError) {}
+    func logEntries(_ filter: LogEntryFilter, limit: Int, by actor: Actor) async throws(NodeError) -> [LogEntrySummary] { [] }
 }

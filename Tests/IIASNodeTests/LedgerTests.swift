@@ -145,6 +145,49 @@ final class LedgerTests: XCTestCase {
         XCTAssertNotNil(ledger.incoming[az, received.id]?.acknowledged)
     }
 
+    /// Every consultation is logged: a repeated read by another user and listings are
+    /// entries the fold reads without changing state or noting them as unreadable.
+    func testRepeatedReadsAndConsultationsFoldWithoutChangingState() throws {
+        var ledger = Ledger(center: CenterID(rawValue: "GE")!)
+        let received = try seal(from: "AZ", to: ["GE"])
+        let az = CenterID(rawValue: "AZ")!
+        ledger.apply(entry(.received, received.bytes))
+        let alice = Actor(user: "alice", uid: 1001, role: .operator), bob = Actor(user: "bob", uid: 1002, role: .operator)
+        let listing = Consultation(view: .inbox, actor: alice, query: "unread=true", shown: [.init(sender: az, id: received.id)], asOf: 1)
+        ledger.apply(entry(.operatorAction, listing.encoded()))
+        XCTAssertEqual(ledger.incoming[az, received.id]?.read, false, "listing is not reading")
+        ledger.apply(entry(.operatorAction, OperatorAction(action: .read, envelope: received.id, sender: az, actor: alice).encoded()))
+        ledger.apply(entry(.operatorAction, OperatorAction(action: .read, envelope: received.id, sender: az, actor: bob).encoded()))
+        ledger.apply(entry(.operatorAction, Consultation(view: .events, actor: bob, query: "", shown: [], asOf: 4).encoded()), decoded: nil)
+        XCTAssertEqual(ledger.incoming[az, received.id]?.read, true)
+        XCTAssertEqual(ledger.unreadCount, 0)
+        XCTAssertTrue(ledger.skipped.isEmpty, "\(ledger.skipped)")
+        XCTAssertEqual(ledger.folded, 5)
+
+        XCTAssertEqual(Consultation(json: listing.encoded()), listing)
+        XCTAssertNil(OperatorAction(json: listing.encoded()), "an older parser does not take a consultation for an action")
+        XCTAssertNil(Consultation(json: OperatorAction(action: .read, envelope: received.id, sender: az, actor: alice).encoded()))
+        let many = (0..<(Consultation.maximumNamed + 5)).map { _ in Consultation.Named(sender: az, id: UUID()) }
+        let large = Consultation(view: .outbox, actor: alice, query: "", shown: many, asOf: 9)
+        XCTAssertEqual(large.count, Consultation.maximumNamed + 5)
+        XCTAssertEqual(large.notifications.count, Consultation.maximumNamed)
+        XCTAssertNil(Consultation(json: Array(String(decoding: listing.encoded(), as: UTF8.self).replacingOccurrences(of: "AZ/", with: "AZ:").utf8)))
+
+        // What an auditor lists: headers and who read what, never the subject.
+        let summary = LogEntrySummary(entry(.received, received.bytes))
+        XCTAssertEqual(summary.sender, "AZ")
+        XCTAssertEqual(summary.recipients, ["GE"])
+        XCTAssertEqual(summary.kind, "notification")
+        XCTAssertFalse(String(decoding: try JSONEncoder().encode(summary), as: UTF8.self).contains("Ledger test"))
+        let logged = LogEntrySummary(entry(.operatorAction, listing.encoded()))
+        XCTAssertEqual(logged.notifications, ["AZ/\(received.id.uuidString.uppercased())"])
+        XCTAssertEqual([logged.action, logged.view, logged.user, logged.query], ["consult", "inbox", "alice", "unread=true"])
+        XCTAssertTrue(logged.hasType("consult") && logged.hasType("inbox") && logged.hasType("operatorAction") && !logged.hasType("read"))
+        var weakened = OperatorAction(action: .submit, envelope: UUID(), actor: alice, encryptedSummary: Data([1]))
+        weakened.weakenedHandling = true
+        XCTAssertEqual(LogEntrySummary(entry(.operatorAction, weakened.encoded())).weakenedHandling, true, "an explicit downgrade shows")
+    }
+
     /// Identity is (sender, id): UA reusing the id of AZ's notification makes a second
     /// inbox item, neither shadows the other, reads and acknowledgements name one of them,
     /// and a snapshot keeps both.

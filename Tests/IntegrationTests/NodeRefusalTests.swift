@@ -142,9 +142,10 @@ final class NodeRefusalTests: XCTestCase {
 
         let inbox = try await cluster.client("GE").inbox()
         XCTAssertEqual(Set(inbox.map(\.id)), [good.id, old.id], "only the good envelopes are in the inbox, once each")
-        // The node logged exactly those two envelopes (no refusal, no replay).
+        // The node logged exactly those two envelopes (no refusal, no replay), and the
+        // inbox listing above (every consultation is logged).
         let status = try await cluster.client("GE").status()
-        XCTAssertEqual(status.logEntries, 2)
+        XCTAssertEqual(status.logEntries, 3)
     }
 
     func testAnUnknownCenterCannotConnect() async throws {

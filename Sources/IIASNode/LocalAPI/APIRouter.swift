@@ -103,7 +103,7 @@ struct APIRouter: Sendable {
         guard parts.first == "v1" else { return error(.notFound, "no such route: \(path.prefix(100))", hint: "routes start with /v1/; see LocalAPI.md") }
         let route = Array(parts.dropFirst())
         if role == .auditor, !(request.method == .GET && (Self.readOnlyRoutes.contains(route) || (route.count == 2 && route[0] == "outbox"))) {
-            return error(.forbidden, "\(user) is an auditor: status, peers, outbox and tree head only", hint: nil)
+            return error(.forbidden, "\(user) is an auditor: status, peers, outbox, tree head and log entries only", hint: nil)
         }
         do {
             switch (request.method, route.count, route.first) {
@@ -129,7 +129,7 @@ struct APIRouter: Sendable {
                 }
                 return .json(.created, body + Array("]\n".utf8))
             case (.GET, 1, "inbox"):
-                return try json(.ok, await operations.inbox(try Self.filter(query)))
+                return try json(.ok, await operations.inbox(try Self.filter(query), by: actor))
             case (.GET, 2, "inbox"):
                 return try json(.ok, await operations.read(try Self.id(route[1]), from: try Self.sender(query), by: actor))
             case (.POST, 3, "inbox") where route[2] == "ack":
@@ -144,9 +144,12 @@ struct APIRouter: Sendable {
                 let weaken = try Self.flag(query["weakenHandling"], name: "weakenHandling")
                 return try json(.created, await operations.reply(to: id, from: original.item.sender, with: draft, weakenHandling: weaken, by: actor))
             case (.GET, 1, "outbox"):
-                return try json(.ok, await operations.outbox(limit: try Self.int(query["limit"], name: "limit")))
+                return try json(.ok, await operations.outbox(limit: try Self.int(query["limit"], name: "limit"), by: actor))
             case (.GET, 2, "outbox"):
-                return try json(.ok, await operations.delivery(of: try Self.id(route[1])))
+                return try json(.ok, await operations.delivery(of: try Self.id(route[1]), by: actor))
+            case (.GET, 2, "log") where route[1] == "entries":
+                let (filter, limit) = try Self.logFilter(query)
+                return try json(.ok, await operations.logEntries(filter, limit: limit, by: actor))
             case (.GET, 1, "peers"):
                 return try json(.ok, await operations.peers())
             case (.GET, 1, "status"):
@@ -155,10 +158,14 @@ struct APIRouter: Sendable {
                 guard let head = await operations.treeHead() else { return error(.notFound, "the log is empty: no tree head yet", hint: nil) }
                 return try json(.ok, head)
             case (.GET, 1, "events"):
-                do { return .events(try EventFilter(query: query)) } catch {
+                let filter: EventFilter
+                do { filter = try EventFilter(query: query) } catch {
                     return self.error(.badRequest, error.description, hint: "one or more of \(error.allowed.joined(separator: ", ")), comma-separated")
                 }
-            case (_, _, "notifications"), (_, _, "inbox"), (_, _, "outbox"), (_, _, "peers"), (_, _, "status"), (_, _, "tree-head"), (_, _, "events"):
+                // Logged before the stream opens: it carries received notifications' subjects.
+                try await operations.recordSubscription(filter, by: actor)
+                return .events(filter)
+            case (_, _, "notifications"), (_, _, "inbox"), (_, _, "outbox"), (_, _, "peers"), (_, _, "status"), (_, _, "tree-head"), (_, _, "events"), (_, _, "log"):
                 return error(.methodNotAllowed, "\(request.method) is not allowed on \(path.prefix(100))", hint: "see LocalAPI.md for each route's method")
             default:
                 return error(.notFound, "no such route: \(path.prefix(100))", hint: "see LocalAPI.md")
@@ -182,7 +189,7 @@ struct APIRouter: Sendable {
     }
 
     /// What an auditor may read (besides one outbox item).
-    static let readOnlyRoutes: Set<[String]> = [["status"], ["peers"], ["outbox"], ["tree-head"]]
+    static let readOnlyRoutes: Set<[String]> = [["status"], ["peers"], ["outbox"], ["tree-head"], ["log", "entries"]]
 
     func allPeers() async -> [CenterID] { await operations.peers().map(\.center) }
 
@@ -348,8 +355,7 @@ struct APIRouter: Sendable {
                 guard value == "true" || value == "false" else { throw RequestProblem(.badRequest, "unread: true or false", hint: nil) }
                 filter.unread = value == "true"
             case "since":
-                guard let date = Timestamp.parse(value) else { throw RequestProblem(.badRequest, "since: not an RFC 3339 time", hint: "e.g. 2026-11-24T00:00:00Z") }
-                filter.since = date
+                filter.since = try since(value)
             case "limit":
                 filter.limit = try int(value, name: "limit")
             default:
@@ -357,6 +363,26 @@ struct APIRouter: Sendable {
             }
         }
         return filter
+    }
+
+    /// A `since` filter: RFC 3339.
+    static func since(_ text: String) throws -> Date {
+        guard let date = Timestamp.parse(text) else { throw RequestProblem(.badRequest, "since: not an RFC 3339 time", hint: "e.g. 2026-11-24T00:00:00Z") }
+        return date
+    }
+
+    /// `GET /v1/log/entries`: `type`, `since` (RFC 3339), `user` as `iias log entries`
+    /// takes them, and `limit` (the newest; 1,000 unless given).
+    static func logFilter(_ query: [String: String]) throws -> (LogEntryFilter, Int) {
+        if let unknown = query.keys.first(where: { !["type", "since", "user", "limit"].contains($0) }) {
+            throw RequestProblem(.badRequest, "unknown filter \(unknown.prefix(40))", hint: "type, since, user, limit")
+        }
+        do {
+            return (try LogEntryFilter(type: query["type"], since: try query["since"].map(since), user: query["user"]),
+                    try int(query["limit"], name: "limit") ?? 1_000)
+        } catch let problem as LogEntryFilter.UnknownType {
+            throw RequestProblem(.badRequest, "type: \(problem)", hint: nil)
+        }
     }
 
     /// The account name of `uid`, from the system's user database, remembered for a few

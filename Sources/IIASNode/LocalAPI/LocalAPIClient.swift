@@ -76,14 +76,8 @@ public struct LocalAPIClient: Sendable {
     }
 
     public func inbox(_ filter: InboxFilter = InboxFilter()) async throws -> [InboxItem] {
-        var query: [String] = []
-        if let category = filter.category { query.append("category=\(category.rawValue)") }
-        if let priority = filter.priority { query.append("priority=\(priority.rawValue)") }
-        if let sender = filter.sender { query.append("sender=\(sender.rawValue)") }
-        if let unread = filter.unread { query.append("unread=\(unread)") }
-        if let since = filter.since { query.append("since=\(Timestamp.formatWithMilliseconds(since))") }
-        if let limit = filter.limit { query.append("limit=\(limit)") }
-        return try await call(.GET, "/v1/inbox" + (query.isEmpty ? "" : "?" + query.joined(separator: "&")))
+        let query = filter.queryText
+        return try await call(.GET, "/v1/inbox" + (query.isEmpty ? "" : "?" + query))
     }
 
     /// `sender`: which center's notification `id` is; needed only when several used the id (409 otherwise).
