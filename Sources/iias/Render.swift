@@ -50,7 +50,14 @@ enum Render {
         return formatter.string(from: date)
     }
 
+    /// The thread's latest state (cancelled, updated, replied) first, then this copy's.
     static func state(_ item: InboxItem) -> String {
+        guard let mark = item.thread else { return copyState(item) }
+        let thread = mark.state == .cancelled ? Terminal.red(mark.state.rawValue) : Terminal.yellow(mark.state.rawValue)
+        return thread + ", " + copyState(item)
+    }
+
+    private static func copyState(_ item: InboxItem) -> String {
         if let by = item.acknowledgedBy { return Terminal.green("acknowledged by \(Terminal.safe(by))") }
         return item.read ? "read" : Terminal.bold("unread")
     }

@@ -1,0 +1,108 @@
+import Foundation
+import IIASModel
+import IIASNode
+import IIASTestSupport
+import XCTest
+
+/// A conversation across three real nodes — AZ asks GE and UA, GE answers, AZ updates
+/// and then cancels its request — reads in order at every node with `iias thread`, `read`
+/// of the cancelled request says so before anything else, `inbox` marks it, and viewing
+/// the thread leaves a consultation in the signed log.
+final class DeskThreadTests: XCTestCase {
+    private func iias(_ arguments: [String]) throws -> ProcessRunner.Result {
+        try ProcessRunner.run(RepositoryPaths.iiasExecutable, arguments, environment: ["COLUMNS": "200", "NO_COLOR": "1"], timeout: 60)
+    }
+
+    func testRequestReplyUpdateCancellationRendersInOrderAtEveryNode() async throws {
+        let cluster = try NodeCluster(["AZ", "GE", "UA"])
+        try cluster.startAll()
+        let az = cluster.client("AZ"), ge = cluster.client("GE"), ua = cluster.client("UA")
+
+        var request = LocalCluster.draft(to: ["GE", "UA"], subject: "Who rented the grey van")
+        request["kind"] = "request"
+        request["responseDeadline"] = Timestamp.formatWithMilliseconds(Date().addingTimeInterval(86_400))
+        let asked = try await az.submit(request).id
+        try await eventually("the request at GE and UA") {
+            let atGE = try await ge.inbox().contains { $0.id == asked }
+            let atUA = try await ua.inbox().contains { $0.id == asked }
+            return atGE && atUA
+        }
+        let answer = try await ge.reply(to: asked, LocalCluster.draft(to: ["AZ"], subject: "Rented by a front company")).id
+        try await eventually("the reply at AZ") { try await az.inbox().contains { $0.id == answer } }
+
+        var update = LocalCluster.draft(to: ["GE", "UA"], subject: "The van now has Armenian plates")
+        update["kind"] = "update"
+        update["references"] = [asked.uuidString.lowercased()]
+        let updated = try await az.submit(update).id
+        try await eventually("the update at GE and UA") {
+            let atGE = try await ge.inbox().contains { $0.id == updated }
+            let atUA = try await ua.inbox().contains { $0.id == updated }
+            return atGE && atUA
+        }
+        var cancel = LocalCluster.draft(to: ["GE", "UA"], subject: "Withdrawn: the van was found")
+        cancel["kind"] = "cancellation"
+        cancel["references"] = [asked.uuidString.lowercased()]
+        let cancelled = try await az.submit(cancel).id
+        try await eventually("the cancellation at GE and UA") {
+            let atGE = try await ge.inbox().contains { $0.id == cancelled }
+            let atUA = try await ua.inbox().contains { $0.id == cancelled }
+            return atGE && atUA
+        }
+
+        // Every node shows what it sent and received, in the order it happened.
+        let expected: [String: [(UUID, ThreadItem.Direction)]] = [
+            "AZ": [(asked, .sent), (answer, .received), (updated, .sent), (cancelled, .sent)],
+            "GE": [(asked, .received), (answer, .sent), (updated, .received), (cancelled, .received)],
+            "UA": [(asked, .received), (updated, .received), (cancelled, .received)],
+        ]
+        let prefix = String(asked.uuidString.lowercased().prefix(8))
+        for (center, items) in expected {
+            let socket = ["--socket", cluster.socketPath(center)]
+            let json = try iias(["thread", prefix, "--json"] + socket)
+            XCTAssertEqual(json.status, 0, json.stderr)
+            let thread = try APIJSON.decoder().decode([ThreadItem].self, from: Data(json.stdout.utf8))
+            XCTAssertEqual(thread.map(\.id), items.map(\.0), "\(center): the thread in time order")
+            XCTAssertEqual(thread.map(\.direction), items.map(\.1), "\(center): sent and received")
+            XCTAssertEqual(thread.map(\.kind), [.request] + (center == "UA" ? [] : [.reply]) + [.update, .cancellation], center)
+            // From the reply's side too: the same conversation.
+            let fromLast = try await cluster.client(center).thread(items.last!.0, from: CenterID(rawValue: "AZ")!)
+            XCTAssertEqual(fromLast.map(\.id), items.map(\.0), "\(center): the same thread from the cancellation")
+
+            let table = try iias(["thread", prefix] + socket)
+            XCTAssertEqual(table.status, 0, table.stderr)
+            let subjects = ["Who rented the grey van", "Rented by a front company", "The van now has Armenian plates", "Withdrawn: the van was found"]
+                .filter { center != "UA" || $0 != "Rented by a front company" }
+            let rows = table.stdout.split(separator: "\n").dropFirst()
+            XCTAssertEqual(rows.count, subjects.count, table.stdout)
+            for (row, subject) in zip(rows, subjects) { XCTAssertTrue(row.contains(subject), "\(center): \(row) is \(subject)") }
+            XCTAssertTrue(rows.first?.hasPrefix(">") ?? false, "the thread marks the notification asked for: \(table.stdout)")
+        }
+
+        // At both recipients `read` of the request says first that AZ cancelled it, and the inbox marks it.
+        for center in ["GE", "UA"] {
+            let read = try iias(["read", prefix, "--socket", cluster.socketPath(center)])
+            XCTAssertEqual(read.status, 0, read.stderr)
+            let first = read.stdout.split(separator: "\n").first.map(String.init) ?? ""
+            XCTAssertTrue(first.hasPrefix("CANCELLED by AZ at ") && first.contains(String(cancelled.uuidString.lowercased().prefix(8))),
+                          "\(center): \(read.stdout)")
+            let listed = try await cluster.client(center).inbox().first { $0.id == asked }
+            XCTAssertEqual(listed?.thread?.state, .cancelled, center)
+            XCTAssertEqual(listed?.thread?.id, cancelled, center)
+            let inbox = try iias(["inbox", "--socket", cluster.socketPath(center)])
+            let row = inbox.stdout.split(separator: "\n").first { $0.contains("Who rented the grey van") }
+            XCTAssertTrue(row?.contains("cancelled") ?? false, "\(center): \(inbox.stdout)")
+        }
+        // An update alone marks what it updates: UA's copy of AZ's update is itself unmarked.
+        let updateAtUA = try await ua.read(updated).item
+        XCTAssertNil(updateAtUA.thread)
+
+        // Viewing a thread is a consultation in the signed log, naming what it showed.
+        let logged = try iias(["log", "entries", cluster.logDirectory("UA"), "--type", "consult", "--json"])
+        XCTAssertEqual(logged.status, 0, logged.stderr)
+        let views = try logged.stdout.split(separator: "\n").map { try APIJSON.decoder().decode(LogEntrySummary.self, from: Data($0.utf8)) }
+            .filter { $0.view == "thread" }
+        XCTAssertGreaterThanOrEqual(views.count, 2, logged.stdout)
+        XCTAssertEqual(views.first?.notifications?.count, 3, "\(views)")
+        XCTAssertEqual(views.first?.query, "thread=AZ/\(asked.uuidString.uppercased())")
+    }
+}
