@@ -33,10 +33,15 @@ extension Node {
         threads.mark(of: .init(sender: sender, id: id), center: center)
     }
 
-    /// Decrypts, once each, the received and sent notifications the index has not seen.
-    func refreshThreadIndex() {
+    /// Decrypts, once each, the received and sent notifications the index has not seen:
+    /// all of them, or at most `limit`; true once nothing is left.
+    @discardableResult
+    func refreshThreadIndex(atMost limit: Int = .max) -> Bool {
+        var budget = limit
         let incomingCount = ledger.incomingIDs.count
         while threads.inboxSeen < incomingCount {
+            guard budget > 0 else { return false }
+            budget -= 1
             let incoming = ledger.incomingView(at: threads.inboxSeen)
             threads.inboxSeen += 1
             guard !incoming.isAcknowledgement, let summary = try? summary(of: incoming) else { continue }
@@ -45,12 +50,23 @@ extension Node {
         }
         let outgoingCount = ledger.outgoingIDs.count
         while threads.outboxSeen < outgoingCount {
+            guard budget > 0 else { return false }
+            budget -= 1
             let outgoing = ledger.outgoingView(at: threads.outboxSeen)
             threads.outboxSeen += 1
             guard !outgoing.isAcknowledgement, let summary = outboxSummary(outgoing), let kind = summary.kind else { continue }
             threads.add(.init(sender: center, id: outgoing.id), kind: kind, created: outgoing.created,
                         references: summary.references ?? [], inReplyTo: summary.inReplyTo)
         }
+        return true
+    }
+
+    /// Indexes what the log held at start a slice at a time, letting other work in
+    /// between, so that the first listing after a restart of a large node does not
+    /// decrypt every notification while the operator waits. A listing before it is done
+    /// finishes the rest itself (a state left out would let a cancelled request look live).
+    func warmThreadIndex() async {
+        while !stopping, !Task.isCancelled, !refreshThreadIndex(atMost: 1_000) { await Task.yield() }
     }
 
     /// The notification a thread starts from: received from `sender`, or sent by us when

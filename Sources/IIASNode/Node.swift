@@ -146,6 +146,7 @@ public actor Node: NodeOperations {
         background.append(Task { [weak self] in await self?.treeHeadLoop() })
         background.append(Task { [weak self] in await self?.rescanLoop() })
         background.append(Task { [weak self] in await self?.expiryLoop() })
+        background.append(Task { [weak self] in await self?.warmThreadIndex() })
         let port = channel.localAddress?.port ?? configuration.listen.port
         logger.info("node started", metadata: ["center": "\(configuration.center)", "port": "\(port)",
                                                "entries": "\(log.count)", "peers": "\(configuration.peers.count)"])

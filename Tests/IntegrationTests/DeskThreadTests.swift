@@ -39,6 +39,10 @@ final class DeskThreadTests: XCTestCase {
             let atUA = try await ua.inbox().contains { $0.id == updated }
             return atGE && atUA
         }
+        // Updated only: `read` says so first, and `thread` from the update's side finds the request.
+        let readUpdated = try iias(["read", String(asked.uuidString.lowercased().prefix(8)), "--socket", cluster.socketPath("UA")])
+        XCTAssertEqual(readUpdated.status, 0, readUpdated.stderr)
+        XCTAssertTrue(readUpdated.stdout.hasPrefix("UPDATED by AZ at "), readUpdated.stdout)
         var cancel = LocalCluster.draft(to: ["GE", "UA"], subject: "Withdrawn: the van was found")
         cancel["kind"] = "cancellation"
         cancel["references"] = [asked.uuidString.lowercased()]
