@@ -38,23 +38,30 @@ extension Node {
     @discardableResult
     func refreshThreadIndex(atMost limit: Int = .max) -> Bool {
         var budget = limit
-        let incomingCount = ledger.incomingIDs.count
-        while threads.inboxSeen < incomingCount {
-            guard budget > 0 else { return false }
+        while indexNextForThreads() {
             budget -= 1
+            if budget == 0 { return threads.inboxSeen == ledger.incomingIDs.count && threads.outboxSeen == ledger.outgoingIDs.count }
+        }
+        return true
+    }
+
+    /// Indexes the next received notification not seen yet, else the next sent one;
+    /// false when none is left.
+    private func indexNextForThreads() -> Bool {
+        if threads.inboxSeen < ledger.incomingIDs.count {
             let incoming = ledger.incomingView(at: threads.inboxSeen)
             threads.inboxSeen += 1
-            guard !incoming.isAcknowledgement, let summary = try? summary(of: incoming) else { continue }
-            threads.add(.init(sender: incoming.sender, id: incoming.id), kind: summary.kind, created: summary.created,
-                        references: summary.references, inReplyTo: summary.inReplyTo)
+            if !incoming.isAcknowledgement, let summary = try? summary(of: incoming) {
+                threads.add(.init(sender: incoming.sender, id: incoming.id), kind: summary.kind, created: summary.created,
+                            references: summary.references, inReplyTo: summary.inReplyTo)
+            }
+            return true
         }
-        let outgoingCount = ledger.outgoingIDs.count
-        while threads.outboxSeen < outgoingCount {
-            guard budget > 0 else { return false }
-            budget -= 1
-            let outgoing = ledger.outgoingView(at: threads.outboxSeen)
-            threads.outboxSeen += 1
-            guard !outgoing.isAcknowledgement, let summary = outboxSummary(outgoing), let kind = summary.kind else { continue }
+        guard threads.outboxSeen < ledger.outgoingIDs.count else { return false }
+        let outgoing = ledger.outgoingView(at: threads.outboxSeen)
+        threads.outboxSeen += 1
+        // Our submissions logged before the outbox summary recorded kind and links name nothing.
+        if !outgoing.isAcknowledgement, let summary = outboxSummary(outgoing), let kind = summary.kind {
             threads.add(.init(sender: center, id: outgoing.id), kind: kind, created: outgoing.created,
                         references: summary.references ?? [], inReplyTo: summary.inReplyTo)
         }

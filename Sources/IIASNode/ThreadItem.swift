@@ -21,21 +21,6 @@ public struct ThreadItem: Sendable, Codable, Equatable {
     public var inReplyTo: UUID?
     public var references: [UUID]
     public var logIndex: UInt64
-
-    public init(sender: CenterID, id: UUID, created: Date, direction: Direction, kind: Kind?, priority: Priority, tlp: TLP?,
-                subject: String, inReplyTo: UUID?, references: [UUID], logIndex: UInt64) {
-        self.sender = sender
-        self.id = id
-        self.created = created
-        self.direction = direction
-        self.kind = kind
-        self.priority = priority
-        self.tlp = tlp
-        self.subject = subject
-        self.inReplyTo = inReplyTo
-        self.references = references
-        self.logIndex = logIndex
-    }
 }
 
 /// What later notifications did to one: the thread's latest state as `inbox` and `read`
@@ -48,11 +33,4 @@ public struct ThreadMark: Sendable, Codable, Equatable {
     public var by: CenterID
     public var id: UUID
     public var at: Date
-
-    public init(state: State, by: CenterID, id: UUID, at: Date) {
-        self.state = state
-        self.by = by
-        self.id = id
-        self.at = at
-    }
 }

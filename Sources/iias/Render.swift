@@ -42,11 +42,14 @@ enum Render {
         return seconds >= 0 ? "\(span) left" : Terminal.red("overdue by \(span)")
     }
 
-    static func time(_ date: Date) -> String {
+    static func time(_ date: Date) -> String { time(date, seconds: false) }
+
+    /// `seconds`: where events often come within one minute (a thread's replies, updates, cancellation).
+    static func time(_ date: Date, seconds: Bool) -> String {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyy-MM-dd HH:mm'Z'"
+        formatter.dateFormat = seconds ? "yyyy-MM-dd HH:mm:ss'Z'" : "yyyy-MM-dd HH:mm'Z'"
         return formatter.string(from: date)
     }
 

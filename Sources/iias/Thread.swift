@@ -41,19 +41,10 @@ struct ThreadCommand: AsyncParsableCommand {
         let own = items.first { $0.direction == .sent }?.sender
         Terminal.printTable(["", "CREATED", "FROM", "DIR", "KIND", "PRIORITY", "TLP", "SUBJECT", "ID"], items.map { item in
             [item.id == start.id && (start.sender == nil || start.sender == item.sender) ? ">" : "",
-             Self.time(item.created), item.sender.rawValue, item.direction == .sent ? "sent" : "received",
+             Render.time(item.created, seconds: true), item.sender.rawValue, item.direction == .sent ? "sent" : "received",
              item.kind.map(Render.kind) ?? "-", Render.priority(item.priority), item.tlp.map(Render.tlp) ?? "-",
              Terminal.safe(item.subject), (item.sender == own ? "" : "\(item.sender.rawValue)/") + Render.shortID(item.id)]
         })
-    }
-
-    /// To the second: a reply, an update and a cancellation often come within one minute.
-    static func time(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss'Z'"
-        return formatter.string(from: date)
     }
 
     /// The notification `text` names among those sent and received here: a full id goes

@@ -13,45 +13,40 @@ final class DeskThreadTests: XCTestCase {
         try ProcessRunner.run(RepositoryPaths.iiasExecutable, arguments, environment: ["COLUMNS": "200", "NO_COLOR": "1"], timeout: 60)
     }
 
+    /// AZ's notification of `kind` to GE and UA (naming `named`), once both hold it.
+    private func fromAZ(_ cluster: NodeCluster, _ kind: String, _ subject: String, naming named: UUID? = nil) async throws -> UUID {
+        var draft = LocalCluster.draft(to: ["GE", "UA"], subject: subject)
+        draft["kind"] = kind
+        if kind == "request" { draft["responseDeadline"] = Timestamp.formatWithMilliseconds(Date().addingTimeInterval(86_400)) }
+        if let named { draft["references"] = [named.uuidString.lowercased()] }
+        let id = try await cluster.client("AZ").submit(draft).id
+        try await eventually("the \(kind) at GE and UA") {
+            let atGE = try await cluster.client("GE").inbox().contains { $0.id == id }
+            let atUA = try await cluster.client("UA").inbox().contains { $0.id == id }
+            return atGE && atUA
+        }
+        return id
+    }
+
     func testRequestReplyUpdateCancellationRendersInOrderAtEveryNode() async throws {
         let cluster = try NodeCluster(["AZ", "GE", "UA"])
         try cluster.startAll()
         let az = cluster.client("AZ"), ge = cluster.client("GE"), ua = cluster.client("UA")
 
-        var request = LocalCluster.draft(to: ["GE", "UA"], subject: "Who rented the grey van")
-        request["kind"] = "request"
-        request["responseDeadline"] = Timestamp.formatWithMilliseconds(Date().addingTimeInterval(86_400))
-        let asked = try await az.submit(request).id
-        try await eventually("the request at GE and UA") {
-            let atGE = try await ge.inbox().contains { $0.id == asked }
-            let atUA = try await ua.inbox().contains { $0.id == asked }
-            return atGE && atUA
-        }
+        let asked = try await fromAZ(cluster, "request", "Who rented the grey van")
         let answer = try await ge.reply(to: asked, LocalCluster.draft(to: ["AZ"], subject: "Rented by a front company")).id
         try await eventually("the reply at AZ") { try await az.inbox().contains { $0.id == answer } }
 
-        var update = LocalCluster.draft(to: ["GE", "UA"], subject: "The van now has Armenian plates")
-        update["kind"] = "update"
-        update["references"] = [asked.uuidString.lowercased()]
-        let updated = try await az.submit(update).id
-        try await eventually("the update at GE and UA") {
-            let atGE = try await ge.inbox().contains { $0.id == updated }
-            let atUA = try await ua.inbox().contains { $0.id == updated }
-            return atGE && atUA
-        }
+        let updated = try await fromAZ(cluster, "update", "The van now has Armenian plates", naming: asked)
         // Updated only: `read` says so first, and `thread` from the update's side finds the request.
         let readUpdated = try iias(["read", String(asked.uuidString.lowercased().prefix(8)), "--socket", cluster.socketPath("UA")])
         XCTAssertEqual(readUpdated.status, 0, readUpdated.stderr)
         XCTAssertTrue(readUpdated.stdout.hasPrefix("UPDATED by AZ at "), readUpdated.stdout)
-        var cancel = LocalCluster.draft(to: ["GE", "UA"], subject: "Withdrawn: the van was found")
-        cancel["kind"] = "cancellation"
-        cancel["references"] = [asked.uuidString.lowercased()]
-        let cancelled = try await az.submit(cancel).id
-        try await eventually("the cancellation at GE and UA") {
-            let atGE = try await ge.inbox().contains { $0.id == cancelled }
-            let atUA = try await ua.inbox().contains { $0.id == cancelled }
-            return atGE && atUA
-        }
+        let cancelled = try await fromAZ(cluster, "cancellation", "Withdrawn: the van was found", naming: asked)
+
+        let tooShort = try iias(["thread", "ab", "--socket", cluster.socketPath("AZ")])
+        XCTAssertEqual(tooShort.status, 2, tooShort.stdout)
+        XCTAssertTrue(tooShort.stderr.contains("first 4 characters"), tooShort.stderr)
 
         // Every node shows what it sent and received, in the order it happened.
         let expected: [String: [(UUID, ThreadItem.Direction)]] = [
