@@ -103,5 +103,17 @@ final class DeskThreadTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(views.count, 2, logged.stdout)
         XCTAssertEqual(views.first?.notifications?.count, 3, "\(views)")
         XCTAssertEqual(views.first?.query, "thread=AZ/\(asked.uuidString.uppercased())")
+
+        // The index is memory only: after a restart it is rebuilt from the log (the
+        // inbox's envelopes, the outbox's summaries) and says the same.
+        for center in ["AZ", "UA"] {
+            _ = cluster.stop(center)
+            try cluster.start(center)
+            try await eventually("\(center) answers again") { (try? await cluster.client(center).status()) != nil }
+            let again = try await cluster.client(center).thread(asked)
+            XCTAssertEqual(again.map(\.id), expected[center]!.map(\.0), "\(center) after a restart")
+        }
+        let restarted = try await cluster.client("UA").inbox().first { $0.id == asked }
+        XCTAssertEqual(restarted?.thread?.state, .cancelled, "UA's inbox after a restart")
     }
 }
