@@ -72,7 +72,7 @@ extension Node {
     }
 
     /// Appends one consultation before its answer goes out.
-    private func record(_ consultation: Consultation) async throws(NodeError) {
+    func record(_ consultation: Consultation) async throws(NodeError) {
         do { _ = try await append(.operatorAction, consultation.encoded(), decoded: .consultation(consultation)) } catch {
             throw .unavailable("cannot log the consultation (\(consultation.view.rawValue)): \(error)")
         }

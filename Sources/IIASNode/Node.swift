@@ -57,6 +57,8 @@ public actor Node: NodeOperations {
         var subject: String
         var inReplyTo: UUID?
         var tlp: TLP
+        /// A request's deadline (`iias requests`).
+        var responseDeadline: Date? = nil
         /// The envelope's creation time (its header's).
         var created: Date
     }
@@ -326,6 +328,7 @@ func concurrentMap<T: Sendable, R: Sendable>(_ items: [T], _ transform: @escapin
 extension Node.InboxSummary {
     init(_ notification: FormalNotification, created: Date) {
         self.init(kind: notification.kind, category: notification.category, priority: notification.priority,
-                  subject: notification.subject, inReplyTo: notification.inReplyTo, tlp: notification.handling.tlp, created: created)
+                  subject: notification.subject, inReplyTo: notification.inReplyTo, tlp: notification.handling.tlp,
+                  responseDeadline: notification.responseDeadline, created: created)
     }
 }

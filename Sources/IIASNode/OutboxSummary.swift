@@ -17,13 +17,21 @@ public struct OutboxSummary: Codable, Sendable, Equatable {
     /// When the operator weakened the handling of what this answers: the marking given up
     /// (`Handling.marking`). Kept here, encrypted, since a marking says something about content.
     public var handlingWeakenedFrom: String?
+    /// A request's deadline, and what a reply answers, so that `iias requests` can tell
+    /// open requests and answered ones apart. Nil in summaries written before they were
+    /// recorded (older builds' decoders skip the keys they do not know).
+    public var responseDeadline: Date?
+    public var inReplyTo: UUID?
 
     /// The handling it was sent with; nil in summaries written before it was recorded.
     public var handling: Handling? {
         tlp.map { Handling(tlp: $0, codes: codes ?? [], restrictions: restrictions, classification: classification) }
     }
 
-    public init(category: Category, priority: Priority, subject: String, kind: Kind? = nil, handling: Handling? = nil, handlingWeakenedFrom: String? = nil) {
+    public init(category: Category, priority: Priority, subject: String, kind: Kind? = nil, handling: Handling? = nil, handlingWeakenedFrom: String? = nil,
+                responseDeadline: Date? = nil, inReplyTo: UUID? = nil) {
+        self.responseDeadline = responseDeadline
+        self.inReplyTo = inReplyTo
         self.tlp = handling?.tlp
         self.codes = handling.map(\.codes).flatMap { $0.isEmpty ? nil : $0 }
         self.restrictions = handling?.restrictions
@@ -44,6 +52,8 @@ public struct OutboxSummary: Codable, Sendable, Equatable {
         if let restrictions { members["restrictions"] = .string(restrictions) }
         if let classification { members["classification"] = .string(classification) }
         if let handlingWeakenedFrom { members["handlingWeakenedFrom"] = .string(handlingWeakenedFrom) }
+        if let responseDeadline { members["responseDeadline"] = .string(Timestamp.formatWithMilliseconds(responseDeadline)) }
+        if let inReplyTo { members["inReplyTo"] = .string(inReplyTo.canonicalString) }
         return JSONWriter.bytes(.object(members))
     }
 
