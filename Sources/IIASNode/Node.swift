@@ -36,6 +36,9 @@ public actor Node: NodeOperations {
     /// Decrypted listing fields of received notifications, by log index (unique, unlike an id).
     var summaries: [UInt64: InboxSummary] = [:]
     var stopping = false
+    /// The stage each request was last announced at (`SENDER/ID`), so that `watch` hears
+    /// of each stage once (`Node+RequestDeadlines`).
+    var announcedRequests: [String: RequestStatus.Stage] = [:]
     var lastTreeHead: TreeHead?
     var treeHeadSize: UInt64 = 0
     /// Entries the newest ledger snapshot covers.
@@ -145,6 +148,7 @@ public actor Node: NodeOperations {
         background.append(Task { [weak self] in await self?.treeHeadLoop() })
         background.append(Task { [weak self] in await self?.rescanLoop() })
         background.append(Task { [weak self] in await self?.expiryLoop() })
+        background.append(Task { [weak self] in await self?.requestDeadlineLoop() })
         let port = channel.localAddress?.port ?? configuration.listen.port
         logger.info("node started", metadata: ["center": "\(configuration.center)", "port": "\(port)",
                                                "entries": "\(log.count)", "peers": "\(configuration.peers.count)"])

@@ -115,7 +115,7 @@ struct NodeCommand: AsyncParsableCommand {
                                      maxConnections: configuration.limits.maxAPIConnections,
                                      maxConnectionsPerUser: configuration.limits.maxAPIConnectionsPerUser,
                                      requestTimeout: .nanoseconds(Int64(configuration.limits.apiRequestSeconds * 1e9)),
-                                     logger: logger) { ready.report(nil) }
+                                     requestDeadlines: configuration.requests, logger: logger) { ready.report(nil) }
             var services: [any Service] = [
                 NodeService(node: node, configurationFile: config, onReady: { port in
                     ready.report("ready center=\(configuration.center) port=\(port) socket=\(configuration.socketPath)")

@@ -1,0 +1,49 @@
+import ArgumentParser
+import Foundation
+import IIASModel
+import IIASNode
+
+/// `iias requests`: the desk's deadline list. The node computes it from its log
+/// (`GET /v1/requests`), so a script with `--json` sees what the operator sees, and the
+/// listing is logged as a consultation like `inbox`.
+struct Requests: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Open requests sent and received: deadline, time left, who answered and who has not, overdue first.",
+        discussion: """
+            A request we sent stays open while some recipient has not replied to it; one we
+            received, until we reply (`iias reply ID`). A request sent without a deadline got
+            one by priority (flash 8 h, urgent 3 days, routine 7 days unless the node's
+            requests.deadlineHours.* say otherwise). `iias watch --type request` announces
+            requests as they come due.
+
+              iias requests
+              iias requests --json | jq '.[] | select(.stage == "overdue")'
+
+            """ + OperatorExit.discussion
+    )
+    @OptionGroup var socket: SocketOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        let client = socket.client
+        let requests = try await OperatorExit.run { try await client.requests() }
+        if json { return Terminal.printEncodable(requests) }
+        guard !requests.isEmpty else { return print(Terminal.dim("no open requests")) }
+        Terminal.printTable(["ID", "DIR", "FROM", "PRIORITY", "DEADLINE", "LEFT", "ANSWERED", "WAITING FOR", "SUBJECT"], requests.map { request in
+            [Render.shortID(request.id), request.direction.rawValue, request.sender.rawValue, Render.priority(request.priority),
+             Render.time(request.deadline), Self.left(request),
+             request.answered.isEmpty ? "-" : request.answered.map(\.center.rawValue).joined(separator: ","),
+             request.waiting.map(\.rawValue).joined(separator: ","), Terminal.safe(request.subject)]
+        })
+    }
+
+    /// Time left, or how long overdue, marked as the deadline watch sees it.
+    static func left(_ request: RequestStatus) -> String {
+        let text = Render.timeLeft(until: request.deadline, now: request.asOf)
+        switch request.stage {
+        case .overdue: return text   // "overdue by …", in red already
+        case .dueSoon: return Terminal.bold("due soon, " + text)
+        case .open: return text
+        }
+    }
+}
