@@ -41,7 +41,8 @@ struct Requests: AsyncParsableCommand {
     static func left(_ request: RequestStatus) -> String {
         let text = Render.timeLeft(until: request.deadline, now: request.asOf)
         switch request.stage {
-        case .overdue: return text   // "overdue by …", in red already
+        // `timeLeft` says "overdue by …" in red; under a minute it would round to "0m".
+        case .overdue: return request.secondsLeft > -60 ? Terminal.red("overdue by <1m") : text
         case .dueSoon: return Terminal.bold("due soon, " + text)
         case .open: return text
         }
