@@ -20,11 +20,15 @@ extension Node {
     func openRequests(now: Date) -> [RequestStatus] {
         // Replies received, by the id they answer: who answered what, and when.
         var repliesTo: [UUID: [RequestStatus.Answer]] = [:]
+        var delaysOf: [UUID: [RequestStatus.Delay]] = [:]   // "delayed, because…" notices, oldest first
         var receivedRequests: [(Ledger.Incoming, InboxSummary, Date)] = []
         for position in ledger.inboxPositionsNewestFirst.reversed() {
             let incoming = ledger.incomingView(at: position)
             guard let summary = try? summary(of: incoming) else { continue }
-            if summary.kind == .reply, let answered = summary.inReplyTo {
+            if summary.kind == .reply, let answered = summary.inReplyTo, let until = summary.responseDeadline {
+                delaysOf[answered, default: []].append(.init(center: incoming.sender, reply: incoming.id, at: incoming.received,
+                                                              until: until, subject: summary.subject))
+            } else if summary.kind == .reply, let answered = summary.inReplyTo {
                 repliesTo[answered, default: []].append(.init(center: incoming.sender, reply: incoming.id, at: incoming.received))
             } else if summary.kind == .request, let deadline = summary.responseDeadline {
                 receivedRequests.append((incoming, summary, deadline))
@@ -36,7 +40,7 @@ extension Node {
         for position in ledger.outgoingIDs.indices {
             let outgoing = ledger.outgoingView(at: position)
             guard !outgoing.isAcknowledgement, let summary = outboxSummary(outgoing) else { continue }
-            if summary.kind == .reply, let answered = summary.inReplyTo {
+            if summary.kind == .reply, let answered = summary.inReplyTo, summary.responseDeadline == nil {   // a delay notice answers nothing
                 ourReplies[answered, default: []].formUnion(outgoing.recipients)
             } else if summary.kind == .request, let deadline = summary.responseDeadline {
                 let recipients = outgoing.recipients
@@ -46,8 +50,11 @@ extension Node {
                 }
                 let waiting = recipients.filter { recipient in !answers.contains { $0.center == recipient } }
                 guard !waiting.isEmpty else { continue }
-                found.append(status(.sent, id: outgoing.id, sender: center, subject: summary.subject, priority: summary.priority,
-                                    created: outgoing.created, deadline: deadline, answered: answers, waiting: waiting, now: now))
+                var request = status(.sent, id: outgoing.id, sender: center, subject: summary.subject, priority: summary.priority,
+                                     created: outgoing.created, deadline: deadline, answered: answers, waiting: waiting, now: now)
+                let delays = (delaysOf[outgoing.id] ?? []).filter { waiting.contains($0.center) }
+                request.delayed = waiting.compactMap { center in delays.last { $0.center == center } }
+                found.append(request)
             }
         }
         for (incoming, summary, deadline) in receivedRequests where ourReplies[incoming.id]?.contains(incoming.sender) != true {

@@ -21,6 +21,17 @@ public struct RequestStatus: Sendable, Codable, Equatable {
         public var at: Date
     }
 
+    /// A "delayed, because…" notice: a reply that carries its own `responseDeadline`
+    /// (when the answer is now expected; its subject says why). It answers nothing — the
+    /// request stays open and keeps its deadline — but the requester sees it here.
+    public struct Delay: Sendable, Codable, Equatable {
+        public var center: CenterID
+        public var reply: UUID
+        public var at: Date
+        public var until: Date
+        public var subject: String
+    }
+
     public var direction: Direction
     public var id: UUID
     public var sender: CenterID
@@ -32,6 +43,8 @@ public struct RequestStatus: Sendable, Codable, Equatable {
     public var secondsLeft: Double
     public var stage: Stage
     public var answered: [Answer]
+    /// Delay notices from centers still waited for (the newest from each).
+    public var delayed: [Delay] = []
     /// Centers that owe an answer: recipients who have not replied (sent), or this
     /// center (received).
     public var waiting: [CenterID]

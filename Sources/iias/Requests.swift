@@ -14,7 +14,9 @@ struct Requests: AsyncParsableCommand {
             received, until we reply (`iias reply ID`). A request sent without a deadline got
             one by priority (flash 8 h, urgent 3 days, routine 7 days unless the node's
             requests.deadlineHours.* say otherwise). `iias watch --type request` announces
-            requests as they come due.
+            requests as they come due. A center that cannot answer in time says so with
+            `iias reply ID --delayed "REASON" --response-deadline 2d`: shown here under
+            the table, it answers nothing (the request stays open, its deadline as it was).
 
               iias requests
               iias requests --json | jq '.[] | select(.stage == "overdue")'
@@ -33,8 +35,16 @@ struct Requests: AsyncParsableCommand {
             [Render.shortID(request.id), request.direction.rawValue, request.sender.rawValue, Render.priority(request.priority),
              Render.time(request.deadline), Self.left(request),
              request.answered.isEmpty ? "-" : request.answered.map(\.center.rawValue).joined(separator: ","),
-             request.waiting.map(\.rawValue).joined(separator: ","), Terminal.safe(request.subject)]
+             request.waiting.map { center in center.rawValue + (request.delayed.contains { $0.center == center } ? " (delayed)" : "") }
+                .joined(separator: ","), Terminal.safe(request.subject)]
         })
+        // What a delayed center said, under the table: the reason is the notice's subject.
+        for request in requests {
+            for delay in request.delayed {
+                print("\(Render.shortID(request.id)): \(delay.center) delayed until \(Render.time(delay.until)): \(Terminal.safe(delay.subject))"
+                      + Terminal.dim("  (iias read \(Render.shortID(delay.reply)))"))
+            }
+        }
     }
 
     /// Time left, or how long overdue, marked as the deadline watch sees it.

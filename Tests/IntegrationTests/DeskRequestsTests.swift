@@ -44,15 +44,26 @@ final class DeskRequestsTests: XCTestCase {
             return ge && ua
         }
         _ = try await cluster.client("GE").reply(to: request.id, LocalCluster.draft(to: ["AZ"], subject: "Re: Sprinter"))
+        // UA says it is delayed: shown to AZ, but it answers nothing and moves no deadline.
+        let prefix = String(request.id.uuidString.lowercased().prefix(8))
+        let delay = try iias(["reply", prefix, "--delayed", "awaiting the prosecutor's consent", "--response-deadline", "2d",
+                              "--socket", cluster.socketPath("UA")])
+        XCTAssertEqual(delay.status, 0, delay.stderr)
+        let noReason = try iias(["reply", prefix, "--response-deadline", "2d", "--socket", cluster.socketPath("UA")])
+        XCTAssertEqual(noReason.status, 2, "a deadline without --delayed is refused: \(noReason.stderr)")
 
-        try await eventually("overdue for UA, answered by GE") {
+        try await eventually("overdue for UA (delayed), answered by GE") {
             guard let status = try await az.requests().first(where: { $0.id == request.id }) else { return false }
             return status.stage == .overdue && status.answered.map(\.center.rawValue) == ["GE"] && status.waiting.map(\.rawValue) == ["UA"]
+                && status.delayed.map(\.subject) == ["Delayed: awaiting the prosecutor's consent"]
         }
+        let status = try await az.requests().first { $0.id == request.id }
+        XCTAssertEqual(status?.deadline.timeIntervalSince1970 ?? 0, deadline.timeIntervalSince1970, accuracy: 0.002, "the delay reset nothing")
         let table = try iias(["requests", "--socket", cluster.socketPath("AZ")])
         XCTAssertEqual(table.status, 0, table.stderr)
         let row = try XCTUnwrap(table.stdout.split(separator: "\n").first { $0.contains(Render8.short(request.id)) }, table.stdout)
-        XCTAssertTrue(row.contains("overdue by") && row.contains(" GE ") && row.contains(" UA ") && row.contains("Sprinter"), String(row))
+        XCTAssertTrue(row.contains("overdue by") && row.contains(" GE ") && row.contains(" UA (delayed) ") && row.contains("Sprinter"), String(row))
+        XCTAssertTrue(table.stdout.contains("UA delayed until ") && table.stdout.contains("Delayed: awaiting the prosecutor's consent"), table.stdout)
         let json = try iias(["requests", "--json", "--socket", cluster.socketPath("AZ")])
         let listed = try APIJSON.decoder().decode([RequestStatus].self, from: Data(json.stdout.utf8))
         XCTAssertEqual(listed.first?.id, request.id, "overdue first")
@@ -64,7 +75,8 @@ final class DeskRequestsTests: XCTestCase {
             metricValue(try httpGet(port: metricsPort, path: "/metrics"), #"iias_requests_overdue{direction="sent"}"#) == 1
         }
 
-        // UA owes the answer: overdue in its own list; GE answered, so nothing is open there.
+        // UA owes the answer (its delay notice answers nothing): overdue in its own list;
+        // GE answered, so nothing is open there.
         let atUA = try await cluster.client("UA").requests()
         XCTAssertEqual(atUA.map(\.direction), [.received])
         XCTAssertEqual(atUA.first?.stage, .overdue)
