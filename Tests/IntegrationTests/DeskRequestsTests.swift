@@ -97,6 +97,12 @@ final class DeskRequestsTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(status.created.timeIntervalSince(before), -1)
         XCTAssertEqual(status.stage, .open)
         XCTAssertEqual(status.waiting.map(\.rawValue), ["GE"])
+
+        // The listing showed a subject: one `consult` entry (view `requests`) names it.
+        let logged = try iias(["log", "entries", cluster.logDirectory("AZ"), "--type", "requests", "--json"])
+        XCTAssertEqual(logged.status, 0, logged.stderr)
+        let entries = try logged.stdout.split(separator: "\n").map { try APIJSON.decoder().decode(LogEntrySummary.self, from: Data($0.utf8)) }
+        XCTAssertEqual(entries.map(\.notifications), [["AZ/\(request.id.uuidString.uppercased())"]])
     }
 }
 
