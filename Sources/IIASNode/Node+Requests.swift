@@ -15,53 +15,49 @@ extension Node {
         return found
     }
 
-    /// Every open request, sent and received, in desk order (overdue first). One pass over
-    /// the inbox and one over the outbox; received summaries come from the cache.
+    /// Every open request, sent and received, in desk order (overdue first), from the
+    /// request index brought up to date first (`RequestIndex`).
     func openRequests(now: Date) -> [RequestStatus] {
-        // Replies received, by the id they answer: who answered what, and when.
-        var repliesTo: [UUID: [RequestStatus.Answer]] = [:]
-        var delaysOf: [UUID: [RequestStatus.Delay]] = [:]   // "delayed, because…" notices, oldest first
-        var receivedRequests: [(Ledger.Incoming, InboxSummary, Date)] = []
-        for position in ledger.inboxPositionsNewestFirst.reversed() {
-            let incoming = ledger.incomingView(at: position)
-            guard let summary = try? summary(of: incoming) else { continue }
-            if summary.kind == .reply, let answered = summary.inReplyTo, let until = summary.responseDeadline {
-                delaysOf[answered, default: []].append(.init(center: incoming.sender, reply: incoming.id, at: incoming.received,
-                                                              until: until, subject: summary.subject))
-            } else if summary.kind == .reply, let answered = summary.inReplyTo {
-                repliesTo[answered, default: []].append(.init(center: incoming.sender, reply: incoming.id, at: incoming.received))
-            } else if summary.kind == .request, let deadline = summary.responseDeadline {
-                receivedRequests.append((incoming, summary, deadline))
-            }
-        }
-        // Our replies, by the id they answer, and our requests.
-        var ourReplies: [UUID: Set<CenterID>] = [:]   // answered id → the centers we answered (ids are unique per sender)
+        updateRequestIndex()
+        let index = requestIndex
         var found: [RequestStatus] = []
-        for position in ledger.outgoingIDs.indices {
-            let outgoing = ledger.outgoingView(at: position)
-            guard !outgoing.isAcknowledgement, let summary = outboxSummary(outgoing) else { continue }
-            if summary.kind == .reply, let answered = summary.inReplyTo, summary.responseDeadline == nil {   // a delay notice answers nothing
-                ourReplies[answered, default: []].formUnion(outgoing.recipients)
-            } else if summary.kind == .request, let deadline = summary.responseDeadline {
-                let recipients = outgoing.recipients
-                var answers: [RequestStatus.Answer] = []
-                for answer in repliesTo[outgoing.id] ?? [] where recipients.contains(answer.center) && !answers.contains(where: { $0.center == answer.center }) {
-                    answers.append(answer)
-                }
-                let waiting = recipients.filter { recipient in !answers.contains { $0.center == recipient } }
-                guard !waiting.isEmpty else { continue }
-                var request = status(.sent, id: outgoing.id, sender: center, subject: summary.subject, priority: summary.priority,
-                                     created: outgoing.created, deadline: deadline, answered: answers, waiting: waiting, now: now)
-                let delays = (delaysOf[outgoing.id] ?? []).filter { waiting.contains($0.center) }
-                request.delayed = waiting.compactMap { center in delays.last { $0.center == center } }
-                found.append(request)
+        for request in index.sent {
+            var answers: [RequestStatus.Answer] = []
+            for answer in index.repliesTo[request.id] ?? [] where request.recipients.contains(answer.center) && !answers.contains(where: { $0.center == answer.center }) {
+                answers.append(answer)
             }
+            let waiting = request.recipients.filter { recipient in !answers.contains { $0.center == recipient } }
+            guard !waiting.isEmpty else { continue }
+            var status = status(.sent, id: request.id, sender: center, subject: request.subject, priority: request.priority,
+                                created: request.created, deadline: request.deadline, answered: answers, waiting: waiting, now: now)
+            let delays = (index.delaysOf[request.id] ?? []).filter { waiting.contains($0.center) }
+            status.delayed = waiting.compactMap { center in delays.last { $0.center == center } }
+            found.append(status)
         }
-        for (incoming, summary, deadline) in receivedRequests where ourReplies[incoming.id]?.contains(incoming.sender) != true {
-            found.append(status(.received, id: incoming.id, sender: incoming.sender, subject: summary.subject, priority: summary.priority,
-                                created: summary.created, deadline: deadline, answered: [], waiting: [center], now: now))
+        for request in index.received where index.ourReplies[request.id]?.contains(request.sender) != true {
+            found.append(status(.received, id: request.id, sender: request.sender, subject: request.subject, priority: request.priority,
+                                created: request.created, deadline: request.deadline, answered: [], waiting: [center], now: now))
         }
         return found.sorted(by: RequestStatus.deskOrder)
+    }
+
+    /// Reads the envelopes logged since the last call into `requestIndex`. Received ones
+    /// first, so that a reply is known by the time the request it answers is listed.
+    func updateRequestIndex() {
+        var index = requestIndex
+        while index.incomingScanned < ledger.incomingIDs.count {
+            let incoming = ledger.incomingView(at: index.incomingScanned)
+            index.incomingScanned += 1
+            guard !incoming.isAcknowledgement, let summary = try? summary(of: incoming) else { continue }
+            index.add(incoming: incoming, summary)
+        }
+        while index.outgoingScanned < ledger.outgoingIDs.count {
+            let outgoing = ledger.outgoingView(at: index.outgoingScanned)
+            index.outgoingScanned += 1
+            guard !outgoing.isAcknowledgement, let summary = outboxSummary(outgoing) else { continue }
+            index.add(outgoing: outgoing, summary, from: center)
+        }
+        requestIndex = index
     }
 
     private func status(_ direction: RequestStatus.Direction, id: UUID, sender: CenterID, subject: String, priority: Priority,

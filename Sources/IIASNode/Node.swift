@@ -39,6 +39,8 @@ public actor Node: NodeOperations {
     /// The stage each request was last announced at (`SENDER/ID`), so that `watch` hears
     /// of each stage once (`Node+RequestDeadlines`).
     var announcedRequests: [String: RequestStatus.Stage] = [:]
+    /// Requests and replies read from the log so far (`Node+Requests`).
+    var requestIndex = RequestIndex()
     var lastTreeHead: TreeHead?
     var treeHeadSize: UInt64 = 0
     /// Entries the newest ledger snapshot covers.
