@@ -23,10 +23,10 @@ final class SignedLogVerifyTests: XCTestCase {
         return f.string(from: Date())
     }
 
-    func sealed(from sender: String, to recipients: [String]) throws -> Envelope {
+    func sealed(from sender: String, to recipients: [String], id: UUID = UUID()) throws -> Envelope {
         let document: [String: Any] = [
             "version": FormalNotification.currentVersion,
-            "id": UUID().uuidString.lowercased(),
+            "id": id.uuidString.lowercased(),
             "sender": sender,
             "recipients": recipients,
             "created": Self.now(),
@@ -203,6 +203,30 @@ final class SignedLogVerifyTests: XCTestCase {
         let missing = try iias(["log", "export", dir, "--id", UUID().uuidString.lowercased(), "--out", out.appendingPathComponent("none").path])
         XCTAssertEqual(missing.status, 2)
         XCTAssertTrue(missing.stderr.contains("no envelope"), missing.stderr)
+    }
+
+    /// Two centers used one envelope id: `--id` alone names both and asks for `--from`;
+    /// with it, the sender's own entry; garbage in `--from` is a usage error.
+    func testAnIdTwoCentersUsedNeedsFrom() async throws {
+        let dir = try makeTemporaryDirectory("iias-shared-id").appendingPathComponent("log").path
+        let log = try LogStore(directory: dir)
+        let shared = UUID()
+        let fromAZ = try sealed(from: "AZ", to: ["GE"], id: shared), fromUA = try sealed(from: "UA", to: ["GE"], id: shared)
+        _ = try await log.append(type: .received, payload: fromAZ.bytes)
+        _ = try await log.append(type: .received, payload: fromUA.bytes)
+        log.close()
+        let out = try makeTemporaryDirectory("iias-shared-id-out").appendingPathComponent("e.iias").path
+        let ambiguous = try iias(["log", "export", dir, "--id", shared.uuidString, "--out", out])
+        XCTAssertEqual(ambiguous.status, 2)
+        XCTAssertTrue(ambiguous.stderr.contains("AZ/") && ambiguous.stderr.contains("UA/") && ambiguous.stderr.contains("--from"), ambiguous.stderr)
+        let named = try iias(["log", "export", dir, "--id", shared.uuidString, "--from", "UA", "--out", out])
+        XCTAssertEqual(named.status, 0, named.stderr)
+        XCTAssertEqual([UInt8](try Data(contentsOf: URL(fileURLWithPath: out))), fromUA.bytes)
+        for garbage in ["ua", "U", "UA/x", ""] {
+            let bad = try iias(["log", "export", dir, "--id", shared.uuidString, "--from", garbage, "--out", out + ".bad"])
+            XCTAssertEqual(bad.status, 2, "--from \(garbage): \(bad.stderr)")
+            XCTAssertTrue(bad.stderr.contains("not a center id"), "--from \(garbage): \(bad.stderr)")
+        }
     }
 
     func testProofByEnvelopeID() async throws {
