@@ -114,9 +114,11 @@ check "rotate GE with its passphrase" "$PKI_SH" -q rotate "$D" GE --keys tls --p
 check_out "GE's new tls key is encrypted" "BEGIN ENCRYPTED PRIVATE KEY" head -1 "$D/centers/GE/tls.key"
 
 # Short validity for tests of early warnings.
-soon=$(date -u -d '+9 days' +%Y%m%d%H%M%SZ)
-check "issue SN --not-after in 9 days" "$PKI_SH" -q issue "$D" SN --not-after "$soon"
-check_out "SN shows 8 days left" " 8  valid" "$PKI_SH" show "$D" SN
+# Nine and a half days ahead: the whole days left read 9 whether show runs in the
+# same second as issue or minutes later.
+soon=$(date -u -d '+9 days 12 hours' +%Y%m%d%H%M%SZ)
+check "issue SN --not-after in 9.5 days" "$PKI_SH" -q issue "$D" SN --not-after "$soon"
+check_out "SN shows 9 days left" " 9  valid" "$PKI_SH" show "$D" SN
 check_rc "--not-after in the past alone is a usage error" 2 "$PKI_SH" -q issue "$D" SP --not-after 20200101000000Z
 check "crl --hours 5" "$PKI_SH" -q crl "$D" --hours 5
 check "show gives the CRL's hours left" sh -c "'$PKI_SH' show '$D' SN | grep -E '\\((4|5) hours left\\)'"
