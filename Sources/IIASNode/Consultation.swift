@@ -24,6 +24,8 @@ public struct Consultation: Sendable, Equatable {
         case outboxItem
         /// `GET /v1/events`: from now on, received notifications' subjects as they arrive.
         case events
+        /// `GET /v1/threads/{id}`: the subjects of one conversation's notifications.
+        case thread
     }
 
     /// A notification as the log names it: `sender` and `id` (ids are unique per sender

@@ -13,14 +13,16 @@ extension Node {
         guard actor.role == .operator else { throw .forbidden("\(actor.user) is an auditor; only operators list the inbox") }
         var items: [InboxItem] = []
         let asOf = ledger.folded
+        refreshThreadIndex()
         for position in ledger.inboxPositionsNewestFirst {
             let incoming = ledger.incomingView(at: position)
             if let since = filter.since, incoming.received < since { break }
             if let sender = filter.sender, incoming.sender != sender { continue }
             if filter.unread == true, incoming.read { continue }
-            guard let item = inboxItem(incoming) else { continue }
+            guard var item = inboxItem(incoming) else { continue }
             if let category = filter.category, item.category != category { continue }
             if let priority = filter.priority, item.priority != priority { continue }
+            item.thread = threadMark(item.sender, item.id)
             items.append(item)
             if let limit = filter.limit, items.count >= limit { break }
         }
@@ -39,7 +41,9 @@ extension Node {
             throw .unavailable("cannot log the read: \(error)")
         }
         logger.info("read", metadata: ["envelope": "\(id)", "from": "\(incoming.sender)", "user": "\(actor.user)", "uid": "\(actor.uid)"])
-        guard let item = inboxItem(incoming.sender, id) else { throw .notFound(id) }
+        guard var item = inboxItem(incoming.sender, id) else { throw .notFound(id) }
+        refreshThreadIndex()
+        item.thread = threadMark(item.sender, item.id)
         return ReadResult(item: item, notification: notification)
     }
 
@@ -72,7 +76,7 @@ extension Node {
     }
 
     /// Appends one consultation before its answer goes out.
-    private func record(_ consultation: Consultation) async throws(NodeError) {
+    func record(_ consultation: Consultation) async throws(NodeError) {
         do { _ = try await append(.operatorAction, consultation.encoded(), decoded: .consultation(consultation)) } catch {
             throw .unavailable("cannot log the consultation (\(consultation.view.rawValue)): \(error)")
         }

@@ -253,7 +253,8 @@ extension Node {
             throw .unavailable("cannot seal: \(error)")
         }
         let summary = OutboxSummary(category: notification.category, priority: notification.priority, subject: notification.subject,
-                                    kind: notification.kind, handling: notification.handling, handlingWeakenedFrom: weakenedFrom?.marking)
+                                    kind: notification.kind, handling: notification.handling, handlingWeakenedFrom: weakenedFrom?.marking,
+                                    references: notification.references, inReplyTo: notification.inReplyTo)
         let encrypted = crypto.outboxSummaryKey.seal(summary.json, associatedData: OutboxSummary.associatedData(for: sealed.id))
         var action = OperatorAction(action: .submit, envelope: sealed.id, actor: actor, encryptedSummary: Data(encrypted))
         if weakenedFrom != nil { action.weakenedHandling = true }

@@ -35,6 +35,8 @@ public actor Node: NodeOperations {
     var awaitingReceipts: [UInt64: [UInt8]] = [:]
     /// Decrypted listing fields of received notifications, by log index (unique, unlike an id).
     var summaries: [UInt64: InboxSummary] = [:]
+    /// Who names whom among the notifications sent and received (`Node+Threads`).
+    var threads = ThreadIndex()
     var stopping = false
     var lastTreeHead: TreeHead?
     var treeHeadSize: UInt64 = 0
@@ -56,6 +58,7 @@ public actor Node: NodeOperations {
         var priority: Priority
         var subject: String
         var inReplyTo: UUID?
+        var references: [UUID]
         var tlp: TLP
         /// The envelope's creation time (its header's).
         var created: Date
@@ -143,6 +146,7 @@ public actor Node: NodeOperations {
         background.append(Task { [weak self] in await self?.treeHeadLoop() })
         background.append(Task { [weak self] in await self?.rescanLoop() })
         background.append(Task { [weak self] in await self?.expiryLoop() })
+        background.append(Task { [weak self] in await self?.warmThreadIndex() })
         let port = channel.localAddress?.port ?? configuration.listen.port
         logger.info("node started", metadata: ["center": "\(configuration.center)", "port": "\(port)",
                                                "entries": "\(log.count)", "peers": "\(configuration.peers.count)"])
@@ -326,6 +330,6 @@ func concurrentMap<T: Sendable, R: Sendable>(_ items: [T], _ transform: @escapin
 extension Node.InboxSummary {
     init(_ notification: FormalNotification, created: Date) {
         self.init(kind: notification.kind, category: notification.category, priority: notification.priority,
-                  subject: notification.subject, inReplyTo: notification.inReplyTo, tlp: notification.handling.tlp, created: created)
+                  subject: notification.subject, inReplyTo: notification.inReplyTo, references: notification.references, tlp: notification.handling.tlp, created: created)
     }
 }

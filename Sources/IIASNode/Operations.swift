@@ -122,11 +122,15 @@ public struct InboxItem: Sendable, Codable, Equatable {
     /// Who acknowledged it and when, if anyone did.
     public var acknowledgedBy: String?
     public var acknowledged: Date?
+    /// What later notifications did to it (cancelled, updated, replied), in `inbox` and
+    /// `read`; nil when nothing names it, and in events.
+    public var thread: ThreadMark?
 
     public init(id: UUID, logIndex: UInt64, sender: CenterID, received: Date, created: Date, kind: Kind,
                 category: Category, priority: Priority, subject: String, inReplyTo: UUID?, read: Bool,
-                acknowledgedBy: String?, acknowledged: Date?, tlp: TLP? = nil) {
+                acknowledgedBy: String?, acknowledged: Date?, tlp: TLP? = nil, thread: ThreadMark? = nil) {
         self.tlp = tlp
+        self.thread = thread
         self.id = id
         self.logIndex = logIndex
         self.sender = sender
@@ -431,6 +435,9 @@ public protocol NodeOperations: Sendable {
     func peers() async -> [PeerStatus]
     func status() async -> NodeStatus
     func treeHead() async -> TreeHead?
+    /// The conversation `id` (`sender`'s) belongs to, oldest first: what it names and
+    /// what names it, sent and received; logged like `inbox` (a `thread` consultation).
+    func thread(of id: UUID, from sender: CenterID?, by actor: Actor) async throws(NodeError) -> [ThreadItem]
     /// Calls `sink` with every event from now on, in order, until `unsubscribe`, and with
     /// nil once when the node stops. It runs on the node's own thread as the event
     /// happens (no task to wake on the way to a client), so it must only hand it on.

@@ -17,13 +17,20 @@ public struct OutboxSummary: Codable, Sendable, Equatable {
     /// When the operator weakened the handling of what this answers: the marking given up
     /// (`Handling.marking`). Kept here, encrypted, since a marking says something about content.
     public var handlingWeakenedFrom: String?
+    /// What it names (`references`, `inReplyTo`), so that threads link our own
+    /// notifications too; nil in summaries written before they were recorded.
+    public var references: [UUID]?
+    public var inReplyTo: UUID?
 
     /// The handling it was sent with; nil in summaries written before it was recorded.
     public var handling: Handling? {
         tlp.map { Handling(tlp: $0, codes: codes ?? [], restrictions: restrictions, classification: classification) }
     }
 
-    public init(category: Category, priority: Priority, subject: String, kind: Kind? = nil, handling: Handling? = nil, handlingWeakenedFrom: String? = nil) {
+    public init(category: Category, priority: Priority, subject: String, kind: Kind? = nil, handling: Handling? = nil, handlingWeakenedFrom: String? = nil,
+                references: [UUID] = [], inReplyTo: UUID? = nil) {
+        self.references = references.isEmpty ? nil : references
+        self.inReplyTo = inReplyTo
         self.tlp = handling?.tlp
         self.codes = handling.map(\.codes).flatMap { $0.isEmpty ? nil : $0 }
         self.restrictions = handling?.restrictions
@@ -44,6 +51,8 @@ public struct OutboxSummary: Codable, Sendable, Equatable {
         if let restrictions { members["restrictions"] = .string(restrictions) }
         if let classification { members["classification"] = .string(classification) }
         if let handlingWeakenedFrom { members["handlingWeakenedFrom"] = .string(handlingWeakenedFrom) }
+        if let references { members["references"] = .array(references.map { .string($0.canonicalString) }) }
+        if let inReplyTo { members["inReplyTo"] = .string(inReplyTo.canonicalString) }
         return JSONWriter.bytes(.object(members))
     }
 

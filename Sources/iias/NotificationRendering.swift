@@ -12,11 +12,16 @@ struct NotificationRendering {
     /// Rows about this copy rather than the notification (received, state; the envelope's
     /// hash): shown after the notification's own header rows.
     var context: [(String, String)] = []
+    /// Lines said before anything else: that the thread cancelled or updated it
+    /// (`Render.threadMark`), so that no one acts on it as it reads.
+    var banner: [String] = []
     /// What "time left" is measured from.
     var now = Date()
 
     func print() {
         let n = notification
+        for line in banner { Swift.print(line) }
+        if !banner.isEmpty { Swift.print("") }
         Swift.print([Render.priority(n.priority), Render.kind(n.kind), Render.tlp(n.handling.tlp),
                      n.handling.codes.map(\.rawValue).joined(separator: " "), n.category.rawValue]
             .filter { !$0.isEmpty }.joined(separator: "  "))

@@ -202,7 +202,8 @@ struct Read: AsyncParsableCommand {
         }
         if json { return Terminal.printEncodable(result) }
         NotificationRendering(notification: result.notification,
-                              context: [("received", Render.time(result.item.received)), ("state", Render.state(result.item))]).print()
+                              context: [("received", Render.time(result.item.received)), ("state", Render.state(result.item))],
+                              banner: result.item.thread.map { [Render.threadMark($0) + "  (iias thread \(Render.shortID(result.item.id)))"] } ?? []).print()
     }
 }
 

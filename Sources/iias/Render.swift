@@ -42,15 +42,25 @@ enum Render {
         return seconds >= 0 ? "\(span) left" : Terminal.red("overdue by \(span)")
     }
 
-    static func time(_ date: Date) -> String {
+    static func time(_ date: Date) -> String { time(date, seconds: false) }
+
+    /// `seconds`: where events often come within one minute (a thread's replies, updates, cancellation).
+    static func time(_ date: Date, seconds: Bool) -> String {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyy-MM-dd HH:mm'Z'"
+        formatter.dateFormat = seconds ? "yyyy-MM-dd HH:mm:ss'Z'" : "yyyy-MM-dd HH:mm'Z'"
         return formatter.string(from: date)
     }
 
+    /// The thread's latest state (cancelled, updated, replied) first, then this copy's.
     static func state(_ item: InboxItem) -> String {
+        guard let mark = item.thread else { return copyState(item) }
+        let thread = mark.state == .cancelled ? Terminal.red(mark.state.rawValue) : Terminal.yellow(mark.state.rawValue)
+        return thread + ", " + copyState(item)
+    }
+
+    private static func copyState(_ item: InboxItem) -> String {
         if let by = item.acknowledgedBy { return Terminal.green("acknowledged by \(Terminal.safe(by))") }
         return item.read ? "read" : Terminal.bold("unread")
     }

@@ -13,6 +13,7 @@ struct IdleOperations: NodeOperations {
     func acknowledge(_ id: UUID, from sender: CenterID?, by actor: Actor) async throws(NodeError) -> InboxItem { throw .notFound(id) }
     func outbox(limit: Int?, by actor: Actor) async throws(NodeError) -> [OutboxItem] { [] }
     func delivery(of id: UUID, by actor: Actor) async throws(NodeError) -> OutboxItem { throw .notFound(id) }
+    func thread(of id: UUID, from sender: CenterID?, by actor: Actor) async throws(NodeError) -> [ThreadItem] { throw .notFound(id) }
     func peers() async -> [PeerStatus] { [] }
     func status() async -> NodeStatus {
         NodeStatus(center: CenterID("AZ")!, version: "test", started: Date(), logEntries: 0, inbox: 0, unread: 0,

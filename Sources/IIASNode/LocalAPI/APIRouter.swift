@@ -143,6 +143,8 @@ struct APIRouter: Sendable {
                 ])
                 let weaken = try Self.flag(query["weakenHandling"], name: "weakenHandling")
                 return try json(.created, await operations.reply(to: id, from: original.item.sender, with: draft, weakenHandling: weaken, by: actor))
+            case (.GET, 2, "threads"):
+                return try json(.ok, await operations.thread(of: try Self.id(route[1]), from: try Self.sender(query), by: actor))
             case (.GET, 1, "outbox"):
                 return try json(.ok, await operations.outbox(limit: try Self.int(query["limit"], name: "limit"), by: actor))
             case (.GET, 2, "outbox"):
@@ -165,7 +167,7 @@ struct APIRouter: Sendable {
                 // Logged before the stream opens: it carries received notifications' subjects.
                 try await operations.recordSubscription(filter, by: actor)
                 return .events(filter)
-            case (_, _, "notifications"), (_, _, "inbox"), (_, _, "outbox"), (_, _, "peers"), (_, _, "status"), (_, _, "tree-head"), (_, _, "events"), (_, _, "log"):
+            case (_, _, "notifications"), (_, _, "inbox"), (_, _, "outbox"), (_, _, "peers"), (_, _, "status"), (_, _, "tree-head"), (_, _, "events"), (_, _, "log"), (_, _, "threads"):
                 return error(.methodNotAllowed, "\(request.method) is not allowed on \(path.prefix(100))", hint: "see LocalAPI.md for each route's method")
             default:
                 return error(.notFound, "no such route: \(path.prefix(100))", hint: "see LocalAPI.md")

@@ -96,6 +96,10 @@ public struct LocalAPIClient: Sendable {
     static func inboxPath(_ id: UUID, _ sender: CenterID?, _ action: String = "") -> String {
         "/v1/inbox/\(id.uuidString.lowercased())\(action)" + (sender.map { "?sender=\($0.rawValue)" } ?? "")
     }
+    /// The conversation of `sender`'s notification `id` (`GET /v1/threads/{id}`), oldest first.
+    public func thread(_ id: UUID, from sender: CenterID? = nil) async throws -> [ThreadItem] {
+        try await call(.GET, "/v1/threads/\(id.uuidString.lowercased())" + (sender.map { "?sender=\($0.rawValue)" } ?? ""))
+    }
     public func outbox(limit: Int? = nil) async throws -> [OutboxItem] { try await call(.GET, "/v1/outbox" + (limit.map { "?limit=\($0)" } ?? "")) }
     public func delivery(of id: UUID) async throws -> OutboxItem { try await call(.GET, "/v1/outbox/\(id.uuidString.lowercased())") }
     public func peers() async throws -> [PeerStatus] { try await call(.GET, "/v1/peers") }
