@@ -26,6 +26,8 @@ public struct Consultation: Sendable, Equatable {
         case events
         /// `GET /v1/threads/{id}`: the subjects of one conversation's notifications.
         case thread
+        /// `GET /v1/requests`: open requests sent and received, with their subjects.
+        case requests
     }
 
     /// A notification as the log names it: `sender` and `id` (ids are unique per sender

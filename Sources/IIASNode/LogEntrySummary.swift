@@ -21,7 +21,7 @@ public struct LogEntrySummary: Codable, Sendable, Equatable {
     // Operator actions.
     /// `submit`, `read`, `acknowledge` (`OperatorAction`) or `consult` (`Consultation`).
     public var action: String?
-    /// A consultation's view: `inbox`, `outbox`, `outboxItem`, `events`.
+    /// A consultation's view: `inbox`, `outbox`, `outboxItem`, `events`, `requests`.
     public var view: String?
     public var user: String?
     public var uid: UInt32?

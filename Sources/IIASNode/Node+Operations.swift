@@ -254,7 +254,7 @@ extension Node {
         }
         let summary = OutboxSummary(category: notification.category, priority: notification.priority, subject: notification.subject,
                                     kind: notification.kind, handling: notification.handling, handlingWeakenedFrom: weakenedFrom?.marking,
-                                    references: notification.references, inReplyTo: notification.inReplyTo)
+                                    references: notification.references, responseDeadline: notification.responseDeadline, inReplyTo: notification.inReplyTo)
         let encrypted = crypto.outboxSummaryKey.seal(summary.json, associatedData: OutboxSummary.associatedData(for: sealed.id))
         var action = OperatorAction(action: .submit, envelope: sealed.id, actor: actor, encryptedSummary: Data(encrypted))
         if weakenedFrom != nil { action.weakenedHandling = true }

@@ -38,6 +38,11 @@ public actor Node: NodeOperations {
     /// Who names whom among the notifications sent and received (`Node+Threads`).
     var threads = ThreadIndex()
     var stopping = false
+    /// The stage each request was last announced at (`SENDER/ID`), so that `watch` hears
+    /// of each stage once (`Node+RequestDeadlines`).
+    var announcedRequests: [String: RequestStatus.Stage] = [:]
+    /// Requests and replies read from the log so far (`Node+Requests`).
+    var requestIndex = RequestIndex()
     var lastTreeHead: TreeHead?
     var treeHeadSize: UInt64 = 0
     /// Entries the newest ledger snapshot covers.
@@ -60,6 +65,8 @@ public actor Node: NodeOperations {
         var inReplyTo: UUID?
         var references: [UUID]
         var tlp: TLP
+        /// A request's deadline (`iias requests`).
+        var responseDeadline: Date? = nil
         /// The envelope's creation time (its header's).
         var created: Date
     }
@@ -147,6 +154,7 @@ public actor Node: NodeOperations {
         background.append(Task { [weak self] in await self?.rescanLoop() })
         background.append(Task { [weak self] in await self?.expiryLoop() })
         background.append(Task { [weak self] in await self?.warmThreadIndex() })
+        background.append(Task { [weak self] in await self?.requestDeadlineLoop() })
         let port = channel.localAddress?.port ?? configuration.listen.port
         logger.info("node started", metadata: ["center": "\(configuration.center)", "port": "\(port)",
                                                "entries": "\(log.count)", "peers": "\(configuration.peers.count)"])
@@ -330,6 +338,7 @@ func concurrentMap<T: Sendable, R: Sendable>(_ items: [T], _ transform: @escapin
 extension Node.InboxSummary {
     init(_ notification: FormalNotification, created: Date) {
         self.init(kind: notification.kind, category: notification.category, priority: notification.priority,
-                  subject: notification.subject, inReplyTo: notification.inReplyTo, references: notification.references, tlp: notification.handling.tlp, created: created)
+                  subject: notification.subject, inReplyTo: notification.inReplyTo, references: notification.references, tlp: notification.handling.tlp,
+                  responseDeadline: notification.responseDeadline, created: created)
     }
 }

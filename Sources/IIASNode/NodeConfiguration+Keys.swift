@@ -16,6 +16,7 @@ extension NodeConfiguration {
         "limits.maxPeerConnections", "limits.maxPeerConnectionsPerAddress", "limits.maxAPIConnections",
         "limits.maxAPIConnectionsPerUser", "limits.apiRequestSeconds",
         "treeHeadIntervalSeconds", "certificateRescanSeconds", "envelopeVersion",
+        "requests.deadlineHours.flash", "requests.deadlineHours.urgent", "requests.deadlineHours.routine", "requests.checkSeconds",
     ]
 
     /// Checks the file's bytes as a document (see the extension's comment).

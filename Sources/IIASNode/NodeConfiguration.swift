@@ -102,6 +102,8 @@ public struct NodeConfiguration: Sendable, Equatable {
     /// reads only version 1. Every build reads version 1, so a rolling upgrade sets 1
     /// until the last peer is upgraded, then 2.
     public var envelopeVersion: UInt8
+    /// Default request deadlines by priority and how often they are checked (`requests.*`).
+    public var requests = RequestDeadlines()
 
     /// Why the configuration cannot be used; `key` is the configuration key at fault.
     public struct Problem: Error, Sendable, Equatable, CustomStringConvertible {
@@ -215,6 +217,11 @@ public struct NodeConfiguration: Sendable, Equatable {
         self.limits = limits
         treeHeadIntervalSeconds = try values.double("treeHeadIntervalSeconds", default: 60, in: 1...86_400)
         certificateRescanSeconds = try values.double("certificateRescanSeconds", default: 300, in: 1...86_400)
+        // From 0.001 h (3.6 s, for tests) to 90 days: a deadline past that is no deadline.
+        requests.flashHours = try values.double("requests.deadlineHours.flash", default: requests.flashHours, in: 0.001...2160)
+        requests.urgentHours = try values.double("requests.deadlineHours.urgent", default: requests.urgentHours, in: 0.001...2160)
+        requests.routineHours = try values.double("requests.deadlineHours.routine", default: requests.routineHours, in: 0.001...2160)
+        requests.checkSeconds = try values.double("requests.checkSeconds", default: requests.checkSeconds, in: 0.1...3600)
         envelopeVersion = UInt8(try values.int("envelopeVersion", default: Int(Envelope.currentVersion),
                                                in: Int(Envelope.supportedVersions.lowerBound)...Int(Envelope.supportedVersions.upperBound)))
     }

@@ -281,10 +281,13 @@ public enum NodeEvent: Sendable, Codable, Equatable {
     case received(InboxItem)
     case delivery(id: UUID, recipient: RecipientDelivery)
     case peer(PeerStatus)
+    /// A request came within its due-soon margin or passed its deadline (once per stage;
+    /// again after a restart, which forgets what was announced).
+    case request(RequestStatus)
 
     /// The kinds of event, as an event line's `type` names them.
     public enum Kind: String, Sendable, CaseIterable {
-        case received, delivery, peer
+        case received, delivery, peer, request
     }
 
     public var kind: Kind {
@@ -292,6 +295,7 @@ public enum NodeEvent: Sendable, Codable, Equatable {
         case .received: .received
         case .delivery: .delivery
         case .peer: .peer
+        case .request: .request
         }
     }
 }
@@ -432,6 +436,9 @@ public protocol NodeOperations: Sendable {
     func outbox(limit: Int?, by actor: Actor) async throws(NodeError) -> [OutboxItem]
     /// One sent notification with its subject and delivery state; logged like `inbox`.
     func delivery(of id: UUID, by actor: Actor) async throws(NodeError) -> OutboxItem
+    /// Open requests sent and received with deadline and who answered, overdue first;
+    /// logged like `inbox` (operators only).
+    func requests(by actor: Actor) async throws(NodeError) -> [RequestStatus]
     func peers() async -> [PeerStatus]
     func status() async -> NodeStatus
     func treeHead() async -> TreeHead?

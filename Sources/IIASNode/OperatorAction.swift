@@ -95,6 +95,7 @@ extension OperatorAction {
         } else {
             plain = sealedSummary.flatMap { legacyKey.open(Array($0)) }
         }
-        return plain.flatMap { try? JSONDecoder().decode(OutboxSummary.self, from: Data($0)) }
+        // The API's decoder reads `responseDeadline` as the RFC 3339 text `json` writes.
+        return plain.flatMap { try? APIJSON.decoder().decode(OutboxSummary.self, from: Data($0)) }
     }
 }

@@ -20,6 +20,10 @@ public struct OutboxSummary: Codable, Sendable, Equatable {
     /// What it names (`references`, `inReplyTo`), so that threads link our own
     /// notifications too; nil in summaries written before they were recorded.
     public var references: [UUID]?
+    /// A request's deadline, and what a reply answers, so that `iias requests` can tell
+    /// open requests and answered ones apart. Nil in summaries written before they were
+    /// recorded (older builds' decoders skip the keys they do not know).
+    public var responseDeadline: Date?
     public var inReplyTo: UUID?
 
     /// The handling it was sent with; nil in summaries written before it was recorded.
@@ -28,8 +32,9 @@ public struct OutboxSummary: Codable, Sendable, Equatable {
     }
 
     public init(category: Category, priority: Priority, subject: String, kind: Kind? = nil, handling: Handling? = nil, handlingWeakenedFrom: String? = nil,
-                references: [UUID] = [], inReplyTo: UUID? = nil) {
+                references: [UUID] = [], responseDeadline: Date? = nil, inReplyTo: UUID? = nil) {
         self.references = references.isEmpty ? nil : references
+        self.responseDeadline = responseDeadline
         self.inReplyTo = inReplyTo
         self.tlp = handling?.tlp
         self.codes = handling.map(\.codes).flatMap { $0.isEmpty ? nil : $0 }
@@ -52,6 +57,7 @@ public struct OutboxSummary: Codable, Sendable, Equatable {
         if let classification { members["classification"] = .string(classification) }
         if let handlingWeakenedFrom { members["handlingWeakenedFrom"] = .string(handlingWeakenedFrom) }
         if let references { members["references"] = .array(references.map { .string($0.canonicalString) }) }
+        if let responseDeadline { members["responseDeadline"] = .string(Timestamp.formatWithMilliseconds(responseDeadline)) }
         if let inReplyTo { members["inReplyTo"] = .string(inReplyTo.canonicalString) }
         return JSONWriter.bytes(.object(members))
     }

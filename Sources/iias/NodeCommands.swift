@@ -40,6 +40,11 @@ struct NodeCommand: AsyncParsableCommand {
                     "retryMaxSeconds": 300, "clockSkewSeconds": 300 },
         "treeHeadIntervalSeconds": 60,
         "certificateRescanSeconds": 300,
+        "requests": { "deadlineHours": { "flash": 8, "urgent": 72,
+                                         "routine": 168 },
+                      "checkSeconds": 60 },  (a request sent without a deadline
+                                            gets one by priority; checked for
+                                            `iias requests`, watch and metrics)
         "envelopeVersion": 3               (2 or 1 while a peer still runs a build
                                             that reads only versions up to it)
       }
@@ -115,7 +120,7 @@ struct NodeCommand: AsyncParsableCommand {
                                      maxConnections: configuration.limits.maxAPIConnections,
                                      maxConnectionsPerUser: configuration.limits.maxAPIConnectionsPerUser,
                                      requestTimeout: .nanoseconds(Int64(configuration.limits.apiRequestSeconds * 1e9)),
-                                     logger: logger) { ready.report(nil) }
+                                     requestDeadlines: configuration.requests, logger: logger) { ready.report(nil) }
             var services: [any Service] = [
                 NodeService(node: node, configurationFile: config, onReady: { port in
                     ready.report("ready center=\(configuration.center) port=\(port) socket=\(configuration.socketPath)")

@@ -79,7 +79,8 @@ struct NotificationPrompts {
         }
         document["handling"] = handling
         if document["kind"] as? String == Kind.request.rawValue, document["responseDeadline"] == nil {
-            let deadline = try ask("Response deadline", choices: "a day YYYY-MM-DD, a span ahead such as 8h or 3d, or RFC 3339", defaultAnswer: "none",
+            let deadline = try ask("Response deadline", choices: "a day YYYY-MM-DD, a span ahead such as 8h or 3d, RFC 3339, or none for the node's default by priority (flash 8h, urgent 3d, routine 7d)",
+                                   defaultAnswer: "none",
                                    field: "response deadline", option: "response-deadline") { (text: String) throws(FieldInput.Problem) in
                 text.lowercased() == "none" ? nil : try FieldInput.time(text, direction: .future)
             }

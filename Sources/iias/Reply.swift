@@ -20,6 +20,11 @@ struct Reply: AsyncParsableCommand {
           iias reply 3f2a --summary "Vehicle sighted at the Red Bridge crossing at 04:10."
           iias reply AZ/3f2a --summary "…"    (when two centers used the id)
           iias reply 3f2a --weaken-handling --tlp TLP:AMBER --summary "…"
+          iias reply 3f2a --delayed "awaiting the prosecutor's consent" --response-deadline 2d
+
+        --delayed sends a notice, not the answer: a reply that carries when the answer
+        is now expected (--response-deadline) and why (its subject). The requester's
+        `iias requests` shows it; the request stays open with its own deadline.
 
 
         """ + InboxTarget.discussion + OperatorExit.discussion
@@ -27,6 +32,8 @@ struct Reply: AsyncParsableCommand {
 
     @OptionGroup var target: InboxTarget
     @OptionGroup var fields: NotificationFields
+    @Option(help: ArgumentHelp("Not the answer yet: why it is delayed (needs --response-deadline, when it will come).", valueName: "reason"))
+    var delayed: String?
     @Flag(help: "Send the handling given here even where it is weaker than the original's (logged).")
     var weakenHandling = false
     @OptionGroup var socket: SocketOptions
@@ -35,6 +42,12 @@ struct Reply: AsyncParsableCommand {
     func run() async throws {
         if weakenHandling, fields.tlp == nil {
             throw CLIFailure.usage("--weaken-handling needs the new label", hint: "add --tlp (and --handling for the codes to keep)")
+        }
+        if delayed != nil, fields.responseDeadline == nil {
+            throw CLIFailure.usage("--delayed needs --response-deadline: when the answer will come", hint: "e.g. --response-deadline 2d or 2026-12-08")
+        }
+        if delayed == nil, fields.responseDeadline != nil {
+            throw CLIFailure.usage("a reply with --response-deadline is a delay notice", hint: "add --delayed \"REASON\", or leave out --response-deadline")
         }
         let client = socket.client
         let submission = try await OperatorExit.run {
@@ -46,6 +59,11 @@ struct Reply: AsyncParsableCommand {
             try confirmHandling(against: original.notification.handling)
             document["kind"] = "reply"
             if document["category"] == nil { document["category"] = original.notification.category.rawValue }
+            if let delayed {
+                let reason = delayed.trimmingCharacters(in: .whitespacesAndNewlines)
+                if document["subject"] == nil { document["subject"] = String(("Delayed: " + reason).prefix(200)) }
+                if document["summary"] == nil { document["summary"] = reason }
+            }
             if document["subject"] == nil { document["subject"] = String(("Re: " + original.notification.subject).prefix(200)) }
             if fields.priority == nil { document["priority"] = original.notification.priority.rawValue }
             return try await client.reply(to: id, from: original.item.sender, document, weakenHandling: weakenHandling)

@@ -17,7 +17,7 @@ struct Watch: AsyncParsableCommand {
             """ + OperatorExit.discussion
     )
     @OptionGroup var socket: SocketOptions
-    @Option(help: ArgumentHelp("Only these kinds of event: received, delivery, peer (comma-separated or repeated).", valueName: "kind"))
+    @Option(help: ArgumentHelp("Only these kinds of event: received, delivery, peer, request (comma-separated or repeated).", valueName: "kind"))
     var type: [String] = []
     @Option(help: ArgumentHelp("Only deliveries in these states: queued, sent, delivered, acknowledged, refused.", valueName: "state"))
     var state: [String] = []
@@ -54,6 +54,12 @@ struct Watch: AsyncParsableCommand {
                 case "delivery":
                     guard let id = event.id, let recipient = event.recipient else { continue }
                     print("\(now)  \(Render.shortID(id)) → \(recipient.center): \(Render.delivery(recipient))")
+                case "request":
+                    guard let request = event.request else { continue }
+                    let mark = request.stage == .overdue ? Terminal.red("request OVERDUE") : Terminal.bold("request due soon")
+                    print("\(now)  \(mark)  \(Render.priority(request.priority))  \(request.direction.rawValue) \(Render.shortID(request.id))  "
+                          + "waiting for \(request.waiting.map(\.rawValue).joined(separator: ","))  deadline \(Render.time(request.deadline))  "
+                          + Terminal.bold(Terminal.safe(request.subject)))
                 case "peer":
                     guard let peer = event.peer else { continue }
                     print(Terminal.dim("\(now)  link \(peer.center): \(peer.state.rawValue)\(peer.lastError.map { " (\(Terminal.safe($0)))" } ?? "")"))

@@ -12,6 +12,7 @@ struct IdleOperations: NodeOperations {
     func read(_ id: UUID, from sender: CenterID?, by actor: Actor) async throws(NodeError) -> ReadResult { throw .notFound(id) }
     func acknowledge(_ id: UUID, from sender: CenterID?, by actor: Actor) async throws(NodeError) -> InboxItem { throw .notFound(id) }
     func outbox(limit: Int?, by actor: Actor) async throws(NodeError) -> [OutboxItem] { [] }
+    func requests(by actor: Actor) async throws(NodeError) -> [RequestStatus] { [] }
     func delivery(of id: UUID, by actor: Actor) async throws(NodeError) -> OutboxItem { throw .notFound(id) }
     func thread(of id: UUID, from sender: CenterID?, by actor: Actor) async throws(NodeError) -> [ThreadItem] { throw .notFound(id) }
     func peers() async -> [PeerStatus] { [] }

@@ -101,12 +101,4 @@ final class ExpiryWarningTests: XCTestCase {
         let outbox = try await cluster.client("AZ").outbox()
         XCTAssertEqual(outbox.count, 0, "nothing was logged as sent")
     }
-
-    /// The value of one sample line (`name{labels} value`) in Prometheus text.
-    private func metricValue(_ text: String, _ series: String) -> Double? {
-        for line in text.split(separator: "\n") where line.hasPrefix(series + " ") {
-            return Double(line.dropFirst(series.count + 1).trimmingCharacters(in: .whitespaces))
-        }
-        return nil
-    }
 }

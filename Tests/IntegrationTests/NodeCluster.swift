@@ -28,6 +28,14 @@ func eventually(_ message: @autoclosure () -> String, timeout: TimeInterval = 60
     throw TestFailure("timed out: \(message())")
 }
 
+/// The value of one sample line (`name{labels} value`) in Prometheus text.
+func metricValue(_ text: String, _ series: String) -> Double? {
+    for line in text.split(separator: "\n") where line.hasPrefix(series + " ") {
+        return Double(line.dropFirst(series.count + 1).trimmingCharacters(in: .whitespaces))
+    }
+    return nil
+}
+
 /// One plain HTTP GET on 127.0.0.1 (the metrics endpoint), the whole answer as text.
 func httpGet(port: Int, path: String) throws -> String {
     guard let fd = LoopbackTCP.connect(port: port) else { throw TestFailure("cannot connect to the metrics port") }

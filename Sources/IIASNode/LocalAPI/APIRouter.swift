@@ -42,12 +42,15 @@ public struct EventLine: Codable, Sendable, Equatable {
     public var id: UUID?
     public var recipient: RecipientDelivery?
     public var peer: PeerStatus?
+    /// A `request` line: the request whose deadline is near or past (`stage`).
+    public var request: RequestStatus?
 
     public init(_ event: NodeEvent) {
         switch event {
         case .received(let item): type = "received"; self.item = item
         case .delivery(let id, let recipient): type = "delivery"; self.id = id; self.recipient = recipient
         case .peer(let peer): type = "peer"; self.peer = peer
+        case .request(let request): type = "request"; self.request = request
         }
     }
 
@@ -87,6 +90,8 @@ struct APIRouter: Sendable {
     /// The allow-list (`api.users`), replaced on SIGHUP.
     let access: APIAccess
     let center: CenterID
+    /// What a request without a deadline gets (`parseDraft`).
+    var requestDeadlines = RequestDeadlines()
     let logger: Logger
 
     func handle(_ request: APIRequest) async -> APIResponse {
@@ -149,6 +154,8 @@ struct APIRouter: Sendable {
                 return try json(.ok, await operations.outbox(limit: try Self.int(query["limit"], name: "limit"), by: actor))
             case (.GET, 2, "outbox"):
                 return try json(.ok, await operations.delivery(of: try Self.id(route[1]), by: actor))
+            case (.GET, 1, "requests"):
+                return try json(.ok, await operations.requests(by: actor))
             case (.GET, 2, "log") where route[1] == "entries":
                 let (filter, limit) = try Self.logFilter(query)
                 return try json(.ok, await operations.logEntries(filter, limit: limit, by: actor))
@@ -167,7 +174,7 @@ struct APIRouter: Sendable {
                 // Logged before the stream opens: it carries received notifications' subjects.
                 try await operations.recordSubscription(filter, by: actor)
                 return .events(filter)
-            case (_, _, "notifications"), (_, _, "inbox"), (_, _, "outbox"), (_, _, "peers"), (_, _, "status"), (_, _, "tree-head"), (_, _, "events"), (_, _, "log"), (_, _, "threads"):
+            case (_, _, "notifications"), (_, _, "inbox"), (_, _, "outbox"), (_, _, "peers"), (_, _, "status"), (_, _, "tree-head"), (_, _, "events"), (_, _, "log"), (_, _, "threads"), (_, _, "requests"):
                 return error(.methodNotAllowed, "\(request.method) is not allowed on \(path.prefix(100))", hint: "see LocalAPI.md for each route's method")
             default:
                 return error(.notFound, "no such route: \(path.prefix(100))", hint: "see LocalAPI.md")
@@ -230,10 +237,21 @@ struct APIRouter: Sendable {
             document["recipients"] = .array(await all().map { .string($0.rawValue) })
         }
         for (key, value) in overrides { document[key] = value }
+        fillDeadline(&document)
         parsed.value = .object(document)
         do { return try FormalNotification.checked(parsed) } catch {
             throw NodeError.invalidNotification(error.problems)
         }
+    }
+
+    /// A request that names no deadline gets one by its priority (`requests.deadlineHours.*`)
+    /// from its creation time; a draft whose priority or creation time does not read is
+    /// left for validation to refuse with its own message.
+    func fillDeadline(_ document: inout [String: JSONValue]) {
+        guard case .string("request")? = document["kind"], document["responseDeadline"] == nil,
+              case .string(let priorityText)? = document["priority"], let priority = Priority(rawValue: priorityText),
+              case .string(let createdText)? = document["created"], let created = Timestamp.parse(createdText) else { return }
+        document["responseDeadline"] = .string(Timestamp.formatWithMilliseconds(created.addingTimeInterval(requestDeadlines.span(for: priority))))
     }
 
     func json(_ status: HTTPResponseStatus, _ value: some Encodable) throws -> APIResponse {

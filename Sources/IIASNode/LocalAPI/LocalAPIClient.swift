@@ -102,6 +102,7 @@ public struct LocalAPIClient: Sendable {
     }
     public func outbox(limit: Int? = nil) async throws -> [OutboxItem] { try await call(.GET, "/v1/outbox" + (limit.map { "?limit=\($0)" } ?? "")) }
     public func delivery(of id: UUID) async throws -> OutboxItem { try await call(.GET, "/v1/outbox/\(id.uuidString.lowercased())") }
+    public func requests() async throws -> [RequestStatus] { try await call(.GET, "/v1/requests") }
     public func peers() async throws -> [PeerStatus] { try await call(.GET, "/v1/peers") }
     public func status() async throws -> NodeStatus { try await call(.GET, "/v1/status") }
     public func treeHead() async throws -> TreeHead { try await call(.GET, "/v1/tree-head") }

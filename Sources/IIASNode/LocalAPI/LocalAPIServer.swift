@@ -27,7 +27,8 @@ public final class LocalAPIServer: Service, Sendable {
     /// place); a uid not in `users` may hold `refusedUserConnections`.
     public init(socketPath: String, group: String?, users: [String: Role], operations: any NodeOperations,
                 center: CenterID, maxRequestBytes: Int = 2 << 20, maxEventBacklogBytes: Int = 8 << 20, maxConnections: Int = 256,
-                maxConnectionsPerUser: Int = 128, requestTimeout: TimeAmount = LocalAPIServer.defaultRequestTimeout, logger: Logger,
+                maxConnectionsPerUser: Int = 128, requestTimeout: TimeAmount = LocalAPIServer.defaultRequestTimeout,
+                requestDeadlines: RequestDeadlines = RequestDeadlines(), logger: Logger,
                 onReady: @escaping @Sendable () -> Void = {}) {
         self.socketPath = socketPath
         self.requestTimeout = requestTimeout
@@ -39,7 +40,7 @@ public final class LocalAPIServer: Service, Sendable {
         connections = ConnectionLimiter(total: maxConnections, perAddress: maxConnectionsPerUser, what: "local API",
                                         metric: "iias_api_connections", logger: logger)
         access = APIAccess(users: users, logger: logger)
-        router = APIRouter(operations: operations, access: access, center: center, logger: logger)
+        router = APIRouter(operations: operations, access: access, center: center, requestDeadlines: requestDeadlines, logger: logger)
     }
 
     /// Replaces the allow-list (SIGHUP): connections of users it removes, or whose role
