@@ -32,7 +32,7 @@ public struct Consultation: Sendable, Equatable {
 
     /// A notification as the log names it: `sender` and `id` (ids are unique per sender
     /// only). Written `SENDER/ID`, the form `iias read` takes.
-    public struct Named: Sendable, Hashable {
+    public struct Named: Sendable, Hashable, Codable {
         public var sender: CenterID
         public var id: UUID
         public init(sender: CenterID, id: UUID) { self.sender = sender; self.id = id }

@@ -13,7 +13,8 @@ extension Node {
         guard actor.role == .operator else { throw .forbidden("\(actor.user) is an auditor; only operators list the inbox") }
         var items: [InboxItem] = []
         let asOf = ledger.folded
-        refreshThreadIndex()
+        advanceDesk()
+        let threadsKnown = deskIsCurrent
         for position in ledger.inboxPositionsNewestFirst {
             let incoming = ledger.incomingView(at: position)
             if let since = filter.since, incoming.received < since { break }
@@ -23,6 +24,7 @@ extension Node {
             if let category = filter.category, item.category != category { continue }
             if let priority = filter.priority, item.priority != priority { continue }
             item.thread = threadMark(item.sender, item.id)
+            if !threadsKnown { item.threadPending = true }
             items.append(item)
             if let limit = filter.limit, items.count >= limit { break }
         }
@@ -42,8 +44,9 @@ extension Node {
         }
         logger.info("read", metadata: ["envelope": "\(id)", "from": "\(incoming.sender)", "user": "\(actor.user)", "uid": "\(actor.uid)"])
         guard var item = inboxItem(incoming.sender, id) else { throw .notFound(id) }
-        refreshThreadIndex()
+        advanceDesk()
         item.thread = threadMark(item.sender, item.id)
+        if !deskIsCurrent { item.threadPending = true }
         return ReadResult(item: item, notification: notification)
     }
 

@@ -213,7 +213,10 @@ extension Node {
                 for (item, (index, time)) in zip(fresh, placed) {
                     let header = item.envelope.header
                     answers[item.position] = .receipt(Delivery(item.envelope, index: index, time: time))
-                    if let summary = item.summary { remember(summary, for: index) }
+                    if let summary = item.summary {
+                        remember(summary, for: index)
+                        deskTakes(summary, at: index)
+                    }
                     if header.kind == .notification {
                         Metrics.Counter(label: "iias_received_total").increment()
                         if !subscribers.isEmpty, let incoming = ledger.incoming[peer, header.id], let inboxItem = inboxItem(incoming) {
@@ -231,6 +234,7 @@ extension Node {
                 return nil
             }
         }
+        if !fresh.isEmpty { advanceDesk() }
         // Duplicates (of the log, or within this batch): the same receipt as the first time.
         for (position, verdict) in verdicts.enumerated() where answers[position] == nil {
             guard case .accept(let envelope, _) = verdict else { continue }

@@ -18,6 +18,9 @@ extension Node {
     /// One check: the gauges, and an event for each request whose stage worsened since
     /// it was last announced (answered requests drop out of the list and are forgotten).
     func checkRequestDeadlines(now: Date) {
+        // Until the desk index has read the log, an answered request could look overdue.
+        advanceDesk()
+        guard deskIsCurrent else { return }
         let open = openRequests(now: now)
         for direction in [RequestStatus.Direction.sent, .received] {
             let mine = open.filter { $0.direction == direction }

@@ -1,13 +1,15 @@
 import Foundation
 import IIASModel
 
-/// Open requests and their deadlines, computed from the fold (the ledger) and the
-/// decrypted listing fields the log holds (`summary(of:)`, `outboxSummary`): nothing is
-/// stored twice, so a restart shows what the log says. The listing shows subjects, so
+/// Open requests and their deadlines, from the desk index (`DeskIndex`), which takes in
+/// every request and reply the log holds. The listing shows subjects, so
 /// it is a consultation and is logged like the inbox (`Node+Consultations.swift`).
 extension Node {
     public func requests(by actor: Actor) async throws(NodeError) -> [RequestStatus] {
         guard actor.role == .operator else { throw .forbidden("\(actor.user) is an auditor; only operators list requests") }
+        advanceDesk()
+        // A list with requests or replies left out would show the wrong ones overdue.
+        guard deskIsCurrent else { throw .unavailable("the node is still reading its log for requests (\(deskProgress)); try again shortly") }
         let asOf = ledger.folded
         let found = openRequests(now: Date())
         try await record(Consultation(view: .requests, actor: actor, query: "",
@@ -16,10 +18,10 @@ extension Node {
     }
 
     /// Every open request, sent and received, in desk order (overdue first), from the
-    /// request index brought up to date first (`RequestIndex`).
+    /// desk index (`DeskIndex.requests`) as far as it goes.
     func openRequests(now: Date) -> [RequestStatus] {
-        updateRequestIndex()
-        let index = requestIndex
+        advanceDesk()
+        let index = desk.requests
         var found: [RequestStatus] = []
         for request in index.sent {
             var answers: [RequestStatus.Answer] = []
@@ -39,25 +41,6 @@ extension Node {
                                 created: request.created, deadline: request.deadline, answered: [], waiting: [center], now: now))
         }
         return found.sorted(by: RequestStatus.deskOrder)
-    }
-
-    /// Reads the envelopes logged since the last call into `requestIndex`. Received ones
-    /// first, so that a reply is known by the time the request it answers is listed.
-    func updateRequestIndex() {
-        var index = requestIndex
-        while index.incomingScanned < ledger.incomingIDs.count {
-            let incoming = ledger.incomingView(at: index.incomingScanned)
-            index.incomingScanned += 1
-            guard !incoming.isAcknowledgement, let summary = try? summary(of: incoming) else { continue }
-            index.add(incoming: incoming, summary)
-        }
-        while index.outgoingScanned < ledger.outgoingIDs.count {
-            let outgoing = ledger.outgoingView(at: index.outgoingScanned)
-            index.outgoingScanned += 1
-            guard !outgoing.isAcknowledgement, let summary = outboxSummary(outgoing) else { continue }
-            index.add(outgoing: outgoing, summary, from: center)
-        }
-        requestIndex = index
     }
 
     private func status(_ direction: RequestStatus.Direction, id: UUID, sender: CenterID, subject: String, priority: Priority,

@@ -52,7 +52,9 @@ extension Node {
             }
         }.value
         switch written {
-        case .success: snapshotSize = copy.folded
+        case .success:
+            snapshotSize = copy.folded
+            await saveDeskIndex()
         case .failure(let error): logger.warning("cannot write the ledger snapshot", metadata: ["file": "\(path)", "error": "\(error)"])
         }
     }

@@ -2,9 +2,8 @@ import Foundation
 import IIASModel
 
 /// Conversations: a request, the replies to it, its updates and its cancellation, as this
-/// node sent and received them. Built from the node's own views (the inbox's decrypted
-/// summaries, the outbox's encrypted summaries) through `ThreadIndex`, so that the CLI and
-/// any script get the same thread from `GET /v1/threads/{id}`.
+/// node sent and received them, from the desk index (`DeskIndex.threads`), so that the CLI
+/// and any script get the same thread from `GET /v1/threads/{id}`.
 extension Node {
     /// Every notification linked to `id` (`sender`'s; nil: the only one this node knows
     /// under the id), directly or through others, oldest first. Logged as a consultation
@@ -12,7 +11,10 @@ extension Node {
     public func thread(of id: UUID, from sender: CenterID?, by actor: Actor) async throws(NodeError) -> [ThreadItem] {
         guard actor.role == .operator else { throw .forbidden("\(actor.user) is an auditor; only operators read threads") }
         let start = try threadStart(id, from: sender)
-        refreshThreadIndex()
+        advanceDesk()
+        // A thread with a part left out could hide a cancellation: not shown until complete.
+        guard deskIsCurrent else { throw .unavailable("the node is still reading its log for threads (\(deskProgress)); try again shortly") }
+        let threads = desk.threads
         let asOf = ledger.folded
         var seen: Set<ThreadIndex.Key> = [start], queue = [start]
         while let key = queue.popLast() {
@@ -28,52 +30,9 @@ extension Node {
         return items
     }
 
-    /// The thread's latest state for one received notification (index caught up first).
+    /// The thread's latest state for one received notification, as far as the desk index goes.
     func threadMark(_ sender: CenterID, _ id: UUID) -> ThreadMark? {
-        threads.mark(of: .init(sender: sender, id: id), center: center)
-    }
-
-    /// Decrypts, once each, the received and sent notifications the index has not seen:
-    /// all of them, or at most `limit`; true once nothing is left.
-    @discardableResult
-    func refreshThreadIndex(atMost limit: Int = .max) -> Bool {
-        var budget = limit
-        while indexNextForThreads() {
-            budget -= 1
-            if budget == 0 { return threads.inboxSeen == ledger.incomingIDs.count && threads.outboxSeen == ledger.outgoingIDs.count }
-        }
-        return true
-    }
-
-    /// Indexes the next received notification not seen yet, else the next sent one;
-    /// false when none is left.
-    private func indexNextForThreads() -> Bool {
-        if threads.inboxSeen < ledger.incomingIDs.count {
-            let incoming = ledger.incomingView(at: threads.inboxSeen)
-            threads.inboxSeen += 1
-            if !incoming.isAcknowledgement, let summary = try? summary(of: incoming) {
-                threads.add(.init(sender: incoming.sender, id: incoming.id), kind: summary.kind, created: summary.created,
-                            references: summary.references, inReplyTo: summary.inReplyTo)
-            }
-            return true
-        }
-        guard threads.outboxSeen < ledger.outgoingIDs.count else { return false }
-        let outgoing = ledger.outgoingView(at: threads.outboxSeen)
-        threads.outboxSeen += 1
-        // Our submissions logged before the outbox summary recorded kind and links name nothing.
-        if !outgoing.isAcknowledgement, let summary = outboxSummary(outgoing), let kind = summary.kind {
-            threads.add(.init(sender: center, id: outgoing.id), kind: kind, created: outgoing.created,
-                        references: summary.references ?? [], inReplyTo: summary.inReplyTo)
-        }
-        return true
-    }
-
-    /// Indexes what the log held at start a slice at a time, letting other work in
-    /// between, so that the first listing after a restart of a large node does not
-    /// decrypt every notification while the operator waits. A listing before it is done
-    /// finishes the rest itself (a state left out would let a cancelled request look live).
-    func warmThreadIndex() async {
-        while !stopping, !Task.isCancelled, !refreshThreadIndex(atMost: 1_000) { await Task.yield() }
+        desk.threads.mark(of: .init(sender: sender, id: id), center: center)
     }
 
     /// The notification a thread starts from: received from `sender`, or sent by us when

@@ -35,14 +35,20 @@ public actor Node: NodeOperations {
     var awaitingReceipts: [UInt64: [UInt8]] = [:]
     /// Decrypted listing fields of received notifications, by log index (unique, unlike an id).
     var summaries: [UInt64: InboxSummary] = [:]
-    /// Who names whom among the notifications sent and received (`Node+Threads`).
-    var threads = ThreadIndex()
+    /// Threads and requests: what the desk needs of every notification's content (`Node+Desk`).
+    var desk: DeskIndex
+    /// Fields of entries not yet taken into `desk`: received ones by log index (nil: does
+    /// not open), sent ones by id; brought by the receive path or by the desk reader.
+    var deskReceived: [UInt64: InboxSummary?] = [:]
+    var deskSent: [UUID: OutboxSummary?] = [:]
+    /// The background reader catching `desk` up with the ledger, while it runs.
+    var deskReader: Task<Void, Never>?
+    /// What the desk index file last written covers (`saveDeskIndex`).
+    var deskSaved: DeskCover?
     var stopping = false
     /// The stage each request was last announced at (`SENDER/ID`), so that `watch` hears
     /// of each stage once (`Node+RequestDeadlines`).
     var announcedRequests: [String: RequestStatus.Stage] = [:]
-    /// Requests and replies read from the log so far (`Node+Requests`).
-    var requestIndex = RequestIndex()
     var lastTreeHead: TreeHead?
     var treeHeadSize: UInt64 = 0
     /// Entries the newest ledger snapshot covers.
@@ -107,6 +113,7 @@ public actor Node: NodeOperations {
         self.logger = logger
         self.group = group
         self.ledger = ledger
+        self.desk = Self.loadDeskIndex(configuration: configuration, log: log, ledger: ledger, key: crypto.deskIndexKey, logger: logger)
         let fsyncTimer = Metrics.Timer(label: "iias_log_fsync_seconds")
         let batchSize = Metrics.Recorder(label: "iias_log_batch_entries")
         log.syncObserver = { seconds, entries in
@@ -153,7 +160,7 @@ public actor Node: NodeOperations {
         background.append(Task { [weak self] in await self?.treeHeadLoop() })
         background.append(Task { [weak self] in await self?.rescanLoop() })
         background.append(Task { [weak self] in await self?.expiryLoop() })
-        background.append(Task { [weak self] in await self?.warmThreadIndex() })
+        advanceDesk()
         background.append(Task { [weak self] in await self?.requestDeadlineLoop() })
         let port = channel.localAddress?.port ?? configuration.listen.port
         logger.info("node started", metadata: ["center": "\(configuration.center)", "port": "\(port)",
@@ -167,6 +174,7 @@ public actor Node: NodeOperations {
         guard !stopping else { return }
         stopping = true
         for task in background { task.cancel() }
+        deskReader?.cancel()
         try? await listener?.close()
         for link in peers.values { await link.stop() }
         for channel in inboundChannels.values { try? await channel.close() }
@@ -174,6 +182,7 @@ public actor Node: NodeOperations {
         subscribers.removeAll()
         await appendTreeHeadIfGrown()
         await saveSnapshot()
+        await saveDeskIndex()
         log.close()
         logger.info("node stopped", metadata: ["entries": "\(log.count)"])
     }

@@ -23,6 +23,9 @@ final class NodeCrypto: Sendable {
     let namesSigner: Bool
     /// What the outbox summaries in our log are encrypted under (`OperatorAction`).
     let outboxSummaryKey: SelfSealingKey
+    /// What the saved desk index is sealed under (`DeskIndex`); after a rotation the old
+    /// copy no longer opens and is read again from the log.
+    let deskIndexKey: SelfSealingKey
     /// Our earlier X25519 keys (`PreviousKeys`), newest first, each with its summary key.
     let previousEncryptionKeys: [(key: EncryptionPrivateKey, summaries: SelfSealingKey)]
     /// Our TLS certificate and the loaded CRL's dates, for the expiry report (`ExpiryReport`).
@@ -59,6 +62,7 @@ final class NodeCrypto: Sendable {
         }
         verifier = EnvelopeVerifier(trust: trust, certificates: certificates)
         outboxSummaryKey = keys.encryptionKey.selfSealingKey(for: .outboxSummary)
+        deskIndexKey = keys.encryptionKey.selfSealingKey(for: .deskIndex)
         do {
             previousEncryptionKeys = try PreviousKeys.encryptionKeys(in: configuration.keyDirectory, passphrase: passphrase)
                 .map { ($0, $0.selfSealingKey(for: .outboxSummary)) }

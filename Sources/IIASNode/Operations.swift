@@ -125,6 +125,9 @@ public struct InboxItem: Sendable, Codable, Equatable {
     /// What later notifications did to it (cancelled, updated, replied), in `inbox` and
     /// `read`; nil when nothing names it, and in events.
     public var thread: ThreadMark?
+    /// True while the node is still reading older notifications of its log for threads
+    /// (after a first start on a large log): `thread` may be missing until then.
+    public var threadPending: Bool?
 
     public init(id: UUID, logIndex: UInt64, sender: CenterID, received: Date, created: Date, kind: Kind,
                 category: Category, priority: Priority, subject: String, inReplyTo: UUID?, read: Bool,

@@ -2,22 +2,18 @@ import Foundation
 import IIASModel
 
 /// What `openRequests` needs of the requests and replies in the log, gathered once per
-/// envelope: the fold's arrays only grow, so each check decrypts only the envelopes
-/// logged since the last one (a restart reads them all once). Without it the deadline
-/// timer would decrypt every summary of a million-notification log every minute, on the
-/// actor, in the way of flash traffic. In memory only, like the inbox summary cache.
-struct RequestIndex: Sendable {
+/// envelope as part of the desk index (`DeskIndex`): without it the deadline timer would
+/// decrypt every summary of a million-notification log every minute, on the actor, in
+/// the way of flash traffic.
+struct RequestIndex: Sendable, Codable {
     /// A request as the listing needs it; `recipients` are those of ours (for one we
     /// received, only this center owes the answer).
-    struct Request: Sendable {
+    struct Request: Sendable, Codable {
         var id: UUID, sender: CenterID, recipients: [CenterID]
         var subject: String, priority: Priority
         var created: Date, deadline: Date
     }
 
-    /// Ledger positions read so far (outgoing, incoming).
-    var outgoingScanned = 0
-    var incomingScanned = 0
     var sent: [Request] = []
     var received: [Request] = []
     /// Replies received, by the id they answer, oldest first.

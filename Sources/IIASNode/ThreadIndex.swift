@@ -6,15 +6,14 @@ import IIASModel
 /// thread or an inbox's thread states need no decryption of the whole log per request.
 ///
 /// Only notifications that name others are kept (memory grows with the follow-ups, not
-/// with the inbox). It is caught up lazily (`Node.refreshThreadIndex`): positions of the
-/// ledger's received and sent lists past `inboxSeen` / `outboxSeen` are decrypted once.
-/// Ids are unique per sender only, so a link is an id; which notification it names is
-/// decided when the thread is read (`Node.resolve`).
-struct ThreadIndex: Sendable {
+/// with the inbox). Part of the desk index (`DeskIndex`), which feeds it as notifications
+/// are logged and keeps it across restarts. Ids are unique per sender only, so a link is
+/// an id; which notification it names is decided when the thread is read (`names`).
+struct ThreadIndex: Sendable, Codable {
     typealias Key = Consultation.Named
 
     /// A notification that names others.
-    struct FollowUp: Sendable {
+    struct FollowUp: Sendable, Codable {
         var key: Key
         var kind: Kind
         var created: Date
@@ -23,12 +22,21 @@ struct ThreadIndex: Sendable {
     }
 
     private(set) var followUps: [Key: FollowUp] = [:]
-    /// For each id named, who names it.
+    /// For each id named, who names it (derived from `followUps`, not stored).
     private(set) var namedBy: [UUID: [Key]] = [:]
-    /// Received-list positions already looked at (acknowledgements included).
-    var inboxSeen = 0
-    /// Sent-list positions already looked at.
-    var outboxSeen = 0
+
+    init() {}
+
+    /// Stored as the list of follow-ups in the order they were added.
+    init(from decoder: any Decoder) throws {
+        for followUp in try [FollowUp](from: decoder) {
+            add(followUp.key, kind: followUp.kind, created: followUp.created, references: followUp.names, inReplyTo: nil)
+        }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        try followUps.values.sorted { ($0.created, $0.key.text) < ($1.created, $1.key.text) }.encode(to: encoder)
+    }
 
     /// Records `key`'s links; a notification naming nothing costs nothing.
     mutating func add(_ key: Key, kind: Kind, created: Date, references: [UUID], inReplyTo: UUID?) {

@@ -181,6 +181,7 @@ struct Inbox: AsyncParsableCommand {
              item.tlp.map(Render.tlp) ?? "-", Render.kind(item.kind), item.category.rawValue, Render.state(item), Terminal.safe(item.subject)]
         })
         if let moreLine { print(Terminal.dim(moreLine)) }
+        if items.contains(where: { $0.threadPending == true }) { print(Terminal.dim(Render.threadsPendingLine)) }
     }
 }
 
@@ -203,7 +204,8 @@ struct Read: AsyncParsableCommand {
         if json { return Terminal.printEncodable(result) }
         NotificationRendering(notification: result.notification,
                               context: [("received", Render.time(result.item.received)), ("state", Render.state(result.item))],
-                              banner: result.item.thread.map { [Render.threadMark($0) + "  (iias thread \(Render.shortID(result.item.id)))"] } ?? []).print()
+                              banner: (result.item.thread.map { [Render.threadMark($0) + "  (iias thread \(Render.shortID(result.item.id)))"] } ?? [])
+                                  + (result.item.threadPending == true ? [Render.threadsPendingLine] : [])).print()
     }
 }
 

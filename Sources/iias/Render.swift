@@ -53,6 +53,9 @@ enum Render {
         return formatter.string(from: date)
     }
 
+    /// Said under a listing while the node is still reading its log for thread states.
+    static let threadsPendingLine = "thread states (cancelled, updated, replied) may be missing: the node is still reading its log for them"
+
     /// The thread's latest state (cancelled, updated, replied) first, then this copy's.
     static func state(_ item: InboxItem) -> String {
         guard let mark = item.thread else { return copyState(item) }

@@ -1,6 +1,7 @@
 import CSodium
 
-/// A node's key for records that only it reads back (its outbox summaries), derived from
+/// A node's key for records that only it reads back (its outbox summaries, its saved
+/// desk index), derived from
 /// its X25519 private key: no key file of its own to keep, back up or rotate, and a seal
 /// costs an XChaCha20-Poly1305 encryption (≈ 1 µs) where a sealed box to the node's own
 /// public key costs an ephemeral X25519 key pair and exchange (≈ 70 µs) per record.
@@ -17,7 +18,11 @@ import CSodium
 /// records, exactly as with the sealed boxes before.
 public final class SelfSealingKey: Sendable {
     /// What a key is for; each purpose derives an unrelated key.
-    public enum Purpose: UInt64, Sendable { case outboxSummary = 1 }
+    public enum Purpose: UInt64, Sendable {
+        case outboxSummary = 1
+        /// The node's saved desk index (threads and requests), a cache beside its log.
+        case deskIndex = 2
+    }
 
     static let context = Array("IIASself".utf8)
     /// Random nonce, then ciphertext and tag.
