@@ -104,14 +104,29 @@ final class DeskThreadTests: XCTestCase {
         XCTAssertEqual(views.first?.notifications?.count, 3, "\(views)")
         XCTAssertEqual(views.first?.query, "thread=AZ/\(asked.uuidString.uppercased())")
 
-        // The index is memory only: after a restart it is rebuilt from the log (the
-        // inbox's envelopes, the outbox's summaries) and says the same.
+        // The desk index is saved sealed beside the log at a clean stop: a restarted node
+        // answers at once; AZ's copy holds no subject in the clear and is the daemon's alone.
         for center in ["AZ", "UA"] {
             _ = cluster.stop(center)
+            let saved = ((cluster.logDirectory(center) as NSString).deletingLastPathComponent as NSString).appendingPathComponent("desk.index")
+            let bytes = try XCTUnwrap(FileManager.default.contents(atPath: saved), "\(center) saved its desk index")
+            XCTAssertNil(bytes.range(of: Data("grey van".utf8)), "\(center): no subject in the clear")
+            XCTAssertEqual((try FileManager.default.attributesOfItem(atPath: saved)[.posixPermissions] as? NSNumber)?.intValue, 0o600)
+            if center == "UA" {
+                // Altered on disk: not used; the log is read again and says the same.
+                var altered = bytes
+                altered[altered.count / 2] ^= 0x20
+                try altered.write(to: URL(fileURLWithPath: saved))
+            }
             try cluster.start(center)
             try await eventually("\(center) answers again") { (try? await cluster.client(center).status()) != nil }
-            let again = try await cluster.client(center).thread(asked)
+            var again: [ThreadItem] = []
+            try await eventually("\(center)'s thread after a restart") {
+                do { again = try await cluster.client(center).thread(asked); return true } catch LocalAPIClient.Failure.refused(status: 503, _) { return false }
+            }
             XCTAssertEqual(again.map(\.id), expected[center]!.map(\.0), "\(center) after a restart")
+            XCTAssertEqual(cluster.errorOutput(center).contains("instead of the saved desk index"), center == "UA",
+                           "\(center) says why it read its log again, and only then: \(cluster.errorOutput(center))")
         }
         let restarted = try await cluster.client("UA").inbox().first { $0.id == asked }
         XCTAssertEqual(restarted?.thread?.state, .cancelled, "UA's inbox after a restart")
