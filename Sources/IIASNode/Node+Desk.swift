@@ -77,10 +77,9 @@ extension Node {
             let (received, sent) = deskBacklog()
             if received.isEmpty, sent.isEmpty { break }
             let log = self.log, crypto = self.crypto
-            let read = await Task.detached(priority: .utility) {
-                (received.map { ($0.index, Self.readFields(of: $0, log: log, crypto: crypto)) },
-                 sent.map { ($0.id, Self.readFields(of: $0, log: log, crypto: crypto)) })
-            }.value
+            // On every core: threads and requests wait for it (the receive path does the same).
+            let read = (await concurrentMap(received) { ($0.index, Self.readFields(of: $0, log: log, crypto: crypto)) },
+                        await concurrentMap(sent) { ($0.id, Self.readFields(of: $0, log: log, crypto: crypto)) })
             // Stopping: the log may have closed under the read, so nothing read now is kept.
             if stopping || Task.isCancelled { break }
             // A notification that does not open is kept as nil fields: taken in as naming nothing.

@@ -320,10 +320,13 @@ extension Node {
 
     public func status() async -> NodeStatus {
         let peerList = await peers()
-        return NodeStatus(center: configuration.center, version: NodeVersion.current, started: started, logEntries: log.count,
-                          inbox: ledger.inboxCount, unread: ledger.unreadCount, outboxPending: ledger.pendingCount,
-                          peersConnected: peerList.filter { $0.state == .connected }.count,
-                          peersConfigured: configuration.peers.count, treeHead: lastTreeHead, expiry: expiryReport())
+        advanceDesk()
+        var status = NodeStatus(center: configuration.center, version: NodeVersion.current, started: started, logEntries: log.count,
+                                inbox: ledger.inboxCount, unread: ledger.unreadCount, outboxPending: ledger.pendingCount,
+                                peersConnected: peerList.filter { $0.state == .connected }.count,
+                                peersConfigured: configuration.peers.count, treeHead: lastTreeHead, expiry: expiryReport())
+        status.deskPending = ledger.incomingIDs.count + ledger.outgoingIDs.count - desk.incomingSeen - desk.outgoingSeen
+        return status
     }
 
     public func treeHead() async -> TreeHead? {

@@ -262,6 +262,9 @@ public struct NodeStatus: Sendable, Codable, Equatable {
     public var treeHead: TreeHead?
     /// Time left on our certificates, the peers' and the CRL (nil from older nodes).
     public var expiry: ExpiryReport?
+    /// Notifications the node has still to read for threads and requests (after a first
+    /// start on a long log, or a lost desk index); nil or 0 when it is up to date.
+    public var deskPending: Int?
 
     public init(center: CenterID, version: String, started: Date, logEntries: UInt64, inbox: Int, unread: Int,
                 outboxPending: Int, peersConnected: Int, peersConfigured: Int, treeHead: TreeHead?, expiry: ExpiryReport? = nil) {

@@ -135,6 +135,11 @@ struct Start: Codable {
     var seconds: Double; var rssMiB: Double; var peakMiB: Double; var rssAfterListingMiB: Double
     /// An operator's first and second 50-item inbox page (each logged as a consultation).
     var inboxMilliseconds: [Double]
+    /// The open requests listing, once the node has read its log for them (`iias requests`).
+    var requestsMilliseconds: Double
+    /// How long the node took to read the log for threads and requests after start-up
+    /// (0 when its saved desk index covered it).
+    var deskCatchUpSeconds: Double
 }
 
 /// `body`'s wall time in milliseconds, and its result.
@@ -160,15 +165,27 @@ func startGE(_ label: String, expecting written: Int) async throws -> Start {
         throw NSError(domain: "iias-scale-bench", code: 1, userInfo: [NSLocalizedDescriptionKey: "GE shows \(status.logEntries) entries, \(page.count) inbox items"])
     }
     let after = memory(of: pid)
+    // Threads and requests: answered once the node has read what its saved desk index
+    // does not cover (all of a log made outside a node, on the first start).
+    let catchUpStart = now()
+    while (try await client.status().deskPending ?? 0) > 0 {
+        guard now() - catchUpStart < 1200 else { throw NSError(domain: "iias-scale-bench", code: 2, userInfo: [NSLocalizedDescriptionKey: "GE did not read its log for threads in 20 minutes"]) }
+        try await Task.sleep(for: .milliseconds(200))
+    }
+    let catchUp = now() - catchUpStart
+    let (_, requestsTime) = try await timed { try await client.requests() }
     print(String(format: "    node start-up, %@: %6.2f s   RSS %6.1f MiB (peak %6.1f), after status + a 50-item inbox page %6.1f MiB",
                  label, seconds, atStart.rss, atStart.peak, after.rss))
-    print(String(format: "      a 50-item inbox page %.1f ms (then %.1f ms; each logged as a consultation)", firstPage, secondPage))
+    print(String(format: "      a 50-item inbox page %.1f ms (then %.1f ms; each logged as a consultation); open requests %.1f ms", firstPage, secondPage, requestsTime))
+    print(String(format: "      threads and requests: the log read for them in %.1f s after start-up%@", catchUp,
+                 catchUp < 0.5 ? " (the saved desk index covered it)" : ", off the node's actor; listings answered meanwhile"))
     // The node's own account: how long opening the log and folding took.
     if let line = cluster.errorOutput("GE").split(separator: "\n").last(where: { $0.contains("log opened and folded") }) {
         let fields = line.split(separator: " ").filter { $0.contains("=") }.map(String.init).sorted()
         print("      node: \(fields.joined(separator: " "))")
     }
-    return Start(seconds: seconds, rssMiB: atStart.rss, peakMiB: atStart.peak, rssAfterListingMiB: after.rss, inboxMilliseconds: [firstPage, secondPage])
+    return Start(seconds: seconds, rssMiB: atStart.rss, peakMiB: atStart.peak, rssAfterListingMiB: after.rss, inboxMilliseconds: [firstPage, secondPage],
+                 requestsMilliseconds: requestsTime, deskCatchUpSeconds: catchUp)
 }
 
 let fullFold = try await startGE("folding the whole log  ", expecting: written)

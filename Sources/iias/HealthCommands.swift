@@ -27,6 +27,9 @@ struct Status: AsyncParsableCommand {
             }
             fields.append(("crl", expiry.crlNextUpdate.map { "nextUpdate \(Render.time($0)) (\(ExpiryText.hours(expiry.crlHoursLeft ?? 0)))" } ?? "none"))
         }
+        if let pending = status.deskPending, pending > 0 {
+            fields.append(("threads", "reading the log, \(Plural.count(pending, "notification")) left (threads and requests wait for it)"))
+        }
         Terminal.printFields(fields)
         for warning in status.expiry?.warnings ?? [] {
             print((warning.contains("EXPIRED") ? Terminal.red("warning: ") : Terminal.yellow("warning: ")) + warning)
