@@ -125,7 +125,7 @@ budget 120 "the flash trace" Scripts/bench/flash-trace.sh 3 || echo "  (no flash
 
 printf '\n\033[1m==>\033[0m a node and an auditor on a long log\n' >&2
 build --product iias-scale-bench 2>&1 | tail -n 1
-budget 300 "the long-log benchmark" "$bin/iias-scale-bench" --pki "$work/pki" --iias "$bin/iias" --entries "${IIAS_BENCH_SCALE_ENTRIES:-1000000}" --json .build/bench/scale.json
+budget 600 "the long-log benchmark" "$bin/iias-scale-bench" --pki "$work/pki" --iias "$bin/iias" --entries "${IIAS_BENCH_SCALE_ENTRIES:-1000000}" --json .build/bench/scale.json
 
 printf '\n\033[1m==>\033[0m anchor: NATS JetStream on the same machine\n' >&2
 budget 120 "NATS JetStream" Scripts/bench/nats.sh "$node_count" "$bulk_count" || echo "  (the NATS step failed; the summary goes without it)"

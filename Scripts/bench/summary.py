@@ -130,6 +130,12 @@ if catch:
     add(f"catch-up, {catch['count']} waiting", "s", catch["seconds"], None, catch["predictedSeconds"], "latency", "≤ 1.5x",
         "N / bulk rate")
 
+consult = node.get("consultations")
+if consult:
+    add(f"bulk while GE's inbox is listed {consult['listingsPerSecond']:.0f}/s (each listing a signed consult entry)",
+        "notifications/s", consult["listedPerSecond"], None, consult["alonePerSecond"] * 0.95, "rate", "≥ 1x",
+        "95% of bulk alone, same run")
+
 comeback = node.get("reconnect")
 if comeback:
     add(f"a peer back after an outage: ready to first receipt, p50 of {comeback['restarts']}", "ms", comeback["p50Milliseconds"],
@@ -142,6 +148,11 @@ if scale:
         "latency", "≤ 1x", "budget")
     add(f"node start-up on {n} entries (ledger snapshot)", "s", snap["seconds"], None, 2, "latency", "≤ 1x", "budget")
     add(f"node start-up on {n} entries (no snapshot: whole fold)", "s", whole["seconds"])
+    if "requestsMilliseconds" in snap:
+        add(f"iias inbox, first 50-item page after a start on {n} entries", "ms", snap["inboxMilliseconds"][0], None, 100,
+            "latency", "≤ 1x", "budget")
+        add(f"iias requests after a start on {n} entries", "ms", snap["requestsMilliseconds"], None, 100, "latency", "≤ 1x", "budget")
+        add(f"reading {n} entries for threads and requests (first start, no saved desk index)", "s", whole["deskCatchUpSeconds"])
     add(f"iias log verify of {n} entries", "entries/s", scale["auditEntriesPerSecond"], None,
         scale["rawVerifyPerSecond"] * scale["cores"], "rate", "≥ 0.80", "Ed25519 verify x cores")
     if scale.get("allCoresVerifyPerSecond"):

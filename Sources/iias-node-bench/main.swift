@@ -11,6 +11,7 @@ import IIASTestSupport
 // stopped, N notifications wait at AZ, GE starts, timed until every receipt is logged,
 // set against the time the bulk rate (1 recipient, most in flight) predicts. Then, with
 // --restarts R, a peer that comes back: R restarts of GE with one notification waiting.
+// And what logging every consultation costs: bulk alone and while GE's inbox is listed.
 // Usage: iias-node-bench --pki DIR --iias PATH [--count N] [--bulk-count M] [--inflight 1,64] [--catchup N] [--restarts R] [--json FILE]
 // (N notifications one at a time, M in each case with more in flight; M defaults to N).
 
@@ -208,6 +209,10 @@ if catchUpCount > 0, let bulk = results.filter({ $0.recipients == 1 && $0.batche
                  + "      the bulk rate predicts %.1f s: %.2fx (target ≤ 1.5x)",
                  result.count, result.submitSeconds, result.seconds, result.startSeconds, result.perSecond, result.predictedSeconds, result.ratio))
 }
+// Every listing is a signed consultation: what that costs the exchange.
+let consulting = try await consultationCost(cluster: cluster, count: bulkCount, inflight: inflightCases.max() ?? 64, listingsPerSecond: 4)
+say(String(format: "    bulk while operators list GE's inbox %.0f times a second (%d listings, each a signed consult entry): %.0f /s, alone %.0f /s: costs %.1f%% (target ≤ 5%%)",
+           consulting.listingsPerSecond, consulting.listings, consulting.listedPerSecond, consulting.alonePerSecond, consulting.cost * 100))
 cluster.stopAll()
 var comeback: Reconnect?
 if restartCount > 0 {
@@ -243,8 +248,10 @@ say(String(format: "    one delivery line of the event stream (%d B): written %.
            eventLine.ownReadMicroseconds, eventLine.codableReadMicroseconds))
 
 if let jsonPath {
-    struct Output: Codable { var cases: [Result]; var catchUp: CatchUp?; var reconnect: Reconnect?; var eventLine: EventLineCost }
+    struct Output: Codable {
+        var cases: [Result]; var catchUp: CatchUp?; var reconnect: Reconnect?; var eventLine: EventLineCost; var consultations: ConsultationCost
+    }
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    try encoder.encode(Output(cases: results, catchUp: backlog, reconnect: comeback, eventLine: eventLine)).write(to: URL(fileURLWithPath: jsonPath))
+    try encoder.encode(Output(cases: results, catchUp: backlog, reconnect: comeback, eventLine: eventLine, consultations: consulting)).write(to: URL(fileURLWithPath: jsonPath))
 }
