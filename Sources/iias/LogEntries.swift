@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
+import IIASAPI
 import IIASLog
 import IIASModel
-import IIASNode
 
 extension Log {
     /// `iias log entries`: what a log holds, entry by entry, for an auditor who must answer

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import IIASAPI
 import IIASCrypto
 import IIASLog
 import IIASNode

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
+import IIASAPI
 import IIASModel
-import IIASNode
 
 /// Where the local node's socket is: --socket, else $IIAS_SOCKET, else the packaged default.
 struct SocketOptions: ParsableArguments {

@@ -1,5 +1,5 @@
 import Foundation
-import IIASNode
+import IIASAPI
 
 /// Output that adapts to where it goes: colour and tables on a terminal, plain text
 /// in pipes, JSON on request. Honours NO_COLOR (https://no-color.org).

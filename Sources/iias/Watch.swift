@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
+import IIASAPI
 import IIASModel
-import IIASNode
 
 struct Watch: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
