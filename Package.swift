@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "IIASCrypto", targets: ["IIASCrypto"]),
         .library(name: "IIASLog", targets: ["IIASLog"]),
         .library(name: "IIASTransport", targets: ["IIASTransport"]),
+        .library(name: "IIASAudit", targets: ["IIASAudit"]),
         .library(name: "IIASAPI", targets: ["IIASAPI"]),
         .library(name: "IIASNode", targets: ["IIASNode"]),
     ],
@@ -60,6 +61,11 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
+        // The auditor's checks as a library: a whole log's records, tree, tree heads and signatures.
+        .target(
+            name: "IIASAudit",
+            dependencies: ["IIASLog", "IIASCrypto", "IIASModel"]
+        ),
         // The local API's contract (what goes over the socket, and the log entries it
         // lists) and its client: what the CLI and scripts link instead of the daemon.
         .target(
@@ -91,7 +97,7 @@ let package = Package(
         .executableTarget(
             name: "iias",
             dependencies: [
-                "IIASModel", "IIASCrypto", "IIASLog", "IIASTransport", "IIASAPI", "IIASNode",
+                "IIASModel", "IIASCrypto", "IIASLog", "IIASTransport", "IIASAudit", "IIASAPI", "IIASNode",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -193,6 +199,10 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
+        ),
+        .testTarget(
+            name: "IIASAuditTests",
+            dependencies: ["IIASAudit", "IIASLog", "IIASCrypto", "IIASModel", "IIASTestSupport"]
         ),
         .testTarget(
             name: "IIASNodeTests",
