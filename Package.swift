@@ -208,6 +208,8 @@ let package = Package(
             name: "IIASNodeTests",
             dependencies: [
                 "IIASNode", "IIASAPI", "IIASLog", "IIASCrypto", "IIASModel", "IIASTransport", "IIASTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
