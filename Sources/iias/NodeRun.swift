@@ -27,10 +27,14 @@ extension NodeCommand {
         @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical.")
         var logLevel: String = "info"
 
-        func run() async throws {
-            guard let level = Logger.Level(rawValue: logLevel) else {
+        func validate() throws {
+            guard Logger.Level(rawValue: logLevel) != nil else {
                 throw CLIFailure.usage("--log-level \(logLevel) is not a level", hint: "trace, debug, info, notice, warning, error or critical")
             }
+        }
+
+        func run() async throws {
+            let level = Logger.Level(rawValue: logLevel) ?? .info
             // Before any key is read: no core dumps, no ptrace, OpenSSL's secure heap.
             let hardening = ProcessHardening.apply()
             let configuration: NodeConfiguration

@@ -32,10 +32,13 @@ struct Reply: AsyncParsableCommand {
     @OptionGroup var socket: SocketOptions
     @Flag(help: "Print JSON.") var json = false
 
-    func run() async throws {
+    func validate() throws {
         if weakenHandling, fields.tlp == nil {
             throw CLIFailure.usage("--weaken-handling needs the new label", hint: "add --tlp (and --handling for the codes to keep)")
         }
+    }
+
+    func run() async throws {
         let client = socket.client
         let submission = try await OperatorExit.run {
             let (id, named) = try await target.resolve(client)
