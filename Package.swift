@@ -1,7 +1,9 @@
 // swift-tools-version: 6.0
 // IIAS: the node software of an interstate informational analytical system.
 // Modules depend one way only, down this list: CSodium/COpenSSL → IIASModel →
-// IIASCrypto → (IIASLog → IIASTransport → IIASNode) → iias.
+// IIASCrypto → IIASLog → (IIASAudit, IIASTransport, IIASAPI) → IIASNode → iias.
+// IIASAudit and IIASAPI know nothing of the daemon: the CLI's operator and auditor
+// commands use them alone; only `iias node run` and `check-config` link IIASNode.
 import PackageDescription
 
 let package = Package(
