@@ -56,11 +56,7 @@ public struct NodeDaemon: Service {
         if let metrics = configuration.metrics {
             services.append(MetricsEndpoint(host: metrics.host, port: metrics.port, registry: metricsRegistry, logger: logger) { ready.report(nil) })
         }
-        self.node = node
-        self.configuration = configuration
-        self.api = api
-        self.services = services
-        self.logger = logger
+        (self.node, self.configuration, self.api, self.services, self.logger) = (node, configuration, api, services, logger)
     }
 
     /// Runs the node, the API and the metrics endpoint until the enclosing group's
