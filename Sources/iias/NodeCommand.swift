@@ -1,13 +1,4 @@
 import ArgumentParser
-import Foundation
-import IIASAPI
-import IIASCrypto
-import IIASLog
-import IIASNode
-import Logging
-import Metrics
-import Prometheus
-import ServiceLifecycle
 
 /// `iias node …`: run a center's node, or check its configuration.
 struct NodeCommand: AsyncParsableCommand {
