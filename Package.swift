@@ -1,7 +1,9 @@
 // swift-tools-version: 6.0
 // IIAS: the node software of an interstate informational analytical system.
 // Modules depend one way only, down this list: CSodium/COpenSSL → IIASModel →
-// IIASCrypto → (IIASLog → IIASTransport → IIASNode) → iias.
+// IIASCrypto → IIASLog → (IIASAudit, IIASTransport, IIASAPI) → IIASNode → iias.
+// IIASAudit and IIASAPI know nothing of the daemon: the CLI's operator and auditor
+// commands use them alone; only `iias node run` and `check-config` link IIASNode.
 import PackageDescription
 
 let package = Package(
@@ -13,6 +15,8 @@ let package = Package(
         .library(name: "IIASCrypto", targets: ["IIASCrypto"]),
         .library(name: "IIASLog", targets: ["IIASLog"]),
         .library(name: "IIASTransport", targets: ["IIASTransport"]),
+        .library(name: "IIASAudit", targets: ["IIASAudit"]),
+        .library(name: "IIASAPI", targets: ["IIASAPI"]),
         .library(name: "IIASNode", targets: ["IIASNode"]),
     ],
     dependencies: [
@@ -59,11 +63,27 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
+        // The auditor's checks as a library: a whole log's records, tree, tree heads and signatures.
+        .target(
+            name: "IIASAudit",
+            dependencies: ["IIASLog", "IIASCrypto", "IIASModel"]
+        ),
+        // The local API's contract (what goes over the socket, and the log entries it
+        // lists) and its client: what the CLI and scripts link instead of the daemon.
+        .target(
+            name: "IIASAPI",
+            dependencies: [
+                "IIASModel", "IIASCrypto", "IIASLog",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         // The daemon: configuration, exchange with peers, folds over the log, local API, metrics.
         .target(
             name: "IIASNode",
             dependencies: [
-                "IIASModel", "IIASCrypto", "IIASLog", "IIASTransport",
+                "IIASModel", "IIASCrypto", "IIASLog", "IIASTransport", "IIASAPI",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -79,7 +99,7 @@ let package = Package(
         .executableTarget(
             name: "iias",
             dependencies: [
-                "IIASModel", "IIASCrypto", "IIASLog", "IIASTransport", "IIASNode",
+                "IIASModel", "IIASCrypto", "IIASLog", "IIASTransport", "IIASAudit", "IIASAPI", "IIASNode",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -113,7 +133,7 @@ let package = Package(
         .executableTarget(
             name: "iias-node-bench",
             dependencies: [
-                "IIASNode", "IIASModel", "IIASTestSupport",
+                "IIASNode", "IIASAPI", "IIASModel", "IIASTestSupport",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -123,12 +143,12 @@ let package = Package(
         // A node and an auditor on a log of a million entries: start-up, memory, verify rate (Scripts/bench.sh).
         .executableTarget(
             name: "iias-scale-bench",
-            dependencies: ["IIASNode", "IIASLog", "IIASCrypto", "IIASModel", "IIASTestSupport", "CSodium"]
+            dependencies: ["IIASNode", "IIASAPI", "IIASLog", "IIASCrypto", "IIASModel", "IIASTestSupport", "CSodium"]
         ),
         // The fault harness (Scripts/chaos.sh, ChaosTests): node processes under kill -9 and partitions, then an audit.
         .executableTarget(
             name: "iias-chaos",
-            dependencies: ["IIASNode", "IIASModel", "IIASTestSupport"]
+            dependencies: ["IIASNode", "IIASAPI", "IIASModel", "IIASTestSupport"]
         ),
         // The parsers that take outside bytes, as fuzz targets with their properties.
         .target(
@@ -183,9 +203,15 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "IIASAuditTests",
+            dependencies: ["IIASAudit", "IIASLog", "IIASCrypto", "IIASModel", "IIASTestSupport"]
+        ),
+        .testTarget(
             name: "IIASNodeTests",
             dependencies: [
-                "IIASNode", "IIASLog", "IIASCrypto", "IIASModel", "IIASTransport", "IIASTestSupport",
+                "IIASNode", "IIASAPI", "IIASLog", "IIASCrypto", "IIASModel", "IIASTransport", "IIASTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -195,7 +221,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "IIASCrypto", "IIASLog", "IIASModel", "IIASTestSupport", "iias", "IIASTransport", "IIASNode", "IIASFuzz",
+                "IIASCrypto", "IIASLog", "IIASModel", "IIASTestSupport", "iias", "IIASTransport", "IIASAPI", "IIASNode", "IIASFuzz",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

@@ -1,4 +1,5 @@
 import IIASModel
+import IIASAPI
 
 /// One envelope's recipients and where it stands with each, as shown to operators.
 public struct Deliveries: Sendable {

@@ -1,4 +1,5 @@
 import Synchronization
+import IIASAPI
 
 /// Items passed from any thread to one consumer that runs later (an actor, an event loop),
 /// in the order they were added, taken all at once. `add` says when the list was empty, so

@@ -1,4 +1,5 @@
 import Foundation
+import IIASAPI
 import IIASCrypto
 
 /// Where the passphrase of the center's passphrase-protected key files comes from:

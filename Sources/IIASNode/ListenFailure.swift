@@ -1,4 +1,5 @@
 import Foundation
+import IIASAPI
 import NIOCore
 
 /// A listener the node could not open, named by the configuration key that chose its

@@ -1,4 +1,5 @@
 import IIASModel
+import IIASAPI
 
 /// Strings the ledger stores once (center ids, OS user names); records hold a 16-bit number.
 struct Names: Sendable {

@@ -1,4 +1,5 @@
 import Foundation
+import IIASAPI
 import IIASLog
 import IIASModel
 
@@ -9,7 +10,7 @@ import IIASModel
 /// unlogged. One entry per request, whatever it shows; concurrent requests' entries share
 /// the log's group commit (one fdatasync), so the cost is one append per request.
 extension Node {
-    public func inbox(_ filter: InboxFilter, by actor: Actor) async throws(NodeError) -> [InboxItem] {
+    public func inbox(_ filter: InboxFilter, by actor: LocalUser) async throws(NodeError) -> [InboxItem] {
         guard actor.role == .operator else { throw .forbidden("\(actor.user) is an auditor; only operators list the inbox") }
         var items: [InboxItem] = []
         let asOf = ledger.folded
@@ -33,7 +34,7 @@ extension Node {
         return items
     }
 
-    public func read(_ id: UUID, from sender: CenterID?, by actor: Actor) async throws(NodeError) -> ReadResult {
+    public func read(_ id: UUID, from sender: CenterID?, by actor: LocalUser) async throws(NodeError) -> ReadResult {
         guard actor.role == .operator else { throw .forbidden("\(actor.user) is an auditor; only operators read content") }
         let incoming = try inboxEnvelope(id, from: sender)
         let notification = try open(incoming).notification
@@ -52,7 +53,7 @@ extension Node {
 
     /// Our notifications with their subjects, newest first; an auditor's listing is logged
     /// like an operator's.
-    public func outbox(limit: Int?, by actor: Actor) async throws(NodeError) -> [OutboxItem] {
+    public func outbox(limit: Int?, by actor: LocalUser) async throws(NodeError) -> [OutboxItem] {
         var items: [OutboxItem] = []
         let asOf = ledger.folded
         for position in ledger.outgoingIDs.indices.reversed() {
@@ -65,7 +66,7 @@ extension Node {
         return items
     }
 
-    public func delivery(of id: UUID, by actor: Actor) async throws(NodeError) -> OutboxItem {
+    public func delivery(of id: UUID, by actor: LocalUser) async throws(NodeError) -> OutboxItem {
         guard let outgoing = ledger.outgoing[id], let item = outboxItem(outgoing) else { throw .notFound(id) }
         try await record(Consultation(view: .outboxItem, actor: actor, query: "",
                                       shown: [.init(sender: configuration.center, id: id)], asOf: ledger.folded))
@@ -74,7 +75,7 @@ extension Node {
 
     /// Logs that `actor` follows the event stream from now on (received notifications'
     /// subjects come with it), with its filter as the query.
-    public func recordSubscription(_ filter: EventFilter, by actor: Actor) async throws(NodeError) {
+    public func recordSubscription(_ filter: EventFilter, by actor: LocalUser) async throws(NodeError) {
         try await record(Consultation(view: .events, actor: actor, query: String(filter.query.dropFirst()), shown: [], asOf: ledger.folded))
     }
 
@@ -91,7 +92,7 @@ extension Node {
     /// prints, for an auditor on the socket. Headers and who did what only, nothing
     /// decrypted, so it is no consultation of content and is not itself logged. Read off
     /// the actor (a filter that matches little scans the whole log).
-    public func logEntries(_ filter: LogEntryFilter, limit: Int, by actor: Actor) async throws(NodeError) -> [LogEntrySummary] {
+    public func logEntries(_ filter: LogEntryFilter, limit: Int, by actor: LocalUser) async throws(NodeError) -> [LogEntrySummary] {
         guard actor.role == .auditor else { throw .forbidden("\(actor.user) is an operator; only auditors list the log") }
         let log = self.log
         return await Task.detached { Self.newest(limit, admittedBy: filter, in: log) }.value

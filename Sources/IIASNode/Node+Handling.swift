@@ -1,4 +1,5 @@
 import Foundation
+import IIASAPI
 import IIASModel
 
 /// Handling never weakens silently along a conversation. A reply, update or

@@ -1,4 +1,5 @@
 import Foundation
+import IIASAPI
 import IIASCrypto
 import IIASLog
 import IIASModel
@@ -6,18 +7,18 @@ import Metrics
 
 /// What operators and auditors ask of the node (through the local API).
 extension Node {
-    public func submit(_ notification: FormalNotification, by actor: Actor) async throws(NodeError) -> Submission {
+    public func submit(_ notification: FormalNotification, by actor: LocalUser) async throws(NodeError) -> Submission {
         try await submit([notification], by: actor, positioned: false)[0]
     }
 
-    public func submit(_ notification: FormalNotification, weakenHandling: Bool, by actor: Actor) async throws(NodeError) -> Submission {
+    public func submit(_ notification: FormalNotification, weakenHandling: Bool, by actor: LocalUser) async throws(NodeError) -> Submission {
         try await submit([notification], by: actor, positioned: false, weakenHandling: weakenHandling)[0]
     }
 
     /// Several notifications sealed (on every core), logged with one fdatasync and queued
     /// in this order — or none of them: a problem with one refuses the batch, and the
     /// problems' paths start with the notification's position (`/3/subject`).
-    public func submit(batch notifications: [FormalNotification], by actor: Actor) async throws(NodeError) -> [Submission] {
+    public func submit(batch notifications: [FormalNotification], by actor: LocalUser) async throws(NodeError) -> [Submission] {
         try await submit(notifications, by: actor, positioned: true)
     }
 
@@ -27,7 +28,7 @@ extension Node {
     /// the log's group commit one level up, so that many operators' or scripts' requests
     /// at once cost the node one seal on every core, one append and one hop to each link.
     /// A lone request (a flash notification at night) goes at once.
-    private func submit(_ notifications: [FormalNotification], by actor: Actor, positioned: Bool,
+    private func submit(_ notifications: [FormalNotification], by actor: LocalUser, positioned: Bool,
                         weakenHandling: Bool = false) async throws(NodeError) -> [Submission] {
         guard actor.role == .operator else { throw .forbidden("\(actor.user) is an auditor; only operators send") }
         guard !stopping else { throw .unavailable("the node is shutting down") }
@@ -202,7 +203,7 @@ extension Node {
     /// problems name a notification's position (a batch request).
     struct SubmitRequest: Sendable {
         var notifications: [FormalNotification]
-        var actor: Actor
+        var actor: LocalUser
         var positioned: Bool
         /// For each notification, the stronger handling the operator chose to give up, if any.
         var weakenedFrom: [Handling?]
@@ -227,7 +228,7 @@ extension Node {
 
     /// Seals each notification for its actor (`seal(_:by:crypto:)`) off the actor, one
     /// task per core: the actor is free meanwhile.
-    nonisolated static func seal(_ work: [(notification: FormalNotification, actor: Actor, weakenedFrom: Handling?)],
+    nonisolated static func seal(_ work: [(notification: FormalNotification, actor: LocalUser, weakenedFrom: Handling?)],
                                  crypto: NodeCrypto) async -> [Result<(envelope: Envelope, action: OperatorAction), NodeError>] {
         await concurrentMap(work) { notification, actor, weakenedFrom in
             Result { () throws(NodeError) in try seal(notification, by: actor, weakenedFrom: weakenedFrom, crypto: crypto) }
@@ -236,7 +237,7 @@ extension Node {
 
     /// Validates and seals a submission, and encrypts its outbox summary for us; no
     /// state, so it runs on the caller's thread, never inside the actor.
-    nonisolated static func seal(_ notification: FormalNotification, by actor: Actor, weakenedFrom: Handling? = nil,
+    nonisolated static func seal(_ notification: FormalNotification, by actor: LocalUser, weakenedFrom: Handling? = nil,
                                  crypto: NodeCrypto) throws(NodeError) -> (envelope: Envelope, action: OperatorAction) {
         let sealed: Envelope
         do {
@@ -262,7 +263,7 @@ extension Node {
     }
 
     public func reply(to id: UUID, from sender: CenterID?, with draft: FormalNotification, weakenHandling: Bool = false,
-                      by actor: Actor) async throws(NodeError) -> Submission {
+                      by actor: LocalUser) async throws(NodeError) -> Submission {
         let original = try inboxEnvelope(id, from: sender)
         let summary = try summary(of: original)
         var reply = draft
@@ -274,7 +275,7 @@ extension Node {
         return try await submit([reply], by: actor, positioned: false, weakenHandling: weakenHandling)[0]
     }
 
-    public func acknowledge(_ id: UUID, from sender: CenterID?, by actor: Actor) async throws(NodeError) -> InboxItem {
+    public func acknowledge(_ id: UUID, from sender: CenterID?, by actor: LocalUser) async throws(NodeError) -> InboxItem {
         guard actor.role == .operator else { throw .forbidden("\(actor.user) is an auditor; only operators acknowledge") }
         let incoming = try inboxEnvelope(id, from: sender)
         if incoming.acknowledged == nil {

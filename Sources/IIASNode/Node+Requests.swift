@@ -1,11 +1,12 @@
 import Foundation
+import IIASAPI
 import IIASModel
 
 /// Open requests and their deadlines, from the desk index (`DeskIndex`), which takes in
 /// every request and reply the log holds. The listing shows subjects, so
 /// it is a consultation and is logged like the inbox (`Node+Consultations.swift`).
 extension Node {
-    public func requests(by actor: Actor) async throws(NodeError) -> [RequestStatus] {
+    public func requests(by actor: LocalUser) async throws(NodeError) -> [RequestStatus] {
         guard actor.role == .operator else { throw .forbidden("\(actor.user) is an auditor; only operators list requests") }
         advanceDesk()
         // A list with requests or replies left out would show the wrong ones overdue.

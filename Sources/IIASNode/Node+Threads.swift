@@ -1,4 +1,5 @@
 import Foundation
+import IIASAPI
 import IIASModel
 
 /// Conversations: a request, the replies to it, its updates and its cancellation, as this
@@ -8,7 +9,7 @@ extension Node {
     /// Every notification linked to `id` (`sender`'s; nil: the only one this node knows
     /// under the id), directly or through others, oldest first. Logged as a consultation
     /// (`thread` view) naming each shown, before it is answered.
-    public func thread(of id: UUID, from sender: CenterID?, by actor: Actor) async throws(NodeError) -> [ThreadItem] {
+    public func thread(of id: UUID, from sender: CenterID?, by actor: LocalUser) async throws(NodeError) -> [ThreadItem] {
         guard actor.role == .operator else { throw .forbidden("\(actor.user) is an auditor; only operators read threads") }
         let start = try threadStart(id, from: sender)
         advanceDesk()

@@ -1,4 +1,5 @@
 import Foundation
+import IIASAPI
 import IIASModel
 
 /// The configuration file as a document, before any value is read: valid JSON (or the

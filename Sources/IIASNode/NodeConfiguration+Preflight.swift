@@ -1,4 +1,5 @@
 import Foundation
+import IIASAPI
 
 /// What `iias node run` would otherwise fail on only after start-up began — a group that
 /// does not exist, a socket folder it cannot write, two listeners on one address, a port

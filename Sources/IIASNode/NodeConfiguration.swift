@@ -1,5 +1,6 @@
 import Configuration
 import Foundation
+import IIASAPI
 import IIASCrypto
 import IIASLog
 import IIASModel

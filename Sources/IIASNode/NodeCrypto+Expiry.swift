@@ -1,4 +1,5 @@
 import Foundation
+import IIASAPI
 import IIASCrypto
 import IIASModel
 

@@ -1,4 +1,5 @@
 import Foundation
+import IIASAPI
 import IIASModel
 
 /// The listing fields of a notification this node sent (sealed to itself in the log).

@@ -1,4 +1,5 @@
 import Foundation
+import IIASAPI
 import IIASCrypto
 import IIASTransport
 import NIOCore
@@ -141,9 +142,4 @@ enum PeerPipeline {
             ])
         }
     }
-}
-
-/// The software version a node announces in HELLO and status.
-public enum NodeVersion {
-    public static let current = "0.5.0"
 }

@@ -22,8 +22,4 @@ public struct RequestDeadlines: Sendable, Equatable {
         case .routine: routineHours * 3600
         }
     }
-
-    /// A request is due soon within 10% of its span of its deadline, or within an hour,
-    /// whichever is shorter — an hour before a week's deadline, 48 minutes before 8 hours'.
-    public static func dueSoonMargin(span: TimeInterval) -> TimeInterval { min(span * 0.1, 3600) }
 }

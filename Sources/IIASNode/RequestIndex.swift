@@ -1,4 +1,5 @@
 import Foundation
+import IIASAPI
 import IIASModel
 
 /// What `openRequests` needs of the requests and replies in the log, gathered once per

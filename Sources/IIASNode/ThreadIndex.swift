@@ -1,4 +1,5 @@
 import Foundation
+import IIASAPI
 import IIASModel
 
 /// Which notifications name which: the links of every reply, update and cancellation

@@ -1,4 +1,5 @@
 import Foundation
+import IIASAPI
 
 /// Finds the position of an envelope id in an array of ids, at 8 bytes an id: an open
 /// addressing table of positions (linear probing, at most half full) over an array the

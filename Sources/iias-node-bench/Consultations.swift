@@ -1,6 +1,6 @@
 import Foundation
 import IIASModel
-import IIASNode
+import IIASAPI
 import IIASTestSupport
 
 /// What logging every consultation costs the exchange: the bulk case (one recipient,

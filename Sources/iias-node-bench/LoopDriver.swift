@@ -1,4 +1,5 @@
 import Foundation
+import IIASAPI
 import Histogram
 import IIASModel
 import IIASNode

@@ -1,5 +1,6 @@
 import CSodium
 import Foundation
+import IIASAPI
 import Synchronization
 import IIASCrypto
 import IIASLog
@@ -74,7 +75,7 @@ let template = try FormalNotification.parse(Data("""
      "subject":"Consignment through the port","summary":"\(String(repeating: "Route, vehicle and courier details. ", count: 22))",
      "entities":[]}
     """.utf8))
-let operatorActor = Actor(user: "operator", uid: 1000, role: .operator)
+let operatorActor = LocalUser(user: "operator", uid: 1000, role: .operator)
 
 /// One notification of ~1 KiB from the `n`-th sender, sealed to GE.
 @Sendable func envelope(_ n: Int) -> Envelope {

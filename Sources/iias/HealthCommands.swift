@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
+import IIASAPI
 import IIASModel
-import IIASNode
 
 /// `iias status`: the local node at a glance, with what runs out soon (certificates,
 /// the CRL) first in line, since either stops the exchange when it does.

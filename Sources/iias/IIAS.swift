@@ -44,12 +44,13 @@ enum Main {
             } else {
                 try command.run()
             }
-        } catch let failure as CLIFailure {
-            Terminal.error(failure.message, hint: failure.hint)
-            exit(failure.exitCode)
         } catch let code as ExitCode {
             exit(code.rawValue)
         } catch {
+            if let failure = CLIFailure.within(error) {
+                Terminal.error(failure.message, hint: failure.hint)
+                exit(failure.exitCode)
+            }
             let code = IIAS.exitCode(for: error)
             if code == .success {
                 print(IIAS.fullMessage(for: error))
@@ -79,5 +80,17 @@ struct CLIFailure: Error {
     /// The command was used wrongly or a file could not be read (exit 2).
     static func usage(_ message: String, hint: String? = nil) -> CLIFailure {
         CLIFailure(message: message, hint: hint, exitCode: usageCode)
+    }
+
+    /// The failure `error` is or carries: ArgumentParser wraps what a command's
+    /// `validate()` throws in an error of its own, and a check of the arguments made there
+    /// must end the same way as one made in `run()` (same message, hint and exit code).
+    static func within(_ error: any Error, depth: Int = 0) -> CLIFailure? {
+        if let failure = error as? CLIFailure { return failure }
+        guard depth < 4 else { return nil }
+        for child in Mirror(reflecting: error).children {
+            if let inner = child.value as? any Error, let failure = within(inner, depth: depth + 1) { return failure }
+        }
+        return nil
     }
 }

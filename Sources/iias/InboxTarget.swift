@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
+import IIASAPI
 import IIASModel
-import IIASNode
 
 /// The received notification `read`, `ack` and `reply` act on: an id or a prefix of one,
 /// qualified by its sender when several centers used the same id (`AZ/3f2a` or

@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
+import IIASAPI
 import IIASLog
 import IIASModel
-import IIASNode
 
 extension Log {
     /// `iias log entries`: what a log holds, entry by entry, for an auditor who must answer
@@ -36,11 +36,17 @@ extension Log {
         @Option(help: ArgumentHelp("Only operator actions by this user.", valueName: "name")) var user: String?
         @Flag(help: "Print one JSON object a line.") var json = false
 
-        func run() async throws {
-            let filter: LogEntryFilter
-            do { filter = try LogEntryFilter(type: type, since: try since.map(Self.time), user: user) } catch let problem as LogEntryFilter.UnknownType {
+        func validate() throws { _ = try filter() }
+
+        /// The options as a filter; an unknown --type or a --since that is no time is a usage error.
+        func filter() throws -> LogEntryFilter {
+            do { return try LogEntryFilter(type: type, since: try since.map(Self.time), user: user) } catch let problem as LogEntryFilter.UnknownType {
                 throw CLIFailure.usage("--type: \(problem)")
             }
+        }
+
+        func run() async throws {
+            let filter = try filter()
             let log = try openLogReadOnly(dir)
             defer { log.close() }
             let encoder = APIJSON.encoder()

@@ -1,6 +1,6 @@
 import Foundation
+import IIASAPI
 import IIASModel
-import IIASNode
 
 /// How the operator commands print notifications.
 enum Render {

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
+import IIASAPI
 import IIASModel
-import IIASNode
 
 struct Reply: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -39,7 +39,7 @@ struct Reply: AsyncParsableCommand {
     @OptionGroup var socket: SocketOptions
     @Flag(help: "Print JSON.") var json = false
 
-    func run() async throws {
+    func validate() throws {
         if weakenHandling, fields.tlp == nil {
             throw CLIFailure.usage("--weaken-handling needs the new label", hint: "add --tlp (and --handling for the codes to keep)")
         }
@@ -49,6 +49,9 @@ struct Reply: AsyncParsableCommand {
         if delayed == nil, fields.responseDeadline != nil {
             throw CLIFailure.usage("a reply with --response-deadline is a delay notice", hint: "add --delayed \"REASON\", or leave out --response-deadline")
         }
+    }
+
+    func run() async throws {
         let client = socket.client
         let submission = try await OperatorExit.run {
             let (id, named) = try await target.resolve(client)

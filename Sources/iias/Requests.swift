@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import IIASModel
-import IIASNode
+import IIASAPI
 
 /// `iias requests`: the desk's deadline list. The node computes it from its log
 /// (`GET /v1/requests`), so a script with `--json` sees what the operator sees, and the

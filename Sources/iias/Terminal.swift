@@ -1,5 +1,6 @@
 import Foundation
-import IIASNode
+import IIASModel
+import IIASAPI
 
 /// Output that adapts to where it goes: colour and tables on a terminal, plain text
 /// in pipes, JSON on request. Honours NO_COLOR (https://no-color.org).
@@ -115,28 +116,5 @@ enum Terminal {
     }
 
     /// Strips control characters (terminal escapes) from text that came from elsewhere.
-    static func safe(_ text: String) -> String {
-        var shown = String.UnicodeScalarView()
-        for scalar in text.unicodeScalars {
-            if scalar == "\n" || scalar == "\t" || (scalar.value >= 0x20 && scalar.value != 0x7F && !(0x80..<0xA0).contains(scalar.value)) {
-                if isReordering(scalar) {
-                    // Shown, not obeyed: a bidi override or an invisible character could make
-                    // a line read other than it is (CVE-2021-42574, "Trojan Source").
-                    shown.append(contentsOf: "<U+\(String(scalar.value, radix: 16, uppercase: true))>".unicodeScalars)
-                } else {
-                    shown.append(scalar)
-                }
-            }
-        }
-        return String(shown)
-    }
-
-    /// Bidi embeddings, overrides, isolates and marks, and zero-width characters that
-    /// are not needed to join letters (ZWJ and ZWNJ are kept: Persian and Indic scripts use them).
-    static func isReordering(_ scalar: Unicode.Scalar) -> Bool {
-        switch scalar.value {
-        case 0x200B, 0x200E, 0x200F, 0x061C, 0x202A...0x202E, 0x2060...0x2064, 0x2066...0x2069, 0xFEFF: true
-        default: false
-        }
-    }
+    static func safe(_ text: String) -> String { ShownText.safe(text) }
 }

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import IIASModel
-import IIASNode
+import IIASAPI
 
 /// `iias thread ID`: one conversation — a request, its replies, updates and cancellation —
 /// as this center sent and received it, oldest first. The node builds it

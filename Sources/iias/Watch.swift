@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
+import IIASAPI
 import IIASModel
-import IIASNode
 
 struct Watch: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -23,17 +23,23 @@ struct Watch: AsyncParsableCommand {
     var state: [String] = []
     @Flag(help: "Print one JSON object per line.") var json = false
 
-    func run() async throws {
-        let client = socket.client
-        let filter: EventFilter
+    func validate() throws { _ = try filter() }
+
+    /// The event stream's filter from --type and --state; an unknown value is a usage error.
+    func filter() throws -> EventFilter {
         do {
             var query: [String: String] = [:]
             if !type.isEmpty { query["type"] = type.joined(separator: ",").lowercased() }
             if !state.isEmpty { query["state"] = state.joined(separator: ",").lowercased() }
-            filter = try EventFilter(query: query)
+            return try EventFilter(query: query)
         } catch {
             throw CLIFailure.usage("--\(error.description)", hint: "one or more of \(error.allowed.joined(separator: ", "))")
         }
+    }
+
+    func run() async throws {
+        let client = socket.client
+        let filter = try filter()
         let events = try await OperatorExit.run { try await client.events(filter) }
         if !json { Terminal.note(Terminal.dim("watching \(client.socketPath); Ctrl-C stops")) }
         do {

@@ -1,4 +1,5 @@
 import Foundation
+@testable import IIASAPI
 @testable import IIASNode
 import Logging
 import XCTest
@@ -11,7 +12,7 @@ final class APIDoorTests: XCTestCase {
     private let door = APIDoor(users: ["alice": .operator, "bob": .auditor])
 
     func testListedUsersAreAdmittedWithTheirRole() {
-        XCTAssertEqual(door.decide(uid: 1000, name: name), .admitted(Actor(user: "alice", uid: 1000, role: .operator)))
+        XCTAssertEqual(door.decide(uid: 1000, name: name), .admitted(LocalUser(user: "alice", uid: 1000, role: .operator)))
         XCTAssertEqual(door.decide(uid: 1001, name: name).actor?.role, .auditor)
         XCTAssertNil(door.decide(uid: 1000, name: name).refusal)
     }
@@ -30,7 +31,7 @@ final class APIDoorTests: XCTestCase {
     }
 
     func testANewListRevokesRemovedUsersAndChangedRolesOnly() {
-        let alice = Actor(user: "alice", uid: 1000, role: .operator), bob = Actor(user: "bob", uid: 1001, role: .auditor)
+        let alice = LocalUser(user: "alice", uid: 1000, role: .operator), bob = LocalUser(user: "bob", uid: 1001, role: .auditor)
         let without = APIDoor(users: ["bob": .auditor])
         XCTAssertTrue(without.revokes(alice))
         XCTAssertFalse(without.revokes(bob))

@@ -1,5 +1,6 @@
 import Foundation
 import IIASTestSupport
+@testable import IIASAPI
 @testable import IIASNode
 import XCTest
 

@@ -1,4 +1,5 @@
 import Foundation
+@testable import IIASAPI
 @testable import IIASNode
 import IIASModel
 import XCTest

@@ -1,3 +1,4 @@
+@testable import IIASAPI
 @testable import IIASNode
 import IIASTransport
 import NIOCore

@@ -2,6 +2,7 @@ import Foundation
 import IIASCrypto
 import IIASLog
 import IIASModel
+@testable import IIASAPI
 @testable import IIASNode
 import IIASTestSupport
 import XCTest
@@ -136,7 +137,7 @@ final class LedgerTests: XCTestCase {
         let az = CenterID(rawValue: "AZ")!
         XCTAssertEqual(ledger.inboxOrder, [EnvelopeKey(sender: az, id: received.id)], "a duplicate entry does not make a second inbox item")
         XCTAssertEqual(ledger.incoming[az, received.id]?.index, 0, "the first entry counts")
-        let actor = Actor(user: "alice", uid: 1001, role: .operator)
+        let actor = LocalUser(user: "alice", uid: 1001, role: .operator)
         ledger.apply(entry(.operatorAction, OperatorAction(action: .read, envelope: received.id, sender: az, actor: actor).encoded()))
         XCTAssertEqual(ledger.incoming[az, received.id]?.read, true)
         XCTAssertNil(ledger.incoming[az, received.id]?.acknowledged)
@@ -152,7 +153,7 @@ final class LedgerTests: XCTestCase {
         let received = try seal(from: "AZ", to: ["GE"])
         let az = CenterID(rawValue: "AZ")!
         ledger.apply(entry(.received, received.bytes))
-        let alice = Actor(user: "alice", uid: 1001, role: .operator), bob = Actor(user: "bob", uid: 1002, role: .operator)
+        let alice = LocalUser(user: "alice", uid: 1001, role: .operator), bob = LocalUser(user: "bob", uid: 1002, role: .operator)
         let listing = Consultation(view: .inbox, actor: alice, query: "unread=true", shown: [.init(sender: az, id: received.id)], asOf: 1)
         ledger.apply(entry(.operatorAction, listing.encoded()))
         XCTAssertEqual(ledger.incoming[az, received.id]?.read, false, "listing is not reading")
@@ -209,7 +210,7 @@ final class LedgerTests: XCTestCase {
         XCTAssertEqual(ledger.inboxMatches(id, from: az).map(\.index), [1])
 
         // A read names its sender; an action written before actions named one takes the first.
-        let alice = Actor(user: "alice", uid: 1001, role: .operator)
+        let alice = LocalUser(user: "alice", uid: 1001, role: .operator)
         ledger.apply(entry(.operatorAction, OperatorAction(action: .acknowledge, envelope: id, sender: az, actor: alice).encoded()))
         XCTAssertEqual(ledger.incoming[az, id]?.acknowledgedBy, "alice")
         XCTAssertEqual(ledger.incoming[ua, id]?.read, false, "acknowledging AZ's does not touch UA's")
@@ -282,7 +283,7 @@ final class LedgerTests: XCTestCase {
     func testSubmitActionBeforeItsEnvelopeAndGarbage() throws {
         var ledger = Ledger(center: CenterID(rawValue: "AZ")!)
         let sent = try seal(from: "AZ", to: ["GE"])
-        let actor = Actor(user: "bob", uid: 1002, role: .operator)
+        let actor = LocalUser(user: "bob", uid: 1002, role: .operator)
         ledger.apply(entry(.operatorAction, OperatorAction(action: .submit, envelope: sent.id, actor: actor, sealedSummary: Data([1, 2, 3])).encoded()))
         ledger.apply(entry(.sent, sent.bytes))
         XCTAssertEqual(ledger.outgoing[sent.id]?.submittedBy, "bob", "the submit action logged first still attaches")
@@ -299,7 +300,7 @@ final class LedgerTests: XCTestCase {
     private func busyLedger() throws -> (Ledger, sent: Envelope, received: Envelope) {
         var ledger = Ledger(center: CenterID(rawValue: "AZ")!)
         let sent = try seal(from: "AZ", to: ["GE", "UA"])
-        let alice = Actor(user: "alice", uid: 1001, role: .operator)
+        let alice = LocalUser(user: "alice", uid: 1001, role: .operator)
         ledger.apply(entry(.operatorAction, OperatorAction(action: .submit, envelope: sent.id, actor: alice, sealedSummary: Data([9])).encoded()))
         ledger.apply(entry(.sent, sent.bytes))
         ledger.apply(entry(.receipt, Envelope.receipt(for: sent, from: CenterID(rawValue: "GE")!, signer: try keys("GE").signingKey,
@@ -393,7 +394,7 @@ final class LedgerTests: XCTestCase {
     /// Operator actions are read with the model's JSON reader: what older nodes wrote with
     /// `JSONEncoder` reads the same, what the writer writes reads back, anything else is nil.
     func testOperatorActionJSONRoundTripsAndReadsJSONEncoderOutput() throws {
-        let actor = Actor(user: "alice", uid: 1001, role: .operator)
+        let actor = LocalUser(user: "alice", uid: 1001, role: .operator)
         let summary = Data((0..<200).map { UInt8($0) })   // its base64 holds "/" and "+"
         let action = OperatorAction(action: .submit, envelope: UUID(), actor: actor, sealedSummary: summary)
         XCTAssertEqual(OperatorAction(json: action.encoded()), action)
@@ -423,7 +424,7 @@ final class LedgerTests: XCTestCase {
     /// bound to the envelope) and from what older nodes wrote (a sealed box to its X25519
     /// key); another node's key, or a summary moved to another envelope's entry, opens nothing.
     func testOutboxSummaryOpensInBothFormsAndOnlyForItsEnvelope() throws {
-        let actor = Actor(user: "alice", uid: 1001, role: .operator)
+        let actor = LocalUser(user: "alice", uid: 1001, role: .operator)
         let privateKey = EncryptionPrivateKey.generate(), key = privateKey.selfSealingKey(for: .outboxSummary)
         let summary = OutboxSummary(category: .terrorism, priority: .flash, subject: "Planned attack on the pipeline")
         let id = UUID()

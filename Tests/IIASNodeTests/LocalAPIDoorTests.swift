@@ -1,5 +1,6 @@
 import Foundation
 import IIASModel
+@testable import IIASAPI
 @testable import IIASNode
 import Logging
 import NIOCore

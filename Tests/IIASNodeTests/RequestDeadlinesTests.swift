@@ -1,4 +1,5 @@
 import Foundation
+import IIASAPI
 import IIASModel
 import IIASTestSupport
 @testable import IIASNode

@@ -1,4 +1,5 @@
 import Foundation
+import IIASAPI
 import IIASNode
 import IIASTestSupport
 import XCTest

@@ -1,4 +1,5 @@
 import Foundation
+import IIASAPI
 import Logging
 import NIOCore
 import Synchronization
@@ -10,7 +11,7 @@ import Synchronization
 final class APIAccess: Sendable {
     private struct State {
         var door: APIDoor
-        var open: [ObjectIdentifier: (actor: Actor, channel: any Channel)] = [:]
+        var open: [ObjectIdentifier: (actor: LocalUser, channel: any Channel)] = [:]
         var lastRefusalWarning: [UInt32: ContinuousClock.Instant] = [:]
     }
     private let state: Mutex<State>
@@ -28,7 +29,7 @@ final class APIAccess: Sendable {
     func decide(uid: UInt32?) -> APIDoor.Decision { door.decide(uid: uid, name: APIRouter.userName) }
 
     /// Remembers `channel`, admitted as `actor`, until it closes (so a reload can close it).
-    func track(_ channel: any Channel, as actor: Actor) {
+    func track(_ channel: any Channel, as actor: LocalUser) {
         let key = ObjectIdentifier(channel)
         state.withLock { $0.open[key] = (actor, channel) }
         channel.closeFuture.whenComplete { _ in _ = self.state.withLock { $0.open.removeValue(forKey: key) } }

@@ -1,4 +1,5 @@
 import Foundation
+import IIASAPI
 import NIOHTTP1
 
 /// Who may come through the local API's door. The decision is taken from the uid the
@@ -15,14 +16,14 @@ struct APIDoor: Sendable, Equatable {
     /// What the door says about one caller.
     enum Decision: Sendable, Equatable {
         /// In the allow-list, with this role.
-        case admitted(Actor)
+        case admitted(LocalUser)
         /// Known to the kernel, absent from the allow-list (`user` is the account name, or
         /// "uid N" when the user database has none).
         case notAllowed(user: String, uid: UInt32)
         /// The kernel did not report who is connected.
         case unidentified
 
-        var actor: Actor? {
+        var actor: LocalUser? {
             if case .admitted(let actor) = self { return actor }
             return nil
         }
@@ -47,10 +48,10 @@ struct APIDoor: Sendable, Equatable {
         guard let uid else { return .unidentified }
         let user = name(uid) ?? "uid \(uid)"
         guard let role = users[user] else { return .notAllowed(user: user, uid: uid) }
-        return .admitted(Actor(user: user, uid: uid, role: role))
+        return .admitted(LocalUser(user: user, uid: uid, role: role))
     }
 
     /// Whether a connection admitted as `actor` must be closed once `self` replaces the
     /// list it was admitted under: its user was removed or given another role.
-    func revokes(_ actor: Actor) -> Bool { users[actor.user] != actor.role }
+    func revokes(_ actor: LocalUser) -> Bool { users[actor.user] != actor.role }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import IIASAPI
 import IIASModel
 import Logging
 import NIOHTTP1
@@ -22,65 +23,6 @@ enum APIResponse: Sendable {
     /// `GET /v1/events`: the connection subscribes to the node's events and writes those
     /// the filter admits as NDJSON lines.
     case events(EventFilter)
-}
-
-/// The JSON body of every error: what went wrong, each problem located, what to do.
-public struct APIErrorBody: Codable, Sendable, Equatable {
-    public struct Problem: Codable, Sendable, Equatable {
-        public var path: String
-        public var message: String
-    }
-    public var error: String
-    public var problems: [Problem]?
-    public var hint: String?
-}
-
-/// One line of `GET /v1/events`: a type and the object it is about.
-public struct EventLine: Codable, Sendable, Equatable {
-    public var type: String
-    public var item: InboxItem?
-    public var id: UUID?
-    public var recipient: RecipientDelivery?
-    public var peer: PeerStatus?
-    /// A `request` line: the request whose deadline is near or past (`stage`).
-    public var request: RequestStatus?
-
-    public init(_ event: NodeEvent) {
-        switch event {
-        case .received(let item): type = "received"; self.item = item
-        case .delivery(let id, let recipient): type = "delivery"; self.id = id; self.recipient = recipient
-        case .peer(let peer): type = "peer"; self.peer = peer
-        case .request(let request): type = "request"; self.request = request
-        }
-    }
-
-    public init(heartbeat: Void) { type = "heartbeat" }
-}
-
-/// JSON as the local API writes and reads it: ISO 8601 dates with milliseconds, sorted keys.
-public enum APIJSON {
-    public static func encoder() -> JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .custom { date, encoder in
-            var container = encoder.singleValueContainer()
-            try container.encode(Timestamp.formatWithMilliseconds(date))
-        }
-        return encoder
-    }
-
-    public static func decoder() -> JSONDecoder {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .custom { decoder in
-            let container = try decoder.singleValueContainer()
-            let text = try container.decode(String.self)
-            guard let date = Timestamp.parse(text) else {
-                throw DecodingError.dataCorruptedError(in: container, debugDescription: "not an RFC 3339 time: \(text.prefix(40))")
-            }
-            return date
-        }
-        return decoder
-    }
 }
 
 /// Maps routes to `NodeOperations`, checks roles, and turns every failure into a

@@ -1,4 +1,5 @@
 import Foundation
+import IIASAPI
 import Logging
 import NIOCore
 import NIOHTTP1

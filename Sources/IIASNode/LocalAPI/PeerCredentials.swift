@@ -1,4 +1,5 @@
 import Glibc
+import IIASAPI
 import NIOCore
 
 /// Linux's `struct ucred` (which Glibc's Swift module hides behind _GNU_SOURCE): what

@@ -6,25 +6,35 @@ import IIASModel
 /// auditor sees that history signed with a rotated key verified with that key, and which
 /// signers the CA revoked after the entries they signed (those entries pass: a revocation
 /// speaks from its date on).
-struct SignatureSummary {
-    var treeHeads = 0
-    var envelopes = 0
-    var newestTreeHeadSize: UInt64?
+public struct SignatureSummary: Sendable {
+    /// Tree heads whose signature, origin, size and root checked out.
+    public internal(set) var treeHeads = 0
+    /// Envelopes whose signature checked out with their sender's certificate at their log time.
+    public internal(set) var envelopes = 0
+    /// The largest tree a checked tree head signed.
+    public internal(set) var newestTreeHeadSize: UInt64?
     /// Entries that failed their check, lowest index first (the first `problemsKept`), and how many in all.
-    private(set) var problems: [(index: UInt64, why: String)] = []
-    private(set) var problemCount = 0
-    static let problemsKept = 1_000
+    public private(set) var problems: [Problem] = []
+    public private(set) var problemCount = 0
+    public static let problemsKept = 1_000
     /// By certificate fingerprint.
     private var signers: [[UInt8]: Signer] = [:]
 
-    struct Signer {
-        var center: CenterID
-        var certificate: Certificate
-        var entries = 0
-        var first: Date
-        var last: Date
+    /// One entry that failed its check: its index in the log, and why.
+    public struct Problem: Sendable, Equatable {
+        public var index: UInt64
+        public var why: String
+    }
+
+    /// One signing certificate and the entries it signed.
+    public struct Signer: Sendable {
+        public var center: CenterID
+        public var certificate: Certificate
+        public var entries = 0
+        public var first: Date
+        public var last: Date
         /// The CA revoked this certificate with effect after every entry it signed here.
-        var revokedLater: RevocationList.Revocation?
+        public var revokedLater: RevocationList.Revocation?
     }
 
     mutating func noteSigner(_ certificate: Certificate, of center: CenterID, at time: Date, trust: TrustAnchor) {
@@ -39,7 +49,7 @@ struct SignatureSummary {
 
     mutating func note(problem why: String, at index: UInt64) {
         problemCount += 1
-        if problems.count < Self.problemsKept { problems.append((index, why)) }
+        if problems.count < Self.problemsKept { problems.append(Problem(index: index, why: why)) }
     }
 
     mutating func merge(_ other: SignatureSummary) {
@@ -54,24 +64,8 @@ struct SignatureSummary {
         }
     }
 
-    /// One row per signing certificate, by center and then first use.
-    var signerRows: [(text: String, json: [String: Any])] {
-        signers.values.sorted { ($0.center.rawValue, $0.first) < ($1.center.rawValue, $1.first) }.map { signer in
-            let format = ISO8601DateFormatter()
-            let certificate = signer.certificate
-            var json: [String: Any] = [
-                "center": signer.center.rawValue, "serial": certificate.serialNumber,
-                "sha256Fingerprint": certificate.fingerprint.hexString, "entries": signer.entries,
-                "first": format.string(from: signer.first), "last": format.string(from: signer.last),
-            ]
-            var text = "signed by \(signer.center) serial \(certificate.serialNumber): \(signer.entries) entries, "
-                + "\(format.string(from: signer.first)) to \(format.string(from: signer.last))"
-            if let revocation = signer.revokedLater {
-                json["revokedLater"] = ["reason": revocation.reason?.description ?? "unspecified",
-                                        "effective": format.string(from: revocation.effective)]
-                text += "; \(revocation.description), after these entries"
-            }
-            return (text, json)
-        }
+    /// One per signing certificate, by center and then first use.
+    public var signersInOrder: [Signer] {
+        signers.values.sorted { ($0.center.rawValue, $0.first) < ($1.center.rawValue, $1.first) }
     }
 }

@@ -62,7 +62,7 @@ public struct Consultation: Sendable, Equatable {
     /// whole of a million-notification inbox costs an entry of 50 kB, not 50 MB.
     public static let maximumNamed = 1_000
 
-    public init(view: View, actor: Actor, query: String, shown: [Named], asOf: UInt64) {
+    public init(view: View, actor: LocalUser, query: String, shown: [Named], asOf: UInt64) {
         self.view = view
         self.user = actor.user
         self.uid = actor.uid
@@ -97,7 +97,7 @@ public struct Consultation: Sendable, Equatable {
             guard case .string(let text) = item, let named = Named(text: text) else { return nil }
             notifications.append(named)
         }
-        self.init(view: view, actor: Actor(user: user, uid: uid, role: role), query: query, shown: notifications, asOf: asOf)
+        self.init(view: view, actor: LocalUser(user: user, uid: uid, role: role), query: query, shown: notifications, asOf: asOf)
         self.count = count   // what was shown, which `notifications` names only in part past `maximumNamed`
     }
 }

@@ -19,6 +19,8 @@ public struct RequestStatus: Sendable, Codable, Equatable {
         public var center: CenterID
         public var reply: UUID
         public var at: Date
+
+        public init(center: CenterID, reply: UUID, at: Date) { (self.center, self.reply, self.at) = (center, reply, at) }
     }
 
     /// A "delayed, because…" notice: a reply that carries its own `responseDeadline`
@@ -30,6 +32,10 @@ public struct RequestStatus: Sendable, Codable, Equatable {
         public var at: Date
         public var until: Date
         public var subject: String
+
+        public init(center: CenterID, reply: UUID, at: Date, until: Date, subject: String) {
+            (self.center, self.reply, self.at, self.until, self.subject) = (center, reply, at, until, subject)
+        }
     }
 
     public var direction: Direction
@@ -50,12 +56,23 @@ public struct RequestStatus: Sendable, Codable, Equatable {
     public var waiting: [CenterID]
     public var asOf: Date
 
+    public init(direction: Direction, id: UUID, sender: CenterID, subject: String, priority: Priority, created: Date, deadline: Date,
+                secondsLeft: Double, stage: Stage, answered: [Answer], delayed: [Delay] = [], waiting: [CenterID], asOf: Date) {
+        (self.direction, self.id, self.sender, self.subject, self.priority) = (direction, id, sender, subject, priority)
+        (self.created, self.deadline, self.secondsLeft, self.stage) = (created, deadline, secondsLeft, stage)
+        (self.answered, self.delayed, self.waiting, self.asOf) = (answered, delayed, waiting, asOf)
+    }
+
     /// Stage of a deadline seen at `now` for a request created at `created`.
     public static func stage(created: Date, deadline: Date, now: Date) -> Stage {
         let left = deadline.timeIntervalSince(now)
         if left <= 0 { return .overdue }
-        return left <= RequestDeadlines.dueSoonMargin(span: max(deadline.timeIntervalSince(created), 0)) ? .dueSoon : .open
+        return left <= dueSoonMargin(span: max(deadline.timeIntervalSince(created), 0)) ? .dueSoon : .open
     }
+
+    /// A request is due soon within 10% of its span of its deadline, or within an hour,
+    /// whichever is shorter — an hour before a week's deadline, 48 minutes before 8 hours'.
+    public static func dueSoonMargin(span: TimeInterval) -> TimeInterval { min(span * 0.1, 3600) }
 
     /// Overdue first, then due soon, each by deadline (the nearest first).
     public static func deskOrder(_ a: RequestStatus, _ b: RequestStatus) -> Bool {

@@ -21,6 +21,12 @@ public struct ThreadItem: Sendable, Codable, Equatable {
     public var inReplyTo: UUID?
     public var references: [UUID]
     public var logIndex: UInt64
+
+    public init(sender: CenterID, id: UUID, created: Date, direction: Direction, kind: Kind?, priority: Priority, tlp: TLP?,
+                subject: String, inReplyTo: UUID?, references: [UUID], logIndex: UInt64) {
+        (self.sender, self.id, self.created, self.direction, self.kind, self.priority) = (sender, id, created, direction, kind, priority)
+        (self.tlp, self.subject, self.inReplyTo, self.references, self.logIndex) = (tlp, subject, inReplyTo, references, logIndex)
+    }
 }
 
 /// What later notifications did to one: the thread's latest state as `inbox` and `read`
@@ -33,4 +39,8 @@ public struct ThreadMark: Sendable, Codable, Equatable {
     public var by: CenterID
     public var id: UUID
     public var at: Date
+
+    public init(state: State, by: CenterID, id: UUID, at: Date) {
+        (self.state, self.by, self.id, self.at) = (state, by, id, at)
+    }
 }

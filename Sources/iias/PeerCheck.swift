@@ -5,47 +5,7 @@ import IIASTransport
 import NIOCore
 import NIOPosix
 
-/// `iias peer …`: check a peer node's TLS and session from the command line.
-struct Peer: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Check a peer node: mutual TLS 1.3, HELLO, PING round trip.",
-        subcommands: [Check.self, Listen.self]
-    )
-
-    /// The TLS identity and trust options both subcommands share.
-    struct TLSOptions: ParsableArguments {
-        @Option(name: .long, help: ArgumentHelp("Our center's key folder holding tls.crt and tls.key, e.g. PKI/centers/AZ.", valueName: "dir"))
-        var keyDir: String
-
-        @Option(name: .long, help: ArgumentHelp("The interstate root CA certificate (PEM).", valueName: "ca.crt"))
-        var ca: String
-
-        @Option(name: .long, help: ArgumentHelp("The CA's revocation list (PEM).", valueName: "crl.pem"))
-        var crl: String?
-
-        /// Our TLS context, the trust anchor, and our own center id (from our TLS certificate).
-        func load() throws -> (OpenSSLContext, TrustAnchor, String) {
-            let certificateFile = (keyDir as NSString).appendingPathComponent("tls.crt")
-            let keyFile = (keyDir as NSString).appendingPathComponent("tls.key")
-            let trust: TrustAnchor
-            do { trust = try TrustAnchor(caFile: ca, crlFile: crl) } catch {
-                throw CLIFailure.usage(error.description, hint: "check --ca and --crl point at the files Scripts/pki.sh wrote")
-            }
-            let ownID: String
-            do {
-                ownID = try trust.verify(try Certificate(pemFile: certificateFile), for: .tls).rawValue
-            } catch {
-                throw CLIFailure.usage("our TLS certificate \(certificateFile) is not usable: \(error)", hint: "pass --key-dir PKI/centers/<ID>")
-            }
-            do {
-                let context = try OpenSSLContext(certificateFile: certificateFile, privateKeyFile: keyFile, caFile: ca, crlFile: crl)
-                return (context, trust, ownID)
-            } catch {
-                throw CLIFailure.usage("cannot load our TLS key: \(error)", hint: "pass --key-dir PKI/centers/<ID>")
-            }
-        }
-    }
-
+extension Peer {
     struct Check: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Connect to a peer, verify it, exchange HELLO and time a PING.",
@@ -71,13 +31,22 @@ struct Peer: AsyncParsableCommand {
         @Flag(help: "Print the result as JSON.")
         var json = false
 
-        func run() async throws {
+        func validate() throws {
+            _ = try hostAndPort()
+            guard (1...600).contains(timeout) else { throw CLIFailure.usage("--timeout must be 1…600 seconds") }
+        }
+
+        /// The address as host and port; anything but HOST:PORT is a usage error.
+        func hostAndPort() throws -> (host: String, port: Int) {
             guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]),
                   (1...65535).contains(port), colon != address.startIndex else {
                 throw CLIFailure.usage("\(address) is not HOST:PORT", hint: "e.g. 127.0.0.1:7443")
             }
-            guard (1...600).contains(timeout) else { throw CLIFailure.usage("--timeout must be 1…600 seconds") }
-            let host = String(address[..<colon])
+            return (String(address[..<colon]), port)
+        }
+
+        func run() async throws {
+            let (host, port) = try hostAndPort()
             let (context, trust, ownID) = try tls.load()
             let group = MultiThreadedEventLoopGroup.singleton
             let loop = group.next()
@@ -124,48 +93,6 @@ struct Peer: AsyncParsableCommand {
                     ("ping", "\(rtt) ms"), ("software", Terminal.safe(outcome.hello.softwareVersion)),
                 ])
             }
-        }
-    }
-
-    struct Listen: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Serve peer sessions for tests: answers HELLO and PING, echoes ENVELOPE frames.",
-            shouldDisplay: false
-        )
-
-        @Option(name: .long, help: ArgumentHelp("TCP port (0: any free port, printed).", valueName: "port"))
-        var port: Int
-
-        @Option(name: .long, help: ArgumentHelp("Address to bind.", valueName: "host"))
-        var host = "127.0.0.1"
-
-        @OptionGroup var tls: TLSOptions
-
-        func run() async throws {
-            guard (0...65535).contains(port) else { throw CLIFailure.usage("--port must be 0…65535") }
-            let (context, trust, ownID) = try tls.load()
-            let group = MultiThreadedEventLoopGroup.singleton
-            let session = PeerSession.Configuration(centerID: ownID, softwareVersion: "iias/\(IIAS.configuration.version)")
-            let server: Channel
-            do {
-                server = try await ServerBootstrap(group: group)
-                    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                    .childChannelInitializer { channel in
-                        channel.eventLoop.makeCompletedFuture {
-                            try channel.pipeline.syncOperations.addHandlers([
-                                TLSHandler(context: context, isServer: true, trust: trust, allowedPeers: nil, handshakeTimeout: .seconds(10)),
-                                ByteToMessageHandler(FrameDecoder()), MessageToByteHandler(FrameEncoder()), FrameErrorHandler(),
-                                IdleStateHandler(readTimeout: .seconds(30)), PeerSession(configuration: session), EchoEnvelopes(),
-                            ])
-                        }
-                    }
-                    .bind(host: host, port: port).get()
-            } catch {
-                throw CLIFailure.usage("cannot listen on \(host):\(port): \(error)")
-            }
-            // Unbuffered, so a test or script reading the pipe sees the port at once.
-            FileHandle.standardOutput.write(Data("listening on \(host):\(server.localAddress?.port ?? port) as \(ownID)\n".utf8))
-            try await server.closeFuture.get()
         }
     }
 }
@@ -226,14 +153,5 @@ final class Probe: ChannelInboundHandler, @unchecked Sendable {
 
     func channelInactive(context: ChannelHandlerContext) {
         result.fail(ProbeFailure("the peer closed the connection"))
-    }
-}
-
-/// `peer listen`'s service: sends every ENVELOPE frame back.
-final class EchoEnvelopes: ChannelInboundHandler, @unchecked Sendable {
-    typealias InboundIn = Frame
-    typealias OutboundOut = Frame
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if case .envelope = unwrapInboundIn(data) { context.writeAndFlush(data, promise: nil) }
     }
 }

@@ -1,0 +1,28 @@
+import ArgumentParser
+import Foundation
+import IIASAPI
+import IIASModel
+
+struct Read: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show one received notification, decrypted by the node (the read is logged with your user).",
+        discussion: InboxTarget.discussion + OperatorExit.discussion
+    )
+
+    @OptionGroup var target: InboxTarget
+    @OptionGroup var socket: SocketOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        let client = socket.client
+        let result = try await OperatorExit.run {
+            let (id, sender) = try await target.resolve(client)
+            return try await client.read(id, from: sender)
+        }
+        if json { return Terminal.printEncodable(result) }
+        NotificationRendering(notification: result.notification,
+                              context: [("received", Render.time(result.item.received)), ("state", Render.state(result.item))],
+                              banner: (result.item.thread.map { [Render.threadMark($0) + "  (iias thread \(Render.shortID(result.item.id)))"] } ?? [])
+                                  + (result.item.threadPending == true ? [Render.threadsPendingLine] : [])).print()
+    }
+}
