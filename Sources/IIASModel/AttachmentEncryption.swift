@@ -22,12 +22,8 @@ public struct AttachmentEncryption: Sendable, Hashable {
     public static let chunkSizes = (10...20).map { 1 << $0 }
 
     public init(fileKey: String, nonce: String, chunkSize: Int, chunkCount: Int, ciphertextBytes: Int, root: String) {
-        self.fileKey = fileKey
-        self.nonce = nonce
-        self.chunkSize = chunkSize
-        self.chunkCount = chunkCount
-        self.ciphertextBytes = ciphertextBytes
-        self.root = root
+        (self.fileKey, self.nonce, self.root) = (fileKey, nonce, root)
+        (self.chunkSize, self.chunkCount, self.ciphertextBytes) = (chunkSize, chunkCount, ciphertextBytes)
     }
 
     /// The chunk count a file of `size` bytes has at `chunkSize` (an empty file is one empty chunk).

@@ -4,18 +4,10 @@ import XCTest
 
 /// One test vector of `Fixtures/attachment/` (see AttachmentFormat.md).
 struct AttachmentVector: Decodable {
-    let description: String
-    let fileKey: String
-    let nonce: String
-    let chunkSize: Int
-    let plaintextSize: Int
-    let plaintextSHA256: String
-    let chunkCount: Int
-    let ciphertextSize: Int
-    let root: String
+    /// Hex, but `description`.
+    let description, fileKey, nonce, plaintextSHA256, root, plaintext, ciphertext: String
+    let chunkSize, plaintextSize, chunkCount, ciphertextSize: Int
     let chunkHashes: [String]
-    let plaintext: String
-    let ciphertext: String
 
     static var folder: URL {
         get throws {
