@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzzes the parsers that take outside bytes, with libFuzzer and AddressSanitizer.
-#   Scripts/fuzz.sh TARGET SECONDS     TARGET: frame, envelope, notification, record, or all
+#   Scripts/fuzz.sh TARGET SECONDS     TARGET: frame, envelope, notification, record, attachment, or all
 #   Scripts/fuzz.sh all 60             # the CI smoke run: one minute each
 # Seeds: Tests/FuzzCorpus/TARGET (committed). New inputs go to .build-fuzz/corpus/TARGET
 # (not committed). A crash or a violated property stops the run: the input is saved as
@@ -9,12 +9,12 @@
 # replays every committed corpus).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-target=${1:?usage: Scripts/fuzz.sh TARGET SECONDS (TARGET: frame, envelope, notification, record, all)}
+target=${1:?usage: Scripts/fuzz.sh TARGET SECONDS (TARGET: frame, envelope, notification, record, attachment, all)}
 seconds=${2:?usage: Scripts/fuzz.sh TARGET SECONDS}
 case "$target" in
-    all) targets=(frame envelope notification record) ;;
-    frame|envelope|notification|record) targets=("$target") ;;
-    *) echo "error: unknown target $target (frame, envelope, notification, record, all)" >&2; exit 2 ;;
+    all) targets=(frame envelope notification record attachment) ;;
+    frame|envelope|notification|record|attachment) targets=("$target") ;;
+    *) echo "error: unknown target $target (frame, envelope, notification, record, attachment, all)" >&2; exit 2 ;;
 esac
 
 Scripts/setup.sh

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what IIAS needs on a fresh Debian/Ubuntu machine, and only what is missing:
 # libsodium and OpenSSL development files, the openssl CLI, pkg-config, libfaketime (the
-# fault harness's clock-skew scenario), and Python's jsonschema with rfc3339-validator
-# (the independent validator the schema-agreement test runs).
+# fault harness's clock-skew scenario), Python's jsonschema with rfc3339-validator
+# (the independent validator the schema-agreement test runs) and Python's cryptography
+# (the independent attachment decryptor).
 # Swift itself is not installed here: see the top of README.md (Swift 6 must be on PATH).
 set -euo pipefail
 
@@ -31,13 +32,24 @@ if [ ${#missing[@]} -gt 0 ]; then
     $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-# jsonschema checks "format": "date-time" only when rfc3339-validator is importable.
-if ! python3 -c 'import jsonschema, rfc3339_validator' >/dev/null 2>&1; then
-    say "installing Python jsonschema and rfc3339-validator (for the schema-agreement test)"
-    python3 -m pip install --quiet jsonschema rfc3339-validator 2>/dev/null \
-        || python3 -m pip install --quiet --break-system-packages jsonschema rfc3339-validator 2>/dev/null \
+# Installs Python packages with pip (or, where pip may not touch the system Python, the
+# distribution's packages) unless `python3 -c "import MODULES"` already succeeds.
+#   python_modules "MODULES" "PIP PACKAGES" "APT PACKAGES" "WHY"
+python_modules() {
+    local modules=$1 pip_packages=$2 apt_packages=$3 why=$4
+    python3 -c "import $modules" >/dev/null 2>&1 && return 0
+    say "installing Python $pip_packages ($why)"
+    # shellcheck disable=SC2086  # the package lists are meant to split
+    python3 -m pip install --quiet $pip_packages 2>/dev/null \
+        || python3 -m pip install --quiet --break-system-packages $pip_packages 2>/dev/null \
         || { sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-             $sudo apt-get install -y -qq python3-jsonschema python3-rfc3339-validator >/dev/null; }
-    python3 -c 'import jsonschema, rfc3339_validator' \
-        || { echo "error: could not install Python jsonschema + rfc3339-validator; install them and retry" >&2; exit 1; }
-fi
+             $sudo apt-get install -y -qq $apt_packages >/dev/null; }
+    python3 -c "import $modules" \
+        || { echo "error: could not install Python $pip_packages; install them and retry" >&2; exit 1; }
+}
+
+# jsonschema checks "format": "date-time" only when rfc3339-validator is importable.
+python_modules "jsonschema, rfc3339_validator" "jsonschema rfc3339-validator" \
+    "python3-jsonschema python3-rfc3339-validator" "for the schema-agreement test"
+# cryptography's ChaCha20-Poly1305 and HKDF run the independent attachment decryptor.
+python_modules "cryptography" "cryptography" "python3-cryptography" "for the attachment-format test"

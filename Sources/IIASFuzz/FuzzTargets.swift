@@ -9,7 +9,7 @@ import IIASTransport
 /// and where a parse succeeds, a property must hold (a round trip, bounds). A violated
 /// property stops the process (`precondition`), which libFuzzer reports as a finding.
 public enum FuzzTarget: String, CaseIterable, Sendable {
-    case frame, envelope, notification, record
+    case frame, envelope, notification, record, attachment
 
     public func run(_ bytes: [UInt8]) {
         switch self {
@@ -17,6 +17,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .envelope: Self.envelope(bytes)
         case .notification: Self.notification(bytes)
         case .record: Self.record(bytes)
+        case .attachment: Self.attachment(bytes)
         }
     }
 
@@ -93,6 +94,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             // Headers alone too, for the two header readers to be compared on.
             .envelope: [receipt.bytes, refusal.bytes, batch.bytes, Array(receipt.headerBytes), Array(refusal.headerBytes), Array(batch.headerBytes)],
             .notification: [],
+            .attachment: [],  // Tests/FuzzCorpus/attachment: the vector's chunks, written from its JSON
         ]
     }
 }

@@ -1,50 +1,30 @@
 import IIASCrypto
 
-/// The Merkle tree hashing of RFC 9162 §2.1 (same as RFC 6962 §2.1), and the
-/// generation and verification of inclusion and consistency proofs.
+/// The Merkle tree hashing of RFC 9162 §2.1 (same as RFC 6962 §2.1; defined once in
+/// ``MerkleTreeHash`` of IIASCrypto), and the generation and verification of inclusion
+/// and consistency proofs over a log's stored hashes.
 /// Hashes are 32-byte SHA-256 values held as `[UInt8]`.
 public enum Merkle {
     /// RFC 9162 §2.1.1: MTH({d(0)}) = SHA-256(0x00 || d(0)).
-    public static func hashLeaf(_ entry: some ContiguousBytesView) -> [UInt8] {
-        SHA256.hash(prefixByte: 0x00, entry)
-    }
+    public static func hashLeaf(_ entry: some ContiguousBytesView) -> [UInt8] { MerkleTreeHash.leaf(entry) }
 
     /// RFC 9162 §2.1.1: MTH(D[n]) = SHA-256(0x01 || MTH(D[0:k]) || MTH(D[k:n])).
     public static func hashChildren(_ left: some ContiguousBytesView, _ right: some ContiguousBytesView) -> [UInt8] {
-        left.withBytes { left in right.withBytes { right in SHA256.hash(prefixByte: 0x01, left, right) } }
+        MerkleTreeHash.node(left, right)
     }
 
     /// MTH({}) = SHA-256() (RFC 9162 §2.1.1).
-    public static let emptyRoot: [UInt8] = SHA256.hash([UInt8]())
+    public static var emptyRoot: [UInt8] { MerkleTreeHash.emptyRoot }
 
     /// k: the largest power of two smaller than n (n > 1).
-    static func split(_ n: UInt64) -> UInt64 {
-        1 << (63 - UInt64((n - 1).leadingZeroBitCount))
-    }
+    static func split(_ n: UInt64) -> UInt64 { MerkleTreeHash.split(n) }
 
     // MARK: Verification (RFC 9162 §2.1.3.2 and §2.1.4.2)
 
     /// Verifies an inclusion proof (RFC 9162 §2.1.3.2).
     public static func verifyInclusion(leafIndex: UInt64, treeSize: UInt64, leafHash: [UInt8],
                                        proof: [[UInt8]], root: [UInt8]) -> Bool {
-        // 1. leaf_index must be < tree_size.
-        guard leafIndex < treeSize else { return false }
-        // 2. fn = leaf_index, sn = tree_size - 1, r = hash.
-        var fn = leafIndex, sn = treeSize - 1
-        var r = leafHash
-        // 3. for each p in inclusion_path:
-        for p in proof {
-            guard p.count == SHA256.byteCount, sn != 0 else { return false }
-            if fn & 1 == 1 || fn == sn {
-                r = hashChildren(p, r)
-                if fn & 1 == 0 { while fn & 1 == 0 && fn != 0 { fn >>= 1; sn >>= 1 } }
-            } else {
-                r = hashChildren(r, p)
-            }
-            fn >>= 1; sn >>= 1
-        }
-        // 4. sn must be 0 and r must equal root_hash.
-        return sn == 0 && constantTimeEqual(r, root)
+        MerkleTreeHash.verifyInclusion(leafIndex: leafIndex, treeSize: treeSize, leafHash: leafHash, proof: proof, root: root)
     }
 
     /// Verifies a consistency proof between two tree heads (RFC 9162 §2.1.4.2).

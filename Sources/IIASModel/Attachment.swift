@@ -10,15 +10,19 @@ public struct Attachment: Codable, Sendable, Hashable {
     public var sha256: String
     /// The file's size, 0 through `Attachment.maximumSize`.
     public var bytes: Int
+    /// How the bytes are encrypted and where they are committed to; nil in notifications
+    /// that describe a file without carrying its key (written before the format existed).
+    public var encryption: AttachmentEncryption?
 
     /// 16 MiB.
     public static let maximumSize = 16 * 1024 * 1024
 
-    public init(name: String, mediaType: String, sha256: String, bytes: Int) {
+    public init(name: String, mediaType: String, sha256: String, bytes: Int, encryption: AttachmentEncryption? = nil) {
         self.name = name
         self.mediaType = mediaType
         self.sha256 = sha256
         self.bytes = bytes
+        self.encryption = encryption
     }
 
     public init(from decoder: any Decoder) throws { self = try decodeValidated(decoder, Attachment.read) }
@@ -28,7 +32,7 @@ public struct Attachment: Codable, Sendable, Hashable {
 extension Attachment {
     static func read(_ value: JSONValue, at path: String, _ reader: DocumentReader) -> Attachment? {
         let before = reader.problemCount
-        guard let object = reader.object(value, at: path, allowed: ["name", "mediaType", "sha256", "bytes"]) else { return nil }
+        guard let object = reader.object(value, at: path, allowed: ["name", "mediaType", "sha256", "bytes", "encryption"]) else { return nil }
         let name = object.required("name") { v, p -> String? in
             guard let name = reader.text(v, at: p, length: 1...255) else { return nil }
             guard !name.contains("/"), name != ".", name != ".." else {
@@ -40,8 +44,9 @@ extension Attachment {
         let mediaType = object.required("mediaType") { reader.token($0, at: $1, expected: "a media type such as application/pdf", isMediaType) }
         let sha256 = object.required("sha256") { reader.token($0, at: $1, expected: "64 lower-case hex digits", isSHA256) }
         let bytes = object.required("bytes") { reader.integer($0, at: $1, range: 0...maximumSize) }
+        let encryption = object.optional("encryption") { AttachmentEncryption.read($0, at: $1, size: bytes, reader) }
         guard reader.problemCount == before, let name, let mediaType, let sha256, let bytes else { return nil }
-        return Attachment(name: name, mediaType: mediaType, sha256: sha256, bytes: bytes)
+        return Attachment(name: name, mediaType: mediaType, sha256: sha256, bytes: bytes, encryption: encryption)
     }
 
     /// RFC 6838 restricted-name "/" restricted-name.
@@ -69,6 +74,7 @@ extension Attachment {
             "mediaType": .string(mediaType),
             "sha256": .string(sha256),
             "bytes": .integer(Int64(bytes)),
+            "encryption": encryption?.json,
         ])
     }
 }

@@ -266,6 +266,9 @@ row("  + recipient certificate check (a node: once a minute per recipient)", cer
 
 let sealRatio = (1 / sealRate) / rawSealSeconds
 let openRatio = (1 / verifyOpenRate) / rawOpenSeconds
+let attachment = try! AttachmentThroughput(mebibytes: 256)
+attachment.printRows()
+
 print(String(format: "\nseal cost / raw primitives:        %.2fx (target ≤ 1.5x)", sealRatio))
 print(String(format: "verify+open cost / raw primitives: %.2fx (target ≤ 1.5x)", openRatio))
 
@@ -276,7 +279,7 @@ if let jsonPath {
                 "aeadEncrypt": rawEncrypt, "aeadDecrypt": rawDecrypt],
         "sealPerSecond": sealRate, "verifyOpenPerSecond": verifyOpenRate,
         "version2": ["sealPerSecond": sealV2Rate, "verifyOpenPerSecond": verifyOpenV2Rate, "envelopeBytes": envelopeV2.bytes.count],
-        "sealRatio": sealRatio, "verifyOpenRatio": openRatio,
+        "sealRatio": sealRatio, "verifyOpenRatio": openRatio, "attachment": attachment.json,
         "oneRecipientPath": [
             "envelopeBytes": oneEnvelope.bytes.count, "signedBytes": oneSigned.count, "receiptSignedBytes": receiptSigned.count,
             "steps": pathSteps.map { ["side": $0.side, "what": $0.what, "microseconds": 1e6 / $0.perSecond, "perRecipient": $0.perRecipient] },

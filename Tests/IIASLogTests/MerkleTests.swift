@@ -92,6 +92,27 @@ final class MerkleTests: XCTestCase {
         }
     }
 
+    /// The in-memory proofs of IIASCrypto (attachment chunks) are the log's proofs: same
+    /// root and same path for every leaf of every size to 33, and each verifies.
+    func testInMemoryProofsOverALeafListEqualTheLogsProofs() throws {
+        var whole = InMemoryMerkleTree()
+        var leaves: [[UInt8]] = []
+        for size in 1...33 {
+            let leaf = Merkle.hashLeaf(Array("chunk \(size)".utf8))
+            whole.append(leafHash: leaf)
+            leaves.append(leaf)
+            let root = MerkleTreeHash.root(leafHashes: leaves)
+            XCTAssertEqual(root, try whole.rootHash(treeSize: UInt64(size)), "size \(size)")
+            for index in 0..<size {
+                let proof = MerkleTreeHash.inclusionProof(leafIndex: index, leafHashes: leaves)
+                XCTAssertEqual(proof, try whole.inclusionProof(leafIndex: UInt64(index), treeSize: UInt64(size)), "leaf \(index) of \(size)")
+                XCTAssertTrue(MerkleTreeHash.verifyInclusion(leafIndex: UInt64(index), treeSize: UInt64(size), leafHash: leaves[index],
+                                                             proof: proof, root: root))
+            }
+        }
+        XCTAssertEqual(MerkleTreeHash.inclusionProof(leafIndex: 33, leafHashes: leaves), [])
+    }
+
     func testInclusionVectors() throws {
         let nh = Self.nodeHashes
         // (leaf index, tree size, path) from the CT inclusion-proof vectors.

@@ -73,6 +73,33 @@ public enum SHA256 {
     }
 }
 
+/// SHA-256 over bytes that arrive in pieces (a file streamed chunk by chunk), so that
+/// no caller needs the whole input in memory to hash it.
+final class SHA256Stream {
+    private let context: OpaquePointer
+
+    init() {
+        guard let context = EVP_MD_CTX_new() else { fatalError("out of memory (EVP_MD_CTX_new)") }
+        precondition(EVP_DigestInit_ex(context, EVP_sha256(), nil) == 1, "EVP_DigestInit_ex(SHA-256) failed")
+        self.context = context
+    }
+
+    func update(_ bytes: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        precondition(EVP_DigestUpdate(context, base, bytes.count) == 1, "EVP_DigestUpdate failed")
+    }
+
+    /// The digest of everything given so far; the stream is finished afterwards.
+    func finish() -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: SHA256.byteCount)
+        var length: UInt32 = 0
+        precondition(EVP_DigestFinal_ex(context, &out, &length) == 1 && length == UInt32(SHA256.byteCount), "EVP_DigestFinal_ex failed")
+        return out
+    }
+
+    deinit { EVP_MD_CTX_free(context) }
+}
+
 extension Sequence where Element == UInt8 {
     /// Lower-case hexadecimal, the form used in JSON outputs and receipts.
     public var hexString: String {
