@@ -42,9 +42,28 @@ public struct Checkpoint: Equatable, Sendable {
 
     /// The signed note: body, blank line, "— NAME BASE64(keyhash || signature)".
     public func signedNote(name: String, key: SigningPrivateKey) -> String {
-        let bodyBytes = Array(body.utf8)
-        let blob = Self.keyHash(name: name, publicKey: key.publicKey) + key.signature(for: bodyBytes)
-        return body + "\n\u{2014} \(name) \(Data(blob).base64EncodedString())\n"
+        let signature = SignedNote.Signature(name: name, keyHash: Self.keyHash(name: name, publicKey: key.publicKey),
+                                             signature: key.signature(for: Array(body.utf8)))
+        return SignedNote(body: body, signatures: [signature]).text
+    }
+
+    /// The signed note under the log's key name, which is its origin (C2SP tlog-checkpoint:
+    /// a witness looks the log's key up by the origin line, so the two must agree).
+    public func signedNote(key: SigningPrivateKey) -> String { signedNote(name: origin, key: key) }
+
+    /// Opens a tree head of `center`'s log: the origin must be that log's, and the
+    /// signature is looked for under the origin's name, then under the bare center id
+    /// that tree heads were signed under before (those notes keep verifying).
+    public static func verify(note text: String, logOf center: String, publicKey: SigningPublicKey) throws(CheckpointError) -> Checkpoint {
+        let origin = origin(center: center)
+        let checkpoint: Checkpoint
+        do throws(CheckpointError) {
+            checkpoint = try verify(note: text, name: origin, publicKey: publicKey)
+        } catch .noSignature {
+            checkpoint = try verify(note: text, name: center, publicKey: publicKey)
+        }
+        guard checkpoint.origin == origin else { throw .malformed("origin \(checkpoint.origin) is not \(center)'s log \(origin)") }
+        return checkpoint
     }
 
     /// Opens a signed note: requires a valid signature by `name` with `publicKey`; other
