@@ -67,18 +67,24 @@ public struct Checkpoint: Equatable, Sendable {
     }
 
     /// Opens a signed note: requires a valid signature by `name` with `publicKey`; other
-    /// signature lines (other witnesses) are ignored.
+    /// signature lines (other keys, witnesses) are ignored.
     public static func verify(note text: String, name: String, publicKey: SigningPublicKey) throws(CheckpointError) -> Checkpoint {
         let note = try SignedNote(parsing: text)
-        let wanted = keyHash(name: name, publicKey: publicKey)
-        var sawName = false
-        for line in note.signatures where line.name == name {
-            sawName = true
-            guard line.keyHash == wanted, line.signature.count == SigningPrivateKey.signatureByteCount else { continue }
-            if publicKey.isValidSignature(line.signature, for: Array(note.body.utf8)) { return try note.checkpoint() }
-            throw .badSignature(name)
+        switch signatureCheck(of: note, name: name, publicKey: publicKey) {
+        case true?: return try note.checkpoint()
+        case false?: throw .badSignature(name)
+        case nil: throw note.signatures.contains { $0.name == name } ? .badSignature(name) : .noSignature(name)
         }
-        throw sawName ? .badSignature(name) : .noSignature(name)
+    }
+
+    /// Whether `note`'s lines by `name` with `publicKey`'s key hash verify: nil when there is
+    /// none, false when any of them fails (signed-note: such a note is not to be trusted).
+    public static func signatureCheck(of note: SignedNote, name: String, publicKey: SigningPublicKey) -> Bool? {
+        let wanted = keyHash(name: name, publicKey: publicKey)
+        let lines = note.signatures.filter { $0.name == name && $0.keyHash == wanted }
+        guard !lines.isEmpty else { return nil }
+        let body = Array(note.body.utf8)
+        return lines.allSatisfy { $0.signature.count == SigningPrivateKey.signatureByteCount && publicKey.isValidSignature($0.signature, for: body) }
     }
 }
 
