@@ -87,5 +87,7 @@ final class WitnessKeyTests: XCTestCase {
             }
         }
         XCTAssertThrowsError(try CenterKeys(directory: otherCenter)) { XCTAssertTrue("\($0)".contains("another center"), "\($0)") }
+        let readable = try azFolder("witness-readable") { chmod($0.appendingPathComponent("witness.key").path, 0o644) }
+        XCTAssertThrowsError(try CenterKeys(directory: readable)) { XCTAssertTrue("\($0)".contains("readable by others"), "\($0)") }
     }
 }
