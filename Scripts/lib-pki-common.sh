@@ -183,12 +183,12 @@ days_left() { echo $((($(epoch_of "$1") - $(date -u +%s)) / 86400)); }
 parse_keys() {
     local cmd=$1 k p ok
     KEYS=()
-    [[ -n $2 ]] || usage_error "$cmd" "--keys needs a list such as signing,encryption,tls"
+    [[ -n $2 ]] || usage_error "$cmd" "--keys needs a list such as signing,encryption,tls,witness"
     IFS=, read -r -a list <<<"$2"
     for k in "${list[@]}"; do
         ok=0
         for p in "${PURPOSES[@]}"; do [[ $k == "$p" ]] && ok=1; done
-        ((ok)) || usage_error "$cmd" "unknown key '$k' in --keys: use signing, encryption and/or tls, comma-separated"
+        ((ok)) || usage_error "$cmd" "unknown key '$k' in --keys: use signing, encryption, tls and/or witness, comma-separated"
         [[ " ${KEYS[*]-} " != *" $k "* ]] || usage_error "$cmd" "--keys names '$k' twice"
         KEYS+=("$k")
     done

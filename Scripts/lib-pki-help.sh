@@ -13,7 +13,7 @@ Usage:
   $PROG [-q] init-ca DIR [--days N] [--name NAME]
   $PROG [-q] issue   DIR CENTER_ID [--days N | [--not-before T] --not-after T]
                      [--passphrase-file FILE] [--tls-key ed25519|p256] [--force]
-  $PROG [-q] rotate  DIR CENTER_ID [--keys signing,encryption,tls] [validity options]
+  $PROG [-q] rotate  DIR CENTER_ID [--keys signing,encryption,tls,witness] [validity options]
                      [--passphrase-file FILE] [--tls-key ed25519|p256]
   $PROG [-q] revoke  DIR CENTER_ID [--keys LIST] [--reason REASON]
                      [--invalid-since T] [--crl-days N]
@@ -22,8 +22,9 @@ Usage:
 
 Commands:
   init-ca   create the Ed25519 root CA in DIR (DIR/ca.crt, DIR/crl.pem, DIR/ca/)
-  issue     create a center's signing (Ed25519), encryption (X25519) and TLS
-            (Ed25519 or P-256) key pairs, certified by the CA, in DIR/centers/ID/
+  issue     create a center's signing (Ed25519), encryption (X25519), TLS
+            (Ed25519 or P-256) and witness (Ed25519) key pairs, certified by the
+            CA, in DIR/centers/ID/
   rotate    new keys and certificates for a center; the previous ones move, dated,
             to DIR/centers/ID/history/ and are not revoked
   revoke    revoke a center's certificates (with a reason and, for a compromise,
@@ -74,13 +75,15 @@ help_issue() {
     cat <<EOF
 Usage: $PROG issue DIR CENTER_ID [options]
 
-Issues a center's three key pairs and certificates, each certified by the CA in DIR:
+Issues a center's four key pairs and certificates, each certified by the CA in DIR:
   DIR/centers/ID/signing.key     signing.crt     Ed25519, keyUsage digitalSignature,nonRepudiation
   DIR/centers/ID/encryption.key  encryption.crt  X25519,  keyUsage keyAgreement
   DIR/centers/ID/tls.key         tls.crt         Ed25519 or P-256, keyUsage digitalSignature,
                                                  extendedKeyUsage serverAuth,clientAuth
+  DIR/centers/ID/witness.key     witness.crt     Ed25519, keyUsage digitalSignature only (it
+                                                 cosigns the peers' checkpoints)
   DIR/centers/ID/ca.crt          copy of the root certificate
-Subject /O=IIAS/OU=<signing|encryption|tls>/CN=ID, subjectAltName URI:iias:center:ID,
+Subject /O=IIAS/OU=<signing|encryption|tls|witness>/CN=ID, subjectAltName URI:iias:center:ID,
 random serial. Private keys are PKCS#8 PEM (0600), the directory is 0700.
 
 CENTER_ID: two capital letters, optionally '-' and 1-16 capitals/digits
@@ -113,17 +116,18 @@ EOF
 
 help_rotate() {
     cat <<EOF
-Usage: $PROG rotate DIR CENTER_ID [--keys signing,encryption,tls] [options]
+Usage: $PROG rotate DIR CENTER_ID [--keys signing,encryption,tls,witness] [options]
 
 A planned key change. Makes new key pairs and certificates for the purposes named
-in --keys (default all three) and moves the previous key and certificate of each,
+in --keys (default all four) and moves the previous key and certificate of each,
 dated, to DIR/centers/ID/history/YYYY-MM-DDTHHMMSSZ/. The previous certificates are
 NOT revoked: they stay valid until they expire, so envelopes signed with them and
 receipts or checkpoints of the past keep verifying, and peers that have not yet
-learned the new certificates keep working during the overlap.
+learned the new certificates keep working during the overlap. A center issued
+before witness keys existed has none: rotating "witness" gives it its first.
 
 Options:
-  --keys LIST               comma-separated: signing, encryption, tls
+  --keys LIST               comma-separated: signing, encryption, tls, witness
   --days N | [--not-before T] --not-after T
                             validity of the new certificates (as for issue)
   --passphrase-file FILE    encrypt the new private keys (required when the
@@ -146,7 +150,7 @@ Marks the certificates of CENTER_ID that are still valid in the CA database
 a fresh DIR/crl.pem. Distribute the new crl.pem to all nodes.
 
 Options:
-  --keys LIST          comma-separated: signing, encryption, tls (default all)
+  --keys LIST          comma-separated: signing, encryption, tls, witness (default all)
   --reason REASON      key-compromise, superseded, cessation-of-operation or any
                        of: ${REASONS[*]}
                        (default: no reason code in the CRL)

@@ -151,7 +151,7 @@ issue_purpose() {
     [[ -n $PASSFILE ]] && passin=(-passin "file:$PASSFILE")
     subj="/O=IIAS/OU=$p/CN=$id"
     case $p in
-    signing) key_alg=ed25519 ;;
+    signing | witness) key_alg=ed25519 ;;
     encryption) key_alg=x25519 ;;
     tls) key_alg=$4 ;;
     esac
@@ -243,7 +243,7 @@ cmd_issue() {
         rows=$(index_rows "$id")
         while IFS=$'\t' read -r type s purpose rev; do
             [[ $type == V ]] || continue
-            [[ $s == "${SERIAL[signing]}" || $s == "${SERIAL[encryption]}" || $s == "${SERIAL[tls]}" ]] && continue
+            [[ " ${SERIAL[*]} " == *" $s "* ]] && continue
             revoke_serial "$s" superseded ""
             superseded=$((superseded + 1))
         done <<<"$rows"
@@ -269,6 +269,7 @@ cmd_issue() {
     say "  signing.key/.crt     Ed25519  serial ${SERIAL[signing]}"
     say "  encryption.key/.crt  X25519   serial ${SERIAL[encryption]}"
     say "$(printf '  tls.key/.crt         %-8s serial %s' "$tls_name" "${SERIAL[tls]}")"
+    say "  witness.key/.crt     Ed25519  serial ${SERIAL[witness]}"
     say "  ca.crt               copy of the root"
     say_private_keys
     if ((superseded > 0)); then

@@ -43,8 +43,13 @@ cmd_rotate() {
             "$PROG" "$id" "$PKI" "$dest" "$PROG" "$dir" "$id" >&2
         exit 2
     fi
-    local p
+    local p added=()
     for p in "${KEYS[@]}"; do
+        # A center issued before witness keys existed gets its first one here.
+        if [[ $p == witness && ! -e $dest/witness.crt && ! -e $dest/witness.key ]]; then
+            added+=(witness)
+            continue
+        fi
         [[ -f $dest/$p.crt && -f $dest/$p.key ]] ||
             die "center $id has no current $p key and certificate in $dest; re-issue it with: $PROG issue '$dir' $id --force"
         if [[ -z $PASSFILE ]] && grep -q 'BEGIN ENCRYPTED PRIVATE KEY' "$dest/$p.key"; then
@@ -71,9 +76,11 @@ cmd_rotate() {
     mkdir -p -m 700 -- "$dest/history"
     mkdir -m 700 -- "$hist"
     for p in "${KEYS[@]}"; do
-        mv -- "$dest/$p.key" "$dest/$p.crt" "$hist/"
+        [[ " ${added[*]-} " == *" $p "* ]] || mv -- "$dest/$p.key" "$dest/$p.crt" "$hist/"
         mv -- "$stage/$p.key" "$stage/$p.crt" "$dest/"
     done
+    # Only added keys: nothing was replaced, so no history folder.
+    if rmdir -- "$hist" 2>/dev/null; then rmdir -- "$dest/history" 2>/dev/null || true; fi
     cp -- "$PKI/ca.crt" "$dest/ca.crt"
     chmod 644 "$dest/ca.crt"
     rm -rf -- "$stage"
@@ -81,9 +88,13 @@ cmd_rotate() {
 
     say "Rotated center $id in $dest (validity $(validity_text)):"
     for p in "${KEYS[@]}"; do
-        say "$(printf '  %-11s new serial %s' "$p" "${SERIAL[$p]}")"
+        if [[ " ${added[*]-} " == *" $p "* ]]; then
+            say "$(printf '  %-11s new serial %s (first %s key of %s)' "$p" "${SERIAL[$p]}" "$p" "$id")"
+        else
+            say "$(printf '  %-11s new serial %s' "$p" "${SERIAL[$p]}")"
+        fi
     done
-    say "  previous keys and certificates: $hist (still valid, not revoked)"
+    [[ ! -d $hist ]] || say "  previous keys and certificates: $hist (still valid, not revoked)"
     say_private_keys
     say "Next: copy $dest/ to center $id over a secure channel and SIGHUP its node; give the new"
     say "certificates to the peers' certificate folders and to the auditors (keep the old ones)."

@@ -55,7 +55,7 @@ check_rc "--not-before alone is a usage error" 2 "$PKI_SH" -q issue "$D" XX --no
 check_rc "unknown option is a usage error" 2 "$PKI_SH" -q issue "$D" XX --frob
 
 for c in AZ GE UA-SBU; do
-    for p in signing encryption tls; do
+    for p in signing encryption tls witness; do
         check "verify $c/$p" verify "$D/centers/$c/$p.crt"
         check_out "$c/$p subject" "subject=O = IIAS, OU = $p, CN = $c" openssl x509 -in "$D/centers/$c/$p.crt" -noout -subject
         check_out "$c/$p SAN" "URI:iias:center:$c" openssl x509 -in "$D/centers/$c/$p.crt" -noout -ext subjectAltName
@@ -67,6 +67,13 @@ for c in AZ GE UA-SBU; do
     check_out "$c encryption keyUsage" "Key Agreement" openssl x509 -in "$D/centers/$c/encryption.crt" -noout -ext keyUsage
     check_out "$c encryption key X25519" "X25519" openssl x509 -in "$D/centers/$c/encryption.crt" -noout -text
     check_out "$c tls EKU" "TLS Web Server Authentication, TLS Web Client Authentication" openssl x509 -in "$D/centers/$c/tls.crt" -noout -ext extendedKeyUsage
+    check_out "$c witness key Ed25519" "ED25519" openssl x509 -in "$D/centers/$c/witness.crt" -noout -text
+    # digitalSignature alone: neither the signing key's nonRepudiation nor the TLS key's EKU.
+    check_out "$c witness keyUsage" "Digital Signature" openssl x509 -in "$D/centers/$c/witness.crt" -noout -ext keyUsage
+    check_rc "$c witness keyUsage is digitalSignature only" 1 grep -q "Non Repudiation" <(openssl x509 -in "$D/centers/$c/witness.crt" -noout -ext keyUsage)
+    check_rc "$c witness has no extendedKeyUsage" 1 grep -q "Web" <(openssl x509 -in "$D/centers/$c/witness.crt" -noout -text)
+    check_rc "$c witness key is not the signing key" 1 cmp -s <(openssl x509 -in "$D/centers/$c/witness.crt" -noout -pubkey) \
+        <(openssl x509 -in "$D/centers/$c/signing.crt" -noout -pubkey)
 done
 check_out "UA-SBU tls key is P-256" "NIST CURVE: P-256" openssl x509 -in "$D/centers/UA-SBU/tls.crt" -noout -text
 check_mode "$D/ca/ca.key" 600
@@ -112,6 +119,26 @@ check_rc "rotate --keys with a bad name is a usage error" 2 "$PKI_SH" -q rotate 
 check_out "rotate keeps protected keys protected" "passphrase-protected" "$PKI_SH" -q rotate "$D" GE --keys tls
 check "rotate GE with its passphrase" "$PKI_SH" -q rotate "$D" GE --keys tls --passphrase-file "$T/pass"
 check_out "GE's new tls key is encrypted" "BEGIN ENCRYPTED PRIVATE KEY" head -1 "$D/centers/GE/tls.key"
+check_out "GE's witness key is encrypted" "BEGIN ENCRYPTED PRIVATE KEY" head -1 "$D/centers/GE/witness.key"
+
+# The witness key rotates on its own; a center issued before witness keys existed
+# (no witness.key/.crt) gets its first one from rotate and still shows the rest.
+old_witness=$(openssl x509 -in "$D/centers/UA-SBU/witness.crt" -noout -serial)
+check "rotate UA-SBU --keys witness" "$PKI_SH" -q rotate "$D" UA-SBU --keys witness
+check_rc "UA-SBU has a new witness certificate" 1 grep -qF "$old_witness" <(openssl x509 -in "$D/centers/UA-SBU/witness.crt" -noout -serial)
+check_out "the old witness certificate is in history" "$old_witness" sh -c "openssl x509 -noout -serial -in \"\$(ls -d '$D'/centers/UA-SBU/history/*/witness.crt | tail -1)\""
+check "new UA-SBU witness verifies" verify "$D/centers/UA-SBU/witness.crt"
+check_mode "$D/centers/UA-SBU/witness.key" 600
+check "issue OW" "$PKI_SH" -q issue "$D" OW
+rm -f -- "$D/centers/OW/witness.key" "$D/centers/OW/witness.crt"
+check "show: an older center's witness is missing" sh -c "'$PKI_SH' show '$D' OW | grep -E '^OW +witness +current .* missing\$'"
+check "rotate OW --keys witness adds one" "$PKI_SH" -q rotate "$D" OW --keys witness
+check "OW's first witness certificate verifies" verify "$D/centers/OW/witness.crt"
+check_out "OW/witness subject" "subject=O = IIAS, OU = witness, CN = OW" openssl x509 -in "$D/centers/OW/witness.crt" -noout -subject
+check_out "OW/witness SAN" "URI:iias:center:OW" openssl x509 -in "$D/centers/OW/witness.crt" -noout -ext subjectAltName
+check_mode "$D/centers/OW/witness.key" 600
+check_rc "adding a witness key makes no history" 1 test -e "$D/centers/OW/history"
+check "show lists OW's witness key as valid" sh -c "'$PKI_SH' show '$D' OW | grep -E '^OW +witness +current .* valid\$'"
 
 # Short validity for tests of early warnings.
 # Nine and a half days ahead: the whole days left read 9 whether show runs in the
@@ -129,7 +156,7 @@ check "crl --days 30 again" "$PKI_SH" -q crl "$D" --days 30
 check_out "expired certificate" "certificate has expired" verify "$D/centers/MD/signing.crt"
 check_out "expired X25519 certificate" "certificate has expired" verify "$D/centers/MD/encryption.crt"
 check "revoke GE" "$PKI_SH" -q revoke "$D" GE --reason keyCompromise
-for p in signing encryption tls; do
+for p in signing encryption tls witness; do
     check_out "GE/$p revoked" "certificate revoked" verify "$D/centers/GE/$p.crt"
 done
 check "AZ still fine" verify "$D/centers/AZ/signing.crt"

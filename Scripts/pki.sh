@@ -15,7 +15,7 @@ DEFAULT_CERT_DAYS=825
 DEFAULT_CRL_DAYS=30
 DEFAULT_CA_NAME="IIAS Interstate Root CA"
 CENTER_ID_RE='^[A-Z]{2}(-[A-Z0-9]{1,16})?$'
-PURPOSES=(signing encryption tls)
+PURPOSES=(signing encryption tls witness)
 REASONS=(unspecified keyCompromise CACompromise affiliationChanged superseded cessationOfOperation)
 
 QUIET=0

@@ -75,7 +75,7 @@ private func checkEntry(_ entry: LogEntry, tree: any MerkleHashSource, verifier:
         var signed: Checkpoint?, signer: Certificate?, lastError: (any Error)?
         for certificate in candidates {
             do {
-                signed = try Checkpoint.verify(note: note, name: center.rawValue, publicKey: certificate.signingPublicKey())
+                signed = try Checkpoint.verify(note: note, logOf: center.rawValue, publicKey: certificate.signingPublicKey())
                 signer = certificate
                 break
             } catch { lastError = error }

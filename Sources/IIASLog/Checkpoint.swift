@@ -42,24 +42,49 @@ public struct Checkpoint: Equatable, Sendable {
 
     /// The signed note: body, blank line, "— NAME BASE64(keyhash || signature)".
     public func signedNote(name: String, key: SigningPrivateKey) -> String {
-        let bodyBytes = Array(body.utf8)
-        let blob = Self.keyHash(name: name, publicKey: key.publicKey) + key.signature(for: bodyBytes)
-        return body + "\n\u{2014} \(name) \(Data(blob).base64EncodedString())\n"
+        let signature = SignedNote.Signature(name: name, keyHash: Self.keyHash(name: name, publicKey: key.publicKey),
+                                             signature: key.signature(for: Array(body.utf8)))
+        return SignedNote(body: body, signatures: [signature]).text
+    }
+
+    /// The signed note under the log's key name, which is its origin (C2SP tlog-checkpoint:
+    /// a witness looks the log's key up by the origin line, so the two must agree).
+    public func signedNote(key: SigningPrivateKey) -> String { signedNote(name: origin, key: key) }
+
+    /// Opens a tree head of `center`'s log: the origin must be that log's, and the
+    /// signature is looked for under the origin's name, then under the bare center id
+    /// that tree heads were signed under before (those notes keep verifying).
+    public static func verify(note text: String, logOf center: String, publicKey: SigningPublicKey) throws(CheckpointError) -> Checkpoint {
+        let origin = origin(center: center)
+        let checkpoint: Checkpoint
+        do throws(CheckpointError) {
+            checkpoint = try verify(note: text, name: origin, publicKey: publicKey)
+        } catch .noSignature {
+            checkpoint = try verify(note: text, name: center, publicKey: publicKey)
+        }
+        guard checkpoint.origin == origin else { throw .malformed("origin \(checkpoint.origin) is not \(center)'s log \(origin)") }
+        return checkpoint
     }
 
     /// Opens a signed note: requires a valid signature by `name` with `publicKey`; other
-    /// signature lines (other witnesses) are ignored.
+    /// signature lines (other keys, witnesses) are ignored.
     public static func verify(note text: String, name: String, publicKey: SigningPublicKey) throws(CheckpointError) -> Checkpoint {
         let note = try SignedNote(parsing: text)
-        let wanted = keyHash(name: name, publicKey: publicKey)
-        var sawName = false
-        for line in note.signatures where line.name == name {
-            sawName = true
-            guard line.keyHash == wanted, line.signature.count == SigningPrivateKey.signatureByteCount else { continue }
-            if publicKey.isValidSignature(line.signature, for: Array(note.body.utf8)) { return try note.checkpoint() }
-            throw .badSignature(name)
+        switch signatureCheck(of: note, name: name, publicKey: publicKey) {
+        case true?: return try note.checkpoint()
+        case false?: throw .badSignature(name)
+        case nil: throw note.signatures.contains { $0.name == name } ? .badSignature(name) : .noSignature(name)
         }
-        throw sawName ? .badSignature(name) : .noSignature(name)
+    }
+
+    /// Whether `note`'s lines by `name` with `publicKey`'s key hash verify: nil when there is
+    /// none, false when any of them fails (signed-note: such a note is not to be trusted).
+    public static func signatureCheck(of note: SignedNote, name: String, publicKey: SigningPublicKey) -> Bool? {
+        let wanted = keyHash(name: name, publicKey: publicKey)
+        let lines = note.signatures.filter { $0.name == name && $0.keyHash == wanted }
+        guard !lines.isEmpty else { return nil }
+        let body = Array(note.body.utf8)
+        return lines.allSatisfy { $0.signature.count == SigningPrivateKey.signatureByteCount && publicKey.isValidSignature($0.signature, for: body) }
     }
 }
 

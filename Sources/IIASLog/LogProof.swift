@@ -11,7 +11,8 @@ public struct LogProof: Codable, Equatable, Sendable {
     public enum Kind: String, Codable, Sendable { case inclusion, consistency }
 
     public var kind: Kind
-    /// The center whose signing key signed the checkpoints (the note's key name).
+    /// The center whose log this is and whose signing key signed the checkpoints (under the
+    /// origin "iias:center:SIGNER/log"; proofs made before, under the bare center id).
     public var signer: String
     /// The signed note (C2SP tlog-checkpoint) of the tree the proof ends in.
     public var checkpoint: String
@@ -46,7 +47,7 @@ public struct LogProof: Codable, Equatable, Sendable {
         let entry = try log.entry(at: index).encoded()
         let head = Checkpoint(origin: Checkpoint.origin(center: signer), treeSize: treeSize,
                               rootHash: try tree.rootHash(treeSize: treeSize))
-        return LogProof(kind: .inclusion, signer: signer, checkpoint: head.signedNote(name: signer, key: key),
+        return LogProof(kind: .inclusion, signer: signer, checkpoint: head.signedNote(key: key),
                         leafIndex: index, entry: entry.hexString,
                         path: try tree.inclusionProof(leafIndex: index, treeSize: treeSize).map(\.hexString))
     }
@@ -60,7 +61,7 @@ public struct LogProof: Codable, Equatable, Sendable {
         }
         func head(_ size: UInt64) throws -> String {
             Checkpoint(origin: Checkpoint.origin(center: signer), treeSize: size,
-                       rootHash: try tree.rootHash(treeSize: size)).signedNote(name: signer, key: key)
+                       rootHash: try tree.rootHash(treeSize: size)).signedNote(key: key)
         }
         return LogProof(kind: .consistency, signer: signer, checkpoint: try head(second),
                         firstCheckpoint: try head(first),
@@ -70,7 +71,7 @@ public struct LogProof: Codable, Equatable, Sendable {
     /// Checks the signature(s) with `publicKey`, then the proof. Returns the signed tree head.
     @discardableResult
     public func verify(publicKey: SigningPublicKey) throws -> Checkpoint {
-        let head = try Checkpoint.verify(note: checkpoint, name: signer, publicKey: publicKey)
+        let head = try Checkpoint.verify(note: checkpoint, logOf: signer, publicKey: publicKey)
         guard head.origin == Checkpoint.origin(center: signer) else {
             throw LogProofError.invalid("the checkpoint's origin \(head.origin) is not \(signer)'s log")
         }
@@ -91,7 +92,7 @@ public struct LogProof: Codable, Equatable, Sendable {
             }
         case .consistency:
             guard let firstCheckpoint else { throw LogProofError.malformed("a consistency proof needs firstCheckpoint") }
-            let first = try Checkpoint.verify(note: firstCheckpoint, name: signer, publicKey: publicKey)
+            let first = try Checkpoint.verify(note: firstCheckpoint, logOf: signer, publicKey: publicKey)
             guard first.origin == head.origin else { throw LogProofError.invalid("the two checkpoints name different logs") }
             guard Merkle.verifyConsistency(firstSize: first.treeSize, secondSize: head.treeSize, firstRoot: first.rootHash,
                                            secondRoot: head.rootHash, proof: hashes) else {

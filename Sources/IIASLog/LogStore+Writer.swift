@@ -110,7 +110,8 @@ extension LogStore {
         return written
     }
 
-    /// Signs a checkpoint of the entries before this one (tree size = this entry's own
+    /// Signs a checkpoint of `signer`'s log (origin "iias:center:SIGNER/log", also the note's
+    /// key name) of the entries before this one (tree size = this entry's own
     /// index, root over entries 0..<index) as a C2SP signed note, appends the note as an
     /// entry of type `treeHead`, then writes it to `DIR/checkpoint` atomically (temp file,
     /// fsync, rename, directory fsync). Returns the signed checkpoint.
@@ -120,7 +121,7 @@ extension LogStore {
         let box = NoteBox()
         let make: @Sendable (UInt64, [UInt8]) -> [UInt8] = { size, root in
             let checkpoint = Checkpoint(origin: origin, treeSize: size, rootHash: root)
-            let note = checkpoint.signedNote(name: signer, key: key)
+            let note = checkpoint.signedNote(key: key)
             box.set(checkpoint, note)
             return Array(note.utf8)
         }

@@ -251,7 +251,7 @@ public actor Node: NodeOperations {
             let checkpoint = try await log.appendTreeHead(signer: configuration.center.rawValue, key: crypto.keys.signingKey)
             treeHeadSize = log.count
             ledger.skip(checkpoint.treeSize)
-            let note = checkpoint.signedNote(name: configuration.center.rawValue, key: crypto.keys.signingKey)
+            let note = checkpoint.signedNote(key: crypto.keys.signingKey)
             lastTreeHead = TreeHead(treeSize: checkpoint.treeSize, rootHash: Data(checkpoint.rootHash).base64EncodedString(), checkpoint: note)
         } catch {
             logger.error("cannot append a tree head", metadata: ["error": "\(error)"])

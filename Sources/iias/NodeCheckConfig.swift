@@ -1,4 +1,5 @@
 import ArgumentParser
+import IIASCrypto
 import IIASNode
 
 extension NodeCommand {
@@ -24,6 +25,7 @@ extension NodeCommand {
             } catch {
                 throw CLIFailure.usage("configuration \(file): \(error)")
             }
+            let hasWitness = CenterKeys.hasWitnessKey(in: configuration.keyDirectory)
             let fields: [(String, String)] = [
                 ("center", configuration.center.rawValue), ("keys", configuration.keyDirectory),
                 ("key passphrase", configuration.keyPassphrase?.description ?? "(keys not encrypted)"), ("ca", configuration.caFile),
@@ -34,11 +36,18 @@ extension NodeCommand {
                 ("api.group", configuration.socketGroup ?? "(daemon's)"),
                 ("api.users", configuration.users.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.rawValue)" }.joined(separator: ", ")),
                 ("metrics.listen", configuration.metrics?.description ?? "(off)"),
+                ("witness key", hasWitness ? CenterKeys.witnessCertificateFile : "none"),
             ]
+            // Folders issued before witness keys existed still run; the operator learns what is missing.
+            let warnings = hasWitness ? [] : ["no witness key (\(CenterKeys.witnessKeyFile), \(CenterKeys.witnessCertificateFile)) in \(configuration.keyDirectory): "
+                + "this center cannot cosign its peers' checkpoints; the CA makes one with `pki.sh rotate DIR \(configuration.center) --keys witness`"]
             if json {
-                Terminal.printJSON(Dictionary(uniqueKeysWithValues: fields) as [String: Any])
+                var object = Dictionary(uniqueKeysWithValues: fields) as [String: Any]
+                object["warnings"] = warnings
+                Terminal.printJSON(object)
             } else {
                 Terminal.printFields(fields)
+                for warning in warnings { print("warning: \(warning)") }
                 print("configuration is valid")
             }
         }

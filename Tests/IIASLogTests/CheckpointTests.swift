@@ -23,6 +23,28 @@ final class CheckpointTests: XCTestCase {
         XCTAssertEqual(try Checkpoint.verify(note: note, name: checkpoint.origin, publicKey: cert.signingPublicKey()), checkpoint)
     }
 
+    /// New tree heads are signed under the origin; those signed under the bare center id
+    /// before still verify as that center's log; neither passes for another center's log.
+    func testTheLogKeyNameIsTheOriginAndOlderShortNamesStillVerify() throws {
+        let key = SigningPrivateKey.generate()
+        let current = checkpoint.signedNote(key: key)
+        XCTAssertEqual(try SignedNote(parsing: current).signatures.map(\.name), ["iias:center:AZ/log"])
+        XCTAssertEqual(try Checkpoint.verify(note: current, logOf: "AZ", publicKey: key.publicKey), checkpoint)
+        let older = checkpoint.signedNote(name: "AZ", key: key)
+        XCTAssertEqual(try Checkpoint.verify(note: older, logOf: "AZ", publicKey: key.publicKey), checkpoint)
+        XCTAssertThrowsError(try Checkpoint.verify(note: current, logOf: "AZ", publicKey: SigningPrivateKey.generate().publicKey)) {
+            XCTAssertEqual($0 as? CheckpointError, .badSignature("iias:center:AZ/log"))
+        }
+        // AZ's key and name on a checkpoint of GE's log: refused as GE's and as AZ's.
+        let geHead = Checkpoint(origin: Checkpoint.origin(center: "GE"), treeSize: 8, rootHash: checkpoint.rootHash)
+        for note in [geHead.signedNote(name: "AZ", key: key), geHead.signedNote(name: "iias:center:AZ/log", key: key)] {
+            XCTAssertThrowsError(try Checkpoint.verify(note: note, logOf: "GE", publicKey: key.publicKey))
+            XCTAssertThrowsError(try Checkpoint.verify(note: note, logOf: "AZ", publicKey: key.publicKey)) {
+                XCTAssertTrue("\($0)".contains("is not AZ's log"), "\($0)")
+            }
+        }
+    }
+
     func testTamperingAndWrongKeyFail() throws {
         let key = SigningPrivateKey.generate()
         let other = SigningPrivateKey.generate()

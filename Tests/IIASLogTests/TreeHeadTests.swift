@@ -21,9 +21,9 @@ final class TreeHeadTests: XCTestCase {
         XCTAssertEqual(log.count, 11)
         let entry = try log.entry(at: 10)
         XCTAssertEqual(entry.type, .treeHead)
-        let stored = try Checkpoint.verify(note: String(decoding: entry.payload, as: UTF8.self), name: "AZ",
-                                           publicKey: cert.signingPublicKey())
-        XCTAssertEqual(stored, first)
+        let note = String(decoding: entry.payload, as: UTF8.self)
+        XCTAssertEqual(try SignedNote(parsing: note).signatures.map(\.name), ["iias:center:AZ/log"], "signed under the origin")
+        XCTAssertEqual(try Checkpoint.verify(note: note, logOf: "AZ", publicKey: cert.signingPublicKey()), first)
 
         for i in 0..<5 { _ = try await log.append(type: .sent, payload: Array("f\(i)".utf8)) }
         let second = try await log.appendTreeHead(signer: "AZ", key: key)
@@ -31,7 +31,7 @@ final class TreeHeadTests: XCTestCase {
         log.close()
 
         let fileNote = try String(contentsOfFile: dir + "/" + LogStore.checkpointFileName, encoding: .utf8)
-        XCTAssertEqual(try Checkpoint.verify(note: fileNote, name: "AZ", publicKey: cert.signingPublicKey()), second)
+        XCTAssertEqual(try Checkpoint.verify(note: fileNote, logOf: "AZ", publicKey: cert.signingPublicKey()), second)
         let mode = try FileManager.default.attributesOfItem(atPath: dir + "/checkpoint")[.posixPermissions] as? Int
         XCTAssertEqual(mode, 0o600)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/checkpoint.tmp"))
@@ -40,7 +40,7 @@ final class TreeHeadTests: XCTestCase {
         let reopened = try LogStore(directory: dir, readOnly: true)
         XCTAssertEqual(reopened.count, 17)
         XCTAssertEqual(try reopened.merkleTree().rootHash(treeSize: 16), second.rootHash)
-        XCTAssertThrowsError(try Checkpoint.verify(note: fileNote, name: "AZ", publicKey: SigningPrivateKey.generate().publicKey))
+        XCTAssertThrowsError(try Checkpoint.verify(note: fileNote, logOf: "AZ", publicKey: SigningPrivateKey.generate().publicKey))
     }
 
     func testConcurrentAppendsAndTreeHeadsKeepSizeEqualToIndex() async throws {
@@ -64,7 +64,7 @@ final class TreeHeadTests: XCTestCase {
         for head in heads {
             let entry = try log.entry(at: head.treeSize)
             XCTAssertEqual(entry.type, .treeHead)
-            XCTAssertEqual(try Checkpoint.verify(note: String(decoding: entry.payload, as: UTF8.self), name: "GE",
+            XCTAssertEqual(try Checkpoint.verify(note: String(decoding: entry.payload, as: UTF8.self), logOf: "GE",
                                                  publicKey: key.publicKey), head)
             XCTAssertEqual(try log.merkleTree().rootHash(treeSize: head.treeSize), head.rootHash)
         }

@@ -55,6 +55,36 @@ final class CheckConfigTests: XCTestCase {
         XCTAssertFalse(result.stderr.contains("NSCocoaErrorDomain"), result.stderr)
     }
 
+    /// A key folder issued before witness keys existed passes with a warning naming the
+    /// remedy (text and JSON); a complete one has no warning; half a pair is an error.
+    func testAMissingWitnessKeyIsAWarningNotAnError() throws {
+        let (complete, _) = try configuration { _, _ in }
+        let fine = try iias(["node", "check-config", complete])
+        XCTAssertEqual(fine.status, 0, fine.stderr)
+        XCTAssertFalse(fine.stdout.contains("warning"), fine.stdout)
+        func keyFolder(without names: [String]) -> (inout [String: Any], NodeCluster) throws -> Void {
+            { config, cluster in
+                let keys = cluster.folder.appendingPathComponent("keys-without-\(names.count)")
+                try FileManager.default.copyItem(atPath: try XCTUnwrap(config["keys"] as? String), toPath: keys.path)
+                for name in names { try FileManager.default.removeItem(at: keys.appendingPathComponent(name)) }
+                config["keys"] = keys.path
+            }
+        }
+        let (older, _) = try configuration(keyFolder(without: ["witness.key", "witness.crt"]))
+        let warned = try iias(["node", "check-config", older])
+        XCTAssertEqual(warned.status, 0, warned.stderr)
+        XCTAssertTrue(warned.stdout.contains("warning: no witness key") && warned.stdout.contains("--keys witness"), warned.stdout)
+        XCTAssertTrue(warned.stdout.contains("configuration is valid"), warned.stdout)
+        let json = try iias(["node", "check-config", older, "--json"])
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any], json.stdout)
+        XCTAssertEqual((object["warnings"] as? [String])?.count, 1, json.stdout)
+        XCTAssertEqual(object["witness key"] as? String, "none")
+        let (half, _) = try configuration(keyFolder(without: ["witness.crt"]))
+        let refused = try iias(["node", "check-config", half])
+        XCTAssertEqual(refused.status, 2, refused.stdout)
+        XCTAssertTrue(refused.stderr.contains("keys:") && refused.stderr.contains("witness.crt"), refused.stderr)
+    }
+
     /// `run` on a port another process holds: exit 2, the key and address named, no `ready`.
     func testRunNeverPrintsReadyBeforeFailing() throws {
         let held = try NodeCluster.freePort()

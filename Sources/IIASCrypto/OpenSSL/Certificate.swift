@@ -11,6 +11,10 @@ public enum KeyPurpose: String, Sendable, CaseIterable, Codable {
     case encryption
     /// Ed25519 or P-256, digitalSignature, extendedKeyUsage serverAuth + clientAuth.
     case tls
+    /// Ed25519, keyUsage digitalSignature only (no nonRepudiation, no extendedKeyUsage):
+    /// cosignatures of the peers' log checkpoints (C2SP tlog-cosignature). A statement
+    /// that a log was seen append-only, kept apart from the key that signs content.
+    case witness
 }
 
 /// An X.509 certificate parsed by OpenSSL, with the facts IIAS needs read out once:
@@ -115,7 +119,7 @@ public final class Certificate: @unchecked Sendable {
         return raw
     }
 
-    /// The Ed25519 key of a signing certificate.
+    /// The Ed25519 key of a signing (or witness) certificate.
     public func signingPublicKey() throws(CryptoError) -> SigningPublicKey {
         guard keyType == EVP_PKEY_ED25519, let raw = rawPublicKey() else {
             throw .invalidCertificate("\(subject) does not hold an Ed25519 key")

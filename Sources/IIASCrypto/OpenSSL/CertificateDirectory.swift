@@ -4,7 +4,7 @@ import IIASModel
 
 /// A folder of center certificates (`*.crt`, searched recursively), indexed by center
 /// and purpose. It is what an auditor is handed (`pki.sh` writes
-/// `centers/<ID>/{signing,encryption,tls}.crt`, and keeps earlier ones under
+/// `centers/<ID>/{signing,encryption,tls,witness}.crt`, and keeps earlier ones under
 /// `centers/<ID>/history/`) and what a node reads its peers from. A center may have any
 /// number of certificates per purpose: the newest in force is the one to seal to, and
 /// every one of them still verifies what its key signed. Loading trusts nothing: every
@@ -86,7 +86,10 @@ public struct CertificateDirectory: CertificateSource {
         switch certificate.keyType {
         case EVP_PKEY_X25519: return .encryption
         case EVP_PKEY_ED25519, EVP_PKEY_EC:
-            return certificate.extendedKeyUsage == nil ? .signing : .tls
+            if certificate.extendedKeyUsage != nil { return .tls }
+            // Ed25519 without nonRepudiation: the witness key (a signing key has it).
+            let usage = certificate.keyUsage ?? 0
+            return certificate.keyType == EVP_PKEY_ED25519 && usage & UInt32(KU_NON_REPUDIATION) == 0 && usage != 0 ? .witness : .signing
         default: return nil
         }
     }

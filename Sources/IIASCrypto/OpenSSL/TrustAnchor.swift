@@ -125,6 +125,13 @@ public final class TrustAnchor: @unchecked Sendable {
             guard let eku = cert.extendedKeyUsage, eku & both == both else {
                 throw .invalidCertificate("\(what) has the wrong extended key usage: tls needs serverAuth and clientAuth")
             }
+        case .witness:
+            guard cert.keyType == EVP_PKEY_ED25519 else { throw .invalidCertificate("\(what) must hold an Ed25519 key") }
+            try require(UInt32(KU_DIGITAL_SIGNATURE), "digitalSignature")
+            // One key, one purpose: a signing or TLS certificate is not a witness's.
+            guard usage & UInt32(KU_NON_REPUDIATION) == 0, cert.extendedKeyUsage == nil else {
+                throw .invalidCertificate("\(what) has the wrong key usage: witness needs digitalSignature alone, without nonRepudiation or extendedKeyUsage")
+            }
         }
     }
 
