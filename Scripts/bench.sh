@@ -22,9 +22,9 @@ scratch=${IIAS_SCRATCH_PATH:-.build}
 # The same counts for IIAS and for NATS: one at a time, and with 64 in flight.
 node_count=${IIAS_BENCH_NODE_COUNT:-5000}
 bulk_count=${IIAS_BENCH_BULK_COUNT:-20000}
-deadline_seconds=${IIAS_BENCH_DEADLINE_SECONDS:-540}
+deadline_seconds=${IIAS_BENCH_DEADLINE_SECONDS:-720}
 [[ "$deadline_seconds" =~ ^[1-9][0-9]{0,5}$ ]] ||
-    { echo "bench.sh: IIAS_BENCH_DEADLINE_SECONDS must be a whole number of seconds (e.g. 540), not '$deadline_seconds'" >&2; exit 2; }
+    { echo "bench.sh: IIAS_BENCH_DEADLINE_SECONDS must be a whole number of seconds (e.g. 720), not '$deadline_seconds'" >&2; exit 2; }
 build() { swift build -c release --scratch-path "$scratch" "$@"; }
 started=$SECONDS
 # What else ran: the machine's CPU time (and the hypervisor's steal) over the run, less
@@ -37,7 +37,7 @@ printf '\033[1m==>\033[0m building release\n' >&2
 build --product iias-bench 2>&1 | tail -n 1
 bin=$(build --show-bin-path)
 
-# Each measuring step runs under a budget, and all of them under one deadline (9 minutes
+# Each measuring step runs under a budget, and all of them under one deadline (12 minutes
 # after the first build): a step that overruns is stopped — SIGTERM, on which the
 # harnesses stop the nodes they started — and the summary goes without it, so the run
 # ends in bounded time whatever hangs.
