@@ -142,15 +142,19 @@ EOF
 
 help_revoke() {
     cat <<EOF
-Usage: $PROG revoke DIR CENTER_ID [--keys LIST] [--reason REASON]
+Usage: $PROG revoke DIR CENTER_ID [--keys LIST | --serial HEX ...] [--reason REASON]
                     [--invalid-since T] [--crl-days N] [-q]
 
 Marks the certificates of CENTER_ID that are still valid in the CA database
-(current and rotated ones; with --keys only those purposes) as revoked and writes
-a fresh DIR/crl.pem. Distribute the new crl.pem to all nodes.
+(current and rotated ones; with --keys only those purposes, with --serial only
+those certificates) as revoked and writes a fresh DIR/crl.pem. Distribute the
+new crl.pem to all nodes.
 
 Options:
   --keys LIST          comma-separated: signing, encryption, tls, witness (default all)
+  --serial HEX         only this certificate (repeatable; the serials $PROG show
+                       prints): a compromised current key, while the rotated keys
+                       before it, never compromised, keep their history valid
   --reason REASON      key-compromise, superseded, cessation-of-operation or any
                        of: ${REASONS[*]}
                        (default: no reason code in the CRL)

@@ -6,7 +6,7 @@
 # revoke
 
 cmd_revoke() {
-    local dir="" id="" reason="" since="" crl_days=$DEFAULT_CRL_DAYS
+    local dir="" id="" reason="" since="" crl_days=$DEFAULT_CRL_DAYS serials=()
     KEYS=("${PURPOSES[@]}")
     while (($#)); do
         case $1 in
@@ -21,6 +21,10 @@ cmd_revoke() {
             [[ $2 =~ $TIME_RE ]] || usage_error revoke "bad --invalid-since '$2': use UTC YYYYMMDDHHMMSSZ, e.g. 20261201000000Z"
             since=$2; shift 2 ;;
         --keys) (($# >= 2)) || usage_error revoke "--keys needs a list such as signing,tls"; parse_keys revoke "$2"; shift 2 ;;
+        --serial)
+            (($# >= 2)) || usage_error revoke "--serial needs a certificate serial in hex (see: $PROG show DIR CENTER_ID)"
+            [[ $2 =~ ^[0-9A-Fa-f]{1,64}$ ]] || usage_error revoke "bad --serial '$2': give the hex serial $PROG show prints"
+            serials+=("${2^^}"); shift 2 ;;
         --crl-days) (($# >= 2)) || usage_error revoke "--crl-days needs a value"; check_days revoke --crl-days "$2"; crl_days=$2; shift 2 ;;
         -*) usage_error revoke "unknown option '$1'" ;;
         *) take_dir_id revoke "$1"; shift ;;
@@ -38,10 +42,20 @@ cmd_revoke() {
     make_work
     lock_ca
 
-    local rows type s purpose rev n=0 already=0 skipped=0
+    local rows type s purpose rev n=0 already=0 skipped=0 serial
     rows=$(index_rows "$id")
     [[ -n $rows ]] || die "the CA in $PKI has never issued a certificate for center $id (see: $PROG show '$dir')"
+    # --serial picks certificates one by one (e.g. the current key only, not the rotated
+    # ones before it): each must be one of this center's.
+    for serial in "${serials[@]}"; do
+        cut -f2 <<<"$rows" | tr 'a-f' 'A-F' | grep -qx -- "$serial" ||
+            usage_error revoke "serial $serial is not a certificate of center $id (see: $PROG show '$dir' $id)"
+    done
     while IFS=$'\t' read -r type s purpose rev; do
+        if ((${#serials[@]})) && [[ " ${serials[*]} " != *" ${s^^} "* ]]; then
+            skipped=$((skipped + 1))
+            continue
+        fi
         if [[ " ${KEYS[*]} " != *" $purpose "* ]]; then
             skipped=$((skipped + 1))
             continue

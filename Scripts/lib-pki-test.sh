@@ -184,6 +184,17 @@ check "revoke KC tls superseded" "$PKI_SH" -q revoke "$D" KC --keys tls --reason
 check_out "CRL has Superseded" "Superseded" crl_text
 check "revoke SN cessation-of-operation" "$PKI_SH" -q revoke "$D" SN --reason cessation-of-operation
 check_out "CRL has Cessation Of Operation" "Cessation Of Operation" crl_text
+# --serial: the current signing key of a rotated center only; its rotated one stays valid.
+check "issue RS" "$PKI_SH" -q issue "$D" RS
+check "rotate RS --keys signing" "$PKI_SH" -q rotate "$D" RS --keys signing
+rs_old=$(ls -d "$D"/centers/RS/history/*/ | head -1)
+rs_now=$(openssl x509 -in "$D/centers/RS/signing.crt" -noout -serial | cut -d= -f2)
+check_rc "--serial of another center is a usage error" 2 "$PKI_SH" -q revoke "$D" RS --serial "$kc"
+check_rc "--serial that is not hex is a usage error" 2 "$PKI_SH" -q revoke "$D" RS --serial zz-top
+check "revoke RS --serial (lower case)" "$PKI_SH" -q revoke "$D" RS --serial "${rs_now,,}" --reason key-compromise
+check_out "RS current signing revoked" "certificate revoked" verify "$D/centers/RS/signing.crt"
+check "RS rotated signing still valid" verify "${rs_old}signing.crt"
+check "RS tls still valid" verify "$D/centers/RS/tls.crt"
 check "crl --days 7" "$PKI_SH" -q crl "$D" --days 7
 
 if ((KEEP)); then echo "PKI kept in $D"; fi
