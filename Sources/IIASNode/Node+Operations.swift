@@ -374,12 +374,8 @@ extension Node {
         guard delivery.state == .queued, let (progress, nextAttempt) = peers[delivery.center]?.progress(of: id) else { return delivery }
         var shown = delivery
         shown.attempts = progress.attempts
-        if progress.onTheWire {
-            shown.state = .sent
-            shown.updated = progress.lastSent ?? delivery.updated
-        } else {
-            shown.nextAttempt = nextAttempt
-        }
+        shown.updated = progress.lastSent ?? delivery.updated
+        if progress.onTheWire { shown.state = .sent } else { shown.nextAttempt = nextAttempt }
         return shown
     }
 
