@@ -115,14 +115,9 @@ final class APIHandler: ChannelInboundHandler {
 
     private func respond(to request: APIRequest, context: ChannelHandlerContext) {
         let loop = context.eventLoop
-        let bound = Self.bind(self, context)
+        let bound = NIOLoopBound((self, context), eventLoop: loop)
         let router = self.router
         streaming = Task { await APIHandler.answer(request, router: router, loop: loop, bound: bound) }
-    }
-
-    /// The handler and its context, for tasks to use back on the connection's loop.
-    private static func bind(_ handler: APIHandler, _ context: ChannelHandlerContext) -> NIOLoopBound<(APIHandler, ChannelHandlerContext)> {
-        NIOLoopBound((handler, context), eventLoop: context.eventLoop)
     }
 
     /// The router's answer to `request`, written on the connection's loop.
