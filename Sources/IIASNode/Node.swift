@@ -282,7 +282,6 @@ public actor Node: NodeOperations {
     /// At most this many digests of our unanswered envelopes are kept (about 100 bytes
     /// each); beyond it, receipts are matched by reading the envelope back.
     static let awaitingReceiptsLimit = 8192
-
 }
 
 extension Node: PeerLinkDelegate {

@@ -36,8 +36,11 @@ struct OutboundExchange: Sendable {
     private var written: [UUID: (count: Int, last: Date)] = [:]
     /// Connection attempts that failed in a row (none since the last established session).
     private(set) var failures = 0
-    /// When the link tries again after a failure; nil while it connects or is connected.
-    var nextAttempt: Date?
+    /// Where the link's connection stands: envelopes leave only while it is `connected`.
+    private(set) var phase = PeerConnectionState.connecting
+    /// When the link tries again after a failure (kept while it connects again); nil once
+    /// a session is up.
+    private(set) var nextAttempt: Date?
 
     init(window: Int) { self.window = max(1, window) }
 
@@ -53,13 +56,13 @@ struct OutboundExchange: Sendable {
         }
     }
 
-    /// The envelopes to write now, in order, while the window allows: each with the bytes
-    /// handed over, or else those `load` reads from the log by index (one it cannot read is
-    /// dropped: it is not ours to send any more). Settled ones are skipped. Those returned
-    /// count as on the wire from `now`.
+    /// The envelopes to write now, in order, while a session is up and the window allows:
+    /// each with the bytes handed over, or else those `load` reads from the log by index
+    /// (one it cannot read is dropped: it is not ours to send any more). Settled ones are
+    /// skipped. Those returned count as on the wire from `now`.
     mutating func takeForSending(now: Date, load: (UInt64) -> [UInt8]?) -> [(id: UUID, bytes: [UInt8])] {
         var batch: [(id: UUID, bytes: [UInt8])] = []
-        while inFlight.count < window, queueHead < queue.count {
+        while phase == .connected, inFlight.count < window, queueHead < queue.count {
             let id = queue[queueHead]
             consumeHead()
             guard let index = waiting[id] else { fresh[id] = nil; continue }
@@ -83,28 +86,42 @@ struct OutboundExchange: Sendable {
         if !answered.isEmpty { inFlight.removeAll { answered.contains($0) } }
     }
 
-    /// A session is up: failures are forgiven and no retry is pending.
+    /// The link opens a connection (at start, or when a backoff ends).
+    mutating func connecting() { phase = .connecting }
+
+    /// A session is up: failures are forgiven, no retry is pending, envelopes may leave.
     mutating func established() {
+        phase = .connected
         failures = 0
         nextAttempt = nil
     }
 
     /// The connection is gone (`established`: after a session was up). What was on the
     /// wire goes back to the front of the queue in its order (the receiver deduplicates,
-    /// so resending is safe); those ids are returned.
-    mutating func connectionLost(established: Bool) -> [UUID] {
+    /// so resending is safe), and the link backs off until `now` + the returned wait
+    /// (`backoff`). The requeued ids are returned too.
+    mutating func connectionLost(established: Bool, now: Date, backoff: Backoff) -> (requeued: [UUID], wait: Double) {
         let requeued = inFlight
         queue.replaceSubrange(queueHead..<queueHead, with: requeued)
         inFlight.removeAll()
         failures = established ? 0 : failures + 1
-        return requeued
+        let wait = backoff.wait(afterFailures: failures)
+        phase = .backingOff
+        nextAttempt = now.addingTimeInterval(wait)
+        return (requeued, wait)
     }
 
-    /// The wait before the next try: exponential in the failures in a row, capped, with
-    /// "equal jitter" (half fixed, half `jitter` ∈ 0...1 of the other half).
-    func backoff(initial: Double, maximum: Double, jitter: Double) -> Double {
-        let exponential = min(maximum, initial * pow(2, Double(max(0, failures - 1))))
-        return exponential / 2 + exponential / 2 * min(max(jitter, 0), 1)
+    /// Exponential backoff with "equal jitter": half fixed, half `jitter` ∈ 0...1 of the
+    /// other half, capped at `maximum`.
+    struct Backoff: Sendable {
+        var initial: Double
+        var maximum: Double
+        var jitter: Double
+
+        func wait(afterFailures failures: Int) -> Double {
+            let exponential = min(maximum, initial * pow(2, Double(max(0, failures - 1))))
+            return exponential / 2 + exponential / 2 * min(max(jitter, 0), 1)
+        }
     }
 
     /// Where `id` stands on this link; nil when it is not waiting here.

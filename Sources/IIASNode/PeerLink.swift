@@ -41,7 +41,6 @@ actor PeerLink {
     /// The current connection from the moment it is open (before the session is up), so
     /// that stopping can close it whatever state it is in.
     private var connection: Channel?
-    private var state = PeerConnectionState.connecting
     private var lastError: String?
     private var lastConnected: Date?
     /// Ends a backoff early: the peer showed it is up (it connected to us).
@@ -85,7 +84,7 @@ actor PeerLink {
     }
 
     var status: PeerStatus {
-        let (queued, nextAttempt) = exchange.withLock { ($0.queued, $0.nextAttempt) }
+        let (state, queued, nextAttempt) = exchange.withLock { ($0.phase, $0.queued, $0.nextAttempt) }
         return PeerStatus(center: peer.center, address: peer.address.description, state: state, queued: queued,
                           lastConnected: lastConnected, lastError: lastError, certificateDaysLeft: certificateDaysLeft,
                           nextAttempt: state == .backingOff ? nextAttempt : nil)
@@ -123,7 +122,7 @@ actor PeerLink {
     nonisolated func peerAppeared() { Task { await self.wakeIfBackingOff() } }
 
     private func wakeIfBackingOff() {
-        if state == .backingOff { wakeSignal.yield() }
+        if exchange.withLock({ $0.phase }) == .backingOff { wakeSignal.yield() }
     }
 
     /// Waits `seconds`, or less when `peerAppeared()` is called meanwhile.
@@ -183,10 +182,8 @@ actor PeerLink {
     /// Sends from the queue while the window allows: what the exchange hands out, written
     /// in one turn of the connection's loop with one flush, whatever their number.
     private func pump() {
-        let connected = channel != nil, readEnvelope = self.readEnvelope
-        let (batch, queued) = exchange.withLock { exchange in
-            (connected ? exchange.takeForSending(now: Date(), load: readEnvelope) : [], exchange.queued)
-        }
+        let readEnvelope = self.readEnvelope
+        let (batch, queued) = exchange.withLock { exchange in (exchange.takeForSending(now: Date(), load: readEnvelope), exchange.queued) }
         recordDepth(queued)
         guard let channel, !batch.isEmpty else { return }
         channel.eventLoop.execute {
@@ -197,7 +194,7 @@ actor PeerLink {
 
     private func run() async {
         while !stopped && !Task.isCancelled {
-            state = .connecting
+            exchange.withLock { $0.connecting() }
             await delegate.linkChanged(status)
             var established = false
             do {
@@ -245,31 +242,23 @@ actor PeerLink {
             }
             channel = nil
             connection = nil
-            // Unanswered envelopes go back to the front, in their order.
-            let stopping = stopped || Task.isCancelled
-            let jitter = Double.random(in: 0...1)
-            let (requeued, delay) = exchange.withLock { exchange in
-                let requeued = exchange.connectionLost(established: established)
-                let delay = exchange.backoff(initial: limits.retryInitialSeconds, maximum: limits.retryMaxSeconds, jitter: jitter)
-                if !stopping { exchange.nextAttempt = Date().addingTimeInterval(delay) }
-                return (requeued, delay)
-            }
+            // Unanswered envelopes go back to the front, in their order, and the link backs off.
+            let backoff = OutboundExchange.Backoff(initial: limits.retryInitialSeconds, maximum: limits.retryMaxSeconds,
+                                                   jitter: Double.random(in: 0...1))
+            let (requeued, delay) = exchange.withLock { $0.connectionLost(established: established, now: Date(), backoff: backoff) }
             retries.increment(by: requeued.count)
-            if stopping { break }
-            state = .backingOff
+            if stopped || Task.isCancelled { break }
             logger.notice("link down", metadata: ["peer": "\(peer.center)", "retryInSeconds": "\(String(format: "%.1f", delay))",
                                                   "error": "\(lastError ?? "closed")"])
             await delegate.linkChanged(status)
             await pause(delay)
         }
-        state = .backingOff
     }
 
     /// The session on `connection` is up: failures are forgiven, and what is queued goes out.
     private func sessionUp(on connection: Channel, certificateExpiry: Date) async {
         lastError = nil
         channel = connection
-        state = .connected
         lastConnected = Date()
         exchange.withLock { $0.established() }
         certificateDaysLeft = Int((certificateExpiry.timeIntervalSinceNow / 86_400).rounded(.down))
