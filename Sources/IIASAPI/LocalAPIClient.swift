@@ -112,7 +112,7 @@ public struct LocalAPIClient: Sendable {
     public func events(_ filter: EventFilter = EventFilter()) async throws -> AsyncThrowingStream<EventLine, any Error> {
         let (stream, continuation) = AsyncThrowingStream.makeStream(of: EventLine.self)
         let (answered, answer) = AsyncStream.makeStream(of: Void.self)
-        let channel = try await open(EventLineReader(events: continuation, answered: answer))
+        let channel = try await open { EventLineReader(events: continuation, answered: answer) }
         continuation.onTermination = { _ in channel.close(promise: nil) }
         try await send(channel, .GET, "/v1/events" + filter.query, body: nil, keepAlive: false)
         // The node answers once it has registered the subscription: from the head on, no
@@ -182,16 +182,17 @@ public struct LocalAPIClient: Sendable {
 
     private func connect() async throws -> APIConnection {
         let collector = ResponseCollector()
-        return APIConnection(channel: try await open(collector), collector: collector)
+        return APIConnection(channel: try await open { collector }, collector: collector)
     }
 
     /// A new connection to the node's socket whose answers go to `handler`.
-    private func open(_ handler: some ChannelInboundHandler & Sendable) async throws -> Channel {
+    /// A connection to the node whose answers go to the handler `makeHandler` makes on its event loop.
+    private func open(_ makeHandler: @escaping @Sendable () -> some ChannelInboundHandler) async throws -> Channel {
         do {
             return try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .connectTimeout(.seconds(5))
                 .channelInitializer { channel in
-                    channel.pipeline.addHTTPClientHandlers().flatMap { channel.pipeline.addHandler(handler) }
+                    channel.pipeline.addHTTPClientHandlers().flatMapThrowing { try channel.pipeline.syncOperations.addHandler(makeHandler()) }
                 }
                 .connect(unixDomainSocketPath: socketPath).get()
         } catch {
@@ -296,7 +297,7 @@ final class ResponseCollector: ChannelInboundHandler, Sendable {
 /// Reads an event stream's answer on the connection's loop: NDJSON lines decoded and
 /// yielded as they complete (heartbeats dropped), or the error answer as the stream's
 /// failure. State is touched on that loop only.
-final class EventLineReader: ChannelInboundHandler, @unchecked Sendable {
+final class EventLineReader: ChannelInboundHandler {
     typealias InboundIn = HTTPClientResponsePart
     private let events: AsyncThrowingStream<EventLine, any Error>.Continuation
     private let answered: AsyncStream<Void>.Continuation
@@ -340,3 +341,7 @@ final class EventLineReader: ChannelInboundHandler, @unchecked Sendable {
 
     func errorCaught(context: ChannelHandlerContext, error: Error) { context.close(promise: nil) }
 }
+
+/// Bound to its connection's event loop: the stream continuations are what cross threads.
+@available(*, unavailable)
+extension EventLineReader: Sendable {}

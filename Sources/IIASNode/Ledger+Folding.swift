@@ -69,7 +69,6 @@ extension Ledger {
                     deliveries[position].state = Self.code(.acknowledged)
                     deliveries[position].receiptIndex = entry.index
                     deliveries[position].updatedMilliseconds = time
-                    attempts[UInt32(position)] = nil
                 } else {
                     // A batch may also name envelopes answered before (resent copies).
                     settle(position, with: receipt, entry: entry.index, time: time)

@@ -8,13 +8,19 @@ import IIASModel
 /// many entries it folded and the log's Merkle root at that size, and is used only when
 /// the log's root at that size is the same (otherwise the log is folded from the start).
 ///
-/// Format (integers little-endian): `"IIASLDG1"`, entries folded u64, root (32 bytes),
+/// Format (integers little-endian): `"IIASLDG2"`, entries folded u64, root (32 bytes),
 /// SHA-256 of the body (32 bytes), body. The body holds the ledger's fields one after
 /// another, each array as a u64 count and its elements field by field (no padding, so
 /// nothing but the fields reaches the disk). Plaintext never enters it: the records hold
-/// log indexes, states and times.
+/// log indexes, states and times, every one of them read from the log.
+///
+/// Version 1 (`"IIASLDG1"`, same layout) came from ledgers that also kept the links' wire
+/// progress: a delivery still waiting may hold the time it was last written to a
+/// connection instead of the time it was logged. It is still read; the node then takes
+/// those times from the log again (`restoreLoggedTimes`).
 extension Ledger {
-    static let snapshotMagic = Array("IIASLDG1".utf8)
+    static let snapshotMagic = Array("IIASLDG2".utf8)
+    static let snapshotMagicVersion1 = Array("IIASLDG1".utf8)
 
     /// Why a snapshot was not used.
     public enum SnapshotError: Error, CustomStringConvertible {
@@ -45,9 +51,7 @@ extension Ledger {
             w.u16(r.deliveryCount); w.u16(r.submittedBy); w.u8(r.isAcknowledgement ? 1 : 0)
         }
         body.array(deliveries) { w, r in
-            // A delivery written to a connection but not answered is queued again after a restart.
-            let state = r.state == Self.code(.sent) ? Self.code(.queued) : r.state
-            w.u64(r.receiptIndex); w.u64(r.recipientLogIndex); w.i64(r.updatedMilliseconds); w.u16(r.center); w.u8(state); w.u8(r.reason)
+            w.u64(r.receiptIndex); w.u64(r.recipientLogIndex); w.i64(r.updatedMilliseconds); w.u16(r.center); w.u8(r.state); w.u8(r.reason)
         }
         body.array(incomingIDs) { $0.uuid($1) }
         body.array(incomingRecords) { w, r in
@@ -72,7 +76,8 @@ extension Ledger {
     /// allocated.
     public init(snapshot bytes: [UInt8], center: CenterID) throws(SnapshotError) {
         let headerSize = Self.snapshotMagic.count + 8 + 32 + 32
-        guard bytes.count >= headerSize, Array(bytes.prefix(Self.snapshotMagic.count)) == Self.snapshotMagic else {
+        let magic = Array(bytes.prefix(Self.snapshotMagic.count))
+        guard bytes.count >= headerSize, magic == Self.snapshotMagic || magic == Self.snapshotMagicVersion1 else {
             throw .malformed("not a snapshot of this version")
         }
         var header = SnapshotReader(bytes[Self.snapshotMagic.count..<headerSize])
@@ -132,11 +137,27 @@ extension Ledger {
             self.folded = folded
             self.applied = folded
             self.snapshotRoot = Array(root)
+            self.snapshotTimesNeedLog = magic == Self.snapshotMagicVersion1
         } catch let error as SnapshotError {
             throw error
         } catch {
             throw .malformed("\(error)")
         }
+    }
+}
+
+extension Ledger {
+    /// Sets the time of every delivery still waiting to the time the log gives its
+    /// envelope's entry (`loggedTime`, milliseconds by log index), as a fold from the
+    /// start would: what a version 1 snapshot may hold otherwise.
+    mutating func restoreLoggedTimes(_ loggedTime: (UInt64) throws -> Int64) rethrows {
+        for position in outgoingRecords.indices {
+            let waiting = deliveryRange(outgoingRecords[position]).filter { Self.isPending(deliveries[$0].state) }
+            guard !waiting.isEmpty else { continue }
+            let time = try loggedTime(outgoingRecords[position].index)
+            for delivery in waiting { deliveries[delivery].updatedMilliseconds = time }
+        }
+        snapshotTimesNeedLog = false
     }
 }
 

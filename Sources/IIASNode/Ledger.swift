@@ -83,11 +83,6 @@ public struct Ledger: Sendable {
         var read = false
     }
 
-    /// Wire attempts of a delivery still under way; in memory only (a restart shows queued).
-    struct Attempts: Sendable {
-        var count: Int
-    }
-
     public let center: CenterID
     var outgoingIDs: [UUID] = []
     var outgoingRecords: [OutgoingRecord] = []
@@ -99,11 +94,6 @@ public struct Ledger: Sendable {
     /// Centers and OS user names, each stored once; records hold their numbers.
     var centers = Names()
     var users = Names()
-    /// Delivery position → attempts, for deliveries not yet answered.
-    var attempts: [UInt32: Attempts] = [:]
-    /// Per center number: when its link tries again after a failure (what a queued
-    /// delivery to it waits for); nil while connected.
-    var nextAttempts: [UInt16: Date] = [:]
     /// A submit action may be logged just before its `sent` entry (the two are appended
     /// together); its log index and user wait here for the envelope.
     var pendingSubmits: [UUID: (index: UInt64, user: UInt16)] = [:]
@@ -113,6 +103,9 @@ public struct Ledger: Sendable {
     var applied: UInt64 = 0
     /// The log root a loaded snapshot was bound to (nil for a ledger folded from the start).
     public internal(set) var snapshotRoot: [UInt8]?
+    /// Loaded from a version 1 snapshot: the times of waiting deliveries must be read from
+    /// the log again (see `Ledger+Snapshot.swift`).
+    var snapshotTimesNeedLog = false
     /// Entries that did not fold (unparseable payloads), with the reason; reported at start-up.
     public internal(set) var skipped: [(index: UInt64, reason: String)] = []
     /// Refusals under the null id, which a recipient sends for bytes it could not even
@@ -219,10 +212,7 @@ public struct Ledger: Sendable {
 
     func deliveryView(_ position: Int) -> RecipientDelivery {
         let record = deliveries[position]
-        let tries = attempts[UInt32(position)]
         return RecipientDelivery(center: centers.center(record.center), state: Self.state(record.state),
-                                 attempts: tries?.count ?? 0,
-                                 nextAttempt: record.state == Self.code(.queued) ? nextAttempts[record.center] : nil,
                                  recipientLogIndex: record.recipientLogIndex == Self.none ? nil : record.recipientLogIndex,
                                  receiptLogIndex: record.receiptIndex == Self.none ? nil : record.receiptIndex,
                                  reason: record.reason == 0 ? nil : Receipt.RefusalReason.allCases[Int(record.reason) - 1].rawValue,
@@ -240,7 +230,6 @@ public struct Ledger: Sendable {
         deliveries[position].receiptIndex = entry
         deliveries[position].reason = receipt.reason.flatMap { Receipt.RefusalReason.allCases.firstIndex(of: $0) }.map { UInt8($0 + 1) } ?? 0
         deliveries[position].updatedMilliseconds = time
-        attempts[UInt32(position)] = nil
     }
 
     /// The refusals under the null id folded since the last call.
@@ -280,11 +269,15 @@ public struct Ledger: Sendable {
     }
 
     /// Our envelopes that `peer` has not answered yet, in log order.
-    public func pending(for peer: CenterID) -> [UUID] {
+    public func pending(for peer: CenterID) -> [UUID] { pendingEntries(for: peer).map(\.id) }
+
+    /// Our envelopes that `peer` has not answered yet, with their log indexes, in log order:
+    /// what its link is given to send.
+    func pendingEntries(for peer: CenterID) -> [(id: UUID, index: UInt64)] {
         guard let number = centers.number(of: peer) else { return [] }
         return outgoingRecords.indices.filter { position in
             deliveryRange(outgoingRecords[position]).contains { deliveries[$0].center == number && Self.isPending(deliveries[$0].state) }
-        }.map { outgoingIDs[$0] }
+        }.map { (outgoingIDs[$0], outgoingRecords[$0].index) }
     }
 
 

@@ -168,7 +168,7 @@ extension Node {
             return results.map { $0! }
         }
         var entry = 0
-        var addressed: [CenterID: [(UUID, [UInt8])]] = [:]
+        var addressed: [CenterID: [(id: UUID, index: UInt64, bytes: [UInt8])]] = [:]
         for number in logged {
             let actor = requests[number].actor
             var submissions: [Submission] = []
@@ -180,7 +180,7 @@ extension Node {
                                                     "recipients": "\(notification.recipients.map(\.rawValue).joined(separator: ","))",
                                                     "index": "\(index)"])
                 submissions.append(Submission(id: envelope.id, logIndex: index, recipients: notification.recipients.sorted()))
-                for recipient in Set(notification.recipients) { addressed[recipient, default: []].append((envelope.id, envelope.bytes)) }
+                for recipient in Set(notification.recipients) { addressed[recipient, default: []].append((envelope.id, index, envelope.bytes)) }
             }
             Metrics.Counter(label: "iias_sent_total").increment(by: submissions.count)
             results[number] = .success(submissions)
@@ -189,7 +189,7 @@ extension Node {
         if !subscribers.isEmpty {
             for number in logged {
                 for (envelope, _) in sealedOf[number]! {
-                    for delivery in ledger.outgoing[envelope.id]?.delivery.values ?? [] { emit(.delivery(id: envelope.id, recipient: delivery)) }
+                    for delivery in ledger.outgoing[envelope.id]?.delivery.values ?? [] { emit(.delivery(id: envelope.id, recipient: onTheWire(delivery, of: envelope.id))) }
                 }
             }
         }
@@ -286,8 +286,8 @@ extension Node {
                 guard let sha256 = digest(ofEntry: incoming.index) else { throw NodeError.unavailable("cannot read envelope \(id) back from the log") }
                 let acknowledgement = Envelope.receipt(answering: id, sha256: sha256, to: incoming.sender, from: crypto.center,
                                                        signer: crypto.keys.signingKey, outcome: .acknowledged, logIndex: index)
-                _ = try await append(.sent, acknowledgement.bytes, decoded: .envelope(acknowledgement))
-                peers[incoming.sender]?.enqueue([acknowledgement.id])
+                let (logged, _) = try await append(.sent, acknowledgement.bytes, decoded: .envelope(acknowledgement))
+                peers[incoming.sender]?.enqueue([(acknowledgement.id, logged)])
             } catch {
                 throw .unavailable("cannot log the acknowledgement: \(error)")
             }
@@ -361,7 +361,7 @@ extension Node {
         let summary = outboxSummary(outgoing)
         // A refusal's detail is in the signed refusal the log holds; the fold keeps only its reason.
         let recipients = outgoing.delivery.values.map { delivery in
-            var delivery = delivery
+            var delivery = onTheWire(delivery, of: outgoing.id)
             if delivery.state == .refused, let index = delivery.receiptLogIndex, let entry = try? log.entry(at: index),
                let receipt = try? Envelope(parsing: entry.payload).header.receipt {
                 delivery.detail = receipt.detail
@@ -371,6 +371,17 @@ extension Node {
         return OutboxItem(id: outgoing.id, logIndex: outgoing.index, created: outgoing.created, category: summary?.category ?? .other,
                           priority: summary?.priority ?? .routine, subject: summary?.subject ?? "(summary not recorded)",
                           submittedBy: outgoing.submittedBy, recipients: recipients, kind: summary?.kind, tlp: summary?.tlp)
+    }
+
+    /// A delivery as the log has it, with what its link knows while it waits: written to
+    /// the connection (sent) or not, the attempts, when the link tries again.
+    func onTheWire(_ delivery: RecipientDelivery, of id: UUID) -> RecipientDelivery {
+        guard delivery.state == .queued, let (progress, nextAttempt) = peers[delivery.center]?.progress(of: id) else { return delivery }
+        var shown = delivery
+        shown.attempts = progress.attempts
+        shown.updated = progress.lastSent ?? delivery.updated
+        if progress.onTheWire { shown.state = .sent } else { shown.nextAttempt = nextAttempt }
+        return shown
     }
 
     /// What the submission's operator action recorded of a notification we sent (decrypted).

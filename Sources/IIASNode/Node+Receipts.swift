@@ -32,69 +32,60 @@ extension Node {
     }
 
     /// Logs each receipt envelope that answers at least one of our envelopes still
-    /// waiting for `peer` (a batch is logged whole, as signed); the envelopes settled.
+    /// waiting for `peer` (a batch is logged whole, as signed; sorted by
+    /// `InboundExchange.sortReceipts`); the envelopes settled.
     func recordReceipts(_ envelopes: [Envelope], from peer: CenterID) async -> [UUID] {
-        var fresh: [Envelope] = []
-        var answers: [(id: UUID, receipt: Receipt)] = []
-        var answered: Set<UUID> = []
         // Refusals under the null id, matched by digest to what is in flight.
         var matched: [[UInt8]: UUID] = [:]
-        // Envelopes the link stops sending.
-        var settled: [UUID] = []
+        var lines: [[InboundExchange.ReceiptLine]] = []
         for envelope in envelopes {
-            var new: [(id: UUID, receipt: Receipt)] = []
-            var trusted = true
+            var list: [InboundExchange.ReceiptLine] = []
             for receipt in envelope.header.receipts {
-                var id = receipt.envelopeID
-                if id == Ledger.unparsedEnvelopeID, receipt.outcome == .refused {
+                var id: UUID? = receipt.envelopeID
+                if receipt.envelopeID == Ledger.unparsedEnvelopeID, receipt.outcome == .refused {
                     // Bytes the recipient could not parse: the refusal names only their digest.
-                    guard let match = await inFlightEnvelope(digest: receipt.envelopeSHA256, to: peer) else {
+                    id = inFlightEnvelope(digest: receipt.envelopeSHA256, to: peer)
+                    if let id { matched[receipt.envelopeSHA256] = id } else {
                         logger.notice("a refusal of bytes we did not send this peer", metadata: ["peer": "\(peer)", "sha256": "\(receipt.envelopeSHA256.hexString)"])
-                        continue
                     }
-                    id = match
-                    matched[receipt.envelopeSHA256] = match
                 }
-                guard let index = ledger.logIndex(ofOutgoing: id), let state = ledger.deliveryState(of: id, for: peer) else {
-                    logger.notice("receipt for an envelope we did not send this peer", metadata: ["peer": "\(peer)", "envelope": "\(id)"])
-                    continue
-                }
-                guard state == .queued || state == .sent, !answered.contains(id) else {
-                    settled.append(id)
-                    continue
-                }
-                guard receipt.outcome == .refused || receipt.envelopeSHA256 == digest(ofEntry: index) else {
-                    // Not logged at all: the fold trusts every receipt in a logged entry.
-                    logger.warning("receipt names other bytes than we sent", metadata: ["peer": "\(peer)", "envelope": "\(id)"])
-                    trusted = false
-                    break
-                }
-                new.append((id, receipt))
+                list.append(.init(id: id, sha256: receipt.envelopeSHA256, refuses: receipt.outcome == .refused))
             }
-            guard trusted, !new.isEmpty else { continue }
-            for (id, _) in new { answered.insert(id) }
-            answers += new
-            fresh.append(envelope)
+            lines.append(list)
         }
-        guard !fresh.isEmpty else { return settled }
+        let outcome = InboundExchange.sortReceipts(lines) { id in
+            guard let index = ledger.logIndex(ofOutgoing: id), let state = ledger.deliveryState(of: id, for: peer) else { return nil }
+            return state == .queued || state == .sent ? .waiting(sha256: digest(ofEntry: index)) : .answered
+        }
+        for id in outcome.unknown {
+            logger.notice("receipt for an envelope we did not send this peer", metadata: ["peer": "\(peer)", "envelope": "\(id)"])
+        }
+        for position in outcome.distrusted {
+            logger.warning("receipt names other bytes than we sent", metadata: ["peer": "\(peer)", "receipt": "\(envelopes[position].id)"])
+        }
+        var settled = outcome.alreadyAnswered
+        guard !outcome.log.isEmpty else { return settled }
         do {
-            _ = try await append(fresh.map { (.receipt, $0.bytes, .envelope($0)) })
+            _ = try await append(outcome.log.map { (.receipt, envelopes[$0].bytes, .envelope(envelopes[$0])) })
         } catch {
             // The receipts are lost with the write, so their envelopes would wait in flight
             // for answers that never come again: the link reconnects, which puts them back
             // in the queue, and the peer answers the resent copies with the same receipts.
             logger.error("cannot log receipts; reconnecting so that the envelopes are resent",
-                         metadata: ["peer": "\(peer)", "count": "\(answers.count)", "error": "\(error)"])
+                         metadata: ["peer": "\(peer)", "count": "\(outcome.answers.count)", "error": "\(error)"])
             await peers[peer]?.reconnect()
             return settled
         }
         settleRefusalsByDigest(matched: matched)
-        let refusals = answers.filter { $0.receipt.outcome == .refused }.count
+        let answers = outcome.answers.map { answer in
+            (id: answer.id, receipt: envelopes[answer.envelope].header.receipts.first { $0.envelopeID == answer.id || matched[$0.envelopeSHA256] == answer.id })
+        }
+        let refusals = answers.filter { $0.receipt?.outcome == .refused }.count
         Metrics.Counter(label: "iias_receipts_total").increment(by: answers.count)
         Metrics.Counter(label: "iias_delivered_total").increment(by: answers.count - refusals)
         if refusals > 0 { Metrics.Counter(label: "iias_refused_total").increment(by: refusals) }
         for (id, receipt) in answers {
-            if receipt.outcome == .refused {
+            if let receipt, receipt.outcome == .refused {
                 logger.warning("recipient refused", metadata: ["peer": "\(peer)", "envelope": "\(id)",
                                                               "reason": "\(receipt.reason?.rawValue ?? "?")", "detail": "\(receipt.detail ?? "")"])
             }
@@ -112,9 +103,9 @@ extension Node {
     /// Our envelope on the wire to `peer`, not answered yet, whose bytes have `sha256`:
     /// what a refusal under the null id answers. At most a window of envelopes is in
     /// flight, and their digests are in memory, so no refusal costs more than that.
-    func inFlightEnvelope(digest sha256: [UInt8], to peer: CenterID) async -> UUID? {
+    func inFlightEnvelope(digest sha256: [UInt8], to peer: CenterID) -> UUID? {
         guard let link = peers[peer] else { return nil }
-        return await link.inFlightIDs().first { id in
+        return link.inFlightIDs().first { id in
             ledger.logIndex(ofOutgoing: id).flatMap(digest(ofEntry:)) == sha256
         }
     }

@@ -174,59 +174,48 @@ extension Node {
     }
 
     /// Logs the accepted envelopes that are new (together) and returns, in order, each
-    /// envelope's answer: its deterministic delivery receipt, or a signed refusal.
-    /// Nil when the log refused the write (e.g. a full disk): nothing is answered.
+    /// envelope's answer: its deterministic delivery receipt, or a signed refusal
+    /// (decided by `InboundExchange.decide`). Nil when the log refused the write (e.g. a
+    /// full disk): nothing is answered.
     func record(_ verdicts: [Verdict], from peer: CenterID) async -> [Answer?]? {
-        var answers = [Answer?](repeating: nil, count: verdicts.count)
-        var fresh: [(position: Int, envelope: Envelope, summary: InboxSummary?)] = []
-        // Every accepted envelope here is `peer`'s (checked against the TLS peer), so within
-        // this call its id is its key; against the ledger the key is (peer, id).
-        var freshIDs: Set<UUID> = []
-        for (position, verdict) in verdicts.enumerated() {
+        let arrivals = verdicts.map { verdict in
             switch verdict {
             case .refuse(let id, let sha256, let reason, let detail, let resent, _):
-                if let resent, let known = ledger.incoming[peer, resent.id], digest(ofEntry: known.index) == sha256 {
-                    // Bytes we logged before: the receipt we signed then, not today's verdict.
-                    Metrics.Counter(label: "iias_duplicates_total").increment()
-                    answers[position] = .receipt(Delivery(resent, index: known.index, time: known.received))
-                    continue
-                }
-                Metrics.Counter(label: "iias_rejects_total", dimensions: [("reason", reason.rawValue)]).increment()
-                logger.notice("refused an envelope", metadata: ["peer": "\(peer)", "envelope": "\(id)", "reason": "\(reason.rawValue)", "detail": "\(detail)"])
-                answers[position] = .refusal(id, sha256, reason, detail)
-            case .accept(let envelope, let summary):
-                let header = envelope.header
-                if ledger.incomingPosition(header.id, from: peer) != nil || freshIDs.contains(header.id) { continue }   // answered below
-                if header.kind == .receipt {
-                    guard let answered = header.receipt?.envelopeID, let index = ledger.logIndex(ofOutgoing: answered),
-                          ledger.deliveryState(of: answered, for: peer) != nil, digest(ofEntry: index) == header.receipt?.envelopeSHA256 else {
-                        answers[position] = .refusal(header.id, envelope.sha256, .invalid, "acknowledges no notification of ours to \(peer)")
-                        continue
-                    }
-                }
-                freshIDs.insert(header.id)
+                InboundExchange.Arrival(id: id, sha256: sha256, check: resent == nil ? .refusedOutright(reason, detail) : .refused(reason, detail))
+            case .accept(let envelope, _):
+                InboundExchange.Arrival(id: envelope.id, sha256: envelope.sha256, check: .accepted(acknowledgesOurs: acknowledgesOurs(envelope, to: peer)))
+            }
+        }
+        let decisions = InboundExchange.decide(arrivals, from: peer) { id in
+            ledger.incoming[peer, id].flatMap { known in digest(ofEntry: known.index).map { .init(index: known.index, time: known.received, sha256: $0) } }
+        }
+        var answers = [Answer?](repeating: nil, count: verdicts.count)
+        var fresh: [(position: Int, envelope: Envelope, summary: InboxSummary?)] = []
+        for (position, (verdict, decision)) in zip(verdicts, decisions).enumerated() {
+            switch (decision, verdict) {
+            case (.log, .accept(let envelope, let summary)):
                 fresh.append((position, envelope, summary))
+            case (.answerAsLogged(let known), .accept(let envelope, _)), (.answerAsLogged(let known), .refuse(_, _, _, _, let envelope?, _)):
+                Metrics.Counter(label: "iias_duplicates_total").increment()
+                answers[position] = .receipt(Delivery(envelope, index: known.index, time: known.time))
+            case (.refuse(let reason, let detail), _):
+                Metrics.Counter(label: "iias_rejects_total", dimensions: [("reason", reason.rawValue)]).increment()
+                logger.notice("refused an envelope", metadata: ["peer": "\(peer)", "envelope": "\(arrivals[position].id)", "reason": "\(reason.rawValue)", "detail": "\(detail)"])
+                answers[position] = .refusal(arrivals[position].id, arrivals[position].sha256, reason, detail)
+            default:
+                break   // `.sameAs`: answered below, with the receipt of the copy logged
             }
         }
         if !fresh.isEmpty {
             do {
                 let placed = try await append(fresh.map { ($0.envelope.header.kind == .notification ? .received : .receipt, $0.envelope.bytes, .envelope($0.envelope)) })
                 for (item, (index, time)) in zip(fresh, placed) {
-                    let header = item.envelope.header
                     answers[item.position] = .receipt(Delivery(item.envelope, index: index, time: time))
                     if let summary = item.summary {
                         remember(summary, for: index)
                         deskTakes(summary, at: index)
                     }
-                    if header.kind == .notification {
-                        Metrics.Counter(label: "iias_received_total").increment()
-                        if !subscribers.isEmpty, let incoming = ledger.incoming[peer, header.id], let inboxItem = inboxItem(incoming) {
-                            emit(.received(inboxItem))
-                        }
-                        logger.info("received", metadata: ["envelope": "\(header.id)", "from": "\(peer)", "index": "\(index)"])
-                    } else if let answered = header.receipt?.envelopeID, let delivery = ledger.outgoing[answered]?.delivery[peer] {
-                        emit(.delivery(id: answered, recipient: delivery))
-                    }
+                    announce(item.envelope, from: peer, at: index)
                 }
             } catch {
                 // Not a refusal (that would be final): no answer, and the connection is
@@ -236,17 +225,36 @@ extension Node {
             }
         }
         if !fresh.isEmpty { advanceDesk() }
-        // Duplicates (of the log, or within this batch): the same receipt as the first time.
-        for (position, verdict) in verdicts.enumerated() where answers[position] == nil {
-            guard case .accept(let envelope, _) = verdict else { continue }
-            if let known = ledger.incoming[peer, envelope.id], digest(ofEntry: known.index) == envelope.sha256 {
-                Metrics.Counter(label: "iias_duplicates_total").increment()
-                answers[position] = .receipt(Delivery(envelope, index: known.index, time: known.received))
-            } else {
-                Metrics.Counter(label: "iias_rejects_total", dimensions: [("reason", "invalid")]).increment()
-                answers[position] = .refusal(envelope.id, envelope.sha256, .invalid, "\(peer) already used this envelope id for other bytes, or it is not stored")
-            }
+        for (position, decision) in decisions.enumerated() {
+            guard case .sameAs(let first) = decision else { continue }
+            Metrics.Counter(label: "iias_duplicates_total").increment()
+            answers[position] = answers[first]
         }
         return answers
+    }
+
+    /// For an acknowledgement: whether it names a notification of ours to `peer`, by id
+    /// and digest (nil for anything else).
+    private func acknowledgesOurs(_ envelope: Envelope, to peer: CenterID) -> Bool? {
+        guard envelope.header.kind == .receipt else { return nil }
+        guard let answered = envelope.header.receipt?.envelopeID, let index = ledger.logIndex(ofOutgoing: answered),
+              ledger.deliveryState(of: answered, for: peer) != nil else { return false }
+        return digest(ofEntry: index) == envelope.header.receipt?.envelopeSHA256
+    }
+
+    /// Tells subscribers and the log what a newly logged envelope from `peer` is; an
+    /// acknowledgement answers our notification, so its link stops sending it.
+    private func announce(_ envelope: Envelope, from peer: CenterID, at index: UInt64) {
+        let header = envelope.header
+        if header.kind == .notification {
+            Metrics.Counter(label: "iias_received_total").increment()
+            if !subscribers.isEmpty, let incoming = ledger.incoming[peer, header.id], let inboxItem = inboxItem(incoming) {
+                emit(.received(inboxItem))
+            }
+            logger.info("received", metadata: ["envelope": "\(header.id)", "from": "\(peer)", "index": "\(index)"])
+        } else if let answered = header.receipt?.envelopeID, let delivery = ledger.outgoing[answered]?.delivery[peer] {
+            peers[peer]?.settle([answered])
+            emit(.delivery(id: answered, recipient: delivery))
+        }
     }
 }

@@ -29,10 +29,14 @@ extension Node {
         let empty = Ledger(center: configuration.center)
         do {
             guard let bytes = try DurableFile.read(path) else { return empty }
-            let ledger = try Ledger(snapshot: bytes, center: configuration.center)
+            var ledger = try Ledger(snapshot: bytes, center: configuration.center)
             guard ledger.folded <= log.count, let root = try? log.merkleTree().rootHash(treeSize: ledger.folded),
                   constantTimeEqual(root, ledger.snapshotRoot ?? []) else {
                 throw Ledger.SnapshotError.otherLog("its root at \(ledger.folded) entries is not the log's")
+            }
+            if ledger.snapshotTimesNeedLog {
+                // An older format: a waiting delivery's time may be when it was last written, not logged.
+                try ledger.restoreLoggedTimes { try log.entry(at: $0).timeMilliseconds }
             }
             return ledger
         } catch {

@@ -133,9 +133,9 @@ public actor Node: NodeOperations {
     public func start() async throws -> Int {
         settleRefusalsByDigest()
         for peer in configuration.peers {
-            let link = PeerLink(peer: peer, node: self, limits: configuration.limits)
+            let link = makeLink(to: peer)
             peers[peer.center] = link
-            link.enqueue(ledger.pending(for: peer.center))
+            link.enqueue(ledger.pendingEntries(for: peer.center))
         }
         let crypto = self.crypto
         let maxFrame = configuration.limits.maxFrameBytes
@@ -204,6 +204,7 @@ public actor Node: NodeOperations {
         accepted.limits = configuration.limits
         let crypto = try NodeCrypto(configuration: accepted)
         let previous = cryptoBox.withLock { old in defer { old = crypto }; return old }
+        for link in peers.values { await link.use(crypto) }
         if previous.trust.revocationList?.revocations != crypto.trust.revocationList?.revocations {
             // Sessions were authenticated under the old CRL: a revoked center keeps none.
             logger.notice("the CRL's revocations changed; reconnecting every peer under it")
@@ -218,9 +219,9 @@ public actor Node: NodeOperations {
             await peers.removeValue(forKey: center)?.stop()
         }
         for (center, peer) in new where old[center] != peer && !stopping {
-            let link = PeerLink(peer: peer, node: self, limits: limits)
+            let link = makeLink(to: peer)
             peers[center] = link
-            link.enqueue(ledger.pending(for: center))
+            link.enqueue(ledger.pendingEntries(for: center))
             link.start()
         }
         trustFilesSeen = trustFilesState()
@@ -284,27 +285,14 @@ public actor Node: NodeOperations {
         for sink in subscribers.values { sink(event) }
     }
 
-    // MARK: - Links (called by PeerLink)
+    // MARK: - Links
 
-    /// The bytes of our envelope `id` for `peer`'s connection, marked sent; nil when the
-    /// peer already answered it (or it is not ours). One hop onto the actor per envelope.
-    func takeForSending(_ id: UUID, to peer: CenterID, attempts: Int) -> [UInt8]? {
-        guard let state = ledger.deliveryState(of: id, for: peer), state == .queued || state == .sent,
-              let index = ledger.logIndex(ofOutgoing: id), let bytes = try? log.entry(at: index).payload else { return nil }
-        ledger.markSent(id, to: peer, attempts: attempts)
-        return bytes
+    /// A link to `peer`, reading our envelopes from the log and reporting to this node.
+    func makeLink(to peer: NodeConfiguration.Peer) -> PeerLink {
+        let log = self.log
+        return PeerLink(peer: peer, limits: limits, crypto: crypto, logger: logger, delegate: self,
+                        readEnvelope: { index in try? log.entry(at: index).payload })
     }
-
-    func markQueued(_ ids: [UUID], for peer: CenterID) { ledger.markQueued(ids, for: peer) }
-
-    /// Fresh envelopes the link sent with the bytes it was handed (see `PeerLink.enqueue(_:)` with bytes).
-    func markSent(_ ids: [UUID], to peer: CenterID, attempts: Int) {
-        for id in ids where ledger.deliveryState(of: id, for: peer) == .queued {
-            ledger.markSent(id, to: peer, attempts: attempts)
-        }
-    }
-
-    func nextAttempt(for peer: CenterID, at date: Date?) { ledger.nextAttempt(for: peer, at: date) }
 
     /// SHA-256 of a logged envelope: remembered while ours waits for receipts, otherwise
     /// read back from the log (the fold keeps no digests).
@@ -316,7 +304,9 @@ public actor Node: NodeOperations {
     /// At most this many digests of our unanswered envelopes are kept (about 100 bytes
     /// each); beyond it, receipts are matched by reading the envelope back.
     static let awaitingReceiptsLimit = 8192
+}
 
+extension Node: PeerLinkDelegate {
     func linkChanged(_ status: PeerStatus) { emit(.peer(status)) }
 }
 

@@ -8,61 +8,87 @@ import NIOCore
 import NIOPosix
 import Synchronization
 
+/// What a link tells its node, and the only way it reaches it: the receipts it got (the
+/// node verifies and logs them, and answers with the envelopes to stop sending) and its
+/// status. The node commands links (`enqueue`, `settle`, `reconnect`, `stop`, …).
+protocol PeerLinkDelegate: AnyObject, Sendable {
+    /// Receipts from `peer`, as received; the envelopes the link stops sending (answered
+    /// now or before), which the link settles itself on return: no task in between.
+    func receiptsArrived(_ receipts: [[UInt8]], from peer: CenterID) async -> [UUID]
+    /// The link connected, went down or backs off.
+    func linkChanged(_ status: PeerStatus) async
+}
+
 /// The outbound side of one peer: one TLS connection at a time, reconnecting with
 /// exponential backoff and jitter, sending our unreceipted envelopes in log order with at
-/// most `window` in flight, and handing the receipts it gets back to the node. Envelopes
-/// in flight when a connection drops go back to the front of the queue; the receiver
-/// deduplicates, so resending is always safe.
+/// most `window` in flight, and handing the receipts it gets back to its delegate. It owns
+/// its wire state (queue, in flight, attempts, backoff: an `OutboundExchange`); the
+/// node's ledger knows only what the log says. Envelopes in flight when a connection
+/// drops go back to the front of the queue; the receiver deduplicates, so resending is
+/// always safe.
 actor PeerLink {
     let peer: NodeConfiguration.Peer
-    unowned let node: Node
     let limits: NodeConfiguration.Limits
-    private var queue: [UUID] = []
-    private var queueHead = 0
-    private var waiting: Set<UUID> = []
-    private var inFlight: [UUID] = []
-    /// Bytes of queued envelopes handed over at submission, at most `window` of them.
-    private var fresh: [UUID: [UInt8]] = [:]
+    private unowned let delegate: any PeerLinkDelegate
+    private let logger: Logger
+    /// Reads a logged envelope's bytes by log index (those not handed over at submission).
+    private let readEnvelope: @Sendable (UInt64) -> [UInt8]?
+    /// The TLS keys and trust for the next connection (replaced by `use(_:)` on a reload).
+    private var crypto: NodeCrypto
+    /// The wire state. Written only by the link; under a lock so that the node's views
+    /// read an envelope's progress (`progress(of:)`) without a hop onto the link.
+    private nonisolated let exchange: Mutex<OutboundExchange>
     private var channel: Channel?
     /// The current connection from the moment it is open (before the session is up), so
     /// that stopping can close it whatever state it is in.
     private var connection: Channel?
-    private var state = PeerConnectionState.connecting
-    private var failures = 0
     private var lastError: String?
     private var lastConnected: Date?
-    private var nextAttempt: Date?
     /// Ends a backoff early: the peer showed it is up (it connected to us).
     private let (wakeups, wakeSignal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     private var certificateDaysLeft: Int?
-    private var pumping = false
     private var stopped = false
     private var runner: Task<Void, Never>?
     private let depth: Metrics.Gauge
     private let retries: Metrics.Counter
 
-    init(peer: NodeConfiguration.Peer, node: Node, limits: NodeConfiguration.Limits) {
+    init(peer: NodeConfiguration.Peer, limits: NodeConfiguration.Limits, crypto: NodeCrypto, logger: Logger,
+         delegate: any PeerLinkDelegate, readEnvelope: @escaping @Sendable (UInt64) -> [UInt8]?) {
         self.peer = peer
-        self.node = node
         self.limits = limits
+        self.crypto = crypto
+        self.logger = logger
+        self.delegate = delegate
+        self.readEnvelope = readEnvelope
+        exchange = Mutex(OutboundExchange(window: limits.window))
         depth = Metrics.Gauge(label: "iias_queue_depth", dimensions: [("peer", peer.center.rawValue)])
         retries = Metrics.Counter(label: "iias_retries_total", dimensions: [("peer", peer.center.rawValue)])
     }
 
-    var queued: Int { queue.count - queueHead + inFlight.count }
+    /// Where our envelope `id` stands on this link (nil: not waiting here), and when the
+    /// link tries again if it is backing off; read without a hop onto the link.
+    nonisolated func progress(of id: UUID) -> (progress: OutboundExchange.Progress, nextAttempt: Date?)? {
+        exchange.withLock { exchange in exchange.progress(of: id).map { ($0, exchange.nextAttempt) } }
+    }
+
+    /// The TLS keys and trust for connections from now on (the node reloaded them).
+    func use(_ crypto: NodeCrypto) { self.crypto = crypto }
+
+    var queued: Int { exchange.withLock { $0.queued } }
 
     /// `queued` as last recorded, readable without a hop onto the link: every submit checks it.
     nonisolated let backlog = Atomic<Int>(0)
 
-    private func recordDepth() {
+    private func recordDepth(_ queued: Int) {
         depth.record(queued)
         backlog.store(queued, ordering: .relaxed)
     }
 
     var status: PeerStatus {
-        PeerStatus(center: peer.center, address: peer.address.description, state: state, queued: queued,
-                   lastConnected: lastConnected, lastError: lastError, certificateDaysLeft: certificateDaysLeft,
-                   nextAttempt: state == .backingOff ? nextAttempt : nil)
+        let (state, queued, nextAttempt) = exchange.withLock { ($0.phase, $0.queued, $0.nextAttempt) }
+        return PeerStatus(center: peer.center, address: peer.address.description, state: state, queued: queued,
+                          lastConnected: lastConnected, lastError: lastError, certificateDaysLeft: certificateDaysLeft,
+                          nextAttempt: state == .backingOff ? nextAttempt : nil)
     }
 
     nonisolated func start() { Task { await self.begin() } }
@@ -97,7 +123,7 @@ actor PeerLink {
     nonisolated func peerAppeared() { Task { await self.wakeIfBackingOff() } }
 
     private func wakeIfBackingOff() {
-        if state == .backingOff { wakeSignal.yield() }
+        if exchange.withLock({ $0.phase }) == .backingOff { wakeSignal.yield() }
     }
 
     /// Waits `seconds`, or less when `peerAppeared()` is called meanwhile.
@@ -111,16 +137,17 @@ actor PeerLink {
         }
     }
 
-    /// Adds envelopes to send (already logged), in log order.
-    nonisolated func enqueue(_ ids: [UUID]) { handOver(ids.map { ($0, nil) }) }
+    /// Adds envelopes to send (already logged, with their log indexes), in log order.
+    nonisolated func enqueue(_ envelopes: [(id: UUID, index: UInt64)]) {
+        handOver(envelopes.map { .init(id: $0.id, index: $0.index) })
+    }
 
     /// Adds just-logged envelopes with their bytes, in order: sent as they are when their turn comes,
-    /// without a hop to the node and a read back from the log. Awaited by the submission:
-    /// when the link is idle the caller's thread takes it over and writes the envelope to
-    /// the connection at once — no task in between, so no thread to wake on the way to
-    /// the wire.
-    nonisolated func enqueue(_ envelopes: [(id: UUID, bytes: [UInt8])]) async {
-        if handedOver.add(envelopes.lazy.map { ($0.id, $0.bytes as [UInt8]?) }) { await takeHandedOver() }
+    /// without a read back from the log. Awaited by the submission: when the link is idle
+    /// the caller's thread takes it over and writes the envelope to the connection at
+    /// once — no task in between, so no thread to wake on the way to the wire.
+    nonisolated func enqueue(_ envelopes: [(id: UUID, index: UInt64, bytes: [UInt8])]) async {
+        if handedOver.add(envelopes.lazy.map { .init(id: $0.id, index: $0.index, bytes: $0.bytes) }) { await takeHandedOver() }
     }
 
     /// Envelopes handed over by the node and not yet in the queue, in the order it handed
@@ -128,103 +155,52 @@ actor PeerLink {
     /// actor either way round when a thread is descheduled between them. Whoever finds
     /// the list empty takes it over (a task, or an awaiting submission), and the list
     /// keeps the order whichever of them reaches the actor first.
-    private let handedOver = HandOff<(id: UUID, bytes: [UInt8]?)>()
+    private let handedOver = HandOff<OutboundExchange.Envelope>()
 
-    private nonisolated func handOver(_ items: [(id: UUID, bytes: [UInt8]?)]) {
+    private nonisolated func handOver(_ items: [OutboundExchange.Envelope]) {
         // One task takes everything handed over until it runs, in order.
         if handedOver.add(items) { Task { await self.takeHandedOver() } }
     }
 
-    private func takeHandedOver() async {
-        for (id, bytes) in handedOver.take() where !waiting.contains(id) {
-            waiting.insert(id)
-            queue.append(id)
-            if let bytes, fresh.count < limits.window { fresh[id] = bytes }
-        }
-        recordDepth()
-        await pump()
+    private func takeHandedOver() {
+        let items = handedOver.take()
+        exchange.withLock { $0.enqueue(items) }
+        pump()
     }
 
     /// Our envelopes on the wire to this peer and not answered yet (at most a window).
-    func inFlightIDs() -> [UUID] { inFlight }
+    nonisolated func inFlightIDs() -> [UUID] { exchange.withLock { $0.inFlight } }
 
-    /// The envelopes have their receipts (or refusals) logged: no more sending.
-    private func settle(_ ids: [UUID]) async {
-        for id in ids {
-            if let position = inFlight.firstIndex(of: id) { inFlight.remove(at: position) }
-            waiting.remove(id)
-        }
-        recordDepth()
-        await pump()
+    /// The envelopes are answered (their receipts, refusals or acknowledgements are
+    /// logged): no more sending. Ids this link does not hold are ignored.
+    nonisolated func settle(_ ids: [UUID]) { Task { await self.settled(ids) } }
+
+    private func settled(_ ids: [UUID]) {
+        exchange.withLock { $0.settle(ids) }
+        pump()
     }
 
-    /// Sends from the queue while the window allows.
-    private func pump() async {
-        guard !pumping else { return }
-        pumping = true
-        defer { pumping = false }
-        while let channel, inFlight.count < limits.window, queueHead < queue.count {
-            let written = sendFresh(on: channel)
-            if !written.isEmpty {
-                // On the wire first, then marked sent (one call for all of them).
-                await node.markSent(written, to: peer.center, attempts: 1 + failures)
-                continue
-            }
-            guard queueHead < queue.count else { break }
-            let id = queue[queueHead]
-            let bytes = await node.takeForSending(id, to: peer.center, attempts: 1 + failures)
-            // While this waited on the node, the connection may have closed and put what was
-            // in flight back in front of `id` (the actor is reentrant): sending on the old
-            // channel would leave `id` in flight on the new one for ever, so start again
-            // from the queue as it is now.
-            guard self.channel === channel, queueHead < queue.count, queue[queueHead] == id else {
-                if bytes != nil { await node.markQueued([id], for: peer.center) }
-                continue
-            }
-            consumeHead()
-            guard let bytes else { waiting.remove(id); continue }
-            inFlight.append(id)
-            channel.writeAndFlush(Frame.envelope(bytes), promise: nil)
+    /// Sends from the queue while the window allows: what the exchange hands out, written
+    /// in one turn of the connection's loop with one flush, whatever their number.
+    private func pump() {
+        let readEnvelope = self.readEnvelope
+        let (batch, queued) = exchange.withLock { exchange in (exchange.takeForSending(now: Date(), load: readEnvelope), exchange.queued) }
+        recordDepth(queued)
+        guard let channel, !batch.isEmpty else { return }
+        channel.eventLoop.execute {
+            for item in batch { channel.write(Frame.envelope(item.bytes), promise: nil) }
+            channel.flush()
         }
-    }
-
-    /// Sends the envelopes at the queue's head that were never sent (so not yet answered)
-    /// while the window allows, dropping settled ones on the way: written in one turn of
-    /// the connection's loop with one flush, whatever their number. Their ids.
-    private func sendFresh(on channel: any Channel) -> [UUID] {
-        var written: [UUID] = [], frames: [Frame] = []
-        while inFlight.count < limits.window, queueHead < queue.count {
-            let id = queue[queueHead]
-            guard waiting.contains(id) else { fresh[id] = nil; consumeHead(); continue }
-            guard let bytes = fresh.removeValue(forKey: id) else { break }
-            consumeHead()
-            inFlight.append(id)
-            frames.append(.envelope(bytes))
-            written.append(id)
-        }
-        if !frames.isEmpty {
-            channel.eventLoop.execute {
-                for frame in frames { channel.write(frame, promise: nil) }
-                channel.flush()
-            }
-        }
-        return written
-    }
-
-    /// Moves past the queue's head, dropping the sent part now and then.
-    private func consumeHead() {
-        queueHead += 1
-        if queueHead > 4096, queueHead * 2 > queue.count { queue.removeFirst(queueHead); queueHead = 0 }
     }
 
     private func run() async {
         while !stopped && !Task.isCancelled {
-            state = .connecting
-            await node.linkChanged(status)
+            exchange.withLock { $0.connecting() }
+            await delegate.linkChanged(status)
             var established = false
             do {
                 let inbox = FrameInbox(limit: limits.window)
-                let crypto = node.crypto
+                let crypto = self.crypto
                 let maxFrame = limits.maxFrameBytes
                 let allowed: Set<String> = [peer.center.rawValue]
                 let connection = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -243,19 +219,7 @@ actor PeerLink {
                         switch item {
                         case .established(let identity):
                             established = true
-                            failures = 0
-                            lastError = nil
-                            channel = connection
-                            state = .connected
-                            lastConnected = Date()
-                            nextAttempt = nil
-                            certificateDaysLeft = Int((identity.certificateExpiry.timeIntervalSinceNow / 86_400).rounded(.down))
-                            Metrics.Gauge(label: "iias_certificate_expiry_seconds", dimensions: [("center", peer.center.rawValue), ("purpose", "tls")])
-                                .record(identity.certificateExpiry.timeIntervalSinceNow)
-                            await node.nextAttempt(for: peer.center, at: nil)
-                            node.logger.info("link up", metadata: ["peer": "\(peer.center)", "queued": "\(queued)"])
-                            await node.linkChanged(status)
-                            await pump()
+                            await sessionUp(on: connection, certificateExpiry: identity.certificateExpiry)
                         case .frame(.receipt(let bytes)):
                             receipts.append(bytes)
                             frames += 1
@@ -266,10 +230,9 @@ actor PeerLink {
                             frames += 1
                         }
                     }
-                    
                     if !receipts.isEmpty {
-                        let settled = await node.receiptsArrived(receipts, from: peer.center)
-                        if !settled.isEmpty { await settle(settled) }
+                        let answered = await delegate.receiptsArrived(receipts, from: peer.center)
+                        if !answered.isEmpty { settled(answered) }
                     }
                     if frames > 0 { inbox.consumed(frames, on: connection.eventLoop) }
                 }
@@ -280,30 +243,30 @@ actor PeerLink {
             }
             channel = nil
             connection = nil
-            // Unanswered envelopes go back to the front, in their order.
-            if !inFlight.isEmpty {
-                queue.replaceSubrange(queueHead..<queueHead, with: inFlight)
-                await node.markQueued(inFlight, for: peer.center)
-                retries.increment(by: inFlight.count)
-                inFlight.removeAll()
-            }
+            // Unanswered envelopes go back to the front, in their order, and the link backs off.
+            let backoff = OutboundExchange.Backoff(initial: limits.retryInitialSeconds, maximum: limits.retryMaxSeconds,
+                                                   jitter: Double.random(in: 0...1))
+            let (requeued, delay) = exchange.withLock { $0.connectionLost(established: established, now: Date(), backoff: backoff) }
+            retries.increment(by: requeued.count)
             if stopped || Task.isCancelled { break }
-            failures = established ? 0 : failures + 1
-            let delay = backoff()
-            state = .backingOff
-            node.logger.notice("link down", metadata: ["peer": "\(peer.center)", "retryInSeconds": "\(String(format: "%.1f", delay))",
-                                                       "error": "\(lastError ?? "closed")"])
-            nextAttempt = Date().addingTimeInterval(delay)
-            await node.nextAttempt(for: peer.center, at: nextAttempt)
-            await node.linkChanged(status)
+            logger.notice("link down", metadata: ["peer": "\(peer.center)", "retryInSeconds": "\(String(format: "%.1f", delay))",
+                                                  "error": "\(lastError ?? "closed")"])
+            await delegate.linkChanged(status)
             await pause(delay)
         }
-        state = .backingOff
     }
 
-    /// Exponential backoff with "equal jitter": half fixed, half random, capped.
-    private func backoff() -> Double {
-        let exponential = min(limits.retryMaxSeconds, limits.retryInitialSeconds * pow(2, Double(max(0, failures - 1))))
-        return exponential / 2 + Double.random(in: 0...(exponential / 2))
+    /// The session on `connection` is up: failures are forgiven, and what is queued goes out.
+    private func sessionUp(on connection: Channel, certificateExpiry: Date) async {
+        lastError = nil
+        channel = connection
+        lastConnected = Date()
+        exchange.withLock { $0.established() }
+        certificateDaysLeft = Int((certificateExpiry.timeIntervalSinceNow / 86_400).rounded(.down))
+        Metrics.Gauge(label: "iias_certificate_expiry_seconds", dimensions: [("center", peer.center.rawValue), ("purpose", "tls")])
+            .record(certificateExpiry.timeIntervalSinceNow)
+        logger.info("link up", metadata: ["peer": "\(peer.center)", "queued": "\(queued)"])
+        await delegate.linkChanged(status)
+        pump()
     }
 }

@@ -24,7 +24,7 @@ final class FrameInboxTests: XCTestCase {
         let counter = ReadCounter()
         let loop = EmbeddedEventLoop()
         let channel = EmbeddedChannel(loop: loop)
-        try channel.pipeline.syncOperations.addHandlers([counter, inbox])
+        try channel.pipeline.syncOperations.addHandlers([counter, inbox.makeReader()])
 
         // Below the limit: a read goes through, and a consumer that keeps up needs no hop.
         try channel.writeInbound(Frame.envelope([1]))

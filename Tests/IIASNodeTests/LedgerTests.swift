@@ -311,7 +311,6 @@ final class LedgerTests: XCTestCase {
         ledger.apply(entry(.received, received.bytes))
         ledger.apply(entry(.operatorAction, OperatorAction(action: .acknowledge, envelope: received.id, actor: alice).encoded()))
         ledger.apply(entry(.received, Array("garbage".utf8)))
-        ledger.markSent(sent.id, to: CenterID(rawValue: "GE")!, attempts: 3)
         return (ledger, sent, received)
     }
 
@@ -342,15 +341,34 @@ final class LedgerTests: XCTestCase {
         XCTAssertNil(loaded.outgoing[later.id], "the loaded copy is a value")
     }
 
-    func testSentButUnansweredIsQueuedAgainAfterASnapshot() throws {
+    /// A version 1 snapshot came from a ledger that also kept wire progress: a waiting
+    /// delivery's time may be when it was last written. It still loads, and the times of
+    /// waiting deliveries are taken from the log again; answered ones keep theirs.
+    func testVersion1SnapshotLoadsWithWaitingTimesReadFromTheLog() throws {
         var ledger = Ledger(center: CenterID(rawValue: "AZ")!)
-        let sent = try seal(from: "AZ", to: ["GE"])
-        ledger.apply(entry(.sent, sent.bytes))
-        ledger.markSent(sent.id, to: CenterID(rawValue: "GE")!, attempts: 1)
-        XCTAssertEqual(ledger.outgoing[sent.id]?.delivery.values.first?.state, .sent)
-        let loaded = try Ledger(snapshot: ledger.snapshot(root: Merkle.emptyRoot), center: ledger.center)
-        XCTAssertEqual(loaded.outgoing[sent.id]?.delivery.values.first?.state, .queued)
-        XCTAssertEqual(loaded.pending(for: CenterID(rawValue: "GE")!), [sent.id])
+        let waiting = try seal(from: "AZ", to: ["GE"]), answered = try seal(from: "AZ", to: ["GE"])
+        let waitingEntry = entry(.sent, waiting.bytes)
+        ledger.apply(waitingEntry)
+        ledger.apply(entry(.sent, answered.bytes))
+        let receipt = Envelope.receipt(for: answered, from: CenterID(rawValue: "GE")!, signer: try keys("GE").signingKey, outcome: .delivered, logIndex: 3)
+        let receiptEntry = entry(.receipt, receipt.bytes)
+        ledger.apply(receiptEntry)
+        let written = waitingEntry.timeMilliseconds + 60_000
+        ledger.deliveries[0].updatedMilliseconds = written
+
+        let current = ledger.snapshot(root: Merkle.emptyRoot)
+        XCTAssertEqual(Array(current.prefix(8)), Array("IIASLDG2".utf8))
+        XCTAssertFalse(try Ledger(snapshot: current, center: ledger.center).snapshotTimesNeedLog)
+        var old = try Ledger(snapshot: Array("IIASLDG1".utf8) + current.dropFirst(8), center: ledger.center)
+        XCTAssertTrue(old.snapshotTimesNeedLog)
+        XCTAssertEqual(old.outgoing[waiting.id]?.delivery.values.first?.updated, Ledger.date(written))
+        var asked: [UInt64] = []
+        old.restoreLoggedTimes { index in asked.append(index); return index == waitingEntry.index ? waitingEntry.timeMilliseconds : -1 }
+        XCTAssertEqual(asked, [waitingEntry.index], "only envelopes still waiting are read back")
+        XCTAssertFalse(old.snapshotTimesNeedLog)
+        XCTAssertEqual(old.outgoing[waiting.id]?.delivery.values.first?.updated, Ledger.date(waitingEntry.timeMilliseconds))
+        XCTAssertEqual(old.outgoing[answered.id]?.delivery.values.first?.updated, Ledger.date(receiptEntry.timeMilliseconds))
+        XCTAssertEqual(old.pending(for: CenterID(rawValue: "GE")!), [waiting.id])
     }
 
     func testDamagedTruncatedForeignAndGarbageSnapshotsAreRefused() throws {

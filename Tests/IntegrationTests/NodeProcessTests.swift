@@ -91,6 +91,35 @@ final class NodeProcessTests: XCTestCase {
         try verifyLog(cluster, "GE")
     }
 
+    /// A snapshot written by an older node (format version 1, whose waiting deliveries may
+    /// carry wire times) still starts the node from it, and what it held queued leaves.
+    func testAVersion1SnapshotStillStartsTheNodeAndItsQueueLeaves() async throws {
+        let cluster = try NodeCluster(["AZ", "GE"])
+        try cluster.start("AZ")
+        let queued = try await cluster.client("AZ").submit(NodeCluster.draft(to: ["GE"], subject: "Queued across an upgrade"))
+        let logged = try await cluster.client("AZ").delivery(of: queued.id).recipients[0]
+        cluster.stop("AZ")
+        let snapshot = URL(fileURLWithPath: cluster.logDirectory("AZ") + "/../ledger.snapshot")
+        var bytes = try Data(contentsOf: snapshot)
+        XCTAssertEqual(Array(bytes.prefix(8)), Array("IIASLDG2".utf8))
+        bytes.replaceSubrange(0..<8, with: Array("IIASLDG1".utf8))
+        try bytes.write(to: snapshot)
+
+        try cluster.start("AZ")
+        let restarted = try await cluster.client("AZ").delivery(of: queued.id).recipients[0]
+        XCTAssertFalse(cluster.errorOutput("AZ").contains("folding the whole log"), cluster.errorOutput("AZ"))
+        XCTAssertEqual(restarted.state, .queued)
+        XCTAssertEqual(restarted.updated, logged.updated, "the time the log gives the waiting delivery")
+        try cluster.start("GE")
+        try await eventually("delivered after GE started") {
+            try await cluster.client("AZ").delivery(of: queued.id).recipients[0].state == .delivered
+        }
+        cluster.stop("AZ")
+        XCTAssertEqual(Array(try Data(contentsOf: snapshot).prefix(8)), Array("IIASLDG2".utf8), "the next snapshot is version 2")
+        cluster.stopAll()
+        try verifyLog(cluster, "AZ")
+    }
+
     func testThousandNotificationsFromTwoSendersNoneLostNoneTwiceInOrder() async throws {
         let cluster = try NodeCluster(["AZ", "UA", "GE"])
         try cluster.startAll()

@@ -9,7 +9,7 @@ import NIOHTTP1
 /// `api.users` gets 403 as soon as the request's head arrives, and the connection closes
 /// before any body is read), each request collected within its size bound and its
 /// deadline, the answer from the router.
-final class APIHandler: ChannelInboundHandler, @unchecked Sendable {
+final class APIHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
@@ -118,17 +118,20 @@ final class APIHandler: ChannelInboundHandler, @unchecked Sendable {
         let loop = context.eventLoop
         let bound = NIOLoopBound((self, context), eventLoop: loop)
         let router = self.router
-        streaming = Task {
-            let answer = await router.handle(request)
-            switch answer {
-            case .json(let status, let bytes):
-                loop.execute {
-                    let (handler, context) = bound.value
-                    handler.write(status: status, contentType: "application/json", body: bytes, keepAlive: request.keepAlive, context: context)
-                }
-            case .events(let filter):
-                await Self.follow(router.operations, filter: filter, loop: loop, bound: bound)
+        streaming = Task { await APIHandler.answer(request, router: router, loop: loop, bound: bound) }
+    }
+
+    /// The router's answer to `request`, written on the connection's loop.
+    private static func answer(_ request: APIRequest, router: APIRouter, loop: EventLoop,
+                               bound: NIOLoopBound<(APIHandler, ChannelHandlerContext)>) async {
+        switch await router.handle(request) {
+        case .json(let status, let bytes):
+            loop.execute {
+                let (handler, context) = bound.value
+                handler.write(status: status, contentType: "application/json", body: bytes, keepAlive: request.keepAlive, context: context)
             }
+        case .events(let filter):
+            await follow(router.operations, filter: filter, loop: loop, bound: bound)
         }
     }
 
@@ -226,3 +229,6 @@ final class APIHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 }
 
+/// Bound to its connection's event loop; tasks reach it through `NIOLoopBound`.
+@available(*, unavailable)
+extension APIHandler: Sendable {}

@@ -89,9 +89,9 @@ public final class LocalAPIServer: Service, Sendable {
                     if let actor = admission.actor { access.track(channel, as: actor) }
                     // The node writes only headers of its own, fixed names and values: checking
                     // them on every response would cost each answer and event line a handler pass.
-                    return channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true, withOutboundHeaderValidation: false).flatMap {
-                        channel.pipeline.addHandler(APIHandler(router: router, admission: admission, uid: uid, maxRequestBytes: limit,
-                                                               maxEventBacklogBytes: backlog, requestTimeout: timeout, logger: logger))
+                    return channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true, withOutboundHeaderValidation: false).flatMapThrowing {
+                        try channel.pipeline.syncOperations.addHandler(APIHandler(router: router, admission: admission, uid: uid, maxRequestBytes: limit,
+                                                                                   maxEventBacklogBytes: backlog, requestTimeout: timeout, logger: logger))
                     }
                 }
             }

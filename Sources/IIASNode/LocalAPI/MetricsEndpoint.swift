@@ -38,8 +38,8 @@ public final class MetricsEndpoint: Service, Sendable {
         let channel = try await ListenFailure.binding("metrics.listen", host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)") { try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
-                channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true).flatMap {
-                    channel.pipeline.addHandler(MetricsHandler(registry: registry))
+                channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true).flatMapThrowing {
+                    try channel.pipeline.syncOperations.addHandler(MetricsHandler(registry: registry))
                 }
             }
             .bind(host: host, port: port).get() }
@@ -48,7 +48,8 @@ public final class MetricsEndpoint: Service, Sendable {
     }
 }
 
-final class MetricsHandler: ChannelInboundHandler, @unchecked Sendable {
+/// Answers `GET /metrics` on its connection's event loop, and lives there only.
+final class MetricsHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
     let registry: PrometheusCollectorRegistry
@@ -78,3 +79,6 @@ final class MetricsHandler: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 }
+
+@available(*, unavailable)
+extension MetricsHandler: Sendable {}
