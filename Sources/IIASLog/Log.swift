@@ -149,11 +149,12 @@ public final class LogStore: @unchecked Sendable {
         if lockFD >= 0 { Glibc.close(lockFD); lockFD = -1 }
     }
 
-    /// Makes a new segment visible to readers (the writer has made its header durable).
-    func addSegment(name: String, first: UInt64, readFD: Int32) {
-        stateLock.lock()
+    /// Makes a new segment visible to readers (the writer has made its header durable);
+    /// returns its number.
+    func addSegment(name: String, first: UInt64, readFD: Int32) -> Int {
+        stateLock.lock(); defer { stateLock.unlock() }
         segments.append((name, first, readFD))
-        stateLock.unlock()
+        return segments.count - 1
     }
 
     /// Makes records visible once their fdatasync returned: their locations and leaves

@@ -229,7 +229,7 @@ extension LogStore {
                     // The active segment's write descriptor goes to the writer, its only user.
                     let fd = Glibc.open(path, O_WRONLY | O_CLOEXEC)
                     guard fd >= 0 else { throw LogStoreError.io("open \(name)", errno: errno) }
-                    try writer.adopt(fd: fd, offset: scan.stop?.offset ?? scan.end, allocatedEnd: scan.size)
+                    try writer.adopt(fd: fd, segment: n, offset: scan.stop?.offset ?? scan.end, allocatedEnd: scan.size)
                 }
             }
         }

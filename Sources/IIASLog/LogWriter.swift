@@ -45,8 +45,9 @@ final class LogWriter: @unchecked Sendable {
     var closed = false
 
     // Touched only by whoever holds `writing` (and by open, before the thread starts):
-    /// The active segment, opened for writing.
+    /// The active segment, opened for writing, and its number in the store's segments.
     var fd: Int32 = -1
+    var segment = 0
     var offset = 0
     /// The active segment's size: its records, then zeros written ahead of them (see `preallocate`).
     var allocatedEnd = 0
@@ -54,6 +55,9 @@ final class LogWriter: @unchecked Sendable {
     var preallocationFailed = false
     var caches = LogCacheFiles(hashesFD: -1, indexFD: -1, hashesOffset: 0, indexOffset: 0)
 
+    /// The store's directory and segment size, copied: the per-entry path reads no store field.
+    let directory: String
+    let segmentSize: Int
     /// Zeros written ahead of the records, at most this many bytes at a time; 0: none.
     let preallocation: Int
     let slowSyncNanoseconds: UInt64
@@ -63,6 +67,8 @@ final class LogWriter: @unchecked Sendable {
 
     init(store: LogStore, preallocation: Int, slowSync: Duration) {
         self.store = store
+        directory = store.directory
+        segmentSize = store.segmentSize
         self.preallocation = max(0, preallocation)
         slowSyncNanoseconds = UInt64(max(0, slowSync.components.seconds)) * 1_000_000_000 + UInt64(max(0, slowSync.components.attoseconds / 1_000_000_000))
     }
@@ -72,10 +78,12 @@ final class LogWriter: @unchecked Sendable {
         caches.close()
     }
 
-    /// Takes the active segment's write descriptor from open, where its records end and
-    /// the file's size (zeros written ahead of them included), and makes it durable.
-    func adopt(fd: Int32, offset: Int, allocatedEnd: Int) throws {
+    /// Takes the active segment's write descriptor from open (segment number `segment`),
+    /// where its records end and the file's size (zeros written ahead of them included),
+    /// and makes it durable.
+    func adopt(fd: Int32, segment: Int, offset: Int, allocatedEnd: Int) throws {
         self.fd = fd
+        self.segment = segment
         self.offset = offset
         self.allocatedEnd = allocatedEnd
         guard fdatasync(fd) == 0 else { throw LogStoreError.io("fdatasync", errno: errno) }
@@ -107,7 +115,7 @@ final class LogWriter: @unchecked Sendable {
     /// one's header is durable, so a failure (a full disk) leaves the log as it was.
     func startSegment(first: UInt64) throws {
         let name = LogStore.segmentName(first)
-        let path = store.directory + "/" + name
+        let path = directory + "/" + name
         let next = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard next >= 0 else { throw LogStoreError.io("create \(name)", errno: errno) }
         var header = LogStore.magic
@@ -127,14 +135,14 @@ final class LogWriter: @unchecked Sendable {
             Glibc.close(fd)
         }
         fd = next
-        let dfd = Glibc.open(store.directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        let dfd = Glibc.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dfd >= 0 { _ = fsync(dfd); Glibc.close(dfd) }
         offset = header.count
         allocatedEnd = header.count
         preallocationFailed = false
         let rfd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
         guard rfd >= 0 else { throw LogStoreError.io("open \(name)", errno: errno) }
-        store.addSegment(name: name, first: first, readFD: rfd)
+        segment = store.addSegment(name: name, first: first, readFD: rfd)
     }
 
     static func writeAll(_ bytes: [UInt8], at offset: Int, fd: Int32) throws {
@@ -181,7 +189,7 @@ final class LogWriter: @unchecked Sendable {
     /// as a torn tail; a clean close and a new segment cut them off.
     func preallocate(past end: Int) {
         guard preallocation > 0, !preallocationFailed else { return }
-        let target = max(end, min(store.segmentSize, end + preallocation))
+        let target = max(end, min(segmentSize, end + preallocation))
         guard target > end else { return }
         var space = statvfs()
         guard fstatvfs(fd, &space) == 0, Int(space.f_bavail) * Int(space.f_frsize) > 2 * (target - end) else {
@@ -262,7 +270,7 @@ final class LogWriter: @unchecked Sendable {
         // Hashing, encoding and parsing happen outside the lock the appenders take to
         // enqueue; a chunk is published under it once, after its fdatasync.
         var staged: [(position: Int, segment: Int, offset: Int, leaf: [UInt8], index: UInt64)] = []
-        // Only this writer changes the store's locations, segments and frontier: it reads them without the lock.
+        // Only this writer changes the store's locations and frontier: it reads them without the lock.
         var nextIndex = UInt64(store.locations.count)
 
         func flush() throws {
@@ -308,13 +316,13 @@ final class LogWriter: @unchecked Sendable {
                 }
                 let entry = LogEntry(index: index, timeMilliseconds: now, type: item.type, payload: payload)
                 let recordSize = Record.headerSize + LogEntry.fixedSize + payload.count
-                if offset > LogStore.segmentHeaderSize && offset + recordSize > store.segmentSize {
+                if offset > LogStore.segmentHeaderSize && offset + recordSize > segmentSize {
                     try flush()
                     try startSegment(first: index)
                     chunkStart = offset
                 }
                 let body = Record.append(entry, to: &buffer)
-                staged.append((position, store.segments.count - 1, offset, Merkle.hashLeaf(buffer[body]), index))
+                staged.append((position, segment, offset, Merkle.hashLeaf(buffer[body]), index))
                 offset += recordSize
                 nextIndex += 1
             }
