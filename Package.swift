@@ -55,7 +55,7 @@ let package = Package(
             name: "IIASLog",
             dependencies: ["IIASCrypto", "IIASModel"]
         ),
-        // The peer protocol: frames (and, next, mutual TLS 1.3 on the system OpenSSL).
+        // The peer protocol: mutual TLS 1.3 on the system OpenSSL, frames, the peer session.
         .target(
             name: "IIASTransport",
             dependencies: [

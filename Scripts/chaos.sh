@@ -5,7 +5,7 @@
 #   Scripts/chaos.sh kill9 2000 10         # one scenario, smaller
 # Scenarios: kill9, partition, diskfull (needs root: tmpfs mounts), clockskew (libfaketime,
 # which Scripts/setup.sh installs), all.
-# Prints a Markdown table (the README's) and writes .build/chaos/results.json. Exit 0 only
+# Prints a Markdown table (the one in Scripts/bench/README.md) and writes .build/chaos/results.json. Exit 0 only
 # if nothing was lost, doubled or reordered and every log verifies.
 set -euo pipefail
 cd "$(dirname "$0")/.."

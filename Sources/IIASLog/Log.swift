@@ -33,8 +33,7 @@ public enum LogStoreError: Error, Equatable, CustomStringConvertible {
 
 /// An append-only log of entries in segment files, with group commit: appends
 /// return after the fdatasync that made them durable; concurrent appends share one
-/// sync. One batch is written at a time: by the appender itself when the log is idle,
-/// otherwise by a dedicated writer thread that takes all that queued. The Merkle tree (RFC 9162) is
+/// sync, written by the store's ``LogWriter``. The Merkle tree (RFC 9162) is
 /// persisted in `hashes` (tlog stored-hash order) and record locations in `index`, so
 /// open trusts the prefix they cover and reads only the records after it; a read-only
 /// open (the auditor's `iias log verify`) ignores both files and scans every record.
@@ -51,36 +50,14 @@ public final class LogStore: @unchecked Sendable {
     let readOnly: Bool
     let segmentSize: Int
     let maximumEntrySize: Int
-    let condition = NSCondition()
-    struct Pending {
-        let type: EntryType
-        let payload: [UInt8]
-        /// For a tree head: builds the payload from (its own index = tree size, root at that size).
-        var makePayload: (@Sendable (UInt64, [UInt8]) -> [UInt8])? = nil
-        let completion: Completion
-    }
-
-    /// Who is waiting for an entry: its own appender, or (on the last entry of an
-    /// `append(_:)` batch) the batch's appender, for `count` consecutive entries.
-    enum Completion {
-        case single(CheckedContinuation<UInt64, any Error>)
-        case batch(CheckedContinuation<[LogEntry], any Error>, count: Int)
-        case none
-    }
-    var pending: [Pending] = []
-    /// A batch is being written, by the writer thread or by an appender that found the
-    /// log idle; whoever holds it alone touches the files, offsets and caches.
-    var writing = false
-    /// The last fdatasync took longer than `slowSync`: appenders then leave
-    /// the writing to the writer thread, so that a stalling disk blocks no caller's
-    /// thread (the node's actor, for one) for longer than one sync.
-    var syncsAreSlow = false
-    var callerBatches: UInt64 = 0
+    /// Guards what readers share with the writer: locations, segments, the frontier,
+    /// `hashedCount` and `cachesBroken`. Only the writer changes them after open.
+    let stateLock = NSLock()
+    /// Owns the write descriptors and the appenders' queue; nil for a read-only store.
+    var writer: LogWriter?
     /// Batches their own appender wrote (the rest the writer thread did): how often the
     /// idle-log path is taken.
-    public var batchesWrittenByCallers: UInt64 { condition.lock(); defer { condition.unlock() }; return callerBatches }
-    let slowSyncNanoseconds: UInt64
-    var closed = false
+    public var batchesWrittenByCallers: UInt64 { writer?.batchesWrittenByCallers ?? 0 }
     /// The tree's right edge (O(log n) hashes): what appends and tree heads need. Roots
     /// and proofs at other sizes come from the `hashes` file.
     var frontier = MerkleFrontier()
@@ -89,21 +66,11 @@ public final class LogStore: @unchecked Sendable {
     var auditTree: InMemoryMerkleTree?
     /// Where each entry's record is: segment number << 40 | byte offset (8 bytes an entry).
     var locations: [UInt64] = []
+    /// Every segment, each with a descriptor of its own for readers.
     var segments: [(name: String, first: UInt64, fd: Int32)] = []
-    var writeFD: Int32 = -1
-    var writeOffset = 0
-    /// The active segment's size: its records, then zeros written ahead of them (see `preallocate`).
-    var allocatedEnd = 0
-    /// Zeros written ahead of the records, at most this many bytes at a time; 0: none.
-    let preallocation: Int
-    /// Set when zeros could not be written (a full disk): none until the next segment.
-    var preallocationFailed = false
-    var thread: Thread?
     /// Holds an exclusive flock on `DIR/lock` while the store is open for writing: two
     /// writers of one log would cut each other's tails and caches.
     var lockFD: Int32 = -1
-    /// Signalled once by the writer thread as it ends (what `close` waits for).
-    let writerFinished = DispatchSemaphore(value: 0)
     /// The file a writable store holds an exclusive flock on (empty).
     public static let lockFileName = "lock"
     /// Stored Merkle hashes, 32 bytes each, in golang.org/x/mod/sumdb/tlog order.
@@ -111,13 +78,11 @@ public final class LogStore: @unchecked Sendable {
     /// Per entry: segment number u64 BE, record offset u64 BE.
     public static let indexFileName = "index"
     static let indexEntrySize = 16
+    /// The `hashes` file opened for reading (proofs); the writer writes through its own.
     var hashesFD: Int32 = -1
     /// Set when writing the hashes/index caches failed: they are not used (nor synced)
     /// until the next open rebuilds them.
     var cachesBroken = false
-    var indexFD: Int32 = -1
-    var hashesOffset = 0
-    var indexOffset = 0
     /// Entries taken from the hashes and index files at open: their records were not read.
     public internal(set) var trustedPrefix: UInt64 = 0
     /// Called on the writing thread after each batch's fdatasync with its duration in
@@ -132,14 +97,16 @@ public final class LogStore: @unchecked Sendable {
     /// Serializes writes of the `checkpoint` file.
     let checkpointLock = NSLock()
 
+    /// Bytes of zeros written ahead of the records at a time (1 MiB: an extra write every
+    /// thousand or so 1 KiB entries).
+    public static let defaultPreallocation = 1 << 20
+
     /// `readOnly` (for auditors): nothing is created, truncated or appended; a torn tail is only reported.
     /// `slowSync`: an fdatasync longer than this sends appends to the writer thread (see `append(_:)`).
-    /// `preallocation`: bytes of zeros written ahead of the records at a time (see `preallocate`).
+    /// `preallocation`: bytes of zeros written ahead of the records at a time (see `LogWriter.preallocate`).
     public init(directory: String, segmentSize: Int = 64 << 20, maximumEntrySize: Int = 16 << 20, readOnly: Bool = false,
                 slowSync: Duration = .milliseconds(5), preallocation: Int = LogStore.defaultPreallocation) throws {
         self.readOnly = readOnly
-        self.preallocation = max(0, preallocation)
-        slowSyncNanoseconds = UInt64(max(0, slowSync.components.seconds)) * 1_000_000_000 + UInt64(max(0, slowSync.components.attoseconds / 1_000_000_000))
         self.directory = directory
         self.segmentSize = segmentSize
         self.maximumEntrySize = maximumEntrySize
@@ -152,25 +119,19 @@ public final class LogStore: @unchecked Sendable {
                 Glibc.close(lockFD)
                 throw errno == EWOULDBLOCK ? LogStoreError.inUse(directory: directory) : LogStoreError.io("flock \(Self.lockFileName)", errno: errno)
             }
+            writer = LogWriter(store: self, preallocation: preallocation, slowSync: slowSync)
         }
         do { try recover() } catch {
-            if lockFD >= 0 { Glibc.close(lockFD); lockFD = -1 }
+            releaseDirectoryLock()
             throw error
         }
-        if readOnly { closed = true; return }
-        // The thread holds the store strongly until close() lets the loop end.
-        let t = Thread { self.writerLoop() }
-        t.name = "iias-log-writer"
-        thread = t
-        t.start()
+        writer?.start()
     }
 
     deinit {
         if lockFD >= 0 { Glibc.close(lockFD) }
         for s in segments { Glibc.close(s.fd) }
-        if writeFD >= 0 { Glibc.close(writeFD) }
         if hashesFD >= 0 { Glibc.close(hashesFD) }
-        if indexFD >= 0 { Glibc.close(indexFD) }
     }
 
     /// Number of stored hashes of a tree of `n` leaves (tlog: 2n - popcount(n)).
@@ -180,12 +141,52 @@ public final class LogStore: @unchecked Sendable {
     /// as a clean close does (caches synced, the segment cut back to its last record);
     /// later appends throw `.closed`.
     public func close() {
-        condition.lock()
-        let first = !closed
-        closed = true
-        condition.signal()
-        condition.unlock()
-        if first, thread != nil { writerFinished.wait() }
+        writer?.close()
+    }
+
+    /// Lets another store open the directory for writing (the writer's last step at close).
+    func releaseDirectoryLock() {
+        if lockFD >= 0 { Glibc.close(lockFD); lockFD = -1 }
+    }
+
+    /// Makes a new segment visible to readers (the writer has made its header durable);
+    /// returns its number.
+    func addSegment(name: String, first: UInt64, readFD: Int32) -> Int {
+        stateLock.lock(); defer { stateLock.unlock() }
+        segments.append((name, first, readFD))
+        return segments.count - 1
+    }
+
+    /// Makes records visible once their fdatasync returned: their locations and leaves
+    /// join the index and the tree. Returns the bytes the caches get for them (stored
+    /// hashes, index entries).
+    func publish(_ records: [(segment: Int, offset: Int, leaf: [UInt8])]) -> (hashes: [UInt8], index: [UInt8]) {
+        var hashes: [UInt8] = []
+        var index: [UInt8] = []
+        stateLock.lock()
+        for record in records {
+            locations.append(Self.packLocation(record.segment, record.offset))
+            hashes.append(contentsOf: record.leaf)
+            for parent in frontier.append(leafHash: record.leaf) { hashes.append(contentsOf: parent) }
+            Record.appendBE(UInt64(record.segment), to: &index)
+            Record.appendBE(UInt64(record.offset), to: &index)
+        }
+        stateLock.unlock()
+        return (hashes, index)
+    }
+
+    /// The `hashes` file holds every published entry's stored hashes (or is broken).
+    func publishHashedCount() {
+        stateLock.lock()
+        hashedCount = UInt64(locations.count)
+        stateLock.unlock()
+    }
+
+    /// Stops roots and proofs from using the caches until a reopen rebuilds them.
+    func markCachesBroken() {
+        stateLock.lock()
+        cachesBroken = true
+        stateLock.unlock()
     }
 }
 

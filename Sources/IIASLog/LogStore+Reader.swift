@@ -7,14 +7,14 @@ import Glibc
 // Reading: entries by index or in runs, the Merkle tree, where a record is.
 extension LogStore {
     /// Number of entries.
-    public var count: UInt64 { condition.lock(); defer { condition.unlock() }; return UInt64(locations.count) }
+    public var count: UInt64 { stateLock.lock(); defer { stateLock.unlock() }; return UInt64(locations.count) }
 
     /// The log's Merkle tree, for roots and proofs at any size up to `count`: the whole
     /// tree in memory for a read-only store (its open read every record), the `hashes`
     /// file (O(log n) reads a proof) for a writable one. Throws when writing that file
     /// failed (a full disk): a reopen rebuilds it.
     public func merkleTree() throws -> any MerkleHashSource {
-        condition.lock(); defer { condition.unlock() }
+        stateLock.lock(); defer { stateLock.unlock() }
         if let auditTree { return auditTree }
         guard hashesFD >= 0, !cachesBroken else {
             throw LogStoreError.inconsistent("\(directory)/\(Self.hashesFileName) could not be written; roots and proofs need a reopen of the log, which rebuilds it")
@@ -25,7 +25,7 @@ extension LogStore {
     /// MTH of every entry so far (from the tree's right edge, or a read-only store's
     /// whole tree; no read).
     public var rootHash: [UInt8] {
-        condition.lock(); defer { condition.unlock() }
+        stateLock.lock(); defer { stateLock.unlock() }
         if let auditTree { return (try? auditTree.rootHash(treeSize: auditTree.treeSize)) ?? Merkle.emptyRoot }
         return frontier.rootHash
     }
@@ -36,7 +36,7 @@ extension LogStore {
     /// The stored hashes as they are on disk (one pread per hash: O(log n) reads per
     /// proof), over the entries written so far. Nil for a read-only store.
     public var diskHashes: DiskMerkleHashes? {
-        condition.lock(); defer { condition.unlock() }
+        stateLock.lock(); defer { stateLock.unlock() }
         guard !readOnly, hashesFD >= 0, !cachesBroken else { return nil }
         return DiskMerkleHashes(store: self, fd: hashesFD, treeSize: hashedCount)
     }
@@ -46,11 +46,11 @@ extension LogStore {
     static let firstReadSize = 4096
 
     public func entry(at index: UInt64) throws -> LogEntry {
-        condition.lock()
-        guard index < UInt64(locations.count) else { condition.unlock(); throw LogError.indexOutOfRange(index: index, treeSize: UInt64(locations.count)) }
+        stateLock.lock()
+        guard index < UInt64(locations.count) else { stateLock.unlock(); throw LogError.indexOutOfRange(index: index, treeSize: UInt64(locations.count)) }
         let loc = Self.unpackLocation(locations[Int(index)])
         let fd = segments[loc.segment].fd
-        condition.unlock()
+        stateLock.unlock()
         // One read of a typical record's size; a longer one is read again whole.
         var bytes = [UInt8](repeating: 0, count: Self.firstReadSize)
         let got = pread(fd, &bytes, bytes.count, off_t(loc.offset))
@@ -74,16 +74,16 @@ extension LogStore {
     /// Stops early, after at least one entry, once `runReadLimit` bytes of payload are
     /// held or `runEntryLimit` entries read, so memory stays bounded whatever is asked.
     public func readEntries(_ range: Range<UInt64>) throws -> [LogEntry] {
-        condition.lock()
+        stateLock.lock()
         guard range.upperBound <= UInt64(locations.count) else {
-            condition.unlock()
+            stateLock.unlock()
             throw LogError.indexOutOfRange(index: range.upperBound - 1, treeSize: UInt64(locations.count))
         }
         let places = (range.lowerBound..<min(range.upperBound, range.lowerBound + Self.runEntryLimit)).map {
             Self.unpackLocation(locations[Int($0)])
         }
         let fds = segments.map(\.fd)
-        condition.unlock()
+        stateLock.unlock()
         var out: [LogEntry] = []
         out.reserveCapacity(places.count)
         var held = 0
@@ -134,7 +134,7 @@ extension LogStore {
 
     /// Where entry `index` is stored (segment file name, byte offset of its record), for error messages.
     public func location(of index: UInt64) -> (segment: String, offset: Int)? {
-        condition.lock(); defer { condition.unlock() }
+        stateLock.lock(); defer { stateLock.unlock() }
         guard index < UInt64(locations.count) else { return nil }
         let loc = Self.unpackLocation(locations[Int(index)])
         return (segments[loc.segment].name, loc.offset)

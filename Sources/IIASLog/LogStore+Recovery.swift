@@ -103,23 +103,29 @@ extension LogStore {
             lastSize = nil
         }
         trustedPrefix = k
-        hashesOffset = Self.storedHashCount(k) * SHA256.byteCount
-        indexOffset = Int(k) * Self.indexEntrySize
         guard k > 0, let lastSize else { return (0, 0, Self.segmentHeaderSize) }
         let (s, offset) = location(k - 1)
         if s + 1 < segments.count && firsts[s + 1] == k { return (k, s + 1, Self.segmentHeaderSize) }
         return (k, s, offset + lastSize)
     }
 
-    /// Opens (creating) the hashes and index files, cut back to the trusted prefix.
-    func openSideFiles() throws {
-        for (name, length) in [(Self.hashesFileName, hashesOffset), (Self.indexFileName, indexOffset)] {
+    /// Opens (creating) the hashes and index files for the writer, cut back to the trusted prefix.
+    func openCacheFiles() throws -> LogCacheFiles {
+        let hashesLength = Self.storedHashCount(trustedPrefix) * SHA256.byteCount
+        let indexLength = Int(trustedPrefix) * Self.indexEntrySize
+        var fds: [Int32] = []
+        for (name, length) in [(Self.hashesFileName, hashesLength), (Self.indexFileName, indexLength)] {
             let path = directory + "/" + name
             let fd = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-            guard fd >= 0 else { throw LogStoreError.io("open \(name)", errno: errno) }
-            guard ftruncate(fd, off_t(length)) == 0 else { let e = errno; Glibc.close(fd); throw LogStoreError.io("truncate \(name)", errno: e) }
-            if name == Self.hashesFileName { hashesFD = fd } else { indexFD = fd }
+            guard fd >= 0, ftruncate(fd, off_t(length)) == 0 else {
+                let e = errno
+                if fd >= 0 { Glibc.close(fd) }
+                for opened in fds { Glibc.close(opened) }
+                throw LogStoreError.io(fd >= 0 ? "truncate \(name)" : "open \(name)", errno: e)
+            }
+            fds.append(fd)
         }
+        return LogCacheFiles(hashesFD: fds[0], indexFD: fds[1], hashesOffset: hashesLength, indexOffset: indexLength)
     }
 
     /// The body of the newest signed tree head the log wrote (`checkpoint` file), if readable.
@@ -163,9 +169,9 @@ extension LogStore {
         var startOffset = Self.segmentHeaderSize
         var newHashes: [UInt8] = []
         var newIndex: [UInt8] = []
-        if !readOnly {
+        if let writer {
             (expected, scanSegment, startOffset) = try loadTrustedPrefix(names: names)
-            try openSideFiles()
+            writer.caches = try openCacheFiles()
         }
         // Segments are read and checked (CRC, leaf hash) on several cores, a window of them
         // at a time, whole segments in memory (so at most `maximumSegmentsInMemory`);
@@ -198,7 +204,7 @@ extension LogStore {
                         Record.appendBE(UInt64(n), to: &newIndex)
                         Record.appendBE(UInt64(offset), to: &newIndex)
                         if newHashes.count >= 1 << 20 {   // written as the scan goes: a rebuild holds no whole copy
-                            try writeSide(newHashes, newIndex)
+                            try writer?.caches.append(hashes: newHashes, index: newIndex)
                             newHashes.removeAll(keepingCapacity: true)
                             newIndex.removeAll(keepingCapacity: true)
                         }
@@ -219,21 +225,22 @@ extension LogStore {
                     guard fd >= 0 else { throw LogStoreError.io("open \(name)", errno: errno) }
                     segments.append((name, scan.first, fd))
                 }
-                if n == names.count - 1 && !readOnly {
-                    writeFD = Glibc.open(path, O_WRONLY | O_CLOEXEC)
-                    guard writeFD >= 0 else { throw LogStoreError.io("open \(name)", errno: errno) }
-                    writeOffset = scan.stop?.offset ?? scan.end
-                    allocatedEnd = scan.size
-                    guard fdatasync(writeFD) == 0 else { throw LogStoreError.io("fdatasync", errno: errno) }
+                if n == names.count - 1, let writer {
+                    // The active segment's write descriptor goes to the writer, its only user.
+                    let fd = Glibc.open(path, O_WRONLY | O_CLOEXEC)
+                    guard fd >= 0 else { throw LogStoreError.io("open \(name)", errno: errno) }
+                    try writer.adopt(fd: fd, segment: n, offset: scan.stop?.offset ?? scan.end, allocatedEnd: scan.size)
                 }
             }
         }
-        if readOnly { return }
-        let rebuilt = hashesOffset > Self.storedHashCount(trustedPrefix) * SHA256.byteCount || !newHashes.isEmpty
-        try writeSide(newHashes, newIndex)
-        if rebuilt { try syncSide() }
+        guard let writer else { return }
+        let rebuilt = writer.caches.hashesOffset > Self.storedHashCount(trustedPrefix) * SHA256.byteCount || !newHashes.isEmpty
+        try writer.caches.append(hashes: newHashes, index: newIndex)
+        if rebuilt { try writer.caches.sync() }
         hashedCount = frontier.treeSize
-        if segments.isEmpty { try startSegment(first: 0) }
+        hashesFD = Glibc.open(directory + "/" + Self.hashesFileName, O_RDONLY | O_CLOEXEC)
+        guard hashesFD >= 0 else { throw LogStoreError.io("open \(Self.hashesFileName)", errno: errno) }
+        if segments.isEmpty { try writer.startSegment(first: 0) }
         try checkCheckpointFile()
     }
 

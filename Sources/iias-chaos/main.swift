@@ -36,7 +36,7 @@ let rate = options.int("--rate", default: 50)
 
 let notificationCount = notifications, killCount = kills, soakMinutes = minutes, soakRate = rate
 
-/// One scenario's outcome, as the README's table shows it.
+/// One scenario's outcome, as the table in Scripts/bench/README.md shows it.
 struct Outcome: Codable {
     var scenario: String
     var faults: Int

@@ -4,84 +4,153 @@ import IIASCrypto
 import Glibc
 #endif
 
-// Appending: group commit with a leader, the writer thread, segments and their zeros written ahead, signed tree heads.
-extension LogStore {
+/// The group-commit writer of a writable ``LogStore``: the one owner of the active
+/// segment's write descriptor, of the `hashes`/`index` caches it writes and of the
+/// condition appenders queue on. One batch is written at a time — by the appender itself
+/// when the log is idle, otherwise by the writer thread, which takes all that queued — and
+/// only its writer touches these files. Readers never wait on this condition: the store
+/// keeps what they share (locations, segments, the tree's right edge) under its own lock,
+/// and the writer publishes to it after each fdatasync. Open fills the caches and hands
+/// the writer the active segment's descriptor before its thread starts.
+final class LogWriter: @unchecked Sendable {
+    struct Pending {
+        let type: EntryType
+        let payload: [UInt8]
+        /// For a tree head: builds the payload from (its own index = tree size, root at that size).
+        var makePayload: (@Sendable (UInt64, [UInt8]) -> [UInt8])? = nil
+        let completion: Completion
+    }
+
+    /// Who is waiting for an entry: its own appender, or (on the last entry of an
+    /// `append(_:)` batch) the batch's appender, for `count` consecutive entries.
+    enum Completion {
+        case single(CheckedContinuation<UInt64, any Error>)
+        case batch(CheckedContinuation<[LogEntry], any Error>, count: Int)
+        case none
+    }
+
+    /// Not retained: the store owns its writer; the writer thread holds the store until close.
+    unowned let store: LogStore
+    let condition = NSCondition()
+    // Under `condition`:
+    var pending: [Pending] = []
+    /// A batch is being written, by the writer thread or by an appender that found the
+    /// log idle; whoever holds it alone touches the files, offsets and caches.
+    var writing = false
+    /// The last fdatasync took longer than `slowSync`: appenders then leave
+    /// the writing to the writer thread, so that a stalling disk blocks no caller's
+    /// thread (the node's actor, for one) for longer than one sync.
+    var syncsAreSlow = false
+    var callerBatches: UInt64 = 0
+    var closed = false
+
+    // Touched only by whoever holds `writing` (and by open, before the thread starts):
+    /// The active segment, opened for writing, and its number in the store's segments.
+    var fd: Int32 = -1
+    var segment = 0
+    var offset = 0
+    /// The active segment's size: its records, then zeros written ahead of them (see `preallocate`).
+    var allocatedEnd = 0
+    /// Set when zeros could not be written (a full disk): none until the next segment.
+    var preallocationFailed = false
+    var caches = LogCacheFiles(hashesFD: -1, indexFD: -1, hashesOffset: 0, indexOffset: 0)
+
+    /// The store's directory and segment size, copied: the per-entry path reads no store field.
+    let directory: String
+    let segmentSize: Int
+    /// Zeros written ahead of the records, at most this many bytes at a time; 0: none.
+    let preallocation: Int
+    let slowSyncNanoseconds: UInt64
+    var thread: Thread?
+    /// Signalled once by the writer thread as it ends (what `close` waits for).
+    let finished = DispatchSemaphore(value: 0)
+
+    init(store: LogStore, preallocation: Int, slowSync: Duration) {
+        self.store = store
+        directory = store.directory
+        segmentSize = store.segmentSize
+        self.preallocation = max(0, preallocation)
+        slowSyncNanoseconds = UInt64(max(0, slowSync.components.seconds)) * 1_000_000_000 + UInt64(max(0, slowSync.components.attoseconds / 1_000_000_000))
+    }
+
+    deinit {
+        if fd >= 0 { Glibc.close(fd) }
+        caches.close()
+    }
+
+    /// Takes the active segment's write descriptor from open (segment number `segment`),
+    /// where its records end and the file's size (zeros written ahead of them included),
+    /// and makes it durable.
+    func adopt(fd: Int32, segment: Int, offset: Int, allocatedEnd: Int) throws {
+        self.fd = fd
+        self.segment = segment
+        self.offset = offset
+        self.allocatedEnd = allocatedEnd
+        guard fdatasync(fd) == 0 else { throw LogStoreError.io("fdatasync", errno: errno) }
+    }
+
+    /// Starts the writer thread, which holds the store strongly until `close` lets it end.
+    func start() {
+        let store = self.store
+        let t = Thread { self.run(); withExtendedLifetime(store) {} }
+        t.name = "iias-log-writer"
+        thread = t
+        t.start()
+    }
+
+    /// Stops the writer after the pending appends and waits until it has left the files
+    /// as a clean close does; later appends throw `.closed`.
+    func close() {
+        condition.lock()
+        let first = !closed
+        closed = true
+        condition.signal()
+        condition.unlock()
+        if first, thread != nil { finished.wait() }
+    }
+
+    var batchesWrittenByCallers: UInt64 { condition.lock(); defer { condition.unlock() }; return callerBatches }
+
     /// Starts the next segment; the current one stays the write target until the new
     /// one's header is durable, so a failure (a full disk) leaves the log as it was.
     func startSegment(first: UInt64) throws {
-        let name = Self.segmentName(first)
+        let name = LogStore.segmentName(first)
         let path = directory + "/" + name
-        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw LogStoreError.io("create \(name)", errno: errno) }
-        var header = Self.magic
-        Record.appendBE32(Self.version, to: &header)
+        let next = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard next >= 0 else { throw LogStoreError.io("create \(name)", errno: errno) }
+        var header = LogStore.magic
+        Record.appendBE32(LogStore.version, to: &header)
         Record.appendBE(first, to: &header)
         do {
-            try writeAll(header, at: 0, fd: fd)
-            guard fdatasync(fd) == 0 else { throw LogStoreError.io("fdatasync", errno: errno) }
+            try Self.writeAll(header, at: 0, fd: next)
+            guard fdatasync(next) == 0 else { throw LogStoreError.io("fdatasync", errno: errno) }
         } catch {
-            Glibc.close(fd)
+            Glibc.close(next)
             unlink(path)
             throw error
         }
-        if writeFD >= 0 {
+        if fd >= 0 {
             // A closed segment ends at its last record (zeros left by a crash here are harmless).
-            if allocatedEnd > writeOffset { _ = ftruncate(writeFD, off_t(writeOffset)) }
-            Glibc.close(writeFD)
+            if allocatedEnd > offset { _ = ftruncate(fd, off_t(offset)) }
+            Glibc.close(fd)
         }
-        writeFD = fd
+        fd = next
         let dfd = Glibc.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dfd >= 0 { _ = fsync(dfd); Glibc.close(dfd) }
-        writeOffset = header.count
+        offset = header.count
         allocatedEnd = header.count
         preallocationFailed = false
         let rfd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
         guard rfd >= 0 else { throw LogStoreError.io("open \(name)", errno: errno) }
-        condition.lock()
-        segments.append((name, first, rfd))
-        condition.unlock()
+        segment = store.addSegment(name: name, first: first, readFD: rfd)
     }
 
-    func writeAll(_ bytes: [UInt8], at offset: Int, fd: Int32? = nil) throws {
-        let fd = fd ?? writeFD
+    static func writeAll(_ bytes: [UInt8], at offset: Int, fd: Int32) throws {
         var done = 0
         while done < bytes.count {
             let n = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress! + done, bytes.count - done, off_t(offset + done)) }
             if n < 0 { if errno == EINTR { continue }; throw LogStoreError.io("pwrite", errno: errno) }
             done += n
-        }
-    }
-
-    /// Appends one entry; returns its index once it is on disk (after fdatasync).
-    public func append(type: EntryType, payload: [UInt8]) async throws -> UInt64 {
-        try await append([(type, payload)])[0].index
-    }
-
-    /// Appends several entries in this order as consecutive indexes, made durable by the
-    /// same fdatasync; returns them as written (index and time filled in) once they are on
-    /// disk, so callers need not read them back. What a receiver uses to log every envelope
-    /// that arrived together with one sync and in arrival order.
-    ///
-    /// Group commit with a leader: when nothing is being written and nothing waits, the
-    /// caller writes and syncs its own entries at once, on its own thread (no hand-over to
-    /// the writer thread and back, two wake-ups saved on an idle node). Otherwise — or
-    /// while the disk's syncs are slow — they wait for the writer thread, which takes
-    /// everything queued as one batch.
-    public func append(_ entries: [(type: EntryType, payload: [UInt8])]) async throws -> [LogEntry] {
-        guard !entries.isEmpty else { return [] }
-        for entry in entries where entry.payload.count + LogEntry.fixedSize > maximumEntrySize {
-            throw LogError.recordTooLarge(length: entry.payload.count + LogEntry.fixedSize, maximum: maximumEntrySize)
-        }
-        if let written = try writeIfIdle(entries) { return written }
-        return try await withCheckedThrowingContinuation { c in
-            condition.lock()
-            if closed { condition.unlock(); c.resume(throwing: LogStoreError.closed); return }
-            for (i, entry) in entries.enumerated() {
-                let completion: Completion = i == entries.count - 1 ? .batch(c, count: entries.count) : .none
-                pending.append(Pending(type: entry.type, payload: entry.payload, completion: completion))
-            }
-            condition.signal()
-            condition.unlock()
         }
     }
 
@@ -110,45 +179,6 @@ extension LogStore {
         return written
     }
 
-    /// Signs a checkpoint of `signer`'s log (origin "iias:center:SIGNER/log", also the note's
-    /// key name) of the entries before this one (tree size = this entry's own
-    /// index, root over entries 0..<index) as a C2SP signed note, appends the note as an
-    /// entry of type `treeHead`, then writes it to `DIR/checkpoint` atomically (temp file,
-    /// fsync, rename, directory fsync). Returns the signed checkpoint.
-    @discardableResult
-    public func appendTreeHead(signer: String, key: SigningPrivateKey) async throws -> Checkpoint {
-        let origin = Checkpoint.origin(center: signer)
-        let box = NoteBox()
-        let make: @Sendable (UInt64, [UInt8]) -> [UInt8] = { size, root in
-            let checkpoint = Checkpoint(origin: origin, treeSize: size, rootHash: root)
-            let note = checkpoint.signedNote(key: key)
-            box.set(checkpoint, note)
-            return Array(note.utf8)
-        }
-        _ = try await withCheckedThrowingContinuation { (c: CheckedContinuation<UInt64, any Error>) in
-            condition.lock()
-            if closed { condition.unlock(); c.resume(throwing: LogStoreError.closed); return }
-            pending.append(Pending(type: .treeHead, payload: [], makePayload: make, completion: .single(c)))
-            condition.signal()
-            condition.unlock()
-        }
-        let (checkpoint, note) = box.get()
-        try writeCheckpointFile(Array(note.utf8))
-        return checkpoint
-    }
-
-    /// Name of the file holding the newest signed tree head (a signed note).
-    public static let checkpointFileName = "checkpoint"
-
-    func writeCheckpointFile(_ bytes: [UInt8]) throws {
-        checkpointLock.lock(); defer { checkpointLock.unlock() }
-        try DurableFile.write(bytes, to: directory + "/" + Self.checkpointFileName)
-    }
-
-    /// Bytes of zeros written ahead of the records at a time (1 MiB: an extra write every
-    /// thousand or so 1 KiB entries).
-    public static let defaultPreallocation = 1 << 20
-
     /// Writes zeros ahead of the records up to `preallocation` bytes past `end` (not past
     /// the segment's size), so that the appends after it overwrite blocks the file already
     /// has: their fdatasync then makes data durable, not a new size and new extents as well
@@ -162,32 +192,43 @@ extension LogStore {
         let target = max(end, min(segmentSize, end + preallocation))
         guard target > end else { return }
         var space = statvfs()
-        guard fstatvfs(writeFD, &space) == 0, Int(space.f_bavail) * Int(space.f_frsize) > 2 * (target - end) else {
+        guard fstatvfs(fd, &space) == 0, Int(space.f_bavail) * Int(space.f_frsize) > 2 * (target - end) else {
             preallocationFailed = true
             return
         }
         do {
-            try writeAll([UInt8](repeating: 0, count: target - end), at: end)
+            try Self.writeAll([UInt8](repeating: 0, count: target - end), at: end, fd: fd)
             allocatedEnd = target
         } catch {
             preallocationFailed = true
-            _ = ftruncate(writeFD, off_t(allocatedEnd))
+            _ = ftruncate(fd, off_t(allocatedEnd))
         }
     }
 
-    func writerLoop() {
+    /// Queues entries for the writer thread and wakes it; after a close, calls `fail`
+    /// with `.closed` instead.
+    func enqueue(_ items: [Pending], failing fail: (any Error) -> Void) {
+        condition.lock()
+        if closed { condition.unlock(); fail(LogStoreError.closed); return }
+        pending.append(contentsOf: items)
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// The writer thread: takes everything queued as one batch whenever no appender is writing.
+    func run() {
         while true {
             condition.lock()
             // An appender writing its own entries (see `append(_:)`) has the files until it is done.
             while (pending.isEmpty && !closed) || writing { condition.wait() }
             if pending.isEmpty && closed {
                 condition.unlock()
-                if hashesFD >= 0 && !cachesBroken { try? syncSide() }   // a clean close leaves the caches durable
+                if caches.hashesFD >= 0 && !store.cachesBroken { try? caches.sync() }   // a clean close leaves the caches durable
                 // ...and the segment ending at its last record.
-                if writeFD >= 0, allocatedEnd > writeOffset, ftruncate(writeFD, off_t(writeOffset)) == 0 { allocatedEnd = writeOffset }
+                if fd >= 0, allocatedEnd > offset, ftruncate(fd, off_t(offset)) == 0 { allocatedEnd = offset }
                 // Another store may open the log from now on.
-                if lockFD >= 0 { Glibc.close(lockFD); lockFD = -1 }
-                writerFinished.signal()
+                store.releaseDirectoryLock()
+                finished.signal()
                 return
             }
             let batch = pending
@@ -225,55 +266,44 @@ extension LogStore {
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         var buffer: [UInt8] = []
         buffer.reserveCapacity(batch.reduce(0) { $0 + Record.headerSize + LogEntry.fixedSize + $1.payload.count } + 256)
-        var chunkStart = writeOffset
+        var chunkStart = offset
         // Hashing, encoding and parsing happen outside the lock the appenders take to
         // enqueue; a chunk is published under it once, after its fdatasync.
         var staged: [(position: Int, segment: Int, offset: Int, leaf: [UInt8], index: UInt64)] = []
-        var nextIndex = UInt64(locations.count)
+        // Only this writer changes the store's locations and frontier: it reads them without the lock.
+        var nextIndex = UInt64(store.locations.count)
 
         func flush() throws {
             guard !staged.isEmpty else { return }
             do {
                 if chunkStart + buffer.count > allocatedEnd { preallocate(past: chunkStart + buffer.count) }
-                try writeAll(buffer, at: chunkStart)
+                try Self.writeAll(buffer, at: chunkStart, fd: fd)
                 allocatedEnd = max(allocatedEnd, chunkStart + buffer.count)
                 let syncStart = DispatchTime.now().uptimeNanoseconds
-                let syncError = fdatasync(writeFD) == 0 ? 0 : errno
+                let syncError = fdatasync(fd) == 0 ? 0 : errno
                 let syncNanoseconds = DispatchTime.now().uptimeNanoseconds - syncStart
                 condition.lock()
                 syncsAreSlow = syncNanoseconds > slowSyncNanoseconds
                 condition.unlock()
                 guard syncError == 0 else { throw LogStoreError.io("fdatasync", errno: syncError) }
-                syncObserver?(Double(syncNanoseconds) / 1e9, staged.count)
+                store.syncObserver?(Double(syncNanoseconds) / 1e9, staged.count)
             } catch {
-                _ = ftruncate(writeFD, off_t(chunkStart))
-                writeOffset = chunkStart
+                _ = ftruncate(fd, off_t(chunkStart))
+                offset = chunkStart
                 allocatedEnd = chunkStart
                 throw error
             }
-            var hashBuffer: [UInt8] = []
-            var indexBuffer: [UInt8] = []
-            condition.lock()
-            for item in staged {
-                locations.append(Self.packLocation(item.segment, item.offset))
-                hashBuffer.append(contentsOf: item.leaf)
-                for parent in frontier.append(leafHash: item.leaf) { hashBuffer.append(contentsOf: parent) }
-                Record.appendBE(UInt64(item.segment), to: &indexBuffer)
-                Record.appendBE(UInt64(item.offset), to: &indexBuffer)
-            }
-            condition.unlock()
+            let (hashBuffer, indexBuffer) = store.publish(staged.map { ($0.segment, $0.offset, $0.leaf) })
             for item in staged { results[item.position] = item.index }
             // The caches are derived: written now, synced with tree heads and at close,
             // checked at open. A failure to write them only stops using them until reopen.
-            if !cachesBroken {
-                do { try writeSide(hashBuffer, indexBuffer) } catch { cachesBroken = true }
+            if !store.cachesBroken {
+                do { try caches.append(hashes: hashBuffer, index: indexBuffer) } catch { store.markCachesBroken() }
             }
-            condition.lock()
-            hashedCount = UInt64(locations.count)
-            condition.unlock()
+            store.publishHashedCount()
             staged.removeAll(keepingCapacity: true)
             buffer.removeAll(keepingCapacity: true)
-            chunkStart = writeOffset
+            chunkStart = offset
         }
 
         do {
@@ -282,22 +312,22 @@ extension LogStore {
                 var payload = item.payload
                 if let make = item.makePayload {
                     try flush()
-                    payload = make(index, frontier.rootHash)
+                    payload = make(index, store.frontier.rootHash)
                 }
                 let entry = LogEntry(index: index, timeMilliseconds: now, type: item.type, payload: payload)
                 let recordSize = Record.headerSize + LogEntry.fixedSize + payload.count
-                if writeOffset > Self.segmentHeaderSize && writeOffset + recordSize > segmentSize {
+                if offset > LogStore.segmentHeaderSize && offset + recordSize > segmentSize {
                     try flush()
                     try startSegment(first: index)
-                    chunkStart = writeOffset
+                    chunkStart = offset
                 }
                 let body = Record.append(entry, to: &buffer)
-                staged.append((position, segments.count - 1, writeOffset, Merkle.hashLeaf(buffer[body]), index))
-                writeOffset += recordSize
+                staged.append((position, segment, offset, Merkle.hashLeaf(buffer[body]), index))
+                offset += recordSize
                 nextIndex += 1
             }
             try flush()
-            if batch.contains(where: { $0.type == .treeHead }), !cachesBroken { try syncSide() }
+            if batch.contains(where: { $0.type == .treeHead }), !store.cachesBroken { try caches.sync() }
             return (results, now, nil)
         } catch {
             return (results, now, error)
