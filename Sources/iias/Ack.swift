@@ -14,11 +14,7 @@ struct Ack: AsyncParsableCommand {
     @Flag(help: "Print JSON.") var json = false
 
     func run() async throws {
-        let client = socket.client
-        let item = try await OperatorExit.run {
-            let (id, sender) = try await target.resolve(client)
-            return try await client.acknowledge(id, from: sender)
-        }
+        let item = try await target.call(socket) { client, id, sender in try await client.acknowledge(id, from: sender) }
         if json { return Terminal.printEncodable(item) }
         print("acknowledged \(Terminal.bold(item.id.uuidString.lowercased())) from \(item.sender); the sender is told")
     }

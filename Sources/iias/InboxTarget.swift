@@ -21,6 +21,16 @@ struct InboxTarget: ParsableArguments {
     @Option(help: ArgumentHelp("The center that sent it (when several centers used the id).", valueName: "center"))
     var from: String?
 
+    /// `body` on the notification this names, through the node at `socket`, with the
+    /// operator's exit codes (`OperatorExit`): what `read` and `ack` do.
+    func call<T: Sendable>(_ socket: SocketOptions, _ body: @Sendable (LocalAPIClient, UUID, CenterID?) async throws -> T) async throws -> T {
+        let client = socket.client
+        return try await OperatorExit.run {
+            let (id, sender) = try await resolve(client)
+            return try await body(client, id, sender)
+        }
+    }
+
     /// The id and, when known, the sender. A full id goes to the node as typed (it refuses
     /// one that several centers used, naming them); a prefix is looked up in the inbox.
     func resolve(_ client: LocalAPIClient) async throws -> (id: UUID, sender: CenterID?) {

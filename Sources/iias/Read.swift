@@ -14,11 +14,7 @@ struct Read: AsyncParsableCommand {
     @Flag(help: "Print JSON.") var json = false
 
     func run() async throws {
-        let client = socket.client
-        let result = try await OperatorExit.run {
-            let (id, sender) = try await target.resolve(client)
-            return try await client.read(id, from: sender)
-        }
+        let result = try await target.call(socket) { client, id, sender in try await client.read(id, from: sender) }
         if json { return Terminal.printEncodable(result) }
         NotificationRendering(notification: result.notification,
                               context: [("received", Render.time(result.item.received)), ("state", Render.state(result.item))],
