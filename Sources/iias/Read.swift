@@ -12,6 +12,8 @@ struct Read: AsyncParsableCommand {
     @OptionGroup var target: InboxTarget
     @OptionGroup var socket: SocketOptions
     @Flag(help: "Print JSON.") var json = false
+    @Option(help: ArgumentHelp("Save the complete attachments into this directory, opened and checked, never over a file.", valueName: "dir"))
+    var save: String?
 
     func run() async throws {
         let client = socket.client
@@ -24,5 +26,6 @@ struct Read: AsyncParsableCommand {
                               context: [("received", Render.time(result.item.received)), ("state", Render.state(result.item))],
                               banner: (result.item.thread.map { [Render.threadMark($0) + "  (iias thread \(Render.shortID(result.item.id)))"] } ?? [])
                                   + (result.item.threadPending == true ? [Render.threadsPendingLine] : [])).print()
+        try await AttachmentViews.show(result, saveInto: save, client)
     }
 }

@@ -41,6 +41,9 @@ struct Send: AsyncParsableCommand {
     @Flag(help: "Print the node's answer as JSON.")
     var json = false
 
+    @Option(help: ArgumentHelp("Attach a file (repeatable): streamed to the node, encrypted once, sent after the notification.", valueName: "file"))
+    var attach: [String] = []
+
     func validate() throws {
         guard batch == nil || (fields.isUnset && !weakenHandling) else {
             throw CLIFailure.usage("--batch takes every notification whole from its file", hint: "leave out the field options and --weaken-handling, or send them one at a time")
@@ -61,6 +64,7 @@ struct Send: AsyncParsableCommand {
         }
         let submission = try await OperatorExit.run {
             try await NotificationIDInput.expand(&document, client)
+            try await AttachmentTransfer.uploadAll(&document, attach: attach, client)
             return try await client.submit(document, weakenHandling: weakenHandling)
         }
         if json {
