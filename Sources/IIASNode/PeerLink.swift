@@ -66,6 +66,7 @@ actor PeerLink {
         exchange = Mutex(OutboundExchange(window: limits.window))
         depth = Metrics.Gauge(label: "iias_queue_depth", dimensions: [("peer", peer.center.rawValue)])
         retries = Metrics.Counter(label: "iias_retries_total", dimensions: [("peer", peer.center.rawValue)])
+        attachments.wakeLink { [weak self] in self?.attachmentsWaiting() }
     }
 
     /// Where our envelope `id` stands on this link (nil: not waiting here), and when the

@@ -17,7 +17,7 @@ extension APIRouter {
         guard let attachments else { throw RequestProblem(.serviceUnavailable, "this node keeps no attachments", hint: nil) }
         switch (request.method, route.count) {
         case (.POST, 1):
-            guard let bytes = try Self.int(query["bytes"], name: "bytes"), bytes >= 0 else {
+            guard let bytes = try Self.count(query["bytes"], name: "bytes"), bytes >= 0 else {
                 throw RequestProblem(.badRequest, "?bytes= (the file's size) is required", hint: "see LocalAPI.md, Attachments")
             }
             let id: UUID
@@ -29,7 +29,7 @@ extension APIRouter {
         case (.PUT, 2):
             let id = try Self.id(route[1])
             guard let upload = attachments.upload(id) else { throw RequestProblem(.notFound, "no upload \(route[1]) in progress", hint: nil) }
-            let offset = try Self.int(query["offset"], name: "offset") ?? upload.received
+            let offset = try Self.count(query["offset"], name: "offset") ?? upload.received
             do { try upload.append(request.body ?? [], at: offset) } catch { throw RequestProblem(.conflict, error.description, hint: nil) }
             return try json(.ok, ["received": upload.received])
         case (.POST, 2):
@@ -59,7 +59,7 @@ extension APIRouter {
         let sender = try Self.sender(query)?.rawValue ?? ""
         guard let state = attachments.incomingState(sender: sender, root: root) else { throw RequestProblem(.notFound, "no attachment \(root.prefix(64)) from \(sender)", hint: nil) }
         guard state.state == "complete" else { throw RequestProblem(.conflict, "the attachment is \(state.state)\(state.reason.map { ": " + $0 } ?? "")", hint: nil) }
-        let offset = try Self.int(query["offset"], name: "offset") ?? 0
+        let offset = try Self.count(query["offset"], name: "offset") ?? 0
         guard offset >= 0, offset <= state.ciphertextBytes else { throw RequestProblem(.badRequest, "offset out of range", hint: nil) }
         let fd = open(attachments.receiver.ciphertextPath(sender + "-" + root), O_RDONLY)
         guard fd >= 0 else { throw RequestProblem(.notFound, "the attachment's ciphertext is missing", hint: nil) }
@@ -67,6 +67,13 @@ extension APIRouter {
         let count = min(Self.attachmentPieceBytes, state.ciphertextBytes - offset)
         guard let bytes = AttachmentDirectory.readExactly(fd, count: count, at: offset) else { throw RequestProblem(.conflict, "the ciphertext is shorter than recorded", hint: nil) }
         return .octets(bytes)
+    }
+
+    /// A byte count or offset from the query (0 or more); nil when absent.
+    static func count(_ text: String?, name: String) throws -> Int? {
+        guard let text else { return nil }
+        guard let value = Int(text), value >= 0 else { throw RequestProblem(.badRequest, "\(name) must be a whole number of bytes, found \(text.prefix(30))", hint: nil) }
+        return value
     }
 
     /// Replaces each `{"upload": ID, "name": …, "mediaType": …}` of a draft's attachments

@@ -43,6 +43,12 @@ final class AttachmentSender: Sendable {
         self.ended = ended
     }
 
+    /// Wakes the link when an attachment becomes due outside its own sending path.
+    private let wake = Mutex<(@Sendable () -> Void)?>(nil)
+
+    /// What the link calls to be woken (set once, by the link).
+    func wakeLink(with call: @escaping @Sendable () -> Void) { wake.withLock { $0 = call } }
+
     /// Adds an attachment to send; `due` when its notification is already answered.
     func add(_ record: OutgoingAttachment, due: Bool) {
         let due = due || answeredLately.withLock { $0.contains(record.envelope) }
@@ -50,6 +56,7 @@ final class AttachmentSender: Sendable {
             guard !list.contains(where: { $0.record.root == record.root }) else { return }
             list.append(Transfer(record: record, due: due))
         }
+        if due { wake.withLock { $0 }?() }
     }
 
     /// The notifications are answered: their attachments may go.
