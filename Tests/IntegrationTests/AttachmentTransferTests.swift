@@ -3,6 +3,8 @@ import IIASAPI
 import IIASCrypto
 import IIASModel
 import IIASTestSupport
+import IIASTransport
+import NIOCore
 import XCTest
 
 /// Attachments between real node processes: a file streamed to AZ's node, encrypted once,
@@ -183,5 +185,33 @@ final class AttachmentTransferTests: XCTestCase {
         XCTAssertEqual(read.status, 1, read.stdout + read.stderr)
         XCTAssertTrue(read.stdout.contains("failed: the stored ciphertext no longer matches"), read.stdout)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory).filter { !$0.hasPrefix(".") }, [], "nothing saved")
+    }
+
+    func testGarbageInAChunkFrameClosesThatConnectionAndTheNodeGoesOn() async throws {
+        let cluster = try NodeCluster(["AZ", "GE"], extra: Self.limits())
+        try cluster.start("GE")
+        defer { cluster.stopAll() }
+        let port = try XCTUnwrap(cluster.ports["GE"])
+        var (channel, frames) = try await PeerTestConnection.connect(as: "AZ", port: port, expecting: "GE")
+        try await channel.writeAndFlush(Frame.attachment(.chunk, [1, 2, 3])).get()
+        var answer = await frames.next()
+        while case .hello? = answer { answer = await frames.next() }
+        guard case .error(let code, let reason)? = answer else { return XCTFail("expected ERROR, got \(String(describing: answer))") }
+        XCTAssertEqual(code, 1)
+        XCTAssertTrue(reason.contains("bad attachment frame"), reason)
+        while await frames.next() != nil {}  // the node closes that connection
+
+        // A well-formed chunk of an attachment no notification announced: refused, on a new connection.
+        (channel, frames) = try await PeerTestConnection.connect(as: "AZ", port: port, expecting: "GE")
+        let root = [UInt8](repeating: 7, count: 32)
+        try await channel.writeAndFlush(Frame.attachment(.chunk, root + [0, 0, 0, 0, 0] + [UInt8](repeating: 0, count: 32))).get()
+        answer = await frames.next()
+        while case .hello? = answer { answer = await frames.next() }
+        guard case .attachment(.attachmentEnd, let body)? = answer else { return XCTFail("expected ATTACHMENT_END, got \(String(describing: answer))") }
+        XCTAssertEqual(Array(body.prefix(33)), root + [1])
+        XCTAssertTrue(String(decoding: body.dropFirst(33), as: UTF8.self).contains("no notification from AZ"))
+        try await channel.close()
+        let status = try await cluster.client("GE").status()
+        XCTAssertEqual(status.logEntries, 0, "the node answers and logged nothing")
     }
 }
