@@ -59,11 +59,10 @@ enum AttachmentTransfer {
 
     /// Where a received attachment stands at the node.
     struct Reception: Decodable {
-        var state: String
-        var held: Int
-        var chunks: Int
-        var ciphertextBytes: Int
-        var reason: String?
+        var state: String, reason: String?
+        var held: Int, chunkSize: Int, plaintextBytes: Int
+
+        var chunks: Int { AttachmentEncryption.chunkCount(size: plaintextBytes, chunkSize: chunkSize) }
 
         var shown: String {
             switch state {

@@ -51,6 +51,16 @@ final class AttachmentTransferTests: XCTestCase {
         return try XCTUnwrap((object?["id"] as? String).flatMap(UUID.init(uuidString:)), sent.stdout)
     }
 
+    /// AZ and GE running, a 64 MiB file `name` sent from AZ to GE and announced there:
+    /// the cluster, the file, the notification's id and the attachment's root.
+    private func transferUnderWay(_ name: String) async throws -> (NodeCluster, String, UUID, String) {
+        let cluster = try NodeCluster(["AZ", "GE"], extra: Self.limits())
+        try cluster.startAll()
+        let file = try makeFile(name, size: 64 << 20)
+        let id = try send(file, to: ["GE"], cluster)
+        return (cluster, file, id, try await root(of: id, at: "GE", cluster))
+    }
+
     /// The commitment of the first attachment of `id` as `center` received it.
     private func root(of id: UUID, at center: String, _ cluster: NodeCluster) async throws -> String {
         var found: String?
@@ -65,10 +75,11 @@ final class AttachmentTransferTests: XCTestCase {
     private func reception(_ root: String, at center: String, _ cluster: NodeCluster) async throws -> (state: String, held: Int, chunks: Int) {
         let (status, body) = try await cluster.client(center).raw(.GET, "/v1/attachments/\(root)?sender=AZ")
         guard status == 200, let object = try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
-              let state = object["state"] as? String, let held = object["held"] as? Int, let chunks = object["chunks"] as? Int else {
+              let state = object["state"] as? String, let held = object["held"] as? Int, let chunkSize = object["chunkSize"] as? Int,
+              let size = object["plaintextBytes"] as? Int else {
             throw TestFailure("no reception: HTTP \(status) \(String(decoding: body, as: UTF8.self))")
         }
-        return (state, held, chunks)
+        return (state, held, AttachmentEncryption.chunkCount(size: size, chunkSize: chunkSize))
     }
 
     private func saved(_ id: UUID, at center: String, _ cluster: NodeCluster) throws -> (ProcessRunner.Result, String) {
@@ -117,12 +128,8 @@ final class AttachmentTransferTests: XCTestCase {
     /// arrives whole, and AZ writes at most a window and a probe more than the chunks
     /// GE still needed.
     private func killMidTransferAndResume(_ victim: String) async throws {
-        let cluster = try NodeCluster(["AZ", "GE"], extra: Self.limits())
-        try cluster.startAll()
+        let (cluster, file, id, root) = try await transferUnderWay("long.bin")
         defer { cluster.stopAll() }
-        let file = try makeFile("long.bin", size: 64 << 20)
-        let id = try send(file, to: ["GE"], cluster)
-        let root = try await root(of: id, at: "GE", cluster)
         var heldAtKill = 0, chunks = 0
         try await eventually("GE part-way through", timeout: 120) {
             let now = try await reception(root, at: "GE", cluster)
@@ -148,12 +155,8 @@ final class AttachmentTransferTests: XCTestCase {
     }
 
     func testAFlashNotificationOvertakesATransfer() async throws {
-        let cluster = try NodeCluster(["AZ", "GE"], extra: Self.limits())
-        try cluster.startAll()
+        let (cluster, _, _, root) = try await transferUnderWay("bulk.bin")
         defer { cluster.stopAll() }
-        let file = try makeFile("bulk.bin", size: 64 << 20)
-        let id = try send(file, to: ["GE"], cluster)
-        let root = try await root(of: id, at: "GE", cluster)
         try await eventually("the transfer under way", timeout: 120) { try await reception(root, at: "GE", cluster).held > 0 }
         let flash = try await cluster.client("AZ").submit(NodeCluster.draft(to: ["GE"], subject: "Flash during a transfer", priority: "flash")).id
         try await eventually("the flash notification at GE", timeout: 30) {

@@ -162,15 +162,13 @@ final class AttachmentCenter: Sendable {
 
     /// Where an attachment from `sender` stands here: complete (its stored ciphertext
     /// checked against the commitment now), receiving n%, or failed: why.
-    func incomingState(sender: String, root: String) -> AttachmentReception? {
-        guard let record = receiver.record(sender: sender, root: root) else { return nil }
-        var state = record.state.rawValue, reason = record.reason
+    func incomingState(sender: String, root: String) -> IncomingAttachment? {
+        guard var record = receiver.record(sender: sender, root: root) else { return nil }
         if record.state == .complete, !receiver.verifyStored(record) {
-            state = IncomingAttachment.State.failed.rawValue
-            reason = "the stored ciphertext no longer matches the notification's commitment (altered on disk)"
+            record.state = .failed
+            record.reason = "the stored ciphertext no longer matches the notification's commitment (altered on disk)"
         }
-        return AttachmentReception(root: root, sender: sender, state: state, held: record.held, chunks: record.chunkCount,
-                                   bytes: record.plaintextBytes, ciphertextBytes: record.ciphertextBytes, reason: reason)
+        return record
     }
 }
 
@@ -180,16 +178,4 @@ struct AttachmentDelivery: Codable, Sendable {
     var root: String
     var bytes: Int
     var recipients: [Recipient]
-}
-
-/// Where a received attachment stands (`GET /v1/attachments/ROOT?sender=`).
-struct AttachmentReception: Codable, Sendable {
-    var root: String
-    var sender: String
-    var state: String
-    var held: Int
-    var chunks: Int
-    var bytes: Int
-    var ciphertextBytes: Int
-    var reason: String?
 }

@@ -58,7 +58,7 @@ extension APIRouter {
     private func ciphertext(_ root: String, query: [String: String], _ attachments: AttachmentCenter) throws -> APIResponse {
         let sender = try Self.sender(query)?.rawValue ?? ""
         guard let state = attachments.incomingState(sender: sender, root: root) else { throw RequestProblem(.notFound, "no attachment \(root.prefix(64)) from \(sender)", hint: nil) }
-        guard state.state == "complete" else { throw RequestProblem(.conflict, "the attachment is \(state.state)\(state.reason.map { ": " + $0 } ?? "")", hint: nil) }
+        guard state.state == .complete else { throw RequestProblem(.conflict, "the attachment is \(state.state.rawValue)\(state.reason.map { ": " + $0 } ?? "")", hint: nil) }
         let offset = try Self.count(query["offset"], name: "offset") ?? 0
         guard offset >= 0, offset <= state.ciphertextBytes else { throw RequestProblem(.badRequest, "offset out of range", hint: nil) }
         let fd = open(attachments.receiver.ciphertextPath(sender + "-" + root), O_RDONLY)
