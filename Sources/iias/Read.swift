@@ -15,6 +15,12 @@ struct Read: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Save the complete attachments into this directory, opened and checked, never over a file.", valueName: "dir"))
     var save: String?
 
+    func validate() throws {
+        guard !(json && save != nil) else {
+            throw CLIFailure.usage("--save reports each file it saves; it does not mix with --json", hint: "read with --json, then save without it")
+        }
+    }
+
     func run() async throws {
         let client = socket.client
         let result = try await OperatorExit.run {

@@ -72,7 +72,9 @@ struct APIRouter: Sendable {
                         throw NodeError.invalidNotification(problems.map { ValidationProblem(path: "/\(position)" + $0.path, message: $0.message) })
                     }
                 }
+                try drafts.forEach(checkUploads)
                 let submissions = try await operations.submit(batch: drafts, by: actor)
+                for (draft, submission) in zip(drafts, submissions) { attachmentsSubmitted(draft, as: submission) }
                 var body: [UInt8] = [UInt8(ascii: "[")]
                 for (n, submission) in submissions.enumerated() {
                     if n > 0 { body.append(UInt8(ascii: ",")) }
@@ -93,7 +95,10 @@ struct APIRouter: Sendable {
                     "recipients": .array([.string(original.item.sender.rawValue)]),
                 ])
                 let weaken = try Self.flag(query["weakenHandling"], name: "weakenHandling")
-                return try json(.created, await operations.reply(to: id, from: original.item.sender, with: draft, weakenHandling: weaken, by: actor))
+                try checkUploads(draft)
+                let submission = try await operations.reply(to: id, from: original.item.sender, with: draft, weakenHandling: weaken, by: actor)
+                attachmentsSubmitted(draft, as: submission)
+                return try json(.created, submission)
             case (.GET, 2, "threads"):
                 return try json(.ok, await operations.thread(of: try Self.id(route[1]), from: try Self.sender(query), by: actor))
             case (.GET, 1, "outbox"):
