@@ -21,6 +21,11 @@ struct Send: AsyncParsableCommand {
         notifications it names (the node raises a weaker one); --weaken-handling
         sends it as given, and the log records that you weakened it.
 
+        Files: --attach FILE (repeatable; in a --file draft, an attachment
+        {"path": "map.pdf"}) streams each file to the node, which encrypts it
+        once and sends it to each recipient after the notification;
+        `iias outbox ID` follows each attachment per recipient.
+
         Many at once (an import, a feed): --batch reads whole drafts, one JSON
         object a line, and the node logs them together with one sync — all of
         them, or none when one is wrong (the error names it: /2/subject):
