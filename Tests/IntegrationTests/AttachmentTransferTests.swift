@@ -116,6 +116,32 @@ final class AttachmentTransferTests: XCTestCase {
         }
     }
 
+    func testADraftFileNamesItsAttachmentsByPathBesideAttach() async throws {
+        let cluster = try NodeCluster(["AZ", "GE"], extra: Self.limits())
+        try cluster.startAll()
+        defer { cluster.stopAll() }
+        let first = try makeFile("first.bin", size: 70_000), second = try makeFile("second.txt", size: 0)
+        let draft = work.appendingPathComponent("draft.json")
+        let document: [String: Any] = ["recipients": ["GE"], "category": "terrorism", "subject": "Two files", "summary": "Both attached.",
+                                       "attachments": [["path": first, "name": "renamed.bin"]]]
+        try JSONSerialization.data(withJSONObject: document).write(to: draft)
+        let sent = try iias(["send", "--file", draft.path, "--attach", second, "--json"], cluster, "AZ")
+        XCTAssertEqual(sent.status, 0, sent.stdout + sent.stderr)
+        let object = try JSONSerialization.jsonObject(with: Data(sent.stdout.utf8)) as? [String: Any]
+        let id = try XCTUnwrap((object?["id"] as? String).flatMap(UUID.init(uuidString:)))
+        let read = try await cluster.client("GE").read(id, from: CenterID(rawValue: "AZ"))
+        XCTAssertEqual(read.notification.attachments.map(\.name), ["renamed.bin", "second.txt"])
+        XCTAssertEqual(read.notification.attachments.map(\.mediaType), ["application/octet-stream", "text/plain"])
+        for attachment in read.notification.attachments {
+            let root = try XCTUnwrap(attachment.encryption?.root)
+            try await eventually("GE holds \(attachment.name)") { try await reception(root, at: "GE", cluster).state == "complete" }
+        }
+        let (saving, directory) = try saved(id, at: "GE", cluster)
+        XCTAssertEqual(saving.status, 0, saving.stdout + saving.stderr)
+        XCTAssertEqual(try sha256(directory + "/renamed.bin"), try sha256(first))
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: directory + "/second.txt")).count, 0, "an empty file arrives empty")
+    }
+
     func testAKilledRecipientResumesFromItsLastDurableChunk() async throws {
         try await killMidTransferAndResume("GE")
     }
