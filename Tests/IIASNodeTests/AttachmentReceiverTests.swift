@@ -10,15 +10,8 @@ import XCTest
 /// and garbage is refused, proofs from the chunk tree are RFC 9162's, and a recipient
 /// writes only the next chunk whose proof holds, refuses a bad one for good, and keeps
 /// what it acknowledged across a restart.
-final class AttachmentReceiverTests: XCTestCase {
-    private var work: String!
+final class AttachmentReceiverTests: TemporaryDirectoryTestCase {
     private let sender = CenterID(rawValue: "AZ")!
-
-    override func setUpWithError() throws {
-        work = NSTemporaryDirectory() + "attachment-receiver-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
-    }
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: work) }
 
     /// A file of `size` bytes encrypted in 1 KiB chunks: its seal and ciphertext chunks.
     private func encrypted(size: Int) throws -> (AttachmentSeal, nonce: [UInt8], chunks: [[UInt8]]) {
