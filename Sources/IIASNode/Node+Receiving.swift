@@ -52,6 +52,8 @@ extension Node {
                     try? await channel.close()
                     return
                 }
+                // Refused attachments first: their sender reads the refusal before the receipt makes them due.
+                for refusal in attachments.receiver.takeRefusals(for: peer) { channel.write(refusal, promise: nil) }
                 for answer in answers { channel.write(Frame.receipt(answer), promise: nil) }
                 channel.flush()
             }

@@ -206,6 +206,25 @@ final class AttachmentTransferTests: XCTestCase {
         XCTAssertEqual(outbox.count, 0, "nothing sent")
     }
 
+    func testARecipientRefusesAFileOverItsLimitWithItsReceipt() async throws {
+        let cluster = try NodeCluster(["AZ", "GE"], extra: Self.limits())
+        try cluster.writeConfiguration("GE", pki: TestPKI.shared.layout, peers: ["AZ"], users: ["\(LocalCluster.currentUser)=operator"],
+                                       extra: Self.limits(["maxAttachmentBytes": 1 << 20]))
+        try cluster.startAll()
+        defer { cluster.stopAll() }
+        let file = try makeFile("large.bin", size: 2 << 20)
+        let id = try send(file, to: ["GE"], cluster)
+        let root = try await root(of: id, at: "GE", cluster)
+        try await eventually("AZ shows GE's refusal") {
+            try iias(["outbox", id.uuidString.lowercased()], cluster, "AZ").stdout.contains("GE: refused: 2097152 bytes is over this node's limits.maxAttachmentBytes (1048576 bytes)")
+        }
+        let state = try await reception(root, at: "GE", cluster).state
+        XCTAssertEqual(state, "failed")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: cluster.logDirectory("GE") + "/../attachments/in/AZ-\(root).ct"), "no chunk stored")
+        let line = cluster.errorOutput("AZ").split(separator: "\n").first { $0.contains("attachment refused") }.map(String.init) ?? ""
+        XCTAssertTrue(line.contains("chunksWritten=0"), "refused with the receipt, before any chunk moved: \(line)")
+    }
+
     func testAChunkAlteredOnTheRecipientsDiskIsNeverShownComplete() async throws {
         let cluster = try NodeCluster(["AZ", "GE"], extra: Self.limits())
         try cluster.startAll()

@@ -17,6 +17,9 @@ final class AttachmentReceiver: Sendable {
     private let limit: Int
     private let logger: Logger
     private let records: Mutex<[String: IncomingAttachment]>
+    /// Refusals decided when a notification was logged (over the limit), per sender: sent
+    /// with its receipt, so that no chunk of them moves.
+    private let refusals = Mutex<[CenterID: [Frame]]>([:])
 
     init(directory: AttachmentDirectory, limit: Int, logger: Logger) {
         self.directory = directory
@@ -45,6 +48,9 @@ final class AttachmentReceiver: Sendable {
                 return true
             }
             if fresh { persist(record) }
+            if fresh, record.state == .failed, let root = [UInt8](hexString: record.root) {
+                refusals.withLock { $0[sender, default: []].append(AttachmentFrame.end(root: root, complete: false, reason: record.reason ?? "").frame) }
+            }
         }
     }
 
@@ -53,6 +59,9 @@ final class AttachmentReceiver: Sendable {
             logger.error("cannot save an attachment's state", metadata: ["attachment": "\(record.key)", "error": "\(error)"])
         }
     }
+
+    /// The refusals to send `sender` with its receipts (taken once).
+    func takeRefusals(for sender: CenterID) -> [Frame] { refusals.withLock { $0.removeValue(forKey: sender) ?? [] } }
 
     /// The record of `root` from `sender`.
     func record(sender: String, root: String) -> IncomingAttachment? { records.withLock { $0[sender + "-" + root] } }

@@ -33,6 +33,8 @@ final class AttachmentSender: Sendable {
     /// Notifications answered lately: an attachment added just after its notification's
     /// receipt came is due at once.
     private let answeredLately = Mutex<[UUID]>([])
+    /// ATTACHMENT_ENDs for attachments not added yet (a refusal sent with the receipt).
+    private let endedEarly = Mutex<[String: (complete: Bool, reason: String)]>([:])
     /// Called when the recipient ends a transfer: (root, delivered, reason, chunks written).
     private let ended: @Sendable (String, Bool, String, Int) -> Void
 
@@ -51,6 +53,8 @@ final class AttachmentSender: Sendable {
 
     /// Adds an attachment to send; `due` when its notification is already answered.
     func add(_ record: OutgoingAttachment, due: Bool) {
+        // The recipient may have refused it with the notification's receipt, before this.
+        if let early = endedEarly.withLock({ $0.removeValue(forKey: record.root) }) { return ended(record.root, early.complete, early.reason, 0) }
         let due = due || answeredLately.withLock { $0.contains(record.envelope) }
         transfers.withLock { list in
             guard !list.contains(where: { $0.record.root == record.root }) else { return }
@@ -137,7 +141,9 @@ final class AttachmentSender: Sendable {
                 guard let i = list.firstIndex(where: { $0.record.root == hex }) else { return nil }
                 return list.remove(at: i)
             }
-            if let removed { ended(hex, complete, reason, removed.written) }
+            if let removed { ended(hex, complete, reason, removed.written) } else {
+                endedEarly.withLock { early in if early.count < 1024 { early[hex] = (complete, reason) } }
+            }
         case .chunk:
             break
         }
