@@ -42,6 +42,9 @@ final class AttachmentSenderTests: TemporaryDirectoryTestCase {
         XCTAssertThrowsError(try upload.append([UInt8](repeating: 0, count: 8), at: 3), "more than announced")
         XCTAssertThrowsError(try center.finishUpload(id), "3 of 10 bytes")
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: work + "/attachments/out"), [], "nothing left behind")
+        let open = try (0..<AttachmentCenter.maxOpenUploads).map { _ in try center.beginUpload(bytes: 1) }
+        XCTAssertThrowsError(try center.beginUpload(bytes: 1)) { XCTAssertTrue("\($0)".contains("16 uploads are in progress"), "\($0)") }
+        for id in open { try XCTUnwrap(center.upload(id)).append([0], at: 0); _ = try center.finishUpload(id) }
     }
 
     func testATransferProbesKeepsAWindowAndGoesOnFromWhatTheRecipientHolds() throws {

@@ -41,6 +41,9 @@ final class AttachmentCenter: Sendable {
 
     // MARK: - Uploads
 
+    /// Uploads in progress at once (each holds a thread and a pipe until it ends).
+    static let maxOpenUploads = 16
+
     /// Starts an upload of `bytes` bytes; refused over the limit or beyond the free space.
     func beginUpload(bytes: Int) throws(UploadProblem) -> UUID {
         guard bytes <= limit else {
@@ -49,6 +52,9 @@ final class AttachmentCenter: Sendable {
         let needed = AttachmentEncryption.ciphertextBytes(size: bytes, chunkSize: AttachmentSeal.defaultChunkSize)
         if let free = AttachmentDirectory.freeBytes(directory.path), free < needed + (64 << 20) {
             throw UploadProblem("not enough space for the file: \(needed) bytes needed, \(free) free")
+        }
+        guard uploads.withLock({ $0.count }) < Self.maxOpenUploads else {
+            throw UploadProblem("\(Self.maxOpenUploads) uploads are in progress; finish one first")
         }
         let id = UUID()
         do {
