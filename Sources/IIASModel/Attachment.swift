@@ -14,8 +14,9 @@ public struct Attachment: Codable, Sendable, Hashable {
     /// that describe a file without carrying its key (written before the format existed).
     public var encryption: AttachmentEncryption?
 
-    /// 16 MiB.
-    public static let maximumSize = 16 * 1024 * 1024
+    /// 64 GiB, the attachment cipher's own bound; a node sets its own lower limit
+    /// (`limits.maxAttachmentBytes`, 1 GiB by default) on what it stores.
+    public static let maximumSize = 1 << 36
 
     public init(name: String, mediaType: String, sha256: String, bytes: Int, encryption: AttachmentEncryption? = nil) {
         self.name = name

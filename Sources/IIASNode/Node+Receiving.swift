@@ -24,6 +24,7 @@ extension Node {
         var peer: CenterID?
         while let items = await inbox.next() {
             var envelopes: [[UInt8]] = []
+            var attachmentFrames: [(FrameType, [UInt8])] = []
             var frames = 0
             for item in items {
                 switch item {
@@ -33,6 +34,9 @@ extension Node {
                     if let peer { peers[peer]?.peerAppeared() }
                 case .frame(.envelope(let bytes)):
                     envelopes.append(bytes)
+                    frames += 1
+                case .frame(.attachment(let type, let body)):
+                    attachmentFrames.append((type, body))
                     frames += 1
                 case .frame(.error(let code, let reason)):
                     logger.notice("peer closed its connection with an error", metadata: ["peer": "\(peer?.rawValue ?? "?")", "code": "\(code)", "reason": "\(reason.prefix(200))"])
@@ -48,9 +52,12 @@ extension Node {
                     try? await channel.close()
                     return
                 }
+                // Refused attachments first: their sender reads the refusal before the receipt makes them due.
+                for refusal in attachments.receiver.takeRefusals(for: peer) { channel.write(refusal, promise: nil) }
                 for answer in answers { channel.write(Frame.receipt(answer), promise: nil) }
                 channel.flush()
             }
+            if let peer, !attachmentFrames.isEmpty, await !chunksArrived(attachmentFrames, from: peer, on: channel) { return }
             if frames > 0 { inbox.consumed(frames, on: channel.eventLoop) }
         }
     }
@@ -212,6 +219,7 @@ extension Node {
                 for (item, (index, time)) in zip(fresh, placed) {
                     answers[item.position] = .receipt(Delivery(item.envelope, index: index, time: time))
                     if let summary = item.summary {
+                        attachments.receiver.expect(summary.attachments, envelope: item.envelope.id, from: peer)
                         remember(summary, for: index)
                         deskTakes(summary, at: index)
                     }

@@ -26,6 +26,8 @@ public actor Node: NodeOperations {
     nonisolated let allowedPeers: Mutex<Set<String>>
     let log: LogStore
     let logger: Logger
+    /// Attachments uploaded, sent and received (DATA/attachments).
+    nonisolated let attachments: AttachmentCenter
     let group: EventLoopGroup
     var ledger: Ledger
     var peers: [CenterID: PeerLink] = [:]
@@ -76,6 +78,8 @@ public actor Node: NodeOperations {
         var responseDeadline: Date? = nil
         /// The envelope's creation time (its header's).
         var created: Date
+        /// The attachments it announces (without their keys).
+        var attachments: [AnnouncedAttachment] = []
     }
 
     /// Opens the log (cutting a torn tail), folds it, and checks keys; does not touch the network.
@@ -112,6 +116,7 @@ public actor Node: NodeOperations {
         self.allowedPeers = Mutex(Set(configuration.peers.map(\.center.rawValue)))
         self.log = log
         self.logger = logger
+        self.attachments = try AttachmentCenter(dataDirectory: configuration.dataDirectory, limit: configuration.limits.maxAttachmentBytes, logger: logger)
         self.group = group
         self.ledger = ledger
         self.desk = Self.loadDeskIndex(configuration: configuration, log: log, ledger: ledger, key: crypto.deskIndexKey, logger: logger)
@@ -137,6 +142,7 @@ public actor Node: NodeOperations {
             peers[peer.center] = link
             link.enqueue(ledger.pendingEntries(for: peer.center))
         }
+        attachments.resume { id, peer in ledger.deliveryState(of: id, for: peer).map { $0 != .queued && $0 != .sent } ?? false }
         let crypto = self.crypto
         let maxFrame = configuration.limits.maxFrameBytes
         let window = configuration.limits.window
@@ -291,7 +297,7 @@ public actor Node: NodeOperations {
     func makeLink(to peer: NodeConfiguration.Peer) -> PeerLink {
         let log = self.log
         return PeerLink(peer: peer, limits: limits, crypto: crypto, logger: logger, delegate: self,
-                        readEnvelope: { index in try? log.entry(at: index).payload })
+                        readEnvelope: { index in try? log.entry(at: index).payload }, attachments: attachments.sender(for: peer.center))
     }
 
     /// SHA-256 of a logged envelope: remembered while ours waits for receipts, otherwise
@@ -339,6 +345,6 @@ extension Node.InboxSummary {
     init(_ notification: FormalNotification, created: Date) {
         self.init(kind: notification.kind, category: notification.category, priority: notification.priority,
                   subject: notification.subject, inReplyTo: notification.inReplyTo, references: notification.references, tlp: notification.handling.tlp,
-                  responseDeadline: notification.responseDeadline, created: created)
+                  responseDeadline: notification.responseDeadline, created: created, attachments: AnnouncedAttachment.from(notification))
     }
 }

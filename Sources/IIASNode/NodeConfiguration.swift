@@ -50,6 +50,8 @@ public struct NodeConfiguration: Sendable, Equatable {
         public var clockSkewSeconds: Double = 300
         /// Largest request body on the local API.
         public var maxRequestBytes: Int = 2 << 20
+        /// Largest attachment (plaintext bytes) accepted for upload or from a peer: 1 GiB.
+        public var maxAttachmentBytes: Int = 1 << 30
         /// Event lines that may wait for a client of `GET /v1/events` that does not read
         /// before the node closes its stream.
         public var maxEventBacklogBytes: Int = 8 << 20
@@ -206,6 +208,7 @@ public struct NodeConfiguration: Sendable, Equatable {
         limits.retryMaxSeconds = try values.double("limits.retryMaxSeconds", default: limits.retryMaxSeconds, in: limits.retryInitialSeconds...86_400)
         limits.clockSkewSeconds = try values.double("limits.clockSkewSeconds", default: limits.clockSkewSeconds, in: 1...86_400)
         limits.maxRequestBytes = try values.int("limits.maxRequestBytes", default: limits.maxRequestBytes, in: 4096...(64 << 20))
+        limits.maxAttachmentBytes = try values.int("limits.maxAttachmentBytes", default: limits.maxAttachmentBytes, in: 0...(1 << 36))
         limits.maxEventBacklogBytes = try values.int("limits.maxEventBacklogBytes", default: limits.maxEventBacklogBytes, in: 4096...(1 << 30))
         limits.logPreallocationBytes = try values.int("limits.logPreallocationBytes", default: limits.logPreallocationBytes, in: 0...(64 << 20))
         limits.maxPeerConnections = try values.int("limits.maxPeerConnections", default: limits.maxPeerConnections, in: 1...65_536)

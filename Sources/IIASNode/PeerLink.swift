@@ -51,9 +51,12 @@ actor PeerLink {
     private var runner: Task<Void, Never>?
     private let depth: Metrics.Gauge
     private let retries: Metrics.Counter
+    /// The attachments this link sends, when no envelope waits.
+    let attachments: AttachmentSender
 
     init(peer: NodeConfiguration.Peer, limits: NodeConfiguration.Limits, crypto: NodeCrypto, logger: Logger,
-         delegate: any PeerLinkDelegate, readEnvelope: @escaping @Sendable (UInt64) -> [UInt8]?) {
+         delegate: any PeerLinkDelegate, readEnvelope: @escaping @Sendable (UInt64) -> [UInt8]?, attachments: AttachmentSender) {
+        self.attachments = attachments
         self.peer = peer
         self.limits = limits
         self.crypto = crypto
@@ -63,6 +66,7 @@ actor PeerLink {
         exchange = Mutex(OutboundExchange(window: limits.window))
         depth = Metrics.Gauge(label: "iias_queue_depth", dimensions: [("peer", peer.center.rawValue)])
         retries = Metrics.Counter(label: "iias_retries_total", dimensions: [("peer", peer.center.rawValue)])
+        attachments.wakeLink { [weak self] in self?.attachmentsWaiting() }
     }
 
     /// Where our envelope `id` stands on this link (nil: not waiting here), and when the
@@ -177,6 +181,7 @@ actor PeerLink {
 
     private func settled(_ ids: [UUID]) {
         exchange.withLock { $0.settle(ids) }
+        attachments.envelopesAnswered(ids)
         pump()
     }
 
@@ -186,12 +191,18 @@ actor PeerLink {
         let readEnvelope = self.readEnvelope
         let (batch, queued) = exchange.withLock { exchange in (exchange.takeForSending(now: Date(), load: readEnvelope), exchange.queued) }
         recordDepth(queued)
-        guard let channel, !batch.isEmpty else { return }
+        // Chunks only when no envelope waits: a flash notification never queues behind them.
+        let chunks = channel != nil && queued == 0 ? attachments.framesToSend() : []
+        guard let channel, !batch.isEmpty || !chunks.isEmpty else { return }
         channel.eventLoop.execute {
             for item in batch { channel.write(Frame.envelope(item.bytes), promise: nil) }
+            for chunk in chunks { channel.write(chunk, promise: nil) }
             channel.flush()
         }
     }
+
+    /// An attachment became due or was added: send if the link is idle.
+    nonisolated func attachmentsWaiting() { Task { await self.pump() } }
 
     private func run() async {
         while !stopped && !Task.isCancelled {
@@ -226,6 +237,9 @@ actor PeerLink {
                         case .frame(.error(let code, let reason)):
                             lastError = "the peer sent ERROR \(code): \(reason.prefix(200))"
                             frames += 1
+                        case .frame(.attachment(let type, let body)):
+                            if let answer = try? AttachmentFrame.parse(type, body) { attachments.received(answer) }
+                            frames += 1
                         case .frame:
                             frames += 1
                         }
@@ -234,7 +248,7 @@ actor PeerLink {
                         let answered = await delegate.receiptsArrived(receipts, from: peer.center)
                         if !answered.isEmpty { settled(answered) }
                     }
-                    if frames > 0 { inbox.consumed(frames, on: connection.eventLoop) }
+                    if frames > 0 { pump(); inbox.consumed(frames, on: connection.eventLoop) }
                 }
                 try? await connection.close()
                 if !established && lastError == nil { lastError = "the connection closed before the session was established" }
@@ -262,6 +276,7 @@ actor PeerLink {
         channel = connection
         lastConnected = Date()
         exchange.withLock { $0.established() }
+        attachments.sessionStarted()
         certificateDaysLeft = Int((certificateExpiry.timeIntervalSinceNow / 86_400).rounded(.down))
         Metrics.Gauge(label: "iias_certificate_expiry_seconds", dimensions: [("center", peer.center.rawValue), ("purpose", "tls")])
             .record(certificateExpiry.timeIntervalSinceNow)

@@ -19,6 +19,8 @@ public enum Frame: Sendable, Equatable {
     case pong([UInt8])
     /// The sender refuses something and will close the connection.
     case error(code: UInt16, reason: String)
+    /// Attachment transfer (CHUNK, CHUNK_ACK, ATTACHMENT_END): bodies the node parses.
+    case attachment(FrameType, [UInt8])
 
     /// The one-byte type on the wire.
     public var type: FrameType {
@@ -30,6 +32,7 @@ public enum Frame: Sendable, Equatable {
         case .ping: .ping
         case .pong: .pong
         case .error: .error
+        case .attachment(let type, _): type
         }
     }
 }
@@ -43,6 +46,12 @@ public enum FrameType: UInt8, Sendable, CaseIterable {
     case ping = 0x05
     case pong = 0x06
     case error = 0x07
+    /// One ciphertext chunk of an attachment, with its inclusion proof.
+    case chunk = 0x10
+    /// The recipient's count of chunks it holds durably.
+    case chunkAck = 0x11
+    /// The recipient's final word on an attachment: complete or refused.
+    case attachmentEnd = 0x12
 }
 
 /// The HELLO body: who the sender claims to be (checked against its certificate).

@@ -26,6 +26,7 @@ struct Outbox: AsyncParsableCommand {
                 [r.center.rawValue, Render.delivery(r), String(r.attempts), r.recipientLogIndex.map(String.init) ?? "-",
                  r.updated.map(Render.time) ?? "-", Terminal.safe(r.detail ?? "")]
             })
+            try await AttachmentViews.showOutgoing(item.id, client)
             return
         }
         let items = try await OperatorExit.run { try await client.outbox(limit: listing.nodeLimit(json: json)) }

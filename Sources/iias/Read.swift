@@ -12,6 +12,14 @@ struct Read: AsyncParsableCommand {
     @OptionGroup var target: InboxTarget
     @OptionGroup var socket: SocketOptions
     @Flag(help: "Print JSON.") var json = false
+    @Option(help: ArgumentHelp("Save the complete attachments into this directory, opened and checked, never over a file.", valueName: "dir"))
+    var save: String?
+
+    func validate() throws {
+        guard !(json && save != nil) else {
+            throw CLIFailure.usage("--save reports each file it saves; it does not mix with --json", hint: "read with --json, then save without it")
+        }
+    }
 
     func run() async throws {
         let result = try await target.call(socket) { client, id, sender in try await client.read(id, from: sender) }
@@ -20,5 +28,6 @@ struct Read: AsyncParsableCommand {
                               context: [("received", Render.time(result.item.received)), ("state", Render.state(result.item))],
                               banner: (result.item.thread.map { [Render.threadMark($0) + "  (iias thread \(Render.shortID(result.item.id)))"] } ?? [])
                                   + (result.item.threadPending == true ? [Render.threadsPendingLine] : [])).print()
+        try await AttachmentViews.show(result, saveInto: save, client)
     }
 }

@@ -21,6 +21,11 @@ struct Send: AsyncParsableCommand {
         notifications it names (the node raises a weaker one); --weaken-handling
         sends it as given, and the log records that you weakened it.
 
+        Files: --attach FILE (repeatable; in a --file draft, an attachment
+        {"path": "map.pdf"}) streams each file to the node, which encrypts it
+        once and sends it to each recipient after the notification;
+        `iias outbox ID` follows each attachment per recipient.
+
         Many at once (an import, a feed): --batch reads whole drafts, one JSON
         object a line, and the node logs them together with one sync — all of
         them, or none when one is wrong (the error names it: /2/subject):
@@ -40,6 +45,9 @@ struct Send: AsyncParsableCommand {
 
     @Flag(help: "Print the node's answer as JSON.")
     var json = false
+
+    @Option(help: ArgumentHelp("Attach a file (repeatable): streamed to the node, encrypted once, sent after the notification.", valueName: "file"))
+    var attach: [String] = []
 
     func validate() throws {
         guard batch == nil || (fields.isUnset && !weakenHandling) else {
@@ -61,6 +69,7 @@ struct Send: AsyncParsableCommand {
         }
         let submission = try await OperatorExit.run {
             try await NotificationIDInput.expand(&document, client)
+            try await AttachmentTransfer.uploadAll(&document, attach: attach, client)
             return try await client.submit(document, weakenHandling: weakenHandling)
         }
         if json {

@@ -19,6 +19,8 @@ final class ArgumentCheckTests: XCTestCase {
              "trace, debug, info, notice, warning, error or critical"),
             (["send", "--batch", missing, "--subject", "x", "--socket", missing], "--batch takes every notification whole from its file",
              "leave out the field options and --weaken-handling, or send them one at a time"),
+            (["read", "3f2a9c1e", "--json", "--save", missing, "--socket", missing], "--save reports each file it saves; it does not mix with --json",
+             "read with --json, then save without it"),
             (["inbox", "--from", "1x", "--socket", missing], "--from '1x' is not a center id", "e.g. --from AZ or --from ua-sbu (any case)"),
             (["watch", "--state", "lost", "--socket", missing], "--state: unknown lost",
              "one or more of queued, sent, delivered, acknowledged, refused"),

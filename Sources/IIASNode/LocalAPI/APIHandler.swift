@@ -130,6 +130,11 @@ final class APIHandler: ChannelInboundHandler {
                 let (handler, context) = bound.value
                 handler.write(status: status, contentType: "application/json", body: bytes, keepAlive: request.keepAlive, context: context)
             }
+        case .octets(let bytes):
+            loop.execute {
+                let (handler, context) = bound.value
+                handler.write(status: .ok, contentType: "application/octet-stream", body: bytes, keepAlive: request.keepAlive, context: context)
+            }
         case .events(let filter):
             await follow(router.operations, filter: filter, loop: loop, bound: bound)
         }

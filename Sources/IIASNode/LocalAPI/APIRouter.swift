@@ -23,6 +23,8 @@ enum APIResponse: Sendable {
     /// `GET /v1/events`: the connection subscribes to the node's events and writes those
     /// the filter admits as NDJSON lines.
     case events(EventFilter)
+    /// Bytes that are not JSON (an attachment's ciphertext), as `application/octet-stream`.
+    case octets([UInt8])
 }
 
 /// Maps routes to `NodeOperations`, checks roles, and turns every failure into a
@@ -56,7 +58,9 @@ struct APIRouter: Sendable {
             switch (request.method, route.count, route.first) {
             case (.POST, 1, "notifications"):
                 let draft = try await parseDraft(request.body, recipientsFromAll: allPeers)
+                try checkUploads(draft)
                 let submission = try await operations.submit(draft, weakenHandling: try Self.flag(query["weakenHandling"], name: "weakenHandling"), by: actor)
+                attachmentsSubmitted(draft, as: submission)
                 if let body = submission.fastJSON() { return .json(.created, body + [0x0A]) }
                 return try json(.created, submission)
             case (.POST, 2, "notifications") where route[1] == "batch":
@@ -68,7 +72,9 @@ struct APIRouter: Sendable {
                         throw NodeError.invalidNotification(problems.map { ValidationProblem(path: "/\(position)" + $0.path, message: $0.message) })
                     }
                 }
+                try drafts.forEach(checkUploads)
                 let submissions = try await operations.submit(batch: drafts, by: actor)
+                for (draft, submission) in zip(drafts, submissions) { attachmentsSubmitted(draft, as: submission) }
                 var body: [UInt8] = [UInt8(ascii: "[")]
                 for (n, submission) in submissions.enumerated() {
                     if n > 0 { body.append(UInt8(ascii: ",")) }
@@ -89,7 +95,10 @@ struct APIRouter: Sendable {
                     "recipients": .array([.string(original.item.sender.rawValue)]),
                 ])
                 let weaken = try Self.flag(query["weakenHandling"], name: "weakenHandling")
-                return try json(.created, await operations.reply(to: id, from: original.item.sender, with: draft, weakenHandling: weaken, by: actor))
+                try checkUploads(draft)
+                let submission = try await operations.reply(to: id, from: original.item.sender, with: draft, weakenHandling: weaken, by: actor)
+                attachmentsSubmitted(draft, as: submission)
+                return try json(.created, submission)
             case (.GET, 2, "threads"):
                 return try json(.ok, await operations.thread(of: try Self.id(route[1]), from: try Self.sender(query), by: actor))
             case (.GET, 1, "outbox"):
@@ -116,6 +125,8 @@ struct APIRouter: Sendable {
                 // Logged before the stream opens: it carries received notifications' subjects.
                 try await operations.recordSubscription(filter, by: actor)
                 return .events(filter)
+            case (_, _, "attachments"):
+                return try await attachmentRoute(request, route: route, query: query)
             case (_, _, "notifications"), (_, _, "inbox"), (_, _, "outbox"), (_, _, "peers"), (_, _, "status"), (_, _, "tree-head"), (_, _, "events"), (_, _, "log"), (_, _, "threads"), (_, _, "requests"):
                 return error(.methodNotAllowed, "\(request.method) is not allowed on \(path.prefix(100))", hint: "see LocalAPI.md for each route's method")
             default:
@@ -174,6 +185,7 @@ struct APIRouter: Sendable {
         fill("sender", .string(center.rawValue))
         fill("kind", .string("notification"))
         fill("entities", .array([]))
+        try fillUploads(&document)
         if case .array(let recipients)? = document["recipients"], recipients.count == 1,
            case .string(let only) = recipients[0], only.lowercased() == "all" {
             document["recipients"] = .array(await all().map { .string($0.rawValue) })

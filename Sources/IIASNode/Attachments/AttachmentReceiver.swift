@@ -1,0 +1,176 @@
+import Foundation
+import IIASCrypto
+import IIASModel
+import IIASTransport
+import Logging
+import Metrics
+import Synchronization
+
+/// The attachments peers send us: announced by a notification we logged (its seal's root,
+/// size and chunking, never its key), then written chunk by chunk as CHUNK frames arrive —
+/// each checked first against the commitment with the inclusion proof it carries, in
+/// order, ciphertext only, fsynced before it is acknowledged. A chunk that fails its proof
+/// fails the attachment for good; a size over `limits.maxAttachmentBytes` or beyond the
+/// free space is refused before any chunk is written.
+final class AttachmentReceiver: Sendable {
+    private let directory: AttachmentDirectory
+    private let limit: Int
+    private let logger: Logger
+    private let records: Mutex<[String: IncomingAttachment]>
+    /// Refusals decided when a notification was logged (over the limit), per sender: sent
+    /// with its receipt, so that no chunk of them moves.
+    private let refusals = Mutex<[CenterID: [Frame]]>([:])
+
+    init(directory: AttachmentDirectory, limit: Int, logger: Logger) {
+        self.directory = directory
+        self.limit = limit
+        self.logger = logger
+        let loaded = directory.load(IncomingAttachment.self, in: directory.incoming)
+        records = Mutex(Dictionary(loaded.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first }))
+    }
+
+    private func recordPath(_ key: String) -> String { directory.incoming + "/" + key + ".json" }
+    func ciphertextPath(_ key: String) -> String { directory.incoming + "/" + key + ".ct" }
+
+    /// The attachments of a notification from `sender` we just logged: known from now on,
+    /// durably, before the notification's receipt leaves.
+    func expect(_ announced: [AnnouncedAttachment], envelope: UUID, from sender: CenterID) {
+        for item in announced {
+            var record = IncomingAttachment(sender: sender.rawValue, envelope: envelope, root: item.root, nonce: item.nonce,
+                                            chunkSize: item.chunkSize, plaintextBytes: item.plaintextBytes, held: 0, state: .receiving)
+            if record.plaintextBytes > limit {
+                record.state = .failed
+                record.reason = "\(record.plaintextBytes) bytes is over this node's limits.maxAttachmentBytes (\(limit) bytes)"
+            }
+            let fresh = records.withLock { records -> Bool in
+                guard records[record.key] == nil else { return false }
+                records[record.key] = record
+                return true
+            }
+            if fresh { persist(record) }
+            if fresh, record.state == .failed, let root = [UInt8](hexString: record.root) {
+                refusals.withLock { $0[sender, default: []].append(AttachmentFrame.end(root: root, complete: false, reason: record.reason ?? "").frame) }
+            }
+        }
+    }
+
+    private func persist(_ record: IncomingAttachment) {
+        do { try directory.save(record, to: recordPath(record.key)) } catch {
+            logger.error("cannot save an attachment's state", metadata: ["attachment": "\(record.key)", "error": "\(error)"])
+        }
+    }
+
+    /// The refusals to send `sender` with its receipts (taken once).
+    func takeRefusals(for sender: CenterID) -> [Frame] { refusals.withLock { $0.removeValue(forKey: sender) ?? [] } }
+
+    /// The record of `root` from `sender`.
+    func record(sender: String, root: String) -> IncomingAttachment? { records.withLock { $0[sender + "-" + root] } }
+
+    /// Handles the attachment frames of one batch from `peer`, in order, and returns the
+    /// answers: one CHUNK_ACK or ATTACHMENT_END per attachment touched, sent only after
+    /// what it acknowledges is fsynced. Throws on a body that does not read (ERROR, close).
+    func receive(_ frames: [(FrameType, [UInt8])], from peer: CenterID) throws(AttachmentFrame.Malformed) -> [Frame] {
+        var touched: [String] = []
+        var answers: [String: AttachmentFrame] = [:]
+        var open: [String: Int32] = [:]
+        defer { for fd in open.values { close(fd) } }
+        for (type, body) in frames {
+            guard case .chunk(let root, let index, let proof, let bytes) = try AttachmentFrame.parse(type, body) else {
+                throw AttachmentFrame.Malformed(description: "a recipient takes only CHUNK frames on this connection")
+            }
+            let key = peer.rawValue + "-" + root.hexString
+            if !touched.contains(key) { touched.append(key) }
+            guard var record = records.withLock({ $0[key] }) else {
+                answers[key] = .end(root: root, complete: false, reason: "no notification from \(peer) that this node logged announces this attachment")
+                continue
+            }
+            switch record.state {
+            case .complete: answers[key] = .end(root: root, complete: true, reason: ""); continue
+            case .failed: answers[key] = .end(root: root, complete: false, reason: record.reason ?? "failed"); continue
+            case .receiving: break
+            }
+            guard index == record.held else {
+                Metrics.Counter(label: "iias_attachment_chunks_skipped_total").increment()
+                continue  // a resend of what we hold, or past a gap: the ACK says where to go on
+            }
+            if record.held == 0, let refusal = spaceRefusal(record) {
+                fail(&record, refusal)
+                answers[key] = .end(root: root, complete: false, reason: refusal)
+                continue
+            }
+            let range = record.range(ofChunk: index)
+            guard bytes.count == range.count,
+                  MerkleTreeHash.verifyInclusion(leafIndex: UInt64(index), treeSize: UInt64(record.chunkCount),
+                                                 leafHash: AttachmentSeal.chunkHash(bytes), proof: proof, root: root) else {
+                let why = "chunk \(index) is not the one the notification committed to"
+                logger.warning("refused an attachment chunk", metadata: ["peer": "\(peer)", "attachment": "\(record.root)", "reason": "\(why)"])
+                fail(&record, why)
+                answers[key] = .end(root: root, complete: false, reason: why)
+                continue
+            }
+            do {
+                let fd = try open[key] ?? openCiphertext(record)
+                open[key] = fd
+                try bytes.withUnsafeBytes { try AttachmentDirectory.writeAll(fd, $0, at: range.lowerBound) }
+            } catch {
+                logger.error("cannot write an attachment chunk", metadata: ["attachment": "\(key)", "error": "\(error)"])
+                continue
+            }
+            record.held += 1
+            records.withLock { $0[key] = record }
+            Metrics.Counter(label: "iias_attachment_chunks_received_total").increment()
+        }
+        var out: [Frame] = []
+        for key in touched {
+            if let answer = answers[key] { out.append(answer.frame); continue }
+            guard var record = records.withLock({ $0[key] }), let root = [UInt8](hexString: record.root) else { continue }
+            if let fd = open[key] { guard fsync(fd) == 0 else { continue } }
+            if record.held == record.chunkCount {
+                record.state = .complete
+                records.withLock { $0[key] = record }
+                logger.info("attachment received", metadata: ["peer": "\(peer)", "attachment": "\(record.root)", "chunks": "\(record.chunkCount)"])
+            }
+            persist(record)
+            out.append(record.state == .complete ? AttachmentFrame.end(root: root, complete: true, reason: "").frame
+                                                 : AttachmentFrame.ack(root: root, held: record.held).frame)
+        }
+        return out
+    }
+
+    private func fail(_ record: inout IncomingAttachment, _ reason: String) {
+        record.state = .failed
+        record.reason = reason
+        records.withLock { [record] in $0[record.key] = record }
+        persist(record)
+    }
+
+    private func spaceRefusal(_ record: IncomingAttachment) -> String? {
+        guard let free = AttachmentDirectory.freeBytes(directory.incoming), free < record.ciphertextBytes + (64 << 20) else { return nil }
+        return "not enough space: \(record.ciphertextBytes) bytes needed, \(free) free"
+    }
+
+    /// Opens the ciphertext file, writing the nonce it begins with when it is new.
+    private func openCiphertext(_ record: IncomingAttachment) throws -> Int32 {
+        let fd = Foundation.open(ciphertextPath(record.key), O_RDWR | O_CREAT, 0o600)
+        guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        if record.held == 0, let nonce = Data(base64Encoded: record.nonce) {
+            try nonce.withUnsafeBytes { try AttachmentDirectory.writeAll(fd, $0, at: 0) }
+        }
+        return fd
+    }
+
+    /// Whether the stored ciphertext of a complete attachment still hashes to its root:
+    /// a byte altered on disk since is found here, before anything calls it complete.
+    func verifyStored(_ record: IncomingAttachment) -> Bool {
+        let fd = Foundation.open(ciphertextPath(record.key), O_RDONLY)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var frontier = MerkleFrontier()
+        for index in 0..<record.chunkCount {
+            let range = record.range(ofChunk: index)
+            guard let chunk = AttachmentDirectory.readExactly(fd, count: range.count, at: range.lowerBound) else { return false }
+            _ = frontier.append(leafHash: AttachmentSeal.chunkHash(chunk))
+        }
+        return frontier.rootHash.hexString == record.root
+    }
+}

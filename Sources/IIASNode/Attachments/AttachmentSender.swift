@@ -1,0 +1,151 @@
+import Foundation
+import IIASCrypto
+import IIASModel
+import IIASTransport
+import Metrics
+import Synchronization
+
+/// The attachments one link sends: which are due (their notification answered), which
+/// chunk goes next, and what the recipient said it holds. The link asks it for frames
+/// only when no envelope waits, so a flash notification is never queued behind chunks;
+/// at most `window` chunks are unacknowledged. After a new session the first chunk is a
+/// probe: the recipient's CHUNK_ACK says from where to go on, so a restart at either end
+/// resends at most the window.
+final class AttachmentSender: Sendable {
+    struct Transfer: Sendable {
+        var record: OutgoingAttachment
+        /// The notification is answered here: chunks may go.
+        var due = false
+        /// Chunks the recipient said it holds; the next chunk to write.
+        var held = 0
+        var next = 0
+        /// Waiting for the first CHUNK_ACK of this session.
+        var probing = true
+        /// Chunks written to the wire by this process, resends included.
+        var written = 0
+        var tree: ChunkTree?
+    }
+
+    let peer: CenterID
+    let window: Int
+    private let directory: AttachmentDirectory
+    private let transfers = Mutex<[Transfer]>([])
+    /// Notifications answered lately: an attachment added just after its notification's
+    /// receipt came is due at once.
+    private let answeredLately = Mutex<[UUID]>([])
+    /// ATTACHMENT_ENDs for attachments not added yet (a refusal sent with the receipt).
+    private let endedEarly = Mutex<[String: (complete: Bool, reason: String)]>([:])
+    /// Called when the recipient ends a transfer: (root, delivered, reason, chunks written).
+    private let ended: @Sendable (String, Bool, String, Int) -> Void
+
+    init(peer: CenterID, directory: AttachmentDirectory, window: Int = 8, ended: @escaping @Sendable (String, Bool, String, Int) -> Void) {
+        self.peer = peer
+        self.directory = directory
+        self.window = window
+        self.ended = ended
+    }
+
+    /// Wakes the link when an attachment becomes due outside its own sending path.
+    private let wake = Mutex<(@Sendable () -> Void)?>(nil)
+
+    /// What the link calls to be woken (set once, by the link).
+    func wakeLink(with call: @escaping @Sendable () -> Void) { wake.withLock { $0 = call } }
+
+    /// Adds an attachment to send; `due` when its notification is already answered.
+    func add(_ record: OutgoingAttachment, due: Bool) {
+        // The recipient may have refused it with the notification's receipt, before this.
+        if let early = endedEarly.withLock({ $0.removeValue(forKey: record.root) }) { return ended(record.root, early.complete, early.reason, 0) }
+        let due = due || answeredLately.withLock { $0.contains(record.envelope) }
+        transfers.withLock { list in
+            guard !list.contains(where: { $0.record.root == record.root }) else { return }
+            list.append(Transfer(record: record, due: due))
+        }
+        if due { wake.withLock { $0 }?() }
+    }
+
+    /// The notifications are answered: their attachments may go.
+    func envelopesAnswered(_ ids: [UUID]) {
+        let answered = Set(ids)
+        answeredLately.withLock { lately in
+            lately.append(contentsOf: ids)
+            if lately.count > 1024 { lately.removeFirst(lately.count - 1024) }
+        }
+        transfers.withLock { list in for i in list.indices where answered.contains(list[i].record.envelope) { list[i].due = true } }
+    }
+
+    /// A new session: every transfer begins again with a probe from what the recipient last acknowledged.
+    func sessionStarted() {
+        transfers.withLock { list in for i in list.indices { list[i].next = list[i].held; list[i].probing = true } }
+    }
+
+    /// Progress of `root` (chunks held by the recipient, of how many), if it is being sent.
+    func progress(of root: String) -> (held: Int, count: Int)? {
+        transfers.withLock { list in list.first { $0.record.root == root }.map { ($0.held, $0.record.chunkCount) } }
+    }
+
+    /// The chunk frames to write now: from the first due transfer, as many as the window
+    /// allows (one while probing).
+    func framesToSend() -> [Frame] {
+        transfers.withLock { list -> [Frame] in
+            guard let i = list.firstIndex(where: \.due) else { return [] }
+            let inFlight = list[i].next - list[i].held
+            let room = list[i].probing ? (inFlight == 0 ? 1 : 0) : window - inFlight
+            guard room > 0 else { return [] }
+            if list[i].tree == nil { list[i].tree = loadTree(list[i].record) }
+            guard let tree = list[i].tree, let frames = readChunks(of: list[i], tree: tree, count: room) else { return [] }
+            list[i].next += frames.count
+            list[i].written += frames.count
+            Metrics.Counter(label: "iias_attachment_chunks_sent_total", dimensions: [("peer", peer.rawValue)]).increment(by: frames.count)
+            return frames
+        }
+    }
+
+    private func loadTree(_ record: OutgoingAttachment) -> ChunkTree? {
+        guard let bytes = FileManager.default.contents(atPath: directory.outgoing + "/" + record.root + ".hashes"),
+              bytes.count == record.chunkCount * 32 else { return nil }
+        let flat = [UInt8](bytes)
+        return ChunkTree(leafHashes: stride(from: 0, to: flat.count, by: 32).map { Array(flat[$0..<($0 + 32)]) })
+    }
+
+    private func readChunks(of transfer: Transfer, tree: ChunkTree, count: Int) -> [Frame]? {
+        let record = transfer.record
+        let fd = open(directory.outgoing + "/" + record.root + ".ct", O_RDONLY)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        let layout = IncomingAttachment(sender: "", envelope: record.envelope, root: record.root, nonce: "", chunkSize: record.chunkSize,
+                                        plaintextBytes: record.plaintextBytes, held: 0, state: .receiving)
+        guard let root = [UInt8](hexString: record.root) else { return nil }
+        var frames: [Frame] = []
+        for index in transfer.next..<min(record.chunkCount, transfer.next + count) {
+            let range = layout.range(ofChunk: index)
+            guard let bytes = AttachmentDirectory.readExactly(fd, count: range.count, at: range.lowerBound) else { return nil }
+            frames.append(AttachmentFrame.chunk(root: root, index: index, proof: tree.proof(index), bytes: bytes).frame)
+        }
+        return frames
+    }
+
+    /// A CHUNK_ACK or ATTACHMENT_END from the recipient.
+    func received(_ frame: AttachmentFrame) {
+        switch frame {
+        case .ack(let root, let held):
+            let hex = root.hexString
+            transfers.withLock { list in
+                guard let i = list.firstIndex(where: { $0.record.root == hex }), held <= list[i].record.chunkCount else { return }
+                list[i].held = held
+                if list[i].probing || held > list[i].next { list[i].next = held }
+                list[i].probing = false
+            }
+        case .end(let root, let complete, let reason):
+            let hex = root.hexString
+            let removed = transfers.withLock { list -> Transfer? in
+                guard let i = list.firstIndex(where: { $0.record.root == hex }) else { return nil }
+                return list.remove(at: i)
+            }
+            if let removed { ended(hex, complete, reason, removed.written) } else {
+                endedEarly.withLock { early in if early.count < 1024 { early[hex] = (complete, reason) } }
+            }
+        case .chunk:
+            break
+        }
+    }
+}
