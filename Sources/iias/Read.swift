@@ -28,6 +28,6 @@ struct Read: AsyncParsableCommand {
                               context: [("received", Render.time(result.item.received)), ("state", Render.state(result.item))],
                               banner: (result.item.thread.map { [Render.threadMark($0) + "  (iias thread \(Render.shortID(result.item.id)))"] } ?? [])
                                   + (result.item.threadPending == true ? [Render.threadsPendingLine] : [])).print()
-        try await AttachmentViews.show(result, saveInto: save, client)
+        try await AttachmentViews.show(result, saveInto: save, socket.client)
     }
 }
