@@ -51,6 +51,9 @@ public actor Node: NodeOperations {
     /// of each stage once (`Node+RequestDeadlines`).
     var announcedRequests: [String: RequestStatus.Stage] = [:]
     var lastTreeHead: TreeHead?
+    /// Witnessing (`Node+Witnessing`, `Node+Cosigning`): our witness of peers' logs, our offers to theirs.
+    lazy var witnessDesk = WitnessDesk(folder: witnessFolder)
+    var witnessOffers = WitnessOffers()
     var treeHeadSize: UInt64 = 0
     /// Entries the newest ledger snapshot covers.
     var snapshotSize: UInt64 = 0
@@ -254,6 +257,7 @@ public actor Node: NodeOperations {
             ledger.skip(checkpoint.treeSize)
             let note = checkpoint.signedNote(key: crypto.keys.signingKey)
             lastTreeHead = TreeHead(treeSize: checkpoint.treeSize, rootHash: Data(checkpoint.rootHash).base64EncodedString(), checkpoint: note)
+            await offerTreeHead()
         } catch {
             logger.error("cannot append a tree head", metadata: ["error": "\(error)"])
         }
@@ -307,7 +311,10 @@ public actor Node: NodeOperations {
 }
 
 extension Node: PeerLinkDelegate {
-    func linkChanged(_ status: PeerStatus) { emit(.peer(status)) }
+    func linkChanged(_ status: PeerStatus) async {
+        emit(.peer(status))
+        await witnessLinkChanged(status)
+    }
 }
 
 

@@ -19,6 +19,10 @@ public enum Frame: Sendable, Equatable {
     case pong([UInt8])
     /// The sender refuses something and will close the connection.
     case error(code: UInt16, reason: String)
+    /// A C2SP tlog-witness add-checkpoint body: cosign this checkpoint of my log.
+    case witnessRequest([UInt8])
+    /// The witness's answer to the oldest unanswered WITNESS_REQUEST: a status line, then its body.
+    case witnessResponse([UInt8])
 
     /// The one-byte type on the wire.
     public var type: FrameType {
@@ -30,6 +34,8 @@ public enum Frame: Sendable, Equatable {
         case .ping: .ping
         case .pong: .pong
         case .error: .error
+        case .witnessRequest: .witnessRequest
+        case .witnessResponse: .witnessResponse
         }
     }
 }
@@ -43,6 +49,8 @@ public enum FrameType: UInt8, Sendable, CaseIterable {
     case ping = 0x05
     case pong = 0x06
     case error = 0x07
+    case witnessRequest = 0x20
+    case witnessResponse = 0x21
 }
 
 /// The HELLO body: who the sender claims to be (checked against its certificate).

@@ -35,6 +35,7 @@ public struct FrameCodec: Sendable {
         }
         guard length > 0 else { throw FrameError.emptyFrame }
         guard length <= maximumLength else { throw FrameError.oversize(announced: length, maximum: maximumLength) }
+        if let limit = FrameType(rawValue: bytes[index])?.maximumLength, length > limit { throw FrameError.oversize(announced: length, maximum: limit) }
         return .frame(type: bytes[index], frameLength: 4 + Int(length))
     }
 
@@ -57,6 +58,8 @@ public struct FrameCodec: Sendable {
         case .treeHead: return .treeHead(body)
         case .ping: return .ping(body)
         case .pong: return .pong(body)
+        case .witnessRequest: return .witnessRequest(body)
+        case .witnessResponse: return .witnessResponse(body)
         case .error:
             guard body.count >= 2 else { throw FrameError.malformedError }
             let code = UInt16(body[0]) << 8 | UInt16(body[1])
@@ -87,7 +90,7 @@ public struct FrameCodec: Sendable {
             out.append(UInt8(clamping: id.count)); out.append(contentsOf: id.prefix(255))
             out.append(UInt8(clamping: software.count)); out.append(contentsOf: software.prefix(255))
             return out
-        case .envelope(let b), .receipt(let b), .treeHead(let b), .ping(let b), .pong(let b):
+        case .envelope(let b), .receipt(let b), .treeHead(let b), .ping(let b), .pong(let b), .witnessRequest(let b), .witnessResponse(let b):
             return b
         case .error(let code, let reason):
             return [UInt8(code >> 8), UInt8(code & 0xFF)] + Array(reason.utf8)

@@ -14,56 +14,6 @@ import XCTest
 /// envelope gets a signed answer (receipt or refusal naming its reason), nothing wrong is
 /// logged, a replay gets the same receipt and no second inbox entry.
 final class NodeRefusalTests: XCTestCase {
-    /// Frames from the node, in order.
-    final class Collector: ChannelInboundHandler, @unchecked Sendable {
-        typealias InboundIn = Frame
-        let frames: AsyncStream<Frame>
-        let continuation: AsyncStream<Frame>.Continuation
-        let established: EventLoopPromise<Void>
-        init(established: EventLoopPromise<Void>) {
-            (frames, continuation) = AsyncStream.makeStream(of: Frame.self)
-            self.established = established
-        }
-        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-            if event is PeerSession.Event { established.succeed(()) }
-        }
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) { continuation.yield(unwrapInboundIn(data)) }
-        func channelInactive(context: ChannelHandlerContext) {
-            established.fail(ChannelError.ioOnClosedChannel)
-            continuation.finish()
-        }
-        func errorCaught(context: ChannelHandlerContext, error: Error) {
-            established.fail(error)
-            context.close(promise: nil)
-        }
-    }
-
-    /// Connects to `port` as `center` (its TLS key) and completes HELLO.
-    private func connect(as center: String, port: Int) async throws -> (Channel, AsyncStream<Frame>.Iterator) {
-        let dir = TestPKI.shared.centerDirectory(center)
-        let context = try OpenSSLContext(certificateFile: "\(dir)/tls.crt", privateKeyFile: "\(dir)/tls.key",
-                                         caFile: TestPKI.shared.caFile, crlFile: TestPKI.shared.crlFile)
-        let trust = try TrustAnchor(caFile: TestPKI.shared.caFile, crlFile: TestPKI.shared.crlFile)
-        let loop = MultiThreadedEventLoopGroup.singleton.next()
-        let established = loop.makePromise(of: Void.self)
-        let collector = Collector(established: established)
-        let channel = try await ClientBootstrap(group: loop)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandlers([
-                        TLSHandler(context: context, isServer: false, trust: trust, allowedPeers: ["GE"]),
-                        ByteToMessageHandler(FrameDecoder()), MessageToByteHandler(FrameEncoder()),
-                        PeerSession(configuration: .init(centerID: center, softwareVersion: "test")), collector,
-                    ])
-                }
-            }
-            .connect(host: "127.0.0.1", port: port).get()
-        let timeout = loop.scheduleTask(in: .seconds(20)) { established.fail(ChannelError.connectTimeout(.seconds(20))) }
-        try await established.futureResult.get()
-        timeout.cancel()
-        return (channel, collector.frames.makeAsyncIterator())
-    }
-
     private func notification(from sender: String, to recipients: [String], subject: String) throws -> FormalNotification {
         let document: [String: Any] = [
             "version": 1, "id": UUID().uuidString.lowercased(), "sender": sender, "recipients": recipients,
@@ -97,7 +47,7 @@ final class NodeRefusalTests: XCTestCase {
         let limits: [String: Any] = ["retryInitialSeconds": 0.1, "retryMaxSeconds": 1.0, "queueDepth": 1_000_000, "clockSkewSeconds": 2]
         let cluster = try NodeCluster(["GE"], peers: ["GE": ["AZ", "UA"]], extra: ["limits": limits])
         try cluster.start("GE")
-        var (channel, frames) = try await connect(as: "AZ", port: cluster.ports["GE"]!)
+        var (channel, frames) = try await TestPeer.connect(as: "AZ", port: cluster.ports["GE"]!)
         defer { channel.close(promise: nil) }
         let geSigning = try Certificate(pemFile: "\(TestPKI.shared.centerDirectory("GE"))/signing.crt").signingPublicKey()
 
@@ -153,12 +103,12 @@ final class NodeRefusalTests: XCTestCase {
         let cluster = try NodeCluster(["GE"], peers: ["GE": ["AZ"]])
         try cluster.start("GE")
         do {
-            _ = try await connect(as: "TJ", port: cluster.ports["GE"]!)
+            _ = try await TestPeer.connect(as: "TJ", port: cluster.ports["GE"]!)
             XCTFail("TJ, not a configured peer, completed a session")
         } catch {
             // Refused during the TLS handshake (GE allows only AZ).
         }
-        let (channel, _) = try await connect(as: "AZ", port: cluster.ports["GE"]!)
+        let (channel, _) = try await TestPeer.connect(as: "AZ", port: cluster.ports["GE"]!)
         channel.close(promise: nil)
         let entries = try await cluster.client("GE").status().logEntries
         XCTAssertEqual(entries, 0)
