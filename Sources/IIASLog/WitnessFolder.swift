@@ -61,6 +61,12 @@ public struct WitnessFolder: Sendable {
         return path
     }
 
+    /// The evidence files kept, oldest name first.
+    public func evidenceFiles() -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: evidenceDirectory)) ?? []
+        return names.filter { $0.hasSuffix(".json") }.sorted().map { evidenceDirectory + "/" + $0 }
+    }
+
     // MARK: - As a log
 
     /// Our latest checkpoint `center` cosigned, with its cosignature line; nil when none.

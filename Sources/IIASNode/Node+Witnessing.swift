@@ -63,6 +63,15 @@ extension Node {
         }
     }
 
+    /// For `iias status`: who cosigned our newest tree head, and the split-view evidence kept.
+    func witnessingStatus() -> (cosignedBy: [CenterID], splitViews: [String]) {
+        let folder = witnessFolder
+        let cosigners = lastTreeHead.flatMap { try? SignedNote(parsing: $0.checkpoint) }
+            .map { note in Cosignature.all(in: folder.collected(for: note)).map(\.name) } ?? []
+        let centers = configuration.peers.map(\.center).filter { cosigners.contains(Cosignature.name(center: $0.rawValue)) }
+        return (centers.sorted(), folder.evidenceFiles())
+    }
+
     private func refused(_ refusal: WitnessRefusal, from peer: CenterID) -> WitnessResponse {
         refused(refusal.statusCode, refusal.description, from: peer)
     }
@@ -95,5 +104,6 @@ extension Node {
         logger.error("split view: a peer's log signed two different trees of one size; not cosigned",
                      metadata: ["log": "\(peer)", "treeSize": "\(size)", "evidence": "\(path)"])
         Metrics.Counter(label: "iias_split_view_total", dimensions: [("log", peer.rawValue)]).increment()
+        emit(.splitView(SplitViewReport(log: peer, treeSize: UInt64(size) ?? 0, evidence: path)))
     }
 }

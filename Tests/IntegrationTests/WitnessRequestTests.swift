@@ -1,4 +1,5 @@
 import Foundation
+import IIASAPI
 import IIASCrypto
 import IIASLog
 import IIASModel
@@ -32,9 +33,11 @@ final class WitnessRequestTests: XCTestCase {
     }
 
     func testWitnessRequestsGetTheSpecificationsAnswersAndASplitViewLeavesVerifiableEvidence() async throws {
-        let cluster = try NodeCluster(["GE"], peers: ["GE": ["AZ"]])
+        let metricsPort = try LocalCluster.freePort()
+        let cluster = try NodeCluster(["GE"], peers: ["GE": ["AZ"]], extra: ["metrics": ["listen": "127.0.0.1:\(metricsPort)"]])
         try cluster.start("GE")
         defer { cluster.stopAll() }
+        let events = try await cluster.client("GE").events(EventFilter(kinds: [.splitView]))
         var (channel, frames) = try await TestPeer.connect(as: "AZ", port: cluster.ports["GE"]!)
         let first = try note(of: "AZ", size: 5, root: 1)
 
@@ -76,6 +79,12 @@ final class WitnessRequestTests: XCTestCase {
                                                                              "--ca", pki.caFile, "--certs", pki.centersDirectory], timeout: 60)
         XCTAssertEqual(audited.status, 0, audited.stdout + audited.stderr)
         XCTAssertTrue(cluster.errorOutput("GE").contains("split view"), "an error line for the operators")
+        var lines = events.makeAsyncIterator()
+        let event = try await lines.next()
+        XCTAssertEqual(event?.splitView, SplitViewReport(log: CenterID("AZ")!, treeSize: 5, evidence: evidenceFolder + "/" + files[0]))
+        let status = try ProcessRunner.run(RepositoryPaths.iiasExecutable, ["status", "--socket", cluster.socketPath("GE")], timeout: 60)
+        XCTAssertTrue(status.stdout.contains("SPLIT VIEW") && status.stdout.contains(files[0]), status.stdout + status.stderr)
+        XCTAssertEqual(metricValue(try httpGet(port: metricsPort, path: "/metrics"), #"iias_split_view_total{log="AZ"}"#), 1)
 
         // A frame over the witness request ceiling closes that connection only.
         try await channel.writeAndFlush(Frame.witnessRequest(Array(repeating: 0x41, count: Int(FrameType.maximumWitnessRequestLength))))
