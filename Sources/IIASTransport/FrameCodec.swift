@@ -72,7 +72,7 @@ public struct FrameCodec: Sendable {
     public func encode(_ frame: Frame) throws -> [UInt8] {
         let body = Self.body(of: frame)
         let length = body.count + 1
-        guard length <= Int(maximumLength) else { throw FrameError.frameTooLargeToSend(length) }
+        guard length <= Int(maximumLength), length <= Int(frame.type.maximumLength ?? maximumLength) else { throw FrameError.frameTooLargeToSend(length) }
         var out: [UInt8] = []
         out.reserveCapacity(4 + length)
         out.append(contentsOf: [UInt8(length >> 24 & 0xFF), UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF)])
