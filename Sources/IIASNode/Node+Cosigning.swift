@@ -92,8 +92,9 @@ extension Node {
         } catch {
             logger.warning("a witness's cosignature was not kept", metadata: ["peer": "\(peer)", "error": "\(error)"])
         }
-        // A tree head signed while this request was out goes now.
-        await offerTreeHead(to: peer)
+        // A tree head signed while this request was out goes now (not the same one again:
+        // a witness answering badly would be asked for ever).
+        if let head = lastTreeHead, (try? SignedNote(parsing: head.checkpoint))?.body != offer.note.body { await offerTreeHead(to: peer) }
     }
 
     /// The cosignature by `peer`'s witness key in `note`, checked against each of its
