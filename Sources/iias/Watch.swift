@@ -17,7 +17,7 @@ struct Watch: AsyncParsableCommand {
             """ + OperatorExit.discussion
     )
     @OptionGroup var socket: SocketOptions
-    @Option(help: ArgumentHelp("Only these kinds of event: received, delivery, peer, request (comma-separated or repeated).", valueName: "kind"))
+    @Option(help: ArgumentHelp("Only these kinds of event: received, delivery, peer, request, split-view (comma-separated or repeated).", valueName: "kind"))
     var type: [String] = []
     @Option(help: ArgumentHelp("Only deliveries in these states: queued, sent, delivered, acknowledged, refused.", valueName: "state"))
     var state: [String] = []
