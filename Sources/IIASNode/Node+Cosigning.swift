@@ -85,7 +85,7 @@ extension Node {
         do {
             let cosignature = try checkCosignature(offer.note.adding(lines), by: peer)
             let kept = offer.note.adding([cosignature.noteSignature])
-            try witnessFolder.saveCosigned(kept, by: peer.rawValue)
+            try await witnessDesk.keepCosigned(kept, by: peer.rawValue)
             witnessOffers.cosigned[peer] = .some(kept)
             Metrics.Counter(label: "iias_cosignatures_received_total", dimensions: [("witness", peer.rawValue)]).increment()
             logger.info("checkpoint cosigned", metadata: ["witness": "\(peer)", "treeSize": "\((try? offer.note.checkpoint().treeSize) ?? 0)"])

@@ -3,7 +3,7 @@ import IIASCrypto
 import IIASLog
 
 /// A node's witness: for each peer log, the latest checkpoint it cosigned, read from and
-/// written to its ``WitnessFolder``. An actor so that one decision at a time reads the
+/// written to its ``WitnessFolder`` (and, for the node as a log, the cosignatures it keeps). An actor so that one decision at a time reads the
 /// stored state, decides and persists (the compare-and-swap C2SP tlog-witness asks for:
 /// two requests of one log never both cosign from the same old state), and so that the
 /// fsync runs here, off the node's actor and off the event loops.
@@ -41,6 +41,11 @@ actor WitnessDesk {
         case .conflict, .refuse:
             return .answered(decision)
         }
+    }
+
+    /// Keeps our checkpoint as `center` cosigned it (as a log), durably, off the node's actor.
+    func keepCosigned(_ note: SignedNote, by center: String) throws {
+        try folder.saveCosigned(note, by: center)
     }
 
     private func state(of center: String) throws -> WitnessState? {
