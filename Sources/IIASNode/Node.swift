@@ -184,7 +184,7 @@ public actor Node: NodeOperations {
         for channel in inboundChannels.values { try? await channel.close() }
         for sink in subscribers.values { sink(nil) }
         subscribers.removeAll()
-        await appendTreeHeadIfGrown()
+        await appendTreeHeadIfGrown(coveringCosignRecords: true)
         await saveSnapshot()
         await saveDeskIndex()
         log.close()
@@ -248,9 +248,11 @@ public actor Node: NodeOperations {
         }
     }
 
-    /// Signs and appends a tree head when entries were added since the last one.
-    func appendTreeHeadIfGrown() async {
-        guard log.count > treeHeadSize || lastTreeHead == nil, log.count > 0 else { return }
+    /// Signs and appends a tree head when entries were added since the last one (`cosign`
+    /// records alone count only when `coveringCosignRecords`: at the last tree head, on stop).
+    func appendTreeHeadIfGrown(coveringCosignRecords: Bool = false) async {
+        let covered = coveringCosignRecords ? lastTreeHead.map { $0.treeSize + 1 } ?? 0 : treeHeadSize
+        guard log.count > covered || lastTreeHead == nil, log.count > 0 else { return }
         do {
             let checkpoint = try await log.appendTreeHead(signer: configuration.center.rawValue, key: crypto.keys.signingKey)
             treeHeadSize = log.count

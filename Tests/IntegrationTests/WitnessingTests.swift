@@ -86,6 +86,15 @@ final class WitnessingTests: XCTestCase {
         }
         let verified = try iias(["log", "verify", cluster.logDirectory("AZ"), "--ca", pki.caFile, "--crl", pki.crlFile, "--certs", pki.centersDirectory])
         XCTAssertEqual(verified.status, 0, verified.stdout + verified.stderr)
+
+        // Stopping, each node signs a last tree head over everything, its cosign records included.
+        cluster.stopAll()
+        for center in centers {
+            let listed = try iias(["log", "entries", cluster.logDirectory(center), "--json"])
+            let head = try SignedNote(parsing: try String(contentsOfFile: cluster.logDirectory(center) + "/" + LogStore.checkpointFileName,
+                                                          encoding: .utf8)).checkpoint()
+            XCTAssertEqual(head.treeSize + 1, UInt64(listed.stdout.split(separator: "\n").count), "\(center)'s last tree head covers its log")
+        }
     }
 
     func testACenterWithoutAWitnessKeyKeepsExchangingAndCosignsNothing() async throws {
