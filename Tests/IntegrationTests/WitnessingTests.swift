@@ -115,5 +115,7 @@ final class WitnessingTests: XCTestCase {
         XCTAssertEqual(listed.stdout, "", "MD cosigned nothing")
         XCTAssertFalse(FileManager.default.fileExists(atPath: cluster.folder.appendingPathComponent("data-MD/witness/logs").path))
         XCTAssertTrue(cluster.isRunning("MD"))
+        let answered = cluster.errorOutput("AZ").split(separator: "\n").filter { $0.contains("a witness did not cosign") && $0.contains("peer=MD") }
+        XCTAssertTrue(answered.contains { $0.contains("status=\(501)") }, "MD answers that it is no witness: \(answered)")
     }
 }
