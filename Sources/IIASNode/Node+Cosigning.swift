@@ -3,6 +3,7 @@ import IIASAPI
 import IIASCrypto
 import IIASLog
 import IIASModel
+import IIASTransport
 import Metrics
 
 /// What a node, as a log, knows of its witnesses: the latest checkpoint each peer
@@ -16,6 +17,9 @@ struct WitnessOffers: Sendable {
     }
 
     var pending: [CenterID: Offer] = [:]
+    /// Peers whose node refused a WITNESS_REQUEST as an unknown frame (a version before
+    /// witnessing): not asked again until this node restarts, so that their links stay up.
+    var speaksNoWitnessFrames: Set<CenterID> = []
     /// Our latest checkpoint each peer cosigned, with its cosignature (nil: none yet);
     /// read from the folder on first use.
     var cosigned: [CenterID: SignedNote?] = [:]
@@ -33,7 +37,7 @@ extension Node {
     /// the wire to it or it cosigned this very checkpoint.
     func offerTreeHead(to peer: CenterID, from heldSize: UInt64? = nil) async {
         guard !stopping, let head = lastTreeHead, let link = peers[peer], let note = try? SignedNote(parsing: head.checkpoint) else { return }
-        guard heldSize != nil || witnessOffers.pending[peer] == nil else { return }
+        guard heldSize != nil || witnessOffers.pending[peer] == nil, !witnessOffers.speaksNoWitnessFrames.contains(peer) else { return }
         let cosigned = latestCosigned(by: peer)
         if heldSize == nil, cosigned?.body == note.body { return }
         let oldSize = heldSize ?? (try? cosigned?.checkpoint().treeSize) ?? 0
@@ -57,8 +61,11 @@ extension Node {
     func witnessLinkChanged(_ status: PeerStatus) async {
         if status.state == .connected {
             await offerTreeHead(to: status.center)
-        } else {
-            witnessOffers.pending[status.center] = nil
+        } else if witnessOffers.pending.removeValue(forKey: status.center) != nil,
+                  status.lastError?.contains("unknownType(\(FrameType.witnessRequest.rawValue))") == true {
+            witnessOffers.speaksNoWitnessFrames.insert(status.center)
+            logger.notice("the peer's node does not know witness requests (an earlier version): it is not asked to cosign until we restart",
+                          metadata: ["peer": "\(status.center)"])
         }
     }
 

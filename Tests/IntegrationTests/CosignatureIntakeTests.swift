@@ -63,4 +63,38 @@ final class CosignatureIntakeTests: XCTestCase {
         let printed = try ProcessRunner.run(RepositoryPaths.iiasExecutable, ["log", "checkpoint", cluster.logDirectory("AZ")], timeout: 60)
         XCTAssertTrue(printed.stdout.contains("— iias:center:GE/witness "), printed.stdout + printed.stderr)
     }
+
+    func testAPeerOnAnEarlierVersionIsAskedOnceAndItsLinkThenStaysUp() async throws {
+        let (server, port, sessions) = try await TestPeer.listen(as: "GE", expecting: "AZ")
+        defer { server.close(promise: nil) }
+        let cluster = try NodeCluster(["AZ"], peers: ["AZ": ["GE"]])
+        try cluster.writeConfiguration("AZ", pki: TestPKI.shared.layout, peers: ["GE"], users: ["\(LocalCluster.currentUser)=operator"],
+                                       extra: ["treeHeadIntervalSeconds": 1], addresses: ["GE": "127.0.0.1:\(port)"])
+        try cluster.start("AZ")
+        defer { cluster.stopAll() }
+        var accepted = sessions.makeAsyncIterator()
+        guard let (first, stream) = await accepted.next() else { return XCTFail("AZ did not connect") }
+        var frames = stream.makeAsyncIterator()
+        _ = try await cluster.client("AZ").submit(NodeCluster.draft(to: ["GE"], subject: "To an earlier node"))
+        _ = try await nextRequest(&frames)
+        // What a node before witnessing answers an unknown frame type: ERROR 1, then close.
+        try await first.writeAndFlush(Frame.error(code: 1, reason: "bad frame: unknownType(\(FrameType.witnessRequest.rawValue))"))
+        try? await first.close()   // AZ may have closed it first, on reading the ERROR
+        try await eventually("AZ noted that GE does not know witness requests") {
+            cluster.errorOutput("AZ").contains("does not know witness requests")
+        }
+        guard let (second, again) = await accepted.next() else { return XCTFail("AZ did not reconnect") }
+        var resumed = again.makeAsyncIterator()
+        // A new tree head over a second notification is not offered to GE: by the time it is
+        // signed and a PING makes the round trip, no WITNESS_REQUEST came before the PONG.
+        let before = try await cluster.client("AZ").status().treeHead?.treeSize ?? 0
+        _ = try await cluster.client("AZ").submit(NodeCluster.draft(to: ["GE"], subject: "To an earlier node, again"))
+        try await eventually("AZ signed a new tree head") { (try await cluster.client("AZ").status().treeHead?.treeSize ?? 0) > before }
+        try await second.writeAndFlush(Frame.ping([4, 2]))
+        while let frame = await resumed.next() {
+            if case .witnessRequest = frame { return XCTFail("GE was asked again") }
+            if case .pong = frame { break }
+        }
+        XCTAssertTrue(second.isActive, "the link stays up")
+    }
 }
