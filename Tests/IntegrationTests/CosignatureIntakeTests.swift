@@ -24,17 +24,41 @@ final class CosignatureIntakeTests: XCTestCase {
         try await channel.writeAndFlush(Frame.witnessResponse(Array("200\n\(cosignature.line)".utf8)))
     }
 
-    func testAFutureDatedCosignatureIsRefusedAConflictRetriedAndAGoodOneKept() async throws {
+    /// AZ's node with this test listening as its peer GE, and AZ's first connection to it.
+    private struct HandPlayedPeer {
+        let cluster: LocalCluster
+        let server: Channel
+        let channel: Channel
+        let frames: AsyncStream<Frame>.Iterator
+        /// The connections AZ opens after the first (each once HELLO is through).
+        let connections: AsyncStream<(Channel, AsyncStream<Frame>)>.Iterator
+
+        func stop() {
+            server.close(promise: nil)
+            cluster.stopAll()
+        }
+    }
+
+    private func startAZWithGEPlayedByHand() async throws -> HandPlayedPeer {
         let (server, port, sessions) = try await TestPeer.listen(as: "GE", expecting: "AZ")
-        defer { server.close(promise: nil) }
         let cluster = try NodeCluster(["AZ"], peers: ["AZ": ["GE"]])
         try cluster.writeConfiguration("AZ", pki: TestPKI.shared.layout, peers: ["GE"], users: ["\(LocalCluster.currentUser)=operator"],
                                        extra: ["treeHeadIntervalSeconds": 1], addresses: ["GE": "127.0.0.1:\(port)"])
-        try cluster.start("AZ")
-        defer { cluster.stopAll() }
-        var accepted = sessions.makeAsyncIterator()
-        guard let (channel, stream) = await accepted.next() else { return XCTFail("AZ did not connect") }
-        var frames = stream.makeAsyncIterator()
+        do { try cluster.start("AZ") } catch { server.close(promise: nil); throw error }
+        var connections = sessions.makeAsyncIterator()
+        guard let (channel, stream) = await connections.next() else {
+            server.close(promise: nil)
+            cluster.stopAll()
+            throw TestFailure("AZ did not connect")
+        }
+        return HandPlayedPeer(cluster: cluster, server: server, channel: channel, frames: stream.makeAsyncIterator(), connections: connections)
+    }
+
+    func testAFutureDatedCosignatureIsRefusedAConflictRetriedAndAGoodOneKept() async throws {
+        let az = try await startAZWithGEPlayedByHand()
+        defer { az.stop() }
+        let cluster = az.cluster, channel = az.channel
+        var frames = az.frames
         let kept = cluster.folder.appendingPathComponent("data-AZ/witness/cosigned-by/GE.note").path
 
         _ = try await cluster.client("AZ").submit(NodeCluster.draft(to: ["GE"], subject: "Witnessed by hand"))
@@ -65,16 +89,10 @@ final class CosignatureIntakeTests: XCTestCase {
     }
 
     func testAPeerOnAnEarlierVersionIsAskedOnceAndItsLinkThenStaysUp() async throws {
-        let (server, port, sessions) = try await TestPeer.listen(as: "GE", expecting: "AZ")
-        defer { server.close(promise: nil) }
-        let cluster = try NodeCluster(["AZ"], peers: ["AZ": ["GE"]])
-        try cluster.writeConfiguration("AZ", pki: TestPKI.shared.layout, peers: ["GE"], users: ["\(LocalCluster.currentUser)=operator"],
-                                       extra: ["treeHeadIntervalSeconds": 1], addresses: ["GE": "127.0.0.1:\(port)"])
-        try cluster.start("AZ")
-        defer { cluster.stopAll() }
-        var accepted = sessions.makeAsyncIterator()
-        guard let (first, stream) = await accepted.next() else { return XCTFail("AZ did not connect") }
-        var frames = stream.makeAsyncIterator()
+        let az = try await startAZWithGEPlayedByHand()
+        defer { az.stop() }
+        let cluster = az.cluster, first = az.channel
+        var frames = az.frames, accepted = az.connections
         _ = try await cluster.client("AZ").submit(NodeCluster.draft(to: ["GE"], subject: "To an earlier node"))
         _ = try await nextRequest(&frames)
         // What a node before witnessing answers an unknown frame type: ERROR 1, then close.
