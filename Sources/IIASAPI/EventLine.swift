@@ -10,6 +10,8 @@ public struct EventLine: Codable, Sendable, Equatable {
     public var peer: PeerStatus?
     /// A `request` line: the request whose deadline is near or past (`stage`).
     public var request: RequestStatus?
+    /// A `split-view` line: which peer log, at which size, where the evidence is.
+    public var splitView: SplitViewReport?
 
     public init(_ event: NodeEvent) {
         switch event {
@@ -17,6 +19,7 @@ public struct EventLine: Codable, Sendable, Equatable {
         case .delivery(let id, let recipient): type = "delivery"; self.id = id; self.recipient = recipient
         case .peer(let peer): type = "peer"; self.peer = peer
         case .request(let request): type = "request"; self.request = request
+        case .splitView(let report): type = "split-view"; splitView = report
         }
     }
 

@@ -19,7 +19,7 @@ public struct LogEntrySummary: Codable, Sendable, Equatable {
     /// The entry type: `sent`, `received`, `receipt`, `treeHead`, `operatorAction`.
     public var type: String
     // Operator actions.
-    /// `submit`, `read`, `acknowledge` (`OperatorAction`) or `consult` (`Consultation`).
+    /// `submit`, `read`, `acknowledge` (`OperatorAction`), `consult` (`Consultation`) or `cosign` (`CosignatureRecord`).
     public var action: String?
     /// A consultation's view: `inbox`, `outbox`, `outboxItem`, `events`, `requests`.
     public var view: String?
@@ -33,6 +33,8 @@ public struct LogEntrySummary: Codable, Sendable, Equatable {
     public var notifications: [String]?
     /// A submission the operator sent with weaker handling than what it answers, explicitly.
     public var weakenedHandling: Bool?
+    /// A `cosign` record's checkpoint of a peer's log: "AZ size 12 root BASE64".
+    public var checkpoint: String?
     // Envelopes.
     public var id: UUID?
     public var kind: String?
@@ -58,6 +60,9 @@ public struct LogEntrySummary: Codable, Sendable, Equatable {
                 describe(action)
             } else if let consultation = Consultation(json: entry.payload) {
                 describe(consultation)
+            } else if let cosigned = CosignatureRecord(json: entry.payload) {
+                action = CosignatureRecord.action
+                checkpoint = cosigned.checkpointText
             } else {
                 problem = "operator action is not JSON of a known form"
             }
@@ -105,5 +110,5 @@ public struct LogEntrySummary: Codable, Sendable, Equatable {
 
     /// Every name `hasType` knows, for the usage message.
     public static let typeNames: [String] = EntryType.allCases.map { "\($0)" } + OperatorAction.Action.allCases.map(\.rawValue)
-        + [Consultation.action] + Consultation.View.allCases.map(\.rawValue)
+        + [Consultation.action, CosignatureRecord.action] + Consultation.View.allCases.map(\.rawValue)
 }

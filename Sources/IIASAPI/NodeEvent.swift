@@ -9,10 +9,13 @@ public enum NodeEvent: Sendable, Codable, Equatable {
     /// A request came within its due-soon margin or passed its deadline (once per stage;
     /// again after a restart, which forgets what was announced).
     case request(RequestStatus)
+    /// A peer's log showed this node's witness a tree contradicting one it cosigned.
+    case splitView(SplitViewReport)
 
     /// The kinds of event, as an event line's `type` names them.
     public enum Kind: String, Sendable, CaseIterable {
         case received, delivery, peer, request
+        case splitView = "split-view"
     }
 
     public var kind: Kind {
@@ -21,6 +24,7 @@ public enum NodeEvent: Sendable, Codable, Equatable {
         case .delivery: .delivery
         case .peer: .peer
         case .request: .request
+        case .splitView: .splitView
         }
     }
 }

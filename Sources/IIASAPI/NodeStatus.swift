@@ -72,6 +72,10 @@ public struct NodeStatus: Sendable, Codable, Equatable {
     /// Notifications the node has still to read for threads and requests (after a first
     /// start on a long log, or a lost desk index); nil or 0 when it is up to date.
     public var deskPending: Int?
+    /// The peer centers whose cosignature of `treeHead` the node holds (nil from older nodes).
+    public var cosignedBy: [CenterID]?
+    /// Split views the node's witness found, each with its evidence file (nil or empty: none).
+    public var splitViews: [String]?
 
     public init(center: CenterID, version: String, started: Date, logEntries: UInt64, inbox: Int, unread: Int,
                 outboxPending: Int, peersConnected: Int, peersConfigured: Int, treeHead: TreeHead?, expiry: ExpiryReport? = nil) {

@@ -327,6 +327,7 @@ extension Node {
                                 peersConnected: peerList.filter { $0.state == .connected }.count,
                                 peersConfigured: configuration.peers.count, treeHead: lastTreeHead, expiry: expiryReport())
         status.deskPending = ledger.incomingIDs.count + ledger.outgoingIDs.count - desk.incomingSeen - desk.outgoingSeen
+        (status.cosignedBy, status.splitViews) = witnessingStatus()
         return status
     }
 

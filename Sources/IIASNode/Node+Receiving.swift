@@ -38,6 +38,9 @@ extension Node {
                 case .frame(.attachment(let type, let body)):
                     attachmentFrames.append((type, body))
                     frames += 1
+                case .frame(.witnessRequest(let body)):
+                    frames += 1
+                    if let peer { channel.writeAndFlush(Frame.witnessResponse(await witnessRequestArrived(body, from: peer).bytes), promise: nil) }
                 case .frame(.error(let code, let reason)):
                     logger.notice("peer closed its connection with an error", metadata: ["peer": "\(peer?.rawValue ?? "?")", "code": "\(code)", "reason": "\(reason.prefix(200))"])
                     frames += 1

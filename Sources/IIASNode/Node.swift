@@ -53,6 +53,9 @@ public actor Node: NodeOperations {
     /// of each stage once (`Node+RequestDeadlines`).
     var announcedRequests: [String: RequestStatus.Stage] = [:]
     var lastTreeHead: TreeHead?
+    /// Witnessing (`Node+Witnessing`, `Node+Cosigning`): our witness of peers' logs, our offers to theirs.
+    lazy var witnessDesk = WitnessDesk(folder: witnessFolder)
+    var witnessOffers = WitnessOffers()
     var treeHeadSize: UInt64 = 0
     /// Entries the newest ledger snapshot covers.
     var snapshotSize: UInt64 = 0
@@ -187,7 +190,7 @@ public actor Node: NodeOperations {
         for channel in inboundChannels.values { try? await channel.close() }
         for sink in subscribers.values { sink(nil) }
         subscribers.removeAll()
-        await appendTreeHeadIfGrown()
+        await appendTreeHeadIfGrown(coveringCosignRecords: true)
         await saveSnapshot()
         await saveDeskIndex()
         log.close()
@@ -251,15 +254,18 @@ public actor Node: NodeOperations {
         }
     }
 
-    /// Signs and appends a tree head when entries were added since the last one.
-    func appendTreeHeadIfGrown() async {
-        guard log.count > treeHeadSize || lastTreeHead == nil, log.count > 0 else { return }
+    /// Signs and appends a tree head when entries were added since the last one (`cosign`
+    /// records alone count only when `coveringCosignRecords`: at the last tree head, on stop).
+    func appendTreeHeadIfGrown(coveringCosignRecords: Bool = false) async {
+        let covered = coveringCosignRecords ? lastTreeHead.map { $0.treeSize + 1 } ?? 0 : treeHeadSize
+        guard log.count > covered || lastTreeHead == nil, log.count > 0 else { return }
         do {
             let checkpoint = try await log.appendTreeHead(signer: configuration.center.rawValue, key: crypto.keys.signingKey)
             treeHeadSize = log.count
             ledger.skip(checkpoint.treeSize)
             let note = checkpoint.signedNote(key: crypto.keys.signingKey)
             lastTreeHead = TreeHead(treeSize: checkpoint.treeSize, rootHash: Data(checkpoint.rootHash).base64EncodedString(), checkpoint: note)
+            await offerTreeHead()
         } catch {
             logger.error("cannot append a tree head", metadata: ["error": "\(error)"])
         }
@@ -313,7 +319,10 @@ public actor Node: NodeOperations {
 }
 
 extension Node: PeerLinkDelegate {
-    func linkChanged(_ status: PeerStatus) { emit(.peer(status)) }
+    func linkChanged(_ status: PeerStatus) async {
+        emit(.peer(status))
+        await witnessLinkChanged(status)
+    }
 }
 
 

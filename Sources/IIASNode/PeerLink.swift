@@ -17,6 +17,8 @@ protocol PeerLinkDelegate: AnyObject, Sendable {
     func receiptsArrived(_ receipts: [[UInt8]], from peer: CenterID) async -> [UUID]
     /// The link connected, went down or backs off.
     func linkChanged(_ status: PeerStatus) async
+    /// The peer's WITNESS_RESPONSE to our last WITNESS_REQUEST (`Node+Cosigning`).
+    func witnessAnswered(_ body: [UInt8], from peer: CenterID) async
 }
 
 /// The outbound side of one peer: one TLS connection at a time, reconnecting with
@@ -79,6 +81,13 @@ actor PeerLink {
     func use(_ crypto: NodeCrypto) { self.crypto = crypto }
 
     var queued: Int { exchange.withLock { $0.queued } }
+
+    /// Sends a WITNESS_REQUEST on the current session; false when there is none.
+    func sendWitnessRequest(_ body: [UInt8]) -> Bool {
+        guard let channel else { return false }
+        channel.writeAndFlush(Frame.witnessRequest(body), promise: nil)
+        return true
+    }
 
     /// `queued` as last recorded, readable without a hop onto the link: every submit checks it.
     nonisolated let backlog = Atomic<Int>(0)
@@ -239,6 +248,8 @@ actor PeerLink {
                             frames += 1
                         case .frame(.attachment(let type, let body)):
                             if let answer = try? AttachmentFrame.parse(type, body) { attachments.received(answer) }
+                        case .frame(.witnessResponse(let body)):
+                            await delegate.witnessAnswered(body, from: peer.center)
                             frames += 1
                         case .frame:
                             frames += 1

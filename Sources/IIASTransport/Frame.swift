@@ -21,6 +21,10 @@ public enum Frame: Sendable, Equatable {
     case error(code: UInt16, reason: String)
     /// Attachment transfer (CHUNK, CHUNK_ACK, ATTACHMENT_END): bodies the node parses.
     case attachment(FrameType, [UInt8])
+    /// A C2SP tlog-witness add-checkpoint body: cosign this checkpoint of my log.
+    case witnessRequest([UInt8])
+    /// The witness's answer to the oldest unanswered WITNESS_REQUEST: a status line, then its body.
+    case witnessResponse([UInt8])
 
     /// The one-byte type on the wire.
     public var type: FrameType {
@@ -33,6 +37,8 @@ public enum Frame: Sendable, Equatable {
         case .pong: .pong
         case .error: .error
         case .attachment(let type, _): type
+        case .witnessRequest: .witnessRequest
+        case .witnessResponse: .witnessResponse
         }
     }
 }
@@ -52,6 +58,8 @@ public enum FrameType: UInt8, Sendable, CaseIterable {
     case chunkAck = 0x11
     /// The recipient's final word on an attachment: complete or refused.
     case attachmentEnd = 0x12
+    case witnessRequest = 0x20
+    case witnessResponse = 0x21
 }
 
 /// The HELLO body: who the sender claims to be (checked against its certificate).

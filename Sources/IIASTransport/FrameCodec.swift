@@ -35,6 +35,7 @@ public struct FrameCodec: Sendable {
         }
         guard length > 0 else { throw FrameError.emptyFrame }
         guard length <= maximumLength else { throw FrameError.oversize(announced: length, maximum: maximumLength) }
+        if let limit = FrameType(rawValue: bytes[index])?.maximumLength, length > limit { throw FrameError.oversize(announced: length, maximum: limit) }
         return .frame(type: bytes[index], frameLength: 4 + Int(length))
     }
 
@@ -58,6 +59,8 @@ public struct FrameCodec: Sendable {
         case .ping: return .ping(body)
         case .pong: return .pong(body)
         case .chunk, .chunkAck, .attachmentEnd: return .attachment(type, body)
+        case .witnessRequest: return .witnessRequest(body)
+        case .witnessResponse: return .witnessResponse(body)
         case .error:
             guard body.count >= 2 else { throw FrameError.malformedError }
             let code = UInt16(body[0]) << 8 | UInt16(body[1])
@@ -70,7 +73,7 @@ public struct FrameCodec: Sendable {
     public func encode(_ frame: Frame) throws -> [UInt8] {
         let body = Self.body(of: frame)
         let length = body.count + 1
-        guard length <= Int(maximumLength) else { throw FrameError.frameTooLargeToSend(length) }
+        guard length <= Int(maximumLength), length <= Int(frame.type.maximumLength ?? maximumLength) else { throw FrameError.frameTooLargeToSend(length) }
         var out: [UInt8] = []
         out.reserveCapacity(4 + length)
         out.append(contentsOf: [UInt8(length >> 24 & 0xFF), UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF)])
@@ -88,7 +91,7 @@ public struct FrameCodec: Sendable {
             out.append(UInt8(clamping: id.count)); out.append(contentsOf: id.prefix(255))
             out.append(UInt8(clamping: software.count)); out.append(contentsOf: software.prefix(255))
             return out
-        case .envelope(let b), .receipt(let b), .treeHead(let b), .ping(let b), .pong(let b), .attachment(_, let b):
+        case .envelope(let b), .receipt(let b), .treeHead(let b), .ping(let b), .pong(let b), .attachment(_, let b), .witnessRequest(let b), .witnessResponse(let b):
             return b
         case .error(let code, let reason):
             return [UInt8(code >> 8), UInt8(code & 0xFF)] + Array(reason.utf8)

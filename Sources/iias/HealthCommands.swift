@@ -27,6 +27,13 @@ struct Status: AsyncParsableCommand {
             }
             fields.append(("crl", expiry.crlNextUpdate.map { "nextUpdate \(Render.time($0)) (\(ExpiryText.hours(expiry.crlHoursLeft ?? 0)))" } ?? "none"))
         }
+        if let cosigners = status.cosignedBy, status.treeHead != nil {
+            fields.append(("witnesses", cosigners.isEmpty ? "no peer cosigned the tree head yet"
+                           : "\(cosigners.map(\.rawValue).joined(separator: ", ")) cosigned the tree head"))
+        }
+        for evidence in status.splitViews ?? [] {
+            fields.append(("SPLIT VIEW", Terminal.red("a peer's log signed two trees of one size: \(evidence)") + " (iias audit split-view FILE)"))
+        }
         if let pending = status.deskPending, pending > 0 {
             fields.append(("threads", "reading the log, \(Plural.count(pending, "notification")) left (threads and requests wait for it)"))
         }

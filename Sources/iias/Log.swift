@@ -9,7 +9,7 @@ import IIASModel
 struct Log: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Inspect and verify an append-only log.",
-        subcommands: [Verify.self, Entries.self, Proof.self, Consistency.self, Export.self]
+        subcommands: [Verify.self, Entries.self, Proof.self, Consistency.self, Export.self, CheckpointCommand.self]
     )
 }
 

@@ -20,9 +20,10 @@ extension Log {
             header (kind, sender, recipients, created, version, signer key, receipts'
             outcomes); operator actions show who (user, uid, role), what (submit, read,
             acknowledge, consult: a listing or an event subscription) and which
-            notifications (SENDER/ID) or which query.
+            notifications (SENDER/ID) or which query; cosign records name the peer's
+            checkpoint this node cosigned as its witness.
             --type takes an entry type (sent, received, receipt, treeHead, operatorAction),
-            an action (submit, read, acknowledge, consult) or a view (inbox, outbox,
+            an action (submit, read, acknowledge, consult, cosign) or a view (inbox, outbox,
             outboxItem, events). --since takes an RFC 3339 time and compares the entry's log
             time. --json prints one JSON object a line.
             Exit codes: 0 listed (even none), 1 damaged log, 2 usage.
@@ -87,6 +88,7 @@ extension Log {
             }
             for receipt in entry.receipts ?? [] { parts.append("\(receipt.outcome) \(receipt.envelope.uuidString)" + (receipt.reason.map { " (\($0))" } ?? "")) }
             if let named = entry.notifications, !named.isEmpty { parts.append(named.joined(separator: " ")) }
+            if let checkpoint = entry.checkpoint { parts.append("checkpoint \(checkpoint)") }
             if let problem = entry.problem { parts.append(Terminal.red("UNREADABLE") + " " + problem) }
             return parts.joined(separator: "  ")
         }

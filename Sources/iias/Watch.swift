@@ -17,7 +17,7 @@ struct Watch: AsyncParsableCommand {
             """ + OperatorExit.discussion
     )
     @OptionGroup var socket: SocketOptions
-    @Option(help: ArgumentHelp("Only these kinds of event: received, delivery, peer, request (comma-separated or repeated).", valueName: "kind"))
+    @Option(help: ArgumentHelp("Only these kinds of event: received, delivery, peer, request, split-view (comma-separated or repeated).", valueName: "kind"))
     var type: [String] = []
     @Option(help: ArgumentHelp("Only deliveries in these states: queued, sent, delivered, acknowledged, refused.", valueName: "state"))
     var state: [String] = []
@@ -66,6 +66,9 @@ struct Watch: AsyncParsableCommand {
                     print("\(now)  \(mark)  \(Render.priority(request.priority))  \(request.direction.rawValue) \(Render.shortID(request.id))  "
                           + "waiting for \(request.waiting.map(\.rawValue).joined(separator: ","))  deadline \(Render.time(request.deadline))  "
                           + Terminal.bold(Terminal.safe(request.subject)))
+                case "split-view":
+                    guard let report = event.splitView else { continue }
+                    print("\(now)  " + Terminal.red("SPLIT VIEW") + "  \(report.log)'s log signed two trees of size \(report.treeSize); evidence \(report.evidence)")
                 case "peer":
                     guard let peer = event.peer else { continue }
                     print(Terminal.dim("\(now)  link \(peer.center): \(peer.state.rawValue)\(peer.lastError.map { " (\(Terminal.safe($0)))" } ?? "")"))

@@ -9,6 +9,7 @@ final class FrameCodecTests: XCTestCase {
             .hello(Hello(centerID: "AZ", softwareVersion: "iias 0.1 — test")),
             .envelope(Array(0..<255)), .receipt([1, 2, 3]), .treeHead([]),
             .ping([9, 9]), .pong([9, 9]), .error(code: 7, reason: "bad frame ✗"),
+            .witnessRequest(Array("old 0\n\n".utf8)), .witnessResponse(Array("409\n5\n".utf8)),
         ]
     }
 

@@ -253,7 +253,7 @@ final class AttachmentTransferTests: XCTestCase {
         try cluster.start("GE")
         defer { cluster.stopAll() }
         let port = try XCTUnwrap(cluster.ports["GE"])
-        var (channel, frames) = try await PeerTestConnection.connect(as: "AZ", port: port, expecting: "GE")
+        var (channel, frames) = try await TestPeer.connect(as: "AZ", port: port, expecting: "GE")
         try await channel.writeAndFlush(Frame.attachment(.chunk, [1, 2, 3])).get()
         var answer = await frames.next()
         while case .hello? = answer { answer = await frames.next() }
@@ -263,7 +263,7 @@ final class AttachmentTransferTests: XCTestCase {
         while await frames.next() != nil {}  // the node closes that connection
 
         // A well-formed chunk of an attachment no notification announced: refused, on a new connection.
-        (channel, frames) = try await PeerTestConnection.connect(as: "AZ", port: port, expecting: "GE")
+        (channel, frames) = try await TestPeer.connect(as: "AZ", port: port, expecting: "GE")
         let root = [UInt8](repeating: 7, count: 32)
         try await channel.writeAndFlush(Frame.attachment(.chunk, root + [0, 0, 0, 0, 0] + [UInt8](repeating: 0, count: 32))).get()
         answer = await frames.next()

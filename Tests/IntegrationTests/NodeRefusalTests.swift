@@ -14,11 +14,6 @@ import XCTest
 /// envelope gets a signed answer (receipt or refusal naming its reason), nothing wrong is
 /// logged, a replay gets the same receipt and no second inbox entry.
 final class NodeRefusalTests: XCTestCase {
-    /// Connects to `port` as `center` (its TLS key) and completes HELLO.
-    private func connect(as center: String, port: Int) async throws -> (Channel, AsyncStream<Frame>.Iterator) {
-        try await PeerTestConnection.connect(as: center, port: port, expecting: "GE")
-    }
-
     private func notification(from sender: String, to recipients: [String], subject: String) throws -> FormalNotification {
         let document: [String: Any] = [
             "version": 1, "id": UUID().uuidString.lowercased(), "sender": sender, "recipients": recipients,
@@ -52,7 +47,7 @@ final class NodeRefusalTests: XCTestCase {
         let limits: [String: Any] = ["retryInitialSeconds": 0.1, "retryMaxSeconds": 1.0, "queueDepth": 1_000_000, "clockSkewSeconds": 2]
         let cluster = try NodeCluster(["GE"], peers: ["GE": ["AZ", "UA"]], extra: ["limits": limits])
         try cluster.start("GE")
-        var (channel, frames) = try await connect(as: "AZ", port: cluster.ports["GE"]!)
+        var (channel, frames) = try await TestPeer.connect(as: "AZ", port: cluster.ports["GE"]!)
         defer { channel.close(promise: nil) }
         let geSigning = try Certificate(pemFile: "\(TestPKI.shared.centerDirectory("GE"))/signing.crt").signingPublicKey()
 
@@ -108,12 +103,12 @@ final class NodeRefusalTests: XCTestCase {
         let cluster = try NodeCluster(["GE"], peers: ["GE": ["AZ"]])
         try cluster.start("GE")
         do {
-            _ = try await connect(as: "TJ", port: cluster.ports["GE"]!)
+            _ = try await TestPeer.connect(as: "TJ", port: cluster.ports["GE"]!)
             XCTFail("TJ, not a configured peer, completed a session")
         } catch {
             // Refused during the TLS handshake (GE allows only AZ).
         }
-        let (channel, _) = try await connect(as: "AZ", port: cluster.ports["GE"]!)
+        let (channel, _) = try await TestPeer.connect(as: "AZ", port: cluster.ports["GE"]!)
         channel.close(promise: nil)
         let entries = try await cluster.client("GE").status().logEntries
         XCTAssertEqual(entries, 0)

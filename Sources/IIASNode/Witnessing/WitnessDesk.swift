@@ -1,0 +1,57 @@
+import Foundation
+import IIASCrypto
+import IIASLog
+
+/// A node's witness: for each peer log, the latest checkpoint it cosigned, read from and
+/// written to its ``WitnessFolder`` (and, for the node as a log, the cosignatures it keeps). An actor so that one decision at a time reads the
+/// stored state, decides and persists (the compare-and-swap C2SP tlog-witness asks for:
+/// two requests of one log never both cosign from the same old state), and so that the
+/// fsync runs here, off the node's actor and off the event loops.
+actor WitnessDesk {
+    let folder: WitnessFolder
+    /// States read so far, by the center whose log they are (nil: none stored).
+    private var states: [String: WitnessState?] = [:]
+
+    init(folder: WitnessFolder) { self.folder = folder }
+
+    /// What became of a request once decided and, for a cosignature or a split view, kept.
+    enum Outcome: Sendable {
+        /// The new state is durable; answer with its cosignature.
+        case cosigned(WitnessState)
+        /// The evidence is durable at `path`; never cosign.
+        case splitView(SplitViewEvidence, path: String)
+        /// Any other answer (a refusal or a conflict): nothing changed.
+        case answered(WitnessDecision)
+    }
+
+    /// Decides `request` against the stored state of `center`'s log and persists what the
+    /// decision asks to keep before returning.
+    /// - Throws: when the stored state cannot be read or the new one cannot be written
+    ///   (the witness then answers 500 and cosigns nothing).
+    func decide(_ request: AddCheckpointRequest, logOf center: String, logKeys: [SigningPublicKey], now: UInt64) throws -> Outcome {
+        let stored = try state(of: center)
+        let decision = WitnessState.addCheckpoint(request, stored: stored, logKeys: logKeys, now: now)
+        switch decision {
+        case .cosign(let state):
+            try folder.save(state, ofLog: center)
+            states[center] = .some(state)
+            return .cosigned(state)
+        case .splitView(let evidence):
+            return .splitView(evidence, path: try folder.save(evidence))
+        case .conflict, .refuse:
+            return .answered(decision)
+        }
+    }
+
+    /// Keeps our checkpoint as `center` cosigned it (as a log), durably, off the node's actor.
+    func keepCosigned(_ note: SignedNote, by center: String) throws {
+        try folder.saveCosigned(note, by: center)
+    }
+
+    private func state(of center: String) throws -> WitnessState? {
+        if let known = states[center] { return known }
+        let read = try folder.state(ofLog: center)
+        states[center] = .some(read)
+        return read
+    }
+}
