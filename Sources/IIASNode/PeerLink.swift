@@ -248,6 +248,7 @@ actor PeerLink {
                             frames += 1
                         case .frame(.attachment(let type, let body)):
                             if let answer = try? AttachmentFrame.parse(type, body) { attachments.received(answer) }
+                            frames += 1
                         case .frame(.witnessResponse(let body)):
                             await delegate.witnessAnswered(body, from: peer.center)
                             frames += 1
