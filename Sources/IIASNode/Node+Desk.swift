@@ -80,7 +80,7 @@ extension Node {
             let log = self.log, crypto = self.crypto
             // On every core: threads and requests wait for it (the receive path does the same).
             let read = (await concurrentMap(received) { ($0.index, Self.readFields(of: $0, log: log, crypto: crypto)) },
-                        await concurrentMap(sent) { ($0.id, Self.readFields(of: $0, log: log, crypto: crypto)) })
+                        await concurrentMap(sent) { ($0.id, Self.outboxSummary($0, log: log, crypto: crypto)) })
             // Stopping: the log may have closed under the read, so nothing read now is kept.
             if stopping || Task.isCancelled { break }
             // A notification that does not open is kept as nil fields: taken in as naming nothing.
@@ -110,15 +110,7 @@ extension Node {
 
     /// A logged notification's fields, or nil when it does not open (it then names nothing).
     private nonisolated static func readFields(of incoming: Ledger.Incoming, log: LogStore, crypto: NodeCrypto) -> InboxSummary? {
-        guard let envelope = try? Envelope(parsing: try log.entry(at: incoming.index).payload),
-              let verified = try? crypto.verifier.verifyStored(envelope), let notification = try? crypto.open(verified) else { return nil }
-        return InboxSummary(notification, created: envelope.header.created)
-    }
-
-    private nonisolated static func readFields(of outgoing: Ledger.Outgoing, log: LogStore, crypto: NodeCrypto) -> OutboxSummary? {
-        guard let index = outgoing.summaryIndex, let entry = try? log.entry(at: index),
-              let action = OperatorAction(json: entry.payload), action.envelope == outgoing.id else { return nil }
-        return crypto.outboxSummary(action)
+        (try? openStored(incoming, log: log, crypto: crypto)).map { InboxSummary($0.notification, created: $0.created) }
     }
 
     // MARK: - The saved copy

@@ -387,6 +387,11 @@ extension Node {
 
     /// What the submission's operator action recorded of a notification we sent (decrypted).
     func outboxSummary(_ outgoing: Ledger.Outgoing) -> OutboxSummary? {
+        Self.outboxSummary(outgoing, log: log, crypto: crypto)
+    }
+
+    /// The summary our `submit` action holds for `outgoing`, from any thread (the desk reader's too).
+    nonisolated static func outboxSummary(_ outgoing: Ledger.Outgoing, log: LogStore, crypto: NodeCrypto) -> OutboxSummary? {
         guard let index = outgoing.summaryIndex, let entry = try? log.entry(at: index),
               let action = OperatorAction(json: entry.payload), action.envelope == outgoing.id else { return nil }
         return crypto.outboxSummary(action)
@@ -414,14 +419,19 @@ extension Node {
     /// trusted more than the wire, but today's CRL and date are not asked: it was
     /// verified in full when it was logged) and decrypts it.
     func open(_ incoming: Ledger.Incoming) throws(NodeError) -> (notification: FormalNotification, created: Date) {
-        do {
-            let envelope = try Envelope(parsing: try log.entry(at: incoming.index).payload)
-            let verified = try crypto.verifier.verifyStored(envelope)
-            return (try crypto.open(verified), envelope.header.created)
-        } catch {
+        do { return try Self.openStored(incoming, log: log, crypto: crypto) } catch {
             logger.error("cannot open a logged envelope", metadata: ["envelope": "\(incoming.id)", "index": "\(incoming.index)", "error": "\(error)"])
             throw .unavailable("envelope \(incoming.id) at log index \(incoming.index) does not open: \(error)")
         }
     }
 }
 
+extension Node {
+    /// A logged envelope read back, its signature checked again and decrypted, from any
+    /// thread: `open(_:)` on the actor, the desk reader off it.
+    nonisolated static func openStored(_ incoming: Ledger.Incoming, log: LogStore, crypto: NodeCrypto) throws -> (notification: FormalNotification, created: Date) {
+        let envelope = try Envelope(parsing: try log.entry(at: incoming.index).payload)
+        let verified = try crypto.verifier.verifyStored(envelope)
+        return (try crypto.open(verified), envelope.header.created)
+    }
+}
