@@ -1,12 +1,13 @@
 // A TCP proxy under a test's control, for the fault scenarios (Scripts/chaos.sh and the
 // integration tests): it sits between two nodes on 127.0.0.1 and, on a command read from
 // standard input, passes traffic, delays it, blackholes it (connections stay open, bytes
-// vanish) or drops it (every connection is reset and new ones are refused), then heals.
+// vanish), drops it (every connection is reset and new ones are refused) or corrupts it
+// (flips one byte in every N forwarded, either way), then heals.
 //
 //   iias-fault-proxy --listen 127.0.0.1:0 --target 127.0.0.1:7443
 //   prints "listening 127.0.0.1:PORT", then reads one command per line:
-//     pass | delay MS | blackhole | drop | status | quit
-//   and answers each with "ok MODE connections=N bytes=N" (or "error …").
+//     pass | delay MS | blackhole | drop | flip N | status | quit
+//   and answers each with "ok MODE connections=N bytes=N flipped=N" (or "error …").
 import Foundation
 import NIOCore
 import NIOPosix
@@ -14,6 +15,8 @@ import NIOPosix
 /// What the proxy does with traffic right now.
 enum Mode: Equatable, CustomStringConvertible {
     case pass, delay(milliseconds: Int64), blackhole, drop
+    /// Forwards, inverting the low bit of every `every`-th byte counted over all connections.
+    case flip(every: Int)
 
     var description: String {
         switch self {
@@ -21,6 +24,7 @@ enum Mode: Equatable, CustomStringConvertible {
         case .delay(let ms): "delay \(ms)"
         case .blackhole: "blackhole"
         case .drop: "drop"
+        case .flip(let every): "flip \(every)"
         }
     }
 
@@ -33,6 +37,9 @@ enum Mode: Equatable, CustomStringConvertible {
         case ("delay", 2):
             guard let ms = Int64(words[1]), ms >= 0, ms <= 600_000 else { return nil }
             self = .delay(milliseconds: ms)
+        case ("flip", 2):
+            guard let every = Int(words[1]), every >= 1 else { return nil }
+            self = .flip(every: every)
         default: return nil
         }
     }
@@ -44,10 +51,27 @@ final class Control: @unchecked Sendable {
     private var _mode: Mode = .pass
     private var channels: [ObjectIdentifier: Channel] = [:]
     private var _bytes = 0
+    private var sinceFlip = 0
+    private var _flipped = 0
 
     var mode: Mode { lock.withLock { _mode } }
     var connections: Int { lock.withLock { channels.count } }
     var bytes: Int { lock.withLock { _bytes } }
+    var flipped: Int { lock.withLock { _flipped } }
+
+    /// Inverts the low bit of each byte of `buffer` that ends a run of `every` bytes.
+    func corrupt(_ buffer: inout ByteBuffer, every: Int) {
+        lock.withLock {
+            var at = every - 1 - sinceFlip
+            while at < buffer.readableBytes {
+                let index = buffer.readerIndex + at
+                buffer.setInteger(buffer.getInteger(at: index, as: UInt8.self)! ^ 0x01, at: index)
+                _flipped += 1
+                at += every
+            }
+            sinceFlip = (sinceFlip + buffer.readableBytes) % every
+        }
+    }
 
     func count(_ n: Int) { lock.withLock { _bytes += n } }
     func register(_ channel: Channel) { lock.withLock { channels[ObjectIdentifier(channel)] = channel } }
@@ -57,6 +81,7 @@ final class Control: @unchecked Sendable {
     func set(_ mode: Mode) {
         let open: [Channel] = lock.withLock {
             _mode = mode
+            sinceFlip = 0
             return mode == .drop ? Array(channels.values) : []
         }
         for channel in open {
@@ -97,6 +122,11 @@ final class Relay: ChannelInboundHandler, @unchecked Sendable {
             control.count(buffer.readableBytes)
             // Delayed in order: tasks scheduled on one loop with equal delays run in order.
             context.eventLoop.scheduleTask(in: .milliseconds(ms)) { partner.writeAndFlush(buffer, promise: nil) }
+        case .flip(let every):
+            control.count(buffer.readableBytes)
+            var corrupted = buffer
+            control.corrupt(&corrupted, every: every)
+            partner.writeAndFlush(corrupted, promise: nil)
         case .blackhole:
             break
         case .drop:
@@ -165,12 +195,12 @@ while let line = readLine() {
     if command == "quit" { break }
     if command != "status" {
         guard let mode = Mode(command: command) else {
-            say("error unknown command \"\(command.prefix(40))\" (pass | delay MS | blackhole | drop | status | quit)")
+            say("error unknown command \"\(command.prefix(40))\" (pass | delay MS | blackhole | drop | flip N | status | quit)")
             continue
         }
         control.set(mode)
     }
-    say("ok \(control.mode) connections=\(control.connections) bytes=\(control.bytes)")
+    say("ok \(control.mode) connections=\(control.connections) bytes=\(control.bytes) flipped=\(control.flipped)")
 }
 try? server.close().wait()
 try? group.syncShutdownGracefully()

@@ -54,7 +54,7 @@ final class FaultProxyTests: XCTestCase {
         return String(decoding: received, as: UTF8.self)
     }
 
-    func testModesPassDelayBlackholeDropAndHeal() throws {
+    func testModesPassDelayBlackholeDropFlipAndHeal() throws {
         let echo = try startEcho()
         defer { echo.stop() }
         let proxy = try RunningProcess(RepositoryPaths.executable("iias-fault-proxy"), ["--listen", "127.0.0.1:0", "--target", "127.0.0.1:\(echo.port)"])
@@ -73,6 +73,13 @@ final class FaultProxyTests: XCTestCase {
 
         XCTAssertTrue(try proxy.command("drop").hasPrefix("ok drop"))
         XCTAssertNil(roundTrip(port: port, "refused", timeout: 1))
+
+        // One byte in four inverted (its low bit), counted across both directions: the
+        // request's fourth byte on the way out, then the answer's second and sixth.
+        XCTAssertTrue(try proxy.command("flip 4").hasPrefix("ok flip 4"))
+        XCTAssertEqual(roundTrip(port: port, "aaaaaa"), "a`a`a`")
+        XCTAssertTrue(try proxy.command("status").hasSuffix("flipped=3"))
+        XCTAssertTrue(try proxy.command("flip 0").hasPrefix("error unknown command"), "flip needs a count of 1 or more")
 
         let answer = try proxy.command("no-such-mode")
         XCTAssertTrue(answer.hasPrefix("error unknown command"), answer)
