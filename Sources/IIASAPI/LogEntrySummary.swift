@@ -63,6 +63,10 @@ public struct LogEntrySummary: Codable, Sendable, Equatable {
             } else if let cosigned = CosignatureRecord(json: entry.payload) {
                 action = CosignatureRecord.action
                 checkpoint = cosigned.checkpointText
+            } else if let stored = AttachmentLogRecord(json: entry.payload) {
+                action = AttachmentLogRecord.action
+                id = stored.envelope
+                sender = stored.sender.rawValue
             } else {
                 problem = "operator action is not JSON of a known form"
             }

@@ -64,11 +64,15 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     }
 
     /// The log record reader: a decoded record never claims more bytes than given and
-    /// re-encodes to exactly those bytes.
+    /// re-encodes to exactly those bytes; an attachment record read from an operator
+    /// action's payload stays within the format's bounds and round-trips.
     static func record(_ bytes: [UInt8]) {
         guard let (entry, size) = try? Record.decode(bytes[...], maximumEntrySize: 1 << 16) else { return }
         precondition(size <= bytes.count, "record claims \(size) of \(bytes.count) bytes")
         precondition(Record.encode(entry) == Array(bytes.prefix(size)), "record does not round-trip")
+        guard entry.type == .operatorAction, let stored = AttachmentLogRecord(json: entry.payload) else { return }
+        precondition(stored.chunkCount >= 1 && stored.range(ofChunk: stored.chunkCount - 1).upperBound == stored.ciphertextBytes, "chunks do not cover the ciphertext")
+        precondition(AttachmentLogRecord(json: stored.encoded()) == stored, "attachment record does not round-trip")
     }
 
     /// Valid inputs to start from (written by `iias-fuzz --seeds DIR`), so the fuzzers
@@ -79,7 +83,10 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
                                .receipt([1, 2, 3]), .treeHead(Array("iias:center:AZ/log\n1\n".utf8)), .ping([7]), .pong([7]),
                                .error(code: 4, reason: "idle timeout")]
         let records = [LogEntry(index: 0, timeMilliseconds: 1_764_000_000_000, type: .received, payload: Array("IIAS".utf8) + [1, 0, 0, 0, 0]),
-                       LogEntry(index: 7, timeMilliseconds: 1_764_000_000_001, type: .operatorAction, payload: Array("{\"action\":\"read\"}".utf8))]
+                       LogEntry(index: 7, timeMilliseconds: 1_764_000_000_001, type: .operatorAction, payload: Array("{\"action\":\"read\"}".utf8)),
+                       LogEntry(index: 8, timeMilliseconds: 1_764_000_000_002, type: .operatorAction,
+                                payload: AttachmentLogRecord(direction: .received, sender: CenterID(rawValue: "AZ")!, envelope: UUID(), index: 0,
+                                                             ciphertextBytes: 65_600, chunkSize: 65_536, root: String(repeating: "ab", count: 32)).encoded())]
         let key = SigningPrivateKey.generate()
         let receipt = Envelope.receipt(answering: UUID(), sha256: [UInt8](repeating: 1, count: 32), to: CenterID(rawValue: "AZ")!,
                                        from: CenterID(rawValue: "GE")!, signer: key, outcome: .delivered, logIndex: 3)

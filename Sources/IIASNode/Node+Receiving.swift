@@ -20,8 +20,11 @@ extension Node {
     func serveInbound(_ channel: Channel, inbox: FrameInbox) async {
         let key = ObjectIdentifier(channel)
         inboundChannels[key] = channel
-        defer { inboundChannels[key] = nil }
         var peer: CenterID?
+        defer {
+            inboundChannels[key] = nil
+            if let peer { attachments.receiver.senderDisconnected(peer, token: key) }
+        }
         while let items = await inbox.next() {
             var envelopes: [[UInt8]] = []
             var attachmentFrames: [(FrameType, [UInt8])] = []
@@ -32,6 +35,7 @@ extension Node {
                     peer = CenterID(rawValue: identity.centerID)
                     // It is up: what we queued for it need not wait out our backoff.
                     if let peer { peers[peer]?.peerAppeared() }
+                    if let peer { attachments.receiver.senderConnected(peer, token: key) { Self.write($0, on: channel) } }
                 case .frame(.envelope(let bytes)):
                     envelopes.append(bytes)
                     frames += 1

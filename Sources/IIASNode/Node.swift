@@ -140,6 +140,7 @@ public actor Node: NodeOperations {
     @discardableResult
     public func start() async throws -> Int {
         settleRefusalsByDigest()
+        recordAttachmentsInLog()
         for peer in configuration.peers {
             let link = makeLink(to: peer)
             peers[peer.center] = link

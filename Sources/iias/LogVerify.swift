@@ -15,6 +15,9 @@ extension Log {
               iias log verify node/log --ca PKI/ca.crt --crl PKI/crl.pem --certs PKI/centers --json
 
             Opens the log read-only: a torn tail is reported, never cut.
+            Every attachment the log records as stored (its `attachment` entries) is checked
+            without keys: the file under DIR/../attachments must hash to the logged Merkle
+            root; a missing, truncated, extended or altered file is a problem.
             With --ca and --certs it also checks signatures: every tree head entry must be a
             checkpoint signed by its center (certificate chained to the CA) whose root equals
             the recomputed root at its size, and every sent/received/receipt entry must be an
@@ -56,6 +59,7 @@ extension Log {
             let size = audit.treeSize, root = audit.rootHash, signatures = audit.signatures
             func place(_ index: UInt64) -> String { log.location(of: index).map { " (\($0.segment) offset \($0.offset))" } ?? "" }
             let problems = signatures?.problems ?? []
+            let stored = Self.storedAttachments(log, dir: dir)
             if json {
                 var object: [String: Any] = ["valid": log.truncatedTail == nil && problems.isEmpty, "treeSize": size, "entries": size,
                                              "rootHash": root.hexString]
@@ -73,6 +77,7 @@ extension Log {
                     }
                 }
                 if let t = log.truncatedTail { object["tornTail"] = ["segment": t.segment, "offset": t.offset, "bytes": t.bytes] }
+                if let stored { object["attachments"] = Self.json(stored); if !stored.problems.isEmpty { object["valid"] = false } }
                 let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
                 print(String(decoding: data, as: UTF8.self))
             } else {
@@ -85,10 +90,14 @@ extension Log {
                     for problem in problems.prefix(100) { print(Terminal.red("FAILS") + " entry \(problem.index)\(place(problem.index)): \(problem.why)") }
                     if signatures.problemCount > 100 { print("… and \(signatures.problemCount - 100) more (--json lists \(SignatureSummary.problemsKept))") }
                 }
+                if let stored { Self.printText(stored) }
             }
             if let signatures, let first = problems.first {
                 throw CLIFailure.invalid("\(signatures.problemCount) \(signatures.problemCount == 1 ? "entry fails its check" : "entries fail their checks"); "
                     + "the first: entry \(first.index)\(place(first.index)): \(first.why)")
+            }
+            if let first = stored?.problems.first {
+                throw CLIFailure.invalid("\(stored?.problems.count ?? 0) stored attachments fail their logged roots; the first: \(first.file): \(first.why)")
             }
             if let t = log.truncatedTail {
                 throw CLIFailure.invalid("torn tail: \(t.bytes) bytes at \(t.segment) offset \(t.offset)")

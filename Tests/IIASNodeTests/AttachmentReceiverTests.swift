@@ -8,8 +8,9 @@ import XCTest
 
 /// The attachment frames and the recipient's checks, on real files: bodies round-trip
 /// and garbage is refused, proofs from the chunk tree are RFC 9162's, and a recipient
-/// writes only the next chunk whose proof holds, refuses a bad one for good, and keeps
-/// what it acknowledged across a restart.
+/// writes only the next chunk whose proof holds, rejects a bad one without writing it
+/// (the caller closes with ERROR 6 and the sender resends), keeps what it acknowledged
+/// across a restart, and finds damage on its disk to re-fetch from the first bad chunk.
 final class AttachmentReceiverTests: TemporaryDirectoryTestCase {
     private let sender = CenterID(rawValue: "AZ")!
 
@@ -37,8 +38,8 @@ final class AttachmentReceiverTests: TemporaryDirectoryTestCase {
                                              plaintextBytes: seal.plaintextSize)], envelope: UUID(), from: sender)
     }
 
-    private func answers(_ frames: [Frame]) throws -> [AttachmentFrame] {
-        try frames.map { try AttachmentFrame.parse($0.type, FrameCodec.body(of: $0)) }
+    private func answers(_ result: ChunkAnswers) throws -> [AttachmentFrame] {
+        try result.frames.map { try AttachmentFrame.parse($0.type, FrameCodec.body(of: $0)) }
     }
 
     func testFramesRoundTripThroughTheCodec() throws {
@@ -96,19 +97,91 @@ final class AttachmentReceiverTests: TemporaryDirectoryTestCase {
         var plaintext: [UInt8] = []
         try AttachmentDecryptor(seal: seal).decrypt(reading: stored) { plaintext += Array($0) }
         XCTAssertEqual(plaintext, (0..<5000).map { UInt8(truncatingIfNeeded: $0 * 7) })
-        XCTAssertTrue(restarted.verifyStored(try XCTUnwrap(restarted.record(sender: "AZ", root: seal.root.hexString))))
+        XCTAssertNil(restarted.firstDamage(try XCTUnwrap(restarted.record(sender: "AZ", root: seal.root.hexString))))
     }
 
-    func testABadChunkFailsTheAttachmentForGood() throws {
+    func testEveryTamperedChunkIsRejectedUnwrittenAndACorrectResendCompletes() throws {
         let (seal, nonce, chunks) = try encrypted(size: 3000)
         let receiver = try receiver()
         announce(seal, nonce: nonce, to: receiver)
-        var altered = chunks[0]
-        altered[5] ^= 1
-        let refused = try answers(try receiver.receive([chunkFrame(seal, chunks, 0, bytes: altered)], from: sender))
-        XCTAssertEqual(refused, [.end(root: seal.root, complete: false, reason: "chunk 0 is not the one the notification committed to")])
-        XCTAssertEqual(receiver.record(sender: "AZ", root: seal.root.hexString)?.state, .failed)
-        XCTAssertEqual(try answers(try receiver.receive([chunkFrame(seal, chunks, 0)], from: sender)), refused, "the good chunk after it changes nothing")
+        let key = "AZ-" + seal.root.hexString
+        XCTAssertEqual(try answers(try receiver.receive([chunkFrame(seal, chunks, 0)], from: sender)), [.ack(root: seal.root, held: 1)])
+        var flipped = chunks[1]
+        flipped[5] ^= 1
+        let proof = ChunkTree(leafHashes: chunks.map { AttachmentSeal.chunkHash($0) }).proof(1)
+        var badProof = proof
+        badProof[0][0] ^= 1
+        let proofFlipped = AttachmentFrame.chunk(root: seal.root, index: 1, proof: badProof, bytes: chunks[1]).frame
+        let tampered: [(String, (FrameType, [UInt8]), String)] = [
+            ("a byte of the ciphertext", chunkFrame(seal, chunks, 1, bytes: flipped), "not the one the notification committed to"),
+            ("a byte of the proof", (proofFlipped.type, FrameCodec.body(of: proofFlipped)), "not the one the notification committed to"),
+            ("cut short", chunkFrame(seal, chunks, 1, bytes: Array(chunks[1].dropLast(7))), "is 1033 bytes, not 1040"),
+            ("extended", chunkFrame(seal, chunks, 1, bytes: chunks[1] + [0]), "is 1041 bytes, not 1040"),
+        ]
+        for (what, frame, why) in tampered {
+            // The chunk after it in the same batch is not read either: the sender resends from the ACK.
+            let result = try receiver.receive([frame, chunkFrame(seal, chunks, 2)], from: sender)
+            XCTAssertTrue(result.rejected?.contains(why) == true, "\(what): \(String(describing: result.rejected))")
+            XCTAssertEqual(try answers(result), [.ack(root: seal.root, held: 1)], what)
+            XCTAssertEqual(receiver.record(sender: "AZ", root: seal.root.hexString)?.state, .receiving, what)
+            let size = (try FileManager.default.attributesOfItem(atPath: receiver.ciphertextPath(key))[.size] as? Int) ?? -1
+            XCTAssertEqual(size, 16 + 1040, "\(what): nothing written past the good chunk")
+        }
+        // Gap, duplicate, reorder: skipped, and the ACK names the chunk needed.
+        XCTAssertEqual(try answers(try receiver.receive([chunkFrame(seal, chunks, 2)], from: sender)), [.ack(root: seal.root, held: 1)], "gap")
+        XCTAssertEqual(try answers(try receiver.receive([chunkFrame(seal, chunks, 0)], from: sender)), [.ack(root: seal.root, held: 1)], "duplicate")
+        XCTAssertEqual(try answers(try receiver.receive([chunkFrame(seal, chunks, 2), chunkFrame(seal, chunks, 1)], from: sender)),
+                       [.ack(root: seal.root, held: 2)], "reordered: 2 skipped, 1 taken")
+        XCTAssertEqual(try answers(try receiver.receive([chunkFrame(seal, chunks, 2)], from: sender)), [.end(root: seal.root, complete: true, reason: "")])
+        let extra = AttachmentFrame.chunk(root: seal.root, index: 3, proof: [], bytes: chunks[2]).frame
+        let past = try receiver.receive([(extra.type, FrameCodec.body(of: extra))], from: sender)
+        XCTAssertEqual(try answers(past), [.end(root: seal.root, complete: true, reason: "")], "a chunk past the last changes nothing")
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: receiver.ciphertextPath(key))), Data(nonce + chunks.flatMap { $0 }))
+    }
+
+    func testDamageOnDiskIsFoundAtItsFirstChunkAndReFetchedFromThere() throws {
+        let (seal, nonce, chunks) = try encrypted(size: 5000)  // five chunks
+        let whole = nonce + chunks.flatMap { $0 }
+        let damages: [(String, (inout [UInt8]) -> Void, Int, String)] = [
+            ("first chunk flipped", { $0[20] ^= 1 }, 0, "chunk 0 of the stored ciphertext is altered"),
+            ("middle chunk flipped", { $0[16 + 2 * 1040 + 9] ^= 1 }, 2, "chunk 2 of the stored ciphertext is altered"),
+            ("last chunk flipped", { $0[$0.count - 1] ^= 1 }, 4, "chunk 4 of the stored ciphertext is altered"),
+            ("truncated", { $0.removeLast(500) }, 4, "truncated"),
+            ("chunks 1 and 3 swapped", { bytes in
+                let one = Array(bytes[(16 + 1040)..<(16 + 2080)]), three = Array(bytes[(16 + 3 * 1040)..<(16 + 4 * 1040)])
+                bytes.replaceSubrange((16 + 1040)..<(16 + 2080), with: three)
+                bytes.replaceSubrange((16 + 3 * 1040)..<(16 + 4 * 1040), with: one)
+            }, 1, "chunk 1 of the stored ciphertext is altered"),
+        ]
+        for (what, damage, firstBad, why) in damages {
+            try? FileManager.default.removeItem(atPath: work + "/attachments")
+            let receiver = try receiver()
+            announce(seal, nonce: nonce, to: receiver)
+            _ = try receiver.receive((0..<chunks.count).map { chunkFrame(seal, chunks, $0) }, from: sender)
+            let record = try XCTUnwrap(receiver.record(sender: "AZ", root: seal.root.hexString))
+            XCTAssertEqual(record.state, .complete, what)
+            var bytes = whole
+            damage(&bytes)
+            try Data(bytes).write(to: URL(fileURLWithPath: receiver.ciphertextPath(record.key)))
+            let reason = try XCTUnwrap(receiver.repairIfDamaged(record), what)
+            XCTAssertTrue(reason.contains(why) && reason.contains("re-fetching from chunk \(firstBad)"), "\(what): \(reason)")
+            let after = try XCTUnwrap(receiver.record(sender: "AZ", root: seal.root.hexString))
+            XCTAssertEqual(after.state, .receiving, what)
+            XCTAssertEqual(after.held, firstBad, what)
+            let pending = receiver.refetches.withLock { $0[sender] ?? [] }
+            XCTAssertEqual(try pending.map { try AttachmentFrame.parse($0.type, FrameCodec.body(of: $0)) }, [.ack(root: seal.root, held: firstBad)], what)
+            // The sender's resend from there completes it, byte for byte.
+            let resent = try receiver.receive((firstBad..<chunks.count).map { chunkFrame(seal, chunks, $0) }, from: sender)
+            XCTAssertEqual(try answers(resent), [.end(root: seal.root, complete: true, reason: "")], what)
+            XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: receiver.ciphertextPath(record.key))), Data(whole), what)
+        }
+        let receiver = try receiver()
+        let record = try XCTUnwrap(receiver.record(sender: "AZ", root: seal.root.hexString))
+        try Data(whole + [1, 2, 3]).write(to: URL(fileURLWithPath: receiver.ciphertextPath(record.key)))
+        XCTAssertEqual(receiver.firstDamage(record)?.why, "the stored ciphertext has 3 bytes past its end")
+        _ = receiver.repairIfDamaged(record)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: receiver.ciphertextPath(record.key))), Data(whole), "the bytes past the end are cut")
+        XCTAssertEqual(receiver.record(sender: "AZ", root: seal.root.hexString)?.state, .complete)
     }
 
     func testAnUnannouncedOrOversizedAttachmentIsRefusedBeforeAnyChunkIsWritten() throws {

@@ -13,12 +13,14 @@ final class AttachmentCenter: Sendable {
     let directory: AttachmentDirectory
     let limit: Int
     let receiver: AttachmentReceiver
-    private let logger: Logger
+    let logger: Logger
     private let uploads = Mutex<[UUID: AttachmentUpload]>([:])
     /// Finished uploads no draft has named yet: the seal stays in memory only.
     private let sealed = Mutex<[UUID: AttachmentUpload.Finished]>([:])
-    private let outgoing: Mutex<[String: OutgoingAttachment]>
+    let outgoing: Mutex<[String: OutgoingAttachment]>
     private let senders = Mutex<[CenterID: AttachmentSender]>([:])
+    /// This node's center and where its attachment log records go (set by the node).
+    let logRecorder = Mutex<(CenterID, @Sendable ([AttachmentLogRecord]) -> Void)?>(nil)
 
     init(dataDirectory: String, limit: Int, logger: Logger) throws {
         signal(SIGPIPE, SIG_IGN)  // an upload's encryption that stops must not kill the node through its pipe
@@ -98,6 +100,7 @@ final class AttachmentCenter: Sendable {
             let sender = AttachmentSender(peer: peer, directory: directory) { [weak self] root, delivered, reason, written in
                 self?.ended(root, to: peer, delivered: delivered, reason: reason, written: written)
             }
+            sender.onUnknownAck { [weak self] root, held in self?.refetchRequested(root, by: peer, from: held) }
             senders[peer] = sender
             return sender
         }
@@ -132,7 +135,7 @@ final class AttachmentCenter: Sendable {
         }
     }
 
-    private func save(_ record: OutgoingAttachment) {
+    func save(_ record: OutgoingAttachment) {
         outgoing.withLock { $0[record.root] = record }
         do { try directory.save(record, to: directory.outgoing + "/" + record.root + ".json") } catch {
             logger.error("cannot save an attachment's state", metadata: ["attachment": "\(record.root)", "error": "\(error)"])
@@ -162,18 +165,21 @@ final class AttachmentCenter: Sendable {
                 }
                 return .init(center: center, state: shown)
             }
-            return AttachmentDelivery(root: record.root, bytes: record.plaintextBytes, recipients: states.sorted { $0.center < $1.center })
+            return AttachmentDelivery(root: record.root, bytes: record.plaintextBytes, recipients: states.sorted { $0.center < $1.center },
+                                      chunkSize: record.chunkSize, chunkCount: record.chunkCount, storedPath: directory.outgoing + "/" + record.root + ".ct")
         }
     }
 
     /// Where an attachment from `sender` stands here: complete (its stored ciphertext
-    /// checked against the commitment now), receiving n%, or failed: why.
+    /// checked against the commitment now), receiving n%, or failed: why — damage found
+    /// now is shown as failed once, while the attachment is re-fetched from the first bad chunk.
     func incomingState(sender: String, root: String) -> IncomingAttachment? {
         guard var record = receiver.record(sender: sender, root: root) else { return nil }
-        if record.state == .complete, !receiver.verifyStored(record) {
+        if let damage = receiver.repairIfDamaged(record) {
             record.state = .failed
-            record.reason = "the stored ciphertext no longer matches the notification's commitment (altered on disk)"
+            record.reason = damage
         }
+        record.storedPath = receiver.ciphertextPath(record.key)
         return record
     }
 }
@@ -184,4 +190,7 @@ struct AttachmentDelivery: Codable, Sendable {
     var root: String
     var bytes: Int
     var recipients: [Recipient]
+    var chunkSize: Int?
+    var chunkCount: Int?
+    var storedPath: String?
 }

@@ -10,13 +10,19 @@ import Synchronization
 /// size and chunking, never its key), then written chunk by chunk as CHUNK frames arrive —
 /// each checked first against the commitment with the inclusion proof it carries, in
 /// order, ciphertext only, fsynced before it is acknowledged. A chunk that fails its proof
-/// fails the attachment for good; a size over `limits.maxAttachmentBytes` or beyond the
-/// free space is refused before any chunk is written.
+/// or its length is never written: what came before it is acknowledged and the connection
+/// is closed with ERROR 6, so the sender resends from the last durable chunk (see
+/// AttachmentRepair.swift for damage found later on disk); a size over
+/// `limits.maxAttachmentBytes` or beyond the free space is refused before any chunk is written.
 final class AttachmentReceiver: Sendable {
-    private let directory: AttachmentDirectory
+    let directory: AttachmentDirectory
     private let limit: Int
-    private let logger: Logger
-    private let records: Mutex<[String: IncomingAttachment]>
+    let logger: Logger
+    /// Re-fetch requests (CHUNK_ACK from the first damaged chunk) per sender, and the
+    /// writers of the connections each sender opened to us (AttachmentRepair.swift).
+    let refetches = Mutex<[CenterID: [Frame]]>([:])
+    let senderConnections = Mutex<[CenterID: (token: ObjectIdentifier, write: @Sendable ([Frame]) -> Void)]>([:])
+    let records: Mutex<[String: IncomingAttachment]>
     /// Refusals decided when a notification was logged (over the limit), per sender: sent
     /// with its receipt, so that no chunk of them moves.
     private let refusals = Mutex<[CenterID: [Frame]]>([:])
@@ -37,7 +43,8 @@ final class AttachmentReceiver: Sendable {
     func expect(_ announced: [AnnouncedAttachment], envelope: UUID, from sender: CenterID) {
         for item in announced {
             var record = IncomingAttachment(sender: sender.rawValue, envelope: envelope, root: item.root, nonce: item.nonce,
-                                            chunkSize: item.chunkSize, plaintextBytes: item.plaintextBytes, held: 0, state: .receiving)
+                                            chunkSize: item.chunkSize, plaintextBytes: item.plaintextBytes, held: 0, state: .receiving,
+                                            position: item.position)
             if record.plaintextBytes > limit {
                 record.state = .failed
                 record.reason = "\(record.plaintextBytes) bytes is over this node's limits.maxAttachmentBytes (\(limit) bytes)"
@@ -54,7 +61,7 @@ final class AttachmentReceiver: Sendable {
         }
     }
 
-    private func persist(_ record: IncomingAttachment) {
+    func persist(_ record: IncomingAttachment) {
         do { try directory.save(record, to: recordPath(record.key)) } catch {
             logger.error("cannot save an attachment's state", metadata: ["attachment": "\(record.key)", "error": "\(error)"])
         }
@@ -68,8 +75,12 @@ final class AttachmentReceiver: Sendable {
 
     /// Handles the attachment frames of one batch from `peer`, in order, and returns the
     /// answers: one CHUNK_ACK or ATTACHMENT_END per attachment touched, sent only after
-    /// what it acknowledges is fsynced. Throws on a body that does not read (ERROR, close).
-    func receive(_ frames: [(FrameType, [UInt8])], from peer: CenterID) throws(AttachmentFrame.Malformed) -> [Frame] {
+    /// what it acknowledges is fsynced; why a chunk was rejected (the rest of the batch is
+    /// not read: the caller closes with ERROR 6 after the answers); the attachments it
+    /// completed. Throws on a body that does not read (ERROR 1, close).
+    func receive(_ frames: [(FrameType, [UInt8])], from peer: CenterID) throws(AttachmentFrame.Malformed) -> ChunkAnswers {
+        var rejected: String?
+        var completed: [IncomingAttachment] = []
         var touched: [String] = []
         var answers: [String: AttachmentFrame] = [:]
         var open: [String: Int32] = [:]
@@ -99,19 +110,21 @@ final class AttachmentReceiver: Sendable {
                 continue
             }
             let range = record.range(ofChunk: index)
+            let leaf = AttachmentSeal.chunkHash(bytes)
             guard bytes.count == range.count,
                   MerkleTreeHash.verifyInclusion(leafIndex: UInt64(index), treeSize: UInt64(record.chunkCount),
-                                                 leafHash: AttachmentSeal.chunkHash(bytes), proof: proof, root: root) else {
-                let why = "chunk \(index) is not the one the notification committed to"
-                logger.warning("refused an attachment chunk", metadata: ["peer": "\(peer)", "attachment": "\(record.root)", "reason": "\(why)"])
-                fail(&record, why)
-                answers[key] = .end(root: root, complete: false, reason: why)
-                continue
+                                                 leafHash: leaf, proof: proof, root: root) else {
+                rejected = bytes.count == range.count ? "chunk \(index) of \(record.root.prefix(12))… is not the one the notification committed to"
+                    : "chunk \(index) of \(record.root.prefix(12))… is \(bytes.count) bytes, not \(range.count)"
+                logger.warning("rejected an attachment chunk", metadata: ["peer": "\(peer)", "attachment": "\(record.root)", "reason": "\(rejected ?? "")"])
+                Metrics.Counter(label: "iias_attachment_chunks_rejected_total").increment()
+                break
             }
             do {
                 let fd = try open[key] ?? openCiphertext(record)
                 open[key] = fd
                 try bytes.withUnsafeBytes { try AttachmentDirectory.writeAll(fd, $0, at: range.lowerBound) }
+                try storeLeafHash(leaf, index: index, of: record)
             } catch {
                 logger.error("cannot write an attachment chunk", metadata: ["attachment": "\(key)", "error": "\(error)"])
                 continue
@@ -127,14 +140,16 @@ final class AttachmentReceiver: Sendable {
             if let fd = open[key] { guard fsync(fd) == 0 else { continue } }
             if record.held == record.chunkCount {
                 record.state = .complete
+                record.reason = nil
                 records.withLock { $0[key] = record }
+                completed.append(record)
                 logger.info("attachment received", metadata: ["peer": "\(peer)", "attachment": "\(record.root)", "chunks": "\(record.chunkCount)"])
             }
             persist(record)
             out.append(record.state == .complete ? AttachmentFrame.end(root: root, complete: true, reason: "").frame
                                                  : AttachmentFrame.ack(root: root, held: record.held).frame)
         }
-        return out
+        return ChunkAnswers(frames: out, rejected: rejected, completed: completed)
     }
 
     private func fail(_ record: inout IncomingAttachment, _ reason: String) {
@@ -157,20 +172,5 @@ final class AttachmentReceiver: Sendable {
             try nonce.withUnsafeBytes { try AttachmentDirectory.writeAll(fd, $0, at: 0) }
         }
         return fd
-    }
-
-    /// Whether the stored ciphertext of a complete attachment still hashes to its root:
-    /// a byte altered on disk since is found here, before anything calls it complete.
-    func verifyStored(_ record: IncomingAttachment) -> Bool {
-        let fd = Foundation.open(ciphertextPath(record.key), O_RDONLY)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var frontier = MerkleFrontier()
-        for index in 0..<record.chunkCount {
-            let range = record.range(ofChunk: index)
-            guard let chunk = AttachmentDirectory.readExactly(fd, count: range.count, at: range.lowerBound) else { return false }
-            _ = frontier.append(leafHash: AttachmentSeal.chunkHash(chunk))
-        }
-        return frontier.rootHash.hexString == record.root
     }
 }

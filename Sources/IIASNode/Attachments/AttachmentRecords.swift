@@ -35,6 +35,11 @@ struct IncomingAttachment: Codable, Sendable, Equatable {
     var held: Int
     var state: State
     var reason: String?
+    /// The attachment's place among the notification's attachments (absent in records
+    /// written before it was kept).
+    var position: Int?
+    /// Where the ciphertext lies: filled in answers to the local API, never stored.
+    var storedPath: String?
 
     var chunkCount: Int { AttachmentEncryption.chunkCount(size: plaintextBytes, chunkSize: chunkSize) }
     var ciphertextBytes: Int { AttachmentEncryption.ciphertextBytes(size: plaintextBytes, chunkSize: chunkSize) }
@@ -55,10 +60,11 @@ struct AnnouncedAttachment: Sendable, Equatable {
     var nonce: String
     var chunkSize: Int
     var plaintextBytes: Int
+    var position = 0
 
     static func from(_ notification: FormalNotification) -> [AnnouncedAttachment] {
-        notification.attachments.compactMap { attachment in
-            attachment.encryption.map { .init(root: $0.root, nonce: $0.nonce, chunkSize: $0.chunkSize, plaintextBytes: attachment.bytes) }
+        notification.attachments.enumerated().compactMap { position, attachment in
+            attachment.encryption.map { .init(root: $0.root, nonce: $0.nonce, chunkSize: $0.chunkSize, plaintextBytes: attachment.bytes, position: position) }
         }
     }
 }

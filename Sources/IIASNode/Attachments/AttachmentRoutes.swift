@@ -115,5 +115,7 @@ extension APIRouter {
         let roots = draft.attachments.compactMap { $0.encryption?.root }
         guard !roots.isEmpty else { return }
         attachments?.submitted(roots: roots, envelope: submission.id, recipients: submission.recipients)
+        attachments?.logSent(draft.attachments.enumerated().compactMap { position, attachment in attachment.encryption.map { (position, $0.root) } },
+                             envelope: submission.id)
     }
 }

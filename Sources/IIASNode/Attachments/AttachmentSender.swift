@@ -45,6 +45,13 @@ final class AttachmentSender: Sendable {
         self.ended = ended
     }
 
+    /// Called with (root, held) for a CHUNK_ACK naming no transfer under way: the
+    /// recipient asks again for an attachment it had (damaged on its disk).
+    private let unknownAck = Mutex<(@Sendable (String, Int) -> Void)?>(nil)
+
+    /// What to call for a CHUNK_ACK of an attachment not being sent (set once).
+    func onUnknownAck(_ call: @escaping @Sendable (String, Int) -> Void) { unknownAck.withLock { $0 = call } }
+
     /// Wakes the link when an attachment becomes due outside its own sending path.
     private let wake = Mutex<(@Sendable () -> Void)?>(nil)
 
@@ -129,12 +136,15 @@ final class AttachmentSender: Sendable {
         switch frame {
         case .ack(let root, let held):
             let hex = root.hexString
-            transfers.withLock { list in
-                guard let i = list.firstIndex(where: { $0.record.root == hex }), held <= list[i].record.chunkCount else { return }
+            let known = transfers.withLock { list -> Bool in
+                guard let i = list.firstIndex(where: { $0.record.root == hex }) else { return false }
+                guard held <= list[i].record.chunkCount else { return true }
                 list[i].held = held
                 if list[i].probing || held > list[i].next { list[i].next = held }
                 list[i].probing = false
+                return true
             }
+            if !known { unknownAck.withLock { $0 }?(hex, held) }
         case .end(let root, let complete, let reason):
             let hex = root.hexString
             let removed = transfers.withLock { list -> Transfer? in
