@@ -61,6 +61,7 @@ enum AttachmentTransfer {
     struct Reception: Decodable {
         var state: String, reason: String?
         var held: Int, chunkSize: Int, plaintextBytes: Int
+        var storedPath: String?
 
         var chunks: Int { AttachmentEncryption.chunkCount(size: plaintextBytes, chunkSize: chunkSize) }
 
@@ -133,5 +134,18 @@ enum AttachmentTransfer {
             guard errno == EEXIST else { throw CLIFailure.invalid("cannot name \(target): \(String(cString: strerror(errno)))") }
         }
         throw CLIFailure.invalid("\(directory) already holds 1000 files named like \(name)")
+    }
+}
+
+extension AttachmentTransfer {
+    /// One attachment of a notification we sent, as `GET /v1/attachments?envelope=` lists it.
+    struct Delivery: Decodable {
+        struct Recipient: Decodable { var center: String; var state: String }
+        var root: String
+        var bytes: Int
+        var recipients: [Recipient]
+        var chunkSize: Int?
+        var chunkCount: Int?
+        var storedPath: String?
     }
 }

@@ -10,7 +10,7 @@ import XCTest
 /// Attachments between real node processes: a file streamed to AZ's node, encrypted once,
 /// carried in chunks to each recipient after its notification, resumed after a recipient
 /// is killed, never ahead of a flash notification, refused over the limit, and never
-/// shown complete once its stored ciphertext is altered.
+/// shown complete once its stored ciphertext is altered (then fetched again).
 final class AttachmentTransferTests: XCTestCase {
     private var work: URL!
 
@@ -225,7 +225,7 @@ final class AttachmentTransferTests: XCTestCase {
         XCTAssertTrue(line.contains("chunksWritten=0"), "refused with the receipt, before any chunk moved: \(line)")
     }
 
-    func testAChunkAlteredOnTheRecipientsDiskIsNeverShownComplete() async throws {
+    func testAChunkAlteredOnTheRecipientsDiskIsNeverShownCompleteAndIsFetchedAgain() async throws {
         let cluster = try NodeCluster(["AZ", "GE"], extra: Self.limits())
         try cluster.startAll()
         defer { cluster.stopAll() }
@@ -233,19 +233,47 @@ final class AttachmentTransferTests: XCTestCase {
         let id = try send(file, to: ["GE"], cluster)
         let root = try await root(of: id, at: "GE", cluster)
         try await eventually("GE holds it") { try await reception(root, at: "GE", cluster).state == "complete" }
-        let stored = cluster.logDirectory("GE") + "/../attachments/in/AZ-\(root).ct"
+        try await eventually("AZ's outbox shows it delivered") { try iias(["attachments", id.uuidString.lowercased()], cluster, "AZ").stdout.contains("GE: delivered") }
+        for center in ["AZ", "GE"] {
+            let verified = try auditStoredAttachments(center, cluster)
+            XCTAssertEqual(verified.status, 0, "\(center): " + verified.stdout + verified.stderr)
+            XCTAssertTrue(verified.stdout.contains("attachments checked: 1"), verified.stdout)
+        }
+        let shown = try iias(["attachments", String(id.uuidString.lowercased().prefix(8)), "--json"], cluster, "GE")
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(shown.stdout.utf8)) as? [String: Any], shown.stdout + shown.stderr)
+        let row = try XCTUnwrap((object["attachments"] as? [[String: Any]])?.first)
+        XCTAssertEqual(row["name"] as? String, "small.bin")
+        XCTAssertEqual(row["sha256"] as? String, try sha256(file).hexString)
+        XCTAssertEqual(row["root"] as? String, root)
+        XCTAssertEqual(row["chunkCount"] as? Int, 5)
+        XCTAssertEqual(row["state"] as? String, "complete")
+        let stored = try XCTUnwrap(row["path"] as? String)
+
         let handle = try XCTUnwrap(FileHandle(forUpdatingAtPath: stored))
-        try handle.seek(toOffset: 100_000)
+        try handle.seek(toOffset: 100_000)  // in chunk 1 (each chunk is 65,552 bytes after the 16-byte nonce)
         let byte = try XCTUnwrap(handle.readData(ofLength: 1).first)
         try handle.seek(toOffset: 100_000)
         handle.write(Data([byte ^ 0x01]))
         try handle.close()
-        let state = try await reception(root, at: "GE", cluster)
-        XCTAssertEqual(state.state, "failed")
+        let audited = try auditStoredAttachments("GE", cluster)
+        XCTAssertEqual(audited.status, 1, "the keyless audit finds the altered file: " + audited.stdout)
+        XCTAssertTrue(audited.stdout.contains("in/AZ-\(root).ct") && audited.stdout.contains("altered"), audited.stdout)
+
         let (read, directory) = try saved(id, at: "GE", cluster)
         XCTAssertEqual(read.status, 1, read.stdout + read.stderr)
-        XCTAssertTrue(read.stdout.contains("failed: the stored ciphertext no longer matches"), read.stdout)
+        XCTAssertTrue(read.stdout.contains("failed: chunk 1 of the stored ciphertext is altered; re-fetching from chunk 1 from AZ"), read.stdout)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory).filter { !$0.hasPrefix(".") }, [], "nothing saved")
+        try await eventually("GE fetched it again from AZ") { try await reception(root, at: "GE", cluster).state == "complete" }
+        let (again, _) = try saved(id, at: "GE", cluster)
+        XCTAssertEqual(again.status, 0, again.stdout + again.stderr)
+        XCTAssertEqual(try sha256(directory + "/small.bin"), try sha256(file), "the re-fetched file is the sent one")
+        XCTAssertEqual(try auditStoredAttachments("GE", cluster).status, 0)
+        XCTAssertTrue(cluster.errorOutput("AZ").contains("attachment re-requested"), "AZ sent it again on GE's request")
+    }
+
+    /// `iias log verify DATA/log` at `center`, without any key.
+    private func auditStoredAttachments(_ center: String, _ cluster: NodeCluster) throws -> ProcessRunner.Result {
+        try ProcessRunner.run(RepositoryPaths.iiasExecutable, ["log", "verify", cluster.logDirectory(center)], timeout: 60)
     }
 
     func testGarbageInAChunkFrameClosesThatConnectionAndTheNodeGoesOn() async throws {
