@@ -119,7 +119,8 @@ public actor Node: NodeOperations {
         self.allowedPeers = Mutex(Set(configuration.peers.map(\.center.rawValue)))
         self.log = log
         self.logger = logger
-        self.attachments = try AttachmentCenter(dataDirectory: configuration.dataDirectory, limit: configuration.limits.maxAttachmentBytes, logger: logger)
+        self.attachments = try AttachmentCenter(dataDirectory: configuration.dataDirectory, limit: configuration.limits.maxAttachmentBytes,
+                                                spare: configuration.limits.attachmentSpareBytes, logger: logger)
         self.group = group
         self.ledger = ledger
         self.desk = Self.loadDeskIndex(configuration: configuration, log: log, ledger: ledger, key: crypto.deskIndexKey, logger: logger)

@@ -52,6 +52,8 @@ public struct NodeConfiguration: Sendable, Equatable {
         public var maxRequestBytes: Int = 2 << 20
         /// Largest attachment (plaintext bytes) accepted for upload or from a peer: 1 GiB.
         public var maxAttachmentBytes: Int = 1 << 30
+        /// Free space a recipient keeps beside attachments: below it, chunks wait for space.
+        public var attachmentSpareBytes: Int = 64 << 20
         /// Event lines that may wait for a client of `GET /v1/events` that does not read
         /// before the node closes its stream.
         public var maxEventBacklogBytes: Int = 8 << 20
@@ -209,6 +211,7 @@ public struct NodeConfiguration: Sendable, Equatable {
         limits.clockSkewSeconds = try values.double("limits.clockSkewSeconds", default: limits.clockSkewSeconds, in: 1...86_400)
         limits.maxRequestBytes = try values.int("limits.maxRequestBytes", default: limits.maxRequestBytes, in: 4096...(64 << 20))
         limits.maxAttachmentBytes = try values.int("limits.maxAttachmentBytes", default: limits.maxAttachmentBytes, in: 0...(1 << 36))
+        limits.attachmentSpareBytes = try values.int("limits.attachmentSpareBytes", default: limits.attachmentSpareBytes, in: 0...(1 << 40))
         limits.maxEventBacklogBytes = try values.int("limits.maxEventBacklogBytes", default: limits.maxEventBacklogBytes, in: 4096...(1 << 30))
         limits.logPreallocationBytes = try values.int("limits.logPreallocationBytes", default: limits.logPreallocationBytes, in: 0...(64 << 20))
         limits.maxPeerConnections = try values.int("limits.maxPeerConnections", default: limits.maxPeerConnections, in: 1...65_536)

@@ -69,6 +69,7 @@ enum AttachmentTransfer {
             switch state {
             case "receiving": "receiving \(held * 100 / max(1, chunks))%"
             case "failed": "failed: \(reason ?? "unknown")"
+            case "waitingForSpace": reason ?? "waiting for space"
             default: state
             }
         }

@@ -239,6 +239,9 @@ final class AttachmentTransferTests: XCTestCase {
             XCTAssertEqual(verified.status, 0, "\(center): " + verified.stdout + verified.stderr)
             XCTAssertTrue(verified.stdout.contains("attachments checked: 1"), verified.stdout)
         }
+        let opened = try openStoredAttachments("GE", cluster)
+        XCTAssertEqual(opened.status, 0, opened.stdout + opened.stderr)
+        XCTAssertTrue(opened.stdout.contains("attachments opened: 1"), opened.stdout)
         let shown = try iias(["attachments", String(id.uuidString.lowercased().prefix(8)), "--json"], cluster, "GE")
         let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(shown.stdout.utf8)) as? [String: Any], shown.stdout + shown.stderr)
         let row = try XCTUnwrap((object["attachments"] as? [[String: Any]])?.first)
@@ -258,6 +261,9 @@ final class AttachmentTransferTests: XCTestCase {
         let audited = try auditStoredAttachments("GE", cluster)
         XCTAssertEqual(audited.status, 1, "the keyless audit finds the altered file: " + audited.stdout)
         XCTAssertTrue(audited.stdout.contains("in/AZ-\(root).ct") && audited.stdout.contains("altered"), audited.stdout)
+        let keyed = try openStoredAttachments("GE", cluster)
+        XCTAssertEqual(keyed.status, 1, "GE's keys find it does not open: " + keyed.stdout)
+        XCTAssertTrue(keyed.stdout.contains("small.bin: does not open to the sealed file"), keyed.stdout)
 
         let (read, directory) = try saved(id, at: "GE", cluster)
         XCTAssertEqual(read.status, 1, read.stdout + read.stderr)
@@ -269,6 +275,12 @@ final class AttachmentTransferTests: XCTestCase {
         XCTAssertEqual(try sha256(directory + "/small.bin"), try sha256(file), "the re-fetched file is the sent one")
         XCTAssertEqual(try auditStoredAttachments("GE", cluster).status, 0)
         XCTAssertTrue(cluster.errorOutput("AZ").contains("attachment re-requested"), "AZ sent it again on GE's request")
+    }
+
+    /// `iias audit attachments DATA/log` with `center`'s keys: every stored attachment opened and checked.
+    private func openStoredAttachments(_ center: String, _ cluster: NodeCluster) throws -> ProcessRunner.Result {
+        try ProcessRunner.run(RepositoryPaths.iiasExecutable, ["audit", "attachments", cluster.logDirectory(center),
+                                                               "--key-dir", TestPKI.shared.centerDirectory(center), "--crl", TestPKI.shared.crlFile], timeout: 60)
     }
 
     /// `iias log verify DATA/log` at `center`, without any key.

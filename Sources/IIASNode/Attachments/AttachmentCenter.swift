@@ -22,15 +22,16 @@ final class AttachmentCenter: Sendable {
     /// This node's center and where its attachment log records go (set by the node).
     let logRecorder = Mutex<(CenterID, @Sendable ([AttachmentLogRecord]) -> Void)?>(nil)
 
-    init(dataDirectory: String, limit: Int, logger: Logger) throws {
+    init(dataDirectory: String, limit: Int, spare: Int = 64 << 20, logger: Logger) throws {
         signal(SIGPIPE, SIG_IGN)  // an upload's encryption that stops must not kill the node through its pipe
         directory = try AttachmentDirectory(dataDirectory: dataDirectory)
         self.limit = limit
         self.logger = logger
-        receiver = AttachmentReceiver(directory: directory, limit: limit, logger: logger)
+        receiver = AttachmentReceiver(directory: directory, limit: limit, spare: spare, logger: logger)
         let records = directory.load(OutgoingAttachment.self, in: directory.outgoing)
         outgoing = Mutex(Dictionary(records.map { ($0.root, $0) }, uniquingKeysWith: { first, _ in first }))
         removeOrphans(keeping: Set(records.map(\.root)))
+        watchForStalls()
     }
 
     /// Ciphertext no notification names (an upload no draft named before a restart).
@@ -106,6 +107,9 @@ final class AttachmentCenter: Sendable {
         }
     }
 
+    /// Every link's sender made so far.
+    func allSenders() -> [AttachmentSender] { senders.withLock { Array($0.values) } }
+
     /// Whether an upload finished here has the commitment `root` (and no draft took it yet).
     func holdsUpload(root: String) -> Bool { sealed.withLock { $0.values.contains { $0.seal.root.hexString == root } } }
 
@@ -159,9 +163,10 @@ final class AttachmentCenter: Sendable {
         outgoing.withLock { Array($0.values) }.filter { $0.envelope == envelope }.sorted { $0.root < $1.root }.map { record in
             let states = record.recipients.map { center, state -> AttachmentDelivery.Recipient in
                 var shown = state
-                if state == "waiting", let peer = CenterID(rawValue: center), let progress = senders.withLock({ $0[peer] })?.progress(of: record.root),
-                   progress.held > 0 {
-                    shown = "transferring \(progress.held * 100 / max(1, progress.count))%"
+                if state == "waiting", let peer = CenterID(rawValue: center), let progress = senders.withLock({ $0[peer] })?.progress(of: record.root) {
+                    let percent = progress.held * 100 / max(1, progress.count)
+                    if progress.stalled { shown = "waiting: \(center) holds \(percent)% and takes no more yet (probing every few seconds)" }
+                    else if progress.held > 0 { shown = "transferring \(percent)%" }
                 }
                 return .init(center: center, state: shown)
             }

@@ -12,11 +12,15 @@ import Synchronization
 /// order, ciphertext only, fsynced before it is acknowledged. A chunk that fails its proof
 /// or its length is never written: what came before it is acknowledged and the connection
 /// is closed with ERROR 6, so the sender resends from the last durable chunk (see
-/// AttachmentRepair.swift for damage found later on disk); a size over
-/// `limits.maxAttachmentBytes` or beyond the free space is refused before any chunk is written.
+/// AttachmentRepair.swift for damage found later on disk). A size over
+/// `limits.maxAttachmentBytes` is refused before any chunk is written; when the free space
+/// cannot take the next chunk and `limits.attachmentSpareBytes`, the attachment waits for
+/// space: nothing more is written and the sender, hearing no progress, probes again.
 final class AttachmentReceiver: Sendable {
     let directory: AttachmentDirectory
     private let limit: Int
+    /// Free bytes kept beside attachments (`limits.attachmentSpareBytes`).
+    let spare: Int
     let logger: Logger
     /// Re-fetch requests (CHUNK_ACK from the first damaged chunk) per sender, and the
     /// writers of the connections each sender opened to us (AttachmentRepair.swift).
@@ -27,9 +31,10 @@ final class AttachmentReceiver: Sendable {
     /// with its receipt, so that no chunk of them moves.
     private let refusals = Mutex<[CenterID: [Frame]]>([:])
 
-    init(directory: AttachmentDirectory, limit: Int, logger: Logger) {
+    init(directory: AttachmentDirectory, limit: Int, spare: Int = 64 << 20, logger: Logger) {
         self.directory = directory
         self.limit = limit
+        self.spare = spare
         self.logger = logger
         let loaded = directory.load(IncomingAttachment.self, in: directory.incoming)
         records = Mutex(Dictionary(loaded.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first }))
@@ -98,18 +103,14 @@ final class AttachmentReceiver: Sendable {
             switch record.state {
             case .complete: answers[key] = .end(root: root, complete: true, reason: ""); continue
             case .failed: answers[key] = .end(root: root, complete: false, reason: record.reason ?? "failed"); continue
-            case .receiving: break
+            case .receiving, .waitingForSpace: break
             }
             guard index == record.held else {
                 Metrics.Counter(label: "iias_attachment_chunks_skipped_total").increment()
                 continue  // a resend of what we hold, or past a gap: the ACK says where to go on
             }
-            if record.held == 0, let refusal = spaceRefusal(record) {
-                fail(&record, refusal)
-                answers[key] = .end(root: root, complete: false, reason: refusal)
-                continue
-            }
             let range = record.range(ofChunk: index)
+            guard hasSpace(for: &record, bytes: range.count) else { continue }  // the ACK names what is held
             let leaf = AttachmentSeal.chunkHash(bytes)
             guard bytes.count == range.count,
                   MerkleTreeHash.verifyInclusion(leafIndex: UInt64(index), treeSize: UInt64(record.chunkCount),
@@ -150,18 +151,6 @@ final class AttachmentReceiver: Sendable {
                                                  : AttachmentFrame.ack(root: root, held: record.held).frame)
         }
         return ChunkAnswers(frames: out, rejected: rejected, completed: completed)
-    }
-
-    private func fail(_ record: inout IncomingAttachment, _ reason: String) {
-        record.state = .failed
-        record.reason = reason
-        records.withLock { [record] in $0[record.key] = record }
-        persist(record)
-    }
-
-    private func spaceRefusal(_ record: IncomingAttachment) -> String? {
-        guard let free = AttachmentDirectory.freeBytes(directory.incoming), free < record.ciphertextBytes + (64 << 20) else { return nil }
-        return "not enough space: \(record.ciphertextBytes) bytes needed, \(free) free"
     }
 
     /// Opens the ciphertext file, writing the nonce it begins with when it is new.

@@ -23,7 +23,9 @@ struct OutgoingAttachment: Codable, Sendable, Equatable {
 /// check and place every chunk without the key (the nonce begins the ciphertext and is
 /// not secret), how many chunks it holds durably, and its state.
 struct IncomingAttachment: Codable, Sendable, Equatable {
-    enum State: String, Codable, Sendable { case receiving, complete, failed }
+    /// `waitingForSpace`: receiving, but the free space is short of a chunk and the spare;
+    /// nothing is written until it returns.
+    enum State: String, Codable, Sendable { case receiving, waitingForSpace, complete, failed }
     var sender: String
     var envelope: UUID
     var root: String

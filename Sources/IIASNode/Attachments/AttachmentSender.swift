@@ -24,6 +24,10 @@ final class AttachmentSender: Sendable {
         /// Chunks written to the wire by this process, resends included.
         var written = 0
         var tree: ChunkTree?
+        /// When the recipient last answered about it (or it was last probed).
+        var lastHeard = Date()
+        /// Probed again after hearing nothing new for a while (a recipient waiting for space).
+        var stalled = false
     }
 
     let peer: CenterID
@@ -86,8 +90,24 @@ final class AttachmentSender: Sendable {
     }
 
     /// Progress of `root` (chunks held by the recipient, of how many), if it is being sent.
-    func progress(of root: String) -> (held: Int, count: Int)? {
-        transfers.withLock { list in list.first { $0.record.root == root }.map { ($0.held, $0.record.chunkCount) } }
+    func progress(of root: String) -> (held: Int, count: Int, stalled: Bool)? {
+        transfers.withLock { list in list.first { $0.record.root == root }.map { ($0.held, $0.record.chunkCount, $0.stalled) } }
+    }
+
+    /// A due transfer whose window is full and that heard nothing for `seconds` goes back
+    /// to probing from what the recipient holds (its unanswered chunks were not taken), and
+    /// the link is woken to send the probe.
+    func probeIfStalled(after seconds: Double) {
+        let now = Date()
+        let probe = transfers.withLock { list -> Bool in
+            guard let i = list.firstIndex(where: \.due), list[i].next > list[i].held, now.timeIntervalSince(list[i].lastHeard) >= seconds else { return false }
+            list[i].next = list[i].held
+            list[i].probing = true
+            list[i].stalled = true
+            list[i].lastHeard = now
+            return true
+        }
+        if probe { wake.withLock { $0 }?() }
     }
 
     /// The chunk frames to write now: from the first due transfer, as many as the window
@@ -139,6 +159,8 @@ final class AttachmentSender: Sendable {
             let known = transfers.withLock { list -> Bool in
                 guard let i = list.firstIndex(where: { $0.record.root == hex }) else { return false }
                 guard held <= list[i].record.chunkCount else { return true }
+                if held > list[i].held { list[i].stalled = false }
+                list[i].lastHeard = Date()
                 list[i].held = held
                 if list[i].probing || held > list[i].next { list[i].next = held }
                 list[i].probing = false
