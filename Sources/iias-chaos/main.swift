@@ -7,7 +7,8 @@ import IIASTestSupport
 // The fault harness (Scripts/chaos.sh, and the chaos tests with small sizes): real node
 // processes on 127.0.0.1 under faults, then an audit proving nothing accepted was lost
 // and nothing was delivered twice.
-//   kill9      four nodes exchange a load while a random node is SIGKILLed and restarted
+//   kill9      four nodes exchange a load, and --attachments files of 2 to 4 MiB, while a random
+//              node is SIGKILLed and restarted; every file must end whole at its recipient
 //   partition  a fault proxy between AZ and GE passes, delays, drops and blackholes, then heals
 //   diskfull   AZ's and GE's data on small tmpfs mounts of their own (needs root): AZ's API
 //              refuses when its disk is full, GE asks AZ to retry when its disk is full; space
@@ -20,10 +21,10 @@ import IIASTestSupport
 //   soak       (only when asked) two nodes under a steady load for --minutes; every minute the
 //              sender's RSS, open descriptors and that minute's p99 latency
 // Usage: iias-chaos --pki DIR --iias PATH --proxy PATH [--scenario kill9|partition|diskfull|clockskew|outage|all]
-//                   [--notifications N] [--kills K] [--json FILE]
+//                   [--notifications N] [--kills K] [--attachments N] [--json FILE]
 
-let options = ToolOptions(valued: ["--pki", "--iias", "--proxy", "--json", "--scenario", "--notifications", "--kills", "--minutes", "--rate"],
-                          usage: "iias-chaos --pki DIR --iias PATH --proxy PATH [--scenario kill9|partition|diskfull|clockskew|outage|soak|all] [--notifications N] [--kills K] [--minutes M --rate R] [--json FILE]")
+let options = ToolOptions(valued: ["--pki", "--iias", "--proxy", "--json", "--scenario", "--notifications", "--kills", "--attachments", "--minutes", "--rate"],
+                          usage: "iias-chaos --pki DIR --iias PATH --proxy PATH [--scenario kill9|partition|diskfull|clockskew|outage|soak|all] [--notifications N] [--kills K] [--attachments N] [--minutes M --rate R] [--json FILE]")
 let pki = PKILayout(root: options.required("--pki", "DIR (AZ GE UA MD from Scripts/pki.sh)"))
 let iias = options.required("--iias", "PATH")
 let proxy = options.required("--proxy", "PATH (iias-fault-proxy)")
@@ -31,145 +32,11 @@ let jsonPath = options["--json"]
 let scenario = options.choice("--scenario", among: ["kill9", "partition", "diskfull", "clockskew", "outage", "soak", "all"], default: "all")
 let notifications = options.int("--notifications", default: 10_000)
 let kills = options.int("--kills", default: 20)
+let attachmentCount = options.int("--attachments", default: 3)
 let minutes = options.double("--minutes", default: 0)
 let rate = options.int("--rate", default: 50)
 
 let notificationCount = notifications, killCount = kills, soakMinutes = minutes, soakRate = rate
-
-/// One scenario's outcome, as the table in Scripts/bench/README.md shows it.
-struct Outcome: Codable {
-    var scenario: String
-    var faults: Int
-    var sent: Int
-    var accepted: Int
-    var delivered: Int
-    var lost: Int
-    var duplicated: Int
-    var outOfOrder: Int
-    var logsVerified: Bool
-    var seconds: Double
-}
-
-func say(_ text: String) { ToolOutput.line(text, to: .standardError) }
-
-/// Waits until `condition` holds, polling; false after `timeout`.
-func waitUntil(_ timeout: Double, _ condition: () async -> Bool) async -> Bool {
-    let deadline = Date().addingTimeInterval(timeout)
-    while Date() < deadline {
-        if await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(100))
-    }
-    return await condition()
-}
-
-/// What was accepted (the API answered 201): id → (sender, recipient, sender's log index).
-actor Ledger {
-    var accepted: [UUID: (sender: String, recipient: String, index: UInt64)] = [:]
-    var sent = 0
-    func attempt() { sent += 1 }
-    func accept(_ submission: Submission, from sender: String) {
-        accepted[submission.id] = (sender, submission.recipients[0].rawValue, submission.logIndex)
-    }
-}
-
-/// Checks every accepted notification is in its recipient's inbox exactly once, in the
-/// sender's order, with its receipt logged at the sender; then every log verifies.
-func audit(_ cluster: LocalCluster, _ ledger: Ledger, scenario: String, faults: Int, started: Date) async -> Outcome {
-    let accepted = await ledger.accepted
-    let sent = await ledger.sent
-    let settled = await waitUntil(180) {
-        for center in cluster.centers {
-            guard let outbox = try? await LocalAPIClient(socketPath: cluster.socketPath(center)).outbox(limit: nil) else { return false }
-            if outbox.contains(where: { $0.recipients.contains { $0.state == .queued || $0.state == .sent } }) { return false }
-        }
-        return true
-    }
-    if !settled {
-        say("  not every receipt arrived within 180 s")
-        // What is still open, and what each node said about it: the audit's account of a failure.
-        for center in cluster.centers {
-            let client = LocalAPIClient(socketPath: cluster.socketPath(center))
-            let open = ((try? await client.outbox(limit: nil)) ?? []).filter { $0.recipients.contains { $0.state == .queued || $0.state == .sent } }
-            for item in open.prefix(5) {
-                say("  \(center) still waits for \(item.id): " + item.recipients.map { "\($0.center) \($0.state.rawValue) attempts \($0.attempts)" }.joined(separator: ", "))
-            }
-            for peer in (try? await client.peers()) ?? [] {
-                say("  \(center) → \(peer.center): \(peer.state) queued \(peer.queued)\(peer.lastError.map { ", last error: \($0)" } ?? "")")
-            }
-            for line in cluster.errorOutput(center).split(separator: "\n").suffix(8) { say("    \(center): \(line.prefix(300))") }
-        }
-    }
-    var delivered = 0, lost = 0, duplicated = 0, outOfOrder = 0
-    for center in cluster.centers {
-        let inbox = (try? await LocalAPIClient(socketPath: cluster.socketPath(center)).inbox()) ?? []
-        let ids = inbox.map(\.id)
-        duplicated += ids.count - Set(ids).count
-        let expected = accepted.filter { $0.value.recipient == center }
-        let present = Set(ids)
-        delivered += expected.keys.filter { present.contains($0) }.count
-        lost += expected.keys.filter { !present.contains($0) }.count
-        for sender in cluster.centers where sender != center {
-            let arrived = inbox.filter { $0.sender.rawValue == sender && accepted[$0.id] != nil }.sorted { $0.logIndex < $1.logIndex }
-            let senderOrder = arrived.map { accepted[$0.id]!.index }
-            outOfOrder += zip(senderOrder, senderOrder.dropFirst()).filter { $0 > $1 }.count
-        }
-    }
-    cluster.stopAll()
-    var verified = true
-    for center in cluster.centers {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: iias)
-        process.arguments = ["log", "verify", cluster.logDirectory(center), "--ca", pki.caFile, "--certs", pki.centersDirectory, "--crl", pki.crlFile]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try? process.run()
-        process.waitUntilExit()
-        if process.terminationStatus != 0 { verified = false; say("  log of \(center) does not verify") }
-    }
-    return Outcome(scenario: scenario, faults: faults, sent: sent, accepted: accepted.count, delivered: delivered, lost: lost,
-                   duplicated: duplicated, outOfOrder: outOfOrder, logsVerified: verified, seconds: Date().timeIntervalSince(started))
-}
-
-/// Submits through `center` until `count` were accepted, retrying while its node is down.
-func load(_ cluster: LocalCluster, from center: String, to recipients: [String], count: Int, ledger: Ledger) async {
-    let client = LocalAPIClient(socketPath: cluster.socketPath(center), timeout: .seconds(10))
-    var done = 0
-    while done < count {
-        await ledger.attempt()
-        let recipient = recipients.randomElement()!
-        do {
-            let submission = try await client.submit(json: LocalCluster.draftJSON(to: [recipient], subject: "\(center)-\(done)", summaryBytes: 600))
-            await ledger.accept(submission, from: center)
-            done += 1
-        } catch {
-            try? await Task.sleep(for: .milliseconds(50))   // the node is down (killed) or restarting
-        }
-    }
-}
-
-func kill9() async throws -> Outcome {
-    let started = Date()
-    let cluster = try LocalCluster(["AZ", "GE", "UA", "MD"], pki: pki, executable: iias)
-    try cluster.startAll(logLevel: "warning")
-    let ledger = Ledger()
-    let perSender = max(1, notificationCount / 4)
-    say("kill9: \(perSender * 4) notifications across four nodes, \(killCount) SIGKILLs")
-    async let loads: Void = withTaskGroup(of: Void.self) { group in
-        for center in cluster.centers {
-            group.addTask { await load(cluster, from: center, to: cluster.centers.filter { $0 != center }, count: perSender, ledger: ledger) }
-        }
-    }
-    var done = 0
-    while done < killCount {
-        try await Task.sleep(for: .milliseconds(Int.random(in: 150...600)))
-        let victim = cluster.centers.randomElement()!
-        cluster.stop(victim, signal: SIGKILL)
-        try cluster.start(victim, logLevel: "warning")
-        done += 1
-    }
-    await loads
-    return await audit(cluster, ledger, scenario: "kill -9 of a random node during load", faults: done, started: started)
-}
 
 func partition() async throws -> Outcome {
     let started = Date()
@@ -409,10 +276,11 @@ print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 for o in outcomes {
     print("| \(o.scenario) | \(o.faults) | \(o.sent) | \(o.accepted) | \(o.delivered) | \(o.lost) | \(o.duplicated) | \(o.outOfOrder) | \(o.logsVerified ? "yes" : "NO") | \(String(format: "%.1f", o.seconds)) |")
 }
+for o in outcomes { if let files = o.attachments { print("attachments (\(o.scenario)): \(files.text)") } }
 if let jsonPath {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
     try encoder.encode(outcomes).write(to: URL(fileURLWithPath: jsonPath))
 }
 if !unrun.isEmpty { say("not run: \(unrun.joined(separator: ", ")) (the reasons are above)") }
-exit(unrun.isEmpty && outcomes.allSatisfy { $0.lost == 0 && $0.duplicated == 0 && $0.outOfOrder == 0 && $0.logsVerified && $0.delivered == $0.accepted } ? 0 : 1)
+exit(unrun.isEmpty && outcomes.allSatisfy { $0.lost == 0 && $0.duplicated == 0 && $0.outOfOrder == 0 && $0.logsVerified && $0.delivered == $0.accepted && $0.attachments?.isWhole != false } ? 0 : 1)

@@ -2,7 +2,7 @@ import Foundation
 import IIASTestSupport
 import XCTest
 
-/// The fault harness in small: node processes SIGKILLed during a load, a partition
+/// The fault harness in small: node processes SIGKILLed during a load with files attached, a partition
 /// through the fault proxy, full disks (as root), and clocks apart (libfaketime, which
 /// Scripts/setup.sh installs); the harness's own audit must find nothing lost, doubled or
 /// reordered and every log verifying (it exits non-zero otherwise).
@@ -15,6 +15,8 @@ final class ChaosTests: XCTestCase {
         XCTAssertEqual(result.status, 0, "\(result.stdout)\n\(result.stderr)")
         let rows = result.stdout.split(separator: "\n").filter { $0.hasPrefix("| kill") || $0.hasPrefix("| partition") || $0.hasPrefix("| clock") || $0.hasPrefix("| outage") }
         XCTAssertEqual(rows.count, 4, "kill9, partition, clockskew and outage ran:\n\(result.stdout)\n\(result.stderr)")
+        let files = result.stdout.split(separator: "\n").first { $0.hasPrefix("attachments (kill") }.map(String.init) ?? ""
+        XCTAssertTrue(files.hasSuffix(": 3 sent, 3 complete and identical, 0 lost, 0 corrupt"), "every file whole at its recipient after kill -9:\n\(result.stdout)")
         let skew = rows.first { $0.hasPrefix("| clock") }.map { $0.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) } }
         XCTAssertGreaterThan(Int(skew?[1] ?? "") ?? 0, 0, "envelopes between clocks 600 s apart were refused")
         for row in rows {
