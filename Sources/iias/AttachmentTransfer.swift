@@ -137,16 +137,3 @@ enum AttachmentTransfer {
         throw CLIFailure.invalid("\(directory) already holds 1000 files named like \(name)")
     }
 }
-
-extension AttachmentTransfer {
-    /// One attachment of a notification we sent, as `GET /v1/attachments?envelope=` lists it.
-    struct Delivery: Decodable {
-        struct Recipient: Decodable { var center: String; var state: String }
-        var root: String
-        var bytes: Int
-        var recipients: [Recipient]
-        var chunkSize: Int?
-        var chunkCount: Int?
-        var storedPath: String?
-    }
-}

@@ -36,7 +36,7 @@ enum AttachmentViews {
     /// Per attachment of our notification `id`, per recipient: waiting, transferring n%,
     /// delivered or refused: why.
     static func showOutgoing(_ id: UUID, _ client: LocalAPIClient) async throws {
-        let deliveries: [AttachmentTransfer.Delivery] = try await OperatorExit.run { try await client.call(.GET, "/v1/attachments?envelope=\(id.uuidString.lowercased())") }
+        let deliveries: [AttachmentDelivery] = try await OperatorExit.run { try await client.call(.GET, "/v1/attachments?envelope=\(id.uuidString.lowercased())") }
         guard !deliveries.isEmpty else { return }
         print(Terminal.bold("attachments"))
         for (n, delivery) in deliveries.enumerated() {

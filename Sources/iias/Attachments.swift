@@ -75,7 +75,7 @@ struct Attachments: AsyncParsableCommand {
     }
 
     private func showSent(_ id: UUID, _ client: LocalAPIClient) async throws {
-        let deliveries: [AttachmentTransfer.Delivery] = try await OperatorExit.run {
+        let deliveries: [AttachmentDelivery] = try await OperatorExit.run {
             try await client.call(.GET, "/v1/attachments?envelope=\(id.uuidString.lowercased())")
         }
         let rows: [[String: Any]] = deliveries.map { delivery in

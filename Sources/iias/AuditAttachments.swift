@@ -38,8 +38,7 @@ extension Audit {
 
         func run() async throws {
             let centerKeys = try keys.load()
-            let verifier = EnvelopeVerifier(trust: try trust.trustAnchor(fallbackDirectory: keys.keyDir),
-                                            certificates: try trust.certificateDirectory(fallbackDirectory: keys.keyDir))
+            let verifier = try trust.envelopeVerifier(fallbackDirectory: keys.keyDir)
             let log = try openLogReadOnly(dir)
             defer { log.close() }
             let audit = StoredAttachmentAudit.run(log, attachmentsDirectory: Log.Verify.attachmentsDirectory(besideLog: dir), keys: centerKeys, verifier: verifier)

@@ -34,8 +34,7 @@ struct Open: AsyncParsableCommand {
             throw CLIFailure.usage("--as \(recipient) but the key folder belongs to \(centerKeys.center)",
                                    hint: "pass the key folder of \(recipient)")
         }
-        let verifier = EnvelopeVerifier(trust: try trust.trustAnchor(fallbackDirectory: keys.keyDir),
-                                        certificates: try trust.certificateDirectory(fallbackDirectory: keys.keyDir))
+        let verifier = try trust.envelopeVerifier(fallbackDirectory: keys.keyDir)
         let bytes = try readUserFile(file, limit: Envelope.maximumEnvelopeBytes, what: "envelope")
         let envelope = try parseEnvelope(bytes, path: file)
         let notification: FormalNotification

@@ -114,3 +114,12 @@ func parseEnvelope(_ bytes: [UInt8], path: String) throws -> Envelope {
         throw CLIFailure.invalid("\(path): \(error.description)")
     }
 }
+
+extension TrustOptions {
+    /// The verifier of envelopes these options trust; the CA, CRL and certificates default
+    /// to those in `fallbackDirectory` (a key folder) when not given.
+    func envelopeVerifier(fallbackDirectory: String?) throws -> EnvelopeVerifier {
+        EnvelopeVerifier(trust: try trustAnchor(fallbackDirectory: fallbackDirectory),
+                         certificates: try certificateDirectory(fallbackDirectory: fallbackDirectory))
+    }
+}

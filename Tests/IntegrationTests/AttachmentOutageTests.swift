@@ -54,14 +54,8 @@ final class AttachmentOutageTests: XCTestCase {
     func testBytesCorruptedOnTheWireDropTheLinkAndTheTransferResumesIdentical() async throws {
         let cluster = try NodeCluster(["AZ", "GE"])
         defer { cluster.stopAll() }
-        let proxy = try RunningProcess(RepositoryPaths.executable("iias-fault-proxy"),
-                                       ["--listen", "127.0.0.1:0", "--target", "127.0.0.1:\(cluster.ports["GE"]!)"])
+        let proxy = try cluster.faultProxy(from: "AZ", to: "GE", limits: ["retryInitialSeconds": 0.2, "retryMaxSeconds": 0.5, "queueDepth": 1000])
         defer { proxy.send("quit") }
-        let banner = try proxy.nextLine()
-        let port = try XCTUnwrap(banner.split(separator: ":").last.flatMap { Int($0) }, banner)
-        try cluster.writeConfiguration("AZ", pki: TestPKI.shared.layout, peers: ["GE"], users: ["\(LocalCluster.currentUser)=operator"],
-                                       extra: ["limits": ["retryInitialSeconds": 0.2, "retryMaxSeconds": 0.5, "queueDepth": 1000]],
-                                       addresses: ["GE": "127.0.0.1:\(port)"])
         try cluster.startAll()
         try await eventually("AZ connected through the proxy") { try await cluster.client("AZ").peers().first?.state == .connected }
         let file = try makeFile(size: 6 << 20)

@@ -160,6 +160,16 @@ final class AttachmentWireTamperingTests: XCTestCase {
         XCTAssertEqual(Array(try Data(contentsOf: URL(fileURLWithPath: saveDirectory + "/exhibit.bin"))), file.plaintext, "identical bytes")
         let stored = cluster.logDirectory("GE") + "/../attachments/in/AZ-\(file.seal.root.hexString).ct"
         XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: stored)[.size] as? Int, file.seal.ciphertextSize)
+        let shown = try ProcessRunner.run(RepositoryPaths.iiasExecutable, ["attachments", "AZ/" + envelope.header.id.uuidString.lowercased(),
+                                                                            "--socket", cluster.socketPath("GE")], timeout: 60)
+        XCTAssertEqual(shown.status, 0, shown.stderr)
+        for line in ["exhibit.bin", "application/octet-stream", "3000", SHA256.hash(file.plaintext).hexString, "1024", file.seal.root.hexString, "complete", String(stored.suffix(40))] {
+            XCTAssertTrue(shown.stdout.contains(line), "iias attachments shows \(line):\n\(shown.stdout)")
+        }
+        let unknown = try ProcessRunner.run(RepositoryPaths.iiasExecutable, ["attachments", UUID().uuidString.lowercased(), "--socket", cluster.socketPath("GE")], timeout: 60)
+        XCTAssertEqual(unknown.status, 1, "an id no notification has is refused: " + unknown.stdout + unknown.stderr)
+        let help = try ProcessRunner.run(RepositoryPaths.iiasExecutable, ["attachments", "--help"], timeout: 60)
+        XCTAssertTrue(help.stdout.contains("Examples:") && help.stdout.contains("iias read ID --save DIR"), help.stdout)
         let status = try await cluster.client("GE").status()
         XCTAssertGreaterThan(status.logEntries, 0, "the node served on throughout")
     }

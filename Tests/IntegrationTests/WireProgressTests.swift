@@ -11,15 +11,9 @@ final class WireProgressTests: XCTestCase {
     func testTheOutboxShowsSentOnTheWireThenQueuedWithTheLinksNextTryAfterALoss() async throws {
         let cluster = try NodeCluster(["AZ", "GE"])
         defer { cluster.stopAll() }
-        let proxy = try RunningProcess(RepositoryPaths.executable("iias-fault-proxy"),
-                                       ["--listen", "127.0.0.1:0", "--target", "127.0.0.1:\(cluster.ports["GE"]!)"])
-        defer { proxy.send("quit") }
-        let banner = try proxy.nextLine()
-        let port = try XCTUnwrap(banner.split(separator: ":").last.flatMap { Int($0) }, banner)
         // A fixed 2 s backoff: long enough to be seen backing off, short enough to heal.
-        try cluster.writeConfiguration("AZ", pki: TestPKI.shared.layout, peers: ["GE"], users: ["\(LocalCluster.currentUser)=operator"],
-                                       extra: ["limits": ["retryInitialSeconds": 2.0, "retryMaxSeconds": 2.0, "queueDepth": 1000]],
-                                       addresses: ["GE": "127.0.0.1:\(port)"])
+        let proxy = try cluster.faultProxy(from: "AZ", to: "GE", limits: ["retryInitialSeconds": 2.0, "retryMaxSeconds": 2.0, "queueDepth": 1000])
+        defer { proxy.send("quit") }
         try cluster.startAll()
         let az = cluster.client("AZ")
         try await eventually("AZ connected to GE through the proxy") { try await az.peers().first?.state == .connected }

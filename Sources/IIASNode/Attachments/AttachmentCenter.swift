@@ -1,4 +1,5 @@
 import Foundation
+import IIASAPI
 import IIASCrypto
 import IIASModel
 import Logging
@@ -187,15 +188,4 @@ final class AttachmentCenter: Sendable {
         record.storedPath = receiver.ciphertextPath(record.key)
         return record
     }
-}
-
-/// One attachment of a sent notification and where each recipient stands (`GET /v1/attachments?envelope=`).
-struct AttachmentDelivery: Codable, Sendable {
-    struct Recipient: Codable, Sendable { var center: String; var state: String }
-    var root: String
-    var bytes: Int
-    var recipients: [Recipient]
-    var chunkSize: Int?
-    var chunkCount: Int?
-    var storedPath: String?
 }
