@@ -8,13 +8,8 @@ import IIASTestSupport
 /// One scenario's outcome, as the table in Scripts/bench/README.md shows it.
 struct Outcome: Codable {
     var scenario: String
-    var faults: Int
-    var sent: Int
-    var accepted: Int
-    var delivered: Int
-    var lost: Int
-    var duplicated: Int
-    var outOfOrder: Int
+    /// Faults made, notifications tried, accepted by the API, delivered, and what went wrong.
+    var faults, sent, accepted, delivered, lost, duplicated, outOfOrder: Int
     var logsVerified: Bool
     var seconds: Double
     /// Files sent during the scenario and how they ended (kill9 only).

@@ -29,12 +29,11 @@ extension Audit {
 
         @Argument(help: ArgumentHelp("The log directory (DATA/log).", valueName: "dir"))
         var dir: String
-
-        @OptionGroup var keys: KeyOptions
-        @OptionGroup var trust: TrustOptions
-
         @Flag(help: "Print the result as JSON.")
         var json = false
+        /// The recipient's keys open the notifications; the trust options check their senders.
+        @OptionGroup var keys: KeyOptions
+        @OptionGroup var trust: TrustOptions
 
         func run() async throws {
             let centerKeys = try keys.load()
