@@ -184,6 +184,30 @@ final class AttachmentReceiverTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(receiver.record(sender: "AZ", root: seal.root.hexString)?.state, .complete)
     }
 
+    func testAShortDiskMakesTheAttachmentWaitKeepingWhatIsDurable() throws {
+        let (seal, nonce, chunks) = try encrypted(size: 3000)
+        let directory = try AttachmentDirectory(dataDirectory: work)
+        let roomy = AttachmentReceiver(directory: directory, limit: 1 << 20, spare: 0, logger: Logger(label: "test"))
+        announce(seal, nonce: nonce, to: roomy)
+        XCTAssertEqual(try answers(try roomy.receive([chunkFrame(seal, chunks, 0)], from: sender)), [.ack(root: seal.root, held: 1)])
+        // The same disk, with more kept spare than it has free (a real statvfs of it).
+        let free = try XCTUnwrap(AttachmentDirectory.freeBytes(directory.incoming))
+        let short = AttachmentReceiver(directory: directory, limit: 1 << 20, spare: free + (1 << 30), logger: Logger(label: "test"))
+        XCTAssertEqual(try answers(try short.receive([chunkFrame(seal, chunks, 1), chunkFrame(seal, chunks, 2)], from: sender)),
+                       [.ack(root: seal.root, held: 1)], "nothing more written; the ACK says what is held")
+        let waiting = try XCTUnwrap(short.record(sender: "AZ", root: seal.root.hexString))
+        XCTAssertEqual(waiting.state, .waitingForSpace)
+        XCTAssertTrue(waiting.reason?.hasPrefix("waiting for space: ") == true && waiting.reason?.contains("limits.attachmentSpareBytes") == true,
+                      waiting.reason ?? "")
+        XCTAssertEqual((try FileManager.default.attributesOfItem(atPath: short.ciphertextPath(waiting.key)))[.size] as? Int, 16 + 1040, "chunk 0 kept")
+        // After a restart with room, the next chunk that comes fits and the transfer goes on.
+        let later = AttachmentReceiver(directory: directory, limit: 1 << 20, spare: 0, logger: Logger(label: "test"))
+        XCTAssertEqual(later.record(sender: "AZ", root: seal.root.hexString)?.state, .waitingForSpace, "the state is durable")
+        XCTAssertEqual(try answers(try later.receive([chunkFrame(seal, chunks, 1), chunkFrame(seal, chunks, 2)], from: sender)),
+                       [.end(root: seal.root, complete: true, reason: "")])
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: later.ciphertextPath(waiting.key))), Data(nonce + chunks.flatMap { $0 }))
+    }
+
     func testAnUnannouncedOrOversizedAttachmentIsRefusedBeforeAnyChunkIsWritten() throws {
         let (seal, nonce, chunks) = try encrypted(size: 3000)
         let receiver = try receiver()

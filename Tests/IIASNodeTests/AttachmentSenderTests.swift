@@ -98,4 +98,44 @@ final class AttachmentSenderTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(try indexes(restarted.sender(for: ge).framesToSend(), root: seal.root, chunkCount: 1), [0], "GE's transfer is due again")
         XCTAssertEqual(restarted.sender(for: ua).framesToSend(), [])
     }
+
+    func testARecipientsReRequestResendsItAndADamagedCopyIsNeverSent() throws {
+        let center = try center()
+        let size = AttachmentSeal.defaultChunkSize
+        let id = try center.beginUpload(bytes: 4 * size)
+        let upload = try XCTUnwrap(center.upload(id))
+        for n in 0..<4 { try upload.append([UInt8](repeating: UInt8(n + 1), count: size), at: n * size) }
+        let seal = try center.finishUpload(id).seal
+        let envelope = UUID()
+        center.submitted(roots: [seal.root.hexString], envelope: envelope, recipients: [ge])
+        let sender = center.sender(for: ge)
+        sender.envelopesAnswered([envelope])
+        XCTAssertEqual(try indexes(sender.framesToSend(), root: seal.root, chunkCount: 4), [0])
+        sender.received(.ack(root: seal.root, held: 1))
+        XCTAssertEqual(try indexes(sender.framesToSend(), root: seal.root, chunkCount: 4), [1, 2, 3])
+        sender.received(.end(root: seal.root, complete: true, reason: ""))
+        XCTAssertEqual(center.outgoingStates(of: envelope).first?.recipients.map(\.state), ["delivered"])
+
+        // GE found its copy damaged from chunk 2 and asks again: the transfer starts over from a probe.
+        sender.received(.ack(root: seal.root, held: 2))
+        XCTAssertEqual(center.outgoingStates(of: envelope).first?.recipients.map(\.state), ["waiting"])
+        XCTAssertEqual(try indexes(sender.framesToSend(), root: seal.root, chunkCount: 4), [0], "a probe")
+        sender.received(.ack(root: seal.root, held: 2))
+        XCTAssertEqual(try indexes(sender.framesToSend(), root: seal.root, chunkCount: 4), [2, 3], "from the chunk GE asked for")
+
+        // Our own copy altered in chunk 3: chunk 2 still goes, chunk 3 never does.
+        let stored = work + "/attachments/out/" + seal.root.hexString + ".ct"
+        let handle = try XCTUnwrap(FileHandle(forUpdatingAtPath: stored))
+        try handle.seek(toOffset: UInt64(16 + 3 * (size + 16) + 5))
+        handle.write(Data([0xEE]))
+        try handle.close()
+        sender.sessionStarted()
+        XCTAssertEqual(try indexes(sender.framesToSend(), root: seal.root, chunkCount: 4), [2])
+        sender.received(.ack(root: seal.root, held: 3))
+        XCTAssertEqual(sender.framesToSend(), [], "the altered chunk is not sent")
+        XCTAssertEqual(center.outgoingStates(of: envelope).first?.recipients.map(\.state),
+                       ["refused: not sent: this node's copy is damaged (chunk 3 is altered)"])
+        sender.received(.ack(root: seal.root, held: 9))
+        XCTAssertEqual(sender.framesToSend(), [], "a request for chunks past the end is ignored")
+    }
 }

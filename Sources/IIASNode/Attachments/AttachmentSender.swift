@@ -111,44 +111,60 @@ final class AttachmentSender: Sendable {
     }
 
     /// The chunk frames to write now: from the first due transfer, as many as the window
-    /// allows (one while probing).
+    /// allows (one while probing). Each chunk read is checked against its leaf hash first:
+    /// a copy damaged here is never sent; that transfer ends, recorded as not sent and why.
     func framesToSend() -> [Frame] {
-        transfers.withLock { list -> [Frame] in
+        var damaged: (transfer: Transfer, why: String)?
+        let frames = transfers.withLock { list -> [Frame] in
             guard let i = list.firstIndex(where: \.due) else { return [] }
             let inFlight = list[i].next - list[i].held
             let room = list[i].probing ? (inFlight == 0 ? 1 : 0) : window - inFlight
             guard room > 0 else { return [] }
             if list[i].tree == nil { list[i].tree = loadTree(list[i].record) }
-            guard let tree = list[i].tree, let frames = readChunks(of: list[i], tree: tree, count: room) else { return [] }
-            list[i].next += frames.count
-            list[i].written += frames.count
-            Metrics.Counter(label: "iias_attachment_chunks_sent_total", dimensions: [("peer", peer.rawValue)]).increment(by: frames.count)
-            return frames
+            guard let tree = list[i].tree else {
+                damaged = (list.remove(at: i), "its chunk hashes are missing or do not hash to the root")
+                return []
+            }
+            let read = readChunks(of: list[i], tree: tree, count: room)
+            if read.frames.isEmpty, let why = read.damage {
+                damaged = (list.remove(at: i), why)
+                return []
+            }
+            list[i].next += read.frames.count
+            list[i].written += read.frames.count
+            Metrics.Counter(label: "iias_attachment_chunks_sent_total", dimensions: [("peer", peer.rawValue)]).increment(by: read.frames.count)
+            return read.frames
         }
+        if let damaged { ended(damaged.transfer.record.root, false, "not sent: this node's copy is damaged (\(damaged.why))", damaged.transfer.written) }
+        return frames
     }
 
     private func loadTree(_ record: OutgoingAttachment) -> ChunkTree? {
         guard let bytes = FileManager.default.contents(atPath: directory.outgoing + "/" + record.root + ".hashes"),
               bytes.count == record.chunkCount * 32 else { return nil }
         let flat = [UInt8](bytes)
-        return ChunkTree(leafHashes: stride(from: 0, to: flat.count, by: 32).map { Array(flat[$0..<($0 + 32)]) })
+        let tree = ChunkTree(leafHashes: stride(from: 0, to: flat.count, by: 32).map { Array(flat[$0..<($0 + 32)]) })
+        return tree.root.hexString == record.root ? tree : nil
     }
 
-    private func readChunks(of transfer: Transfer, tree: ChunkTree, count: Int) -> [Frame]? {
+    /// Up to `count` chunk frames from the transfer's next chunk, stopping before the first
+    /// chunk that cannot be read whole or does not match its leaf hash (named in `damage`).
+    private func readChunks(of transfer: Transfer, tree: ChunkTree, count: Int) -> (frames: [Frame], damage: String?) {
         let record = transfer.record
         let fd = open(directory.outgoing + "/" + record.root + ".ct", O_RDONLY)
-        guard fd >= 0 else { return nil }
+        guard fd >= 0 else { return ([], "its ciphertext file is missing") }
         defer { close(fd) }
         let layout = IncomingAttachment(sender: "", envelope: record.envelope, root: record.root, nonce: "", chunkSize: record.chunkSize,
                                         plaintextBytes: record.plaintextBytes, held: 0, state: .receiving)
-        guard let root = [UInt8](hexString: record.root) else { return nil }
+        guard let root = [UInt8](hexString: record.root) else { return ([], "its root does not read") }
         var frames: [Frame] = []
         for index in transfer.next..<min(record.chunkCount, transfer.next + count) {
             let range = layout.range(ofChunk: index)
-            guard let bytes = AttachmentDirectory.readExactly(fd, count: range.count, at: range.lowerBound) else { return nil }
+            guard let bytes = AttachmentDirectory.readExactly(fd, count: range.count, at: range.lowerBound) else { return (frames, "chunk \(index) is cut short") }
+            guard AttachmentSeal.chunkHash(bytes) == tree.hash(index, index + 1) else { return (frames, "chunk \(index) is altered") }
             frames.append(AttachmentFrame.chunk(root: root, index: index, proof: tree.proof(index), bytes: bytes).frame)
         }
-        return frames
+        return (frames, nil)
     }
 
     /// A CHUNK_ACK or ATTACHMENT_END from the recipient.
