@@ -1,6 +1,6 @@
 import Foundation
 import IIASAPI
-import IIASCrypto
+@testable import IIASCrypto
 import IIASModel
 import IIASTestSupport
 import IIASTransport
@@ -12,7 +12,9 @@ import XCTest
 /// before it is written (ERROR 6 and a close for a chunk that is not the committed one,
 /// a CHUNK_ACK naming the chunk needed for a gap, a duplicate or a reordering, ERROR 1
 /// for a sender's claim to have ended), the node serves on, and the correct chunks then
-/// complete a file identical to the one sealed.
+/// complete a file identical to the one sealed. A sender that lies with the last-chunk
+/// flag inside the ciphertext it commits to gets that ciphertext stored as committed, but
+/// it never opens: the recipient's keys refuse it at the lying chunk.
 final class AttachmentWireTamperingTests: XCTestCase {
     private var work: URL!
     override func setUpWithError() throws { work = try makeTemporaryDirectory("tamper") }
@@ -172,5 +174,54 @@ final class AttachmentWireTamperingTests: XCTestCase {
         XCTAssertTrue(help.stdout.contains("Examples:") && help.stdout.contains("iias read ID --save DIR"), help.stdout)
         let status = try await cluster.client("GE").status()
         XCTAssertGreaterThan(status.logEntries, 0, "the node served on throughout")
+    }
+
+    /// 2048 bytes in two 1 KiB chunks whose first is sealed as the last (the flag lies),
+    /// committed to by the seal as they are.
+    private func sealedWithALyingFlag() throws -> Sealed {
+        let plaintext = (0..<2048).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        let fileKey = Sodium.randomBytes(32).withUnsafeBytes { SecretBytes(copying: $0) }
+        let nonce = Sodium.randomBytes(16)
+        let cipher = AttachmentCipher(fileKey: fileKey, nonce: nonce)
+        let chunks = (0..<2).map { index in
+            var out = [UInt8](repeating: 0, count: 1024 + 16)
+            plaintext[(index * 1024)..<(index * 1024 + 1024)].withUnsafeBytes { plain in
+                out.withUnsafeMutableBytes { cipher.seal(plain, index: index, isLast: true, into: $0) }
+            }
+            return out
+        }
+        let seal = try AttachmentSeal(fileKey: fileKey, nonce: nonce, chunkSize: 1024, plaintextSize: 2048, plaintextSHA256: SHA256.hash(plaintext),
+                                      root: MerkleTreeHash.root(leafHashes: chunks.map { AttachmentSeal.chunkHash($0) }))
+        return Sealed(plaintext: plaintext, seal: seal, chunks: chunks)
+    }
+
+    func testALyingLastChunkFlagIsStoredAsCommittedButNeverOpens() async throws {
+        let cluster = try NodeCluster(["GE"], peers: ["GE": ["AZ"]])
+        try cluster.start("GE")
+        defer { cluster.stopAll() }
+        let file = try sealedWithALyingFlag()
+        let envelope = try envelope(carrying: file)
+        var (channel, frames) = try await TestPeer.connect(as: "AZ", port: try XCTUnwrap(cluster.ports["GE"]))
+        try await channel.writeAndFlush(Frame.envelope(envelope.bytes)).get()
+        guard case .receipt? = await answer(&frames) else { return XCTFail("no receipt") }
+        channel.write(chunk(file, 0), promise: nil)
+        try await channel.writeAndFlush(chunk(file, 1)).get()
+        var reply = await answer(&frames)
+        if held(reply, file) == 1 { reply = await answer(&frames) }
+        guard case .attachment(.attachmentEnd, let end)? = reply else { return XCTFail("no ATTACHMENT_END: \(String(describing: reply))") }
+        XCTAssertEqual(Array(end), file.seal.root + [0], "the keyless node holds exactly what was committed")
+        try await channel.close()
+
+        let saveDirectory = work.appendingPathComponent("saved").path
+        try FileManager.default.createDirectory(atPath: saveDirectory, withIntermediateDirectories: true)
+        let saved = try ProcessRunner.run(RepositoryPaths.iiasExecutable, ["read", envelope.header.id.uuidString.lowercased(), "--save", saveDirectory,
+                                                                           "--socket", cluster.socketPath("GE")], timeout: 60)
+        XCTAssertEqual(saved.status, 1, saved.stdout + saved.stderr)
+        XCTAssertTrue(saved.stderr.contains("not saved") && saved.stderr.contains("chunk 0"), saved.stdout + saved.stderr)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: saveDirectory).filter { !$0.hasPrefix(".") }, [], "nothing saved")
+        let audited = try ProcessRunner.run(RepositoryPaths.iiasExecutable, ["audit", "attachments", cluster.logDirectory("GE"),
+                                                                             "--key-dir", TestPKI.shared.centerDirectory("GE"), "--crl", TestPKI.shared.crlFile], timeout: 60)
+        XCTAssertEqual(audited.status, 1, audited.stdout + audited.stderr)
+        XCTAssertTrue(audited.stdout.contains("exhibit.bin: does not open to the sealed file"), audited.stdout)
     }
 }
