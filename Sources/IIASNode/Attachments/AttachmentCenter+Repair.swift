@@ -23,13 +23,14 @@ extension AttachmentCenter {
     }
 
     /// Sets where attachment log records go: `append` logs them, `center` is this node.
-    func recordInLog(as center: CenterID, _ append: @escaping @Sendable ([AttachmentLogRecord]) -> Void) {
+    func recordInLog(as center: CenterID, _ append: @escaping @Sendable ([AttachmentLogRecord]) async -> Void) {
         logRecorder.withLock { $0 = (center, append) }
     }
 
     /// Logs that this node stored the ciphertext of the attachments of its notification
-    /// `envelope` (`positions`: each root's place among the notification's attachments).
-    func logSent(_ positions: [(index: Int, root: String)], envelope: UUID) {
+    /// `envelope` (`positions`: each root's place among the notification's attachments);
+    /// returns once the records are durable.
+    func logSent(_ positions: [(index: Int, root: String)], envelope: UUID) async {
         guard let (center, append) = logRecorder.withLock({ $0 }) else { return }
         let records = positions.compactMap { position in
             outgoing.withLock { $0[position.root] }.map {
@@ -37,13 +38,13 @@ extension AttachmentCenter {
                                     ciphertextBytes: $0.ciphertextBytes, chunkSize: $0.chunkSize, root: $0.root)
             }
         }
-        if !records.isEmpty { append(records) }
+        if !records.isEmpty { await append(records) }
     }
 
-    /// Logs that this node holds the whole of each of `completed`.
-    func logReceived(_ completed: [IncomingAttachment]) {
+    /// Logs that this node holds the whole of each of `completed`; returns once durable.
+    func logReceived(_ completed: [IncomingAttachment]) async {
         guard let (_, append) = logRecorder.withLock({ $0 }), !completed.isEmpty else { return }
-        append(completed.compactMap { record in
+        await append(completed.compactMap { record in
             CenterID(rawValue: record.sender).map {
                 AttachmentLogRecord(direction: .received, sender: $0, envelope: record.envelope, index: record.position ?? 0,
                                     ciphertextBytes: record.ciphertextBytes, chunkSize: record.chunkSize, root: record.root)

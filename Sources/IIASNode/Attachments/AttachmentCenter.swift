@@ -21,7 +21,7 @@ final class AttachmentCenter: Sendable {
     let outgoing: Mutex<[String: OutgoingAttachment]>
     private let senders = Mutex<[CenterID: AttachmentSender]>([:])
     /// This node's center and where its attachment log records go (set by the node).
-    let logRecorder = Mutex<(CenterID, @Sendable ([AttachmentLogRecord]) -> Void)?>(nil)
+    let logRecorder = Mutex<(CenterID, @Sendable ([AttachmentLogRecord]) async -> Void)?>(nil)
 
     init(dataDirectory: String, limit: Int, spare: Int = 64 << 20, logger: Logger) throws {
         signal(SIGPIPE, SIG_IGN)  // an upload's encryption that stops must not kill the node through its pipe

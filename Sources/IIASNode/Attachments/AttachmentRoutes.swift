@@ -111,11 +111,11 @@ extension APIRouter {
     }
 
     /// After a submission: its uploaded attachments start their way to its recipients.
-    func attachmentsSubmitted(_ draft: FormalNotification, as submission: Submission) {
+    func attachmentsSubmitted(_ draft: FormalNotification, as submission: Submission) async {
         let roots = draft.attachments.compactMap { $0.encryption?.root }
         guard !roots.isEmpty else { return }
         attachments?.submitted(roots: roots, envelope: submission.id, recipients: submission.recipients)
-        attachments?.logSent(draft.attachments.enumerated().compactMap { position, attachment in attachment.encryption.map { (position, $0.root) } },
+        await attachments?.logSent(draft.attachments.enumerated().compactMap { position, attachment in attachment.encryption.map { (position, $0.root) } },
                              envelope: submission.id)
     }
 }

@@ -12,7 +12,7 @@ extension Node {
     nonisolated func chunksArrived(_ frames: [(FrameType, [UInt8])], from peer: CenterID, on channel: Channel) async -> Bool {
         do {
             let answers = try attachments.receiver.receive(frames, from: peer)
-            attachments.logReceived(answers.completed)
+            await attachments.logReceived(answers.completed)  // logged before ATTACHMENT_END says complete
             Self.write(answers.frames, on: channel)
             guard let rejected = answers.rejected else { return true }
             // Nothing after the rejected chunk is read: the sender resends from the last CHUNK_ACK.
@@ -35,9 +35,7 @@ extension Node {
 
     /// Attachment log records go into the log as `operatorAction` entries, in order.
     func recordAttachmentsInLog() {
-        attachments.recordInLog(as: center) { [weak self] records in
-            Task { await self?.appendAttachmentRecords(records) }
-        }
+        attachments.recordInLog(as: center) { [weak self] records in await self?.appendAttachmentRecords(records) }
     }
 
     private func appendAttachmentRecords(_ records: [AttachmentLogRecord]) async {

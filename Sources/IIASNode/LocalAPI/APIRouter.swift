@@ -60,7 +60,7 @@ struct APIRouter: Sendable {
                 let draft = try await parseDraft(request.body, recipientsFromAll: allPeers)
                 try checkUploads(draft)
                 let submission = try await operations.submit(draft, weakenHandling: try Self.flag(query["weakenHandling"], name: "weakenHandling"), by: actor)
-                attachmentsSubmitted(draft, as: submission)
+                await attachmentsSubmitted(draft, as: submission)
                 if let body = submission.fastJSON() { return .json(.created, body + [0x0A]) }
                 return try json(.created, submission)
             case (.POST, 2, "notifications") where route[1] == "batch":
@@ -74,7 +74,7 @@ struct APIRouter: Sendable {
                 }
                 try drafts.forEach(checkUploads)
                 let submissions = try await operations.submit(batch: drafts, by: actor)
-                for (draft, submission) in zip(drafts, submissions) { attachmentsSubmitted(draft, as: submission) }
+                for (draft, submission) in zip(drafts, submissions) { await attachmentsSubmitted(draft, as: submission) }
                 var body: [UInt8] = [UInt8(ascii: "[")]
                 for (n, submission) in submissions.enumerated() {
                     if n > 0 { body.append(UInt8(ascii: ",")) }
@@ -97,7 +97,7 @@ struct APIRouter: Sendable {
                 let weaken = try Self.flag(query["weakenHandling"], name: "weakenHandling")
                 try checkUploads(draft)
                 let submission = try await operations.reply(to: id, from: original.item.sender, with: draft, weakenHandling: weaken, by: actor)
-                attachmentsSubmitted(draft, as: submission)
+                await attachmentsSubmitted(draft, as: submission)
                 return try json(.created, submission)
             case (.GET, 2, "threads"):
                 return try json(.ok, await operations.thread(of: try Self.id(route[1]), from: try Self.sender(query), by: actor))
