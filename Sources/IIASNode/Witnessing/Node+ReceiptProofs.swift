@@ -1,0 +1,199 @@
+import Foundation
+import IIASAPI
+import IIASCrypto
+import IIASLog
+import IIASModel
+import Metrics
+
+// Receipts that prove delivery. As a recipient: once a checkpoint of ours covering a
+// sender's envelopes has a quorum of cosignatures, the sender gets a C2SP tlog-proof bundle
+// per envelope (RECEIPT_PROOF), until it acknowledges them. As a sender: each bundle is
+// checked against the recipient's log key and its peers' witness keys and kept.
+extension Node {
+    var receiptProofFiles: ReceiptProofFiles { ReceiptProofFiles(dataDirectory: configuration.dataDirectory) }
+
+    private func loadReceiptProofs() {
+        if !receiptProofs.loaded { receiptProofFiles.load(into: &receiptProofs) }
+    }
+
+    /// The newest checkpoint of ours that met the witness quorum, and when (nil: none yet).
+    func quorumCheckpoint() -> (checkpoint: Checkpoint, reachedAt: Date)? {
+        loadReceiptProofs()
+        guard let quorum = receiptProofs.quorum, let checkpoint = receiptProofs.quorumCheckpoint else { return nil }
+        return (checkpoint, quorum.reachedAt)
+    }
+
+    // MARK: - As a recipient
+
+    /// A peer's verified cosignature of our checkpoint was kept (`Node+Cosigning`): when it
+    /// completes the quorum of a checkpoint larger than the last, that checkpoint is the
+    /// one our proofs end in from now on, and every sender gets what it is owed.
+    func cosignatureKept(_ note: SignedNote, by peer: CenterID) async {
+        loadReceiptProofs()
+        guard let complete = receiptProofs.add(note, by: peer, threshold: configuration.witness.quorum),
+              let size = try? complete.checkpoint().treeSize, size > (receiptProofs.quorumCheckpoint?.treeSize ?? 0) else { return }
+        let quorum = ReceiptProofState.Quorum(note: complete.text, reachedAt: Date())
+        do {
+            try receiptProofFiles.save(quorum)
+        } catch {
+            logger.error("cannot keep the quorum-cosigned checkpoint", metadata: ["treeSize": "\(size)", "error": "\(error)"])
+            return
+        }
+        receiptProofs.quorum = quorum
+        Metrics.Gauge(label: "iias_witness_quorum_tree_size").record(Double(size))
+        logger.info("checkpoint cosigned by a quorum of witnesses", metadata: ["treeSize": "\(size)", "quorum": "\(configuration.witness.quorum)"])
+        for sender in peers.keys { await sendReceiptProofs(to: sender) }
+    }
+
+    /// Sends `peer` the next batch of proofs it is owed, unless one is on the wire: the
+    /// entries it sent us between what it acknowledged and our quorum checkpoint's size.
+    func sendReceiptProofs(to peer: CenterID) async {
+        loadReceiptProofs()
+        guard !stopping, receiptProofs.inFlight[peer] == nil, let link = peers[peer],
+              let quorum = receiptProofs.quorum, let note = try? SignedNote(parsing: quorum.note),
+              let size = try? note.checkpoint().treeSize else { return }
+        var from = receiptProofs.sentThrough[peer.rawValue] ?? 0
+        while from < size {
+            let batch: ReceiptProofBatch
+            do {
+                batch = try receiptProofBatch(for: peer, from: from, treeSize: size, note: note)
+            } catch {
+                logger.error("cannot build receipt proofs", metadata: ["peer": "\(peer)", "from": "\(from)", "error": "\(error)"])
+                return
+            }
+            if batch.items.isEmpty {
+                // Nothing of this sender's in the range: move on without asking it anything.
+                from = batch.through
+                receiptProofs.sentThrough[peer.rawValue] = from
+                try? receiptProofFiles.save(sentThrough: receiptProofs.sentThrough)
+                continue
+            }
+            receiptProofs.inFlight[peer] = batch.through
+            if !(await link.sendReceiptProofs(batch.bytes)) { receiptProofs.inFlight[peer] = nil }
+            return
+        }
+    }
+
+    /// Our entries in `from..<treeSize` (at most a scan limit of them, and a frame's worth
+    /// of proofs) that are envelopes received from `peer`, each with its bundle.
+    private func receiptProofBatch(for peer: CenterID, from: UInt64, treeSize: UInt64, note: SignedNote) throws -> ReceiptProofBatch {
+        let tree = try log.merkleTree()
+        var items: [ReceiptProofBatch.Item] = []
+        var bytes = 0
+        var index = from
+        let end = min(treeSize, from + ReceiptProofState.scanLimit)
+        while index < end, items.count < ReceiptProofBatch.maximumItems, bytes < ReceiptProofBatch.targetBytes {
+            let entry = try log.entry(at: index)
+            if entry.type == .received, let envelope = try? Envelope(parsing: entry.payload), envelope.header.sender == peer {
+                let bundle = TlogProof(extra: EntryLeaf(entry: entry).extra, index: index,
+                                       proof: try tree.inclusionProof(leafIndex: index, treeSize: treeSize), checkpoint: note)
+                let item = ReceiptProofBatch.Item(envelopeID: envelope.id, sha256: SHA256.hash(entry.payload), bundle: Array(bundle.text.utf8))
+                items.append(item)
+                bytes += item.bundle.count + 52
+            }
+            index += 1
+        }
+        return ReceiptProofBatch(through: index, items: items)
+    }
+
+    /// `peer` kept our proofs up to the `through` it names: the next batch goes.
+    func receiptProofsAcknowledged(_ body: [UInt8], from peer: CenterID) async {
+        guard let through = ReceiptProofBatch.acknowledged(body), receiptProofs.inFlight[peer] == through else {
+            logger.notice("a receipt proof acknowledgement that answers nothing sent", metadata: ["peer": "\(peer)"])
+            return
+        }
+        receiptProofs.inFlight[peer] = nil
+        receiptProofs.sentThrough[peer.rawValue] = through
+        do {
+            try receiptProofFiles.save(sentThrough: receiptProofs.sentThrough)
+        } catch {
+            logger.error("cannot keep how far senders hold our receipt proofs", metadata: ["error": "\(error)"])
+        }
+        await sendReceiptProofs(to: peer)
+    }
+
+    /// A link went down: its batch on the wire is lost and goes again on the next connection.
+    func receiptProofLinkChanged(_ peer: CenterID, connected: Bool) async {
+        if connected { await sendReceiptProofs(to: peer) } else { receiptProofs.inFlight[peer] = nil }
+    }
+
+    // MARK: - As a sender
+
+    /// A RECEIPT_PROOF from `peer`: each bundle that proves our envelope is in its log,
+    /// under a checkpoint its witnesses cosigned to our quorum, is kept; one that does not
+    /// is refused and logged. Returns the acknowledgement (nil: the body is not a batch).
+    func receiptProofsArrived(_ body: [UInt8], from peer: CenterID) async -> [UInt8]? {
+        guard let batch = ReceiptProofBatch(bytes: body) else {
+            logger.warning("a RECEIPT_PROOF body that does not parse", metadata: ["peer": "\(peer)", "bytes": "\(body.count)"])
+            return nil
+        }
+        let policy = witnessPolicy(forLogOf: peer)
+        for item in batch.items {
+            do {
+                let path = try checkAndKeep(item, from: peer, policy: policy)
+                Metrics.Counter(label: "iias_receipt_proofs_total", dimensions: [("result", path == nil ? "again" : "kept")]).increment()
+            } catch {
+                Metrics.Counter(label: "iias_receipt_proofs_total", dimensions: [("result", "refused")]).increment()
+                logger.warning("a receipt proof does not verify; not kept", metadata: ["peer": "\(peer)", "envelope": "\(item.envelopeID)", "error": "\(error)"])
+            }
+        }
+        return ReceiptProofBatch.acknowledgement(batch.through)
+    }
+
+    /// Checks one bundle against what we sent and what `peer`'s receipt said; keeps it.
+    /// Returns the file written, nil when one was kept already.
+    private func checkAndKeep(_ item: ReceiptProofBatch.Item, from peer: CenterID, policy: TlogPolicy) throws -> String? {
+        guard let ours = ledger.logIndex(ofOutgoing: item.envelopeID), let delivery = ledger.outgoing[item.envelopeID]?.delivery[peer] else {
+            throw TlogProofError.invalid("no envelope of ours to this peer has this id")
+        }
+        let envelope = try log.entry(at: ours).payload
+        guard SHA256.hash(envelope) == item.sha256 else { throw TlogProofError.invalid("the SHA-256 named is not that of the envelope we sent") }
+        guard let text = String(validating: item.bundle, as: UTF8.self) else { throw TlogProofError.malformed("the bundle is not UTF-8") }
+        let bundle = try TlogProof(parsing: text)
+        if let index = delivery.recipientLogIndex, index != bundle.index {
+            throw TlogProofError.invalid("the receipt named the recipient's entry \(index), the proof entry \(bundle.index)")
+        }
+        let leaf = try bundle.entryLeaf(payload: envelope, expectedType: .received)
+        let options = Cosignature.VerifyOptions(maximumFutureSeconds: UInt64(limits.clockSkewSeconds))
+        _ = try bundle.verify(leafHash: leaf.leafHash, policy: policy, options: options)
+        let files = receiptProofFiles
+        guard try files.keep(item.bundle, from: peer, envelope: item.envelopeID) else { return nil }
+        return files.bundle(from: peer, envelope: item.envelopeID)
+    }
+
+    /// The policy a proof from `center`'s log is judged by: its log keys (trusted signing
+    /// certificates, under its origin), the witness keys of every other center (ours too),
+    /// each center one vote however many keys it had, and the configured quorum.
+    func witnessPolicy(forLogOf center: CenterID) -> TlogPolicy {
+        let crypto = self.crypto
+        let origin = Checkpoint.origin(center: center.rawValue)
+        func trusted(_ of: CenterID, _ purpose: KeyPurpose) -> [SigningPublicKey] {
+            crypto.certificates.certificates(of: of, for: purpose).compactMap { certificate in
+                guard (try? crypto.trust.verify(certificate, for: purpose, of: of)) != nil else { return nil }
+                return try? certificate.signingPublicKey()
+            }
+        }
+        let logs = trusted(center, .signing).map { TlogPolicy.VerifierKey(name: origin, type: TlogPolicy.VerifierKey.noteSignature, publicKey: $0) }
+        var witnesses: [(center: String, keys: [TlogPolicy.VerifierKey])] = []
+        for other in Set(crypto.certificates.centers + [self.center]).sorted(by: { $0.rawValue < $1.rawValue }) where other != center {
+            var keys = trusted(other, .witness)
+            if other == self.center, let own = crypto.keys.witnessKey?.publicKey, !keys.contains(own) { keys.append(own) }
+            let name = Cosignature.name(center: other.rawValue)
+            if !keys.isEmpty { witnesses.append((other.rawValue, keys.map { TlogPolicy.VerifierKey(name: name, type: TlogPolicy.VerifierKey.cosignatureV1, publicKey: $0) })) }
+        }
+        return TlogPolicy(logs: logs, witnessGroups: witnesses, threshold: configuration.witness.quorum)
+    }
+}
+
+// The operators' and auditors' view of the proofs kept.
+extension Node {
+    public func receiptProof(of id: UUID, from recipient: CenterID, by actor: LocalUser) async throws(NodeError) -> [UInt8] {
+        guard ledger.outgoing[id]?.delivery[recipient] != nil else { throw .notFound(id) }
+        try await record(Consultation(view: .outboxItem, actor: actor, query: "proof=\(recipient.rawValue)",
+                                      shown: [.init(sender: configuration.center, id: id)], asOf: ledger.folded))
+        guard let bundle = receiptProofFiles.read(from: recipient, envelope: id) else {
+            throw .unavailable("no receipt proof from \(recipient) for \(id.uuidString.lowercased()) yet: it comes once \(recipient)'s checkpoint covering it has a quorum of cosignatures")
+        }
+        return bundle
+    }
+}

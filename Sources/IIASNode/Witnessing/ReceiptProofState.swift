@@ -1,0 +1,110 @@
+import Foundation
+import IIASCrypto
+import IIASLog
+import IIASModel
+
+/// What a node, as a recipient, knows of the proofs it owes its senders: the cosignatures
+/// gathered for its recent checkpoints, the newest checkpoint that met the witness quorum,
+/// and per sender the log size up to which that sender has acknowledged its proofs. The
+/// last two are durable (`DATA/proofs/quorum.json`, `DATA/proofs/sent-through.json`), so a
+/// restart resumes where the senders left off and a sender never misses a proof.
+struct ReceiptProofState: Sendable {
+    /// A checkpoint of ours and the peers whose cosignature of it we verified and kept.
+    struct Gathered: Sendable {
+        var note: SignedNote
+        var witnesses: Set<CenterID>
+    }
+
+    /// The newest checkpoint of ours with a quorum of cosignatures, and when it got it.
+    struct Quorum: Codable, Sendable {
+        var note: String
+        var reachedAt: Date
+    }
+
+    /// Checkpoints whose cosignatures are still being gathered (newest last).
+    var gathered: [Gathered] = []
+    /// How many checkpoints are gathered for at once: a witness answers the newest
+    /// offer, so older ones never complete.
+    static let gatheredLimit = 8
+    var loaded = false
+    var quorum: Quorum?
+    /// Sender → our log size up to which it acknowledged our proofs.
+    var sentThrough: [String: UInt64] = [:]
+    /// Sender → the `through` of the batch on the wire to it.
+    var inFlight: [CenterID: UInt64] = [:]
+    /// Entries read from the log per batch at most (a sender offline for long is served
+    /// in steps, one batch per acknowledgement).
+    static let scanLimit: UInt64 = 4096
+
+    /// Adds `peer`'s verified cosignature line(s) of `note`; returns the note with every
+    /// cosignature gathered for its body once `threshold` distinct peers cosigned it.
+    mutating func add(_ note: SignedNote, by peer: CenterID, threshold: Int) -> SignedNote? {
+        let position: Int
+        if let found = gathered.firstIndex(where: { $0.note.body == note.body }) {
+            position = found
+        } else {
+            gathered.append(Gathered(note: SignedNote(body: note.body, signatures: []), witnesses: []))
+            if gathered.count > Self.gatheredLimit { gathered.removeFirst() }
+            position = gathered.count - 1
+        }
+        let fresh = note.signatures.filter { !gathered[position].note.signatures.contains($0) }
+        gathered[position].note = gathered[position].note.adding(fresh)
+        gathered[position].witnesses.insert(peer)
+        guard gathered[position].witnesses.count >= threshold else { return nil }
+        return gathered[position].note
+    }
+
+    var quorumCheckpoint: Checkpoint? { quorum.flatMap { try? SignedNote(parsing: $0.note).checkpoint() } }
+}
+
+/// Where receipt proofs live under the data directory.
+struct ReceiptProofFiles: Sendable {
+    let directory: String
+
+    init(dataDirectory: String) { directory = dataDirectory + "/proofs" }
+
+    var quorumFile: String { directory + "/quorum.json" }
+    var sentThroughFile: String { directory + "/sent-through.json" }
+
+    /// `DATA/proofs/CENTER/ID.tlog-proof`: the bundle CENTER sent for our envelope ID.
+    func bundle(from center: CenterID, envelope id: UUID) -> String {
+        directory + "/\(center.rawValue)/\(id.uuidString.lowercased()).tlog-proof"
+    }
+
+    func load(into state: inout ReceiptProofState) {
+        state.loaded = true
+        if let bytes = try? DurableFile.read(quorumFile, limit: 1 << 20) {
+            state.quorum = try? JSONDecoder().decode(ReceiptProofState.Quorum.self, from: Data(bytes))
+        }
+        if let bytes = try? DurableFile.read(sentThroughFile, limit: 1 << 20) {
+            state.sentThrough = (try? JSONDecoder().decode([String: UInt64].self, from: Data(bytes))) ?? [:]
+        }
+    }
+
+    func save(_ quorum: ReceiptProofState.Quorum) throws {
+        try makeDirectory(directory)
+        try DurableFile.write(Array(try JSONEncoder().encode(quorum)), to: quorumFile)
+    }
+
+    func save(sentThrough: [String: UInt64]) throws {
+        try makeDirectory(directory)
+        try DurableFile.write(Array(try JSONEncoder().encode(sentThrough)), to: sentThroughFile)
+    }
+
+    /// Keeps a verified bundle; false when one is already kept (the first stays).
+    func keep(_ bytes: [UInt8], from center: CenterID, envelope id: UUID) throws -> Bool {
+        let path = bundle(from: center, envelope: id)
+        if FileManager.default.fileExists(atPath: path) { return false }
+        try makeDirectory(directory + "/\(center.rawValue)")
+        try DurableFile.write(bytes, to: path)
+        return true
+    }
+
+    func read(from center: CenterID, envelope id: UUID) -> [UInt8]? {
+        (try? DurableFile.read(bundle(from: center, envelope: id), limit: TlogProof.maximumBytes)) ?? nil
+    }
+
+    private func makeDirectory(_ path: String) throws {
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    }
+}
