@@ -29,6 +29,7 @@ struct WitnessOffers: Sendable {
 extension Node {
     /// Offers the newest tree head to every peer whose link is up.
     func offerTreeHead() async {
+        _ = witnessedStatus()
         for peer in peers.keys { await offerTreeHead(to: peer) }
     }
 

@@ -197,3 +197,22 @@ extension Node {
         return bundle
     }
 }
+
+// How far the log is witnessed, for `iias status` and /metrics.
+extension Node {
+    /// The newest quorum-cosigned checkpoint and the log's lag behind it; records the
+    /// lag gauges as it goes.
+    func witnessedStatus(now: Date = Date()) -> WitnessedStatus {
+        let quorum = quorumCheckpoint()
+        let covered = quorum?.checkpoint.treeSize ?? 0
+        let count = log.count
+        let oldestWaiting = covered < count ? (try? log.entry(at: covered).time) : nil
+        let status = WitnessedStatus(quorum: configuration.witness.quorum, enabled: configuration.witness.enabled,
+                                     treeSize: quorum?.checkpoint.treeSize, reachedAt: quorum?.reachedAt,
+                                     lagEntries: count - min(covered, count), lagSeconds: oldestWaiting.map { max(0, now.timeIntervalSince($0)) } ?? 0)
+        Metrics.Gauge(label: "iias_witness_lag_entries").record(Double(status.lagEntries))
+        Metrics.Gauge(label: "iias_witness_lag_seconds").record(status.lagSeconds)
+        if let reachedAt = status.reachedAt { Metrics.Gauge(label: "iias_witness_quorum_age_seconds").record(now.timeIntervalSince(reachedAt)) }
+        return status
+    }
+}
