@@ -27,7 +27,7 @@ public struct EntryLeaf: Sendable, Equatable {
     }
 
     /// Reads the 49 bytes of an extra line (nothing verified but their framing).
-    public init(extra: [UInt8]) throws(TlogProofError) {
+    public init(extra: [UInt8]) throws(LogProofError) {
         guard extra.count == Self.byteCount else { throw .malformed("the extra line is \(extra.count) bytes, an IIAS entry leaf is \(Self.byteCount)") }
         let fields = extra.prefix(LogEntry.fixedSize)
         do {
@@ -56,7 +56,7 @@ public struct EntryLeaf: Sendable, Equatable {
 extension TlogProof {
     /// The IIAS leaf in the bundle's extra line, checked against the bundle: same index, and,
     /// given the envelope bytes, the leaf hash they make. Returns the leaf hash to prove.
-    public func entryLeaf(payload: [UInt8]?, expectedType: EntryType? = nil) throws(TlogProofError) -> EntryLeaf {
+    public func entryLeaf(payload: [UInt8]?, expectedType: EntryType? = nil) throws(LogProofError) -> EntryLeaf {
         guard let extra else { throw .malformed("no extra line: an IIAS bundle names its entry's fields there") }
         let leaf = try EntryLeaf(extra: extra)
         guard leaf.index == index else { throw .invalid("the extra line names entry \(leaf.index), the bundle index \(index)") }

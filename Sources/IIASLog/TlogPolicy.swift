@@ -36,7 +36,7 @@ public struct TlogPolicy: Sendable {
         }
 
         /// Reads a vkey; its key ID must be the one its name, type and key give.
-        public init(parsing text: Substring) throws(TlogProofError) {
+        public init(parsing text: Substring) throws(LogProofError) {
             let parts = text.split(separator: "+", maxSplits: 2, omittingEmptySubsequences: false)
             guard parts.count == 3, !parts[0].isEmpty, parts[1].count == 8, let id = [UInt8](hexString: String(parts[1])),
                   let raw = Data(base64Encoded: String(parts[2])), let type = raw.first else {
@@ -83,7 +83,7 @@ public struct TlogPolicy: Sendable {
     }
 
     /// Reads a policy file, as the specification defines its lines.
-    public init(parsing bytes: [UInt8]) throws(TlogProofError) {
+    public init(parsing bytes: [UInt8]) throws(LogProofError) {
         guard bytes.count <= 1 << 20 else { throw .malformed("a policy larger than 1 MiB") }
         guard bytes.allSatisfy({ $0 == 0x09 || $0 == 0x0A || (0x20...0x7E).contains($0) || $0 >= 0x80 }) else {
             throw .malformed("the policy holds a control character other than tab and newline")
@@ -93,8 +93,8 @@ public struct TlogPolicy: Sendable {
         for (number, raw) in String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let words = raw.split(whereSeparator: { $0 == " " || $0 == "\t" })
             guard let keyword = words.first, !keyword.hasPrefix("#") else { continue }
-            func fail(_ why: String) -> TlogProofError { .malformed("policy line \(number + 1): \(why)") }
-            func define(_ name: Substring, _ rule: Rule) throws(TlogProofError) {
+            func fail(_ why: String) -> LogProofError { .malformed("policy line \(number + 1): \(why)") }
+            func define(_ name: Substring, _ rule: Rule) throws(LogProofError) {
                 guard name != "none", names[String(name)] == nil else { throw fail("\(name) is defined twice (or is \"none\")") }
                 names[String(name)] = rule
             }
@@ -116,7 +116,7 @@ public struct TlogPolicy: Sendable {
                 guard words.count >= 4 else { throw fail("group <name> all|any|<k> <name>...") }
                 let members = words.dropFirst(3)
                 guard Set(members).count == members.count else { throw fail("a member is listed twice") }
-                let rules = try members.map { member throws(TlogProofError) in
+                let rules = try members.map { member throws(LogProofError) in
                     guard let rule = names[String(member)] else { throw fail("\(member) is not defined above") }
                     return rule
                 }
@@ -152,7 +152,7 @@ public struct TlogPolicy: Sendable {
     /// policy that does not verify makes the whole note refused. Returns the checkpoint and
     /// the witnesses (policy names) whose cosignatures counted.
     public func verify(_ note: SignedNote, options: Cosignature.VerifyOptions = Cosignature.VerifyOptions())
-        throws(TlogProofError) -> (Checkpoint, [(witness: String, timestamp: UInt64)]) {
+        throws(LogProofError) -> (Checkpoint, [(witness: String, timestamp: UInt64)]) {
         let checkpoint: Checkpoint
         do { checkpoint = try note.checkpoint() } catch { throw .malformed("\(error)") }
         let logKeys = logs.filter { $0.name == checkpoint.origin }

@@ -47,7 +47,7 @@ public struct TlogProof: Sendable, Equatable {
     }
 
     /// Reads a bundle; the size is checked before anything else.
-    public init(parsing text: String) throws(TlogProofError) {
+    public init(parsing text: String) throws(LogProofError) {
         guard text.utf8.count <= Self.maximumBytes else { throw .malformed("larger than \(Self.maximumBytes) bytes") }
         guard let blank = text.range(of: "\n\n") else { throw .malformed("no empty line before the checkpoint") }
         var lines = text[..<blank.lowerBound].split(separator: "\n", omittingEmptySubsequences: false)[...]
@@ -65,7 +65,7 @@ public struct TlogProof: Sendable, Equatable {
         }
         self.index = index
         guard lines.count <= Self.maximumProofHashes else { throw .malformed("more than \(Self.maximumProofHashes) proof hashes") }
-        proof = try lines.map { line throws(TlogProofError) in
+        proof = try lines.map { line throws(LogProofError) in
             guard let hash = Data(base64Encoded: String(line)), hash.count == SHA256.byteCount else {
                 throw .malformed("a proof line is not base64 of a 32-byte hash")
             }
@@ -97,27 +97,12 @@ public struct TlogProof: Sendable, Equatable {
     /// for its origin, the cosignatures of the policy's witnesses meeting its quorum, and
     /// the inclusion proof binding `leafHash` at ``index`` to the checkpoint's root.
     public func verify(leafHash: [UInt8], policy: TlogPolicy,
-                       options: Cosignature.VerifyOptions = Cosignature.VerifyOptions()) throws(TlogProofError) -> Verified {
+                       options: Cosignature.VerifyOptions = Cosignature.VerifyOptions()) throws(LogProofError) -> Verified {
         let (head, cosignatures) = try policy.verify(checkpoint, options: options)
         guard index < head.treeSize else { throw .invalid("index \(index) is not below the tree size \(head.treeSize)") }
         guard Merkle.verifyInclusion(leafIndex: index, treeSize: head.treeSize, leafHash: leafHash, proof: proof, root: head.rootHash) else {
             throw .invalid("the inclusion proof does not bind entry \(index) to the root of the tree of size \(head.treeSize)")
         }
         return Verified(checkpoint: head, cosignatures: cosignatures)
-    }
-}
-
-/// Why a tlog-proof bundle or a policy was refused.
-public enum TlogProofError: Error, Equatable, CustomStringConvertible {
-    /// The bundle or policy text does not follow its specification.
-    case malformed(String)
-    /// Well formed, but it does not prove what it claims (signature, quorum, inclusion, leaf).
-    case invalid(String)
-
-    public var description: String {
-        switch self {
-        case .malformed(let why): "malformed: \(why)"
-        case .invalid(let why): "does not verify: \(why)"
-        }
     }
 }

@@ -144,14 +144,14 @@ extension Node {
     /// Returns the file written, nil when one was kept already.
     private func checkAndKeep(_ item: ReceiptProofBatch.Item, from peer: CenterID, policy: TlogPolicy) throws -> String? {
         guard let ours = ledger.logIndex(ofOutgoing: item.envelopeID), let delivery = ledger.outgoing[item.envelopeID]?.delivery[peer] else {
-            throw TlogProofError.invalid("no envelope of ours to this peer has this id")
+            throw LogProofError.invalid("no envelope of ours to this peer has this id")
         }
         let envelope = try log.entry(at: ours).payload
-        guard SHA256.hash(envelope) == item.sha256 else { throw TlogProofError.invalid("the SHA-256 named is not that of the envelope we sent") }
-        guard let text = String(validating: item.bundle, as: UTF8.self) else { throw TlogProofError.malformed("the bundle is not UTF-8") }
+        guard SHA256.hash(envelope) == item.sha256 else { throw LogProofError.invalid("the SHA-256 named is not that of the envelope we sent") }
+        guard let text = String(validating: item.bundle, as: UTF8.self) else { throw LogProofError.malformed("the bundle is not UTF-8") }
         let bundle = try TlogProof(parsing: text)
         if let index = delivery.recipientLogIndex, index != bundle.index {
-            throw TlogProofError.invalid("the receipt named the recipient's entry \(index), the proof entry \(bundle.index)")
+            throw LogProofError.invalid("the receipt named the recipient's entry \(index), the proof entry \(bundle.index)")
         }
         let leaf = try bundle.entryLeaf(payload: envelope, expectedType: .received)
         let options = Cosignature.VerifyOptions(maximumFutureSeconds: UInt64(limits.clockSkewSeconds))
