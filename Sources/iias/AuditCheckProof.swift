@@ -10,20 +10,25 @@ extension Audit {
             abstract: "Verify a proof offline: a C2SP tlog-proof bundle against a policy, or a JSON log proof against a certificate.",
             discussion: """
             Examples:
-              iias audit check-proof ID.tlog-proof --policy pki/policy.txt --envelope ID.envelope
+              iias audit check-proof ID.tlog-proof --policy policy.txt \\
+                  --envelope ID.envelope
               iias audit check-proof proof.json --cert PKI/centers/AZ/signing.crt
 
-            A tlog-proof bundle (`iias outbox ID --proof CENTER`) is checked as C2SP tlog-proof
-            asks: the checkpoint signed by a log the policy lists for its origin, cosignatures by
-            the policy's witnesses meeting its quorum (a center's own witness key never counts
-            for its own log), and the inclusion proof. With --envelope, the envelope's bytes must
-            make the proven entry (without it, only the leaf hash the bundle names is proven).
-            The earliest cosignature's time bounds when the entry existed: it was logged no later
-            than that, by the witnesses' clocks, whatever the log's own clock says. Compare it
-            with a key's invalidity date (KeyLifecycle).
+            A tlog-proof bundle (`iias outbox ID --proof CENTER`) is checked as
+            C2SP tlog-proof asks: the checkpoint signed by a log the policy lists
+            for its origin, cosignatures by the policy's witnesses meeting its
+            quorum (a center's own witness key never counts for its own log),
+            and the inclusion proof. With --envelope, the envelope's bytes must
+            make the proven entry; without it, only the leaf hash the bundle
+            names is proven. `Scripts/pki.sh policy DIR` writes a policy.
 
-            Needs no access to the log. Check the certificate itself with `iias audit verify`
-            or openssl against the CA. Exit codes: 0 valid, 1 does not verify, 2 usage or malformed file.
+            The earliest cosignature's time bounds when the entry existed: it
+            was logged no later than that, by the witnesses' clocks, whatever
+            the log's own clock says. Compare it with a key's invalidity date.
+
+            Needs no access to the log. Check a certificate itself with
+            `iias audit verify` or openssl against the CA.
+            Exit codes: 0 valid, 1 does not verify, 2 usage or malformed file.
             """
         )
 
