@@ -34,7 +34,7 @@ Commands:
   show      table of centers' current and past certificates: purpose, serial,
             validity, days left, revoked or not
   policy    a C2SP tlog-policy file of the centers' log and witness keys and a
-            quorum, for `iias audit check-proof --policy` (default DIR/policy.txt)
+            quorum, for 'iias audit check-proof --policy' (default DIR/policy.txt)
 
 Options for every command:
   -q, --quiet   print nothing but errors
