@@ -141,6 +141,15 @@ if comeback:
     add(f"a peer back after an outage: ready to first receipt, p50 of {comeback['restarts']}", "ms", comeback["p50Milliseconds"],
         None, 50 + rtt_us / 1000, "latency", "≤ 1x", "50 ms + TLS round trip")
 
+witness = node.get("witnessing")
+if witness:
+    label = f"3 recipients, {witness['inflight']} in flight, a tree head a second"
+    add(f"witnessing on: CPU of the four nodes per notification ({label})", "µs", witness["onCPUMicroseconds"], None,
+        witness["offCPUMicroseconds"], "latency", None, "witnessing off, same run")
+    add(f"a tree head to its quorum of cosignatures, p50 of {witness['quorumSamples']}", "ms", witness["quorumP50Milliseconds"])
+    add(f"a tree head to its quorum of cosignatures, p99 of {witness['quorumSamples']}", "ms", witness["quorumP99Milliseconds"])
+    add("proofs of delivery checked (tlog-proof against a tlog-policy, one core)", "proofs/s", witness["checkProofPerSecond"])
+
 if scale:
     n = f"{scale['entries']:,}"
     snap, whole = scale["fromSnapshot"], scale["fullFold"]

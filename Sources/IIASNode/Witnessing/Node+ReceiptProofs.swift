@@ -52,14 +52,17 @@ extension Node {
         guard !stopping, receiptProofs.inFlight[peer] == nil, let link = peers[peer],
               let quorum = receiptProofs.quorum, let note = try? SignedNote(parsing: quorum.note),
               let size = try? note.checkpoint().treeSize else { return }
+        // Held while the batch is built off the actor, so that no second call builds one too.
+        receiptProofs.inFlight[peer] = Self.building
         var from = receiptProofs.sentThrough[peer.rawValue] ?? 0
         while from < size {
             let batch: ReceiptProofBatch
             do {
-                batch = try receiptProofBatch(for: peer, from: from, treeSize: size, note: note)
+                let log = self.log, start = from
+                batch = try await Task.detached { try Self.receiptProofBatch(in: log, for: peer, from: start, treeSize: size, note: note) }.value
             } catch {
                 logger.error("cannot build receipt proofs", metadata: ["peer": "\(peer)", "from": "\(from)", "error": "\(error)"])
-                return
+                break
             }
             if batch.items.isEmpty {
                 // Nothing of this sender's in the range: move on without asking it anything.
@@ -68,15 +71,20 @@ extension Node {
                 try? receiptProofFiles.save(sentThrough: receiptProofs.sentThrough)
                 continue
             }
+            guard receiptProofs.inFlight[peer] == Self.building else { return } // the link went down meanwhile
             receiptProofs.inFlight[peer] = batch.through
             if !(await link.sendReceiptProofs(batch.bytes)) { receiptProofs.inFlight[peer] = nil }
             return
         }
+        if receiptProofs.inFlight[peer] == Self.building { receiptProofs.inFlight[peer] = nil }
     }
+
+    /// `inFlight` while a batch is being built: no acknowledgement names it.
+    private static let building = UInt64.max
 
     /// Our entries in `from..<treeSize` (at most a scan limit of them, and a frame's worth
     /// of proofs) that are envelopes received from `peer`, each with its bundle.
-    private func receiptProofBatch(for peer: CenterID, from: UInt64, treeSize: UInt64, note: SignedNote) throws -> ReceiptProofBatch {
+    private static func receiptProofBatch(in log: LogStore, for peer: CenterID, from: UInt64, treeSize: UInt64, note: SignedNote) throws -> ReceiptProofBatch {
         let tree = try log.merkleTree()
         var items: [ReceiptProofBatch.Item] = []
         var bytes = 0
@@ -121,44 +129,61 @@ extension Node {
 
     /// A RECEIPT_PROOF from `peer`: each bundle that proves our envelope is in its log,
     /// under a checkpoint its witnesses cosigned to our quorum, is kept; one that does not
-    /// is refused and logged. Returns the acknowledgement (nil: the body is not a batch).
+    /// is refused and logged. The checks run on every core and the files are written off
+    /// the actor, so the exchange goes on meanwhile. Returns the acknowledgement (nil: the
+    /// body is not a batch, or the proofs could not be kept and should come again).
     func receiptProofsArrived(_ body: [UInt8], from peer: CenterID) async -> [UInt8]? {
         guard let batch = ReceiptProofBatch(bytes: body) else {
             logger.warning("a RECEIPT_PROOF body that does not parse", metadata: ["peer": "\(peer)", "bytes": "\(body.count)"])
             return nil
         }
         let policy = witnessPolicy(forLogOf: peer)
-        for item in batch.items {
-            do {
-                let path = try checkAndKeep(item, from: peer, policy: policy)
-                Metrics.Counter(label: "iias_receipt_proofs_total", dimensions: [("result", path == nil ? "again" : "kept")]).increment()
-            } catch {
+        let options = Cosignature.VerifyOptions(maximumFutureSeconds: UInt64(limits.clockSkewSeconds))
+        let sent = batch.items.map { sentEnvelope($0.envelopeID, to: peer) }
+        let checked = await concurrentMap(Array(zip(batch.items, sent))) { item, sent in
+            Result { () throws -> ReceiptProofBatch.Item in try Self.check(item, sent: sent, policy: policy, options: options) }
+        }
+        var verified: [(bytes: [UInt8], center: CenterID, id: UUID)] = []
+        for (item, result) in zip(batch.items, checked) {
+            switch result {
+            case .success: verified.append((item.bundle, peer, item.envelopeID))
+            case .failure(let error):
                 Metrics.Counter(label: "iias_receipt_proofs_total", dimensions: [("result", "refused")]).increment()
                 logger.warning("a receipt proof does not verify; not kept", metadata: ["peer": "\(peer)", "envelope": "\(item.envelopeID)", "error": "\(error)"])
             }
         }
+        let files = receiptProofFiles, kept = verified
+        do {
+            let written = try await Task.detached { try files.keep(kept) }.value
+            Metrics.Counter(label: "iias_receipt_proofs_total", dimensions: [("result", "kept")]).increment(by: written.filter { $0 }.count)
+            Metrics.Counter(label: "iias_receipt_proofs_total", dimensions: [("result", "again")]).increment(by: written.filter { !$0 }.count)
+        } catch {
+            logger.error("cannot keep receipt proofs; they come again on the next connection", metadata: ["peer": "\(peer)", "error": "\(error)"])
+            return nil
+        }
         return ReceiptProofBatch.acknowledgement(batch.through)
     }
 
-    /// Checks one bundle against what we sent and what `peer`'s receipt said; keeps it.
-    /// Returns the file written, nil when one was kept already.
-    private func checkAndKeep(_ item: ReceiptProofBatch.Item, from peer: CenterID, policy: TlogPolicy) throws -> String? {
-        guard let ours = ledger.logIndex(ofOutgoing: item.envelopeID), let delivery = ledger.outgoing[item.envelopeID]?.delivery[peer] else {
-            throw LogProofError.invalid("no envelope of ours to this peer has this id")
-        }
-        let envelope = try log.entry(at: ours).payload
-        guard SHA256.hash(envelope) == item.sha256 else { throw LogProofError.invalid("the SHA-256 named is not that of the envelope we sent") }
+    /// Our envelope `id` to `peer` as logged, and the recipient's log index its receipt named.
+    private func sentEnvelope(_ id: UUID, to peer: CenterID) -> (bytes: [UInt8], recipientIndex: UInt64?)? {
+        guard let ours = ledger.logIndex(ofOutgoing: id), let delivery = ledger.outgoing[id]?.delivery[peer],
+              let bytes = try? log.entry(at: ours).payload else { return nil }
+        return (bytes, delivery.recipientLogIndex)
+    }
+
+    /// Checks one bundle against what we sent and what the recipient's receipt said.
+    private static func check(_ item: ReceiptProofBatch.Item, sent: (bytes: [UInt8], recipientIndex: UInt64?)?,
+                              policy: TlogPolicy, options: Cosignature.VerifyOptions) throws -> ReceiptProofBatch.Item {
+        guard let sent else { throw LogProofError.invalid("no envelope of ours to this peer has this id") }
+        guard SHA256.hash(sent.bytes) == item.sha256 else { throw LogProofError.invalid("the SHA-256 named is not that of the envelope we sent") }
         guard let text = String(validating: item.bundle, as: UTF8.self) else { throw LogProofError.malformed("the bundle is not UTF-8") }
         let bundle = try TlogProof(parsing: text)
-        if let index = delivery.recipientLogIndex, index != bundle.index {
+        if let index = sent.recipientIndex, index != bundle.index {
             throw LogProofError.invalid("the receipt named the recipient's entry \(index), the proof entry \(bundle.index)")
         }
-        let leaf = try bundle.entryLeaf(payload: envelope, expectedType: .received)
-        let options = Cosignature.VerifyOptions(maximumFutureSeconds: UInt64(limits.clockSkewSeconds))
+        let leaf = try bundle.entryLeaf(payload: sent.bytes, expectedType: .received)
         _ = try bundle.verify(leafHash: leaf.leafHash, policy: policy, options: options)
-        let files = receiptProofFiles
-        guard try files.keep(item.bundle, from: peer, envelope: item.envelopeID) else { return nil }
-        return files.bundle(from: peer, envelope: item.envelopeID)
+        return item
     }
 
     /// The policy a proof from `center`'s log is judged by: its log keys (trusted signing

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import IIASCrypto
 import IIASLog
 import IIASModel
@@ -91,13 +94,37 @@ struct ReceiptProofFiles: Sendable {
         try DurableFile.write(Array(try JSONEncoder().encode(sentThrough)), to: sentThroughFile)
     }
 
-    /// Keeps a verified bundle; false when one is already kept (the first stays).
-    func keep(_ bytes: [UInt8], from center: CenterID, envelope id: UUID) throws -> Bool {
-        let path = bundle(from: center, envelope: id)
-        if FileManager.default.fileExists(atPath: path) { return false }
-        try makeDirectory(directory + "/\(center.rawValue)")
-        try DurableFile.write(bytes, to: path)
-        return true
+    /// Keeps verified bundles, each `(bytes, center, id)`; for each, false when one is
+    /// kept already (the first stays). Durable when this returns, at the price of one
+    /// filesystem sync for the whole batch rather than two per file: each file is written
+    /// under a temporary name and renamed, then syncfs(2) flushes them and the renames.
+    /// A file a crash left empty before that sync is written again (the batch was not
+    /// acknowledged, so the recipient sends it again).
+    func keep(_ bundles: [(bytes: [UInt8], center: CenterID, id: UUID)]) throws -> [Bool] {
+        var written: [Bool] = []
+        for (bytes, center, id) in bundles {
+            let path = bundle(from: center, envelope: id)
+            if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size > 0 {
+                written.append(false)
+                continue
+            }
+            try makeDirectory(directory + "/\(center.rawValue)")
+            guard FileManager.default.createFile(atPath: path + ".tmp", contents: Data(bytes), attributes: [.posixPermissions: 0o600]),
+                  rename(path + ".tmp", path) == 0 else { throw LogStoreError.io("write \(path)", errno: errno) }
+            written.append(true)
+        }
+        if written.contains(true) { try Self.syncFileSystem(of: directory) }
+        return written
+    }
+
+    /// syncfs(2) on the filesystem holding `path` (Glibc's Swift module does not export it).
+    private static func syncFileSystem(of path: String) throws {
+        typealias SyncFS = @convention(c) (Int32) -> Int32
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "syncfs") else { throw LogStoreError.io("syncfs missing", errno: ENOSYS) }
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw LogStoreError.io("open \(path)", errno: errno) }
+        defer { close(fd) }
+        guard unsafeBitCast(symbol, to: SyncFS.self)(fd) == 0 else { throw LogStoreError.io("syncfs \(path)", errno: errno) }
     }
 
     func read(from center: CenterID, envelope id: UUID) -> [UInt8]? {
