@@ -99,10 +99,16 @@ public struct TlogProof: Sendable, Equatable {
     public func verify(leafHash: [UInt8], policy: TlogPolicy,
                        options: Cosignature.VerifyOptions = Cosignature.VerifyOptions()) throws(LogProofError) -> Verified {
         let (head, cosignatures) = try policy.verify(checkpoint, options: options)
+        try verifyInclusion(leafHash: leafHash, in: head)
+        return Verified(checkpoint: head, cosignatures: cosignatures)
+    }
+
+    /// The inclusion proof alone, against a checkpoint already verified (bundles of one
+    /// batch share their checkpoint: its signatures are checked once for all of them).
+    public func verifyInclusion(leafHash: [UInt8], in head: Checkpoint) throws(LogProofError) {
         guard index < head.treeSize else { throw .invalid("index \(index) is not below the tree size \(head.treeSize)") }
         guard Merkle.verifyInclusion(leafIndex: index, treeSize: head.treeSize, leafHash: leafHash, proof: proof, root: head.rootHash) else {
             throw .invalid("the inclusion proof does not bind entry \(index) to the root of the tree of size \(head.treeSize)")
         }
-        return Verified(checkpoint: head, cosignatures: cosignatures)
     }
 }
