@@ -144,10 +144,12 @@ if comeback:
 witness = node.get("witnessing")
 if witness:
     label = f"3 recipients, {witness['inflight']} in flight, a tree head a second"
-    add(f"witnessing on: CPU of the four nodes per notification ({label})", "µs", witness["onCPUMicroseconds"], None,
-        witness["offCPUMicroseconds"], "latency", None, "witnessing off, same run")
-    add(f"a tree head to its quorum of cosignatures, p50 of {witness['quorumSamples']}", "ms", witness["quorumP50Milliseconds"])
-    add(f"a tree head to its quorum of cosignatures, p99 of {witness['quorumSamples']}", "ms", witness["quorumP99Milliseconds"])
+    add(f"witnessing on: CPU of the four nodes per notification ({label})", "µs", witness["on"]["cpuMicroseconds"], None,
+        witness["off"]["cpuMicroseconds"], "latency", None, "witnessing off, same run")
+    add(f"witnessing on ({label})", "notifications/s", witness["on"]["perSecond"], None, witness["off"]["perSecond"], "rate", None,
+        "witnessing off, same run")
+    for p in ("p50", "p99"):
+        add(f"a tree head to its quorum of cosignatures, {p} of {witness['quorumSamples']}", "ms", witness["quorumMilliseconds"][p])
     add("proofs of delivery checked (tlog-proof against a tlog-policy, one core)", "proofs/s", witness["checkProofPerSecond"])
 
 if scale:

@@ -12,16 +12,13 @@ import IIASTestSupport
 /// `TlogProof`/`TlogPolicy` check per second on one core (what `iias audit check-proof` does,
 /// in-process, without the envelope).
 struct WitnessingCost: Codable {
+    /// One bulk run: notifications/s and the four nodes' CPU (user + system) per notification, µs.
+    struct Run: Codable { var perSecond: Double; var cpuMicroseconds: Double }
     var count: Int
     var inflight: Int
-    var offPerSecond: Double
-    var onPerSecond: Double
-    /// CPU (user + system) of the four nodes per notification, microseconds.
-    var offCPUMicroseconds: Double
-    var onCPUMicroseconds: Double
-    var quorumSamples: Int
-    var quorumP50Milliseconds: Double
-    var quorumP99Milliseconds: Double
+    var off: Run, on: Run
+    /// Tree head signed to witnessed, milliseconds: "p50", "p99"; and how many were seen.
+    var quorumMilliseconds: [String: Double], quorumSamples: Int
     var checkProofPerSecond: Double
 }
 
@@ -69,9 +66,10 @@ func witnessingCost(count: Int, inflight: Int, pki: String, iias: String) async 
         checkRate = try checkProofRate(cluster: cluster, pki: pki)
     }
     func percentile(_ p: Double) -> Double { quorum.isEmpty ? 0 : quorum[min(quorum.count - 1, Int(Double(quorum.count) * p))] }
-    return WitnessingCost(count: count, inflight: inflight, offPerSecond: perSecond[false] ?? 0, onPerSecond: perSecond[true] ?? 0,
-                          offCPUMicroseconds: cpu[false] ?? 0, onCPUMicroseconds: cpu[true] ?? 0, quorumSamples: quorum.count,
-                          quorumP50Milliseconds: percentile(0.5), quorumP99Milliseconds: percentile(0.99), checkProofPerSecond: checkRate)
+    return WitnessingCost(count: count, inflight: inflight, off: .init(perSecond: perSecond[false] ?? 0, cpuMicroseconds: cpu[false] ?? 0),
+                          on: .init(perSecond: perSecond[true] ?? 0, cpuMicroseconds: cpu[true] ?? 0),
+                          quorumMilliseconds: ["p50": percentile(0.5), "p99": percentile(0.99)], quorumSamples: quorum.count,
+                          checkProofPerSecond: checkRate)
 }
 
 /// Proofs of delivery checked per second: one of GE's bundles kept at AZ, against the

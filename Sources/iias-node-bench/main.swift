@@ -233,8 +233,8 @@ if witnessingCount > 0 {
     witnessing = result
     say(String(format: "    witnessing, 3 recipients, %d in flight, a tree head a second: CPU of the four nodes %.0f µs a notification on, %.0f off (%.0f /s on, %.0f /s off);\n"
                  + "      a tree head to its quorum of cosignatures p50 %.1f ms, p99 %.1f ms (%d tree heads); proofs of delivery checked %.0f /s",
-               result.inflight, result.onCPUMicroseconds, result.offCPUMicroseconds, result.onPerSecond, result.offPerSecond,
-               result.quorumP50Milliseconds, result.quorumP99Milliseconds, result.quorumSamples, result.checkProofPerSecond))
+               result.inflight, result.on.cpuMicroseconds, result.off.cpuMicroseconds, result.on.perSecond, result.off.perSecond,
+               result.quorumMilliseconds["p50"] ?? 0, result.quorumMilliseconds["p99"] ?? 0, result.quorumSamples, result.checkProofPerSecond))
 }
 
 /// Microseconds per call of `body`, over at least half a second.
