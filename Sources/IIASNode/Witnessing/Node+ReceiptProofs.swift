@@ -140,14 +140,23 @@ extension Node {
         let policy = witnessPolicy(forLogOf: peer)
         let options = Cosignature.VerifyOptions(maximumFutureSeconds: UInt64(limits.clockSkewSeconds))
         let sent = batch.items.map { sentEnvelope($0.envelopeID, to: peer) }
-        // The bundles of a batch share their checkpoint: its signatures are checked once.
-        let notes = Set(batch.items.compactMap { item in String(validating: item.bundle, as: UTF8.self).flatMap { try? TlogProof(parsing: $0).checkpoint.text } })
-        let heads = await concurrentMap(Array(notes)) { text in
-            (text, Result { () throws -> Checkpoint in try policy.verify(try SignedNote(parsing: text), options: options).0 })
+        let parsed = await concurrentMap(batch.items) { item in
+            Result { () throws -> (TlogProof, String) in
+                guard let text = String(validating: item.bundle, as: UTF8.self) else { throw LogProofError.malformed("the bundle is not UTF-8") }
+                let bundle = try TlogProof(parsing: text)
+                return (bundle, bundle.checkpoint.text)
+            }
         }
-        let verifiedHeads = Dictionary(heads, uniquingKeysWith: { first, _ in first })
-        let checked = await concurrentMap(Array(zip(batch.items, sent))) { item, sent in
-            Result { () throws -> ReceiptProofBatch.Item in try Self.check(item, sent: sent, heads: verifiedHeads) }
+        // The bundles of a batch share their checkpoint: its signatures are checked once.
+        let notes = Dictionary(parsed.compactMap { try? $0.get() }.map { ($0.1, $0.0.checkpoint) }, uniquingKeysWith: { first, _ in first })
+        let heads = Dictionary(await concurrentMap(Array(notes)) { text, note in
+            (text, Result { () throws -> Checkpoint in try policy.verify(note, options: options).0 })
+        }, uniquingKeysWith: { first, _ in first })
+        let checked = await concurrentMap(Array(zip(batch.items.indices, batch.items))) { i, item in
+            Result { () throws -> ReceiptProofBatch.Item in
+                let (bundle, note) = try parsed[i].get()
+                return try Self.check(item, sent: sent[i], bundle: bundle, head: heads[note])
+            }
         }
         var verified: [(bytes: [UInt8], center: CenterID, id: UUID)] = []
         for (item, result) in zip(batch.items, checked) {
@@ -179,16 +188,14 @@ extension Node {
 
     /// Checks one bundle against what we sent and what the recipient's receipt said.
     private static func check(_ item: ReceiptProofBatch.Item, sent: (bytes: [UInt8], recipientIndex: UInt64?)?,
-                              heads: [String: Result<Checkpoint, any Error>]) throws -> ReceiptProofBatch.Item {
+                              bundle: TlogProof, head: Result<Checkpoint, any Error>?) throws -> ReceiptProofBatch.Item {
         guard let sent else { throw LogProofError.invalid("no envelope of ours to this peer has this id") }
         guard SHA256.hash(sent.bytes) == item.sha256 else { throw LogProofError.invalid("the SHA-256 named is not that of the envelope we sent") }
-        guard let text = String(validating: item.bundle, as: UTF8.self) else { throw LogProofError.malformed("the bundle is not UTF-8") }
-        let bundle = try TlogProof(parsing: text)
         if let index = sent.recipientIndex, index != bundle.index {
             throw LogProofError.invalid("the receipt named the recipient's entry \(index), the proof entry \(bundle.index)")
         }
         let leaf = try bundle.entryLeaf(payload: sent.bytes, expectedType: .received)
-        guard let head = heads[bundle.checkpoint.text] else { throw LogProofError.malformed("the checkpoint was not read") }
+        guard let head else { throw LogProofError.malformed("the checkpoint was not read") }
         try bundle.verifyInclusion(leafHash: leaf.leafHash, in: try head.get())
         return item
     }
