@@ -115,8 +115,8 @@ fi
 printf '\n\033[1m==>\033[0m nodes end to end (IIASNode): four node processes on loopback\n' >&2
 build --product iias 2>&1 | tail -n 1
 build --product iias-node-bench 2>&1 | tail -n 1
-budget 300 "the node benchmark" "$bin/iias-node-bench" --pki "$work/pki" --iias "$bin/iias" --count "$node_count" --bulk-count "$bulk_count" \
-    --catchup "${IIAS_BENCH_CATCHUP:-20000}" --restarts 20 --json .build/bench/node.json
+budget 360 "the node benchmark" "$bin/iias-node-bench" --pki "$work/pki" --iias "$bin/iias" --count "$node_count" --bulk-count "$bulk_count" \
+    --catchup "${IIAS_BENCH_CATCHUP:-20000}" --restarts 20 --witnessing "$node_count" --json .build/bench/node.json
 
 # Where the 1-in-flight time goes (perf's record of switches, wake-ups and fdatasyncs):
 # only where perf and the scheduler's tracepoints are there; the summary says so otherwise.

@@ -19,6 +19,7 @@ Usage:
                      [--invalid-since T] [--crl-days N]
   $PROG [-q] crl     DIR [--days N | --hours N | --next-update T [--last-update T]]
   $PROG      show    DIR [CENTER_ID]
+  $PROG [-q] policy  DIR [--quorum K] [--log CENTER_ID] [--out FILE]
 
 Commands:
   init-ca   create the Ed25519 root CA in DIR (DIR/ca.crt, DIR/crl.pem, DIR/ca/)
@@ -32,6 +33,8 @@ Commands:
   crl       re-sign DIR/crl.pem (do this before its nextUpdate passes)
   show      table of centers' current and past certificates: purpose, serial,
             validity, days left, revoked or not
+  policy    a C2SP tlog-policy file of the centers' log and witness keys and a
+            quorum, for 'iias audit check-proof --policy' (default DIR/policy.txt)
 
 Options for every command:
   -q, --quiet   print nothing but errors

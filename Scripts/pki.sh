@@ -24,7 +24,7 @@ CLEANUP=()       # more paths to remove if the run fails
 
 # The commands live in sourced files beside this one (each under 500 lines).
 # shellcheck source=/dev/null
-for lib in common help ca issue rotate revoke show; do source "$SCRIPT_DIR/lib-pki-$lib.sh"; done
+for lib in common help ca issue rotate revoke show policy; do source "$SCRIPT_DIR/lib-pki-$lib.sh"; done
 unset lib
 
 # ---------------------------------------------------------------------------
@@ -40,7 +40,7 @@ main() {
         esac
     done
     set -- "${args[@]+"${args[@]}"}"
-    (($#)) || usage_error "" "missing command: init-ca, issue, rotate, revoke, crl or show"
+    (($#)) || usage_error "" "missing command: init-ca, issue, rotate, revoke, crl, show or policy"
     local cmd=$1
     shift
     case $cmd in
@@ -51,7 +51,8 @@ main() {
     revoke) cmd_revoke "$@" ;;
     crl) cmd_crl "$@" ;;
     show) cmd_show "$@" ;;
-    *) usage_error "" "unknown command '$cmd': use init-ca, issue, rotate, revoke, crl or show" ;;
+    policy) cmd_policy "$@" ;;
+    *) usage_error "" "unknown command '$cmd': use init-ca, issue, rotate, revoke, crl, show or policy" ;;
     esac
 }
 

@@ -141,6 +141,17 @@ if comeback:
     add(f"a peer back after an outage: ready to first receipt, p50 of {comeback['restarts']}", "ms", comeback["p50Milliseconds"],
         None, 50 + rtt_us / 1000, "latency", "≤ 1x", "50 ms + TLS round trip")
 
+witness = node.get("witnessing")
+if witness:
+    label = f"3 recipients, {witness['inflight']} in flight, a tree head a second"
+    add(f"witnessing on: CPU of the four nodes per notification ({label})", "µs", witness["on"]["cpuMicroseconds"], None,
+        witness["off"]["cpuMicroseconds"], "latency", None, "witnessing off, same run")
+    add(f"witnessing on ({label})", "notifications/s", witness["on"]["perSecond"], None, witness["off"]["perSecond"], "rate", None,
+        "witnessing off, same run")
+    for p in ("p50", "p99"):
+        add(f"a tree head to its quorum of cosignatures, {p} of {witness['quorumSamples']}", "ms", witness["quorumMilliseconds"][p])
+    add("proofs of delivery checked (tlog-proof against a tlog-policy, one core)", "proofs/s", witness["checkProofPerSecond"])
+
 if scale:
     n = f"{scale['entries']:,}"
     snap, whole = scale["fromSnapshot"], scale["fullFold"]

@@ -29,6 +29,7 @@ struct WitnessOffers: Sendable {
 extension Node {
     /// Offers the newest tree head to every peer whose link is up.
     func offerTreeHead() async {
+        _ = witnessedStatus()
         for peer in peers.keys { await offerTreeHead(to: peer) }
     }
 
@@ -36,7 +37,7 @@ extension Node {
     /// cosigned (or `heldSize`, the size it said it holds), unless a request is already on
     /// the wire to it or it cosigned this very checkpoint.
     func offerTreeHead(to peer: CenterID, from heldSize: UInt64? = nil) async {
-        guard !stopping, let head = lastTreeHead, let link = peers[peer], let note = try? SignedNote(parsing: head.checkpoint) else { return }
+        guard !stopping, configuration.witness.enabled, let head = lastTreeHead, let link = peers[peer], let note = try? SignedNote(parsing: head.checkpoint) else { return }
         guard heldSize != nil || witnessOffers.pending[peer] == nil, !witnessOffers.speaksNoWitnessFrames.contains(peer) else { return }
         let cosigned = latestCosigned(by: peer)
         if heldSize == nil, cosigned?.body == note.body { return }
@@ -59,6 +60,7 @@ extension Node {
 
     /// A link connected (offer it our newest tree head) or went down (its request is lost).
     func witnessLinkChanged(_ status: PeerStatus) async {
+        await receiptProofLinkChanged(status.center, connected: status.state == .connected)
         if status.state == .connected {
             await offerTreeHead(to: status.center)
         } else if witnessOffers.pending.removeValue(forKey: status.center) != nil,
@@ -94,6 +96,7 @@ extension Node {
             let kept = offer.note.adding([cosignature.noteSignature])
             try await witnessDesk.keepCosigned(kept, by: peer.rawValue)
             witnessOffers.cosigned[peer] = .some(kept)
+            await cosignatureKept(kept, by: peer)
             Metrics.Counter(label: "iias_cosignatures_received_total", dimensions: [("witness", peer.rawValue)]).increment()
             logger.info("checkpoint cosigned", metadata: ["witness": "\(peer)", "treeSize": "\((try? offer.note.checkpoint().treeSize) ?? 0)"])
         } catch {

@@ -45,6 +45,9 @@ extension Node {
                 case .frame(.witnessRequest(let body)):
                     frames += 1
                     if let peer { channel.writeAndFlush(Frame.witnessResponse(await witnessRequestArrived(body, from: peer).bytes), promise: nil) }
+                case .frame(.receiptProof(let body)):
+                    frames += 1
+                    if let peer, let ack = await receiptProofsArrived(body, from: peer) { channel.writeAndFlush(Frame.receiptProofAck(ack), promise: nil) }
                 case .frame(.error(let code, let reason)):
                     logger.notice("peer closed its connection with an error", metadata: ["peer": "\(peer?.rawValue ?? "?")", "code": "\(code)", "reason": "\(reason.prefix(200))"])
                     frames += 1

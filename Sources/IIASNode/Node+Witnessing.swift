@@ -17,7 +17,7 @@ extension Node {
     /// another center's log, 404 for an origin no center has).
     func witnessRequestArrived(_ body: [UInt8], from peer: CenterID) async -> WitnessResponse {
         let crypto = self.crypto
-        guard let witnessKey = crypto.keys.witnessKey else {
+        guard let witnessKey = crypto.keys.witnessKey, configuration.witness.enabled else {
             return WitnessResponse(status: WitnessResponse.notAWitness, reason: "\(center) has no witness key: it cosigns nothing")
         }
         let request: AddCheckpointRequest

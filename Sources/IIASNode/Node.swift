@@ -56,6 +56,8 @@ public actor Node: NodeOperations {
     /// Witnessing (`Node+Witnessing`, `Node+Cosigning`): our witness of peers' logs, our offers to theirs.
     lazy var witnessDesk = WitnessDesk(folder: witnessFolder)
     var witnessOffers = WitnessOffers()
+    /// Receipt proofs owed to senders and the quorum-cosigned checkpoint (`Node+ReceiptProofs`).
+    var receiptProofs = ReceiptProofState()
     var treeHeadSize: UInt64 = 0
     /// Entries the newest ledger snapshot covers.
     var snapshotSize: UInt64 = 0

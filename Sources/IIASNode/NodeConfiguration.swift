@@ -109,6 +109,8 @@ public struct NodeConfiguration: Sendable, Equatable {
     public var envelopeVersion: UInt8
     /// Default request deadlines by priority and how often they are checked (`requests.*`).
     public var requests = RequestDeadlines()
+    /// Witnessing: on or off, and the quorum of peers' cosignatures a checkpoint needs (`witness.*`).
+    public var witness = Witnessing()
 
     /// Why the configuration cannot be used; `key` is the configuration key at fault.
     public struct Problem: Error, Sendable, Equatable, CustomStringConvertible {
@@ -229,6 +231,8 @@ public struct NodeConfiguration: Sendable, Equatable {
         requests.urgentHours = try values.double("requests.deadlineHours.urgent", default: requests.urgentHours, in: 0.001...2160)
         requests.routineHours = try values.double("requests.deadlineHours.routine", default: requests.routineHours, in: 0.001...2160)
         requests.checkSeconds = try values.double("requests.checkSeconds", default: requests.checkSeconds, in: 0.1...3600)
+        witness.enabled = try values.bool("witness.enabled", default: true)
+        witness.quorum = try values.int("witness.quorum", default: Witnessing.majority(of: peers.count), in: 1...max(1, peers.count))
         envelopeVersion = UInt8(try values.int("envelopeVersion", default: Int(Envelope.currentVersion),
                                                in: Int(Envelope.supportedVersions.lowerBound)...Int(Envelope.supportedVersions.upperBound)))
     }
@@ -305,6 +309,14 @@ private struct Values {
             throw NodeConfiguration.Problem(key: key, message: "\(found) is outside \(range.lowerBound)…\(range.upperBound)")
         }
         return found
+    }
+
+    func bool(_ key: String, default value: Bool) throws(NodeConfiguration.Problem) -> Bool {
+        assert(NodeConfiguration.knownKeys.contains(key), "\(key) is read but not in NodeConfiguration.knownKeys")
+        do { return try reader.requiredBool(forKey: ConfigKey(key)) } catch {
+            if isMissing(error) { return value }
+            throw NodeConfiguration.Problem(key: key, message: "expected true or false")
+        }
     }
 
     func stringArray(_ key: String) throws(NodeConfiguration.Problem) -> [String] {

@@ -75,6 +75,9 @@ public protocol NodeOperations: Sendable {
     func outbox(limit: Int?, by actor: LocalUser) async throws(NodeError) -> [OutboxItem]
     /// One sent notification with its subject and delivery state; logged like `inbox`.
     func delivery(of id: UUID, by actor: LocalUser) async throws(NodeError) -> OutboxItem
+    /// The C2SP tlog-proof bundle `recipient` sent for our notification `id`: proof that it
+    /// is in that recipient's log under a checkpoint its witnesses cosigned; logged like `inbox`.
+    func receiptProof(of id: UUID, from recipient: CenterID, by actor: LocalUser) async throws(NodeError) -> [UInt8]
     /// Open requests sent and received with deadline and who answered, overdue first;
     /// logged like `inbox` (operators only).
     func requests(by actor: LocalUser) async throws(NodeError) -> [RequestStatus]

@@ -19,6 +19,8 @@ protocol PeerLinkDelegate: AnyObject, Sendable {
     func linkChanged(_ status: PeerStatus) async
     /// The peer's WITNESS_RESPONSE to our last WITNESS_REQUEST (`Node+Cosigning`).
     func witnessAnswered(_ body: [UInt8], from peer: CenterID) async
+    /// The peer's RECEIPT_PROOF_ACK: it kept our proofs up to a log size (`Node+ReceiptProofs`).
+    func receiptProofsAcknowledged(_ body: [UInt8], from peer: CenterID) async
 }
 
 /// The outbound side of one peer: one TLS connection at a time, reconnecting with
@@ -86,6 +88,13 @@ actor PeerLink {
     func sendWitnessRequest(_ body: [UInt8]) -> Bool {
         guard let channel else { return false }
         channel.writeAndFlush(Frame.witnessRequest(body), promise: nil)
+        return true
+    }
+
+    /// Sends a RECEIPT_PROOF on the current session; false when there is none.
+    func sendReceiptProofs(_ body: [UInt8]) -> Bool {
+        guard let channel else { return false }
+        channel.writeAndFlush(Frame.receiptProof(body), promise: nil)
         return true
     }
 
@@ -251,6 +260,9 @@ actor PeerLink {
                             frames += 1
                         case .frame(.witnessResponse(let body)):
                             await delegate.witnessAnswered(body, from: peer.center)
+                            frames += 1
+                        case .frame(.receiptProofAck(let body)):
+                            await delegate.receiptProofsAcknowledged(body, from: peer.center)
                             frames += 1
                         case .frame:
                             frames += 1

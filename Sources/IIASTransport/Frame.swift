@@ -25,6 +25,10 @@ public enum Frame: Sendable, Equatable {
     case witnessRequest([UInt8])
     /// The witness's answer to the oldest unanswered WITNESS_REQUEST: a status line, then its body.
     case witnessResponse([UInt8])
+    /// A recipient's C2SP tlog-proof bundles for envelopes it received from us (IIASNode's `ReceiptProofBatch`).
+    case receiptProof([UInt8])
+    /// The sender kept the RECEIPT_PROOF up to the log size this body names.
+    case receiptProofAck([UInt8])
 
     /// The one-byte type on the wire.
     public var type: FrameType {
@@ -39,6 +43,8 @@ public enum Frame: Sendable, Equatable {
         case .attachment(let type, _): type
         case .witnessRequest: .witnessRequest
         case .witnessResponse: .witnessResponse
+        case .receiptProof: .receiptProof
+        case .receiptProofAck: .receiptProofAck
         }
     }
 }
@@ -60,6 +66,8 @@ public enum FrameType: UInt8, Sendable, CaseIterable {
     case attachmentEnd = 0x12
     case witnessRequest = 0x20
     case witnessResponse = 0x21
+    case receiptProof = 0x22
+    case receiptProofAck = 0x23
 }
 
 /// The HELLO body: who the sender claims to be (checked against its certificate).

@@ -17,6 +17,8 @@ extension FrameType {
         switch self {
         case .witnessRequest: Self.maximumWitnessRequestLength
         case .witnessResponse: Self.maximumWitnessResponseLength
+        case .receiptProof: 2 << 20
+        case .receiptProofAck: 9
         default: nil
         }
     }

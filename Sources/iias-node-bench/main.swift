@@ -13,11 +13,13 @@ import IIASTestSupport
 // set against the time the bulk rate (1 recipient, most in flight) predicts. Then, with
 // --restarts R, a peer that comes back: R restarts of GE with one notification waiting.
 // And what logging every consultation costs: bulk alone and while GE's inbox is listed.
-// Usage: iias-node-bench --pki DIR --iias PATH [--count N] [--bulk-count M] [--inflight 1,64] [--catchup N] [--restarts R] [--json FILE]
+// With --witnessing W: W notifications to three recipients with witnessing off, then on
+// (CPU, time to a quorum of cosignatures, proofs checked per second; Witnessing.swift).
+// Usage: iias-node-bench --pki DIR --iias PATH [--count N] [--bulk-count M] [--inflight 1,64] [--catchup N] [--restarts R] [--witnessing W] [--json FILE]
 // (N notifications one at a time, M in each case with more in flight; M defaults to N).
 
-let usage = "iias-node-bench --pki DIR --iias PATH [--count N] [--bulk-count M] [--inflight 1,64] [--catchup N] [--restarts R] [--json FILE]"
-let options = ToolOptions(valued: ["--pki", "--iias", "--json", "--count", "--bulk-count", "--inflight", "--catchup", "--restarts"], usage: usage)
+let usage = "iias-node-bench --pki DIR --iias PATH [--count N] [--bulk-count M] [--inflight 1,64] [--catchup N] [--restarts R] [--witnessing W] [--json FILE]"
+let options = ToolOptions(valued: ["--pki", "--iias", "--json", "--count", "--bulk-count", "--inflight", "--catchup", "--restarts", "--witnessing"], usage: usage)
 let pki = options.required("--pki", "DIR (AZ GE UA MD from Scripts/pki.sh)")
 let iias = options.required("--iias", "PATH")
 let jsonPath = options["--json"]
@@ -26,6 +28,7 @@ let bulkCount = options.int("--bulk-count", default: count)
 let inflightCases = options["--inflight"].map { $0.split(separator: ",").compactMap { Int($0) } } ?? [1, 64]
 let catchUpCount = options.int("--catchup", default: 0)
 let restartCount = options.int("--restarts", default: 0)
+let witnessingCount = options.int("--witnessing", default: 0)
 
 /// A line on stdout, written at once: in order with the catch-up progress on stderr, also into a pipe.
 func say(_ line: String) { ToolOutput.line(line) }
@@ -224,6 +227,16 @@ if restartCount > 0 {
                result.restarts, result.backoffSeconds, result.p50Milliseconds, result.maxMilliseconds))
 }
 
+var witnessing: WitnessingCost?
+if witnessingCount > 0 {
+    let result = try await witnessingCost(count: witnessingCount, inflight: inflightCases.max() ?? 64, pki: pki, iias: iias)
+    witnessing = result
+    say(String(format: "    witnessing, 3 recipients, %d in flight, a tree head a second: CPU of the four nodes %.0f µs a notification on, %.0f off (%.0f /s on, %.0f /s off);\n"
+                 + "      a tree head to its quorum of cosignatures p50 %.1f ms, p99 %.1f ms (%d tree heads); proofs of delivery checked %.0f /s",
+               result.inflight, result.on.cpuMicroseconds, result.off.cpuMicroseconds, result.on.perSecond, result.off.perSecond,
+               result.quorumMilliseconds["p50"] ?? 0, result.quorumMilliseconds["p99"] ?? 0, result.quorumSamples, result.checkProofPerSecond))
+}
+
 /// Microseconds per call of `body`, over at least half a second.
 func microseconds(_ body: () throws -> Void) rethrows -> Double {
     let start = DispatchTime.now().uptimeNanoseconds
@@ -252,8 +265,10 @@ say(String(format: "    one delivery line of the event stream (%d B): written %.
 if let jsonPath {
     struct Output: Codable {
         var cases: [Result]; var catchUp: CatchUp?; var reconnect: Reconnect?; var eventLine: EventLineCost; var consultations: ConsultationCost
+        var witnessing: WitnessingCost?
     }
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    try encoder.encode(Output(cases: results, catchUp: backlog, reconnect: comeback, eventLine: eventLine, consultations: consulting)).write(to: URL(fileURLWithPath: jsonPath))
+    try encoder.encode(Output(cases: results, catchUp: backlog, reconnect: comeback, eventLine: eventLine, consultations: consulting,
+                                      witnessing: witnessing)).write(to: URL(fileURLWithPath: jsonPath))
 }

@@ -7,26 +7,47 @@ import IIASModel
 extension Audit {
     struct CheckProof: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Verify a log proof offline: the tree head's signature, then the inclusion or consistency proof.",
+            abstract: "Verify a proof offline: a C2SP tlog-proof bundle against a policy, or a JSON log proof against a certificate.",
             discussion: """
-            Example:
+            Examples:
+              iias audit check-proof ID.tlog-proof --policy policy.txt \\
+                  --envelope ID.envelope
               iias audit check-proof proof.json --cert PKI/centers/AZ/signing.crt
 
-            Needs no access to the log. Check the certificate itself with `iias audit verify`
-            or openssl against the CA. Exit codes: 0 valid, 1 does not verify, 2 usage or malformed file.
+            A tlog-proof bundle (`iias outbox ID --proof CENTER`) is checked as
+            C2SP tlog-proof asks: the checkpoint signed by a log the policy lists
+            for its origin, cosignatures by the policy's witnesses meeting its
+            quorum (a center's own witness key never counts for its own log),
+            and the inclusion proof. With --envelope, the envelope's bytes must
+            make the proven entry; without it, only the leaf hash the bundle
+            names is proven. `Scripts/pki.sh policy DIR` writes a policy.
+
+            The earliest cosignature's time bounds when the entry existed: it
+            was logged no later than that, by the witnesses' clocks, whatever
+            the log's own clock says. Compare it with a key's invalidity date.
+
+            Needs no access to the log. Check a certificate itself with
+            `iias audit verify` or openssl against the CA.
+            Exit codes: 0 valid, 1 does not verify, 2 usage or malformed file.
             """
         )
 
-        @Argument(help: ArgumentHelp("The proof JSON from `iias log proof` or `iias log consistency`.", valueName: "proof.json"))
+        @Argument(help: ArgumentHelp("A tlog-proof bundle (with --policy), or the proof JSON from `iias log proof` or `iias log consistency` (with --cert).", valueName: "FILE"))
         var file: String
 
-        @Option(help: ArgumentHelp("The signing certificate of the center whose log it is.", valueName: "signing.crt"))
-        var cert: String
+        @Option(help: ArgumentHelp("For a proof JSON: the signing certificate of the center whose log it is.", valueName: "signing.crt"))
+        var cert: String?
+
+        @OptionGroup var tlog: TlogProofCheck
 
         @Flag(help: "Print the result as JSON.")
         var json = false
 
         func run() async throws {
+            if tlog.policy != nil { return try tlog.check(file, json: json) }
+            guard let cert else {
+                throw CLIFailure.usage("name what the proof is checked against", hint: "--policy POLICY for a tlog-proof bundle, --cert signing.crt for a proof JSON")
+            }
             let bytes = try readUserFile(file, limit: LogProof.maximumSize, what: "proof")
             let proof: LogProof
             do {

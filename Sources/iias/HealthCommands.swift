@@ -31,6 +31,7 @@ struct Status: AsyncParsableCommand {
             fields.append(("witnesses", cosigners.isEmpty ? "no peer cosigned the tree head yet"
                            : "\(cosigners.map(\.rawValue).joined(separator: ", ")) cosigned the tree head"))
         }
+        if let witnessed = status.witnessed { fields.append(("witnessed", Render.witnessed(witnessed))) }
         for evidence in status.splitViews ?? [] {
             fields.append(("SPLIT VIEW", Terminal.red("a peer's log signed two trees of one size: \(evidence)") + " (iias audit split-view FILE)"))
         }

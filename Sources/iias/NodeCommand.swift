@@ -32,6 +32,10 @@ struct NodeCommand: AsyncParsableCommand {
                     "retryMaxSeconds": 300, "clockSkewSeconds": 300 },
         "treeHeadIntervalSeconds": 60,
         "certificateRescanSeconds": 300,
+        "witness": { "quorum": 2,          (peers' cosignatures a checkpoint
+                     "enabled": true },    needs before receipt proofs end in
+                                            it; default a majority of the peers;
+                                            false: no witnessing either way)
         "requests": { "deadlineHours": { "flash": 8, "urgent": 72,
                                          "routine": 168 },
                       "checkSeconds": 60 },  (a request sent without a deadline

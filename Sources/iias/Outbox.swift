@@ -6,16 +6,18 @@ import IIASModel
 struct Outbox: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Notifications this center sent and where each stands with each recipient.",
-        discussion: "Without ID: the newest first (\(ListingOptions.defaultLimit) in a table; --limit N, --all), through $PAGER on a terminal. With ID (or a unique prefix of at least 4 characters): one notification, per recipient.\n\n" + OperatorExit.discussion
+        discussion: "Without ID: the newest first (\(ListingOptions.defaultLimit) in a table; --limit N, --all), through $PAGER on a terminal. With ID (or a unique prefix of at least 4 characters): one notification, per recipient. With ID --proof CENTER: the recipient's proof of delivery, a C2SP tlog-proof bundle that `iias audit check-proof FILE --policy POLICY` verifies offline.\n\n" + OperatorExit.discussion
     )
 
     @Argument(help: "A notification id (or a unique prefix of at least 4 characters).") var id: String?
     @OptionGroup var listing: ListingOptions
     @OptionGroup var socket: SocketOptions
     @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var receiptProof: ReceiptProofOptions
 
     func run() async throws {
         let client = socket.client
+        if try await receiptProof.write(id: id, client) { return }
         if let id {
             let item = try await OperatorExit.run {
                 try await client.delivery(of: try await NotificationIDInput.sent(id, client))

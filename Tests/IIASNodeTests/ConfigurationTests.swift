@@ -34,6 +34,8 @@ final class ConfigurationTests: XCTestCase {
                         configuration.limits.maxAPIConnections], [256, 16, 256])
         XCTAssertNil(configuration.metrics)
         XCTAssertEqual(configuration.envelopeVersion, 3, "version 3 unless a peer needs an older one")
+        XCTAssertEqual(configuration.witness.quorum, 2, "a majority of two peers")
+        XCTAssertTrue(configuration.witness.enabled)
         XCTAssertNoThrow(try configuration.checkKeysAndCertificates())
     }
 
@@ -68,6 +70,7 @@ final class ConfigurationTests: XCTestCase {
             ("limits", ["apiRequestSeconds": 0], "limits.apiRequestSeconds"),
             ("envelopeVersion", 4, "envelopeVersion"), ("envelopeVersion", 0, "envelopeVersion"),
             ("envelopeVersion", "two", "envelopeVersion"),
+            ("witness", ["quorum": 3], "witness.quorum"), ("witness", ["quorum": 0], "witness.quorum"), ("witness", ["enabled": "yes"], "witness.enabled"),
         ]
         for (key, value, named) in cases {
             var object = valid
@@ -122,7 +125,7 @@ final class ConfigurationTests: XCTestCase {
             ("peer", ["GE=127.0.0.1:7444"], "peer", "peers"), ("crls", "x", "crls", "crl"), ("envelopeVersoin", 2, "envelopeVersoin", "envelopeVersion"),
             ("api", ["socket": "/tmp/x.sock", "user": ["alice=operator"]], "api.user", "api.users"),
             ("limits", ["windw": 8], "limits.windw", "limits.window"), ("metrics", ["listne": "127.0.0.1:9464"], "metrics.listne", "metrics.listen"),
-            ("colour", "blue", "colour", nil),
+            ("colour", "blue", "colour", nil), ("witness", ["quorom": 2], "witness.quorom", "witness.quorum"),
         ]
         for (key, value, named, nearest) in cases {
             var object = valid

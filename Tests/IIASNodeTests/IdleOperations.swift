@@ -15,6 +15,7 @@ struct IdleOperations: NodeOperations {
     func outbox(limit: Int?, by actor: LocalUser) async throws(NodeError) -> [OutboxItem] { [] }
     func requests(by actor: LocalUser) async throws(NodeError) -> [RequestStatus] { [] }
     func delivery(of id: UUID, by actor: LocalUser) async throws(NodeError) -> OutboxItem { throw .notFound(id) }
+    func receiptProof(of id: UUID, from recipient: CenterID, by actor: LocalUser) async throws(NodeError) -> [UInt8] { throw .notFound(id) }
     func thread(of id: UUID, from sender: CenterID?, by actor: LocalUser) async throws(NodeError) -> [ThreadItem] { throw .notFound(id) }
     func peers() async -> [PeerStatus] { [] }
     func status() async -> NodeStatus {

@@ -51,7 +51,7 @@ struct APIRouter: Sendable {
         let parts = path.split(separator: "/").map(String.init)
         guard parts.first == "v1" else { return error(.notFound, "no such route: \(path.prefix(100))", hint: "routes start with /v1/; see LocalAPI.md") }
         let route = Array(parts.dropFirst())
-        if role == .auditor, !(request.method == .GET && (Self.readOnlyRoutes.contains(route) || (route.count == 2 && route[0] == "outbox"))) {
+        if role == .auditor, !(request.method == .GET && (Self.readOnlyRoutes.contains(route) || ([2, 4].contains(route.count) && route[0] == "outbox"))) {
             return error(.forbidden, "\(user) is an auditor: status, peers, outbox, tree head and log entries only", hint: nil)
         }
         do {
@@ -105,6 +105,8 @@ struct APIRouter: Sendable {
                 return try json(.ok, await operations.outbox(limit: try Self.int(query["limit"], name: "limit"), by: actor))
             case (.GET, 2, "outbox"):
                 return try json(.ok, await operations.delivery(of: try Self.id(route[1]), by: actor))
+            case (.GET, 4, "outbox") where route[2] == "proof":
+                return .octets(try await operations.receiptProof(of: try Self.id(route[1]), from: try Self.center(route[3]), by: actor))
             case (.GET, 1, "requests"):
                 return try json(.ok, await operations.requests(by: actor))
             case (.GET, 2, "log") where route[1] == "entries":
@@ -288,6 +290,11 @@ struct APIRouter: Sendable {
 
     /// `?sender=AZ` on the routes that name one received notification: which center's
     /// notification the id is (ids are unique per sender only); nil when not given.
+    static func center(_ text: String) throws -> CenterID {
+        guard let center = CenterID(rawValue: text) else { throw RequestProblem(.badRequest, "\(text.prefix(40)) is not a center id", hint: "e.g. GE or UA-SBU") }
+        return center
+    }
+
     static func sender(_ query: [String: String]) throws -> CenterID? {
         guard let text = query["sender"] else { return nil }
         guard let sender = CenterID(rawValue: text) else {

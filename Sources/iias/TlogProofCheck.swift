@@ -1,0 +1,60 @@
+import ArgumentParser
+import Foundation
+import IIASLog
+
+/// The tlog-proof mode of `iias audit check-proof`: a C2SP bundle checked against a C2SP
+/// policy, offline, so that an auditor trusts the keys it chose and not this program's files.
+struct TlogProofCheck: ParsableArguments {
+    @Option(help: ArgumentHelp("A C2SP tlog-policy file: the logs and witnesses trusted and the quorum (`Scripts/pki.sh policy DIR` writes one).",
+                               valueName: "POLICY"))
+    var policy: String?
+
+    @Option(help: ArgumentHelp("The envelope the bundle should prove (its bytes, as sent): the proven entry must be that envelope's.",
+                               valueName: "ENVELOPE"))
+    var envelope: String?
+
+    func validate() throws {
+        if envelope != nil, policy == nil { throw CLIFailure.usage("--envelope goes with --policy", hint: "iias audit check-proof FILE --policy POLICY --envelope ENVELOPE") }
+    }
+
+    func check(_ file: String, json: Bool) throws {
+        guard let policyFile = policy else { return }
+        let bundleBytes = try readUserFile(file, limit: TlogProof.maximumBytes, what: "tlog-proof bundle")
+        let policyBytes = try readUserFile(policyFile, limit: 1 << 20, what: "policy")
+        let payload = try envelope.map { try readUserFile($0, limit: 64 << 20, what: "envelope") }
+        let verified: TlogProof.Verified
+        let leaf: EntryLeaf
+        let bundle: TlogProof
+        do {
+            let policy = try TlogPolicy(parsing: policyBytes)
+            bundle = try TlogProof(parsing: String(decoding: bundleBytes, as: UTF8.self))
+            leaf = try bundle.entryLeaf(payload: payload)
+            verified = try bundle.verify(leafHash: leaf.leafHash, policy: policy)
+        } catch .malformed(let why) {
+            throw CLIFailure.usage("malformed: \(why)", hint: "a bundle comes from `iias outbox ID --proof CENTER`; a policy from `Scripts/pki.sh policy DIR`")
+        } catch {
+            throw CLIFailure.invalid(error.description)
+        }
+        let noLaterThan = verified.loggedNoLaterThan.map { Date(timeIntervalSince1970: Double($0)) }
+        if json {
+            var object: [String: Any] = [
+                "valid": true, "kind": "tlog-proof", "origin": verified.checkpoint.origin, "index": bundle.index,
+                "treeSize": verified.checkpoint.treeSize, "rootHash": verified.checkpoint.rootHash.hexString,
+                "entryType": "\(leaf.type)", "entryTime": Self.iso(leaf.time), "envelopeChecked": payload != nil,
+                "cosignatures": verified.cosignatures.map { ["witness": $0.witness, "timestamp": $0.timestamp] as [String: Any] },
+            ]
+            if let noLaterThan { object["loggedNoLaterThan"] = Self.iso(noLaterThan) }
+            print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
+            return
+        }
+        print("valid: entry \(bundle.index) (\(leaf.type)) is in \(verified.checkpoint.origin), a tree of \(verified.checkpoint.treeSize) entries")
+        print(payload == nil ? "envelope: not given (the leaf hash the bundle names is what was proven)" : "envelope: its bytes make the proven entry")
+        let witnesses = verified.cosignatures.map { "\($0.witness) at \(Self.iso(Date(timeIntervalSince1970: Double($0.timestamp))))" }
+        print("cosigned by: \(witnesses.isEmpty ? "none (the policy asks for no quorum)" : witnesses.joined(separator: ", ")); quorum met")
+        print("entry time: \(Self.iso(leaf.time)) by the log's own clock")
+        if let noLaterThan { print("logged no later than \(Self.iso(noLaterThan)), by the witnesses' clocks (the earliest cosignature)") }
+        print("root: \(verified.checkpoint.rootHash.hexString)")
+    }
+
+    static func iso(_ date: Date) -> String { date.formatted(.iso8601) }
+}
