@@ -25,6 +25,9 @@ public enum Frame: Sendable, Equatable {
     case witnessRequest([UInt8])
     /// The witness's answer to the oldest unanswered WITNESS_REQUEST: a status line, then its body.
     case witnessResponse([UInt8])
+    /// History checks between peers (0x24-0x27: co-recipient digests, envelope copies,
+    /// checkpoint gossip, cosigned checkpoints): bodies the node parses.
+    case history(FrameType, [UInt8])
 
     /// The one-byte type on the wire.
     public var type: FrameType {
@@ -39,6 +42,7 @@ public enum Frame: Sendable, Equatable {
         case .attachment(let type, _): type
         case .witnessRequest: .witnessRequest
         case .witnessResponse: .witnessResponse
+        case .history(let type, _): type
         }
     }
 }
@@ -60,6 +64,14 @@ public enum FrameType: UInt8, Sendable, CaseIterable {
     case attachmentEnd = 0x12
     case witnessRequest = 0x20
     case witnessResponse = 0x21
+    /// The (sender, id, SHA-256) of envelopes the sender logged that name the receiver as co-recipient.
+    case seenEnvelopes = 0x24
+    /// A request for, or the answer with, the bytes of one logged envelope.
+    case envelopeCopy = 0x25
+    /// The newest cosigned checkpoints the sender holds of other centers' logs.
+    case checkpointGossip = 0x26
+    /// What the sender holds of the receiver's log or its own: a cosigned checkpoint, none, or a refill request.
+    case logState = 0x27
 }
 
 /// The HELLO body: who the sender claims to be (checked against its certificate).
