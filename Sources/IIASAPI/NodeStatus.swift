@@ -76,6 +76,8 @@ public struct NodeStatus: Sendable, Codable, Equatable {
     public var cosignedBy: [CenterID]?
     /// Split views the node's witness found, each with its evidence file (nil or empty: none).
     public var splitViews: [String]?
+    /// Equivocations, a restored log, rolled-back witness states (nil or empty: none).
+    public var historyAlarms: [HistoryAlarm]?
 
     public init(center: CenterID, version: String, started: Date, logEntries: UInt64, inbox: Int, unread: Int,
                 outboxPending: Int, peersConnected: Int, peersConfigured: Int, treeHead: TreeHead?, expiry: ExpiryReport? = nil) {
