@@ -328,6 +328,7 @@ extension Node {
                                 peersConfigured: configuration.peers.count, treeHead: lastTreeHead, expiry: expiryReport())
         status.deskPending = ledger.incomingIDs.count + ledger.outgoingIDs.count - desk.incomingSeen - desk.outgoingSeen
         (status.cosignedBy, status.splitViews) = witnessingStatus()
+        status.historyAlarms = historyAlarms()
         return status
     }
 

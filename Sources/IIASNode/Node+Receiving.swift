@@ -41,6 +41,9 @@ extension Node {
                 case .frame(.witnessRequest(let body)):
                     frames += 1
                     if let peer { channel.writeAndFlush(Frame.witnessResponse(await witnessRequestArrived(body, from: peer).bytes), promise: nil) }
+                case .frame(.history(let type, let body)):
+                    frames += 1
+                    if let peer { await historyFrameArrived(type, body, from: peer) }
                 case .frame(.error(let code, let reason)):
                     logger.notice("peer closed its connection with an error", metadata: ["peer": "\(peer?.rawValue ?? "?")", "code": "\(code)", "reason": "\(reason.prefix(200))"])
                     frames += 1
@@ -227,6 +230,7 @@ extension Node {
                         deskTakes(summary, at: index)
                     }
                     announce(item.envelope, from: peer, at: index)
+                    if item.summary != nil { await noteForCoRecipients(item.envelope) }
                 }
             } catch {
                 // Not a refusal (that would be final): no answer, and the connection is

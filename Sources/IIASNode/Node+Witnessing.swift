@@ -28,8 +28,8 @@ extension Node {
             return refused(error, from: peer)
         }
         let origin = request.checkpoint.origin
-        guard origin == Checkpoint.origin(center: peer.rawValue) else {
-            guard crypto.certificates.centers.contains(where: { Checkpoint.origin(center: $0.rawValue) == origin }) else {
+        guard let epoch = Checkpoint.logOrigin(origin).flatMap({ $0.center == peer.rawValue ? $0.epoch : nil }) else {
+            guard crypto.certificates.centers.contains(where: { $0.rawValue == Checkpoint.logOrigin(origin)?.center }) else {
                 return refused(.unknownOrigin(origin), from: peer)
             }
             return refused(403, "\(peer) may submit only its own log's checkpoints, not those of \(origin)", from: peer)
@@ -41,7 +41,7 @@ extension Node {
         }
         let outcome: WitnessDesk.Outcome
         do {
-            outcome = try await witnessDesk.decide(request, logOf: peer.rawValue, logKeys: logKeys,
+            outcome = try await witnessDesk.decide(request, logOf: Self.witnessStateName(peer, epoch: epoch), logKeys: logKeys,
                                                    now: UInt64(max(0, now.timeIntervalSince1970.rounded(.down))))
         } catch {
             logger.error("the witness cannot read or keep its state", metadata: ["log": "\(peer)", "error": "\(error)"])

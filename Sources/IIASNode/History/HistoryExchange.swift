@@ -1,0 +1,69 @@
+import Foundation
+import IIASAPI
+import IIASModel
+
+/// What a node holds in memory for the history checks with its peers (co-recipient
+/// digests, envelope copies asked for, alarms raised): volatile wire state, rebuilt from
+/// nothing at start-up. What must survive a restart (evidence, a restore found) is on disk.
+struct HistoryExchange: Sendable {
+    /// Digests still to tell each co-recipient peer, oldest first.
+    private(set) var seen: [CenterID: [SeenEnvelope]] = [:]
+    /// SHA-256 of notifications logged lately that named co-recipients: a peer's SEEN line is
+    /// compared with this before the log is read back.
+    private var recentDigests: [EnvelopeKey: [UInt8]] = [:]
+    private var recentOrder: [EnvelopeKey] = []
+    /// Envelope copies asked of a peer, by (peer, sender, id): only these answers are read.
+    var asked: Set<String> = []
+    /// Alarms raised since start that leave no file of their own (a rolled-back witness state).
+    var alarms: [HistoryAlarm] = []
+    /// Our log's epoch, once read (`LogEpochFile`).
+    var epoch: Int?
+    /// Our log's size when the node started: after a restore, what survived.
+    var sizeAtStart: UInt64 = 0
+    /// Witnesses that told us, since start, what they hold of our log.
+    var witnessesHeard: Set<CenterID> = []
+    /// Peers asked, since start, to refill what our log lost.
+    var refillsSent: Set<CenterID> = []
+
+    /// Digests kept per peer while its link is down; the oldest go first beyond it.
+    static let seenLimit = 65_536
+    /// Recent digests kept for comparison.
+    static let recentLimit = 65_536
+
+    /// Queues `item` for `peer`; true when a full frame waits.
+    mutating func queue(_ item: SeenEnvelope, for peer: CenterID) -> Bool {
+        seen[peer, default: []].append(item)
+        if seen[peer]!.count > Self.seenLimit { seen[peer]!.removeFirst(seen[peer]!.count - Self.seenLimit) }
+        return seen[peer]!.count >= SeenEnvelope.maximumPerFrame
+    }
+
+    /// Takes at most one frame's worth for each peer.
+    mutating func takeSeen() -> [(CenterID, [SeenEnvelope])] {
+        var out: [(CenterID, [SeenEnvelope])] = []
+        for (peer, items) in seen where !items.isEmpty {
+            let batch = Array(items.prefix(SeenEnvelope.maximumPerFrame))
+            seen[peer]!.removeFirst(batch.count)
+            out.append((peer, batch))
+        }
+        return out
+    }
+
+    /// Puts back a batch that could not be sent, ahead of what came since.
+    mutating func putBack(_ items: [SeenEnvelope], for peer: CenterID) {
+        seen[peer] = items + (seen[peer] ?? [])
+        if seen[peer]!.count > Self.seenLimit { seen[peer]!.removeLast(seen[peer]!.count - Self.seenLimit) }
+    }
+
+    mutating func remember(_ item: SeenEnvelope) {
+        if recentDigests.updateValue(item.sha256, forKey: item.key) == nil { recentOrder.append(item.key) }
+        if recentOrder.count > Self.recentLimit {
+            let old = recentOrder.prefix(recentOrder.count / 2)
+            for key in old { recentDigests[key] = nil }
+            recentOrder.removeFirst(old.count)
+        }
+    }
+
+    func recentDigest(of key: EnvelopeKey) -> [UInt8]? { recentDigests[key] }
+
+    static func askKey(_ peer: CenterID, _ key: EnvelopeKey) -> String { "\(peer.rawValue) \(key)" }
+}
