@@ -15,6 +15,7 @@ extension Node {
         case .seenEnvelopes: await seenArrived(body, from: peer)
         case .envelopeCopy: await envelopeCopyArrived(body, from: peer)
         case .logState: await logStateArrived(body, from: peer)
+        case .checkpointGossip: await gossipArrived(body, from: peer)
         default:
             logger.notice("a history frame of a type this node does not read", metadata: ["peer": "\(peer)", "type": "\(type.rawValue)"])
         }
@@ -26,12 +27,19 @@ extension Node {
         return await link.sendHistory(frame)
     }
 
-    /// Every second: the co-recipient digests gathered go out, one frame per peer.
+    /// Every second: the co-recipient digests gathered go out, one frame per peer; gossip of
+    /// checkpoints when our witness state changed, and every `gossipIntervalSeconds`.
     func historyLoop() async {
+        var tick = 0
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(1))
             if Task.isCancelled || stopping { return }
             await flushSeen()
+            tick += 1
+            if history.gossipDue || tick % Self.gossipIntervalSeconds == 0 {
+                history.gossipDue = false
+                await gossipCheckpoints()
+            }
         }
     }
 

@@ -31,6 +31,10 @@ extension Node {
     /// Starts the history checks: notes the log's size as it starts, then flushes digests every second.
     func startHistory() -> Task<Void, Never> {
         history.sizeAtStart = log.count
+        if !treeHeadsAllowed() {
+            logger.warning("started from a restored copy: no tree head is signed until every peer has told what it cosigned of our log",
+                           metadata: ["entries": "\(log.count)"])
+        }
         return Task { [weak self] in await self?.historyLoop() }
     }
 
@@ -39,12 +43,8 @@ extension Node {
     func historyLinkChanged(_ status: PeerStatus) async {
         guard status.state == .connected, let witnessKey = crypto.keys.witnessKey else { return }
         let peer = status.center
-        var held: WitnessState?
-        var epoch = 1
-        while let state = try? witnessFolder.state(ofLog: Self.witnessStateName(peer, epoch: epoch)) {
-            held = state
-            epoch += 1
-        }
+        history.gossipDue = true
+        let held = newestWitnessState(of: peer)
         let message: LogStateMessage = held.map { .cosigned($0.note.adding([$0.cosignature(name: Cosignature.name(center: center.rawValue), key: witnessKey).noteSignature])) } ?? .none
         _ = await sendHistory(.history(.logState, message.bytes), to: peer)
         if let restored = LogEpochFile.read(dataDirectory: configuration.dataDirectory), !history.refillsSent.contains(peer),

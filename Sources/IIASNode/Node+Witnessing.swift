@@ -50,6 +50,7 @@ extension Node {
         switch outcome {
         case .cosigned(let state):
             await recordCosigning(state, of: peer)
+            witnessStateChanged(of: peer, epoch: epoch)
             return WitnessResponse(cosignature: state.cosignature(name: Cosignature.name(center: center.rawValue), key: witnessKey))
         case .splitView(let evidence, let path):
             splitViewFound(evidence, of: peer, path: path)
@@ -99,7 +100,7 @@ extension Node {
     }
 
     /// A peer's log signed two trees of one size: the evidence is on disk; tell the operators.
-    private func splitViewFound(_ evidence: SplitViewEvidence, of peer: CenterID, path: String) {
+    func splitViewFound(_ evidence: SplitViewEvidence, of peer: CenterID, path: String) {
         let size = (try? evidence.received.checkpoint().treeSize).map(String.init) ?? "?"
         logger.error("split view: a peer's log signed two different trees of one size; not cosigned",
                      metadata: ["log": "\(peer)", "treeSize": "\(size)", "evidence": "\(path)"])

@@ -1,5 +1,6 @@
 import Foundation
 import IIASAPI
+import IIASLog
 import IIASModel
 
 /// What a node holds in memory for the history checks with its peers (co-recipient
@@ -64,6 +65,28 @@ struct HistoryExchange: Sendable {
     }
 
     func recentDigest(of key: EnvelopeKey) -> [UInt8]? { recentDigests[key] }
+
+    /// Checkpoints peers gossiped, per witness state name and tree size, not yet compared
+    /// with a state of ours of that size (at most `gossipLimit` per log; the smallest go first).
+    private var gossip: [String: [UInt64: SignedNote]] = [:]
+    /// Our witness state changed, or a link came up: gossip at the next tick.
+    var gossipDue = true
+
+    static let gossipLimit = 64
+
+    mutating func keepGossiped(_ note: SignedNote, size: UInt64, for name: String) {
+        gossip[name, default: [:]][size] = note
+        if gossip[name]!.count > Self.gossipLimit, let smallest = gossip[name]!.keys.min() { gossip[name]![smallest] = nil }
+    }
+
+    func gossiped(for name: String, size: UInt64) -> SignedNote? { gossip[name]?[size] }
+
+    func hasGossiped(for name: String, above size: UInt64) -> Bool { gossip[name]?.keys.contains { $0 > size } ?? false }
+
+    /// Gossip of sizes up to `size` is settled once compared with a state of that size or larger.
+    mutating func forgetGossiped(for name: String, upTo size: UInt64) {
+        gossip[name] = gossip[name]?.filter { $0.key > size }
+    }
 
     static func askKey(_ peer: CenterID, _ key: EnvelopeKey) -> String { "\(peer.rawValue) \(key)" }
 }
