@@ -19,7 +19,8 @@ public struct LogEntrySummary: Codable, Sendable, Equatable {
     /// The entry type: `sent`, `received`, `receipt`, `treeHead`, `operatorAction`.
     public var type: String
     // Operator actions.
-    /// `submit`, `read`, `acknowledge` (`OperatorAction`), `consult` (`Consultation`) or `cosign` (`CosignatureRecord`).
+    /// `submit`, `read`, `acknowledge` (`OperatorAction`), `consult` (`Consultation`), `cosign` (`CosignatureRecord`)
+    /// or `log-epoch` (`LogEpochRecord`).
     public var action: String?
     /// A consultation's view: `inbox`, `outbox`, `outboxItem`, `events`, `requests`.
     public var view: String?
@@ -63,6 +64,9 @@ public struct LogEntrySummary: Codable, Sendable, Equatable {
             } else if let cosigned = CosignatureRecord(json: entry.payload) {
                 action = CosignatureRecord.action
                 checkpoint = cosigned.checkpointText
+            } else if let epoch = LogEpochRecord(json: entry.payload) {
+                action = LogEpochRecord.action
+                checkpoint = epoch.checkpointText
             } else {
                 problem = "operator action is not JSON of a known form"
             }
@@ -110,5 +114,5 @@ public struct LogEntrySummary: Codable, Sendable, Equatable {
 
     /// Every name `hasType` knows, for the usage message.
     public static let typeNames: [String] = EntryType.allCases.map { "\($0)" } + OperatorAction.Action.allCases.map(\.rawValue)
-        + [Consultation.action, CosignatureRecord.action] + Consultation.View.allCases.map(\.rawValue)
+        + [Consultation.action, CosignatureRecord.action, LogEpochRecord.action] + Consultation.View.allCases.map(\.rawValue)
 }

@@ -41,15 +41,18 @@ extension Node {
     /// Our link to `status.center` came up: we tell it, as its witness, the newest checkpoint
     /// of its log we cosigned (or none); after a restore, we ask it to refill.
     func historyLinkChanged(_ status: PeerStatus) async {
-        guard status.state == .connected, let witnessKey = crypto.keys.witnessKey else { return }
+        guard status.state == .connected else { return }
         let peer = status.center
         history.gossipDue = true
-        let held = newestWitnessState(of: peer)
-        let message: LogStateMessage = held.map { .cosigned($0.note.adding([$0.cosignature(name: Cosignature.name(center: center.rawValue), key: witnessKey).noteSignature])) } ?? .none
+        // Without a witness key we hold nothing of its log: "none", so that its restore marker can go.
+        let name = Cosignature.name(center: center.rawValue)
+        let held = crypto.keys.witnessKey.flatMap { key in newestWitnessState(of: peer).map { $0.note.adding([$0.cosignature(name: name, key: key).noteSignature]) } }
+        let message = held.map(LogStateMessage.cosigned) ?? LogStateMessage.none
         _ = await sendHistory(.history(.logState, message.bytes), to: peer)
-        if let restored = LogEpochFile.read(dataDirectory: configuration.dataDirectory), !history.refillsSent.contains(peer),
+        if var restored = LogEpochFile.read(dataDirectory: configuration.dataDirectory), !restored.refilled.contains(peer.rawValue),
            await sendHistory(.history(.logState, LogStateMessage.refill(fromIndex: restored.restoredSize).bytes), to: peer) {
-            history.refillsSent.insert(peer)
+            restored.refilled.append(peer.rawValue)
+            try? restored.write(dataDirectory: configuration.dataDirectory)
         }
     }
 
@@ -107,8 +110,9 @@ extension Node {
         let restoredSize = history.sizeAtStart
         let detail = "our log holds \(log.count) entries but \(witness) cosigned \(checkpoint.origin) at size \(checkpoint.treeSize)"
             + (checkpoint.treeSize <= log.count ? " with another root" : "") + ": restored from an older copy; epoch \(next) begins"
+        var file = LogEpochFile(epoch: next, restoredSize: restoredSize, previous: note.text, shownBy: witness.rawValue, refilled: [])
         do {
-            try LogEpochFile(epoch: next, restoredSize: restoredSize, previous: note.text, shownBy: witness.rawValue).write(dataDirectory: configuration.dataDirectory)
+            try file.write(dataDirectory: configuration.dataDirectory)
             history.epoch = next
             _ = try await append(.operatorAction, LogEpochRecord(epoch: next, origin: Checkpoint.origin(center: center.rawValue, epoch: next), previous: note.text).encoded())
         } catch {
@@ -118,10 +122,10 @@ extension Node {
         try? FileManager.default.removeItem(atPath: LogEpochFile.markerPath(dataDirectory: configuration.dataDirectory))
         raise(HistoryAlarm(kind: .logRestored, center: center, detail: detail), metric: "iias_log_restored_total")
         await appendTreeHeadIfGrown()
-        history.refillsSent = []
         for peer in peers.keys where await sendHistory(.history(.logState, LogStateMessage.refill(fromIndex: restoredSize).bytes), to: peer) {
-            history.refillsSent.insert(peer)
+            file.refilled.append(peer.rawValue)
         }
+        try? file.write(dataDirectory: configuration.dataDirectory)
     }
 
     /// As a log: `peer` answered 409 with a size below the checkpoint of ours it cosigned and

@@ -103,6 +103,12 @@ final class RestoreTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: dataDirectory("GE", cluster) + "/restored"), "the marker goes once resolved")
         cluster.stopAll()
         for center in ["AZ", "GE", "UA"] { try verifyLog(center, cluster) }
+        let listed = try iias(["log", "entries", cluster.logDirectory("GE"), "--type", "log-epoch", "--json"])
+        XCTAssertEqual(listed.status, 0, listed.stderr)
+        let records = try listed.stdout.split(separator: "\n").map { try APIJSON.decoder().decode(LogEntrySummary.self, from: Data($0.utf8)) }
+        XCTAssertEqual(records.count, 1, "the epoch's first entry: " + listed.stdout)
+        XCTAssertTrue(records.first?.checkpoint?.hasPrefix("iias:center:GE/log/epoch-2 after iias:center:GE/log size ") == true, listed.stdout)
+        XCTAssertNil(records.first?.problem)
     }
 
     func testAWitnessWhoseStateWasRolledBackAdoptsItsOwnCosignatureBeforeCosigningAgain() async throws {

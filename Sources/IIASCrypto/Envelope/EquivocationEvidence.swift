@@ -22,25 +22,18 @@ public struct EquivocationEvidence: Sendable, Equatable {
         self.second = second
     }
 
-    private struct File: Codable {
-        var format: String
-        var first: String
-        var second: String
-    }
-
     /// The evidence file's bytes (sorted keys: the same evidence is the same file).
     public var fileBytes: [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        let file = File(format: Self.fileFormat, first: Data(first).base64EncodedString(), second: Data(second).base64EncodedString())
-        return Array((try? encoder.encode(file)) ?? Data())
+        let fields = ["format": Self.fileFormat, "first": Data(first).base64EncodedString(), "second": Data(second).base64EncodedString()]
+        return Array((try? JSONSerialization.data(withJSONObject: fields, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])) ?? Data())
     }
 
     /// Reads an evidence file (nothing verified yet: see ``verify(with:)``).
     public init(file bytes: [UInt8]) throws(EquivocationError) {
-        guard let file = try? JSONDecoder().decode(File.self, from: Data(bytes)), file.format == Self.fileFormat,
-              let first = Data(base64Encoded: file.first), let second = Data(base64Encoded: file.second) else {
-            throw .malformed("not a \(Self.fileFormat) JSON file with two base64 envelopes")
+        let fields = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any]
+        guard fields?["format"] as? String == Self.fileFormat, let first = (fields?["first"] as? String).flatMap({ Data(base64Encoded: $0) }),
+              let second = (fields?["second"] as? String).flatMap({ Data(base64Encoded: $0) }) else {
+            throw EquivocationError(.malformed, "not a \(Self.fileFormat) JSON file with two base64 envelopes")
         }
         self.init(first: Array(first), second: Array(second))
     }
@@ -52,35 +45,40 @@ public struct EquivocationEvidence: Sendable, Equatable {
     @discardableResult
     public func verify(with verifier: EnvelopeVerifier) throws(EquivocationError) -> (sender: CenterID, id: UUID) {
         let one: Envelope, two: Envelope
-        do { (one, two) = (try Envelope(parsing: first), try Envelope(parsing: second)) } catch { throw .malformed("\(error)") }
+        do { (one, two) = (try Envelope(parsing: first), try Envelope(parsing: second)) } catch { throw EquivocationError(.malformed, "\(error)") }
         guard one.header.sender == two.header.sender else {
-            throw .notAContradiction("the senders differ: \(one.header.sender), \(two.header.sender)")
+            throw EquivocationError(.notAContradiction, "the senders differ: \(one.header.sender), \(two.header.sender)")
         }
-        guard one.id == two.id else { throw .notAContradiction("the envelope ids differ") }
-        guard first != second else { throw .notAContradiction("both envelopes are the same bytes") }
+        guard one.id == two.id else { throw EquivocationError(.notAContradiction, "the envelope ids differ") }
+        guard first != second else { throw EquivocationError(.notAContradiction, "both envelopes are the same bytes") }
         for (which, envelope) in [("first", one), ("second", two)] {
             do { _ = try verifier.verifyStored(envelope) } catch {
-                throw .notSignedBySender(which: which, sender: one.header.sender, why: "\(error)")
+                throw EquivocationError(.notSignedBySender, "the \(which) envelope has no valid signature by \(one.header.sender): \(error)")
             }
         }
         return (one.header.sender, one.id)
     }
 }
 
-/// Why an equivocation evidence file proves nothing.
-public enum EquivocationError: Error, Equatable, CustomStringConvertible {
-    /// Not an evidence file, or an envelope in it does not parse.
-    case malformed(String)
-    /// The envelopes do not contradict each other (sender, id or bytes).
-    case notAContradiction(String)
-    /// An envelope carries no valid signature by a key the CA issued to its sender.
-    case notSignedBySender(which: String, sender: CenterID, why: String)
-
-    public var description: String {
-        switch self {
-        case let .malformed(why): "malformed equivocation evidence: \(why)"
-        case let .notAContradiction(why): "not an equivocation: \(why)"
-        case let .notSignedBySender(which, sender, why): "the \(which) envelope has no valid signature by \(sender): \(why)"
-        }
+/// Why an equivocation evidence file proves nothing: the kind, and the detail that names
+/// what failed.
+public struct EquivocationError: Error, Equatable, CustomStringConvertible {
+    public enum Kind: String, Sendable {
+        /// Not an evidence file, or an envelope in it does not parse.
+        case malformed = "malformed equivocation evidence"
+        /// The envelopes do not contradict each other (sender, id or bytes).
+        case notAContradiction = "not an equivocation"
+        /// An envelope carries no valid signature by a key the CA issued to its sender.
+        case notSignedBySender = "not signed by its sender"
     }
+
+    public let kind: Kind
+    public let detail: String
+
+    public init(_ kind: Kind, _ detail: String) {
+        self.kind = kind
+        self.detail = detail
+    }
+
+    public var description: String { "\(kind.rawValue): \(detail)" }
 }

@@ -23,8 +23,6 @@ struct HistoryExchange: Sendable {
     var sizeAtStart: UInt64 = 0
     /// Witnesses that told us, since start, what they hold of our log.
     var witnessesHeard: Set<CenterID> = []
-    /// Peers asked, since start, to refill what our log lost.
-    var refillsSent: Set<CenterID> = []
 
     /// Digests kept per peer while its link is down; the oldest go first beyond it.
     static let seenLimit = 65_536

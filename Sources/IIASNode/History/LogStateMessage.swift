@@ -56,6 +56,8 @@ struct LogEpochFile: Codable, Sendable, Equatable {
     var previous: String
     /// The witness that showed it.
     var shownBy: String
+    /// The peers asked to refill (once each, whenever their link is first up).
+    var refilled: [String]
 
     static func path(dataDirectory: String) -> String { dataDirectory + "/witness/epoch.json" }
     /// The marker a backup carries (`DATA/restored`): a node started from it signs no tree head

@@ -6,28 +6,36 @@ import IIASModel
 /// reads from it where the previous history ends and why the origin changed.
 ///
 /// Logged as an `operatorAction` entry, like a cosignature record: it changes no state.
-struct LogEpochRecord: Sendable, Equatable {
-    static let action = "log-epoch"
+public struct LogEpochRecord: Sendable, Equatable {
+    public static let action = "log-epoch"
 
-    var epoch: Int
-    var origin: String
-    var previous: String
+    public var epoch: Int
+    /// The epoch's origin, e.g. "iias:center:GE/log/epoch-2".
+    public var origin: String
+    /// The previous epoch's last cosigned checkpoint: its signed note with the cosignature.
+    public var previous: String
 
-    func encoded() -> [UInt8] {
+    public func encoded() -> [UInt8] {
         JSONWriter.bytes(.object([
             "action": .string(Self.action), "epoch": .integer(Int64(epoch)), "origin": .string(origin), "previous": .string(previous),
         ]))
     }
 
     /// Reads what `encoded()` wrote; nil for anything else.
-    init?(json bytes: [UInt8]) {
+    public init?(json bytes: [UInt8]) {
         guard let parsed = try? JSONParser.parse(bytes), parsed.duplicateKeys.isEmpty, case .object(let object) = parsed.value,
               object.count == 4, case .string(Self.action)? = object["action"], case .integer(let epoch)? = object["epoch"],
               case .string(let origin)? = object["origin"], case .string(let previous)? = object["previous"] else { return nil }
         self.init(epoch: Int(epoch), origin: origin, previous: previous)
     }
 
-    init(epoch: Int, origin: String, previous: String) {
+    /// How `iias log entries` names it: "iias:center:GE/log/epoch-2 after iias:center:GE/log size 12".
+    public var checkpointText: String {
+        let lines = previous.split(separator: "\n", maxSplits: 2)
+        return lines.count >= 2 ? "\(origin) after \(lines[0]) size \(lines[1])" : origin
+    }
+
+    public init(epoch: Int, origin: String, previous: String) {
         self.epoch = epoch
         self.origin = origin
         self.previous = previous
