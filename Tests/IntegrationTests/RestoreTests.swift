@@ -109,6 +109,14 @@ final class RestoreTests: XCTestCase {
         XCTAssertEqual(records.count, 1, "the epoch's first entry: " + listed.stdout)
         XCTAssertTrue(records.first?.checkpoint?.hasPrefix("iias:center:GE/log/epoch-2 after iias:center:GE/log size ") == true, listed.stdout)
         XCTAssertNil(records.first?.problem)
+        // A proof made now signs its tree heads under the epoch's origin, never the one the witnesses hold.
+        let proof = try iias(["log", "consistency", cluster.logDirectory("GE"), "--from", "1", "--key-dir", pki.centerDirectory("GE")])
+        XCTAssertEqual(proof.status, 0, proof.stderr)
+        XCTAssertTrue(proof.stdout.contains("iias:center:GE/log/epoch-2\\n"), proof.stdout)
+        let proofFile = try makeTemporaryDirectory("proof").appendingPathComponent("c.json")
+        try Data(proof.stdout.utf8).write(to: proofFile)
+        let checked = try iias(["audit", "check-proof", proofFile.path, "--cert", pki.centerDirectory("GE") + "/signing.crt"])
+        XCTAssertEqual(checked.status, 0, checked.stdout + checked.stderr)
     }
 
     func testAWitnessWhoseStateWasRolledBackAdoptsItsOwnCosignatureBeforeCosigningAgain() async throws {
