@@ -21,10 +21,22 @@ extension Node {
         }
     }
 
-    /// Sends `frame` to `peer` on our link to it; false when the link is not up.
+    /// Sends `frame` to `peer` on our link to it; false when the link is not up, or the
+    /// peer's node is of a version that does not know history frames.
     func sendHistory(_ frame: Frame, to peer: CenterID) async -> Bool {
-        guard let link = peers[peer] else { return false }
+        guard let link = peers[peer], !history.speaksNoHistoryFrames.contains(peer) else { return false }
         return await link.sendHistory(frame)
+    }
+
+    /// A link went down because the peer refused a history frame as an unknown type (a
+    /// version from before them): it gets none until we restart, so that its link stays up.
+    func historyFramesRefused(_ status: PeerStatus) {
+        let refused = [FrameType.seenEnvelopes, .envelopeCopy, .checkpointGossip, .logState].contains { type in
+            status.lastError?.contains("unknownType(\(type.rawValue))") == true
+        }
+        guard status.state != .connected, refused, history.speaksNoHistoryFrames.insert(status.center).inserted else { return }
+        logger.notice("the peer's node does not know history frames (an earlier version): it is sent none until we restart",
+                      metadata: ["peer": "\(status.center)"])
     }
 
     /// Every second: the co-recipient digests gathered go out, one frame per peer; gossip of

@@ -41,6 +41,7 @@ extension Node {
     /// Our link to `status.center` came up: we tell it, as its witness, the newest checkpoint
     /// of its log we cosigned (or none); after a restore, we ask it to refill.
     func historyLinkChanged(_ status: PeerStatus) async {
+        historyFramesRefused(status)
         guard status.state == .connected else { return }
         let peer = status.center
         history.gossipDue = true

@@ -63,6 +63,7 @@ public struct EquivocationEvidence: Sendable, Equatable {
 /// Why an equivocation evidence file proves nothing: the kind, and the detail that names
 /// what failed.
 public struct EquivocationError: Error, Equatable, CustomStringConvertible {
+    /// What failed, in the words `iias audit equivocation` prints first.
     public enum Kind: String, Sendable {
         /// Not an evidence file, or an envelope in it does not parse.
         case malformed = "malformed equivocation evidence"

@@ -17,6 +17,8 @@ struct HistoryExchange: Sendable {
     var asked: Set<String> = []
     /// Alarms raised since start that leave no file of their own (a rolled-back witness state).
     var alarms: [HistoryAlarm] = []
+    /// Peers whose node refused a history frame as an unknown type: sent none until restart.
+    var speaksNoHistoryFrames: Set<CenterID> = []
     /// Our log's epoch, once read (`LogEpochFile`).
     var epoch: Int?
     /// Our log's size when the node started: after a restore, what survived.
