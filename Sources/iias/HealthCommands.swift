@@ -15,8 +15,12 @@ struct Status: AsyncParsableCommand {
     static let historyAlarmExit: Int32 = 4
 
     func run() async throws {
-        let status = try await query.fetch { try await $0.status() }
-        guard let status else { return }
+        let client = query.socket.client
+        let status = try await OperatorExit.run { try await client.status() }
+        if query.json {
+            Terminal.printEncodable(status)
+            return try checkAlarms(status)
+        }
         var fields = [
             ("center", status.center.rawValue), ("version", status.version), ("up since", Render.time(status.started)),
             ("log entries", String(status.logEntries)),
@@ -49,6 +53,10 @@ struct Status: AsyncParsableCommand {
         for warning in status.expiry?.warnings ?? [] {
             print((warning.contains("EXPIRED") ? Terminal.red("warning: ") : Terminal.yellow("warning: ")) + warning)
         }
+        try checkAlarms(status)
+    }
+
+    private func checkAlarms(_ status: NodeStatus) throws {
         if checkHistory, !(status.historyAlarms ?? []).isEmpty || !(status.splitViews ?? []).isEmpty { throw ExitCode(Status.historyAlarmExit) }
     }
 }

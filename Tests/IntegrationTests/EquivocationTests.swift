@@ -103,6 +103,12 @@ final class EquivocationTests: XCTestCase {
         let status = try ProcessRunner.run(RepositoryPaths.iiasExecutable, ["status", "--socket", cluster.socketPath("GE"), "--check-history"], timeout: 60)
         XCTAssertEqual(status.status, 4, status.stdout + status.stderr)
         XCTAssertTrue(status.stdout.contains("EQUIVOCATION") && status.stdout.contains(file), status.stdout)
+        let json = try ProcessRunner.run(RepositoryPaths.iiasExecutable, ["status", "--socket", cluster.socketPath("GE"), "--check-history", "--json"], timeout: 60)
+        XCTAssertEqual(json.status, 4, json.stdout + json.stderr)
+        let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        XCTAssertEqual((object?["historyAlarms"] as? [[String: Any]])?.first?["kind"] as? String, "equivocation")
+        let quiet = try ProcessRunner.run(RepositoryPaths.iiasExecutable, ["status", "--socket", cluster.socketPath("GE")], timeout: 60)
+        XCTAssertEqual(quiet.status, 0, "without --check-history the status is shown and exits 0")
         XCTAssertTrue(cluster.isRunning("GE") && cluster.isRunning("UA"))
     }
 }
