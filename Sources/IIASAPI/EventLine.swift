@@ -12,6 +12,8 @@ public struct EventLine: Codable, Sendable, Equatable {
     public var request: RequestStatus?
     /// A `split-view` line: which peer log, at which size, where the evidence is.
     public var splitView: SplitViewReport?
+    /// A `history` line: an equivocation, a restored log or a rolled-back witness state.
+    public var history: HistoryAlarm?
 
     public init(_ event: NodeEvent) {
         switch event {
@@ -20,6 +22,7 @@ public struct EventLine: Codable, Sendable, Equatable {
         case .peer(let peer): type = "peer"; self.peer = peer
         case .request(let request): type = "request"; self.request = request
         case .splitView(let report): type = "split-view"; splitView = report
+        case .history(let alarm): type = "history"; history = alarm
         }
     }
 

@@ -19,7 +19,8 @@ public struct LogEntrySummary: Codable, Sendable, Equatable {
     /// The entry type: `sent`, `received`, `receipt`, `treeHead`, `operatorAction`.
     public var type: String
     // Operator actions.
-    /// `submit`, `read`, `acknowledge` (`OperatorAction`), `consult` (`Consultation`) or `cosign` (`CosignatureRecord`).
+    /// `submit`, `read`, `acknowledge` (`OperatorAction`), `consult` (`Consultation`), `cosign` (`CosignatureRecord`)
+    /// or `log-epoch` (`LogEpochRecord`).
     public var action: String?
     /// A consultation's view: `inbox`, `outbox`, `outboxItem`, `events`, `requests`.
     public var view: String?
@@ -67,6 +68,9 @@ public struct LogEntrySummary: Codable, Sendable, Equatable {
                 action = AttachmentLogRecord.action
                 id = stored.envelope
                 sender = stored.sender.rawValue
+            } else if let epoch = LogEpochRecord(json: entry.payload) {
+                action = LogEpochRecord.action
+                checkpoint = epoch.checkpointText
             } else {
                 problem = "operator action is not JSON of a known form"
             }
@@ -114,5 +118,5 @@ public struct LogEntrySummary: Codable, Sendable, Equatable {
 
     /// Every name `hasType` knows, for the usage message.
     public static let typeNames: [String] = EntryType.allCases.map { "\($0)" } + OperatorAction.Action.allCases.map(\.rawValue)
-        + [Consultation.action, CosignatureRecord.action] + Consultation.View.allCases.map(\.rawValue)
+        + [Consultation.action, CosignatureRecord.action, LogEpochRecord.action] + Consultation.View.allCases.map(\.rawValue)
 }

@@ -11,11 +11,14 @@ public enum NodeEvent: Sendable, Codable, Equatable {
     case request(RequestStatus)
     /// A peer's log showed this node's witness a tree contradicting one it cosigned.
     case splitView(SplitViewReport)
+    /// An equivocation, a restored log or a rolled-back witness state was found.
+    case history(HistoryAlarm)
 
     /// The kinds of event, as an event line's `type` names them.
     public enum Kind: String, Sendable, CaseIterable {
         case received, delivery, peer, request
         case splitView = "split-view"
+        case history
     }
 
     public var kind: Kind {
@@ -25,6 +28,7 @@ public enum NodeEvent: Sendable, Codable, Equatable {
         case .peer: .peer
         case .request: .request
         case .splitView: .splitView
+        case .history: .history
         }
     }
 }

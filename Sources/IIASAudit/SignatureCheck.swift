@@ -62,9 +62,7 @@ private func checkEntry(_ entry: LogEntry, tree: any MerkleHashSource, verifier:
         let note = String(decoding: entry.payload, as: UTF8.self)
         let body: Checkpoint
         do { body = try SignedNote(parsing: note).checkpoint() } catch { throw problem("tree head: \(error)") }
-        let prefix = "iias:center:", suffix = "/log"
-        guard body.origin.hasPrefix(prefix), body.origin.hasSuffix(suffix),
-              let center = CenterID(String(body.origin.dropFirst(prefix.count).dropLast(suffix.count))) else {
+        guard let center = Checkpoint.logOrigin(body.origin).flatMap({ CenterID($0.center) }) else {
             throw problem("tree head origin \(ShownText.safe(body.origin)) is not a center's log")
         }
         let candidates = verifier.certificates.certificates(of: center, for: .signing)

@@ -19,6 +19,26 @@ public struct Checkpoint: Equatable, Sendable {
     /// The origin line of a center's log, e.g. "iias:center:AZ/log".
     public static func origin(center: String) -> String { "iias:center:\(center)/log" }
 
+    /// The origin of `center`'s log in `epoch`: the first is ``origin(center:)``; each restore
+    /// from an older copy starts the next, "iias:center:AZ/log/epoch-2", whose first entry
+    /// names the last checkpoint witnesses cosigned in the one before (see BackupAndRestore).
+    public static func origin(center: String, epoch: Int) -> String {
+        epoch <= 1 ? origin(center: center) : origin(center: center) + "/epoch-\(epoch)"
+    }
+
+    /// The center and epoch a center's log origin names; nil for any other origin.
+    public static func logOrigin(_ origin: String) -> (center: String, epoch: Int)? {
+        let prefix = "iias:center:"
+        guard origin.hasPrefix(prefix) else { return nil }
+        let rest = origin.dropFirst(prefix.count)
+        guard let slash = rest.firstIndex(of: "/") else { return nil }
+        let center = String(rest[..<slash]), tail = rest[slash...]
+        if tail == "/log" { return (center, 1) }
+        guard tail.hasPrefix("/log/epoch-"), let epoch = Int(tail.dropFirst("/log/epoch-".count)), epoch >= 2,
+              tail == "/log/epoch-\(epoch)" else { return nil }
+        return (center, epoch)
+    }
+
     /// The note body the signature covers.
     public var body: String { "\(origin)\n\(treeSize)\n\(Data(rootHash).base64EncodedString())\n" }
 
@@ -51,11 +71,12 @@ public struct Checkpoint: Equatable, Sendable {
     /// a witness looks the log's key up by the origin line, so the two must agree).
     public func signedNote(key: SigningPrivateKey) -> String { signedNote(name: origin, key: key) }
 
-    /// Opens a tree head of `center`'s log: the origin must be that log's, and the
+    /// Opens a tree head of `center`'s log: the origin must be that log's (of any epoch), and the
     /// signature is looked for under the origin's name, then under the bare center id
     /// that tree heads were signed under before (those notes keep verifying).
     public static func verify(note text: String, logOf center: String, publicKey: SigningPublicKey) throws(CheckpointError) -> Checkpoint {
-        let origin = origin(center: center)
+        let claimed = (try? SignedNote(parsing: text).checkpoint().origin).flatMap { logOrigin($0)?.center == center ? $0 : nil }
+        let origin = claimed ?? origin(center: center)
         let checkpoint: Checkpoint
         do throws(CheckpointError) {
             checkpoint = try verify(note: text, name: origin, publicKey: publicKey)

@@ -38,14 +38,15 @@ public struct LogProof: Codable, Equatable, Sendable {
         self.path = path
     }
 
-    /// Proves that entry `index` is in the tree of size `treeSize`, signing that tree head.
+    /// Proves that entry `index` is in the tree of size `treeSize`, signing that tree head
+    /// under the origin of the log's `epoch` (see ``Checkpoint/origin(center:epoch:)``).
     public static func inclusion(in log: LogStore, index: UInt64, treeSize: UInt64,
-                                 signer: String, key: SigningPrivateKey) throws -> LogProof {
+                                 signer: String, key: SigningPrivateKey, epoch: Int = 1) throws -> LogProof {
         let tree = try log.merkleTree()
         guard treeSize <= tree.treeSize else { throw LogProofError.outOfRange("tree size \(treeSize) > log size \(tree.treeSize)") }
         guard index < treeSize else { throw LogProofError.outOfRange("index \(index) is not below tree size \(treeSize)") }
         let entry = try log.entry(at: index).encoded()
-        let head = Checkpoint(origin: Checkpoint.origin(center: signer), treeSize: treeSize,
+        let head = Checkpoint(origin: Checkpoint.origin(center: signer, epoch: epoch), treeSize: treeSize,
                               rootHash: try tree.rootHash(treeSize: treeSize))
         return LogProof(kind: .inclusion, signer: signer, checkpoint: head.signedNote(key: key),
                         leafIndex: index, entry: entry.hexString,
@@ -54,13 +55,13 @@ public struct LogProof: Codable, Equatable, Sendable {
 
     /// Proves that the tree of size `first` is a prefix of the tree of size `second`.
     public static func consistency(in log: LogStore, from first: UInt64, to second: UInt64,
-                                   signer: String, key: SigningPrivateKey) throws -> LogProof {
+                                   signer: String, key: SigningPrivateKey, epoch: Int = 1) throws -> LogProof {
         let tree = try log.merkleTree()
         guard first <= second, second <= tree.treeSize else {
             throw LogProofError.outOfRange("need 0 ≤ from ≤ to ≤ \(tree.treeSize), got \(first) and \(second)")
         }
         func head(_ size: UInt64) throws -> String {
-            Checkpoint(origin: Checkpoint.origin(center: signer), treeSize: size,
+            Checkpoint(origin: Checkpoint.origin(center: signer, epoch: epoch), treeSize: size,
                        rootHash: try tree.rootHash(treeSize: size)).signedNote(key: key)
         }
         return LogProof(kind: .consistency, signer: signer, checkpoint: try head(second),
@@ -72,7 +73,7 @@ public struct LogProof: Codable, Equatable, Sendable {
     @discardableResult
     public func verify(publicKey: SigningPublicKey) throws -> Checkpoint {
         let head = try Checkpoint.verify(note: checkpoint, logOf: signer, publicKey: publicKey)
-        guard head.origin == Checkpoint.origin(center: signer) else {
+        guard Checkpoint.logOrigin(head.origin)?.center == signer else {
             throw LogProofError.invalid("the checkpoint's origin \(head.origin) is not \(signer)'s log")
         }
         let hashes = try path.map { hex in

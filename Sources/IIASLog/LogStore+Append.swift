@@ -34,15 +34,15 @@ extension LogStore {
         }
     }
 
-    /// Signs a checkpoint of `signer`'s log (origin "iias:center:SIGNER/log", also the note's
-    /// key name) of the entries before this one (tree size = this entry's own
+    /// Signs a checkpoint of `signer`'s log (origin "iias:center:SIGNER/log", or its `epoch`'s
+    /// successor, also the note's key name) of the entries before this one (tree size = this entry's own
     /// index, root over entries 0..<index) as a C2SP signed note, appends the note as an
     /// entry of type `treeHead`, then writes it to `DIR/checkpoint` atomically (temp file,
     /// fsync, rename, directory fsync). Returns the signed checkpoint.
     @discardableResult
-    public func appendTreeHead(signer: String, key: SigningPrivateKey) async throws -> Checkpoint {
+    public func appendTreeHead(signer: String, key: SigningPrivateKey, epoch: Int = 1) async throws -> Checkpoint {
         guard let writer else { throw LogStoreError.closed }
-        let origin = Checkpoint.origin(center: signer)
+        let origin = Checkpoint.origin(center: signer, epoch: epoch)
         let box = NoteBox()
         let make: @Sendable (UInt64, [UInt8]) -> [UInt8] = { size, root in
             let checkpoint = Checkpoint(origin: origin, treeSize: size, rootHash: root)

@@ -78,7 +78,8 @@ extension Ledger {
             if case .consultation? = decoded { return }
             guard let action = parsedAction ?? OperatorAction(json: entry.payload) else {
                 // A consultation changes nothing; anything else is noted as unreadable.
-                if Consultation(json: entry.payload) == nil, CosignatureRecord(json: entry.payload) == nil, AttachmentLogRecord(json: entry.payload) == nil {
+                if Consultation(json: entry.payload) == nil, CosignatureRecord(json: entry.payload) == nil, AttachmentLogRecord(json: entry.payload) == nil,
+                   LogEpochRecord(json: entry.payload) == nil {
                     skipped.append((entry.index, "operator action is not JSON"))
                 }
                 return

@@ -39,7 +39,7 @@ extension Node {
     func offerTreeHead(to peer: CenterID, from heldSize: UInt64? = nil) async {
         guard !stopping, configuration.witness.enabled, let head = lastTreeHead, let link = peers[peer], let note = try? SignedNote(parsing: head.checkpoint) else { return }
         guard heldSize != nil || witnessOffers.pending[peer] == nil, !witnessOffers.speaksNoWitnessFrames.contains(peer) else { return }
-        let cosigned = latestCosigned(by: peer)
+        let cosigned = latestCosigned(by: peer).flatMap { (try? $0.checkpoint().origin) == (try? note.checkpoint().origin) ? $0 : nil }
         if heldSize == nil, cosigned?.body == note.body { return }
         let oldSize = heldSize ?? (try? cosigned?.checkpoint().treeSize) ?? 0
         guard oldSize <= head.treeSize else {
@@ -83,7 +83,7 @@ extension Node {
             return
         }
         if let heldSize = response.conflictSize, !offer.retried {
-            await offerTreeHead(to: peer, from: heldSize)
+            await offerTreeHead(to: peer, from: await showCosignature(to: peer, heldSize: heldSize, offered: offer.note) ?? heldSize)
             return
         }
         guard let lines = response.cosignatureLines else {
@@ -109,7 +109,7 @@ extension Node {
 
     /// The cosignature by `peer`'s witness key in `note`, checked against each of its
     /// trusted witness certificates; its time may be at most the clock skew ahead of ours.
-    private func checkCosignature(_ note: SignedNote, by peer: CenterID) throws -> Cosignature {
+    func checkCosignature(_ note: SignedNote, by peer: CenterID) throws -> Cosignature {
         let crypto = self.crypto
         let certificates = crypto.certificates.certificates(of: peer, for: .witness)
         guard !certificates.isEmpty else { throw CosignatureError.noCosignature("\(peer): no witness certificate in the certificate folder") }

@@ -48,6 +48,9 @@ extension Node {
                 case .frame(.receiptProof(let body)):
                     frames += 1
                     if let peer, let ack = await receiptProofsArrived(body, from: peer) { channel.writeAndFlush(Frame.receiptProofAck(ack), promise: nil) }
+                case .frame(.history(let type, let body)):
+                    frames += 1
+                    if let peer { await historyFrameArrived(type, body, from: peer) }
                 case .frame(.error(let code, let reason)):
                     logger.notice("peer closed its connection with an error", metadata: ["peer": "\(peer?.rawValue ?? "?")", "code": "\(code)", "reason": "\(reason.prefix(200))"])
                     frames += 1
@@ -234,6 +237,7 @@ extension Node {
                         deskTakes(summary, at: index)
                     }
                     announce(item.envelope, from: peer, at: index)
+                    if item.summary != nil { await noteForCoRecipients(item.envelope) }
                 }
             } catch {
                 // Not a refusal (that would be final): no answer, and the connection is

@@ -28,8 +28,8 @@ extension Node {
             return refused(error, from: peer)
         }
         let origin = request.checkpoint.origin
-        guard origin == Checkpoint.origin(center: peer.rawValue) else {
-            guard crypto.certificates.centers.contains(where: { Checkpoint.origin(center: $0.rawValue) == origin }) else {
+        guard let epoch = Checkpoint.logOrigin(origin).flatMap({ $0.center == peer.rawValue ? $0.epoch : nil }) else {
+            guard crypto.certificates.centers.contains(where: { $0.rawValue == Checkpoint.logOrigin(origin)?.center }) else {
                 return refused(.unknownOrigin(origin), from: peer)
             }
             return refused(403, "\(peer) may submit only its own log's checkpoints, not those of \(origin)", from: peer)
@@ -41,7 +41,7 @@ extension Node {
         }
         let outcome: WitnessDesk.Outcome
         do {
-            outcome = try await witnessDesk.decide(request, logOf: peer.rawValue, logKeys: logKeys,
+            outcome = try await witnessDesk.decide(request, logOf: Self.witnessStateName(peer, epoch: epoch), logKeys: logKeys,
                                                    now: UInt64(max(0, now.timeIntervalSince1970.rounded(.down))))
         } catch {
             logger.error("the witness cannot read or keep its state", metadata: ["log": "\(peer)", "error": "\(error)"])
@@ -50,6 +50,7 @@ extension Node {
         switch outcome {
         case .cosigned(let state):
             await recordCosigning(state, of: peer)
+            witnessStateChanged(of: peer, epoch: epoch)
             return WitnessResponse(cosignature: state.cosignature(name: Cosignature.name(center: center.rawValue), key: witnessKey))
         case .splitView(let evidence, let path):
             splitViewFound(evidence, of: peer, path: path)
@@ -99,7 +100,7 @@ extension Node {
     }
 
     /// A peer's log signed two trees of one size: the evidence is on disk; tell the operators.
-    private func splitViewFound(_ evidence: SplitViewEvidence, of peer: CenterID, path: String) {
+    func splitViewFound(_ evidence: SplitViewEvidence, of peer: CenterID, path: String) {
         let size = (try? evidence.received.checkpoint().treeSize).map(String.init) ?? "?"
         logger.error("split view: a peer's log signed two different trees of one size; not cosigned",
                      metadata: ["log": "\(peer)", "treeSize": "\(size)", "evidence": "\(path)"])

@@ -58,6 +58,8 @@ public actor Node: NodeOperations {
     var witnessOffers = WitnessOffers()
     /// Receipt proofs owed to senders and the quorum-cosigned checkpoint (`Node+ReceiptProofs`).
     var receiptProofs = ReceiptProofState()
+    /// History checks with peers (`Node+History`): co-recipient digests, copies asked for, alarms.
+    var history = HistoryExchange()
     var treeHeadSize: UInt64 = 0
     /// Entries the newest ledger snapshot covers.
     var snapshotSize: UInt64 = 0
@@ -173,6 +175,7 @@ public actor Node: NodeOperations {
         for link in peers.values { link.start() }
         background.append(Task { [weak self] in await self?.treeHeadLoop() })
         background.append(Task { [weak self] in await self?.rescanLoop() })
+        background.append(startHistory())
         background.append(Task { [weak self] in await self?.expiryLoop() })
         advanceDesk()
         background.append(Task { [weak self] in await self?.requestDeadlineLoop() })
@@ -262,9 +265,9 @@ public actor Node: NodeOperations {
     /// records alone count only when `coveringCosignRecords`: at the last tree head, on stop).
     func appendTreeHeadIfGrown(coveringCosignRecords: Bool = false) async {
         let covered = coveringCosignRecords ? lastTreeHead.map { $0.treeSize + 1 } ?? 0 : treeHeadSize
-        guard log.count > covered || lastTreeHead == nil, log.count > 0 else { return }
+        guard log.count > covered || lastTreeHead == nil, log.count > 0, treeHeadsAllowed() else { return }
         do {
-            let checkpoint = try await log.appendTreeHead(signer: configuration.center.rawValue, key: crypto.keys.signingKey)
+            let checkpoint = try await log.appendTreeHead(signer: configuration.center.rawValue, key: crypto.keys.signingKey, epoch: currentEpoch())
             treeHeadSize = log.count
             ledger.skip(checkpoint.treeSize)
             let note = checkpoint.signedNote(key: crypto.keys.signingKey)
@@ -326,6 +329,7 @@ extension Node: PeerLinkDelegate {
     func linkChanged(_ status: PeerStatus) async {
         emit(.peer(status))
         await witnessLinkChanged(status)
+        await historyLinkChanged(status)
     }
 }
 

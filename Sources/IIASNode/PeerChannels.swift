@@ -114,7 +114,7 @@ final class FrameInbox: Sendable {
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             let frame = unwrapInboundIn(data)
             switch frame {
-            case .envelope, .receipt, .error, .attachment, .witnessRequest, .witnessResponse, .receiptProof, .receiptProofAck:
+            case .envelope, .receipt, .error, .attachment, .witnessRequest, .witnessResponse, .receiptProof, .receiptProofAck, .history:
                 inbox.waiting.add(1, ordering: .sequentiallyConsistent)
                 inbox.deliver(.frame(frame))
             default:

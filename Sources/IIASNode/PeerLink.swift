@@ -98,6 +98,13 @@ actor PeerLink {
         return true
     }
 
+    /// Sends a history frame (0x24-0x27) on the current session; false when there is none.
+    func sendHistory(_ frame: Frame) -> Bool {
+        guard let channel else { return false }
+        channel.writeAndFlush(frame, promise: nil)
+        return true
+    }
+
     /// `queued` as last recorded, readable without a hop onto the link: every submit checks it.
     nonisolated let backlog = Atomic<Int>(0)
 

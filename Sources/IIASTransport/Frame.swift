@@ -29,6 +29,9 @@ public enum Frame: Sendable, Equatable {
     case receiptProof([UInt8])
     /// The sender kept the RECEIPT_PROOF up to the log size this body names.
     case receiptProofAck([UInt8])
+    /// History checks between peers (0x24-0x27: co-recipient digests, envelope copies,
+    /// checkpoint gossip, cosigned checkpoints): bodies the node parses.
+    case history(FrameType, [UInt8])
 
     /// The one-byte type on the wire.
     public var type: FrameType {
@@ -45,6 +48,7 @@ public enum Frame: Sendable, Equatable {
         case .witnessResponse: .witnessResponse
         case .receiptProof: .receiptProof
         case .receiptProofAck: .receiptProofAck
+        case .history(let type, _): type
         }
     }
 }
@@ -68,6 +72,14 @@ public enum FrameType: UInt8, Sendable, CaseIterable {
     case witnessResponse = 0x21
     case receiptProof = 0x22
     case receiptProofAck = 0x23
+    /// The (sender, id, SHA-256) of envelopes the sender logged that name the receiver as co-recipient.
+    case seenEnvelopes = 0x24
+    /// A request for, or the answer with, the bytes of one logged envelope.
+    case envelopeCopy = 0x25
+    /// The newest cosigned checkpoints the sender holds of other centers' logs.
+    case checkpointGossip = 0x26
+    /// What the sender holds of the receiver's log or its own: a cosigned checkpoint, none, or a refill request.
+    case logState = 0x27
 }
 
 /// The HELLO body: who the sender claims to be (checked against its certificate).

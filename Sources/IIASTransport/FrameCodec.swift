@@ -63,6 +63,7 @@ public struct FrameCodec: Sendable {
         case .witnessResponse: return .witnessResponse(body)
         case .receiptProof: return .receiptProof(body)
         case .receiptProofAck: return .receiptProofAck(body)
+        case .seenEnvelopes, .envelopeCopy, .checkpointGossip, .logState: return .history(type, body)
         case .error:
             guard body.count >= 2 else { throw FrameError.malformedError }
             let code = UInt16(body[0]) << 8 | UInt16(body[1])
@@ -94,7 +95,7 @@ public struct FrameCodec: Sendable {
             out.append(UInt8(clamping: software.count)); out.append(contentsOf: software.prefix(255))
             return out
         case .envelope(let b), .receipt(let b), .treeHead(let b), .ping(let b), .pong(let b), .attachment(_, let b), .witnessRequest(let b), .witnessResponse(let b),
-             .receiptProof(let b), .receiptProofAck(let b):
+             .receiptProof(let b), .receiptProofAck(let b), .history(_, let b):
             return b
         case .error(let code, let reason):
             return [UInt8(code >> 8), UInt8(code & 0xFF)] + Array(reason.utf8)

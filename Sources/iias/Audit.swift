@@ -12,6 +12,6 @@ struct Audit: AsyncParsableCommand {
         are enough. `export-signed` writes the exact signed bytes so that openssl alone
         can check a signature, without trusting this program.
         """,
-        subcommands: [Verify.self, ExportSigned.self, CheckProof.self, SplitView.self, Attachments.self]
+        subcommands: [Verify.self, ExportSigned.self, CheckProof.self, SplitView.self, Attachments.self, Equivocation.self]
     )
 }

@@ -8,10 +8,19 @@ import IIASModel
 struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "The local node at a glance.", discussion: OperatorExit.discussion)
     @OptionGroup var query: QueryOptions
+    @Flag(help: "Exit 4 when the node holds a history alarm (split view, equivocation, restore, witness rollback).")
+    var checkHistory = false
+
+    /// The exit code of `--check-history` when an alarm is held.
+    static let historyAlarmExit: Int32 = 4
 
     func run() async throws {
-        let status = try await query.fetch { try await $0.status() }
-        guard let status else { return }
+        let client = query.socket.client
+        let status = try await OperatorExit.run { try await client.status() }
+        if query.json {
+            Terminal.printEncodable(status)
+            return try checkAlarms(status)
+        }
         var fields = [
             ("center", status.center.rawValue), ("version", status.version), ("up since", Render.time(status.started)),
             ("log entries", String(status.logEntries)),
@@ -35,6 +44,9 @@ struct Status: AsyncParsableCommand {
         for evidence in status.splitViews ?? [] {
             fields.append(("SPLIT VIEW", Terminal.red("a peer's log signed two trees of one size: \(evidence)") + " (iias audit split-view FILE)"))
         }
+        for alarm in status.historyAlarms ?? [] {
+            fields.append((alarm.kind.rawValue.uppercased(), Terminal.red(alarm.detail) + (alarm.evidence.map { " (\($0))" } ?? "")))
+        }
         if let pending = status.deskPending, pending > 0 {
             fields.append(("threads", "reading the log, \(Plural.count(pending, "notification")) left (threads and requests wait for it)"))
         }
@@ -42,6 +54,11 @@ struct Status: AsyncParsableCommand {
         for warning in status.expiry?.warnings ?? [] {
             print((warning.contains("EXPIRED") ? Terminal.red("warning: ") : Terminal.yellow("warning: ")) + warning)
         }
+        try checkAlarms(status)
+    }
+
+    private func checkAlarms(_ status: NodeStatus) throws {
+        if checkHistory, !(status.historyAlarms ?? []).isEmpty || !(status.splitViews ?? []).isEmpty { throw ExitCode(Status.historyAlarmExit) }
     }
 }
 

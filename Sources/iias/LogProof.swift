@@ -46,7 +46,7 @@ extension Log {
             let index = try entry.resolve(in: log)
             do {
                 try printProof(LogProof.inclusion(in: log, index: index, treeSize: treeSize ?? log.count,
-                                                  signer: center.center.rawValue, key: center.signingKey))
+                                                  signer: center.center.rawValue, key: center.signingKey, epoch: logEpoch(ofLogDirectory: dir)))
             } catch let error as LogProofError {
                 throw CLIFailure.usage(error.description, hint: "the log holds \(Plural.count(log.count, "entry", plural: "entries"))")
             }
@@ -82,7 +82,7 @@ extension Log {
             defer { log.close() }
             do {
                 try printProof(LogProof.consistency(in: log, from: from, to: to ?? log.count,
-                                                    signer: center.center.rawValue, key: center.signingKey))
+                                                    signer: center.center.rawValue, key: center.signingKey, epoch: logEpoch(ofLogDirectory: dir)))
             } catch let error as LogProofError {
                 throw CLIFailure.usage(error.description, hint: "the log holds \(Plural.count(log.count, "entry", plural: "entries"))")
             }

@@ -69,6 +69,9 @@ struct Watch: AsyncParsableCommand {
                 case "split-view":
                     guard let report = event.splitView else { continue }
                     print("\(now)  " + Terminal.red("SPLIT VIEW") + "  \(report.log)'s log signed two trees of size \(report.treeSize); evidence \(report.evidence)")
+                case "history":
+                    guard let alarm = event.history else { continue }
+                    print("\(now)  " + Terminal.red(alarm.kind.rawValue.uppercased()) + "  \(alarm.detail)" + (alarm.evidence.map { "; evidence \($0)" } ?? ""))
                 case "peer":
                     guard let peer = event.peer else { continue }
                     print(Terminal.dim("\(now)  link \(peer.center): \(peer.state.rawValue)\(peer.lastError.map { " (\(Terminal.safe($0)))" } ?? "")"))

@@ -48,6 +48,17 @@ actor WitnessDesk {
         try folder.saveCosigned(note, by: center)
     }
 
+    /// Makes `state` (a checkpoint this witness cosigned, shown back by the log) the stored
+    /// one when the stored tree is smaller: the state was rolled back. Returns the size held
+    /// before (0 for none), nil when nothing changed.
+    func adopt(_ state: WitnessState, ofLog center: String) throws -> UInt64? {
+        let held = try self.state(of: center)?.checkpoint.treeSize ?? 0
+        guard held < state.checkpoint.treeSize else { return nil }
+        try folder.save(state, ofLog: center)
+        states[center] = .some(state)
+        return held
+    }
+
     private func state(of center: String) throws -> WitnessState? {
         if let known = states[center] { return known }
         let read = try folder.state(ofLog: center)

@@ -1,0 +1,92 @@
+import Foundation
+import IIASAPI
+import IIASLog
+import IIASModel
+
+/// What a node holds in memory for the history checks with its peers (co-recipient
+/// digests, envelope copies asked for, alarms raised): volatile wire state, rebuilt from
+/// nothing at start-up. What must survive a restart (evidence, a restore found) is on disk.
+struct HistoryExchange: Sendable {
+    /// Digests still to tell each co-recipient peer, oldest first.
+    private(set) var seen: [CenterID: [SeenEnvelope]] = [:]
+    /// SHA-256 of notifications logged lately that named co-recipients: a peer's SEEN line is
+    /// compared with this before the log is read back.
+    private var recentDigests: [EnvelopeKey: [UInt8]] = [:]
+    private var recentOrder: [EnvelopeKey] = []
+    /// Envelope copies asked of a peer, by (peer, sender, id): only these answers are read.
+    var asked: Set<String> = []
+    /// Alarms raised since start that leave no file of their own (a rolled-back witness state).
+    var alarms: [HistoryAlarm] = []
+    /// Peers whose node refused a history frame as an unknown type: sent none until restart.
+    var speaksNoHistoryFrames: Set<CenterID> = []
+    /// Our log's epoch, once read (`LogEpochFile`).
+    var epoch: Int?
+    /// Our log's size when the node started: after a restore, what survived.
+    var sizeAtStart: UInt64 = 0
+    /// Witnesses that told us, since start, what they hold of our log.
+    var witnessesHeard: Set<CenterID> = []
+
+    /// Digests kept per peer while its link is down; the oldest go first beyond it.
+    static let seenLimit = 65_536
+    /// Recent digests kept for comparison.
+    static let recentLimit = 65_536
+
+    /// Queues `item` for `peer`; true when a full frame waits.
+    mutating func queue(_ item: SeenEnvelope, for peer: CenterID) -> Bool {
+        seen[peer, default: []].append(item)
+        if seen[peer]!.count > Self.seenLimit { seen[peer]!.removeFirst(seen[peer]!.count - Self.seenLimit) }
+        return seen[peer]!.count >= SeenEnvelope.maximumPerFrame
+    }
+
+    /// Takes at most one frame's worth for each peer.
+    mutating func takeSeen() -> [(CenterID, [SeenEnvelope])] {
+        var out: [(CenterID, [SeenEnvelope])] = []
+        for (peer, items) in seen where !items.isEmpty {
+            let batch = Array(items.prefix(SeenEnvelope.maximumPerFrame))
+            seen[peer]!.removeFirst(batch.count)
+            out.append((peer, batch))
+        }
+        return out
+    }
+
+    /// Puts back a batch that could not be sent, ahead of what came since.
+    mutating func putBack(_ items: [SeenEnvelope], for peer: CenterID) {
+        seen[peer] = items + (seen[peer] ?? [])
+        if seen[peer]!.count > Self.seenLimit { seen[peer]!.removeLast(seen[peer]!.count - Self.seenLimit) }
+    }
+
+    mutating func remember(_ item: SeenEnvelope) {
+        if recentDigests.updateValue(item.sha256, forKey: item.key) == nil { recentOrder.append(item.key) }
+        if recentOrder.count > Self.recentLimit {
+            let old = recentOrder.prefix(recentOrder.count / 2)
+            for key in old { recentDigests[key] = nil }
+            recentOrder.removeFirst(old.count)
+        }
+    }
+
+    func recentDigest(of key: EnvelopeKey) -> [UInt8]? { recentDigests[key] }
+
+    /// Checkpoints peers gossiped, per witness state name and tree size, not yet compared
+    /// with a state of ours of that size (at most `gossipLimit` per log; the smallest go first).
+    private var gossip: [String: [UInt64: SignedNote]] = [:]
+    /// Our witness state changed, or a link came up: gossip at the next tick.
+    var gossipDue = true
+
+    static let gossipLimit = 64
+
+    mutating func keepGossiped(_ note: SignedNote, size: UInt64, for name: String) {
+        gossip[name, default: [:]][size] = note
+        if gossip[name]!.count > Self.gossipLimit, let smallest = gossip[name]!.keys.min() { gossip[name]![smallest] = nil }
+    }
+
+    func gossiped(for name: String, size: UInt64) -> SignedNote? { gossip[name]?[size] }
+
+    func hasGossiped(for name: String, above size: UInt64) -> Bool { gossip[name]?.keys.contains { $0 > size } ?? false }
+
+    /// Gossip of sizes up to `size` is settled once compared with a state of that size or larger.
+    mutating func forgetGossiped(for name: String, upTo size: UInt64) {
+        gossip[name] = gossip[name]?.filter { $0.key > size }
+    }
+
+    static func askKey(_ peer: CenterID, _ key: EnvelopeKey) -> String { "\(peer.rawValue) \(key)" }
+}
