@@ -12,72 +12,41 @@ import XCTest
 final class RestoreTests: XCTestCase {
     private let pki = TestPKI.shared
 
-    private func iias(_ arguments: [String]) throws -> ProcessRunner.Result {
-        try ProcessRunner.run(RepositoryPaths.iiasExecutable, arguments, timeout: 60)
-    }
-
-    private func dataDirectory(_ center: String, _ cluster: LocalCluster) -> String { cluster.folder.appendingPathComponent("data-\(center)").path }
-
-    /// The size of `log`'s checkpoint that `witness` holds as cosigned, under `name` ("GE", "GE.epoch-2").
-    private func heldSize(of name: String, by witness: String, _ cluster: LocalCluster) -> UInt64? {
-        (try? WitnessFolder(dataDirectory: dataDirectory(witness, cluster)).state(ofLog: name))??.checkpoint.treeSize
-    }
-
-    /// Sends `count` notifications from each of `senders` to GE and waits for every receipt.
-    private func sendToGE(from senders: [String], count: Int, tag: String, _ cluster: LocalCluster) async throws {
-        for sender in senders {
-            for number in 0..<count {
-                let sent = try await cluster.client(sender).submit(NodeCluster.draft(to: ["GE"], subject: "\(tag) \(sender) \(number)"))
-                try await eventually("GE receipted \(sender)'s \(tag) \(number)") {
-                    try await cluster.client(sender).outbox().first { $0.id == sent.id }?.recipients.allSatisfy { $0.state == .delivered } == true
-                }
-            }
-        }
-    }
-
-    private func copy(_ from: String, to: String) throws {
-        try? FileManager.default.removeItem(atPath: to)
-        try FileManager.default.copyItem(atPath: from, toPath: to)
-    }
-
-    private func verifyLog(_ center: String, _ cluster: LocalCluster) throws {
-        let verified = try iias(["log", "verify", cluster.logDirectory(center), "--ca", pki.caFile, "--crl", pki.crlFile, "--certs", pki.centersDirectory])
-        XCTAssertEqual(verified.status, 0, "\(center)'s log: " + verified.stdout + verified.stderr)
-    }
+    private func iias(_ arguments: [String]) throws -> ProcessRunner.Result { try LocalCluster.iias(arguments) }
 
     func testARestoredNodeBeginsANewEpochAndGetsBackEveryReceiptedNotificationOnce() async throws {
         let cluster = try NodeCluster(["AZ", "GE", "UA"], extra: ["treeHeadIntervalSeconds": 1])
         try cluster.startAll()
         defer { cluster.stopAll() }
-        try await sendToGE(from: ["AZ", "UA"], count: 2, tag: "before", cluster)
-        try await eventually("AZ and UA cosigned GE's log", timeout: 90) { self.heldSize(of: "GE", by: "AZ", cluster) != nil && self.heldSize(of: "GE", by: "UA", cluster) != nil }
+        try await cluster.sendAndAwaitReceipts(to: "GE", from: ["AZ", "UA"], count: 2, tag: "before")
+        try await eventually("AZ and UA cosigned GE's log", timeout: 90) { cluster.heldSize(of: "GE", by: "AZ") != nil && cluster.heldSize(of: "GE", by: "UA") != nil }
 
         // The backup: GE stopped, its data directory copied, marked as a copy.
         XCTAssertEqual(cluster.stop("GE"), 0)
         let backup = try makeTemporaryDirectory("backup").appendingPathComponent("data-GE").path
-        try copy(dataDirectory("GE", cluster), to: backup)
+        try LocalCluster.copyDirectory(cluster.dataDirectory("GE"), to: backup)
         FileManager.default.createFile(atPath: backup + "/restored", contents: nil)
         try cluster.start("GE")
         let backupSize = try XCTUnwrap(SignedNote(parsing: String(contentsOfFile: backup + "/log/checkpoint", encoding: .utf8)).checkpoint().treeSize)
 
-        try await sendToGE(from: ["AZ", "UA"], count: 3, tag: "after", cluster)
+        try await cluster.sendAndAwaitReceipts(to: "GE", from: ["AZ", "UA"], count: 3, tag: "after")
         try await eventually("the witnesses cosigned more of GE's log than the backup holds", timeout: 90) {
-            (self.heldSize(of: "GE", by: "AZ", cluster) ?? 0) > backupSize + 3 && (self.heldSize(of: "GE", by: "UA", cluster) ?? 0) > backupSize + 3
+            (cluster.heldSize(of: "GE", by: "AZ") ?? 0) > backupSize + 3 && (cluster.heldSize(of: "GE", by: "UA") ?? 0) > backupSize + 3
         }
         let before = try await cluster.client("GE").inbox()
         XCTAssertEqual(before.count, 10)
-        let cosignedBefore = (heldSize(of: "GE", by: "AZ", cluster)!, heldSize(of: "GE", by: "UA", cluster)!)
+        let cosignedBefore = (cluster.heldSize(of: "GE", by: "AZ")!, cluster.heldSize(of: "GE", by: "UA")!)
 
         // Restored from the copy and started.
         XCTAssertEqual(cluster.stop("GE"), 0)
-        try copy(backup, to: dataDirectory("GE", cluster))
+        try LocalCluster.copyDirectory(backup, to: cluster.dataDirectory("GE"))
         try cluster.start("GE")
         try await eventually("GE says it was restored") { cluster.errorOutput("GE").contains("log-restored: our log holds") }
         try await eventually("GE holds every notification its peers hold receipts for", timeout: 90) {
             Set(try await cluster.client("GE").inbox().map(\.id)) == Set(before.map(\.id))
         }
         try await eventually("AZ and UA cosign GE's second epoch", timeout: 90) {
-            self.heldSize(of: "GE.epoch-2", by: "AZ", cluster) != nil && self.heldSize(of: "GE.epoch-2", by: "UA", cluster) != nil
+            cluster.heldSize(of: "GE.epoch-2", by: "AZ") != nil && cluster.heldSize(of: "GE.epoch-2", by: "UA") != nil
         }
         let after = try await cluster.client("GE").inbox()
         XCTAssertEqual(after.count, before.count, "each exactly once")
@@ -86,23 +55,23 @@ final class RestoreTests: XCTestCase {
 
         // Nothing contradicts what the witnesses hold of the first epoch: no evidence, no regression.
         for witness in ["AZ", "UA"] {
-            let evidence = (try? FileManager.default.contentsOfDirectory(atPath: dataDirectory(witness, cluster) + "/evidence")) ?? []
+            let evidence = (try? FileManager.default.contentsOfDirectory(atPath: cluster.dataDirectory(witness) + "/evidence")) ?? []
             XCTAssertEqual(evidence.filter { $0.hasSuffix(".json") }, [], "\(witness) found no split view")
             XCTAssertFalse(cluster.errorOutput(witness).contains("split view"), cluster.errorOutput(witness))
         }
-        XCTAssertEqual(heldSize(of: "GE", by: "AZ", cluster), cosignedBefore.0)
-        XCTAssertEqual(heldSize(of: "GE", by: "UA", cluster), cosignedBefore.1)
+        XCTAssertEqual(cluster.heldSize(of: "GE", by: "AZ"), cosignedBefore.0)
+        XCTAssertEqual(cluster.heldSize(of: "GE", by: "UA"), cosignedBefore.1)
 
         // Said plainly: status, its check, the epoch's first entry; the logs verify.
         let status = try iias(["status", "--socket", cluster.socketPath("GE"), "--check-history"])
         XCTAssertEqual(status.status, 4, status.stdout + status.stderr)
         XCTAssertTrue(status.stdout.contains("LOG-RESTORED") && status.stdout.contains("epoch 2"), status.stdout)
-        let epoch = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dataDirectory("GE", cluster) + "/witness/epoch.json"))) as? [String: Any]
+        let epoch = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: cluster.dataDirectory("GE") + "/witness/epoch.json"))) as? [String: Any]
         XCTAssertEqual(epoch?["epoch"] as? Int, 2)
         XCTAssertTrue((epoch?["previous"] as? String)?.hasPrefix("iias:center:GE/log\n") == true)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: dataDirectory("GE", cluster) + "/restored"), "the marker goes once resolved")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: cluster.dataDirectory("GE") + "/restored"), "the marker goes once resolved")
         cluster.stopAll()
-        for center in ["AZ", "GE", "UA"] { try verifyLog(center, cluster) }
+        for center in ["AZ", "GE", "UA"] { try cluster.verifyLog(center) }
         let listed = try iias(["log", "entries", cluster.logDirectory("GE"), "--type", "log-epoch", "--json"])
         XCTAssertEqual(listed.status, 0, listed.stderr)
         let records = try listed.stdout.split(separator: "\n").map { try APIJSON.decoder().decode(LogEntrySummary.self, from: Data($0.utf8)) }
@@ -123,22 +92,22 @@ final class RestoreTests: XCTestCase {
         let cluster = try NodeCluster(["AZ", "GE"], extra: ["treeHeadIntervalSeconds": 1])
         try cluster.startAll()
         defer { cluster.stopAll() }
-        let stateFile = dataDirectory("GE", cluster) + "/witness/logs/AZ.json"
+        let stateFile = cluster.dataDirectory("GE") + "/witness/logs/AZ.json"
         let sent = try await cluster.client("AZ").submit(NodeCluster.draft(to: ["GE"], subject: "first"))
-        try await eventually("GE cosigned AZ's log", timeout: 90) { self.heldSize(of: "AZ", by: "GE", cluster) ?? 0 > 0 }
+        try await eventually("GE cosigned AZ's log", timeout: 90) { cluster.heldSize(of: "AZ", by: "GE") ?? 0 > 0 }
         let old = try Data(contentsOf: URL(fileURLWithPath: stateFile))
-        let oldSize = heldSize(of: "AZ", by: "GE", cluster)!
+        let oldSize = cluster.heldSize(of: "AZ", by: "GE")!
         for number in 0..<3 { _ = try await cluster.client("AZ").submit(NodeCluster.draft(to: ["GE"], subject: "more \(number) after \(sent.id)")) }
-        try await eventually("GE cosigned more of AZ's log", timeout: 90) { self.heldSize(of: "AZ", by: "GE", cluster) ?? 0 > oldSize + 3 }
+        try await eventually("GE cosigned more of AZ's log", timeout: 90) { cluster.heldSize(of: "AZ", by: "GE") ?? 0 > oldSize + 3 }
 
         // GE's witness state of AZ's log goes back to the older copy while GE is stopped.
         XCTAssertEqual(cluster.stop("GE"), 0)
-        let cosigned = heldSize(of: "AZ", by: "GE", cluster)!
+        let cosigned = cluster.heldSize(of: "AZ", by: "GE")!
         try old.write(to: URL(fileURLWithPath: stateFile))
         try cluster.start("GE")
         _ = try await cluster.client("AZ").submit(NodeCluster.draft(to: ["GE"], subject: "after the rollback"))
         try await eventually("GE recognised the rollback") { cluster.errorOutput("GE").contains("witness-rolled-back") }
-        try await eventually("GE cosigns AZ's log beyond what it had cosigned", timeout: 90) { self.heldSize(of: "AZ", by: "GE", cluster) ?? 0 > cosigned }
+        try await eventually("GE cosigns AZ's log beyond what it had cosigned", timeout: 90) { cluster.heldSize(of: "AZ", by: "GE") ?? 0 > cosigned }
         XCTAssertTrue(cluster.errorOutput("AZ").contains("showing it its cosignature"), cluster.errorOutput("AZ"))
         let line = cluster.errorOutput("GE").split(separator: "\n").first { $0.contains("witness-rolled-back") } ?? ""
         XCTAssertTrue(line.contains("held size \(oldSize) but"), String(line))
