@@ -53,8 +53,9 @@ actor PeerLink {
     private var runner: Task<Void, Never>?
     private let depth: Metrics.Gauge
     private let retries: Metrics.Counter
-    /// The attachments this link sends, when no envelope waits.
+    /// The attachments this link sends, when no envelope waits or in their turn.
     let attachments: AttachmentSender
+    private var chunkTurns = ChunkTurns()
 
     init(peer: NodeConfiguration.Peer, limits: NodeConfiguration.Limits, crypto: NodeCrypto, logger: Logger,
          delegate: any PeerLinkDelegate, readEnvelope: @escaping @Sendable (UInt64) -> [UInt8]?, attachments: AttachmentSender) {
@@ -200,8 +201,10 @@ actor PeerLink {
         let readEnvelope = self.readEnvelope
         let (batch, queued) = exchange.withLock { exchange in (exchange.takeForSending(now: Date(), load: readEnvelope), exchange.queued) }
         recordDepth(queued)
-        // Chunks only when no envelope waits: a flash notification never queues behind them.
-        let chunks = channel != nil && queued == 0 ? attachments.framesToSend() : []
+        // Chunks when no envelope waits, or in the turn they are owed (`ChunkTurns`).
+        let now = Date()
+        let chunks = channel != nil && chunkTurns.chunksMayGo(envelopesWaiting: queued > 0, now: now) ? attachments.framesToSend() : []
+        chunkTurns.wrote(envelopes: batch.count, chunks: chunks.count, envelopesWaiting: queued > 0, now: now)
         guard let channel, !batch.isEmpty || !chunks.isEmpty else { return }
         channel.eventLoop.execute {
             for item in batch { channel.write(Frame.envelope(item.bytes), promise: nil) }
