@@ -13,12 +13,15 @@ final class AttachmentCenter: Sendable {
     let directory: AttachmentDirectory
     let limit: Int
     let receiver: AttachmentReceiver
-    private let logger: Logger
+    let logger: Logger
     private let uploads = Mutex<[UUID: AttachmentUpload]>([:])
     /// Finished uploads no draft has named yet: the seal stays in memory only.
     private let sealed = Mutex<[UUID: AttachmentUpload.Finished]>([:])
     private let outgoing: Mutex<[String: OutgoingAttachment]>
     private let senders = Mutex<[CenterID: AttachmentSender]>([:])
+    /// Held while a record is written: two recipients ending at once write in turn, the
+    /// last write holding both outcomes.
+    private let saving = Mutex(())
 
     init(dataDirectory: String, limit: Int, logger: Logger) throws {
         signal(SIGPIPE, SIG_IGN)  // an upload's encryption that stops must not kill the node through its pipe
@@ -28,15 +31,7 @@ final class AttachmentCenter: Sendable {
         receiver = AttachmentReceiver(directory: directory, limit: limit, logger: logger)
         let records = directory.load(OutgoingAttachment.self, in: directory.outgoing)
         outgoing = Mutex(Dictionary(records.map { ($0.root, $0) }, uniquingKeysWith: { first, _ in first }))
-        removeOrphans(keeping: Set(records.map(\.root)))
-    }
-
-    /// Ciphertext no notification names (an upload no draft named before a restart).
-    private func removeOrphans(keeping roots: Set<String>) {
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory.outgoing)) ?? [] {
-            let root = name.split(separator: ".").first.map(String.init) ?? name
-            if !roots.contains(root) { unlink(directory.outgoing + "/" + name) }
-        }
+        removeUnneeded(records)
     }
 
     // MARK: - Uploads
@@ -132,17 +127,27 @@ final class AttachmentCenter: Sendable {
         }
     }
 
-    private func save(_ record: OutgoingAttachment) {
+    /// Records `record`, durably; false when the disk refused it (logged).
+    @discardableResult
+    private func save(_ record: OutgoingAttachment) -> Bool {
         outgoing.withLock { $0[record.root] = record }
         do { try directory.save(record, to: directory.outgoing + "/" + record.root + ".json") } catch {
             logger.error("cannot save an attachment's state", metadata: ["attachment": "\(record.root)", "error": "\(error)"])
+            return false
         }
+        return true
     }
 
     private func ended(_ root: String, to peer: CenterID, delivered: Bool, reason: String, written: Int) {
-        guard var record = outgoing.withLock({ $0[root] }) else { return }
-        record.recipients[peer.rawValue] = delivered ? "delivered" : "refused: " + reason
-        save(record)
+        // Updated in place, not on a copy: another recipient's end may be recorded at the same time.
+        let updated = outgoing.withLock { all -> OutgoingAttachment? in
+            all[root]?.recipients[peer.rawValue] = delivered ? "delivered" : "refused: " + reason
+            return all[root]
+        }
+        guard let record = updated else { return }
+        let saved = saving.withLock { _ in outgoing.withLock({ $0[root] }).map { save($0) } ?? false }
+        // Only once the record saying so is durable: until then a restart still needs the files.
+        if saved { releaseCiphertext(of: record) }
         logger.info(delivered ? "attachment delivered" : "attachment refused",
                     metadata: ["peer": "\(peer)", "attachment": "\(root)", "chunks": "\(record.chunkCount)", "chunksWritten": "\(written)",
                                "reason": "\(reason)"])
