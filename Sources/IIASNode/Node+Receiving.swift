@@ -22,6 +22,7 @@ extension Node {
         inboundChannels[key] = channel
         defer { inboundChannels[key] = nil }
         var peer: CenterID?
+        let chunks = ChunkWriter(node: self)   // chunks are written beside the envelopes, not ahead of them
         while let items = await inbox.next() {
             var envelopes: [[UInt8]] = []
             var attachmentFrames: [(FrameType, [UInt8])] = []
@@ -60,7 +61,7 @@ extension Node {
                 for answer in answers { channel.write(Frame.receipt(answer), promise: nil) }
                 channel.flush()
             }
-            if let peer, !attachmentFrames.isEmpty, await !chunksArrived(attachmentFrames, from: peer, on: channel) { return }
+            if let peer, !attachmentFrames.isEmpty { await chunks.write(attachmentFrames, from: peer, on: channel) }
             if frames > 0 { inbox.consumed(frames, on: channel.eventLoop) }
         }
     }
