@@ -203,7 +203,8 @@ actor PeerLink {
         recordDepth(queued)
         // Chunks when no envelope waits, or in the turn they are owed (`ChunkTurns`).
         let now = Date()
-        let chunks = channel != nil && chunkTurns.chunksMayGo(envelopesWaiting: queued > 0, now: now) ? attachments.framesToSend() : []
+        let allowed = channel == nil ? 0 : chunkTurns.chunksAllowed(envelopesWaiting: queued > 0, now: now)
+        let chunks = allowed > 0 ? attachments.framesToSend(atMost: allowed) : []
         chunkTurns.wrote(envelopes: batch.count, chunks: chunks.count, envelopesWaiting: queued > 0, now: now)
         guard let channel, !batch.isEmpty || !chunks.isEmpty else { return }
         channel.eventLoop.execute {

@@ -9,47 +9,47 @@ final class ChunkTurnsTests: XCTestCase {
     private let start = Date(timeIntervalSince1970: 1_764_000_000)
 
     func testChunksGoWheneverNoEnvelopeWaits() {
-        var turns = ChunkTurns(envelopesPerTurn: 4, maxWait: 0.1)
-        XCTAssertTrue(turns.chunksMayGo(envelopesWaiting: false, now: start))
+        var turns = ChunkTurns(envelopesPerTurn: 4, maxWait: 0.1, quietAfterEnvelopes: 0)
+        XCTAssertEqual(.max, turns.chunksAllowed(envelopesWaiting: false, now: start))
         turns.wrote(envelopes: 0, chunks: 8, envelopesWaiting: false, now: start)
-        XCTAssertTrue(turns.chunksMayGo(envelopesWaiting: false, now: start))
+        XCTAssertEqual(.max, turns.chunksAllowed(envelopesWaiting: false, now: start))
     }
 
     func testAWaitingEnvelopeHoldsChunksBackUntilTheirTurn() {
-        var turns = ChunkTurns(envelopesPerTurn: 4, maxWait: 0.1)
+        var turns = ChunkTurns(envelopesPerTurn: 4, maxWait: 0.1, quietAfterEnvelopes: 0)
         turns.wrote(envelopes: 1, chunks: 0, envelopesWaiting: true, now: start)
-        XCTAssertFalse(turns.chunksMayGo(envelopesWaiting: true, now: start), "an envelope waits: chunks wait")
-        XCTAssertFalse(turns.chunksMayGo(envelopesWaiting: true, now: start.addingTimeInterval(0.05)), "not yet their time")
+        XCTAssertEqual(0, turns.chunksAllowed(envelopesWaiting: true, now: start), "an envelope waits: chunks wait")
+        XCTAssertEqual(0, turns.chunksAllowed(envelopesWaiting: true, now: start.addingTimeInterval(0.05)), "not yet their time")
     }
 
     func testChunksGetATurnAfterEnoughEnvelopes() {
-        var turns = ChunkTurns(envelopesPerTurn: 4, maxWait: 10)
+        var turns = ChunkTurns(envelopesPerTurn: 4, maxWait: 10, quietAfterEnvelopes: 0)
         turns.wrote(envelopes: 3, chunks: 0, envelopesWaiting: true, now: start)
-        XCTAssertFalse(turns.chunksMayGo(envelopesWaiting: true, now: start))
+        XCTAssertEqual(0, turns.chunksAllowed(envelopesWaiting: true, now: start))
         turns.wrote(envelopes: 1, chunks: 0, envelopesWaiting: true, now: start)
-        XCTAssertTrue(turns.chunksMayGo(envelopesWaiting: true, now: start), "4 envelopes written: the chunks' turn")
+        XCTAssertEqual(.max, turns.chunksAllowed(envelopesWaiting: true, now: start), "4 envelopes written: the chunks' turn")
         turns.wrote(envelopes: 2, chunks: 8, envelopesWaiting: true, now: start)
-        XCTAssertFalse(turns.chunksMayGo(envelopesWaiting: true, now: start), "the turn taken: envelopes first again")
+        XCTAssertEqual(0, turns.chunksAllowed(envelopesWaiting: true, now: start), "the turn taken: envelopes first again")
     }
 
     func testChunksGetATurnOnceEnvelopesHeldThemBackLongEnough() {
-        var turns = ChunkTurns(envelopesPerTurn: 1000, maxWait: 0.1)
+        var turns = ChunkTurns(envelopesPerTurn: 1000, maxWait: 0.1, quietAfterEnvelopes: 0)
         turns.wrote(envelopes: 1, chunks: 0, envelopesWaiting: true, now: start)
-        XCTAssertFalse(turns.chunksMayGo(envelopesWaiting: true, now: start.addingTimeInterval(0.099)))
-        XCTAssertTrue(turns.chunksMayGo(envelopesWaiting: true, now: start.addingTimeInterval(0.1)))
+        XCTAssertEqual(0, turns.chunksAllowed(envelopesWaiting: true, now: start.addingTimeInterval(0.099)))
+        XCTAssertEqual(.max, turns.chunksAllowed(envelopesWaiting: true, now: start.addingTimeInterval(0.1)))
         turns.wrote(envelopes: 0, chunks: 8, envelopesWaiting: true, now: start.addingTimeInterval(0.1))
-        XCTAssertFalse(turns.chunksMayGo(envelopesWaiting: true, now: start.addingTimeInterval(0.15)), "the clock starts again at the turn")
-        XCTAssertTrue(turns.chunksMayGo(envelopesWaiting: true, now: start.addingTimeInterval(0.2)))
+        XCTAssertEqual(0, turns.chunksAllowed(envelopesWaiting: true, now: start.addingTimeInterval(0.15)), "the clock starts again at the turn")
+        XCTAssertEqual(.max, turns.chunksAllowed(envelopesWaiting: true, now: start.addingTimeInterval(0.2)))
     }
 
     func testTheWaitCountsFromWhenEnvelopesBeganToHoldChunksBack() {
-        var turns = ChunkTurns(envelopesPerTurn: 1000, maxWait: 0.1)
+        var turns = ChunkTurns(envelopesPerTurn: 1000, maxWait: 0.1, quietAfterEnvelopes: 0)
         turns.wrote(envelopes: 0, chunks: 8, envelopesWaiting: false, now: start)
         // A flash notification an hour later: no turn is owed for the idle hour.
         let later = start.addingTimeInterval(3600)
         turns.wrote(envelopes: 1, chunks: 0, envelopesWaiting: true, now: later)
-        XCTAssertFalse(turns.chunksMayGo(envelopesWaiting: true, now: later.addingTimeInterval(0.01)))
-        XCTAssertTrue(turns.chunksMayGo(envelopesWaiting: true, now: later.addingTimeInterval(0.1)))
+        XCTAssertEqual(0, turns.chunksAllowed(envelopesWaiting: true, now: later.addingTimeInterval(0.01)))
+        XCTAssertEqual(.max, turns.chunksAllowed(envelopesWaiting: true, now: later.addingTimeInterval(0.1)))
     }
 
     func testUnderASteadyStreamChunksGoAtLeastEveryTurn() {
@@ -58,7 +58,7 @@ final class ChunkTurnsTests: XCTestCase {
         var chunkWrites: [Int] = []
         for step in 0..<1000 {
             let now = start.addingTimeInterval(Double(step) * 0.01)
-            let chunks = turns.chunksMayGo(envelopesWaiting: true, now: now) ? 8 : 0
+            let chunks = turns.chunksAllowed(envelopesWaiting: true, now: now) > 0 ? 8 : 0
             if chunks > 0 { chunkWrites.append(step) }
             turns.wrote(envelopes: 1, chunks: chunks, envelopesWaiting: true, now: now)
         }
@@ -68,9 +68,20 @@ final class ChunkTurnsTests: XCTestCase {
     }
 
     func testBadSettingsAreClampedToAtLeastOneEnvelope() {
-        var turns = ChunkTurns(envelopesPerTurn: 0, maxWait: 10)
+        var turns = ChunkTurns(envelopesPerTurn: 0, maxWait: 10, trickle: 0)
         XCTAssertEqual(turns.envelopesPerTurn, 1)
+        XCTAssertEqual(turns.trickle, 1, "a trickle of nothing would stop attachments after every envelope")
         turns.wrote(envelopes: 1, chunks: 0, envelopesWaiting: true, now: start)
-        XCTAssertTrue(turns.chunksMayGo(envelopesWaiting: true, now: start))
+        XCTAssertEqual(.max, turns.chunksAllowed(envelopesWaiting: true, now: start))
+    }
+
+    func testChunksTrickleForAWhileAfterAnEnvelopeThenGoAWindowAtATime() {
+        var turns = ChunkTurns(envelopesPerTurn: 64, maxWait: 0.1, quietAfterEnvelopes: 0.5, trickle: 1)
+        XCTAssertEqual(turns.chunksAllowed(envelopesWaiting: false, now: start), .max, "no envelope yet: a whole window")
+        turns.wrote(envelopes: 1, chunks: 0, envelopesWaiting: true, now: start)
+        turns.wrote(envelopes: 0, chunks: 0, envelopesWaiting: false, now: start.addingTimeInterval(0.005))   // its receipt
+        XCTAssertEqual(turns.chunksAllowed(envelopesWaiting: false, now: start.addingTimeInterval(0.005)), 1, "just after a flash notification: one chunk")
+        XCTAssertEqual(turns.chunksAllowed(envelopesWaiting: false, now: start.addingTimeInterval(0.49)), 1)
+        XCTAssertEqual(turns.chunksAllowed(envelopesWaiting: false, now: start.addingTimeInterval(0.5)), .max, "quiet again: a whole window")
     }
 }

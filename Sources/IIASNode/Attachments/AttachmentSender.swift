@@ -84,12 +84,12 @@ final class AttachmentSender: Sendable {
     }
 
     /// The chunk frames to write now: from the first due transfer, as many as the window
-    /// allows (one while probing).
-    func framesToSend() -> [Frame] {
+    /// allows (one while probing), and `atMost` (the link's `ChunkTurns`).
+    func framesToSend(atMost limit: Int = .max) -> [Frame] {
         transfers.withLock { list -> [Frame] in
             guard let i = list.firstIndex(where: \.due) else { return [] }
             let inFlight = list[i].next - list[i].held
-            let room = list[i].probing ? (inFlight == 0 ? 1 : 0) : window - inFlight
+            let room = min(limit, list[i].probing ? (inFlight == 0 ? 1 : 0) : window - inFlight)
             guard room > 0 else { return [] }
             if list[i].tree == nil { list[i].tree = loadTree(list[i].record) }
             guard let tree = list[i].tree, let frames = readChunks(of: list[i], tree: tree, count: room) else { return [] }

@@ -1,39 +1,51 @@
 import Foundation
 
-/// When a link may write attachment chunks, as a value: envelopes go first — a chunk
-/// never goes while an envelope waits — except that chunks are owed a turn after every
-/// `envelopesPerTurn` envelopes written, or once `maxWait` seconds passed since their last
-/// turn while envelopes kept waiting. A steady stream of envelopes would otherwise hold
-/// an attachment back for as long as it lasts. A turn writes at most the sender's window
-/// of chunks, after the envelopes of the same write, so what a flash notification may
-/// find ahead of it is never more than that window, turn or not. No clock: times are
-/// passed in, so every rule is tested without a link.
+/// When a link may write attachment chunks, and how many, as a value. Envelopes go first:
+/// no chunk goes while an envelope waits (queued or unanswered), except that chunks are
+/// owed a turn after every `envelopesPerTurn` envelopes written, or once `maxWait` seconds
+/// passed since their last turn while envelopes kept waiting — a steady stream of
+/// envelopes would otherwise hold an attachment back for as long as it lasts. For
+/// `quietAfterEnvelopes` seconds after an envelope was written, chunks go `trickle` at a
+/// time instead of a whole window: the next flash notification, likely soon after the
+/// last, then finds little ahead of it on the wire and on the recipient's disk. A turn
+/// writes at most the sender's window, after the envelopes of the same write. No clock:
+/// times are passed in, so every rule is tested without a link.
 struct ChunkTurns: Sendable {
     /// Envelopes written since the chunks' last turn after which they get one.
     let envelopesPerTurn: Int
     /// Seconds with envelopes waiting after which the chunks get a turn.
     let maxWait: Double
+    /// Seconds after an envelope was written during which chunks go `trickle` at a time.
+    let quietAfterEnvelopes: Double
+    let trickle: Int
     private var envelopesSinceTurn = 0
     /// When chunks last went, or when envelopes began to hold them back.
     private var lastTurn: Date?
+    private var lastEnvelope: Date?
 
-    init(envelopesPerTurn: Int = 64, maxWait: Double = 0.1) {
+    init(envelopesPerTurn: Int = 64, maxWait: Double = 0.1, quietAfterEnvelopes: Double = 0.5, trickle: Int = 1) {
         self.envelopesPerTurn = max(1, envelopesPerTurn)
         self.maxWait = maxWait
+        self.quietAfterEnvelopes = quietAfterEnvelopes
+        self.trickle = max(1, trickle)
     }
 
-    /// Whether chunks may be written now, with `envelopesWaiting` (queued or unanswered)
-    /// after what is being written.
-    func chunksMayGo(envelopesWaiting: Bool, now: Date) -> Bool {
-        guard envelopesWaiting else { return true }
-        if envelopesSinceTurn >= envelopesPerTurn { return true }
-        guard let lastTurn else { return false }
-        return now.timeIntervalSince(lastTurn) >= maxWait
+    /// How many chunks may be written now (`Int.max`: as many as the window allows), with
+    /// `envelopesWaiting` (queued or unanswered) after what is being written.
+    func chunksAllowed(envelopesWaiting: Bool, now: Date) -> Int {
+        guard envelopesWaiting else {
+            guard let lastEnvelope, now.timeIntervalSince(lastEnvelope) < quietAfterEnvelopes else { return .max }
+            return trickle
+        }
+        if envelopesSinceTurn >= envelopesPerTurn { return .max }
+        guard let lastTurn else { return 0 }
+        return now.timeIntervalSince(lastTurn) >= maxWait ? .max : 0
     }
 
     /// What one write carried: `envelopes` envelopes and `chunks` chunks at `now`, with
     /// `envelopesWaiting` afterwards.
     mutating func wrote(envelopes: Int, chunks: Int, envelopesWaiting: Bool, now: Date) {
+        if envelopes > 0 { lastEnvelope = now }
         if chunks > 0 {
             envelopesSinceTurn = 0
             lastTurn = now
