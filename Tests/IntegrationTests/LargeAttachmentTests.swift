@@ -97,8 +97,9 @@ final class LargeAttachmentTests: XCTestCase {
 
     /// Flash notifications while a large file flows AZ → GE: their p99, submission to
     /// receipt, stays within 3x the median of the same measurement on the idle link. The
-    /// median of 30 idle ones is a steady baseline; the p99 of 100 during the transfer is
-    /// the slowest but one. The file must still be flowing when the last one is answered.
+    /// median of 40 idle ones is a steady baseline; the p99 of 200 during the transfer is
+    /// the third slowest, so one stall of a shared machine does not decide it. The file
+    /// must still be flowing when the last one is answered.
     func testFlashNotificationsKeepTheirPaceWhileAFileFlows() async throws {
         let cluster = try NodeCluster(["AZ", "GE"], extra: Self.extra)
         try cluster.startAll()
@@ -106,11 +107,11 @@ final class LargeAttachmentTests: XCTestCase {
         try await connected(cluster, peers: 1)
         let probe = try await FlashProbe(cluster.client("AZ"))
         _ = try await probe.measure(count: 5, to: "GE")   // warm-up: the first of a run pays for first uses
-        let idle = try await probe.measure(count: 30, to: "GE")
-        let file = try sparseFile("bulk.bin", size: 768 << 20)
+        let idle = try await probe.measure(count: 40, to: "GE")
+        let file = try sparseFile("bulk.bin", size: 512 << 20)
         let id = try await cluster.sendAttachment(file, from: "AZ", to: ["GE"])
         try await eventually("the file flowing", timeout: 120) { try await reception(of: id, at: "GE", cluster).held > 0 }
-        let during = try await probe.measure(count: 100, to: "GE")
+        let during = try await probe.measure(count: 200, to: "GE")
         let after = try await reception(of: id, at: "GE", cluster)
         XCTAssertEqual(after.state, "receiving", "the file ended before the measurement did (\(after.held) chunks): make it larger")
         let baseline = FlashProbe.percentile(50, of: idle), slow = FlashProbe.percentile(99, of: during)
