@@ -75,13 +75,17 @@ final class ChunkTurnsTests: XCTestCase {
         XCTAssertEqual(.max, turns.chunksAllowed(envelopesWaiting: true, now: start))
     }
 
-    func testChunksTrickleForAWhileAfterAnEnvelopeThenGoAWindowAtATime() {
+    func testAfterAnEnvelopeChunksGoOnlyInTheirTurnsATrickleUntilQuietAgain() {
         var turns = ChunkTurns(envelopesPerTurn: 64, maxWait: 0.1, quietAfterEnvelopes: 0.5, trickle: 1)
         XCTAssertEqual(turns.chunksAllowed(envelopesWaiting: false, now: start), .max, "no envelope yet: a whole window")
         turns.wrote(envelopes: 1, chunks: 0, envelopesWaiting: true, now: start)
         turns.wrote(envelopes: 0, chunks: 0, envelopesWaiting: false, now: start.addingTimeInterval(0.005))   // its receipt
-        XCTAssertEqual(turns.chunksAllowed(envelopesWaiting: false, now: start.addingTimeInterval(0.005)), 1, "just after a flash notification: one chunk")
-        XCTAssertEqual(turns.chunksAllowed(envelopesWaiting: false, now: start.addingTimeInterval(0.49)), 1)
+        XCTAssertEqual(turns.chunksAllowed(envelopesWaiting: false, now: start.addingTimeInterval(0.005)), 0, "just after a flash notification: none")
+        XCTAssertEqual(turns.chunksAllowed(envelopesWaiting: false, now: start.addingTimeInterval(0.1)), 1, "their turn: one chunk")
+        turns.wrote(envelopes: 0, chunks: 1, envelopesWaiting: false, now: start.addingTimeInterval(0.1))
+        XCTAssertEqual(turns.chunksAllowed(envelopesWaiting: false, now: start.addingTimeInterval(0.15)), 0)
+        XCTAssertEqual(turns.chunksAllowed(envelopesWaiting: false, now: start.addingTimeInterval(0.2)), 1)
+        XCTAssertEqual(turns.chunksAllowed(envelopesWaiting: true, now: start.addingTimeInterval(0.2)), .max, "a waiting envelope's turn is a window")
         XCTAssertEqual(turns.chunksAllowed(envelopesWaiting: false, now: start.addingTimeInterval(0.5)), .max, "quiet again: a whole window")
     }
 }

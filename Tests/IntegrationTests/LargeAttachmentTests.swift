@@ -114,9 +114,17 @@ final class LargeAttachmentTests: XCTestCase {
         let during = try await probe.measure(count: 200, to: "GE")
         let after = try await reception(of: id, at: "GE", cluster)
         XCTAssertEqual(after.state, "receiving", "the file ended before the measurement did (\(after.held) chunks): make it larger")
-        let baseline = FlashProbe.percentile(50, of: idle), slow = FlashProbe.percentile(99, of: during)
-        XCTAssertLessThanOrEqual(slow, 3 * baseline, "flash p99 during a transfer \(slow) ms, idle median \(baseline) ms")
+        let baseline = FlashProbe.percentile(50, of: idle), idleSlow = FlashProbe.percentile(99, of: idle)
+        let slow = FlashProbe.percentile(99, of: during), typical = FlashProbe.percentile(50, of: during)
         print(String(format: "flash during a transfer: idle p50 %.1f ms p99 %.1f ms; during p50 %.1f ms p99 %.1f ms (%.2fx the idle median); GE held %d chunks",
-                     baseline, FlashProbe.percentile(99, of: idle), FlashProbe.percentile(50, of: during), slow, slow / baseline, after.held))
+                     baseline, idleSlow, typical, slow, slow / baseline, after.held))
+        XCTAssertLessThanOrEqual(typical, 3 * baseline, "flash p50 during a transfer \(typical) ms, idle median \(baseline) ms")
+        // A machine whose idle link alone has its p99 past 3x its median (other work stalling
+        // the processes) cannot show whether the transfer costs that much: said, not judged.
+        if idleSlow > 3 * baseline {
+            throw XCTSkip(String(format: "too busy to judge the p99: the idle link's own p99 %.1f ms is %.1fx its median %.1f ms (during: p99 %.1f ms)",
+                                 idleSlow, idleSlow / baseline, baseline, slow))
+        }
+        XCTAssertLessThanOrEqual(slow, 3 * baseline, "flash p99 during a transfer \(slow) ms, idle median \(baseline) ms")
     }
 }

@@ -83,6 +83,9 @@ final class AttachmentSender: Sendable {
         transfers.withLock { list in list.first { $0.record.root == root }.map { ($0.held, $0.record.chunkCount) } }
     }
 
+    /// Whether a transfer may send (its notification answered).
+    var hasDue: Bool { transfers.withLock { $0.contains(where: \.due) } }
+
     /// The chunk frames to write now: from the first due transfer, as many as the window
     /// allows (one while probing), and `atMost` (the link's `ChunkTurns`).
     func framesToSend(atMost limit: Int = .max) -> [Frame] {

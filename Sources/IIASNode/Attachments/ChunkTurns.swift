@@ -5,10 +5,11 @@ import Foundation
 /// owed a turn after every `envelopesPerTurn` envelopes written, or once `maxWait` seconds
 /// passed since their last turn while envelopes kept waiting — a steady stream of
 /// envelopes would otherwise hold an attachment back for as long as it lasts. For
-/// `quietAfterEnvelopes` seconds after an envelope was written, chunks go `trickle` at a
-/// time instead of a whole window: the next flash notification, likely soon after the
-/// last, then finds little ahead of it on the wire and on the recipient's disk. A turn
-/// writes at most the sender's window, after the envelopes of the same write. No clock:
+/// `quietAfterEnvelopes` seconds after an envelope was written, even with none waiting,
+/// chunks go only in their turns and `trickle` at a time: the next flash notification,
+/// likely soon after the last, then finds at most that on the wire and on the
+/// recipient's disk (each chunk written there is fsynced beside the log). A turn writes
+/// at most the sender's window, after the envelopes of the same write. No clock:
 /// times are passed in, so every rule is tested without a link.
 struct ChunkTurns: Sendable {
     /// Envelopes written since the chunks' last turn after which they get one.
@@ -33,14 +34,14 @@ struct ChunkTurns: Sendable {
     /// How many chunks may be written now (`Int.max`: as many as the window allows), with
     /// `envelopesWaiting` (queued or unanswered) after what is being written.
     func chunksAllowed(envelopesWaiting: Bool, now: Date) -> Int {
-        guard envelopesWaiting else {
-            guard let lastEnvelope, now.timeIntervalSince(lastEnvelope) < quietAfterEnvelopes else { return .max }
-            return trickle
-        }
-        if envelopesSinceTurn >= envelopesPerTurn { return .max }
-        guard let lastTurn else { return 0 }
-        return now.timeIntervalSince(lastTurn) >= maxWait ? .max : 0
+        let recent = isRecent(now)
+        guard envelopesWaiting || recent else { return .max }
+        let owed = envelopesSinceTurn >= envelopesPerTurn || lastTurn.map { now.timeIntervalSince($0) >= maxWait } == true
+        guard owed else { return 0 }
+        return envelopesWaiting ? .max : trickle
     }
+
+    private func isRecent(_ now: Date) -> Bool { lastEnvelope.map { now.timeIntervalSince($0) < quietAfterEnvelopes } == true }
 
     /// What one write carried: `envelopes` envelopes and `chunks` chunks at `now`, with
     /// `envelopesWaiting` afterwards.
@@ -53,6 +54,6 @@ struct ChunkTurns: Sendable {
             envelopesSinceTurn += envelopes
         }
         // Idle envelopes start no clock: the wait counts from when they began to hold chunks back.
-        if !envelopesWaiting { lastTurn = nil } else if lastTurn == nil { lastTurn = now }
+        if !envelopesWaiting && !isRecent(now) { lastTurn = nil } else if lastTurn == nil { lastTurn = now }
     }
 }
