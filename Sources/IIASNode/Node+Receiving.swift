@@ -22,7 +22,7 @@ extension Node {
         inboundChannels[key] = channel
         defer { inboundChannels[key] = nil }
         var peer: CenterID?
-        let chunks = ChunkWriter(node: self)   // chunks are written beside the envelopes, not ahead of them
+        var chunks: ChunkWriter?   // chunks are written beside the envelopes, not ahead of them
         while let items = await inbox.next() {
             var envelopes: [[UInt8]] = []
             var attachmentFrames: [(FrameType, [UInt8])] = []
@@ -61,7 +61,10 @@ extension Node {
                 for answer in answers { channel.write(Frame.receipt(answer), promise: nil) }
                 channel.flush()
             }
-            if let peer, !attachmentFrames.isEmpty { await chunks.write(attachmentFrames, from: peer, on: channel) }
+            if let peer, !attachmentFrames.isEmpty {
+                if chunks == nil { chunks = ChunkWriter(node: self, peer: peer, channel: channel) }
+                await chunks?.write(attachmentFrames)
+            }
             if frames > 0 { inbox.consumed(frames, on: channel.eventLoop) }
         }
     }
