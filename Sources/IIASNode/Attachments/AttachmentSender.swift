@@ -7,8 +7,9 @@ import Synchronization
 
 /// The attachments one link sends: which are due (their notification answered), which
 /// chunk goes next, and what the recipient said it holds. The link asks it for frames
-/// only when no envelope waits, so a flash notification is never queued behind chunks;
-/// at most `window` chunks are unacknowledged. After a new session the first chunk is a
+/// when no envelope waits, or in the turn chunks are owed (`ChunkTurns`), so a flash
+/// notification is never queued behind more than a window of chunks; at most `window`
+/// chunks are unacknowledged. After a new session the first chunk is a
 /// probe: the recipient's CHUNK_ACK says from where to go on, so a restart at either end
 /// resends at most the window.
 final class AttachmentSender: Sendable {
