@@ -277,6 +277,33 @@ final class AttachmentTransferTests: XCTestCase {
         XCTAssertTrue(cluster.errorOutput("AZ").contains("attachment re-requested"), "AZ sent it again on GE's request")
     }
 
+    func testWithNoRetentionTheSenderReleasesItsCopyAndRefusesARefetch() async throws {
+        let cluster = try NodeCluster(["AZ", "GE"], extra: Self.limits(["sentAttachmentRetentionDays": 0]))
+        try cluster.startAll()
+        defer { cluster.stopAll() }
+        let file = try makeFile("released.bin", size: 200_000)
+        let id = try send(file, to: ["GE"], cluster)
+        let root = try await root(of: id, at: "GE", cluster)
+        try await eventually("GE holds it") { try await reception(root, at: "GE", cluster).state == "complete" }
+        let sentCopy = cluster.logDirectory("AZ") + "/../attachments/out/\(root).ct"
+        try await eventually("AZ released its copy") { !FileManager.default.fileExists(atPath: sentCopy) }
+        let verified = try auditStoredAttachments("AZ", cluster)
+        XCTAssertEqual(verified.status, 0, "a released copy is not missing: " + verified.stdout + verified.stderr)
+        XCTAssertTrue(verified.stdout.contains("1 sent released after delivery"), verified.stdout)
+        XCTAssertTrue(try iias(["attachments", id.uuidString.lowercased()], cluster, "AZ").stdout.contains("GE: delivered"))
+
+        let stored = cluster.logDirectory("GE") + "/../attachments/in/AZ-\(root).ct"
+        XCTAssertEqual(truncate(stored, 70_000), 0)  // cut inside chunk 1
+        let (read, _) = try saved(id, at: "GE", cluster)
+        XCTAssertEqual(read.status, 1, read.stdout + read.stderr)
+        try await eventually("GE shows the sender's refusal") {
+            try iias(["attachments", id.uuidString.lowercased()], cluster, "GE").stdout.contains("failed: the sender no longer holds it")
+        }
+        let refused = try await reception(root, at: "GE", cluster)
+        XCTAssertEqual(refused.state, "failed")
+        XCTAssertTrue(cluster.errorOutput("AZ").contains("released after delivery"), "AZ logged why it did not send it again")
+    }
+
     /// `iias audit attachments DATA/log` with `center`'s keys: every stored attachment opened and checked.
     private func openStoredAttachments(_ center: String, _ cluster: NodeCluster) throws -> ProcessRunner.Result {
         try ProcessRunner.run(RepositoryPaths.iiasExecutable, ["audit", "attachments", cluster.logDirectory(center),

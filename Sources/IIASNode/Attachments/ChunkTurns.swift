@@ -1,0 +1,59 @@
+import Foundation
+
+/// When a link may write attachment chunks, and how many, as a value. Envelopes go first:
+/// no chunk goes while an envelope waits (queued or unanswered), except that chunks are
+/// owed a turn after every `envelopesPerTurn` envelopes written, or once `maxWait` seconds
+/// passed since their last turn while envelopes kept waiting — a steady stream of
+/// envelopes would otherwise hold an attachment back for as long as it lasts. For
+/// `quietAfterEnvelopes` seconds after an envelope was written, even with none waiting,
+/// chunks go only in their turns and `trickle` at a time: the next flash notification,
+/// likely soon after the last, then finds at most that on the wire and on the
+/// recipient's disk (each chunk written there is fsynced beside the log). A turn writes
+/// at most the sender's window, after the envelopes of the same write. No clock:
+/// times are passed in, so every rule is tested without a link.
+struct ChunkTurns: Sendable {
+    /// Envelopes written since the chunks' last turn after which they get one.
+    let envelopesPerTurn: Int
+    /// Seconds with envelopes waiting after which the chunks get a turn.
+    let maxWait: Double
+    /// Seconds after an envelope was written during which chunks go `trickle` at a time.
+    let quietAfterEnvelopes: Double
+    let trickle: Int
+    private var envelopesSinceTurn = 0
+    /// When chunks last went, or when envelopes began to hold them back.
+    private var lastTurn: Date?
+    private var lastEnvelope: Date?
+
+    init(envelopesPerTurn: Int = 64, maxWait: Double = 0.1, quietAfterEnvelopes: Double = 0.5, trickle: Int = 1) {
+        self.envelopesPerTurn = max(1, envelopesPerTurn)
+        self.maxWait = maxWait
+        self.quietAfterEnvelopes = quietAfterEnvelopes
+        self.trickle = max(1, trickle)
+    }
+
+    /// How many chunks may be written now (`Int.max`: as many as the window allows), with
+    /// `envelopesWaiting` (queued or unanswered) after what is being written.
+    func chunksAllowed(envelopesWaiting: Bool, now: Date) -> Int {
+        let recent = isRecent(now)
+        guard envelopesWaiting || recent else { return .max }
+        let owed = envelopesSinceTurn >= envelopesPerTurn || lastTurn.map { now.timeIntervalSince($0) >= maxWait } == true
+        guard owed else { return 0 }
+        return envelopesWaiting ? .max : trickle
+    }
+
+    private func isRecent(_ now: Date) -> Bool { lastEnvelope.map { now.timeIntervalSince($0) < quietAfterEnvelopes } == true }
+
+    /// What one write carried: `envelopes` envelopes and `chunks` chunks at `now`, with
+    /// `envelopesWaiting` afterwards.
+    mutating func wrote(envelopes: Int, chunks: Int, envelopesWaiting: Bool, now: Date) {
+        if envelopes > 0 { lastEnvelope = now }
+        if chunks > 0 {
+            envelopesSinceTurn = 0
+            lastTurn = now
+        } else {
+            envelopesSinceTurn += envelopes
+        }
+        // Idle envelopes start no clock: the wait counts from when they began to hold chunks back.
+        if !envelopesWaiting && !isRecent(now) { lastTurn = nil } else if lastTurn == nil { lastTurn = now }
+    }
+}
