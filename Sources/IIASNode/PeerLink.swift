@@ -214,7 +214,8 @@ actor PeerLink {
         // Chunks when no envelope waits, or in the turn they are owed (`ChunkTurns`).
         let now = Date()
         let allowed = channel == nil ? 0 : chunkTurns.chunksAllowed(envelopesWaiting: queued > 0, now: now)
-        let chunks = allowed > 0 ? attachments.framesToSend(atMost: allowed) : []
+        let room = channel == nil ? 0 : chunkTurns.chunksToWrite(envelopesWaiting: queued > 0, now: now)
+        let chunks = room > 0 ? attachments.framesToSend(atMost: room) : []
         chunkTurns.wrote(envelopes: batch.count, chunks: chunks.count, envelopesWaiting: queued > 0, now: now)
         // Held back or trickling: look again at the next turn, whether or not anything else wakes the link.
         if channel != nil, allowed < .max, !turnWakeScheduled, attachments.hasDue {
@@ -227,9 +228,19 @@ actor PeerLink {
         guard let channel, !batch.isEmpty || !chunks.isEmpty else { return }
         channel.eventLoop.execute {
             for item in batch { channel.write(Frame.envelope(item.bytes), promise: nil) }
-            for chunk in chunks { channel.write(chunk, promise: nil) }
+            for chunk in chunks {
+                // Each completed write makes room for the next chunk (`ChunkTurns.maxQueued`).
+                let written = channel.eventLoop.makePromise(of: Void.self)
+                written.futureResult.whenComplete { [weak self] _ in Task { await self?.chunkWritten() } }
+                channel.write(chunk, promise: written)
+            }
             channel.flush()
         }
+    }
+
+    private func chunkWritten() {
+        chunkTurns.chunksWritten(1)
+        pump()
     }
 
     private func turnWake() {

@@ -88,4 +88,27 @@ final class ChunkTurnsTests: XCTestCase {
         XCTAssertEqual(turns.chunksAllowed(envelopesWaiting: true, now: start.addingTimeInterval(0.2)), .max, "a waiting envelope's turn is a window")
         XCTAssertEqual(turns.chunksAllowed(envelopesWaiting: false, now: start.addingTimeInterval(0.5)), .max, "quiet again: a whole window")
     }
+
+    func testAChunkIsWrittenOnlyOnceThePreviousWriteCompleted() {
+        var turns = ChunkTurns(envelopesPerTurn: 4, maxWait: 0.1, quietAfterEnvelopes: 0)
+        XCTAssertEqual(1, turns.chunksToWrite(envelopesWaiting: false, now: start), "an idle link writes one chunk, not a window")
+        turns.wrote(envelopes: 0, chunks: 1, envelopesWaiting: false, now: start)
+        XCTAssertEqual(0, turns.chunksToWrite(envelopesWaiting: false, now: start), "its write has not completed: nothing more is queued")
+        XCTAssertEqual(.max, turns.chunksAllowed(envelopesWaiting: false, now: start), "the turn would allow more; the channel does not")
+        turns.chunksWritten(1)
+        XCTAssertEqual(1, turns.chunksToWrite(envelopesWaiting: false, now: start), "completed: the next one")
+        turns.chunksWritten(5)
+        XCTAssertEqual(0, turns.queued, "a completion never reported twice goes below zero")
+    }
+
+    func testTheQueueRoomNeverOverridesAnEnvelopesTurn() {
+        var turns = ChunkTurns(envelopesPerTurn: 4, maxWait: 0.1, quietAfterEnvelopes: 0, maxQueued: 2)
+        turns.wrote(envelopes: 1, chunks: 0, envelopesWaiting: true, now: start)
+        XCTAssertEqual(0, turns.chunksToWrite(envelopesWaiting: true, now: start), "room in the channel, but an envelope waits")
+        XCTAssertEqual(2, turns.chunksToWrite(envelopesWaiting: true, now: start.addingTimeInterval(0.2)), "their turn: at most the room")
+        turns.wrote(envelopes: 0, chunks: 2, envelopesWaiting: true, now: start.addingTimeInterval(0.2))
+        turns.chunksWritten(2)
+        XCTAssertEqual(0, turns.chunksToWrite(envelopesWaiting: true, now: start.addingTimeInterval(0.25)), "written, but the turn is spent")
+        XCTAssertEqual(1, ChunkTurns(maxQueued: 0).maxQueued, "at least one chunk can ever be queued")
+    }
 }

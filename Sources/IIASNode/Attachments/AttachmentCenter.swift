@@ -30,9 +30,13 @@ final class AttachmentCenter: Sendable {
     /// How long sent ciphertext stays after every recipient ended (a recipient whose copy
     /// is damaged fetches it again meanwhile); 0 releases it at once.
     let sentRetention: TimeInterval
+    /// Chunks a link may have unacknowledged per transfer (`AttachmentSender.window`).
+    let chunkWindow: Int
 
-    init(dataDirectory: String, limit: Int, spare: Int = 64 << 20, sentRetention: TimeInterval = 30 * 86_400, logger: Logger) throws {
+    init(dataDirectory: String, limit: Int, spare: Int = 64 << 20, sentRetention: TimeInterval = 30 * 86_400, chunkWindow: Int = 32,
+         logger: Logger) throws {
         self.sentRetention = sentRetention
+        self.chunkWindow = chunkWindow
         signal(SIGPIPE, SIG_IGN)  // an upload's encryption that stops must not kill the node through its pipe
         directory = try AttachmentDirectory(dataDirectory: dataDirectory)
         self.limit = limit
@@ -100,7 +104,7 @@ final class AttachmentCenter: Sendable {
     func sender(for peer: CenterID) -> AttachmentSender {
         senders.withLock { senders in
             if let sender = senders[peer] { return sender }
-            let sender = AttachmentSender(peer: peer, directory: directory) { [weak self] root, delivered, reason, written in
+            let sender = AttachmentSender(peer: peer, directory: directory, window: chunkWindow) { [weak self] root, delivered, reason, written in
                 self?.ended(root, to: peer, delivered: delivered, reason: reason, written: written)
             }
             sender.onUnknownAck { [weak self] root, held in self?.refetchRequested(root, by: peer, from: held) }

@@ -7,9 +7,9 @@ import Synchronization
 
 /// The attachments one link sends: which are due (their notification answered), which
 /// chunk goes next, and what the recipient said it holds. The link asks it for frames
-/// when no envelope waits, or in the turn chunks are owed (`ChunkTurns`), so a flash
-/// notification is never queued behind more than a window of chunks; at most `window`
-/// chunks are unacknowledged. After a new session the first chunk is a
+/// when no envelope waits, or in the turn chunks are owed (`ChunkTurns`, which also keeps
+/// at most one chunk queued in the channel, so a flash notification waits behind about
+/// one chunk); at most `window` chunks are unacknowledged. After a new session the first chunk is a
 /// probe: the recipient's CHUNK_ACK says from where to go on, so a restart at either end
 /// resends at most the window.
 final class AttachmentSender: Sendable {
@@ -43,7 +43,7 @@ final class AttachmentSender: Sendable {
     /// Called when the recipient ends a transfer: (root, delivered, reason, chunks written).
     private let ended: @Sendable (String, Bool, String, Int) -> Void
 
-    init(peer: CenterID, directory: AttachmentDirectory, window: Int = 8, ended: @escaping @Sendable (String, Bool, String, Int) -> Void) {
+    init(peer: CenterID, directory: AttachmentDirectory, window: Int = 32, ended: @escaping @Sendable (String, Bool, String, Int) -> Void) {
         self.peer = peer
         self.directory = directory
         self.window = window
