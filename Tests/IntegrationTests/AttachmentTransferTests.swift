@@ -225,14 +225,26 @@ final class AttachmentTransferTests: XCTestCase {
         XCTAssertTrue(line.contains("chunksWritten=0"), "refused with the receipt, before any chunk moved: \(line)")
     }
 
-    func testAChunkAlteredOnTheRecipientsDiskIsNeverShownCompleteAndIsFetchedAgain() async throws {
-        let cluster = try NodeCluster(["AZ", "GE"], extra: Self.limits())
+    /// AZ and GE running (with `limits`), a file `name` of `size` bytes sent AZ → GE and
+    /// held whole there: the cluster, the file, the notification's id and the root.
+    private func delivered(_ name: String, size: Int, limits: [String: Any] = [:]) async throws -> (NodeCluster, String, UUID, String) {
+        let cluster = try NodeCluster(["AZ", "GE"], extra: Self.limits(limits))
         try cluster.startAll()
+        do {
+            let file = try makeFile(name, size: size)
+            let id = try send(file, to: ["GE"], cluster)
+            let root = try await root(of: id, at: "GE", cluster)
+            try await eventually("GE holds it") { try await reception(root, at: "GE", cluster).state == "complete" }
+            return (cluster, file, id, root)
+        } catch {
+            cluster.stopAll()
+            throw error
+        }
+    }
+
+    func testAChunkAlteredOnTheRecipientsDiskIsNeverShownCompleteAndIsFetchedAgain() async throws {
+        let (cluster, file, id, root) = try await delivered("small.bin", size: 300_000)
         defer { cluster.stopAll() }
-        let file = try makeFile("small.bin", size: 300_000)
-        let id = try send(file, to: ["GE"], cluster)
-        let root = try await root(of: id, at: "GE", cluster)
-        try await eventually("GE holds it") { try await reception(root, at: "GE", cluster).state == "complete" }
         try await eventually("AZ's outbox shows it delivered") { try iias(["attachments", id.uuidString.lowercased()], cluster, "AZ").stdout.contains("GE: delivered") }
         for center in ["AZ", "GE"] {
             let verified = try auditStoredAttachments(center, cluster)
@@ -278,13 +290,8 @@ final class AttachmentTransferTests: XCTestCase {
     }
 
     func testWithNoRetentionTheSenderReleasesItsCopyAndRefusesARefetch() async throws {
-        let cluster = try NodeCluster(["AZ", "GE"], extra: Self.limits(["sentAttachmentRetentionDays": 0]))
-        try cluster.startAll()
+        let (cluster, _, id, root) = try await delivered("released.bin", size: 200_000, limits: ["sentAttachmentRetentionDays": 0])
         defer { cluster.stopAll() }
-        let file = try makeFile("released.bin", size: 200_000)
-        let id = try send(file, to: ["GE"], cluster)
-        let root = try await root(of: id, at: "GE", cluster)
-        try await eventually("GE holds it") { try await reception(root, at: "GE", cluster).state == "complete" }
         let sentCopy = cluster.logDirectory("AZ") + "/../attachments/out/\(root).ct"
         try await eventually("AZ released its copy") { !FileManager.default.fileExists(atPath: sentCopy) }
         let verified = try auditStoredAttachments("AZ", cluster)

@@ -26,14 +26,15 @@ struct ChunkTurns: Sendable {
     /// Seconds after an envelope was written during which chunks go `trickle` at a time.
     let quietAfterEnvelopes: Double
     let trickle: Int
-    /// Chunks that may be written to the channel and not yet handed to the socket.
-    let maxQueued: Int
-    /// Chunks written whose write has not completed.
-    private(set) var queued = 0
     private var envelopesSinceTurn = 0
     /// When chunks last went, or when envelopes began to hold them back.
     private var lastTurn: Date?
     private var lastEnvelope: Date?
+
+    /// Chunks that may be written to the channel and not yet handed to the socket, and
+    /// how many are (written, their write not completed).
+    let maxQueued: Int
+    private(set) var queued = 0
 
     init(envelopesPerTurn: Int = 64, maxWait: Double = 0.1, quietAfterEnvelopes: Double = 0.5, trickle: Int = 1, maxQueued: Int = 1) {
         self.maxQueued = max(1, maxQueued)
