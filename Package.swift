@@ -145,6 +145,11 @@ let package = Package(
             name: "iias-scale-bench",
             dependencies: ["IIASNode", "IIASAPI", "IIASLog", "IIASCrypto", "IIASModel", "IIASTestSupport", "CSodium"]
         ),
+        // One large attachment end to end against the raw limits (Scripts/bench.sh, release build).
+        .executableTarget(
+            name: "iias-attachment-bench",
+            dependencies: ["IIASAPI", "IIASModel", "IIASTestSupport", "CSodium"]
+        ),
         // The fault harness (Scripts/chaos.sh, ChaosTests): node processes under kill -9 and partitions, then an audit.
         .executableTarget(
             name: "iias-chaos",
@@ -176,7 +181,7 @@ let package = Package(
         // Shared by the test targets only: a real PKI made by Scripts/pki.sh, process runner.
         .target(
             name: "IIASTestSupport",
-            dependencies: ["IIASModel"],
+            dependencies: ["IIASModel", "IIASAPI"],
             path: "Sources/IIASTestSupport"
         ),
         .testTarget(

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The last word of Scripts/bench.sh: how fast, against what.
 
-Reads the JSON files the run wrote (envelope, log, transport, node, nats; flash-trace
+Reads the JSON files the run wrote (envelope, log, transport, node, attachment, scale, nats; flash-trace
 where perf could trace) and prints one table: each node figure, the IIAS/NATS ratio
 where NATS JetStream has the same case (1 KiB, 1 and 64 in flight), and IIAS against its
 own limit measured in the same run:
@@ -152,6 +152,23 @@ if witness:
         add(f"a tree head to its quorum of cosignatures, {p} of {witness['quorumSamples']}", "ms", witness["quorumMilliseconds"][p])
     add("proofs of delivery checked (tlog-proof against a tlog-policy, one core)", "proofs/s", witness["checkProofPerSecond"])
 
+attachment = load("attachment.json")
+if attachment:
+    size = f"{attachment['mebibytes'] / 1024:g} GiB" if attachment["mebibytes"] >= 1024 else f"{attachment['mebibytes']} MiB"
+    slowest = min(v for v in attachment["limitMiBPerSecond"].values() if v)
+    add(f"{size} AZ → GE: encrypted, sent, made durable and acknowledged", "MiB/s", attachment["mebibytesPerSecond"], None, slowest,
+        "rate", "≥ 0.50", attachment["slowestLimit"])
+    for center, who in (("AZ", "sender"), ("GE", "recipient")):
+        rss = attachment["rssMiB"].get(center)
+        if rss:
+            add(f"{size} AZ → GE: peak RSS of the {who} ({center})", "MiB", rss["peak"], None, rss["idle"] + 64, "latency", "≤ 1x",
+                "idle + 64 MiB")
+    flash = attachment["flashMilliseconds"]
+    add(f"flash AZ → GE during the {size} transfer, p50 of {flash['count']}", "ms", flash["duringP50"], None, flash["idleP50"],
+        "latency", None, "idle p50")
+    add(f"flash AZ → GE during the {size} transfer, p99 of {flash['count']}", "ms", flash["duringP99"], None, flash["idleP50"],
+        "latency", "≤ 3x", "idle p50")
+
 if scale:
     n = f"{scale['entries']:,}"
     snap, whole = scale["fromSnapshot"], scale["fullFold"]
@@ -185,6 +202,8 @@ def number(value, unit):
         return f"{value:,.0f}/s"
     if unit == "MiB":
         return f"{value:.1f} MiB"
+    if unit == "MiB/s":
+        return f"{value:,.0f} MiB/s"
     if unit == "ms":
         return f"{value:.2f} ms"
     return f"{value:.1f} s"
@@ -195,7 +214,8 @@ def against_limit(row):
         return "—"
     target = f" (target {row['target']})" if row["target"] else ""
     if row["kind"] == "rate":
-        return f"{row['iiasOverLimit']:.2f} of {row['limitName']} {row['limit']:,.0f}/s{target}"
+        per = " MiB/s" if row["unit"] == "MiB/s" else "/s"
+        return f"{row['iiasOverLimit']:.2f} of {row['limitName']} {row['limit']:,.0f}{per}{target}"
     unit = row["unit"] if row["unit"] in ("s", "MiB") else "ms"
     return f"{row['iiasOverLimit']:.2f}x {row['limitName']} {row['limit']:.2f} {unit}{target}"
 

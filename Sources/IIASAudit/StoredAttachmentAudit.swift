@@ -23,15 +23,22 @@ public struct StoredAttachmentAudit: Sendable {
     /// Files checked (one per distinct logged copy).
     public var checked: Int
     public var problems: [Problem]
+    /// Sent copies not checked because the log says the sender released them after delivery.
+    public var released = 0
 
     /// Checks every file named by an attachment record of `log` under `attachmentsDirectory`.
     public static func run(_ log: LogStore, attachmentsDirectory: String) -> StoredAttachmentAudit {
+        let records = log.entries().enumerated().compactMap { offset, entry in
+            entry.type == .operatorAction ? AttachmentLogRecord(json: entry.payload).map { (UInt64(offset), $0) } : nil
+        }
+        let released = Set(records.filter { $0.1.direction == .released }.map(\.1.storedPath))
         var seen = Set<String>()
         var audit = StoredAttachmentAudit(checked: 0, problems: [])
-        var index: UInt64 = 0
-        for entry in log.entries() {
-            defer { index += 1 }
-            guard entry.type == .operatorAction, let record = AttachmentLogRecord(json: entry.payload), seen.insert(record.storedPath).inserted else { continue }
+        for (index, record) in records where record.direction != .released && seen.insert(record.storedPath).inserted {
+            if record.direction == .sent, released.contains(record.storedPath) {
+                audit.released += 1
+                continue
+            }
             audit.checked += 1
             if let why = check(attachmentsDirectory + "/" + record.storedPath, against: record) {
                 audit.problems.append(Problem(index: index, file: record.storedPath, root: record.root, why: why))

@@ -13,8 +13,10 @@ public struct AttachmentLogRecord: Sendable, Equatable {
     /// The `action` value that tells this record from the other operator actions.
     public static let action = "attachment"
 
-    /// Which copy the entry speaks of: the one a node sent from or the one it received.
-    public enum Direction: String, Sendable { case sent, received }
+    /// Which copy the entry speaks of: the one a node sent from or the one it received;
+    /// `released`: the sender removed its copy after every recipient ended and the
+    /// retention passed (`limits.sentAttachmentRetentionDays`), so it is no longer held.
+    public enum Direction: String, Sendable { case sent, received, released }
 
     public var direction: Direction
     /// The center that sent the notification carrying the attachment.
@@ -38,7 +40,7 @@ public struct AttachmentLogRecord: Sendable, Equatable {
     }
 
     /// Where the node keeps this copy, relative to DATA/attachments.
-    public var storedPath: String { direction == .sent ? "out/\(root).ct" : "in/\(sender.rawValue)-\(root).ct" }
+    public var storedPath: String { direction != .received ? "out/\(root).ct" : "in/\(sender.rawValue)-\(root).ct" }
 
     /// JSON with sorted keys through the model's writer, like `OperatorAction.encoded()`.
     public func encoded() -> [UInt8] {

@@ -25,6 +25,7 @@ extension Node {
             inboundChannels[key] = nil
             if let peer { attachments.receiver.senderDisconnected(peer, token: key) }
         }
+        var chunks: ChunkWriter?   // chunks are written beside the envelopes, not ahead of them
         while let items = await inbox.next() {
             var envelopes: [[UInt8]] = []
             var attachmentFrames: [(FrameType, [UInt8])] = []
@@ -70,7 +71,10 @@ extension Node {
                 for answer in answers { channel.write(Frame.receipt(answer), promise: nil) }
                 channel.flush()
             }
-            if let peer, !attachmentFrames.isEmpty, await !chunksArrived(attachmentFrames, from: peer, on: channel) { return }
+            if let peer, !attachmentFrames.isEmpty {
+                if chunks == nil { chunks = ChunkWriter(node: self, peer: peer, channel: channel) }
+                await chunks?.write(attachmentFrames)
+            }
             if frames > 0 { inbox.consumed(frames, on: channel.eventLoop) }
         }
     }

@@ -124,7 +124,8 @@ public actor Node: NodeOperations {
         self.log = log
         self.logger = logger
         self.attachments = try AttachmentCenter(dataDirectory: configuration.dataDirectory, limit: configuration.limits.maxAttachmentBytes,
-                                                spare: configuration.limits.attachmentSpareBytes, logger: logger)
+                                                spare: configuration.limits.attachmentSpareBytes,
+                                                sentRetention: TimeInterval(configuration.limits.sentAttachmentRetentionDays) * 86_400, logger: logger)
         self.group = group
         self.ledger = ledger
         self.desk = Self.loadDeskIndex(configuration: configuration, log: log, ledger: ledger, key: crypto.deskIndexKey, logger: logger)

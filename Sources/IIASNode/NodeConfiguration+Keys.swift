@@ -12,7 +12,7 @@ extension NodeConfiguration {
     public static let knownKeys: [String] = [
         "center", "keys", "keyPassphraseFile", "keyPassphraseCredential", "ca", "crl", "certificates", "listen", "peers", "data",
         "api.socket", "api.group", "api.users", "metrics.listen",
-        "limits.maxFrameBytes", "limits.queueDepth", "limits.window", "limits.maxAttachmentBytes", "limits.attachmentSpareBytes", "limits.retryInitialSeconds", "limits.retryMaxSeconds",
+        "limits.maxFrameBytes", "limits.queueDepth", "limits.window", "limits.maxAttachmentBytes", "limits.attachmentSpareBytes", "limits.sentAttachmentRetentionDays", "limits.retryInitialSeconds", "limits.retryMaxSeconds",
         "limits.clockSkewSeconds", "limits.maxRequestBytes", "limits.maxEventBacklogBytes", "limits.logPreallocationBytes",
         "limits.maxPeerConnections", "limits.maxPeerConnectionsPerAddress", "limits.maxAPIConnections",
         "limits.maxAPIConnectionsPerUser", "limits.apiRequestSeconds",

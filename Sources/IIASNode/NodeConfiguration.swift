@@ -54,6 +54,9 @@ public struct NodeConfiguration: Sendable, Equatable {
         public var maxAttachmentBytes: Int = 1 << 30
         /// Free space a recipient keeps beside attachments: below it, chunks wait for space.
         public var attachmentSpareBytes: Int = 64 << 20
+        /// Days a sender keeps an attachment's ciphertext after every recipient ended its
+        /// transfer, so a recipient whose copy is damaged can fetch it again; 0 removes it at once.
+        public var sentAttachmentRetentionDays: Int = 30
         /// Event lines that may wait for a client of `GET /v1/events` that does not read
         /// before the node closes its stream.
         public var maxEventBacklogBytes: Int = 8 << 20
@@ -214,6 +217,8 @@ public struct NodeConfiguration: Sendable, Equatable {
         limits.maxRequestBytes = try values.int("limits.maxRequestBytes", default: limits.maxRequestBytes, in: 4096...(64 << 20))
         limits.maxAttachmentBytes = try values.int("limits.maxAttachmentBytes", default: limits.maxAttachmentBytes, in: 0...(1 << 36))
         limits.attachmentSpareBytes = try values.int("limits.attachmentSpareBytes", default: limits.attachmentSpareBytes, in: 0...(1 << 40))
+        limits.sentAttachmentRetentionDays = try values.int("limits.sentAttachmentRetentionDays", default: limits.sentAttachmentRetentionDays,
+                                                            in: 0...3650)
         limits.maxEventBacklogBytes = try values.int("limits.maxEventBacklogBytes", default: limits.maxEventBacklogBytes, in: 4096...(1 << 30))
         limits.logPreallocationBytes = try values.int("limits.logPreallocationBytes", default: limits.logPreallocationBytes, in: 0...(64 << 20))
         limits.maxPeerConnections = try values.int("limits.maxPeerConnections", default: limits.maxPeerConnections, in: 1...65_536)

@@ -55,8 +55,10 @@ actor PeerLink {
     private var runner: Task<Void, Never>?
     private let depth: Metrics.Gauge
     private let retries: Metrics.Counter
-    /// The attachments this link sends, when no envelope waits.
+    /// The attachments this link sends, when no envelope waits or in their turn.
     let attachments: AttachmentSender
+    private var chunkTurns = ChunkTurns()
+    private var turnWakeScheduled = false
 
     init(peer: NodeConfiguration.Peer, limits: NodeConfiguration.Limits, crypto: NodeCrypto, logger: Logger,
          delegate: any PeerLinkDelegate, readEnvelope: @escaping @Sendable (UInt64) -> [UInt8]?, attachments: AttachmentSender) {
@@ -216,14 +218,41 @@ actor PeerLink {
         let readEnvelope = self.readEnvelope
         let (batch, queued) = exchange.withLock { exchange in (exchange.takeForSending(now: Date(), load: readEnvelope), exchange.queued) }
         recordDepth(queued)
-        // Chunks only when no envelope waits: a flash notification never queues behind them.
-        let chunks = channel != nil && queued == 0 ? attachments.framesToSend() : []
+        // Chunks when no envelope waits, or in the turn they are owed (`ChunkTurns`).
+        let now = Date()
+        let allowed = channel == nil ? 0 : chunkTurns.chunksAllowed(envelopesWaiting: queued > 0, now: now)
+        let room = channel == nil ? 0 : chunkTurns.chunksToWrite(envelopesWaiting: queued > 0, now: now)
+        let chunks = room > 0 ? attachments.framesToSend(atMost: room) : []
+        chunkTurns.wrote(envelopes: batch.count, chunks: chunks.count, envelopesWaiting: queued > 0, now: now)
+        // Held back or trickling: look again at the next turn, whether or not anything else wakes the link.
+        if channel != nil, allowed < .max, !turnWakeScheduled, attachments.hasDue {
+            turnWakeScheduled = true
+            Task { [weak self, wait = chunkTurns.maxWait] in
+                try? await Task.sleep(for: .seconds(wait))
+                await self?.turnWake()
+            }
+        }
         guard let channel, !batch.isEmpty || !chunks.isEmpty else { return }
         channel.eventLoop.execute {
             for item in batch { channel.write(Frame.envelope(item.bytes), promise: nil) }
-            for chunk in chunks { channel.write(chunk, promise: nil) }
+            for chunk in chunks {
+                // Each completed write makes room for the next chunk (`ChunkTurns.maxQueued`).
+                let written = channel.eventLoop.makePromise(of: Void.self)
+                written.futureResult.whenComplete { [weak self] _ in Task { await self?.chunkWritten() } }
+                channel.write(chunk, promise: written)
+            }
             channel.flush()
         }
+    }
+
+    private func chunkWritten() {
+        chunkTurns.chunksWritten(1)
+        pump()
+    }
+
+    private func turnWake() {
+        turnWakeScheduled = false
+        pump()
     }
 
     /// An attachment became due or was added: send if the link is idle.

@@ -7,7 +7,7 @@ import NIOPosix
 
 // Measures the transport on loopback in one process (server and client on separate
 // event loops): full mutual-TLS 1.3 handshakes per second, and one connection's
-// throughput of 1 KiB ENVELOPE frames, and its round-trip time (1 KiB PING, PONG back). Scripts/bench.sh prints OpenSSL's own figures
+// throughput of 1 KiB ENVELOPE frames and its bulk rate in 64 KiB frames, and its round-trip time (1 KiB PING, PONG back). Scripts/bench.sh prints OpenSSL's own figures
 // beside these (openssl s_time, openssl speed) and the ratios.
 // Usage: iias-transport-bench --pki DIR [--seconds N] [--frames N] [--round-trips N] [--json FILE]
 
@@ -123,29 +123,37 @@ while now() - handshakeStart < secondsPerCase {
 }
 let handshakeRate = Double(handshakes) / (now() - handshakeStart)
 
-// One connection, 1 KiB frames, written in batches that respect writability.
+/// Seconds to write `count` ENVELOPE frames of `payload` on `channel`, in batches of about
+/// 256 KiB that respect writability, until the server decoded every one (its PONG).
+func timeFrames(_ payload: [UInt8], count: Int, on channel: Channel, probe: ClientProbe) throws -> Double {
+    let frame = Frame.envelope(payload)
+    let start = now()
+    let batch = max(1, (256 << 10) / max(1, payload.count))
+    var sent = 0
+    while sent < count {
+        let n = min(batch, count - sent)
+        for _ in 0..<n - 1 { channel.write(frame, promise: nil) }
+        try channel.writeAndFlush(frame).wait()  // waits until this batch left the process
+        sent += n
+    }
+    let pong = channel.eventLoop.makePromise(of: UInt64.self)
+    try channel.eventLoop.submit { probe.pong = pong }.wait()
+    try channel.writeAndFlush(Frame.ping([])).wait()
+    let counted = try pong.futureResult.wait()  // the server decoded every frame before the PING
+    guard counted == UInt64(count) else {
+        FileHandle.standardError.write(Data("iias-transport-bench: the server counted \(counted) of \(count) frames\n".utf8))
+        exit(1)
+    }
+    return now() - start
+}
+
+// One connection, 1 KiB frames; then bulk, 64 KiB frames (an attachment's chunk size), 512 MiB.
 let (channel, probe) = try connect()
 _ = try probe.handshake.futureResult.wait()
 let payload = [UInt8](repeating: 0x5A, count: 1024)
-let frame = Frame.envelope(payload)
-let throughputStart = now()
-let batch = 256
-var sent = 0
-while sent < frameCount {
-    let n = min(batch, frameCount - sent)
-    for _ in 0..<n - 1 { channel.write(frame, promise: nil) }
-    try channel.writeAndFlush(frame).wait()  // waits until this batch left the process
-    sent += n
-}
-let pong = channel.eventLoop.makePromise(of: UInt64.self)
-try channel.eventLoop.submit { probe.pong = pong }.wait()
-try channel.writeAndFlush(Frame.ping([])).wait()
-let counted = try pong.futureResult.wait()  // the server decoded every frame before the PING
-let elapsed = now() - throughputStart
-guard counted == UInt64(frameCount) else {
-    FileHandle.standardError.write(Data("iias-transport-bench: the server counted \(counted) of \(frameCount) frames\n".utf8))
-    exit(1)
-}
+let elapsed = try timeFrames(payload, count: frameCount, on: channel, probe: probe)
+let bulkFrames = 8192
+let bulkMiBPerSecond = Double(bulkFrames) / 16 / (try timeFrames([UInt8](repeating: 0x5A, count: 1 << 16), count: bulkFrames, on: channel, probe: probe))
 
 // Round trips on the same established connection, one at a time: a 1 KiB PING out, the
 // PONG back (decrypted, decoded, answered by the server's handler) — the loopback share
@@ -198,6 +206,7 @@ let engineMegabytesPerSecond = try engineThroughput()
 print(String(format: "transport (%@, Ed25519 certificates, chain + CRL checked on both sides)", negotiated))
 print(String(format: "  full handshakes (connect, mutual TLS 1.3, close)   %10.0f /s", handshakeRate))
 print(String(format: "  one connection, 1 KiB frames                       %10.0f frames/s  %8.1f MB/s", framesPerSecond, megabytesPerSecond))
+print(String(format: "  one connection, bulk: 64 KiB frames, 512 MiB         %10.0f MiB/s", bulkMiBPerSecond))
 print(String(format: "  round trip, 1 KiB PING → PONG, one at a time        p50 %6.1f µs  p99 %6.1f µs  p999 %6.1f µs  (%d)",
              Double(roundTrips.valueAtPercentile(50)), Double(roundTrips.valueAtPercentile(99)),
              Double(roundTrips.valueAtPercentile(99.9)), roundTripCount))
@@ -208,6 +217,7 @@ if let jsonPath {
     let object: [String: Any] = [
         "cipher": negotiated, "handshakesPerSecond": handshakeRate,
         "framesPerSecond": framesPerSecond, "megabytesPerSecond": megabytesPerSecond, "frames": frameCount,
+        "bulkMiBPerSecond": bulkMiBPerSecond,
         "opensslRecordLayerMegabytesPerSecond": engineMegabytesPerSecond,
         "roundTripMicroseconds": ["p50": roundTrips.valueAtPercentile(50), "p99": roundTrips.valueAtPercentile(99),
                                   "p999": roundTrips.valueAtPercentile(99.9), "count": roundTripCount] as [String: Any],

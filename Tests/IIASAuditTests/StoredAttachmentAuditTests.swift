@@ -63,6 +63,25 @@ final class StoredAttachmentAuditTests: XCTestCase {
         log.close()
     }
 
+    func testASentCopyReleasedAfterDeliveryIsCountedNotMissing() async throws {
+        let log = try LogStore(directory: work.appendingPathComponent("log").path)
+        let released = try store(size: 3000, direction: .sent).0, kept = try store(size: 2000, direction: .sent).0
+        let lost = try store(size: 1000, direction: .sent).0
+        var release = released
+        release.direction = .released
+        XCTAssertEqual(AttachmentLogRecord(json: release.encoded()), release, "the release record reads back")
+        for record in [released, kept, lost, release] { _ = try await log.append(type: .operatorAction, payload: record.encoded()) }
+        let directory = work.appendingPathComponent("attachments").path
+        for record in [released, lost] { try FileManager.default.removeItem(atPath: directory + "/" + record.storedPath) }
+
+        let audit = StoredAttachmentAudit.run(log, attachmentsDirectory: directory)
+        XCTAssertEqual(audit.checked, 2, "the kept copy and the lost one")
+        XCTAssertEqual(audit.released, 1)
+        XCTAssertEqual(audit.problems.map(\.root), [lost.root], "a copy removed without a release record is missing")
+        XCTAssertEqual(audit.problems.first?.why, "missing")
+        log.close()
+    }
+
     func testTheRecordReaderTakesOnlyItsOwnShape() throws {
         let record = AttachmentLogRecord(direction: .sent, sender: CenterID(rawValue: "UA-SBU")!, envelope: UUID(), index: 2,
                                          ciphertextBytes: 65_568, chunkSize: 65_536, root: String(repeating: "0f", count: 32))

@@ -221,9 +221,30 @@ final class AttachmentReceiverTests: TemporaryDirectoryTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: small.ciphertextPath("AZ-" + seal.root.hexString)))
     }
 
+    func testASendersRefusalFailsAReFetchAndLeavesACompleteCopyAlone() throws {
+        let (seal, nonce, chunks) = try encrypted(size: 3000)
+        let receiver = try receiver()
+        announce(seal, nonce: nonce, to: receiver)
+        let refusal = AttachmentFrame.end(root: seal.root, complete: false, reason: AttachmentCenter.releasedReason).frame
+        _ = try receiver.receive(chunks.indices.map { chunkFrame(seal, chunks, $0) }, from: sender)
+        XCTAssertTrue(try receiver.receive([(refusal.type, FrameCodec.body(of: refusal))], from: sender).frames.isEmpty)
+        XCTAssertEqual(receiver.record(sender: "AZ", root: seal.root.hexString)?.state, .complete, "a complete copy stays complete")
+
+        let record = try XCTUnwrap(receiver.record(sender: "AZ", root: seal.root.hexString))
+        try Data(nonce + chunks[0]).write(to: URL(fileURLWithPath: receiver.ciphertextPath(record.key)))  // cut after chunk 0
+        XCTAssertNotNil(receiver.repairIfDamaged(record))
+        _ = try receiver.receive([(refusal.type, FrameCodec.body(of: refusal))], from: sender)
+        let refused = try XCTUnwrap(receiver.record(sender: "AZ", root: seal.root.hexString))
+        XCTAssertEqual(refused.state, .failed)
+        XCTAssertEqual(refused.reason, "the sender no longer holds it")
+        XCTAssertEqual(try self.receiver().record(sender: "AZ", root: seal.root.hexString)?.state, .failed, "durable across a restart")
+    }
+
     func testAnAttachmentFrameOtherThanChunkFromTheSenderIsABadFrame() throws {
         let receiver = try receiver()
         let ack = AttachmentFrame.ack(root: [UInt8](repeating: 0, count: 32), held: 1).frame
         XCTAssertThrowsError(try receiver.receive([(ack.type, FrameCodec.body(of: ack))], from: sender))
+        let claim = AttachmentFrame.end(root: [UInt8](repeating: 0, count: 32), complete: true, reason: "").frame
+        XCTAssertThrowsError(try receiver.receive([(claim.type, FrameCodec.body(of: claim))], from: sender), "a claim of completion is bad")
     }
 }

@@ -14,7 +14,7 @@ final class AttachmentSenderTests: TemporaryDirectoryTestCase {
     private let ge = CenterID(rawValue: "GE")!
 
     private func center(limit: Int = 4 << 20) throws -> AttachmentCenter {
-        try AttachmentCenter(dataDirectory: work, limit: limit, logger: Logger(label: "test"))
+        try AttachmentCenter(dataDirectory: work, limit: limit, chunkWindow: 8, logger: Logger(label: "test"))
     }
 
     /// The indexes of chunk frames, after checking each one's proof against `root`.

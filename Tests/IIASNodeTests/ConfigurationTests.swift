@@ -30,6 +30,7 @@ final class ConfigurationTests: XCTestCase {
         XCTAssertEqual(configuration.limits.window, 64)
         XCTAssertEqual(configuration.limits.maxEventBacklogBytes, 8 << 20)
         XCTAssertEqual(configuration.limits.logPreallocationBytes, 1 << 20)
+        XCTAssertEqual(configuration.limits.sentAttachmentRetentionDays, 30)
         XCTAssertEqual([configuration.limits.maxPeerConnections, configuration.limits.maxPeerConnectionsPerAddress,
                         configuration.limits.maxAPIConnections], [256, 16, 256])
         XCTAssertNil(configuration.metrics)
@@ -68,6 +69,8 @@ final class ConfigurationTests: XCTestCase {
             ("limits", ["maxAPIConnections": 0], "limits.maxAPIConnections"),
             ("limits", ["maxAPIConnections": 8, "maxAPIConnectionsPerUser": 9], "limits.maxAPIConnectionsPerUser"),
             ("limits", ["apiRequestSeconds": 0], "limits.apiRequestSeconds"),
+            ("limits", ["sentAttachmentRetentionDays": -1], "limits.sentAttachmentRetentionDays"),
+            ("limits", ["sentAttachmentRetentionDays": 1.5], "limits.sentAttachmentRetentionDays"),
             ("envelopeVersion", 4, "envelopeVersion"), ("envelopeVersion", 0, "envelopeVersion"),
             ("envelopeVersion", "two", "envelopeVersion"),
             ("witness", ["quorum": 3], "witness.quorum"), ("witness", ["quorum": 0], "witness.quorum"), ("witness", ["enabled": "yes"], "witness.enabled"),

@@ -10,12 +10,18 @@ extension AttachmentCenter {
     /// disk): if it is a recipient of ours and the ciphertext is still here, the transfer
     /// starts again, due at once; the recipient's state shows `waiting` until it ends.
     func refetchRequested(_ root: String, by peer: CenterID, from held: Int) {
+        if let record = outgoing.withLock({ $0[root] }), record.recipients[peer.rawValue] != nil, record.released == true {
+            logger.notice("a peer asked again for an attachment released after delivery", metadata: ["peer": "\(peer)", "attachment": "\(root)"])
+            return sender(for: peer).refuseRefetch(of: root, because: Self.releasedReason)
+        }
         guard var record = outgoing.withLock({ $0[root] }), record.recipients[peer.rawValue] != nil,
               held < record.chunkCount, FileManager.default.fileExists(atPath: directory.outgoing + "/" + root + ".ct") else {
             logger.notice("a peer asked for an attachment this node cannot send again", metadata: ["peer": "\(peer)", "attachment": "\(root.prefix(64))"])
             return
         }
         record.recipients[peer.rawValue] = "waiting"
+        record.endedAt = nil
+        outgoing.withLock { $0[root]?.recipients[peer.rawValue] = "waiting"; $0[root]?.endedAt = nil }
         save(record)
         logger.notice("attachment re-requested", metadata: ["peer": "\(peer)", "attachment": "\(root)", "fromChunk": "\(held)"])
         Metrics.Counter(label: "iias_attachment_resends_requested_total", dimensions: [("peer", peer.rawValue)]).increment()

@@ -22,8 +22,21 @@ final class AttachmentCenter: Sendable {
     private let senders = Mutex<[CenterID: AttachmentSender]>([:])
     /// This node's center and where its attachment log records go (set by the node).
     let logRecorder = Mutex<(CenterID, @Sendable ([AttachmentLogRecord]) async -> Void)?>(nil)
+    /// Held while a record is written: two recipients ending at once write in turn, the
+    /// last write holding both outcomes.
+    let saving = Mutex(())
+    /// Roots being released now (the watcher and an end may both look).
+    let releasing = Mutex<Set<String>>([])
+    /// How long sent ciphertext stays after every recipient ended (a recipient whose copy
+    /// is damaged fetches it again meanwhile); 0 releases it at once.
+    let sentRetention: TimeInterval
+    /// Chunks a link may have unacknowledged per transfer (`AttachmentSender.window`).
+    let chunkWindow: Int
 
-    init(dataDirectory: String, limit: Int, spare: Int = 64 << 20, logger: Logger) throws {
+    init(dataDirectory: String, limit: Int, spare: Int = 64 << 20, sentRetention: TimeInterval = 30 * 86_400, chunkWindow: Int = 32,
+         logger: Logger) throws {
+        self.sentRetention = sentRetention
+        self.chunkWindow = chunkWindow
         signal(SIGPIPE, SIG_IGN)  // an upload's encryption that stops must not kill the node through its pipe
         directory = try AttachmentDirectory(dataDirectory: dataDirectory)
         self.limit = limit
@@ -31,16 +44,8 @@ final class AttachmentCenter: Sendable {
         receiver = AttachmentReceiver(directory: directory, limit: limit, spare: spare, logger: logger)
         let records = directory.load(OutgoingAttachment.self, in: directory.outgoing)
         outgoing = Mutex(Dictionary(records.map { ($0.root, $0) }, uniquingKeysWith: { first, _ in first }))
-        removeOrphans(keeping: Set(records.map(\.root)))
+        removeUnneeded(records)
         watchForStalls()
-    }
-
-    /// Ciphertext no notification names (an upload no draft named before a restart).
-    private func removeOrphans(keeping roots: Set<String>) {
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory.outgoing)) ?? [] {
-            let root = name.split(separator: ".").first.map(String.init) ?? name
-            if !roots.contains(root) { unlink(directory.outgoing + "/" + name) }
-        }
     }
 
     // MARK: - Uploads
@@ -99,7 +104,7 @@ final class AttachmentCenter: Sendable {
     func sender(for peer: CenterID) -> AttachmentSender {
         senders.withLock { senders in
             if let sender = senders[peer] { return sender }
-            let sender = AttachmentSender(peer: peer, directory: directory) { [weak self] root, delivered, reason, written in
+            let sender = AttachmentSender(peer: peer, directory: directory, window: chunkWindow) { [weak self] root, delivered, reason, written in
                 self?.ended(root, to: peer, delivered: delivered, reason: reason, written: written)
             }
             sender.onUnknownAck { [weak self] root, held in self?.refetchRequested(root, by: peer, from: held) }
@@ -140,17 +145,28 @@ final class AttachmentCenter: Sendable {
         }
     }
 
-    func save(_ record: OutgoingAttachment) {
+    /// Records `record`, durably; false when the disk refused it (logged).
+    @discardableResult
+    func save(_ record: OutgoingAttachment) -> Bool {
         outgoing.withLock { $0[record.root] = record }
         do { try directory.save(record, to: directory.outgoing + "/" + record.root + ".json") } catch {
             logger.error("cannot save an attachment's state", metadata: ["attachment": "\(record.root)", "error": "\(error)"])
+            return false
         }
+        return true
     }
 
     private func ended(_ root: String, to peer: CenterID, delivered: Bool, reason: String, written: Int) {
-        guard var record = outgoing.withLock({ $0[root] }) else { return }
-        record.recipients[peer.rawValue] = delivered ? "delivered" : "refused: " + reason
-        save(record)
+        // Updated in place, not on a copy: another recipient's end may be recorded at the same time.
+        let updated = outgoing.withLock { all -> OutgoingAttachment? in
+            all[root]?.recipients[peer.rawValue] = delivered ? "delivered" : "refused: " + reason
+            if let record = all[root], !Self.stillSending(record), record.endedAt == nil { all[root]?.endedAt = Date() }
+            return all[root]
+        }
+        guard let record = updated else { return }
+        let saved = saving.withLock { _ in outgoing.withLock({ $0[root] }).map { save($0) } ?? false }
+        // Only once the record saying so is durable: until then a restart still needs the files.
+        if saved, !Self.stillSending(record), sentRetention <= 0 { Task { await self.releaseExpired() } }
         logger.info(delivered ? "attachment delivered" : "attachment refused",
                     metadata: ["peer": "\(peer)", "attachment": "\(root)", "chunks": "\(record.chunkCount)", "chunksWritten": "\(written)",
                                "reason": "\(reason)"])

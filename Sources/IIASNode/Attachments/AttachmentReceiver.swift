@@ -91,8 +91,13 @@ final class AttachmentReceiver: Sendable {
         var open: [String: Int32] = [:]
         defer { for fd in open.values { close(fd) } }
         for (type, body) in frames {
-            guard case .chunk(let root, let index, let proof, let bytes) = try AttachmentFrame.parse(type, body) else {
-                throw AttachmentFrame.Malformed(description: "a recipient takes only CHUNK frames on this connection")
+            let frame = try AttachmentFrame.parse(type, body)
+            if case .end(let root, false, let reason) = frame {
+                senderGaveUp(peer.rawValue + "-" + root.hexString, reason: reason)
+                continue
+            }
+            guard case .chunk(let root, let index, let proof, let bytes) = frame else {
+                throw AttachmentFrame.Malformed(description: "a recipient takes only CHUNK and refusing ATTACHMENT_END frames on this connection")
             }
             let key = peer.rawValue + "-" + root.hexString
             if !touched.contains(key) { touched.append(key) }
@@ -151,6 +156,22 @@ final class AttachmentReceiver: Sendable {
                                                  : AttachmentFrame.ack(root: root, held: record.held).frame)
         }
         return ChunkAnswers(frames: out, rejected: rejected, completed: completed)
+    }
+
+    /// The sender will not send attachment `key` (again): one still being received fails
+    /// with the sender's reason, e.g. "the sender no longer holds it" after a re-fetch.
+    private func senderGaveUp(_ key: String, reason: String) {
+        let failed = records.withLock { records -> IncomingAttachment? in
+            guard var record = records[key], record.state == .receiving || record.state == .waitingForSpace else { return nil }
+            record.state = .failed
+            record.reason = String(reason.prefix(200))
+            records[key] = record
+            return record
+        }
+        if let failed {
+            persist(failed)
+            logger.notice("the sender will not send an attachment", metadata: ["attachment": "\(key)", "reason": "\(failed.reason ?? "")"])
+        }
     }
 
     /// Opens the ciphertext file, writing the nonce it begins with when it is new.

@@ -14,6 +14,10 @@ struct OutgoingAttachment: Codable, Sendable, Equatable {
     /// Per recipient: `waiting` until the recipient's ATTACHMENT_END, then `delivered` or
     /// `refused: <reason>`.
     var recipients: [String: String]
+    /// When the last recipient ended its transfer (retention counts from here).
+    var endedAt: Date?
+    /// The ciphertext and chunk hashes were removed after the retention (logged as `released`).
+    var released: Bool?
 
     var chunkCount: Int { AttachmentEncryption.chunkCount(size: plaintextBytes, chunkSize: chunkSize) }
     var ciphertextBytes: Int { AttachmentEncryption.ciphertextBytes(size: plaintextBytes, chunkSize: chunkSize) }

@@ -54,12 +54,16 @@ extension APIRouter {
     }
 
     /// Up to 1 MiB of a received attachment's ciphertext from `?offset=`; only once the
-    /// attachment is complete and still matches its commitment.
+    /// attachment is complete and, as a download begins (offset 0), still matches its
+    /// commitment. Later pieces are not hashed again whole — that made a download's cost
+    /// grow with the square of the file — since the reader checks the root and the
+    /// SHA-256 of what it opens before the file takes its name.
     private func ciphertext(_ root: String, query: [String: String], _ attachments: AttachmentCenter) throws -> APIResponse {
         let sender = try Self.sender(query)?.rawValue ?? ""
-        guard let state = attachments.incomingState(sender: sender, root: root) else { throw RequestProblem(.notFound, "no attachment \(root.prefix(64)) from \(sender)", hint: nil) }
-        guard state.state == .complete else { throw RequestProblem(.conflict, "the attachment is \(state.state.rawValue)\(state.reason.map { ": " + $0 } ?? "")", hint: nil) }
         let offset = try Self.count(query["offset"], name: "offset") ?? 0
+        let found = offset == 0 ? attachments.incomingState(sender: sender, root: root) : attachments.receiver.record(sender: sender, root: root)
+        guard let state = found else { throw RequestProblem(.notFound, "no attachment \(root.prefix(64)) from \(sender)", hint: nil) }
+        guard state.state == .complete else { throw RequestProblem(.conflict, "the attachment is \(state.state.rawValue)\(state.reason.map { ": " + $0 } ?? "")", hint: nil) }
         guard offset >= 0, offset <= state.ciphertextBytes else { throw RequestProblem(.badRequest, "offset out of range", hint: nil) }
         let fd = open(attachments.receiver.ciphertextPath(sender + "-" + root), O_RDONLY)
         guard fd >= 0 else { throw RequestProblem(.notFound, "the attachment's ciphertext is missing", hint: nil) }

@@ -7,8 +7,9 @@ import Synchronization
 
 /// The attachments one link sends: which are due (their notification answered), which
 /// chunk goes next, and what the recipient said it holds. The link asks it for frames
-/// only when no envelope waits, so a flash notification is never queued behind chunks;
-/// at most `window` chunks are unacknowledged. After a new session the first chunk is a
+/// when no envelope waits, or in the turn chunks are owed (`ChunkTurns`, which also keeps
+/// at most one chunk queued in the channel, so a flash notification waits behind about
+/// one chunk); at most `window` chunks are unacknowledged. After a new session the first chunk is a
 /// probe: the recipient's CHUNK_ACK says from where to go on, so a restart at either end
 /// resends at most the window.
 final class AttachmentSender: Sendable {
@@ -42,7 +43,7 @@ final class AttachmentSender: Sendable {
     /// Called when the recipient ends a transfer: (root, delivered, reason, chunks written).
     private let ended: @Sendable (String, Bool, String, Int) -> Void
 
-    init(peer: CenterID, directory: AttachmentDirectory, window: Int = 8, ended: @escaping @Sendable (String, Bool, String, Int) -> Void) {
+    init(peer: CenterID, directory: AttachmentDirectory, window: Int = 32, ended: @escaping @Sendable (String, Bool, String, Int) -> Void) {
         self.peer = peer
         self.directory = directory
         self.window = window
@@ -110,15 +111,20 @@ final class AttachmentSender: Sendable {
         if probe { wake.withLock { $0 }?() }
     }
 
+    /// Whether a transfer may send (its notification answered).
+    var hasDue: Bool { refusing.withLock { !$0.isEmpty } || transfers.withLock { $0.contains(where: \.due) } }
+
     /// The chunk frames to write now: from the first due transfer, as many as the window
-    /// allows (one while probing). Each chunk read is checked against its leaf hash first:
-    /// a copy damaged here is never sent; that transfer ends, recorded as not sent and why.
-    func framesToSend() -> [Frame] {
+    /// allows (one while probing), and `atMost` (the link's `ChunkTurns`); refusals of
+    /// re-fetches go first. Each chunk read is checked against its leaf hash first: a copy
+    /// damaged here is never sent; that transfer ends, recorded as not sent and why.
+    func framesToSend(atMost limit: Int = .max) -> [Frame] {
+        let refusals = refusing.withLock { list in defer { list = [] }; return list }
         var damaged: (transfer: Transfer, why: String)?
         let frames = transfers.withLock { list -> [Frame] in
             guard let i = list.firstIndex(where: \.due) else { return [] }
             let inFlight = list[i].next - list[i].held
-            let room = list[i].probing ? (inFlight == 0 ? 1 : 0) : window - inFlight
+            let room = min(limit, list[i].probing ? (inFlight == 0 ? 1 : 0) : window - inFlight)
             guard room > 0 else { return [] }
             if list[i].tree == nil { list[i].tree = loadTree(list[i].record) }
             guard let tree = list[i].tree else {
@@ -136,7 +142,18 @@ final class AttachmentSender: Sendable {
             return read.frames
         }
         if let damaged { ended(damaged.transfer.record.root, false, "not sent: this node's copy is damaged (\(damaged.why))", damaged.transfer.written) }
-        return frames
+        return refusals + frames
+    }
+
+    /// ATTACHMENT_ENDs to send the recipient: re-fetches this node can no longer answer.
+    private let refusing = Mutex<[Frame]>([])
+
+    /// Tells the recipient, with an ATTACHMENT_END that is not complete, that `root` is
+    /// not sent again and why (its ciphertext was released after delivery).
+    func refuseRefetch(of root: String, because reason: String) {
+        guard let bytes = [UInt8](hexString: root) else { return }
+        refusing.withLock { $0.append(AttachmentFrame.end(root: bytes, complete: false, reason: reason).frame) }
+        wake.withLock { $0 }?()
     }
 
     private func loadTree(_ record: OutgoingAttachment) -> ChunkTree? {

@@ -37,6 +37,7 @@ extension AttachmentCenter {
                 try? await Task.sleep(for: .seconds(1))
                 guard let self else { return }
                 for sender in self.allSenders() { sender.probeIfStalled(after: Self.stallSeconds) }
+                await self.releaseExpired()
             }
         }
     }

@@ -1,3 +1,4 @@
+import Dispatch
 import IIASLog
 import IIASModel
 import IIASTransport
@@ -7,25 +8,40 @@ import NIOCore
 // Attachment chunks from peers: written and fsynced off the actor, answered on their connection.
 extension Node {
     /// Hands one batch of a peer's attachment frames to the receiver (file writes and
-    /// fsync on this task, not on the actor) and writes its answers. A body that does not
-    /// read is a bad frame: ERROR 1, and that connection closes (false); the node goes on.
-    nonisolated func chunksArrived(_ frames: [(FrameType, [UInt8])], from peer: CenterID, on channel: Channel) async -> Bool {
+    /// fsync on the caller's thread — a `ChunkWriter`'s queue — not on the actor) and
+    /// writes its answers. A body that does not read is a bad frame: ERROR 1, and that
+    /// connection closes; the node goes on. A chunk that is not the committed one: ERROR 6
+    /// and that connection closes too. False once the connection is closing.
+    nonisolated func chunksArrived(_ frames: [(FrameType, [UInt8])], from peer: CenterID, on channel: Channel) -> Bool {
         do {
             let answers = try attachments.receiver.receive(frames, from: peer)
-            await attachments.logReceived(answers.completed)  // logged before ATTACHMENT_END says complete
+            if !answers.completed.isEmpty { logBeforeAnswering(answers.completed) }
             Self.write(answers.frames, on: channel)
             guard let rejected = answers.rejected else { return true }
             // Nothing after the rejected chunk is read: the sender resends from the last CHUNK_ACK.
-            try? await channel.writeAndFlush(Frame.error(code: Self.rejectedChunkCode, reason: rejected + "; resend from the last acknowledged chunk")).get()
-            try? await channel.close()
+            closeAfter(Frame.error(code: Self.rejectedChunkCode, reason: rejected + "; resend from the last acknowledged chunk"), on: channel)
             return false
         } catch {
             Metrics.Counter(label: "iias_attachment_bad_frames_total").increment()
             logger.warning("closed a connection that sent a bad attachment frame", metadata: ["peer": "\(peer)", "error": "\(error)"])
-            try? await channel.writeAndFlush(Frame.error(code: Self.badFrameCode, reason: "bad attachment frame: \(error)")).get()
-            try? await channel.close()
+            closeAfter(Frame.error(code: Self.badFrameCode, reason: "bad attachment frame: \(error)"), on: channel)
             return false
         }
+    }
+
+    /// Completed attachments are logged before their `ATTACHMENT_END` says complete: the
+    /// chunk queue waits for the log (rare: once per file), the node's pool does not.
+    private nonisolated func logBeforeAnswering(_ completed: [IncomingAttachment]) {
+        let logged = DispatchSemaphore(value: 0)
+        Task { [attachments] in
+            await attachments.logReceived(completed)
+            logged.signal()
+        }
+        logged.wait()
+    }
+
+    private nonisolated func closeAfter(_ frame: Frame, on channel: Channel) {
+        channel.writeAndFlush(frame).whenComplete { _ in channel.close(promise: nil) }
     }
 
     /// ERROR code for a frame that does not read (FrameProtocol.md).
