@@ -96,10 +96,10 @@ final class LargeAttachmentTests: XCTestCase {
     }
 
     /// Flash notifications while a large file flows AZ → GE: their p99, submission to
-    /// receipt, stays within 3x the median of the same measurement on the idle link. The
-    /// median of 40 idle ones is a steady baseline; the p99 of 200 during the transfer is
-    /// the third slowest, so one stall of a shared machine does not decide it. The file
-    /// must still be flowing when the last one is answered.
+    /// receipt, stays within 3x their p99 on the idle link, and their median within 3x the
+    /// idle median. 200 each side, so each p99 is the third slowest and one stall of a
+    /// machine does not decide it. The file must still be flowing when the last one is
+    /// answered. (Scripts/bench.sh measures the same in a release build.)
     func testFlashNotificationsKeepTheirPaceWhileAFileFlows() async throws {
         let cluster = try NodeCluster(["AZ", "GE"], extra: Self.extra)
         try cluster.startAll()
@@ -107,7 +107,9 @@ final class LargeAttachmentTests: XCTestCase {
         try await connected(cluster, peers: 1)
         let probe = try await FlashProbe(cluster.client("AZ"))
         _ = try await probe.measure(count: 5, to: "GE")   // warm-up: the first of a run pays for first uses
-        let idle = try await probe.measure(count: 40, to: "GE")
+        // As many flashes idle as during, so that the two p99s are the same estimator: the
+        // requirement compares the flash's p99 during a transfer with its p99 on an idle link.
+        let idle = try await probe.measure(count: 200, to: "GE")
         let file = try sparseFile("bulk.bin", size: 512 << 20)
         let id = try await cluster.sendAttachment(file, from: "AZ", to: ["GE"])
         try await eventually("the file flowing", timeout: 120) { try await reception(of: id, at: "GE", cluster).held > 0 }
@@ -116,15 +118,9 @@ final class LargeAttachmentTests: XCTestCase {
         XCTAssertEqual(after.state, "receiving", "the file ended before the measurement did (\(after.held) chunks): make it larger")
         let baseline = FlashProbe.percentile(50, of: idle), idleSlow = FlashProbe.percentile(99, of: idle)
         let slow = FlashProbe.percentile(99, of: during), typical = FlashProbe.percentile(50, of: during)
-        print(String(format: "flash during a transfer: idle p50 %.1f ms p99 %.1f ms; during p50 %.1f ms p99 %.1f ms (%.2fx the idle median); GE held %d chunks",
-                     baseline, idleSlow, typical, slow, slow / baseline, after.held))
-        XCTAssertLessThanOrEqual(typical, 3 * baseline, "flash p50 during a transfer \(typical) ms, idle median \(baseline) ms")
-        // A machine whose idle link alone has its p99 past 3x its median (other work stalling
-        // the processes) cannot show whether the transfer costs that much: said, not judged.
-        if idleSlow > 3 * baseline {
-            throw XCTSkip(String(format: "too busy to judge the p99: the idle link's own p99 %.1f ms is %.1fx its median %.1f ms (during: p99 %.1f ms)",
-                                 idleSlow, idleSlow / baseline, baseline, slow))
-        }
-        XCTAssertLessThanOrEqual(slow, 3 * baseline, "flash p99 during a transfer \(slow) ms, idle median \(baseline) ms")
+        print(String(format: "flash during a transfer: idle p50 %.1f ms p99 %.1f ms; during p50 %.1f ms p99 %.1f ms (p99 %.2fx the idle p99); GE held %d chunks",
+                     baseline, idleSlow, typical, slow, slow / idleSlow, after.held))
+        XCTAssertLessThanOrEqual(typical, 3 * baseline, "flash p50 during a transfer \(typical) ms, idle p50 \(baseline) ms")
+        XCTAssertLessThanOrEqual(slow, 3 * idleSlow, "flash p99 during a transfer \(slow) ms, idle p99 \(idleSlow) ms")
     }
 }
