@@ -234,6 +234,7 @@ extension Node {
                         deskTakes(summary, at: index)
                     }
                     announce(item.envelope, from: peer, at: index)
+                    if item.envelope.header.kind == .notification { oweReceiptProof(item.envelope.id, sha256: arrivals[item.position].sha256, from: peer, at: index) }
                 }
             } catch {
                 // Not a refusal (that would be final): no answer, and the connection is
