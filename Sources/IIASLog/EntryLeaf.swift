@@ -19,6 +19,15 @@ public struct EntryLeaf: Sendable, Equatable {
     /// The extra line's size in bytes.
     public static let byteCount = LogEntry.fixedSize + SHA256.byteCount
 
+    /// The fields as the log holds them, the leaf hash read from its stored hashes (no
+    /// need to read the entry back).
+    public init(index: UInt64, timeMilliseconds: Int64, type: EntryType, leafHash: [UInt8]) {
+        self.index = index
+        self.timeMilliseconds = timeMilliseconds
+        self.type = type
+        self.leafHash = leafHash
+    }
+
     public init(entry: LogEntry) {
         index = entry.index
         timeMilliseconds = entry.timeMilliseconds

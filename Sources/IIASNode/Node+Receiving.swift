@@ -242,6 +242,7 @@ extension Node {
                     }
                     announce(item.envelope, from: peer, at: index)
                     if item.summary != nil { await noteForCoRecipients(item.envelope) }
+                    if item.envelope.header.kind == .notification { oweReceiptProof(item.envelope.id, sha256: arrivals[item.position].sha256, from: peer, at: index) }
                 }
             } catch {
                 // Not a refusal (that would be final): no answer, and the connection is

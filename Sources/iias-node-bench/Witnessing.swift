@@ -1,6 +1,7 @@
 import Foundation
 import IIASAPI
 import IIASLog
+import IIASModel
 import IIASTestSupport
 
 /// What witnessing costs and how soon it completes: the bulk case to three recipients
@@ -63,7 +64,7 @@ func witnessingCost(count: Int, inflight: Int, pki: String, iias: String) async 
         polling.cancel()
         guard enabled else { continue }
         quorum = await watch.latencies()
-        checkRate = try checkProofRate(cluster: cluster, pki: pki)
+        checkRate = try await checkProofRate(cluster: cluster, pki: pki)
     }
     func percentile(_ p: Double) -> Double { quorum.isEmpty ? 0 : quorum[min(quorum.count - 1, Int(Double(quorum.count) * p))] }
     return WitnessingCost(count: count, inflight: inflight, off: .init(perSecond: perSecond[false] ?? 0, cpuMicroseconds: cpu[false] ?? 0),
@@ -72,17 +73,21 @@ func witnessingCost(count: Int, inflight: Int, pki: String, iias: String) async 
                           checkProofPerSecond: checkRate)
 }
 
-/// Proofs of delivery checked per second: one of GE's bundles kept at AZ, against the
-/// policy `pki.sh policy` writes (quorum 2), parsed and verified over and over.
-private func checkProofRate(cluster: LocalCluster, pki: String) throws -> Double {
-    let proofs = cluster.folder.appendingPathComponent("data-AZ/proofs/GE").path
+/// Proofs of delivery checked per second: one of GE's bundles kept at AZ (as
+/// `iias outbox ID --proof GE` gives it), against the policy `pki.sh policy` writes
+/// (quorum 2), parsed and verified over and over.
+private func checkProofRate(cluster: LocalCluster, pki: String) async throws -> Double {
+    let client = LocalAPIClient(socketPath: cluster.socketPath("AZ"))
     let deadline = Date().addingTimeInterval(30)
-    var name: String?
-    while name == nil, Date() < deadline {
-        name = (try? FileManager.default.contentsOfDirectory(atPath: proofs))?.first { $0.hasSuffix(".tlog-proof") }
-        if name == nil { Thread.sleep(forTimeInterval: 0.05) }
+    var text: String?
+    while text == nil, Date() < deadline {
+        if let id = try? await client.outbox(limit: 1).first?.id, let bytes = try? await client.receiptProof(of: id, from: CenterID(rawValue: "GE")!) {
+            text = String(decoding: bytes, as: UTF8.self)
+        } else {
+            try await Task.sleep(for: .milliseconds(50))
+        }
     }
-    guard let name, let text = try? String(contentsOfFile: proofs + "/" + name, encoding: .utf8) else { return 0 }
+    guard let text else { return 0 }
     let policyFile = cluster.folder.appendingPathComponent("policy.txt").path
     _ = try ProcessRunner.run(RepositoryPaths.script("pki.sh"), ["-q", "policy", pki, "--quorum", "2", "--out", policyFile], timeout: 60)
     let policy = try TlogPolicy(parsing: Array(try Data(contentsOf: URL(fileURLWithPath: policyFile))))

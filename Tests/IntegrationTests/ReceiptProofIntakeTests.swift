@@ -13,7 +13,7 @@ import XCTest
 final class ReceiptProofIntakeTests: XCTestCase {
     /// GE's log of one entry, AZ's `envelope` received at index 0, its checkpoint signed by
     /// GE and cosigned by the witnesses of `cosigners`: a tlog-proof bundle.
-    private func bundle(for envelope: [UInt8], cosigners: [String]) throws -> [UInt8] {
+    private func bundle(for envelope: [UInt8], cosigners: [String]) throws -> TlogProof {
         let entry = LogEntry(index: 0, timeMilliseconds: Int64(Date().timeIntervalSince1970 * 1000), type: .received, payload: envelope)
         let checkpoint = Checkpoint(origin: Checkpoint.origin(center: "GE"), treeSize: 1, rootHash: Merkle.hashLeaf(entry.encoded()))
         let ge = try CenterKeys(directory: TestPKI.shared.centerDirectory("GE"))
@@ -23,14 +23,19 @@ final class ReceiptProofIntakeTests: XCTestCase {
             note = note.adding([Cosignature.sign(body: note.body, name: Cosignature.name(center: center), key: key,
                                                  timestamp: UInt64(Date().timeIntervalSince1970)).noteSignature])
         }
-        return Array(TlogProof(extra: EntryLeaf(entry: entry).extra, index: 0, proof: [], checkpoint: note).text.utf8)
+        return TlogProof(extra: EntryLeaf(entry: entry).extra, index: 0, proof: [], checkpoint: note)
     }
 
-    /// A RECEIPT_PROOF body of one item (the layout of FrameProtocol.md).
-    private func batch(through: UInt64, id: UUID, sha256: [UInt8], bundle: [UInt8]) -> [UInt8] {
+    /// A RECEIPT_PROOF body of one item (the layout of FrameProtocol.md): the bundle's
+    /// checkpoint once, then the item's id, digest, extra line and proof hashes.
+    private func batch(through: UInt64, id: UUID, sha256: [UInt8], bundle: TlogProof) -> [UInt8] {
         func be(_ value: UInt64, _ width: Int) -> [UInt8] { (0..<width).reversed().map { UInt8(truncatingIfNeeded: value >> (8 * UInt64($0))) } }
-        return be(through, 8) + be(1, 2) + withUnsafeBytes(of: id.uuid) { Array($0) } + sha256 + be(UInt64(bundle.count), 4) + bundle
+        let note = Array(bundle.checkpoint.text.utf8)
+        return be(through, 8) + be(UInt64(note.count), 4) + note + be(1, 2) + withUnsafeBytes(of: id.uuid) { Array($0) } + sha256
+            + (bundle.extra ?? []) + [UInt8(bundle.proof.count)] + bundle.proof.flatMap { $0 }
     }
+
+    private func size(_ path: String) -> Int { ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0 }
 
     private func nextAck(_ frames: inout AsyncStream<Frame>.Iterator) async -> [UInt8]? {
         while let frame = await frames.next() { if case .receiptProofAck(let body) = frame { return body } }
@@ -53,13 +58,13 @@ final class ReceiptProofIntakeTests: XCTestCase {
         while let frame = await outbound.next() { if case .envelope(let bytes) = frame { envelope = bytes; break } }
         XCTAssertFalse(envelope.isEmpty, "AZ sent its envelope to GE")
         let sha256 = SHA256.hash(envelope)
-        let kept = cluster.folder.appendingPathComponent("data-AZ/proofs/GE/\(sent.id.uuidString.lowercased()).tlog-proof").path
+        let kept = cluster.folder.appendingPathComponent("data-AZ/proofs/GE.proofs").path
 
         // GE's own connection to AZ, on which it sends its proofs.
         let (channel, geFrames) = try await TestPeer.connect(as: "GE", port: cluster.ports["AZ"]!, expecting: "AZ")
         var frames = geFrames
         defer { channel.close(promise: nil) }
-        let refused: [(String, [UInt8], [UInt8])] = [
+        let refused: [(String, [UInt8], TlogProof)] = [
             ("no cosignature", sha256, try bundle(for: envelope, cosigners: [])),
             ("GE's own witness only", sha256, try bundle(for: envelope, cosigners: ["GE"])),
             ("another envelope", SHA256.hash(Array("other".utf8)), try bundle(for: Array("other".utf8), cosigners: ["UA"])),
@@ -69,20 +74,22 @@ final class ReceiptProofIntakeTests: XCTestCase {
             try await channel.writeAndFlush(Frame.receiptProof(batch(through: UInt64(through + 1), id: sent.id, sha256: digest, bundle: bundle)))
             let ack = await nextAck(&frames)
             XCTAssertEqual(ack, (0..<8).map { $0 == 7 ? UInt8(through + 1) : 0 }, why)
-            XCTAssertFalse(FileManager.default.fileExists(atPath: kept), why)
+            XCTAssertEqual(size(kept), 0, "nothing kept: \(why)")
         }
         try await eventually("AZ logged the refusals") { cluster.errorOutput("AZ").contains("a receipt proof does not verify") }
 
         let good = try bundle(for: envelope, cosigners: ["UA", "GE"])
-        for _ in 0..<2 {
+        var keptSize = 0
+        for time in 0..<2 {
             try await channel.writeAndFlush(Frame.receiptProof(batch(through: 9, id: sent.id, sha256: sha256, bundle: good)))
             let ack = await nextAck(&frames)
             XCTAssertNotNil(ack)
-            XCTAssertEqual(FileManager.default.contents(atPath: kept).map(Array.init), good)
+            XCTAssertGreaterThan(size(kept), 0, "kept")
+            if time == 0 { keptSize = size(kept) } else { XCTAssertEqual(size(kept), keptSize, "sent again, nothing is added") }
         }
         // The bundle AZ kept is what `iias outbox ID --proof GE` gives.
         let written = try ProcessRunner.run(RepositoryPaths.iiasExecutable, ["outbox", sent.id.uuidString, "--proof", "GE", "--socket", cluster.socketPath("AZ")], timeout: 60)
-        XCTAssertEqual(Array(written.stdout.utf8), good)
+        XCTAssertEqual(written.stdout, good.text, "the bundle byte for byte")
         let absent = try ProcessRunner.run(RepositoryPaths.iiasExecutable, ["outbox", UUID().uuidString, "--proof", "GE", "--socket", cluster.socketPath("AZ")], timeout: 60)
         XCTAssertEqual(absent.status, 1, "an unknown notification")
 

@@ -66,10 +66,13 @@ final class ReceiptProofTests: XCTestCase {
             XCTAssertGreaterThanOrEqual((object?["cosignatures"] as? [Any])?.count ?? 0, 2)
             bundles[recipient] = try String(contentsOfFile: file, encoding: .utf8)
         }
-        // The bundle is the C2SP layout and AZ kept exactly it.
+        // The bundle is the C2SP layout; AZ keeps each recipient's proofs in one file.
         let ge = try XCTUnwrap(bundles["GE"])
         XCTAssertTrue(ge.hasPrefix("c2sp.org/tlog-proof@v1\nextra "))
-        XCTAssertEqual(try String(contentsOfFile: folder + "/proofs/GE/\(sent.id.uuidString.lowercased()).tlog-proof", encoding: .utf8), ge)
+        for recipient in ["GE", "UA", "MD"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: folder + "/proofs/\(recipient).proofs"), recipient)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/proofs/\(recipient)"), "no file per proof")
+        }
 
         // Any line altered: refused (exit 1), by line kind.
         let lines = ge.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
@@ -109,12 +112,21 @@ final class ReceiptProofTests: XCTestCase {
         XCTAssertEqual(try iias(["audit", "check-proof", folder + "/GE.tlog-proof", "--policy", try write(foreign, folder + "/foreign.txt")]).status, 1)
         XCTAssertEqual(try iias(["audit", "check-proof", folder + "/GE.tlog-proof"]).status, 2, "neither --policy nor --cert")
 
-        // A restart keeps every proof and resends none as new.
+        // A restart keeps every proof (the index is rebuilt from the file); a bundle an
+        // earlier version kept in a file of its own (UA's here) is still handed out.
         cluster.stop("AZ")
+        let ua = try XCTUnwrap(bundles["UA"])
+        try FileManager.default.removeItem(atPath: folder + "/proofs/UA.proofs")
+        try FileManager.default.createDirectory(atPath: folder + "/proofs/UA", withIntermediateDirectories: true)
+        _ = try write(ua, folder + "/proofs/UA/\(sent.id.uuidString.lowercased()).tlog-proof")
         try cluster.start("AZ")
         try await eventually("AZ is connected to its peers again") {
             try await cluster.client("AZ").peers().allSatisfy { $0.state == .connected }
         }
-        XCTAssertEqual(try String(contentsOfFile: folder + "/proofs/GE/\(sent.id.uuidString.lowercased()).tlog-proof", encoding: .utf8), ge)
+        for (recipient, bundle) in [("GE", ge), ("UA", ua)] {
+            let again = folder + "/\(recipient)-again.tlog-proof"
+            XCTAssertEqual(try iias(["outbox", sent.id.uuidString, "--proof", recipient, "--out", again, "--socket", cluster.socketPath("AZ")]).status, 0)
+            XCTAssertEqual(try String(contentsOfFile: again, encoding: .utf8), bundle, recipient)
+        }
     }
 }

@@ -13,7 +13,17 @@ extension Node {
     var receiptProofFiles: ReceiptProofFiles { ReceiptProofFiles(dataDirectory: configuration.dataDirectory) }
 
     private func loadReceiptProofs() {
-        if !receiptProofs.loaded { receiptProofFiles.load(into: &receiptProofs) }
+        guard !receiptProofs.loaded else { return }
+        receiptProofFiles.load(into: &receiptProofs)
+        if receiptProofs.trackingFrom == nil { receiptProofs.trackingFrom = log.count }
+    }
+
+    /// A notification from `peer` was logged at `index`: its proof will be owed, and what
+    /// it needs is kept now so that the batch need not read the log back.
+    func oweReceiptProof(_ id: UUID, sha256: [UInt8], from peer: CenterID, at index: UInt64) {
+        guard configuration.witness.enabled, let position = ledger.incomingPosition(id, from: peer) else { return }
+        let time = ledger.incomingRecords[position].receivedMilliseconds
+        receiptProofs.owe(.init(index: index, timeMilliseconds: time, envelopeID: id, sha256: sha256), by: peer)
     }
 
     /// The newest checkpoint of ours that met the witness quorum, and when (nil: none yet).
@@ -58,8 +68,10 @@ extension Node {
         while from < size {
             let batch: ReceiptProofBatch
             do {
-                let log = self.log, start = from
-                batch = try await Task.detached { try Self.receiptProofBatch(in: log, for: peer, from: start, treeSize: size, note: note) }.value
+                let start = from
+                let owed = (receiptProofs.owed[peer] ?? []).filter { $0.index >= start && $0.index < size }
+                let source = ReceiptProofSource(log: log, peer: peer, treeSize: size, note: note, owed: owed, tracked: receiptProofs.tracked(peer))
+                batch = try await Task.detached { try source.batch(from: start) }.value
             } catch {
                 logger.error("cannot build receipt proofs", metadata: ["peer": "\(peer)", "from": "\(from)", "error": "\(error)"])
                 break
@@ -82,28 +94,6 @@ extension Node {
     /// `inFlight` while a batch is being built: no acknowledgement names it.
     private static let building = UInt64.max
 
-    /// Our entries in `from..<treeSize` (at most a scan limit of them, and a frame's worth
-    /// of proofs) that are envelopes received from `peer`, each with its bundle.
-    private static func receiptProofBatch(in log: LogStore, for peer: CenterID, from: UInt64, treeSize: UInt64, note: SignedNote) throws -> ReceiptProofBatch {
-        let tree = try log.merkleTree()
-        var items: [ReceiptProofBatch.Item] = []
-        var bytes = 0
-        var index = from
-        let end = min(treeSize, from + ReceiptProofState.scanLimit)
-        while index < end, items.count < ReceiptProofBatch.maximumItems, bytes < ReceiptProofBatch.targetBytes {
-            let entry = try log.entry(at: index)
-            if entry.type == .received, let envelope = try? Envelope(parsing: entry.payload), envelope.header.sender == peer {
-                let bundle = TlogProof(extra: EntryLeaf(entry: entry).extra, index: index,
-                                       proof: try tree.inclusionProof(leafIndex: index, treeSize: treeSize), checkpoint: note)
-                let item = ReceiptProofBatch.Item(envelopeID: envelope.id, sha256: SHA256.hash(entry.payload), bundle: Array(bundle.text.utf8))
-                items.append(item)
-                bytes += item.bundle.count + 52
-            }
-            index += 1
-        }
-        return ReceiptProofBatch(through: index, items: items)
-    }
-
     /// `peer` kept our proofs up to the `through` it names: the next batch goes.
     func receiptProofsAcknowledged(_ body: [UInt8], from peer: CenterID) async {
         guard let through = ReceiptProofBatch.acknowledged(body), receiptProofs.inFlight[peer] == through else {
@@ -112,6 +102,7 @@ extension Node {
         }
         receiptProofs.inFlight[peer] = nil
         receiptProofs.sentThrough[peer.rawValue] = through
+        receiptProofs.settled(peer, through: through)
         do {
             try receiptProofFiles.save(sentThrough: receiptProofs.sentThrough)
         } catch {
@@ -127,77 +118,47 @@ extension Node {
 
     // MARK: - As a sender
 
-    /// A RECEIPT_PROOF from `peer`: each bundle that proves our envelope is in its log,
-    /// under a checkpoint its witnesses cosigned to our quorum, is kept; one that does not
-    /// is refused and logged. The checks run on every core and the files are written off
-    /// the actor, so the exchange goes on meanwhile. Returns the acknowledgement (nil: the
-    /// body is not a batch, or the proofs could not be kept and should come again).
+    /// A RECEIPT_PROOF from `peer`: each proof that our envelope is in its log, under a
+    /// checkpoint its witnesses cosigned to our quorum, is kept; one that does not is
+    /// refused and logged. The checkpoint's signatures are checked once for the frame, each
+    /// entry with a few SHA-256, and the frame is kept with one write and one fsync, all
+    /// off the actor. Returns the acknowledgement (nil: the body is not a batch, or the
+    /// proofs could not be kept and should come again).
     func receiptProofsArrived(_ body: [UInt8], from peer: CenterID) async -> [UInt8]? {
         guard let batch = ReceiptProofBatch(bytes: body) else {
             logger.warning("a RECEIPT_PROOF body that does not parse", metadata: ["peer": "\(peer)", "bytes": "\(body.count)"])
             return nil
         }
-        let policy = witnessPolicy(forLogOf: peer)
-        let options = Cosignature.VerifyOptions(maximumFutureSeconds: UInt64(limits.clockSkewSeconds))
-        let sent = batch.items.map { sentEnvelope($0.envelopeID, to: peer) }
-        let parsed = await concurrentMap(batch.items) { item in
-            Result { () throws -> (TlogProof, String) in
-                guard let text = String(validating: item.bundle, as: UTF8.self) else { throw LogProofError.malformed("the bundle is not UTF-8") }
-                let bundle = try TlogProof(parsing: text)
-                return (bundle, bundle.checkpoint.text)
-            }
-        }
-        // The bundles of a batch share their checkpoint: its signatures are checked once.
-        let notes = Dictionary(parsed.compactMap { try? $0.get() }.map { ($0.1, $0.0.checkpoint) }, uniquingKeysWith: { first, _ in first })
-        let heads = Dictionary(await concurrentMap(Array(notes)) { text, note in
-            (text, Result { () throws -> Checkpoint in try policy.verify(note, options: options).0 })
-        }, uniquingKeysWith: { first, _ in first })
-        let checked = await concurrentMap(Array(zip(batch.items.indices, batch.items))) { i, item in
-            Result { () throws -> ReceiptProofBatch.Item in
-                let (bundle, note) = try parsed[i].get()
-                return try Self.check(item, sent: sent[i], bundle: bundle, head: heads[note])
-            }
-        }
-        var verified: [(bytes: [UInt8], center: CenterID, id: UUID)] = []
-        for (item, result) in zip(batch.items, checked) {
-            switch result {
-            case .success: verified.append((item.bundle, peer, item.envelopeID))
-            case .failure(let error):
-                Metrics.Counter(label: "iias_receipt_proofs_total", dimensions: [("result", "refused")]).increment()
-                logger.warning("a receipt proof does not verify; not kept", metadata: ["peer": "\(peer)", "envelope": "\(item.envelopeID)", "error": "\(error)"])
-            }
-        }
-        let files = receiptProofFiles, kept = verified
+        let file: ProofsFile
         do {
-            let written = try await Task.detached { try files.keep(kept) }.value
-            Metrics.Counter(label: "iias_receipt_proofs_total", dimensions: [("result", "kept")]).increment(by: written.filter { $0 }.count)
-            Metrics.Counter(label: "iias_receipt_proofs_total", dimensions: [("result", "again")]).increment(by: written.filter { !$0 }.count)
+            file = try receiptProofs.files[peer] ?? receiptProofFiles.open(peer)
+            receiptProofs.files[peer] = file
+        } catch {
+            logger.error("cannot open the receipt proofs kept from a peer", metadata: ["peer": "\(peer)", "error": "\(error)"])
+            return nil
+        }
+        let intake = ReceiptProofIntake(policy: witnessPolicy(forLogOf: peer), skewSeconds: UInt64(limits.clockSkewSeconds), log: log,
+                                        sent: batch.items.map { sentEnvelope($0.envelopeID, to: peer) }, files: receiptProofFiles, peer: peer)
+        let outcome: ReceiptProofIntake.Outcome
+        do {
+            outcome = try await Task.detached { try intake.keep(batch, in: file) }.value
         } catch {
             logger.error("cannot keep receipt proofs; they come again on the next connection", metadata: ["peer": "\(peer)", "error": "\(error)"])
             return nil
         }
+        for (id, error) in outcome.refused {
+            logger.warning("a receipt proof does not verify; not kept", metadata: ["peer": "\(peer)", "envelope": "\(id)", "error": "\(error)"])
+        }
+        Metrics.Counter(label: "iias_receipt_proofs_total", dimensions: [("result", "refused")]).increment(by: outcome.refused.count)
+        Metrics.Counter(label: "iias_receipt_proofs_total", dimensions: [("result", "kept")]).increment(by: outcome.kept)
+        Metrics.Counter(label: "iias_receipt_proofs_total", dimensions: [("result", "again")]).increment(by: outcome.again)
         return ReceiptProofBatch.acknowledgement(batch.through)
     }
 
-    /// Our envelope `id` to `peer` as logged, and the recipient's log index its receipt named.
-    private func sentEnvelope(_ id: UUID, to peer: CenterID) -> (bytes: [UInt8], recipientIndex: UInt64?)? {
-        guard let ours = ledger.logIndex(ofOutgoing: id), let delivery = ledger.outgoing[id]?.delivery[peer],
-              let bytes = try? log.entry(at: ours).payload else { return nil }
-        return (bytes, delivery.recipientLogIndex)
-    }
-
-    /// Checks one bundle against what we sent and what the recipient's receipt said.
-    private static func check(_ item: ReceiptProofBatch.Item, sent: (bytes: [UInt8], recipientIndex: UInt64?)?,
-                              bundle: TlogProof, head: Result<Checkpoint, any Error>?) throws -> ReceiptProofBatch.Item {
-        guard let sent else { throw LogProofError.invalid("no envelope of ours to this peer has this id") }
-        guard SHA256.hash(sent.bytes) == item.sha256 else { throw LogProofError.invalid("the SHA-256 named is not that of the envelope we sent") }
-        if let index = sent.recipientIndex, index != bundle.index {
-            throw LogProofError.invalid("the receipt named the recipient's entry \(index), the proof entry \(bundle.index)")
-        }
-        let leaf = try bundle.entryLeaf(payload: sent.bytes, expectedType: .received)
-        guard let head else { throw LogProofError.malformed("the checkpoint was not read") }
-        try bundle.verifyInclusion(leafHash: leaf.leafHash, in: try head.get())
-        return item
+    /// Where our envelope `id` to `peer` is logged, and the recipient's log index its receipt named.
+    private func sentEnvelope(_ id: UUID, to peer: CenterID) -> ReceiptProofIntake.Sent? {
+        guard let ours = ledger.logIndex(ofOutgoing: id), let delivery = ledger.outgoing[id]?.delivery[peer] else { return nil }
+        return .init(index: ours, recipientIndex: delivery.recipientLogIndex)
     }
 
     /// The policy a proof from `center`'s log is judged by: its log keys (trusted signing
@@ -230,10 +191,26 @@ extension Node {
         guard ledger.outgoing[id]?.delivery[recipient] != nil else { throw .notFound(id) }
         try await record(Consultation(view: .outboxItem, actor: actor, query: "proof=\(recipient.rawValue)",
                                       shown: [.init(sender: configuration.center, id: id)], asOf: ledger.folded))
-        guard let bundle = receiptProofFiles.read(from: recipient, envelope: id) else {
+        guard let bundle = keptReceiptProof(of: id, from: recipient) else {
             throw .unavailable("no receipt proof from \(recipient) for \(id.uuidString.lowercased()) yet: it comes once \(recipient)'s checkpoint covering it has a quorum of cosignatures")
         }
         return bundle
+    }
+
+    /// The C2SP tlog-proof bundle `recipient` sent for our envelope `id`, assembled from its
+    /// proofs file (or, kept by a node from before that file, its own file).
+    private func keptReceiptProof(of id: UUID, from recipient: CenterID) -> [UInt8]? {
+        do {
+            let file = try receiptProofs.files[recipient] ?? receiptProofFiles.open(recipient)
+            receiptProofs.files[recipient] = file
+            if let kept = try file.read(id), let text = String(validating: kept.checkpoint, as: UTF8.self) {
+                let item = ReceiptProofBatch.Item(envelopeID: id, sha256: kept.proof.sha256, extra: kept.proof.extra, proof: kept.proof.proof)
+                return Array(item.bundle(checkpoint: try SignedNote(parsing: text)).text.utf8)
+            }
+        } catch {
+            logger.error("cannot read the receipt proofs kept from a peer", metadata: ["peer": "\(recipient)", "error": "\(error)"])
+        }
+        return receiptProofFiles.legacyBundle(from: recipient, envelope: id)
     }
 }
 

@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 import IIASCrypto
 import IIASLog
 import IIASModel
@@ -38,6 +35,46 @@ struct ReceiptProofState: Sendable {
     /// Entries read from the log per batch at most (a sender offline for long is served
     /// in steps, one batch per acknowledgement).
     static let scanLimit: UInt64 = 4096
+    /// Sender → each proofs file opened (`DATA/proofs/CENTER.proofs`).
+    var files: [CenterID: ProofsFile] = [:]
+    /// Sender → its notifications we logged since we started, in log order, so that a
+    /// batch is built without reading the log back.
+    var owed: [CenterID: [Owed]] = [:]
+    /// The log size from which every notification logged is in `owed` (set when the
+    /// node first logs one or loads this state, whichever comes first).
+    var trackingFrom: UInt64?
+    /// Sender → a log size below which its `owed` lost entries (the oldest are dropped
+    /// past the limit); batches read the log below it and below `trackingFrom`.
+    var owedFrom: [CenterID: UInt64] = [:]
+    /// Notifications held per sender at most (about 80 bytes each).
+    static let owedLimit = 1 << 16
+
+    /// A notification logged from a sender: what its proof needs but the log's hashes.
+    struct Owed: Sendable {
+        var index: UInt64
+        var timeMilliseconds: Int64
+        var envelopeID: UUID
+        var sha256: [UInt8]
+    }
+
+    /// Notes a notification logged at `index` from `sender`.
+    mutating func owe(_ owed: Owed, by sender: CenterID) {
+        if trackingFrom == nil { trackingFrom = owed.index }
+        self.owed[sender, default: []].append(owed)
+        if self.owed[sender]!.count > Self.owedLimit, let dropped = self.owed[sender]?.removeFirst() {
+            owedFrom[sender] = max(owedFrom[sender] ?? 0, dropped.index + 1)
+        }
+    }
+
+    /// `sender` holds our proofs up to `through`: what is below it is owed no more.
+    mutating func settled(_ sender: CenterID, through: UInt64) {
+        owed[sender]?.removeAll { $0.index < through }
+    }
+
+    /// The log size from which `owed` holds all of `sender`'s notifications (nil: none).
+    func tracked(_ sender: CenterID) -> UInt64? {
+        trackingFrom.map { max($0, owedFrom[sender] ?? 0) }
+    }
 
     /// Adds `peer`'s verified cosignature line(s) of `note`; returns the note with every
     /// cosignature gathered for its body once `threshold` distinct peers cosigned it.
@@ -69,7 +106,8 @@ struct ReceiptProofFiles: Sendable {
     var quorumFile: String { directory + "/quorum.json" }
     var sentThroughFile: String { directory + "/sent-through.json" }
 
-    /// `DATA/proofs/CENTER/ID.tlog-proof`: the bundle CENTER sent for our envelope ID.
+    /// `DATA/proofs/CENTER/ID.tlog-proof`: where a node from before the proofs files kept
+    /// the bundle CENTER sent for our envelope ID (read still, never written).
     func bundle(from center: CenterID, envelope id: UUID) -> String {
         directory + "/\(center.rawValue)/\(id.uuidString.lowercased()).tlog-proof"
     }
@@ -94,41 +132,23 @@ struct ReceiptProofFiles: Sendable {
         try DurableFile.write(Array(try JSONEncoder().encode(sentThrough)), to: sentThroughFile)
     }
 
-    /// Keeps verified bundles, each `(bytes, center, id)`; for each, false when one is
-    /// kept already (the first stays). Durable when this returns, at the price of one
-    /// filesystem sync for the whole batch rather than two per file: each file is written
-    /// under a temporary name and renamed, then syncfs(2) flushes them and the renames.
-    /// A file a crash left empty before that sync is written again (the batch was not
-    /// acknowledged, so the recipient sends it again).
-    func keep(_ bundles: [(bytes: [UInt8], center: CenterID, id: UUID)]) throws -> [Bool] {
-        var written: [Bool] = []
-        for (bytes, center, id) in bundles {
-            let path = bundle(from: center, envelope: id)
-            if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size > 0 {
-                written.append(false)
-                continue
-            }
-            try makeDirectory(directory + "/\(center.rawValue)")
-            guard FileManager.default.createFile(atPath: path + ".tmp", contents: Data(bytes), attributes: [.posixPermissions: 0o600]),
-                  rename(path + ".tmp", path) == 0 else { throw LogStoreError.io("write \(path)", errno: errno) }
-            written.append(true)
-        }
-        if written.contains(true) { try Self.syncFileSystem(of: directory) }
-        return written
+    /// `DATA/proofs/CENTER.proofs`: every proof CENTER sent us (``ProofsFile``).
+    func proofsFile(of center: CenterID) -> String { directory + "/\(center.rawValue).proofs" }
+
+    /// Opens `center`'s proofs file, creating the directory first.
+    func open(_ center: CenterID) throws -> ProofsFile {
+        try makeDirectory(directory)
+        return try ProofsFile(path: proofsFile(of: center))
     }
 
-    /// syncfs(2) on the filesystem holding `path` (Glibc's Swift module does not export it).
-    private static func syncFileSystem(of path: String) throws {
-        typealias SyncFS = @convention(c) (Int32) -> Int32
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "syncfs") else { throw LogStoreError.io("syncfs missing", errno: ENOSYS) }
-        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw LogStoreError.io("open \(path)", errno: errno) }
-        defer { close(fd) }
-        guard unsafeBitCast(symbol, to: SyncFS.self)(fd) == 0 else { throw LogStoreError.io("syncfs \(path)", errno: errno) }
-    }
-
-    func read(from center: CenterID, envelope id: UUID) -> [UInt8]? {
+    /// A bundle kept as its own file by a node from before the proofs files, still read.
+    func legacyBundle(from center: CenterID, envelope id: UUID) -> [UInt8]? {
         (try? DurableFile.read(bundle(from: center, envelope: id), limit: TlogProof.maximumBytes)) ?? nil
+    }
+
+    /// Whether a node from before the proofs files kept a bundle of `id` from `center`.
+    func hasLegacyBundle(from center: CenterID, envelope id: UUID) -> Bool {
+        FileManager.default.fileExists(atPath: bundle(from: center, envelope: id))
     }
 
     private func makeDirectory(_ path: String) throws {
