@@ -14,12 +14,20 @@ import XCTest
 final class AttachmentReleaseTests: TemporaryDirectoryTestCase {
     private let ge = CenterID(rawValue: "GE")!, ua = CenterID(rawValue: "UA")!
     /// The attachment log records the center asked to append, in order.
-    private final class Logged: Sendable { let records = Mutex<[AttachmentLogRecord]>([]) }
+    private final class Logged: Sendable {
+        let records = Mutex<[AttachmentLogRecord]>([])
+        /// False: the log refuses appends (a full or failing disk).
+        let accepting = Mutex(true)
+    }
     private let logged = Logged()
 
     private func center(retentionDays: Double = 30) throws -> AttachmentCenter {
         let center = try AttachmentCenter(dataDirectory: work, limit: 4 << 20, sentRetention: retentionDays * 86_400, logger: Logger(label: "test"))
-        center.recordInLog(as: CenterID(rawValue: "AZ")!) { [logged] records in logged.records.withLock { $0 += records } }
+        center.recordInLog(as: CenterID(rawValue: "AZ")!) { [logged] records in
+            guard logged.accepting.withLock({ $0 }) else { return false }
+            logged.records.withLock { $0 += records }
+            return true
+        }
         return center
     }
 
@@ -123,5 +131,22 @@ final class AttachmentReleaseTests: TemporaryDirectoryTestCase {
         try JSONEncoder().encode(record).write(to: URL(fileURLWithPath: path))
         _ = try self.center()
         XCTAssertEqual(try files(), [hex + ".json"], "the ciphertext and its hashes are gone")
+    }
+
+    /// A release whose record the log refuses removes nothing (an auditor would find the
+    /// files missing with no record saying why); the next pass, with the log back, does.
+    func testNothingIsRemovedWhileTheLogRefusesTheReleaseRecord() async throws {
+        let center = try center(retentionDays: 0)
+        let (root, _) = try sent(center)
+        let hex = root.hexString
+        logged.accepting.withLock { $0 = false }
+        endBoth(center, root)
+        await center.releaseExpired()
+        XCTAssertEqual(try files(), [hex + ".ct", hex + ".hashes", hex + ".json"], "no durable record: the files stay")
+        XCTAssertEqual(releasedRoots(), [])
+        logged.accepting.withLock { $0 = true }
+        await center.releaseExpired()
+        XCTAssertEqual(try files(), [hex + ".json"])
+        XCTAssertEqual(releasedRoots(), [hex])
     }
 }

@@ -24,8 +24,11 @@ extension AttachmentCenter {
         }
         for record in due where releasing.withLock({ $0.insert(record.root).inserted }) {
             defer { _ = releasing.withLock { $0.remove(record.root) } }
-            await append([AttachmentLogRecord(direction: .released, sender: center, envelope: record.envelope, index: 0,
-                                              ciphertextBytes: record.ciphertextBytes, chunkSize: record.chunkSize, root: record.root)])
+            // Without a durable `released` record the files stay (an auditor would find them
+            // missing); the next pass tries again.
+            guard await append([AttachmentLogRecord(direction: .released, sender: center, envelope: record.envelope, index: 0,
+                                                    ciphertextBytes: record.ciphertextBytes, chunkSize: record.chunkSize, root: record.root)])
+            else { continue }
             outgoing.withLock { $0[record.root]?.released = true }
             guard let updated = outgoing.withLock({ $0[record.root] }), updated.released == true, !Self.stillSending(updated),
                   saving.withLock({ _ in save(updated) }) else { continue }

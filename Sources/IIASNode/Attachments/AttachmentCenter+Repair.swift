@@ -28,8 +28,9 @@ extension AttachmentCenter {
         sender(for: peer).add(record, due: true)
     }
 
-    /// Sets where attachment log records go: `append` logs them, `center` is this node.
-    func recordInLog(as center: CenterID, _ append: @escaping @Sendable ([AttachmentLogRecord]) async -> Void) {
+    /// Sets where attachment log records go: `append` logs them and says whether they are
+    /// durable; `center` is this node.
+    func recordInLog(as center: CenterID, _ append: @escaping @Sendable ([AttachmentLogRecord]) async -> Bool) {
         logRecorder.withLock { $0 = (center, append) }
     }
 
@@ -44,13 +45,13 @@ extension AttachmentCenter {
                                     ciphertextBytes: $0.ciphertextBytes, chunkSize: $0.chunkSize, root: $0.root)
             }
         }
-        if !records.isEmpty { await append(records) }
+        if !records.isEmpty { _ = await append(records) }
     }
 
     /// Logs that this node holds the whole of each of `completed`; returns once durable.
     func logReceived(_ completed: [IncomingAttachment]) async {
         guard let (_, append) = logRecorder.withLock({ $0 }), !completed.isEmpty else { return }
-        await append(completed.compactMap { record in
+        _ = await append(completed.compactMap { record in
             CenterID(rawValue: record.sender).map {
                 AttachmentLogRecord(direction: .received, sender: $0, envelope: record.envelope, index: record.position ?? 0,
                                     ciphertextBytes: record.ciphertextBytes, chunkSize: record.chunkSize, root: record.root)

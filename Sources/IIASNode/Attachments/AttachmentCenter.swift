@@ -21,7 +21,7 @@ final class AttachmentCenter: Sendable {
     let outgoing: Mutex<[String: OutgoingAttachment]>
     private let senders = Mutex<[CenterID: AttachmentSender]>([:])
     /// This node's center and where its attachment log records go (set by the node).
-    let logRecorder = Mutex<(CenterID, @Sendable ([AttachmentLogRecord]) async -> Void)?>(nil)
+    let logRecorder = Mutex<(CenterID, @Sendable ([AttachmentLogRecord]) async -> Bool)?>(nil)
     /// Held while a record is written: two recipients ending at once write in turn, the
     /// last write holding both outcomes.
     let saving = Mutex(())

@@ -51,12 +51,17 @@ extension Node {
 
     /// Attachment log records go into the log as `operatorAction` entries, in order.
     func recordAttachmentsInLog() {
-        attachments.recordInLog(as: center) { [weak self] records in await self?.appendAttachmentRecords(records) }
+        attachments.recordInLog(as: center) { [weak self] records in await self?.appendAttachmentRecords(records) ?? false }
     }
 
-    private func appendAttachmentRecords(_ records: [AttachmentLogRecord]) async {
-        do { _ = try await append(records.map { (EntryType.operatorAction, $0.encoded(), nil) }) } catch {
+    /// True once the records are durable; false (with an error line) when the log refused them.
+    private func appendAttachmentRecords(_ records: [AttachmentLogRecord]) async -> Bool {
+        do {
+            _ = try await append(records.map { (EntryType.operatorAction, $0.encoded(), nil) })
+            return true
+        } catch {
             logger.error("cannot log attachment records", metadata: ["count": "\(records.count)", "error": "\(error)"])
+            return false
         }
     }
 
