@@ -146,6 +146,12 @@ struct ReceiptProofFiles: Sendable {
         (try? DurableFile.read(bundle(from: center, envelope: id), limit: TlogProof.maximumBytes)) ?? nil
     }
 
+    /// Whether a node from before the proofs files kept bundles from `center` at all.
+    func hasLegacyFolder(of center: CenterID) -> Bool {
+        var isFolder: ObjCBool = false
+        return FileManager.default.fileExists(atPath: directory + "/\(center.rawValue)", isDirectory: &isFolder) && isFolder.boolValue
+    }
+
     /// Whether a node from before the proofs files kept a bundle of `id` from `center`.
     func hasLegacyBundle(from center: CenterID, envelope id: UUID) -> Bool {
         FileManager.default.fileExists(atPath: bundle(from: center, envelope: id))

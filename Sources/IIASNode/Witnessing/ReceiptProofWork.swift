@@ -85,10 +85,12 @@ struct ReceiptProofIntake: Sendable {
             return (note, try policy.verify(note, options: Cosignature.VerifyOptions(maximumFutureSeconds: skewSeconds)).0)
         }
         var verified: [ProofsFile.Proof] = []
+        // One look for the folder of a node from before the proofs files, not one a proof.
+        let legacyFolder = files.hasLegacyFolder(of: peer)
         for (item, sent) in zip(batch.items, sent) {
             do {
                 try check(item, sent: sent, head: head.get().checkpoint)
-                if file.contains(item.envelopeID) || files.hasLegacyBundle(from: peer, envelope: item.envelopeID) {
+                if file.contains(item.envelopeID) || (legacyFolder && files.hasLegacyBundle(from: peer, envelope: item.envelopeID)) {
                     outcome.again += 1
                 } else {
                     verified.append(.init(envelopeID: item.envelopeID, sha256: item.sha256, extra: item.extra, proof: item.proof))
