@@ -50,15 +50,19 @@ public struct WitnessFolder: Sendable {
 
     /// Keeps split-view evidence under a name drawn from its origin, size and notes; a file
     /// already there is left as it is (the same evidence found again). Returns its path.
-    public func save(_ evidence: SplitViewEvidence) throws -> String {
+    public func save(_ evidence: SplitViewEvidence) throws -> String { try keep(evidence).path }
+
+    /// Keeps split-view evidence like ``save(_:)``; `new` is false when the same evidence
+    /// was kept before (found again: no new alarm is due).
+    public func keep(_ evidence: SplitViewEvidence) throws -> (path: String, new: Bool) {
         try Self.makeDirectory(evidenceDirectory)
         let checkpoint = try evidence.received.checkpoint()
         let origin = String(checkpoint.origin.map { $0.isLetter || $0.isNumber ? $0 : "-" })
         let digest = Array(SHA256.hash(Array((evidence.stored.text + evidence.received.text).utf8)).prefix(8)).hexString
         let path = evidenceDirectory + "/\(origin)-\(checkpoint.treeSize)-\(digest).json"
-        if FileManager.default.fileExists(atPath: path) { return path }
+        if FileManager.default.fileExists(atPath: path) { return (path, false) }
         try DurableFile.write(evidence.fileBytes, to: path)
-        return path
+        return (path, true)
     }
 
     /// The evidence files kept, oldest name first.

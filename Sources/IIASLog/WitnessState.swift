@@ -52,7 +52,12 @@ public struct WitnessState: Sendable, Equatable {
             }
             guard Merkle.verifyConsistency(firstSize: stored.checkpoint.treeSize, secondSize: new.treeSize,
                                            firstRoot: stored.checkpoint.rootHash, secondRoot: new.rootHash, proof: request.proof) else {
-                return .refuse(.notConsistent(old: stored.checkpoint.treeSize, new: new.treeSize))
+                // A larger tree the log cannot prove grew from the one cosigned is kept as
+                // evidence; a broken proof between two equal trees is only refused.
+                guard stored.checkpoint.treeSize < new.treeSize else {
+                    return .refuse(.notConsistent(old: stored.checkpoint.treeSize, new: new.treeSize))
+                }
+                return .splitView(SplitViewEvidence(stored: stored.note, received: request.note, proof: request.proof))
             }
         }
         guard (1...Cosignature.maximumTimestamp).contains(now), now >= stored?.cosignedAt ?? 0 else {
@@ -75,8 +80,9 @@ public enum WitnessDecision: Sendable, Equatable {
     case cosign(WitnessState)
     /// The request's old size is not the size last cosigned (409, body "SIZE\n").
     case conflict(storedSize: UInt64)
-    /// Two checkpoints of the same size with different roots, both signed by the log:
-    /// proof that it shows different histories (422, and the evidence is kept).
+    /// Two checkpoints of the same size with different roots, or a larger one whose proof
+    /// does not show the stored tree its prefix, both signed by the log: it shows different
+    /// histories (422, and the evidence is kept).
     case splitView(SplitViewEvidence)
     /// Not cosigned, for the reason given.
     case refuse(WitnessRefusal)
@@ -92,17 +98,30 @@ public enum WitnessDecision: Sendable, Equatable {
     }
 }
 
-/// Two notes the same log signed for the same tree size with different roots: anyone
-/// holding the log's public key can check both signatures, so it needs no trust in the
-/// witness that found it.
+/// Two checkpoints the same log signed that cannot both be true: of one tree size with
+/// different roots, or of two sizes with the log's own consistency proof between them not
+/// verifying. Anyone holding the log's public key checks both signatures, so it needs no
+/// trust in the witness that found it.
 public struct SplitViewEvidence: Sendable, Equatable {
-    /// The checkpoint the witness had cosigned.
+    /// The checkpoint the witness had cosigned (or held from another witness's gossip).
     public let stored: SignedNote
     /// The checkpoint that contradicts it.
     public let received: SignedNote
+    /// When the sizes differ: the consistency proof the log gave from the smaller tree to
+    /// the larger, which does not verify. Nil for two notes of one size.
+    public let proof: [[UInt8]]?
 
-    public init(stored: SignedNote, received: SignedNote) {
+    /// Which contradiction the evidence shows.
+    public enum Kind: String, Sendable, Equatable {
+        /// One size, two roots.
+        case sameSize = "same size, different roots"
+        /// Two sizes, and the log's proof does not show the smaller tree a prefix of the larger.
+        case notConsistent = "not consistent"
+    }
+
+    public init(stored: SignedNote, received: SignedNote, proof: [[UInt8]]? = nil) {
         self.stored = stored
         self.received = received
+        self.proof = proof
     }
 }

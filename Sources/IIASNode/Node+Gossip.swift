@@ -71,7 +71,8 @@ extension Node {
         guard let received = try? theirs.checkpoint(), received.rootHash != ours.checkpoint.rootHash else { return }
         let evidence = SplitViewEvidence(stored: ours.note, received: theirs)
         do {
-            splitViewFound(evidence, of: log, path: try witnessFolder.save(evidence))
+            let (path, new) = try witnessFolder.keep(evidence)
+            if new { splitViewFound(evidence, of: log, path: path) }
         } catch {
             logger.error("cannot keep split-view evidence found by gossip", metadata: ["log": "\(log)", "error": "\(error)"])
         }

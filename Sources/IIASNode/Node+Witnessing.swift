@@ -52,8 +52,10 @@ extension Node {
             await recordCosigning(state, of: peer)
             witnessStateChanged(of: peer, epoch: epoch)
             return WitnessResponse(cosignature: state.cosignature(name: Cosignature.name(center: center.rawValue), key: witnessKey))
-        case .splitView(let evidence, let path):
-            splitViewFound(evidence, of: peer, path: path)
+        case .splitView(let evidence, let path, let new):
+            if new { splitViewFound(evidence, of: peer, path: path) } else {
+                logger.notice("the same split-view evidence offered again; kept once", metadata: ["log": "\(peer)", "evidence": "\(path)"])
+            }
             return WitnessResponse(status: 422, reason: "split view: this size was cosigned with another root; the evidence is kept")
         case .answered(.conflict(let storedSize)):
             return WitnessResponse(conflict: storedSize)
@@ -99,10 +101,11 @@ extension Node {
         Metrics.Counter(label: "iias_cosignatures_signed_total", dimensions: [("log", peer.rawValue)]).increment()
     }
 
-    /// A peer's log signed two trees of one size: the evidence is on disk; tell the operators.
+    /// A peer's log signed two trees that cannot both be true: the evidence is on disk; tell the operators.
     func splitViewFound(_ evidence: SplitViewEvidence, of peer: CenterID, path: String) {
         let size = (try? evidence.received.checkpoint().treeSize).map(String.init) ?? "?"
-        logger.error("split view: a peer's log signed two different trees of one size; not cosigned",
+        let what = evidence.proof == nil ? "two different trees of one size" : "a tree it cannot prove grew from one cosigned"
+        logger.error("split view: a peer's log signed \(what); not cosigned",
                      metadata: ["log": "\(peer)", "treeSize": "\(size)", "evidence": "\(path)"])
         Metrics.Counter(label: "iias_split_view_total", dimensions: [("log", peer.rawValue)]).increment()
         emit(.splitView(SplitViewReport(log: peer, treeSize: UInt64(size) ?? 0, evidence: path)))

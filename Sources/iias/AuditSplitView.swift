@@ -10,15 +10,19 @@ extension Audit {
     struct SplitView: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "split-view",
-            abstract: "Verify split-view evidence: two checkpoints one log signed for one size with different roots.",
+            abstract: "Verify split-view evidence: two checkpoints one log signed that cannot both be true.",
             discussion: """
             Example:
               iias audit split-view DATA/evidence/iias-center-AZ-log-12-….json --ca PKI/ca.crt --certs PKI/centers
 
             A witness keeps such a file when a peer's log shows it a tree that contradicts
-            one it cosigned. The file proves it when both notes are checkpoints of the same
-            origin (iias:center:ID/log) and size with different roots, each signed by a
-            signing key of that center whose certificate the CA issued.
+            one it cosigned. Both notes must be checkpoints of the same origin
+            (iias:center:ID/log), each signed by a signing key of that center whose
+            certificate the CA issued, and either of one size with different roots (that
+            settles it) or of two sizes with the consistency proof the log gave not showing
+            the smaller tree a prefix of the larger (a log that forked cannot make one that
+            verifies; one that did not can refute the file with
+            `iias log consistency DATA/log --from M --to N`).
             Exit codes: 0 the evidence holds, 1 it does not (altered, forged, not a
             contradiction), 2 usage.
             """
@@ -48,9 +52,15 @@ extension Audit {
                     return try? certificate.signingPublicKey()
                 }
                 guard !keys.isEmpty else { throw CLIFailure.invalid("no signing certificate of \(center) issued by the CA in --certs") }
-                let (stored, received) = try evidence.verify(logKeys: keys)
-                print("split view of \(origin) at size \(stored.treeSize): roots \(Data(stored.rootHash).base64EncodedString()) and "
-                      + "\(Data(received.rootHash).base64EncodedString()), both signed by \(center)'s log key")
+                let (stored, received, kind) = try evidence.verify(logKeys: keys)
+                let roots = "\(Data(stored.rootHash).base64EncodedString()) and \(Data(received.rootHash).base64EncodedString())"
+                switch kind {
+                case .sameSize:
+                    print("split view of \(origin) at size \(stored.treeSize): roots \(roots), both signed by \(center)'s log key")
+                case .notConsistent:
+                    print("split view of \(origin): sizes \(stored.treeSize) and \(received.treeSize) (roots \(roots)), both signed by "
+                          + "\(center)'s log key, and the consistency proof \(center) gave between them does not verify")
+                }
             } catch let error as SplitViewError {
                 throw CLIFailure.invalid(error.description)
             }

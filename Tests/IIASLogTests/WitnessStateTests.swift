@@ -53,8 +53,10 @@ final class WitnessStateTests: XCTestCase {
                 var wrongProofs = [flipped, Array(proof.dropLast())]
                 if m > 1 { wrongProofs.append(try Self.tree.consistencyProof(from: m - 1, to: n)) }
                 for wrong in wrongProofs where wrong != proof {
-                    XCTAssertEqual(Self.decide(Self.request(old: m, to: n, proof: wrong), stored: stored),
-                                   .refuse(.notConsistent(old: m, new: n)), "\(m)→\(n)")
+                    let request = Self.request(old: m, to: n, proof: wrong)
+                    let decision = Self.decide(request, stored: stored)
+                    XCTAssertEqual(decision, .splitView(SplitViewEvidence(stored: stored!.note, received: request.note, proof: wrong)), "\(m)→\(n)")
+                    XCTAssertEqual(decision.statusCode, 422)
                 }
             }
         }

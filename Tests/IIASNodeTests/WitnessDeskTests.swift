@@ -32,7 +32,7 @@ final class WitnessDeskTests: XCTestCase {
         }
         XCTAssertEqual(held, 4)
         let restarted = WitnessDesk(folder: folder)
-        guard case .splitView(let evidence, let path) = try await restarted.decide(try request(old: 4, size: 4, root: 2), logOf: "AZ",
+        guard case .splitView(let evidence, let path, let new) = try await restarted.decide(try request(old: 4, size: 4, root: 2), logOf: "AZ",
                                                                                   logKeys: [logKey.publicKey], now: 1_800_000_002) else {
             return XCTFail("a restarted witness still holds size 4 and sees the other root")
         }
@@ -40,6 +40,13 @@ final class WitnessDeskTests: XCTestCase {
         XCTAssertNoThrow(try evidence.verify(logKeys: [logKey.publicKey]))
         XCTAssertEqual(try folder.state(ofLog: "AZ"), state, "a split view changes nothing")
         XCTAssertEqual(folder.evidenceFiles(), [path])
+        XCTAssertTrue(new, "found the first time")
+        guard case .splitView(_, let again, let newAgain) = try await restarted.decide(try request(old: 4, size: 4, root: 2), logOf: "AZ",
+                                                                                   logKeys: [logKey.publicKey], now: 1_800_000_003) else {
+            return XCTFail("the same contradiction again")
+        }
+        XCTAssertEqual(again, path)
+        XCTAssertFalse(newAgain, "the same evidence again raises no second alarm")
     }
 
     func testAnUnreadableStateRefusesRatherThanStartingOver() async throws {

@@ -91,5 +91,18 @@ final class WitnessRequestTests: XCTestCase {
         // Still serving after the split view, on the same connection.
         let again = try await ask("old 5\n\n" + first.text, on: channel, frames: &frames)
         XCTAssertEqual(again.status, 200, "the node serves on: \(again.body)")
+
+        // A larger tree the log cannot prove grew from the one cosigned: never cosigned, kept too.
+        let badProof = Data(repeating: 7, count: 32).base64EncodedString()
+        let unproven = try await ask("old 5\n\(badProof)\n\n" + (try note(of: "AZ", size: 8, root: 3)).text, on: channel, frames: &frames)
+        XCTAssertEqual(unproven.status, 422, unproven.body)
+        let added = Set(try FileManager.default.contentsOfDirectory(atPath: evidenceFolder)).subtracting(files)
+        XCTAssertEqual(added.count, 1, "\(added)")
+        let inconsistent = try ProcessRunner.run(RepositoryPaths.iiasExecutable, ["audit", "split-view", evidenceFolder + "/" + added.first!,
+                                                                                  "--ca", pki.caFile, "--certs", pki.centersDirectory], timeout: 60)
+        XCTAssertEqual(inconsistent.status, 0, inconsistent.stdout + inconsistent.stderr)
+        XCTAssertTrue(inconsistent.stdout.contains("sizes 5 and 8"), inconsistent.stdout)
+        XCTAssertEqual(try WitnessFolder(dataDirectory: cluster.folder.appendingPathComponent("data-GE").path).state(ofLog: "AZ")?.checkpoint.treeSize, 5,
+                       "the witness still holds the tree it cosigned")
     }
 }

@@ -18,8 +18,8 @@ actor WitnessDesk {
     enum Outcome: Sendable {
         /// The new state is durable; answer with its cosignature.
         case cosigned(WitnessState)
-        /// The evidence is durable at `path`; never cosign.
-        case splitView(SplitViewEvidence, path: String)
+        /// The evidence is durable at `path` (`new`: not kept before); never cosign.
+        case splitView(SplitViewEvidence, path: String, new: Bool)
         /// Any other answer (a refusal or a conflict): nothing changed.
         case answered(WitnessDecision)
     }
@@ -37,7 +37,8 @@ actor WitnessDesk {
             states[center] = .some(state)
             return .cosigned(state)
         case .splitView(let evidence):
-            return .splitView(evidence, path: try folder.save(evidence))
+            let (path, new) = try folder.keep(evidence)
+            return .splitView(evidence, path: path, new: new)
         case .conflict, .refuse:
             return .answered(decision)
         }
