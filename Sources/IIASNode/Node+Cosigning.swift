@@ -14,9 +14,14 @@ struct WitnessOffers: Sendable {
         var note: SignedNote
         /// A 409 was already answered by offering again from the size the peer holds.
         var retried: Bool
+        /// A tree head of our previous epoch shown as evidence after a restore, not for a cosignature.
+        var disclosure = false
     }
 
     var pending: [CenterID: Offer] = [:]
+    /// After a restore: a tree head of our previous epoch to show a witness as evidence,
+    /// sent once the request pending to it is answered.
+    var disclosures: [CenterID: AddCheckpointRequest] = [:]
     /// Peers whose node refused a WITNESS_REQUEST as an unknown frame (a version before
     /// witnessing): not asked again until this node restarts, so that their links stay up.
     var speaksNoWitnessFrames: Set<CenterID> = []
@@ -78,10 +83,16 @@ extension Node {
             logger.notice("a witness answered a request we did not make", metadata: ["peer": "\(peer)"])
             return
         }
+        await witnessAnswered(body, to: offer, from: peer)
+        await sendDisclosure(to: peer)
+    }
+
+    private func witnessAnswered(_ body: [UInt8], to offer: WitnessOffers.Offer, from peer: CenterID) async {
         guard let response = WitnessResponse(bytes: body) else {
             logger.warning("a witness answer is not a WITNESS_RESPONSE body", metadata: ["peer": "\(peer)"])
             return
         }
+        if offer.disclosure { return disclosureAnswered(by: peer, status: response.status) }
         if let heldSize = response.conflictSize, !offer.retried {
             await offerTreeHead(to: peer, from: await showCosignature(to: peer, heldSize: heldSize, offered: offer.note) ?? heldSize)
             return

@@ -96,13 +96,17 @@ extension Node {
             return
         }
         let current = currentEpoch()
-        if epoch < current { return witnessHeard(witness) }   // an earlier epoch's: settled already
+        if epoch < current {   // an earlier epoch's: settled already, but what we signed of it since the copy is shown
+            await discloseForkedHead(to: witness, holding: checkpoint)
+            return witnessHeard(witness)
+        }
         if epoch == current {
             let ours = checkpoint.treeSize <= log.count ? try? log.merkleTree().rootHash(treeSize: checkpoint.treeSize) : nil
             if ours == checkpoint.rootHash { return witnessHeard(witness) }
         }
         // Behind the witness in this epoch, or a later epoch than ours (restored from before it began).
         await beginEpoch(max(epoch, current) + 1, after: note, checkpoint: checkpoint, shownBy: witness)
+        await discloseForkedHead(to: witness, holding: checkpoint)
     }
 
     /// Our log is behind what `witness` cosigned: never sign that origin again. The next

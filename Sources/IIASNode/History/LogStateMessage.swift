@@ -58,6 +58,9 @@ struct LogEpochFile: Codable, Sendable, Equatable {
     var shownBy: String
     /// The peers asked to refill (once each, whenever their link is first up).
     var refilled: [String]
+    /// The witnesses shown a tree head of the previous epoch our log signed after the restore
+    /// that contradicts what they cosigned (``Node/discloseForkedHead(to:holding:)``), once each.
+    var disclosedTo: [String]? = nil
 
     static func path(dataDirectory: String) -> String { dataDirectory + "/witness/epoch.json" }
     /// The marker a backup carries (`DATA/restored`): a node started from it signs no tree head
