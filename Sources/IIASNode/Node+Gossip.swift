@@ -7,8 +7,10 @@ import IIASTransport
 
 // Gossip of third parties' checkpoints (CHECKPOINT_GOSSIP, 0x26): each node tells its
 // peers the newest checkpoint it cosigned of every other peer's log. A witness holding
-// another tree of the same log at the same size keeps split-view evidence; a gossiped
-// checkpoint of another size waits until this witness's own state reaches that size.
+// another tree of the same log at the same size keeps split-view evidence; for a gossiped
+// checkpoint of another size it asks the log for the consistency proof between the two
+// (LOG_STATE `consistency`) and keeps the two notes and the proof as evidence when the
+// proof does not verify: a log that forked cannot make one that does.
 extension Node {
     /// Seconds between two rounds of gossip when nothing changed.
     static let gossipIntervalSeconds = 30
@@ -52,24 +54,77 @@ extension Node {
                 continue
             }
             history.keepGossiped(note, size: checkpoint.treeSize, for: Self.witnessStateName(log, epoch: epoch))
-            compareGossip(of: log, epoch: epoch)
+            await compareGossip(of: log, epoch: epoch)
         }
     }
 
-    /// Our state of `log` in `epoch` changed or gossip about it came: any gossiped checkpoint
-    /// of the same size with another root is a split view; the others keep waiting.
-    func compareGossip(of log: CenterID, epoch: Int) {
+    /// Our state of `log` in `epoch` changed or gossip about it came: a gossiped checkpoint of
+    /// the same size with another root is a split view; for one of another size the log is
+    /// asked to prove the two consistent (one question at a time per log).
+    func compareGossip(of log: CenterID, epoch: Int) async {
         let name = Self.witnessStateName(log, epoch: epoch)
         guard let ours = try? witnessFolder.state(ofLog: name) else { return }
-        guard let theirs = history.gossiped(for: name, size: ours.checkpoint.treeSize) else {
-            if history.hasGossiped(for: name, above: ours.checkpoint.treeSize) {
-                logger.info("a gossiped checkpoint of another size waits until our state of that log reaches it", metadata: ["log": "\(log)"])
+        if let theirs = history.gossiped(for: name, size: ours.checkpoint.treeSize) {
+            history.forgetGossiped(for: name, size: ours.checkpoint.treeSize)
+            if let received = try? theirs.checkpoint(), received.rootHash != ours.checkpoint.rootHash {
+                keepGossipEvidence(SplitViewEvidence(stored: ours.note, received: theirs), of: log)
             }
+        }
+        // A later epoch of that log is witnessed already: the earlier one is settled.
+        if (try? witnessFolder.state(ofLog: Self.witnessStateName(log, epoch: epoch + 1))) ?? nil != nil { return }
+        let now = DispatchTime.now().uptimeNanoseconds / 1_000_000_000
+        if let asked = history.consistencyAsked[name], now < asked.at + HistoryExchange.questionSeconds { return }
+        guard let (size, _) = history.gossiped(for: name, otherThan: ours.checkpoint.treeSize) else { return }
+        let question = ConsistencyQuestion(origin: ours.checkpoint.origin, from: min(size, ours.checkpoint.treeSize), to: max(size, ours.checkpoint.treeSize))
+        guard question.from > 0 else { return history.forgetGossiped(for: name, size: size) }   // the empty tree is a prefix of any
+        history.consistencyAsked[name] = (question, now)
+        let sent = await sendHistory(.history(.logState, LogStateMessage.consistencyAsked(question).bytes), to: log)
+        logger.debug("a gossiped checkpoint of another size: asking the log for the consistency proof",
+                     metadata: ["log": "\(log)", "from": "\(question.from)", "to": "\(question.to)", "sent": "\(sent)"])
+    }
+
+    /// As a log: a witness asks for the consistency proof between two sizes of our log.
+    /// Answered for the current epoch's origin only: after a restore our tree beyond the
+    /// copy is not the one an earlier epoch's checkpoints describe, and a proof from it
+    /// would make two true checkpoints look like a split view.
+    func consistencyAsked(_ question: ConsistencyQuestion, by witness: CenterID) async {
+        guard question.origin == Checkpoint.origin(center: center.rawValue, epoch: currentEpoch()), question.to <= log.count,
+              let proof = try? log.merkleTree().consistencyProof(from: question.from, to: question.to) else {
+            logger.notice("a witness asked for a consistency proof our log cannot give", metadata: [
+                "witness": "\(witness)", "origin": "\(question.origin.prefix(80))", "from": "\(question.from)", "to": "\(question.to)", "size": "\(log.count)"])
             return
         }
-        history.forgetGossiped(for: name, upTo: ours.checkpoint.treeSize)
-        guard let received = try? theirs.checkpoint(), received.rootHash != ours.checkpoint.rootHash else { return }
-        let evidence = SplitViewEvidence(stored: ours.note, received: theirs)
+        _ = await sendHistory(.history(.logState, LogStateMessage.consistencyProof(question, proof: proof).bytes), to: witness)
+    }
+
+    /// As a witness: `log` answered our question. Verified between our state and the gossiped
+    /// checkpoint; a proof that does not verify makes evidence.
+    func consistencyProofArrived(_ question: ConsistencyQuestion, proof: [[UInt8]], from log: CenterID) async {
+        guard let (logCenter, epoch) = Checkpoint.logOrigin(question.origin), logCenter == log.rawValue,
+              history.consistencyAsked[Self.witnessStateName(log, epoch: epoch)]?.question == question else {
+            logger.notice("a consistency proof we did not ask for; ignored", metadata: ["peer": "\(log)"])
+            return
+        }
+        let name = Self.witnessStateName(log, epoch: epoch)
+        history.consistencyAsked[name] = nil
+        if let ours = try? witnessFolder.state(ofLog: name), [question.from, question.to].contains(ours.checkpoint.treeSize) {
+            let otherSize = ours.checkpoint.treeSize == question.from ? question.to : question.from
+            if let theirs = history.gossiped(for: name, size: otherSize), let gossiped = try? theirs.checkpoint() {
+                history.forgetGossiped(for: name, size: otherSize)
+                let (small, large) = otherSize < ours.checkpoint.treeSize ? (gossiped, ours.checkpoint) : (ours.checkpoint, gossiped)
+                if Merkle.verifyConsistency(firstSize: small.treeSize, secondSize: large.treeSize, firstRoot: small.rootHash,
+                                            secondRoot: large.rootHash, proof: proof) {
+                    logger.debug("a gossiped checkpoint of another size is consistent with ours", metadata: ["log": "\(log)", "size": "\(otherSize)"])
+                } else {
+                    keepGossipEvidence(SplitViewEvidence(stored: ours.note, received: theirs, proof: proof), of: log)
+                }
+            }
+        }
+        await compareGossip(of: log, epoch: epoch)
+    }
+
+    /// Keeps evidence found through gossip and, the first time, raises the alarm.
+    private func keepGossipEvidence(_ evidence: SplitViewEvidence, of log: CenterID) {
         do {
             let (path, new) = try witnessFolder.keep(evidence)
             if new { splitViewFound(evidence, of: log, path: path) }
@@ -81,8 +136,8 @@ extension Node {
 
 extension Node {
     /// We cosigned a new checkpoint of `log`: compare it with what peers gossiped, and gossip it.
-    func witnessStateChanged(of log: CenterID, epoch: Int) {
-        compareGossip(of: log, epoch: epoch)
+    func witnessStateChanged(of log: CenterID, epoch: Int) async {
+        await compareGossip(of: log, epoch: epoch)
         history.gossipDue = true
     }
 }

@@ -70,6 +70,10 @@ extension Node {
             let lost = ledger.receipted(by: peer, atOrAfter: size)
             logger.notice("a peer restored from an older copy asks for what it had logged; resending", metadata: ["peer": "\(peer)", "fromIndex": "\(size)", "envelopes": "\(lost.count)"])
             peers[peer]?.enqueue(lost)
+        case .consistencyAsked(let question)?:
+            await consistencyAsked(question, by: peer)
+        case .consistencyProof(let question, let proof)?:
+            await consistencyProofArrived(question, proof: proof, from: peer)
         case nil:
             logger.warning("a LOG_STATE frame that does not parse; ignored", metadata: ["peer": "\(peer)", "bytes": "\(body.count)"])
         }

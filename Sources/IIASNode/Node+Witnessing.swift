@@ -50,7 +50,7 @@ extension Node {
         switch outcome {
         case .cosigned(let state):
             await recordCosigning(state, of: peer)
-            witnessStateChanged(of: peer, epoch: epoch)
+            await witnessStateChanged(of: peer, epoch: epoch)
             return WitnessResponse(cosignature: state.cosignature(name: Cosignature.name(center: center.rawValue), key: witnessKey))
         case .splitView(let evidence, let path, let new):
             if new { splitViewFound(evidence, of: peer, path: path) } else {

@@ -40,6 +40,24 @@ final class HistoryFrameTests: XCTestCase {
         XCTAssertNil(LogStateMessage(bytes: Array(repeating: 0x41, count: LogStateMessage.maximumBytes + 1)))
     }
 
+    func testConsistencyQuestionsAndProofsReadBackAndMalformedOnesAreRefused() {
+        let question = ConsistencyQuestion(origin: Checkpoint.origin(center: "AZ", epoch: 2), from: 9, to: 11)
+        let proof = (0..<5).map { Array(repeating: UInt8($0), count: 32) }
+        for message in [LogStateMessage.consistencyAsked(question), .consistencyProof(question, proof: proof), .consistencyProof(question, proof: [])] {
+            XCTAssertEqual(LogStateMessage(bytes: message.bytes), message)
+        }
+        let hash = Data(repeating: 7, count: 32).base64EncodedString()
+        let origin = "iias:center:AZ/log"
+        for bad in ["consistency 9 11\n", "consistency 9 11\n\(origin)", "consistency 11 9\n\(origin)\n", "consistency 0 9\n\(origin)\n",
+                    "consistency 9 9\n\(origin)\n", "consistency 09 11\n\(origin)\n", "consistency 9 11 12\n\(origin)\n", "consistency 9\n\(origin)\n",
+                    "consistency 9 11\nexample.org/log\n", "consistency 9 11\n\(origin)\n\(hash)\n", "proof 9 11\n\(origin)\nnot base64\n",
+                    "proof 9 11\n\(origin)\nAAAA\n", "proof 9 11\n\(origin)\n\(hash)", "proof 9 11\n\(origin)\n\n\(hash)\n",
+                    "proof 9 11\n\(origin)\n" + String(repeating: hash + "\n", count: 64)] {
+            XCTAssertNil(LogStateMessage(bytes: Array(bad.utf8)), bad)
+        }
+        XCTAssertNotNil(LogStateMessage(bytes: Array(("proof 9 11\n\(origin)\n" + String(repeating: hash + "\n", count: 63)).utf8)), "63 hashes")
+    }
+
     func testGossipReadsBackAndTruncatedOrOversizeBodiesAreRefused() {
         let notes = [note(size: 3), note(size: 5, origin: Checkpoint.origin(center: "UA", epoch: 2))]
         let body = CheckpointGossip.body(notes)

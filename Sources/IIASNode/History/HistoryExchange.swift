@@ -67,12 +67,16 @@ struct HistoryExchange: Sendable {
     func recentDigest(of key: EnvelopeKey) -> [UInt8]? { recentDigests[key] }
 
     /// Checkpoints peers gossiped, per witness state name and tree size, not yet compared
-    /// with a state of ours of that size (at most `gossipLimit` per log; the smallest go first).
+    /// with our state of that log (at most `gossipLimit` per log; the smallest go first).
     private var gossip: [String: [UInt64: SignedNote]] = [:]
     /// Our witness state changed, or a link came up: gossip at the next tick.
     var gossipDue = true
+    /// The consistency proof asked of a log, per witness state name, and when (seconds of
+    /// uptime): one question at a time, asked again when unanswered for `questionSeconds`.
+    var consistencyAsked: [String: (question: ConsistencyQuestion, at: UInt64)] = [:]
 
     static let gossipLimit = 64
+    static let questionSeconds: UInt64 = 30
 
     mutating func keepGossiped(_ note: SignedNote, size: UInt64, for name: String) {
         gossip[name, default: [:]][size] = note
@@ -81,11 +85,14 @@ struct HistoryExchange: Sendable {
 
     func gossiped(for name: String, size: UInt64) -> SignedNote? { gossip[name]?[size] }
 
-    func hasGossiped(for name: String, above size: UInt64) -> Bool { gossip[name]?.keys.contains { $0 > size } ?? false }
+    /// The largest gossiped checkpoint of a size other than `size`, to compare next.
+    func gossiped(for name: String, otherThan size: UInt64) -> (size: UInt64, note: SignedNote)? {
+        gossip[name]?.filter { $0.key != size }.max { $0.key < $1.key }.map { ($0.key, $0.value) }
+    }
 
-    /// Gossip of sizes up to `size` is settled once compared with a state of that size or larger.
-    mutating func forgetGossiped(for name: String, upTo size: UInt64) {
-        gossip[name] = gossip[name]?.filter { $0.key > size }
+    /// A gossiped checkpoint is settled once compared.
+    mutating func forgetGossiped(for name: String, size: UInt64) {
+        gossip[name]?[size] = nil
     }
 
     static func askKey(_ peer: CenterID, _ key: EnvelopeKey) -> String { "\(peer.rawValue) \(key)" }
