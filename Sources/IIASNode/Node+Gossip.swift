@@ -84,11 +84,11 @@ extension Node {
     }
 
     /// As a log: a witness asks for the consistency proof between two sizes of our log.
-    /// Answered for the current epoch's origin only: after a restore our tree beyond the
-    /// copy is not the one an earlier epoch's checkpoints describe, and a proof from it
-    /// would make two true checkpoints look like a split view.
+    /// Answered for the current epoch's origin only, and not while a restored copy waits to
+    /// hear from its witnesses: after a restore our tree beyond the copy is not the one an
+    /// earlier epoch's checkpoints describe, and a proof from it would accuse two true ones.
     func consistencyAsked(_ question: ConsistencyQuestion, by witness: CenterID) async {
-        guard question.origin == Checkpoint.origin(center: center.rawValue, epoch: currentEpoch()), question.to <= log.count,
+        guard question.origin == Checkpoint.origin(center: center.rawValue, epoch: currentEpoch()), question.to <= log.count, treeHeadsAllowed(),
               let proof = try? log.merkleTree().consistencyProof(from: question.from, to: question.to) else {
             logger.notice("a witness asked for a consistency proof our log cannot give", metadata: [
                 "witness": "\(witness)", "origin": "\(question.origin.prefix(80))", "from": "\(question.from)", "to": "\(question.to)", "size": "\(log.count)"])
