@@ -188,6 +188,23 @@ public struct TlogPolicy: Sendable {
         return Cosignature.name(center: String(origin.dropFirst(12).dropLast(4)))
     }
 
+    /// The earliest time by which witnesses meeting the quorum had all cosigned, by their
+    /// own clocks: the time the quorum vouches for, not one witness alone (a single clock
+    /// set back cannot move it). With `quorum none`, the earliest cosignature; nil when the
+    /// cosignatures given do not meet the quorum.
+    public func attestedTime(of cosignatures: [(witness: String, timestamp: UInt64)]) -> UInt64? {
+        let timed = cosignatures.compactMap { cosignature in
+            witnesses.firstIndex { $0.name == cosignature.witness }.map { ($0, cosignature.timestamp) }
+        }.sorted { $0.1 < $1.1 }
+        guard let quorum else { return timed.first?.1 }
+        var counted = Set<Int>()
+        for (index, timestamp) in timed {
+            counted.insert(index)
+            if Self.isMet(quorum, by: counted) { return timestamp }
+        }
+        return nil
+    }
+
     static func isMet(_ rule: Rule, by counted: Set<Int>) -> Bool {
         switch rule {
         case .witness(let i): counted.contains(i)

@@ -83,9 +83,10 @@ public struct TlogProof: Sendable, Equatable {
         public var checkpoint: Checkpoint
         /// The policy's names of the witnesses whose cosignatures verified, and their times.
         public var cosignatures: [(witness: String, timestamp: UInt64)]
-        /// The earliest valid cosignature's time: by the witnesses' clocks the entry was
-        /// logged no later than this (POSIX seconds); nil when no witness cosigned.
-        public var loggedNoLaterThan: UInt64? { cosignatures.map(\.timestamp).min() }
+        /// By the clocks of witnesses meeting the policy's quorum, the entry was logged no
+        /// later than this (POSIX seconds; ``TlogPolicy/attestedTime(of:)``); nil when no
+        /// witness cosigned.
+        public var loggedNoLaterThan: UInt64?
 
         public static func == (a: Verified, b: Verified) -> Bool {
             a.checkpoint == b.checkpoint && a.cosignatures.map(\.witness) == b.cosignatures.map(\.witness)
@@ -100,7 +101,7 @@ public struct TlogProof: Sendable, Equatable {
                        options: Cosignature.VerifyOptions = Cosignature.VerifyOptions()) throws(LogProofError) -> Verified {
         let (head, cosignatures) = try policy.verify(checkpoint, options: options)
         try verifyInclusion(leafHash: leafHash, in: head)
-        return Verified(checkpoint: head, cosignatures: cosignatures)
+        return Verified(checkpoint: head, cosignatures: cosignatures, loggedNoLaterThan: policy.attestedTime(of: cosignatures))
     }
 
     /// The inclusion proof alone, against a checkpoint already verified (bundles of one

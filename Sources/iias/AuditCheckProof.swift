@@ -12,6 +12,8 @@ extension Audit {
             Examples:
               iias audit check-proof ID.tlog-proof --policy policy.txt \\
                   --envelope ID.envelope
+              iias audit check-proof ID.tlog-proof --policy policy.txt \\
+                  --envelope ID.envelope --ca PKI/ca.crt --crl PKI/crl.pem --certs PKI/centers
               iias audit check-proof proof.json --cert PKI/centers/AZ/signing.crt
 
             A tlog-proof bundle (`iias outbox ID --proof CENTER`) is checked as
@@ -22,9 +24,14 @@ extension Audit {
             make the proven entry; without it, only the leaf hash the bundle
             names is proven. `Scripts/pki.sh policy DIR` writes a policy.
 
-            The earliest cosignature's time bounds when the entry existed: it
-            was logged no later than that, by the witnesses' clocks, whatever
-            the log's own clock says. Compare it with a key's invalidity date.
+            The cosignatures' times bound when the entry existed: it was logged
+            no later than the time by which witnesses meeting the quorum had
+            all cosigned, by their own clocks, whatever the log's clock says. With --envelope, --ca, --crl and --certs
+            the sender's signature is judged at that time: its certificate must
+            have been valid and not revoked then (a key revoked for compromise
+            counts from its invalidity date), so a notification signed before a
+            key was compromised stays proven, and one the witnesses saw only
+            after fails.
 
             Needs no access to the log. Check a certificate itself with
             `iias audit verify` or openssl against the CA.

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import IIASCrypto
 import IIASLog
+import IIASModel
 
 /// The tlog-proof mode of `iias audit check-proof`: a C2SP bundle checked against a C2SP
 /// policy, offline, so that an auditor trusts the keys it chose and not this program's files.
@@ -13,8 +15,15 @@ struct TlogProofCheck: ParsableArguments {
                                valueName: "ENVELOPE"))
     var envelope: String?
 
+    @OptionGroup(title: "The sender's signature, judged at the time the witnesses bound (with --envelope)")
+    var trust: TrustOptions
+
     func validate() throws {
         if envelope != nil, policy == nil { throw CLIFailure.usage("--envelope goes with --policy", hint: "iias audit check-proof FILE --policy POLICY --envelope ENVELOPE") }
+        if trust.ca != nil || trust.crl != nil || trust.certs != nil, envelope == nil || trust.ca == nil || trust.certs == nil {
+            throw CLIFailure.usage("judging the sender's signature needs the envelope, the CA and the centers' certificates (and the CRL, to see revocations)",
+                                   hint: "iias audit check-proof FILE --policy POLICY --envelope ENVELOPE --ca PKI/ca.crt --crl PKI/crl.pem --certs PKI/centers")
+        }
     }
 
     func check(_ file: String, json: Bool) throws {
@@ -36,6 +45,7 @@ struct TlogProofCheck: ParsableArguments {
             throw CLIFailure.invalid(error.description)
         }
         let noLaterThan = verified.loggedNoLaterThan.map { Date(timeIntervalSince1970: Double($0)) }
+        let signature = try payload.flatMap { try senderSignature($0, signedNoLaterThan: noLaterThan) }
         if json {
             var object: [String: Any] = [
                 "valid": true, "kind": "tlog-proof", "origin": verified.checkpoint.origin, "index": bundle.index,
@@ -44,6 +54,10 @@ struct TlogProofCheck: ParsableArguments {
                 "cosignatures": verified.cosignatures.map { ["witness": $0.witness, "timestamp": $0.timestamp] as [String: Any] },
             ]
             if let noLaterThan { object["loggedNoLaterThan"] = Self.iso(noLaterThan) }
+            if let signature {
+                object["senderSignature"] = ["sender": signature.sender.rawValue, "certificateSerial": signature.certificate.serialNumber,
+                                             "validAt": Self.iso(signature.at)]
+            }
             print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
             return
         }
@@ -52,8 +66,33 @@ struct TlogProofCheck: ParsableArguments {
         let witnesses = verified.cosignatures.map { "\($0.witness) at \(Self.iso(Date(timeIntervalSince1970: Double($0.timestamp))))" }
         print("cosigned by: \(witnesses.isEmpty ? "none (the policy asks for no quorum)" : witnesses.joined(separator: ", ")); quorum met")
         print("entry time: \(Self.iso(leaf.time)) by the log's own clock")
-        if let noLaterThan { print("logged no later than \(Self.iso(noLaterThan)), by the witnesses' clocks (the earliest cosignature)") }
+        if let noLaterThan { print("logged no later than \(Self.iso(noLaterThan)), by the clocks of witnesses meeting the quorum") }
+        if let signature {
+            print("sender: \(signature.sender)'s signature verifies with its signing certificate \(signature.certificate.serialNumber), valid and not "
+                  + "revoked at \(Self.iso(signature.at)): signed while its key was valid, whatever became of the key since")
+        }
         print("root: \(verified.checkpoint.rootHash.hexString)")
+    }
+
+    /// The envelope's signature judged at `bound`, the time by which the witnesses had
+    /// cosigned its entry: the sender's certificate must have been valid and not revoked
+    /// then (RFC 5280: a revocation counts from its invalidity date when the CRL gives one).
+    /// A key revoked later does not undo what this proves; one invalid by then fails.
+    private func senderSignature(_ payload: [UInt8], signedNoLaterThan bound: Date?) throws
+        -> (sender: CenterID, certificate: Certificate, at: Date)? {
+        guard trust.ca != nil else { return nil }
+        guard let bound else {
+            throw CLIFailure.invalid("no witness cosigned the checkpoint: nothing bounds when the envelope was signed, so its signature cannot be judged by it")
+        }
+        let verifier = EnvelopeVerifier(trust: try trust.trustAnchor(), certificates: try trust.certificateDirectory())
+        let envelope: Envelope
+        do { envelope = try Envelope(parsing: payload) } catch { throw CLIFailure.invalid("the envelope does not parse: \(error)") }
+        do {
+            let verified = try verifier.verify(envelope, at: bound)
+            return (envelope.header.sender, verified.senderCertificate, bound)
+        } catch {
+            throw CLIFailure.invalid("the sender's signature does not hold at \(Self.iso(bound)), the time the witnesses bound the entry by: \(error)")
+        }
     }
 
     static func iso(_ date: Date) -> String { date.formatted(.iso8601) }

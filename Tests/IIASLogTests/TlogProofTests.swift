@@ -104,8 +104,9 @@ final class TlogProofTests: XCTestCase {
         XCTAssertEqual(try TlogProof(parsing: text), fixture.bundle)
         let verified = try fixture.check(text, policy: fixture.policy(quorum: 2))
         XCTAssertEqual(verified.cosignatures.map(\.witness), ["AZ", "UA", "MD"])
-        XCTAssertEqual(verified.loggedNoLaterThan, 1_796_000_101, "the earliest cosignature")
-        XCTAssertNoThrow(try fixture.check(text, policy: fixture.policy(quorum: 3)))
+        XCTAssertEqual(verified.loggedNoLaterThan, 1_796_000_102, "the time by which two witnesses (the quorum) had cosigned")
+        XCTAssertEqual(try fixture.check(text, policy: fixture.policy(quorum: 3)).loggedNoLaterThan, 1_796_000_103)
+        XCTAssertEqual(try fixture.check(text, policy: fixture.policy(quorum: 1)).loggedNoLaterThan, 1_796_000_101, "one witness's word")
         XCTAssertNoThrow(try fixture.check(text, policy: fixture.policy(quorum: 2), envelope: nil), "without the envelope the named leaf is proven")
     }
 
