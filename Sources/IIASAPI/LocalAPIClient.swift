@@ -104,6 +104,11 @@ public struct LocalAPIClient: Sendable {
     public func delivery(of id: UUID) async throws -> OutboxItem { try await call(.GET, "/v1/outbox/\(id.uuidString.lowercased())") }
     public func requests() async throws -> [RequestStatus] { try await call(.GET, "/v1/requests") }
     public func peers() async throws -> [PeerStatus] { try await call(.GET, "/v1/peers") }
+    public func alarms() async throws -> [HistoryAlarm] { try await call(.GET, "/v1/alarms") }
+    /// Sets the history alarm `key` aside, saying in `note` what was done about it.
+    public func acknowledgeAlarm(_ key: String, note: String) async throws -> HistoryAlarm {
+        try await call(.POST, "/v1/alarms/ack", body: Array(try APIJSON.encoder().encode(AlarmAcknowledgementRequest(key: key, note: note))))
+    }
     public func status() async throws -> NodeStatus { try await call(.GET, "/v1/status") }
     public func treeHead() async throws -> TreeHead { try await call(.GET, "/v1/tree-head") }
 

@@ -35,6 +35,8 @@ public struct LogEntrySummary: Codable, Sendable, Equatable {
     /// A submission the operator sent with weaker handling than what it answers, explicitly.
     public var weakenedHandling: Bool?
     /// A `cosign` record's checkpoint of a peer's log: "AZ size 12 root BASE64".
+    /// `alarm-acknowledged`: the alarm's key.
+    public var alarm: String?
     public var checkpoint: String?
     // Envelopes.
     public var id: UUID?
@@ -71,6 +73,11 @@ public struct LogEntrySummary: Codable, Sendable, Equatable {
             } else if let epoch = LogEpochRecord(json: entry.payload) {
                 action = LogEpochRecord.action
                 checkpoint = epoch.checkpointText
+            } else if let acknowledged = AlarmAcknowledgement(json: entry.payload, time: entry.time) {
+                action = AlarmAcknowledgement.action
+                alarm = acknowledged.alarm
+                user = acknowledged.user
+                uid = acknowledged.uid
             } else {
                 problem = "operator action is not JSON of a known form"
             }
@@ -118,5 +125,5 @@ public struct LogEntrySummary: Codable, Sendable, Equatable {
 
     /// Every name `hasType` knows, for the usage message.
     public static let typeNames: [String] = EntryType.allCases.map { "\($0)" } + OperatorAction.Action.allCases.map(\.rawValue)
-        + [Consultation.action, CosignatureRecord.action, LogEpochRecord.action] + Consultation.View.allCases.map(\.rawValue)
+        + [Consultation.action, CosignatureRecord.action, LogEpochRecord.action, AlarmAcknowledgement.action] + Consultation.View.allCases.map(\.rawValue)
 }

@@ -78,7 +78,8 @@ public struct NodeStatus: Sendable, Codable, Equatable {
     public var splitViews: [String]?
     /// The newest checkpoint a quorum of peers cosigned and the log's lag behind it (nil from older nodes).
     public var witnessed: WitnessedStatus?
-    /// Equivocations, a restored log, rolled-back witness states (nil or empty: none).
+    /// Every history alarm held — split views, equivocations, a restored log, rolled-back
+    /// witness states — each with its key and acknowledgement (nil or empty: none).
     public var historyAlarms: [HistoryAlarm]?
 
     public init(center: CenterID, version: String, started: Date, logEntries: UInt64, inbox: Int, unread: Int,

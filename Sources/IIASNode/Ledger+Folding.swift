@@ -79,7 +79,7 @@ extension Ledger {
             guard let action = parsedAction ?? OperatorAction(json: entry.payload) else {
                 // A consultation changes nothing; anything else is noted as unreadable.
                 if Consultation(json: entry.payload) == nil, CosignatureRecord(json: entry.payload) == nil, AttachmentLogRecord(json: entry.payload) == nil,
-                   LogEpochRecord(json: entry.payload) == nil {
+                   LogEpochRecord(json: entry.payload) == nil, AlarmAcknowledgement(json: entry.payload, time: entry.time) == nil {
                     skipped.append((entry.index, "operator action is not JSON"))
                 }
                 return

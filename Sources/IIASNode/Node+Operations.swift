@@ -329,7 +329,7 @@ extension Node {
         status.deskPending = ledger.incomingIDs.count + ledger.outgoingIDs.count - desk.incomingSeen - desk.outgoingSeen
         (status.cosignedBy, status.splitViews) = witnessingStatus()
         status.witnessed = witnessedStatus()
-        status.historyAlarms = historyAlarms()
+        status.historyAlarms = alarms()
         return status
     }
 

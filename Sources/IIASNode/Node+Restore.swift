@@ -177,7 +177,12 @@ extension Node {
     func restoreAlarms() -> [HistoryAlarm] {
         guard let restored = LogEpochFile.read(dataDirectory: configuration.dataDirectory) else {
             guard !treeHeadsAllowed() else { return [] }
-            return [HistoryAlarm(kind: .logRestored, center: center, detail: "started from a restored copy: no tree head is signed until every witness has told what it holds of our log")]
+            // The marker's time tells one restore from the next (the alarm's key is drawn from the detail).
+            let marker = LogEpochFile.markerPath(dataDirectory: configuration.dataDirectory)
+            let marked = (try? FileManager.default.attributesOfItem(atPath: marker)[.modificationDate] as? Date).map { " (marked \($0.formatted(.iso8601)))" } ?? ""
+            return [HistoryAlarm(kind: .logRestored, center: center,
+                                 detail: "started from a restored copy\(marked): no tree head is signed until every witness has told what it holds of our log",
+                                 evidence: marker)]
         }
         return [HistoryAlarm(kind: .logRestored, center: center,
                              detail: "restored from an older copy of \(restored.restoredSize) entries; \(restored.shownBy) had cosigned more; the log is in epoch \(restored.epoch)",

@@ -29,6 +29,8 @@ public enum NodeError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A certificate or the CRL this needs has run out (HTTP 409): waiting does not help,
     /// a renewal does; the text says which and how.
     case expired(String)
+    /// No history alarm with this key is held (HTTP 404).
+    case unknownAlarm(String)
 
     public var description: String {
         switch self {
@@ -42,6 +44,7 @@ public enum NodeError: Error, Sendable, Equatable, CustomStringConvertible {
         case .forbidden(let what): "not allowed: \(what)"
         case .unavailable(let why): "the node cannot accept this now: \(why)"
         case .expired(let what): "cannot seal: \(what)"
+        case .unknownAlarm(let key): "no history alarm \(key.prefix(200))"
         }
     }
 }
@@ -98,6 +101,12 @@ public protocol NodeOperations: Sendable {
     /// Auditors only: the newest `limit` log entries `filter` admits, in log order,
     /// decoded like `iias log entries` (headers and operator actions, nothing decrypted).
     func logEntries(_ filter: LogEntryFilter, limit: Int, by actor: LocalUser) async throws(NodeError) -> [LogEntrySummary]
+    /// The history alarms held (split views, equivocations, a restore, a rolled-back
+    /// witness), acknowledged or not.
+    func alarms() async -> [HistoryAlarm]
+    /// Sets alarm `key` aside with `note`: logged, kept, no longer counted by monitoring.
+    /// Operators only; acknowledging one already acknowledged changes nothing.
+    func acknowledgeAlarm(_ key: String, note: String, by actor: LocalUser) async throws(NodeError) -> HistoryAlarm
 }
 
 extension NodeOperations {

@@ -8,7 +8,7 @@ import IIASModel
 struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "The local node at a glance.", discussion: OperatorExit.discussion)
     @OptionGroup var query: QueryOptions
-    @Flag(help: "Exit 4 when the node holds a history alarm (split view, equivocation, restore, witness rollback).")
+    @Flag(help: "Exit 4 when the node holds a history alarm not yet acknowledged (split view, equivocation, restore, witness rollback; see `iias alarms`).")
     var checkHistory = false
 
     /// The exit code of `--check-history` when an alarm is held.
@@ -41,11 +41,8 @@ struct Status: AsyncParsableCommand {
                            : "\(cosigners.map(\.rawValue).joined(separator: ", ")) cosigned the tree head"))
         }
         if let witnessed = status.witnessed { fields.append(("witnessed", Render.witnessed(witnessed))) }
-        for evidence in status.splitViews ?? [] {
-            fields.append(("SPLIT VIEW", Terminal.red("a peer's log signed two trees of one size: \(evidence)") + " (iias audit split-view FILE)"))
-        }
-        for alarm in status.historyAlarms ?? [] {
-            fields.append((alarm.kind.rawValue.uppercased(), Terminal.red(alarm.detail) + (alarm.evidence.map { " (\($0))" } ?? "")))
+        for alarm in Self.alarms(of: status) {
+            fields.append((alarm.kind.label, Render.alarm(alarm)))
         }
         if let pending = status.deskPending, pending > 0 {
             fields.append(("threads", "reading the log, \(Plural.count(pending, "notification")) left (threads and requests wait for it)"))
@@ -58,7 +55,14 @@ struct Status: AsyncParsableCommand {
     }
 
     private func checkAlarms(_ status: NodeStatus) throws {
-        if checkHistory, !(status.historyAlarms ?? []).isEmpty || !(status.splitViews ?? []).isEmpty { throw ExitCode(Status.historyAlarmExit) }
+        if checkHistory, Self.alarms(of: status).contains(where: { $0.acknowledged == nil }) { throw ExitCode(Status.historyAlarmExit) }
+    }
+
+    /// The status's alarms; a node from before split views were alarms lists them apart.
+    static func alarms(of status: NodeStatus) -> [HistoryAlarm] {
+        let alarms = status.historyAlarms ?? []
+        guard !alarms.contains(where: { $0.kind == .splitView }) else { return alarms }
+        return (status.splitViews ?? []).map { HistoryAlarm(kind: .splitView, center: status.center, detail: "a peer's log signed two checkpoints that cannot both be true", evidence: $0) } + alarms
     }
 }
 

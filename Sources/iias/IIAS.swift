@@ -29,7 +29,7 @@ struct IIAS: AsyncParsableCommand {
         Keys and certificates come from Scripts/pki.sh (see Certs/README.md).
         """,
         version: "0.5.0",
-        subcommands: [Send.self, Inbox.self, Read.self, ThreadCommand.self, Reply.self, Ack.self, Outbox.self, Attachments.self, Requests.self, Status.self, Peers.self, Watch.self,
+        subcommands: [Send.self, Inbox.self, Read.self, ThreadCommand.self, Reply.self, Ack.self, Outbox.self, Attachments.self, Requests.self, Status.self, Alarms.self, Peers.self, Watch.self,
                       Compose.self, Open.self, Audit.self, Log.self, Peer.self, NodeCommand.self]
     )
 }

@@ -14,5 +14,12 @@ extension Render {
         return head + "; " + lag
     }
 
+    /// An alarm's line: red while it stands, plain with who set it aside and why once acknowledged.
+    static func alarm(_ alarm: HistoryAlarm) -> String {
+        let evidence = alarm.evidence.map { " (\($0))" } ?? ""
+        guard let acknowledged = alarm.acknowledged else { return Terminal.red(Terminal.safe(alarm.detail)) + evidence }
+        return Terminal.safe(alarm.detail) + evidence + "; acknowledged by \(Terminal.safe(acknowledged.user)) \(time(acknowledged.at)): \(Terminal.safe(acknowledged.note))"
+    }
+
     private static func seconds(_ value: Double) -> String { value < 120 ? "\(Int(value.rounded())) s" : "\(Int((value / 60).rounded())) min" }
 }

@@ -27,4 +27,6 @@ struct IdleOperations: NodeOperations {
     func unsubscribe(_ subscription: EventSubscription) async {}
     func recordSubscription(_ filter: EventFilter, by actor: LocalUser) async throws(NodeError) {}
     func logEntries(_ filter: LogEntryFilter, limit: Int, by actor: LocalUser) async throws(NodeError) -> [LogEntrySummary] { [] }
+    func alarms() async -> [HistoryAlarm] { [] }
+    func acknowledgeAlarm(_ key: String, note: String, by actor: LocalUser) async throws(NodeError) -> HistoryAlarm { throw .unknownAlarm(key) }
 }

@@ -83,6 +83,15 @@ final class ForkedRestoreTests: XCTestCase {
             XCTAssertEqual(status.status, 4, status.stdout + status.stderr)
             XCTAssertTrue(status.stdout.contains("SPLIT VIEW"), status.stdout)
         }
+        // UA's operators set the split views aside once dealt with: monitoring turns green, the evidence stays.
+        let uaAlarms = try APIJSON.decoder().decode([HistoryAlarm].self, from: Data(try LocalCluster.iias(["alarms", "--socket", cluster.socketPath("UA"), "--json"]).stdout.utf8))
+        XCTAssertFalse(uaAlarms.isEmpty)
+        for alarm in uaAlarms {
+            XCTAssertEqual(alarm.kind, .splitView)
+            let acknowledged = try LocalCluster.iias(["alarms", "ack", try XCTUnwrap(alarm.key), "--note", "GE restored from a snapshot", "--socket", cluster.socketPath("UA")])
+            XCTAssertEqual(acknowledged.status, 0, acknowledged.stderr)
+        }
+        XCTAssertEqual(try LocalCluster.iias(["status", "--socket", cluster.socketPath("UA"), "--check-history"]).status, 0)
         let geStatus = try LocalCluster.iias(["status", "--socket", cluster.socketPath("GE"), "--check-history"])
         XCTAssertEqual(geStatus.status, 4, geStatus.stdout)
         XCTAssertTrue(geStatus.stdout.contains("LOG-RESTORED"), geStatus.stdout)

@@ -25,6 +25,8 @@ struct HistoryExchange: Sendable {
     var sizeAtStart: UInt64 = 0
     /// Witnesses that told us, since start, what they hold of our log.
     var witnessesHeard: Set<CenterID> = []
+    /// Alarm acknowledgements by key, once read from `DATA/alarms/acknowledged.json`.
+    var acknowledged: [String: AlarmAcknowledgement]?
 
     /// Digests kept per peer while its link is down; the oldest go first beyond it.
     static let seenLimit = 65_536

@@ -52,7 +52,7 @@ struct APIRouter: Sendable {
         guard parts.first == "v1" else { return error(.notFound, "no such route: \(path.prefix(100))", hint: "routes start with /v1/; see LocalAPI.md") }
         let route = Array(parts.dropFirst())
         if role == .auditor, !(request.method == .GET && (Self.readOnlyRoutes.contains(route) || ([2, 4].contains(route.count) && route[0] == "outbox"))) {
-            return error(.forbidden, "\(user) is an auditor: status, peers, outbox, tree head and log entries only", hint: nil)
+            return error(.forbidden, "\(user) is an auditor: status, peers, outbox, tree head, log entries and alarms only", hint: nil)
         }
         do {
             switch (request.method, route.count, route.first) {
@@ -114,6 +114,18 @@ struct APIRouter: Sendable {
                 return try json(.ok, await operations.logEntries(filter, limit: limit, by: actor))
             case (.GET, 1, "peers"):
                 return try json(.ok, await operations.peers())
+            case (.GET, 1, "alarms"):
+                return try json(.ok, await operations.alarms())
+            case (.POST, 2, "alarms") where route[1] == "ack":
+                guard let asked = try? JSONDecoder().decode(AlarmAcknowledgementRequest.self, from: Data(request.body ?? [])) else {
+                    throw RequestProblem(.badRequest, "the body is not {\"key\": KEY, \"note\": TEXT}", hint: "`iias alarms ack KEY --note TEXT`")
+                }
+                let note = asked.note.trimmingCharacters(in: .whitespacesAndNewlines)
+                guard !note.isEmpty, note.utf8.count <= AlarmAcknowledgement.maximumNoteBytes, !note.contains(where: { $0.isNewline }) else {
+                    throw RequestProblem(.unprocessableEntity, "the note must say, in one line of at most \(AlarmAcknowledgement.maximumNoteBytes) bytes, what was done about the alarm",
+                                         hint: "--note \"restored from the backup of 3 May; refilled by the peers\"")
+                }
+                return try json(.ok, await operations.acknowledgeAlarm(asked.key, note: note, by: actor))
             case (.GET, 1, "status"):
                 return try json(.ok, await operations.status())
             case (.GET, 1, "tree-head"):
@@ -153,7 +165,7 @@ struct APIRouter: Sendable {
     }
 
     /// What an auditor may read (besides one outbox item).
-    static let readOnlyRoutes: Set<[String]> = [["status"], ["peers"], ["outbox"], ["tree-head"], ["log", "entries"]]
+    static let readOnlyRoutes: Set<[String]> = [["status"], ["peers"], ["outbox"], ["tree-head"], ["log", "entries"], ["alarms"]]
 
     func allPeers() async -> [CenterID] { await operations.peers().map(\.center) }
 
@@ -242,6 +254,8 @@ struct APIRouter: Sendable {
             errorResponse(.serviceUnavailable, failure.description, hint: "try again later; `iias status` shows the node's state")
         case .expired:
             errorResponse(.conflict, failure.description, hint: "nothing was sent; `iias status` lists what expires when")
+        case .unknownAlarm:
+            errorResponse(.notFound, failure.description, hint: "`iias alarms` lists the alarms and their keys")
         }
     }
 
