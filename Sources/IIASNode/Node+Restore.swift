@@ -67,6 +67,12 @@ extension Node {
         case .none?:
             witnessHeard(peer)
         case .refill(let size)?:
+            let now = DispatchTime.now().uptimeNanoseconds / 1_000_000_000
+            if let last = history.refillsServed[peer], last.fromIndex <= size, now < last.at + HistoryExchange.refillSeconds {
+                logger.warning("a peer asks again for a refill it was served; ignored for now", metadata: ["peer": "\(peer)", "fromIndex": "\(size)"])
+                return
+            }
+            history.refillsServed[peer] = (size, now)
             let lost = ledger.receipted(by: peer, atOrAfter: size)
             logger.notice("a peer restored from an older copy asks for what it had logged; resending", metadata: ["peer": "\(peer)", "fromIndex": "\(size)", "envelopes": "\(lost.count)"])
             peers[peer]?.enqueue(lost)

@@ -25,6 +25,11 @@ struct HistoryExchange: Sendable {
     var sizeAtStart: UInt64 = 0
     /// Witnesses that told us, since start, what they hold of our log.
     var witnessesHeard: Set<CenterID> = []
+    /// The refill last served to each peer (from which index, seconds of uptime): the same
+    /// request again within `refillSeconds` is not served twice (a peer cannot make this
+    /// node resend everything over and over); one from an earlier index is.
+    var refillsServed: [CenterID: (fromIndex: UInt64, at: UInt64)] = [:]
+    static let refillSeconds: UInt64 = 600
     /// Alarm acknowledgements by key, once read from `DATA/alarms/acknowledged.json`.
     var acknowledged: [String: AlarmAcknowledgement]?
 
