@@ -90,8 +90,5 @@ public struct AlarmAcknowledgementRequest: Sendable, Codable, Equatable {
     public var key: String
     public var note: String
 
-    public init(key: String, note: String) {
-        self.key = key
-        self.note = note
-    }
+    public init(key: String, note: String) { (self.key, self.note) = (key, note) }
 }

@@ -19,26 +19,9 @@ final class ForkedRestoreTests: XCTestCase {
         let cluster = try NodeCluster(["AZ", "GE", "UA"], extra: ["treeHeadIntervalSeconds": 1])
         try cluster.startAll()
         defer { cluster.stopAll() }
-        try await cluster.sendAndAwaitReceipts(to: "GE", from: witnesses, count: 2, tag: "before")
-        try await eventually("AZ and UA cosigned GE's log", timeout: 60) { self.witnesses.allSatisfy { cluster.heldSize(of: "GE", by: $0) != nil } }
-
         // A snapshot of GE's data (no marker), then more traffic the witnesses cosign.
-        XCTAssertEqual(cluster.stop("GE"), 0)
-        let copy = try makeTemporaryDirectory("snapshot").appendingPathComponent("data-GE").path
-        try LocalCluster.copyDirectory(cluster.dataDirectory("GE"), to: copy)
-        let copiedLog = try LogStore(directory: copy + "/log", readOnly: true)
-        let copySize = copiedLog.count
-        copiedLog.close()
-        try cluster.start("GE")
-        try await cluster.sendAndAwaitReceipts(to: "GE", from: witnesses, count: 3, tag: "after")
-        try await eventually("the witnesses cosigned more of GE's log than the copy holds", timeout: 60) {
-            self.witnesses.allSatisfy { (cluster.heldSize(of: "GE", by: $0) ?? 0) > copySize + 3 }
-        }
-        let receipted = try await cluster.client("GE").inbox()
-        XCTAssertEqual(receipted.count, 10)
-        XCTAssertEqual(cluster.stop("GE"), 0)
-        var cosigned: [String: Checkpoint] = [:]
-        for witness in witnesses { cosigned[witness] = try XCTUnwrap(cluster.heldCheckpoint(of: "GE", by: witness)) }
+        let outgrown = try await cluster.snapshotThenOutgrow(witnesses: witnesses)
+        let (copy, copySize, receipted, cosigned) = (outgrown.copy, outgrown.copySize, outgrown.receipted, outgrown.cosigned)
         let witnessed = cosigned.values.map(\.treeSize).max()!
 
         // The witnesses are down; GE comes back from the copy and its operators send on, until

@@ -1,4 +1,5 @@
 import Foundation
+import IIASAPI
 import IIASLog
 import IIASTestSupport
 import XCTest
@@ -26,6 +27,41 @@ extension LocalCluster {
                 }
             }
         }
+    }
+
+    /// What `snapshotThenOutgrow` leaves: GE's copy (no marker), its log's size, the
+    /// notifications GE held receipted when stopped, and what each witness cosigned of it.
+    struct Outgrown {
+        var copy: String
+        var copySize: UInt64
+        var receipted: [InboxItem]
+        var cosigned: [String: Checkpoint]
+    }
+
+    /// Traffic to GE from `witnesses` until they cosigned its log; GE stopped and its data
+    /// copied as a snapshot holds it (no `restored` marker); GE started again and taking more
+    /// traffic until every witness cosigned beyond the copy; GE stopped. The copy is not put back.
+    func snapshotThenOutgrow(witnesses: [String], timeout: TimeInterval = 60) async throws -> Outgrown {
+        try await sendAndAwaitReceipts(to: "GE", from: witnesses, count: 2, tag: "before")
+        try await eventually("the witnesses cosigned GE's log", timeout: timeout) { witnesses.allSatisfy { self.heldSize(of: "GE", by: $0) != nil } }
+        XCTAssertEqual(stop("GE"), 0)
+        let copy = try makeTemporaryDirectory("snapshot").appendingPathComponent("data-GE").path
+        try Self.copyDirectory(dataDirectory("GE"), to: copy)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: copy + "/restored"))
+        let copiedLog = try LogStore(directory: copy + "/log", readOnly: true)
+        let copySize = copiedLog.count
+        copiedLog.close()
+        try start("GE")
+        try await sendAndAwaitReceipts(to: "GE", from: witnesses, count: 3, tag: "after")
+        try await eventually("the witnesses cosigned more of GE's log than the copy holds", timeout: timeout) {
+            witnesses.allSatisfy { (self.heldSize(of: "GE", by: $0) ?? 0) > copySize + 3 }
+        }
+        let receipted = try await client("GE").inbox()
+        XCTAssertEqual(receipted.count, 5 * witnesses.count)
+        XCTAssertEqual(stop("GE"), 0)
+        var cosigned: [String: Checkpoint] = [:]
+        for witness in witnesses { cosigned[witness] = try XCTUnwrap(heldCheckpoint(of: "GE", by: witness)) }
+        return Outgrown(copy: copy, copySize: copySize, receipted: receipted, cosigned: cosigned)
     }
 
     /// Copies a stopped node's data directory to `backup`, or a backup back into place.
