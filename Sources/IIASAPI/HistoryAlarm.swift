@@ -16,6 +16,9 @@ public struct HistoryAlarm: Sendable, Codable, Equatable {
         case witnessRolledBack = "witness-rolled-back"
         /// A peer's log signed two checkpoints that cannot both be true (`iias audit split-view`).
         case splitView = "split-view"
+        /// A peer's log left unanswered, past `witness.proofWaitSeconds`, whether a checkpoint
+        /// another witness gossiped is consistent with the one this node cosigned.
+        case unproven
 
         /// How `iias status` heads the alarm's line.
         public var label: String { self == .splitView ? "SPLIT VIEW" : rawValue.uppercased() }

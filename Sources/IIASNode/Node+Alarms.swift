@@ -63,6 +63,7 @@ extension Node {
     /// "split-view/FILE.json", "equivocation/AZ-….json", or the kind and a digest of the
     /// detail when no file stands for the alarm (a restore, a rolled-back witness).
     static func key(of alarm: HistoryAlarm) -> String {
+        if alarm.kind == .unproven, let name = alarm.key { return alarm.kind.rawValue + "/" + name }
         guard let evidence = alarm.evidence, alarm.kind != .logRestored else {
             return alarm.kind.rawValue + "/" + Array(SHA256.hash(Array(alarm.detail.utf8)).prefix(8)).hexString
         }

@@ -72,15 +72,33 @@ extension Node {
         }
         // A later epoch of that log is witnessed already: the earlier one is settled.
         if (try? witnessFolder.state(ofLog: Self.witnessStateName(log, epoch: epoch + 1))) ?? nil != nil { return }
-        let now = DispatchTime.now().uptimeNanoseconds / 1_000_000_000
+        let now = Self.uptimeSeconds()
         if let asked = history.consistencyAsked[name], now < asked.at + HistoryExchange.questionSeconds { return }
         guard let (size, _) = history.gossiped(for: name, otherThan: ours.checkpoint.treeSize) else { return }
         let question = ConsistencyQuestion(origin: ours.checkpoint.origin, from: min(size, ours.checkpoint.treeSize), to: max(size, ours.checkpoint.treeSize))
         guard question.from > 0 else { return history.forgetGossiped(for: name, size: size) }   // the empty tree is a prefix of any
-        history.consistencyAsked[name] = (question, now)
+        let since = history.consistencyAsked[name].flatMap { $0.question == question ? $0.since : nil }
+        // Noted before it goes: the answer may come while we await the send. The wait for an
+        // answer counts from the first question that reached the log; one that reached no
+        // link goes again as soon as the log's link is up.
+        history.consistencyAsked[name] = (question, now, since ?? now)
         let sent = await sendHistory(.history(.logState, LogStateMessage.consistencyAsked(question).bytes), to: log)
+        if !sent, history.consistencyAsked[name]?.question == question { history.consistencyAsked[name] = (question, 0, since) }
         logger.debug("a gossiped checkpoint of another size: asking the log for the consistency proof",
                      metadata: ["log": "\(log)", "from": "\(question.from)", "to": "\(question.to)", "sent": "\(sent)"])
+    }
+
+    /// Our link to `log` came up: the questions that did not reach it go now.
+    func askAgain(_ log: CenterID) async {
+        for (name, asked) in history.consistencyAsked where asked.at == 0 && Checkpoint.logOrigin(asked.question.origin)?.center == log.rawValue {
+            let now = Self.uptimeSeconds()
+            history.consistencyAsked[name] = (asked.question, now, asked.since ?? now)
+            if !(await sendHistory(.history(.logState, LogStateMessage.consistencyAsked(asked.question).bytes), to: log)),
+               history.consistencyAsked[name]?.question == asked.question {
+                history.consistencyAsked[name] = asked
+                return
+            }
+        }
     }
 
     /// As a log: a witness asks for the consistency proof between two sizes of our log.
@@ -107,6 +125,7 @@ extension Node {
         }
         let name = Self.witnessStateName(log, epoch: epoch)
         history.consistencyAsked[name] = nil
+        history.alarms.removeAll { $0.kind == .unproven && $0.key == name }
         if let ours = try? witnessFolder.state(ofLog: name), [question.from, question.to].contains(ours.checkpoint.treeSize) {
             let otherSize = ours.checkpoint.treeSize == question.from ? question.to : question.from
             if let theirs = history.gossiped(for: name, size: otherSize), let gossiped = try? theirs.checkpoint() {
@@ -122,6 +141,23 @@ extension Node {
         }
         await compareGossip(of: log, epoch: epoch)
     }
+
+    /// Every second: a question a log left unanswered past `witness.proofWaitSeconds` raises an
+    /// alarm, once; the alarm goes when the log answers.
+    func checkUnansweredQuestions() {
+        let now = Self.uptimeSeconds(), wait = UInt64(configuration.witness.proofWaitSeconds)
+        for (name, asked) in history.consistencyAsked {
+            guard let since = asked.since, now >= since + wait, !history.alarms.contains(where: { $0.kind == .unproven && $0.key == name }),
+                  let (center, _) = Checkpoint.logOrigin(asked.question.origin), let log = CenterID(center) else { continue }
+            var alarm = HistoryAlarm(kind: .unproven, center: log, detail: "\(log) has not answered for \(now - since) s whether its checkpoints of sizes "
+                                     + "\(asked.question.from) and \(asked.question.to) (\(asked.question.origin), one cosigned by us, one by another witness) are one history")
+            alarm.key = name
+            history.alarms.append(alarm)
+            raise(alarm, metric: "iias_unproven_total")
+        }
+    }
+
+    static func uptimeSeconds() -> UInt64 { DispatchTime.now().uptimeNanoseconds / 1_000_000_000 }
 
     /// Keeps evidence found through gossip and, the first time, raises the alarm.
     private func keepGossipEvidence(_ evidence: SplitViewEvidence, of log: CenterID) {

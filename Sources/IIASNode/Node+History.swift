@@ -47,6 +47,7 @@ extension Node {
             try? await Task.sleep(for: .seconds(1))
             if Task.isCancelled || stopping { return }
             await flushSeen()
+            checkUnansweredQuestions()
             tick += 1
             if history.gossipDue || tick % Self.gossipIntervalSeconds == 0 {
                 history.gossipDue = false

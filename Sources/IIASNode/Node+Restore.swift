@@ -45,6 +45,7 @@ extension Node {
         guard status.state == .connected else { return }
         let peer = status.center
         history.gossipDue = true
+        await askAgain(peer)
         // Without a witness key we hold nothing of its log: "none", so that its restore marker can go.
         let name = Cosignature.name(center: center.rawValue)
         let held = crypto.keys.witnessKey.flatMap { key in newestWitnessState(of: peer).map { $0.note.adding([$0.cosignature(name: name, key: key).noteSignature]) } }

@@ -18,7 +18,7 @@ extension NodeConfiguration {
         "limits.maxAPIConnectionsPerUser", "limits.apiRequestSeconds",
         "treeHeadIntervalSeconds", "certificateRescanSeconds", "envelopeVersion",
         "requests.deadlineHours.flash", "requests.deadlineHours.urgent", "requests.deadlineHours.routine", "requests.checkSeconds",
-        "witness.enabled", "witness.quorum",
+        "witness.enabled", "witness.quorum", "witness.proofWaitSeconds",
     ]
 
     /// Checks the file's bytes as a document (see the extension's comment).

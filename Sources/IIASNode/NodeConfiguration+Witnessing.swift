@@ -8,6 +8,11 @@ extension NodeConfiguration {
         public var enabled = true
         /// Peers' cosignatures a checkpoint needs, 1 … number of peers.
         public var quorum = 1
+        /// How long a peer's log may leave unanswered, while its link is up, our question
+        /// whether a checkpoint another witness gossiped is consistent with ours before the
+        /// operators are told (a log that forked cannot answer it; one that will not is
+        /// hiding something or broken).
+        public var proofWaitSeconds = 600
 
         /// The default quorum: a majority of the peers (2 of 3, 3 of 4).
         public static func majority(of peers: Int) -> Int { max(1, peers / 2 + 1) }

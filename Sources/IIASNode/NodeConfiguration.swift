@@ -238,6 +238,7 @@ public struct NodeConfiguration: Sendable, Equatable {
         requests.checkSeconds = try values.double("requests.checkSeconds", default: requests.checkSeconds, in: 0.1...3600)
         witness.enabled = try values.bool("witness.enabled", default: true)
         witness.quorum = try values.int("witness.quorum", default: Witnessing.majority(of: peers.count), in: 1...max(1, peers.count))
+        witness.proofWaitSeconds = try values.int("witness.proofWaitSeconds", default: witness.proofWaitSeconds, in: 1...604_800)
         envelopeVersion = UInt8(try values.int("envelopeVersion", default: Int(Envelope.currentVersion),
                                                in: Int(Envelope.supportedVersions.lowerBound)...Int(Envelope.supportedVersions.upperBound)))
     }

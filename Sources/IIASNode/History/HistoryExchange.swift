@@ -78,9 +78,10 @@ struct HistoryExchange: Sendable {
     private var gossip: [String: [UInt64: SignedNote]] = [:]
     /// Our witness state changed, or a link came up: gossip at the next tick.
     var gossipDue = true
-    /// The consistency proof asked of a log, per witness state name, and when (seconds of
-    /// uptime): one question at a time, asked again when unanswered for `questionSeconds`.
-    var consistencyAsked: [String: (question: ConsistencyQuestion, at: UInt64)] = [:]
+    /// The consistency proof asked of a log, per witness state name, when it was last asked
+    /// and since when it has waited on the log (seconds of uptime; nil while it reached no
+    /// link): one question at a time, asked again when unanswered for `questionSeconds`.
+    var consistencyAsked: [String: (question: ConsistencyQuestion, at: UInt64, since: UInt64?)] = [:]
 
     static let gossipLimit = 64
     static let questionSeconds: UInt64 = 30
