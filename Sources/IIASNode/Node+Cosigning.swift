@@ -127,7 +127,8 @@ extension Node {
         throw lastError
     }
 
-    private func latestCosigned(by peer: CenterID) -> SignedNote? {
+    /// Our latest checkpoint `peer` cosigned, with its cosignature (read from the folder once).
+    func latestCosigned(by peer: CenterID) -> SignedNote? {
         if let known = witnessOffers.cosigned[peer] { return known }
         let read = witnessFolder.cosigned(by: peer.rawValue)
         witnessOffers.cosigned[peer] = .some(read)
