@@ -27,7 +27,11 @@ struct ReceiptProofState: Sendable {
     /// offer, so older ones never complete.
     static let gatheredLimit = 8
     var loaded = false
-    var quorum: Quorum?
+    var quorum: Quorum? {
+        didSet { quorumCheckpoint = quorum.flatMap { try? SignedNote(parsing: $0.note).checkpoint() } }
+    }
+    /// `quorum`'s checkpoint, read once when it is set (`iias status` asks for it often).
+    private(set) var quorumCheckpoint: Checkpoint?
     /// Sender → our log size up to which it acknowledged our proofs.
     var sentThrough: [String: UInt64] = [:]
     /// Sender → the `through` of the batch on the wire to it.
@@ -93,8 +97,6 @@ struct ReceiptProofState: Sendable {
         guard gathered[position].witnesses.count >= threshold else { return nil }
         return gathered[position].note
     }
-
-    var quorumCheckpoint: Checkpoint? { quorum.flatMap { try? SignedNote(parsing: $0.note).checkpoint() } }
 }
 
 /// Where receipt proofs live under the data directory.
