@@ -60,8 +60,7 @@ extension Node {
     func sendReceiptProofs(to peer: CenterID) async {
         loadReceiptProofs()
         guard !stopping, receiptProofs.inFlight[peer] == nil, let link = peers[peer],
-              let quorum = receiptProofs.quorum, let note = try? SignedNote(parsing: quorum.note),
-              let size = try? note.checkpoint().treeSize else { return }
+              let note = receiptProofs.quorumNote, let size = receiptProofs.quorumCheckpoint?.treeSize else { return }
         // Held while the batch is built off the actor, so that no second call builds one too.
         receiptProofs.inFlight[peer] = Self.building
         var from = receiptProofs.sentThrough[peer.rawValue] ?? 0

@@ -29,9 +29,14 @@ struct ReceiptProofState: Sendable {
     static let gatheredLimit = 8
     var loaded = false
     var quorum: Quorum? {
-        didSet { quorumCheckpoint = quorum.flatMap { try? SignedNote(parsing: $0.note).checkpoint() } }
+        didSet {
+            quorumNote = quorum.flatMap { try? SignedNote(parsing: $0.note) }
+            quorumCheckpoint = try? quorumNote?.checkpoint()
+        }
     }
-    /// `quorum`'s checkpoint, read once when it is set (`iias status` asks for it often).
+    /// `quorum`'s note and checkpoint, read once when it is set (each batch of proofs and
+    /// each `iias status` need them).
+    private(set) var quorumNote: SignedNote?
     private(set) var quorumCheckpoint: Checkpoint?
     /// Sender → our log size up to which it acknowledged our proofs.
     var sentThrough: [String: UInt64] = [:]
