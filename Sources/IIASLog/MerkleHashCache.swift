@@ -18,8 +18,9 @@ public final class MerkleHashCache: MerkleHashSource, @unchecked Sendable {
     private var hashes: [Key: [UInt8]] = [:]
     private var sourceReads = 0
 
-    /// Hashes from 4096 proofs of a tree of a billion leaves fit the default.
-    public init(_ source: any MerkleHashSource, capacity: Int = 1 << 17) {
+    /// The default holds a frame's worth: 256 proofs of up to 63 hashes and their 256 leaves
+    /// (about 1.5 MiB with the table's own bytes).
+    public init(_ source: any MerkleHashSource, capacity: Int = 1 << 14) {
         precondition(capacity > 0, "a cache holds at least one hash")
         self.source = source
         self.capacity = capacity
