@@ -28,6 +28,8 @@ struct WitnessOffers: Sendable {
     /// Our latest checkpoint each peer cosigned, with its cosignature (nil: none yet);
     /// read from the folder on first use.
     var cosigned: [CenterID: SignedNote?] = [:]
+    /// Our newest tree head's note text and its body, read once per tree head.
+    var head: (checkpoint: String, body: String?)?
 }
 
 // The node as a log: after signing a tree head it asks every connected peer to cosign it.
@@ -138,7 +140,16 @@ extension Node {
         throw lastError
     }
 
-    private func latestCosigned(by peer: CenterID) -> SignedNote? {
+    /// The body of `head`'s note (nil: it does not read), parsed once per tree head.
+    func noteBody(of head: TreeHead) -> String? {
+        if let known = witnessOffers.head, known.checkpoint == head.checkpoint { return known.body }
+        let body = (try? SignedNote(parsing: head.checkpoint))?.body
+        witnessOffers.head = (head.checkpoint, body)
+        return body
+    }
+
+    /// Our latest checkpoint `peer` cosigned, with its cosignature (read from the folder once).
+    func latestCosigned(by peer: CenterID) -> SignedNote? {
         if let known = witnessOffers.cosigned[peer] { return known }
         let read = witnessFolder.cosigned(by: peer.rawValue)
         witnessOffers.cosigned[peer] = .some(read)

@@ -39,14 +39,16 @@ extension Node {
                       metadata: ["peer": "\(status.center)"])
     }
 
-    /// Every second: the co-recipient digests gathered go out, one frame per peer; gossip of
-    /// checkpoints when our witness state changed, and every `gossipIntervalSeconds`.
+    /// Every second: the co-recipient digests gathered go out, one frame per peer; how far
+    /// senders hold our receipt proofs is written when it changed; gossip of checkpoints
+    /// when our witness state changed, and every `gossipIntervalSeconds`.
     func historyLoop() async {
         var tick = 0
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(1))
             if Task.isCancelled || stopping { return }
             await flushSeen()
+            saveSentThrough()
             checkUnansweredQuestions()
             tick += 1
             if history.gossipDue || tick % Self.gossipIntervalSeconds == 0 {

@@ -68,11 +68,10 @@ extension Node {
 
     /// For `iias status`: who cosigned our newest tree head, and the split-view evidence kept.
     func witnessingStatus() -> (cosignedBy: [CenterID], splitViews: [String]) {
-        let folder = witnessFolder
-        let cosigners = lastTreeHead.flatMap { try? SignedNote(parsing: $0.checkpoint) }
-            .map { note in Cosignature.all(in: folder.collected(for: note)).map(\.name) } ?? []
-        let centers = configuration.peers.map(\.center).filter { cosigners.contains(Cosignature.name(center: $0.rawValue)) }
-        return (centers.sorted(), folder.evidenceFiles())
+        // Each peer's latest cosigned copy is held in memory as it is kept (no file read a status).
+        let body = lastTreeHead.flatMap(noteBody(of:))
+        let centers = body.map { body in configuration.peers.map(\.center).filter { latestCosigned(by: $0)?.body == body } } ?? []
+        return (centers.sorted(), witnessFolder.evidenceFiles())
     }
 
     private func refused(_ refusal: WitnessRefusal, from peer: CenterID) -> WitnessResponse {

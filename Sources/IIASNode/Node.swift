@@ -201,6 +201,7 @@ public actor Node: NodeOperations {
         await appendTreeHeadIfGrown(coveringCosignRecords: true)
         await saveSnapshot()
         await saveDeskIndex()
+        saveSentThrough(force: true)
         log.close()
         logger.info("node stopped", metadata: ["entries": "\(log.count)"])
     }

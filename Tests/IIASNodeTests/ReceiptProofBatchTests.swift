@@ -69,4 +69,19 @@ final class ReceiptProofBatchTests: XCTestCase {
         XCTAssertEqual(state.gathered.count, ReceiptProofState.gatheredLimit)
         XCTAssertFalse(state.gathered.contains { $0.note.body == note.body }, "the oldest checkpoint gave way")
     }
+
+    func testTheQuorumNoteIsReadWhenSetAndForgottenWithIt() throws {
+        let key = SigningPrivateKey.generate()
+        let checkpoint = Checkpoint(origin: Checkpoint.origin(center: "AZ"), treeSize: 9, rootHash: Array(repeating: 5, count: 32))
+        var state = ReceiptProofState()
+        XCTAssertNil(state.quorumNote)
+        state.quorum = .init(note: checkpoint.signedNote(key: key), reachedAt: Date())
+        XCTAssertEqual(state.quorumCheckpoint, checkpoint)
+        XCTAssertEqual(state.quorumNote?.text, checkpoint.signedNote(key: key))
+        state.quorum = .init(note: "not a note", reachedAt: Date())
+        XCTAssertNil(state.quorumNote, "a note that does not read is no quorum checkpoint")
+        XCTAssertNil(state.quorumCheckpoint)
+        state.quorum = nil
+        XCTAssertNil(state.quorumCheckpoint)
+    }
 }

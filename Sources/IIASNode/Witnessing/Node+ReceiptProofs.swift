@@ -60,8 +60,7 @@ extension Node {
     func sendReceiptProofs(to peer: CenterID) async {
         loadReceiptProofs()
         guard !stopping, receiptProofs.inFlight[peer] == nil, let link = peers[peer],
-              let quorum = receiptProofs.quorum, let note = try? SignedNote(parsing: quorum.note),
-              let size = try? note.checkpoint().treeSize else { return }
+              let note = receiptProofs.quorumNote, let size = receiptProofs.quorumCheckpoint?.treeSize else { return }
         // Held while the batch is built off the actor, so that no second call builds one too.
         receiptProofs.inFlight[peer] = Self.building
         var from = receiptProofs.sentThrough[peer.rawValue] ?? 0
@@ -80,7 +79,8 @@ extension Node {
                 // Nothing of this sender's in the range: move on without asking it anything.
                 from = batch.through
                 receiptProofs.sentThrough[peer.rawValue] = from
-                try? receiptProofFiles.save(sentThrough: receiptProofs.sentThrough)
+                receiptProofs.sentThroughUnsaved = true
+                saveSentThrough()
                 continue
             }
             guard receiptProofs.inFlight[peer] == Self.building else { return } // the link went down meanwhile
@@ -103,12 +103,25 @@ extension Node {
         receiptProofs.inFlight[peer] = nil
         receiptProofs.sentThrough[peer.rawValue] = through
         receiptProofs.settled(peer, through: through)
+        receiptProofs.sentThroughUnsaved = true
+        saveSentThrough()
+        await sendReceiptProofs(to: peer)
+    }
+
+    /// Writes how far senders hold our proofs when it changed and the last write is a
+    /// second old (`force`: now, as at stop). Never ahead of what they acknowledged, so a
+    /// restart may send proofs again but never skips one.
+    func saveSentThrough(force: Bool = false) {
+        guard receiptProofs.sentThroughUnsaved else { return }
+        let now = ContinuousClock.now
+        if !force, let last = receiptProofs.sentThroughSavedAt, now - last < .seconds(1) { return }
         do {
             try receiptProofFiles.save(sentThrough: receiptProofs.sentThrough)
+            receiptProofs.sentThroughUnsaved = false
+            receiptProofs.sentThroughSavedAt = now
         } catch {
             logger.error("cannot keep how far senders hold our receipt proofs", metadata: ["error": "\(error)"])
         }
-        await sendReceiptProofs(to: peer)
     }
 
     /// A link went down: its batch on the wire is lost and goes again on the next connection.

@@ -6,8 +6,9 @@ import IIASModel
 /// What a node, as a recipient, knows of the proofs it owes its senders: the cosignatures
 /// gathered for its recent checkpoints, the newest checkpoint that met the witness quorum,
 /// and per sender the log size up to which that sender has acknowledged its proofs. The
-/// last two are durable (`DATA/proofs/quorum.json`, `DATA/proofs/sent-through.json`), so a
-/// restart resumes where the senders left off and a sender never misses a proof.
+/// last two are durable (`DATA/proofs/quorum.json`, `DATA/proofs/sent-through.json`, the
+/// latter written at most once a second), so a restart resumes where the senders left off,
+/// or a second before, and a sender never misses a proof.
 struct ReceiptProofState: Sendable {
     /// A checkpoint of ours and the peers whose cosignature of it we verified and kept.
     struct Gathered: Sendable {
@@ -27,9 +28,23 @@ struct ReceiptProofState: Sendable {
     /// offer, so older ones never complete.
     static let gatheredLimit = 8
     var loaded = false
-    var quorum: Quorum?
+    var quorum: Quorum? {
+        didSet {
+            quorumNote = quorum.flatMap { try? SignedNote(parsing: $0.note) }
+            quorumCheckpoint = try? quorumNote?.checkpoint()
+        }
+    }
+    /// `quorum`'s note and checkpoint, read once when it is set (each batch of proofs and
+    /// each `iias status` need them).
+    private(set) var quorumNote: SignedNote?
+    private(set) var quorumCheckpoint: Checkpoint?
     /// Sender → our log size up to which it acknowledged our proofs.
     var sentThrough: [String: UInt64] = [:]
+    /// `sentThrough` changed since it was last written. It is written at most once a second
+    /// and at stop, not once an acknowledgement: what a crash loses is at most a second of
+    /// acknowledgements, whose proofs go again and the sender counts as kept already.
+    var sentThroughUnsaved = false
+    var sentThroughSavedAt: ContinuousClock.Instant?
     /// Sender → the `through` of the batch on the wire to it.
     var inFlight: [CenterID: UInt64] = [:]
     /// Entries read from the log per batch at most (a sender offline for long is served
@@ -93,8 +108,6 @@ struct ReceiptProofState: Sendable {
         guard gathered[position].witnesses.count >= threshold else { return nil }
         return gathered[position].note
     }
-
-    var quorumCheckpoint: Checkpoint? { quorum.flatMap { try? SignedNote(parsing: $0.note).checkpoint() } }
 }
 
 /// Where receipt proofs live under the data directory.

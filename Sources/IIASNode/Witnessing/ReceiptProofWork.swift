@@ -20,7 +20,8 @@ struct ReceiptProofSource: Sendable {
     /// The proofs owed from `from` on: at most a frame's worth, and at most a scan limit
     /// of entries read back from the log.
     func batch(from: UInt64) throws -> ReceiptProofBatch {
-        let tree = try log.merkleTree()
+        // The batch's proofs share most of their hashes: each is read from the log once.
+        let tree = MerkleHashCache(try log.merkleTree())
         var items: [ReceiptProofBatch.Item] = []
         var index = from
         let tracked = tracked ?? .max
