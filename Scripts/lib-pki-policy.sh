@@ -5,7 +5,7 @@
 
 help_policy() {
     cat <<EOF
-Usage: $PROG policy DIR [--quorum K] [--log CENTER_ID] [--out FILE]
+Usage: $PROG policy DIR [--quorum K] [--log CENTER_ID] [--epochs N] [--out FILE]
 
 Writes a C2SP tlog-policy file: for each center in DIR/centers/, a "log" line
 with its signing key as a vkey named after its log's origin (iias:center:ID/log)
@@ -18,6 +18,9 @@ current certificates are listed (rotated keys are in their history folders).
   --log CENTER_ID   one log only, without its own witness: a policy for any C2SP
                     verifier (IIAS's own check never counts a center's witness
                     key for its own log, so one policy serves every log there)
+  --epochs N        also list each log's key under the origins of its epochs 2 … N
+                    (iias:center:ID/log/epoch-2, …): a center restored from an older
+                    copy signs its later checkpoints, and their proofs, under those
   --out FILE        where to write (default: DIR/policy.txt; - for standard output)
 
 Example: $PROG policy /srv/iias-pki --quorum 2 --out policy.txt
@@ -35,13 +38,17 @@ vkey() {
 }
 
 cmd_policy() {
-    local dir="" quorum="" only="" out=""
+    local dir="" quorum="" only="" out="" epochs=1
     while (($#)); do
         case $1 in
         -h | --help) help_policy; exit 0 ;;
         --quorum) (($# > 1)) || usage_error policy "--quorum needs a number"; quorum=$2; shift 2 ;;
         --log) (($# > 1)) || usage_error policy "--log needs a center id"; only=$2; shift 2 ;;
         --out) (($# > 1)) || usage_error policy "--out needs a file"; out=$2; shift 2 ;;
+        --epochs)
+            (($# > 1)) || usage_error policy "--epochs needs a number"
+            [[ $2 =~ ^[1-9][0-9]?$ ]] || usage_error policy "--epochs must be a whole number from 1 to 99"
+            epochs=$2; shift 2 ;;
         -*) usage_error policy "unknown option '$1'" ;;
         *) [[ -z $dir ]] || usage_error policy "unexpected argument '$1'"; dir=$1; shift ;;
         esac
@@ -62,8 +69,14 @@ cmd_policy() {
     [[ -n $quorum ]] || quorum=$(((${#ids[@]} - 1) / 2 + 1))
     make_work
     local text="# C2SP tlog-policy of the IIAS centers in $PKI, $(date -u +%Y-%m-%dT%H:%M:%SZ)"$'\n' names=() id
+    local epoch origin
     for id in "${ids[@]}"; do
-        [[ -n $only && $id != "$only" ]] || text+="log $(vkey "iias:center:$id/log" 01 "$PKI/centers/$id/signing.crt")"$'\n'
+        [[ -n $only && $id != "$only" ]] && continue
+        for ((epoch = 1; epoch <= epochs; epoch++)); do
+            origin="iias:center:$id/log"
+            ((epoch == 1)) || origin+="/epoch-$epoch"
+            text+="log $(vkey "$origin" 01 "$PKI/centers/$id/signing.crt")"$'\n'
+        done
     done
     for id in "${ids[@]}"; do
         [[ $id != "$only" && -f $PKI/centers/$id/witness.crt ]] || continue

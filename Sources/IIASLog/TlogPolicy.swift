@@ -103,7 +103,9 @@ public struct TlogPolicy: Sendable {
                 guard words.count == 2 || words.count == 3 else { throw fail("log <vkey> [<url>]") }
                 let key = try VerifierKey(parsing: words[1])
                 guard key.type == VerifierKey.noteSignature else { throw fail("a log's vkey must be a note signature key (type 0x01)") }
-                guard !isKnown(key.publicKey) else { throw fail("duplicate key") }
+                // One key may sign under several origins (a log's epochs), never one twice or as a witness's.
+                guard !witnesses.contains(where: { $0.key.publicKey == key.publicKey }),
+                      !logs.contains(where: { $0.publicKey == key.publicKey && $0.name == key.name }) else { throw fail("duplicate key") }
                 logs.append(key)
             case "witness":
                 guard words.count == 3 || words.count == 4 else { throw fail("witness <name> <vkey> [<url>]") }

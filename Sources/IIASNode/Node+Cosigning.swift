@@ -20,7 +20,7 @@ struct WitnessOffers: Sendable {
 
     var pending: [CenterID: Offer] = [:]
     /// After a restore: a tree head of our previous epoch to show a witness as evidence,
-    /// sent once the request pending to it is answered.
+    /// sent once the request pending to it is answered, kept until the witness answers it.
     var disclosures: [CenterID: AddCheckpointRequest] = [:]
     /// Peers whose node refused a WITNESS_REQUEST as an unknown frame (a version before
     /// witnessing): not asked again until this node restarts, so that their links stay up.
@@ -70,6 +70,7 @@ extension Node {
         await receiptProofLinkChanged(status.center, connected: status.state == .connected)
         if status.state == .connected {
             await offerTreeHead(to: status.center)
+            await sendDisclosure(to: status.center)
         } else if witnessOffers.pending.removeValue(forKey: status.center) != nil,
                   status.lastError?.contains("unknownType(\(FrameType.witnessRequest.rawValue))") == true {
             witnessOffers.speaksNoWitnessFrames.insert(status.center)

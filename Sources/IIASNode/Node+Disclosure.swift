@@ -25,9 +25,9 @@ extension Node {
     /// restored). If our log signed a tree head of that origin since the restore that
     /// contradicts it, the witness is offered that tree head, once.
     func discloseForkedHead(to witness: CenterID, holding held: Checkpoint) async {
+        guard witnessOffers.disclosures[witness] == nil else { return await sendDisclosure(to: witness) }
         guard let restored = LogEpochFile.read(dataDirectory: configuration.dataDirectory),
-              !(restored.disclosedTo ?? []).contains(witness.rawValue), witnessOffers.disclosures[witness] == nil,
-              witnessOffers.pending[witness]?.disclosure != true,
+              !(restored.disclosedTo ?? []).contains(witness.rawValue),
               let request = forkedHeadRequest(since: restored.restoredSize, against: held) else { return }
         logger.warning("before it learned of the restore, our log signed a tree head of its old origin that contradicts what a witness cosigned; offering it to that witness as evidence",
                        metadata: ["witness": "\(witness)", "origin": "\(held.origin)", "held": "\(held.treeSize)",
@@ -38,6 +38,7 @@ extension Node {
 
     /// `witness` answered our disclosure: noted, so that it is made once.
     func disclosureAnswered(by witness: CenterID, status: Int) {
+        witnessOffers.disclosures[witness] = nil
         guard var restored = LogEpochFile.read(dataDirectory: configuration.dataDirectory) else { return }
         restored.disclosedTo = (restored.disclosedTo ?? []) + [witness.rawValue]
         try? restored.write(dataDirectory: configuration.dataDirectory)
@@ -57,10 +58,11 @@ extension Node {
     }
 
     /// Sends the disclosure waiting for `witness` unless a request to it awaits its answer
-    /// (answers come in order; it goes after that one).
+    /// (answers come in order; it goes after that one). It waits until answered: a link that
+    /// was down, or went down before the answer, sends it again when it comes up.
     func sendDisclosure(to witness: CenterID) async {
         guard witnessOffers.pending[witness] == nil, let link = peers[witness],
-              let request = witnessOffers.disclosures.removeValue(forKey: witness) else { return }
+              let request = witnessOffers.disclosures[witness] else { return }
         witnessOffers.pending[witness] = WitnessOffers.Offer(note: request.note, retried: true, disclosure: true)
         if !(await link.sendWitnessRequest(Array(request.text.utf8))) { witnessOffers.pending[witness] = nil }
     }

@@ -15,24 +15,43 @@ extension Node {
     /// Seconds between two rounds of gossip when nothing changed.
     static let gossipIntervalSeconds = 30
 
-    /// The newest state we cosigned of `peer`'s log (its highest epoch), nil when none.
-    func newestWitnessState(of peer: CenterID) -> WitnessState? {
-        var held: WitnessState?
-        var epoch = 1
-        while let state = try? witnessFolder.state(ofLog: Self.witnessStateName(peer, epoch: epoch)) {
-            held = state
-            epoch += 1
-        }
+    /// Seconds at least between two rounds of gossip when our witness state changed.
+    static let gossipMinimumSeconds = 5
+
+    /// The states we cosigned of `peer`'s log, one per epoch, the first epoch first.
+    func witnessStates(of peer: CenterID) async -> [WitnessState] {
+        var held: [WitnessState] = []
+        while let state = await witnessDesk.held(Self.witnessStateName(peer, epoch: held.count + 1)) { held.append(state) }
         return held
+    }
+
+    /// Our cosigned notes of `peer`'s log, one per epoch (the first first), each with our
+    /// cosignature, signed once per state.
+    func cosignedNotes(of peer: CenterID, key: SigningPrivateKey) async -> [SignedNote] {
+        var notes: [SignedNote] = []
+        for state in await witnessStates(of: peer) {
+            let cacheKey = "\(state.checkpoint.origin) \(state.checkpoint.treeSize) \(state.cosignedAt)"
+            if let known = history.ownCosigned[cacheKey] {
+                notes.append(known)
+                continue
+            }
+            let note = state.note.adding([state.cosignature(name: Cosignature.name(center: center.rawValue), key: key).noteSignature])
+            if history.ownCosigned.count > 4 * max(1, configuration.peers.count) { history.ownCosigned = [:] }
+            history.ownCosigned[cacheKey] = note
+            notes.append(note)
+        }
+        return notes
     }
 
     /// Sends every peer whose link is up the checkpoints we cosigned of the other peers' logs.
     func gossipCheckpoints() async {
         guard let witnessKey = crypto.keys.witnessKey else { return }
-        let name = Cosignature.name(center: center.rawValue)
-        let held = configuration.peers.compactMap { peer in newestWitnessState(of: peer.center).map { (peer.center, $0) } }
+        var held: [(CenterID, SignedNote)] = []
+        for peer in configuration.peers.map(\.center) {
+            if let note = await cosignedNotes(of: peer, key: witnessKey).last { held.append((peer, note)) }
+        }
         for peer in peers.keys {
-            let notes = held.filter { $0.0 != peer }.map { $0.1.note.adding([$0.1.cosignature(name: name, key: witnessKey).noteSignature]) }
+            let notes = held.filter { $0.0 != peer }.map(\.1)
             if !notes.isEmpty { _ = await sendHistory(.history(.checkpointGossip, CheckpointGossip.body(notes)), to: peer) }
         }
     }
@@ -45,6 +64,10 @@ extension Node {
             return
         }
         for note in notes {
+            // The same note again from the same peer (its state did not change): settled already.
+            let seenKey = "\(peer.rawValue) \(note.body)"
+            guard history.gossipSeen.insert(seenKey).inserted else { continue }
+            if history.gossipSeen.count > HistoryExchange.gossipLimit * 64 { history.gossipSeen = [seenKey] }
             guard let checkpoint = try? note.checkpoint(), let (logCenter, epoch) = Checkpoint.logOrigin(checkpoint.origin),
                   let log = CenterID(logCenter), log != center, log != peer, configuration.peers.contains(where: { $0.center == log }) else { continue }
             let logKeys = crypto.certificates.certificates(of: log, for: .signing).compactMap { try? $0.signingPublicKey() }
@@ -63,7 +86,7 @@ extension Node {
     /// asked to prove the two consistent (one question at a time per log).
     func compareGossip(of log: CenterID, epoch: Int) async {
         let name = Self.witnessStateName(log, epoch: epoch)
-        guard let ours = try? witnessFolder.state(ofLog: name) else { return }
+        guard let ours = await witnessDesk.held(name) else { return }
         if let theirs = history.gossiped(for: name, size: ours.checkpoint.treeSize) {
             history.forgetGossiped(for: name, size: ours.checkpoint.treeSize)
             if let received = try? theirs.checkpoint(), received.rootHash != ours.checkpoint.rootHash {
@@ -71,7 +94,7 @@ extension Node {
             }
         }
         // A later epoch of that log is witnessed already: the earlier one is settled.
-        if (try? witnessFolder.state(ofLog: Self.witnessStateName(log, epoch: epoch + 1))) ?? nil != nil { return }
+        if await witnessDesk.held(Self.witnessStateName(log, epoch: epoch + 1)) != nil { return }
         let now = Self.uptimeSeconds()
         if let asked = history.consistencyAsked[name], now < asked.at + HistoryExchange.questionSeconds { return }
         guard let (size, _) = history.gossiped(for: name, otherThan: ours.checkpoint.treeSize) else { return }
@@ -126,7 +149,7 @@ extension Node {
         let name = Self.witnessStateName(log, epoch: epoch)
         history.consistencyAsked[name] = nil
         history.alarms.removeAll { $0.kind == .unproven && $0.key == name }
-        if let ours = try? witnessFolder.state(ofLog: name), [question.from, question.to].contains(ours.checkpoint.treeSize) {
+        if let ours = await witnessDesk.held(name), [question.from, question.to].contains(ours.checkpoint.treeSize) {
             let otherSize = ours.checkpoint.treeSize == question.from ? question.to : question.from
             if let theirs = history.gossiped(for: name, size: otherSize), let gossiped = try? theirs.checkpoint() {
                 history.forgetGossiped(for: name, size: otherSize)

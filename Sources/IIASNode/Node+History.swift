@@ -51,8 +51,9 @@ extension Node {
             saveSentThrough()
             checkUnansweredQuestions()
             tick += 1
-            if history.gossipDue || tick % Self.gossipIntervalSeconds == 0 {
+            if (history.gossipDue && tick - history.lastGossipTick >= Self.gossipMinimumSeconds) || tick % Self.gossipIntervalSeconds == 0 {
                 history.gossipDue = false
+                history.lastGossipTick = tick
                 await gossipCheckpoints()
             }
         }

@@ -38,8 +38,9 @@ extension Node {
         return Task { [weak self] in await self?.historyLoop() }
     }
 
-    /// Our link to `status.center` came up: we tell it, as its witness, the newest checkpoint
-    /// of its log we cosigned (or none); after a restore, we ask it to refill.
+    /// Our link to `status.center` came up: we tell it, as its witness, the checkpoint of its
+    /// log we last cosigned in each of its epochs (or none), so that a restored log learns
+    /// of each; after a restore, we ask it to refill.
     func historyLinkChanged(_ status: PeerStatus) async {
         historyFramesRefused(status)
         guard status.state == .connected else { return }
@@ -47,10 +48,11 @@ extension Node {
         history.gossipDue = true
         await askAgain(peer)
         // Without a witness key we hold nothing of its log: "none", so that its restore marker can go.
-        let name = Cosignature.name(center: center.rawValue)
-        let held = crypto.keys.witnessKey.flatMap { key in newestWitnessState(of: peer).map { $0.note.adding([$0.cosignature(name: name, key: key).noteSignature]) } }
-        let message = held.map(LogStateMessage.cosigned) ?? LogStateMessage.none
-        _ = await sendHistory(.history(.logState, message.bytes), to: peer)
+        var held: [SignedNote] = []
+        if let key = crypto.keys.witnessKey { held = await cosignedNotes(of: peer, key: key) }
+        for message in held.isEmpty ? [LogStateMessage.none] : held.map(LogStateMessage.cosigned) {
+            guard await sendHistory(.history(.logState, message.bytes), to: peer) else { break }
+        }
         if var restored = LogEpochFile.read(dataDirectory: configuration.dataDirectory), !restored.refilled.contains(peer.rawValue),
            await sendHistory(.history(.logState, LogStateMessage.refill(fromIndex: restored.restoredSize).bytes), to: peer) {
             restored.refilled.append(peer.rawValue)

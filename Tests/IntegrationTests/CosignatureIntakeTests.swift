@@ -6,8 +6,9 @@ import IIASTransport
 import NIOCore
 import XCTest
 
-/// A real node as a log, its peer GE played by hand: a cosignature dated a day ahead is
-/// not kept (and the same checkpoint is not asked for again), a 409 is retried once from
+/// A real node as a log, its peer GE played by hand: a cosignature dated a day ahead, one made
+/// with another witness's key, named for another witness or of another checkpoint is not
+/// kept (and the same checkpoint is not asked for again), a 409 is retried once from
 /// the size GE says it holds, and a good cosignature of the next tree head is kept.
 final class CosignatureIntakeTests: XCTestCase {
     /// The next WITNESS_REQUEST on `frames`, read as a request.
@@ -68,6 +69,27 @@ final class CosignatureIntakeTests: XCTestCase {
         try await answer(first, at: UInt64(Date().timeIntervalSince1970) + 86_400, on: channel)
         try await eventually("AZ refused the future-dated cosignature") { cluster.errorOutput("AZ").contains("was not kept") }
         XCTAssertFalse(FileManager.default.fileExists(atPath: kept))
+
+        // Cosignatures that do not stand for GE witnessing this log: made with UA's witness key
+        // under GE's name, named for UA's witness, or of another checkpoint. None is kept.
+        let uaKey = try XCTUnwrap(try CenterKeys(directory: TestPKI.shared.centerDirectory("UA")).witnessKey)
+        let geKey = try XCTUnwrap(try CenterKeys(directory: TestPKI.shared.centerDirectory("GE")).witnessKey)
+        let now = UInt64(Date().timeIntervalSince1970)
+        let wrong: [(AddCheckpointRequest) -> Cosignature] = [
+            { Cosignature.sign(body: $0.note.body, name: Cosignature.name(center: "GE"), key: uaKey, timestamp: now) },
+            { Cosignature.sign(body: $0.note.body, name: Cosignature.name(center: "UA"), key: uaKey, timestamp: now) },
+            { Cosignature.sign(body: $0.note.body.replacingOccurrences(of: "\n\($0.checkpoint.treeSize)\n", with: "\n\($0.checkpoint.treeSize + 1)\n"),
+                               name: Cosignature.name(center: "GE"), key: geKey, timestamp: now) },
+        ]
+        for (number, cosign) in wrong.enumerated() {
+            _ = try await cluster.client("AZ").submit(NodeCluster.draft(to: ["GE"], subject: "Cosigned wrongly \(number)"))
+            let request = try await nextRequest(&frames)
+            try await channel.writeAndFlush(Frame.witnessResponse(Array("200\n\(cosign(request).line)".utf8)))
+            try await eventually("AZ refused wrong cosignature \(number)") {
+                cluster.errorOutput("AZ").components(separatedBy: "was not kept").count - 1 == number + 2
+            }
+            XCTAssertFalse(FileManager.default.fileExists(atPath: kept), "wrong cosignature \(number) kept")
+        }
 
         // The next tree head (a second notification) comes as the next request, not the same one again.
         _ = try await cluster.client("AZ").submit(NodeCluster.draft(to: ["GE"], subject: "Witnessed by hand, again"))

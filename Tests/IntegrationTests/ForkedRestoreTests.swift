@@ -41,8 +41,15 @@ final class ForkedRestoreTests: XCTestCase {
         // The witnesses return.
         for witness in witnesses { try cluster.start(witness) }
         try await eventually("GE says it was restored", timeout: 60) { cluster.errorOutput("GE").contains("log-restored: our log holds") }
-        try await eventually("each witness keeps evidence of GE's second history and says so", timeout: 60) {
-            self.witnesses.allSatisfy { !WitnessFolder(dataDirectory: cluster.dataDirectory($0)).evidenceFiles().isEmpty && cluster.errorOutput($0).contains("split view") }
+        do {
+            try await eventually("each witness keeps evidence of GE's second history and says so", timeout: 60) {
+                self.witnesses.allSatisfy { !WitnessFolder(dataDirectory: cluster.dataDirectory($0)).evidenceFiles().isEmpty && cluster.errorOutput($0).contains("split view") }
+            }
+        } catch {
+            for center in ["GE"] + witnesses {
+                print(center, cluster.errorOutput(center).split(separator: "\n").filter { !$0.contains("link down") && ($0.contains("witness") || $0.contains("UA")) }.suffix(60).joined(separator: "\n"))
+            }
+            throw error
         }
         XCTAssertTrue(cluster.errorOutput("GE").contains("offering it to that witness as evidence"), "GE itself shows what it signed before it learned")
         try await eventually("GE holds every notification its peers hold receipts for", timeout: 90) {

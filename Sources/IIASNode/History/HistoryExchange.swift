@@ -83,6 +83,14 @@ struct HistoryExchange: Sendable {
     /// link): one question at a time, asked again when unanswered for `questionSeconds`.
     var consistencyAsked: [String: (question: ConsistencyQuestion, at: UInt64, since: UInt64?)] = [:]
 
+    /// Gossiped notes already taken in, by peer and body: the same again is passed over.
+    var gossipSeen: Set<String> = []
+    /// Our cosigned notes of the peers' logs as gossip and LOG_STATE send them, by origin,
+    /// size and time (signed once a state).
+    var ownCosigned: [String: SignedNote] = [:]
+    /// The history loop's tick of the last gossip round.
+    var lastGossipTick = -1_000
+
     static let gossipLimit = 64
     static let questionSeconds: UInt64 = 30
 

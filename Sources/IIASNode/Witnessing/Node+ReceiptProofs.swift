@@ -150,7 +150,10 @@ extension Node {
             logger.error("cannot open the receipt proofs kept from a peer", metadata: ["peer": "\(peer)", "error": "\(error)"])
             return nil
         }
-        let intake = ReceiptProofIntake(policy: witnessPolicy(forLogOf: peer), skewSeconds: UInt64(limits.clockSkewSeconds), log: log,
+        // A restored peer's log signs under its epoch's origin: the same keys, that name.
+        let origin = (try? SignedNote(parsing: String(decoding: batch.checkpoint, as: UTF8.self)).checkpoint().origin)
+            .flatMap { Checkpoint.logOrigin($0)?.center == peer.rawValue ? $0 : nil }
+        let intake = ReceiptProofIntake(policy: witnessPolicy(forLogOf: peer, origin: origin), skewSeconds: UInt64(limits.clockSkewSeconds), log: log,
                                         sent: batch.items.map { sentEnvelope($0.envelopeID, to: peer) }, files: receiptProofFiles, peer: peer)
         let outcome: ReceiptProofIntake.Outcome
         do {
@@ -175,11 +178,12 @@ extension Node {
     }
 
     /// The policy a proof from `center`'s log is judged by: its log keys (trusted signing
-    /// certificates, under its origin), the witness keys of every other center (ours too),
-    /// each center one vote however many keys it had, and the configured quorum.
-    func witnessPolicy(forLogOf center: CenterID) -> TlogPolicy {
+    /// certificates, under `origin`, one of that center's epochs; its first by default), the
+    /// witness keys of every other center (ours too), each center one vote however many keys
+    /// it had, and the configured quorum.
+    func witnessPolicy(forLogOf center: CenterID, origin: String? = nil) -> TlogPolicy {
         let crypto = self.crypto
-        let origin = Checkpoint.origin(center: center.rawValue)
+        let origin = origin ?? Checkpoint.origin(center: center.rawValue)
         func trusted(_ of: CenterID, _ purpose: KeyPurpose) -> [SigningPublicKey] {
             crypto.certificates.certificates(of: of, for: purpose).compactMap { certificate in
                 guard (try? crypto.trust.verify(certificate, for: purpose, of: of)) != nil else { return nil }

@@ -60,6 +60,9 @@ actor WitnessDesk {
         return held
     }
 
+    /// The state held of `center`'s log, from memory once read (nil: none, or unreadable).
+    func held(_ center: String) -> WitnessState? { (try? state(of: center)) ?? nil }
+
     private func state(of center: String) throws -> WitnessState? {
         if let known = states[center] { return known }
         let read = try folder.state(ofLog: center)
