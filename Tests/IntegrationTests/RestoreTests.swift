@@ -70,6 +70,24 @@ final class RestoreTests: XCTestCase {
         XCTAssertEqual(epoch?["epoch"] as? Int, 2)
         XCTAssertTrue((epoch?["previous"] as? String)?.hasPrefix("iias:center:GE/log\n") == true)
         XCTAssertFalse(FileManager.default.fileExists(atPath: cluster.dataDirectory("GE") + "/restored"), "the marker goes once resolved")
+
+        // Proofs of delivery go on under the epoch's origin: AZ keeps GE's, and an auditor
+        // checks it with a policy naming GE's key under that origin too (pki.sh policy --epochs 2).
+        let later = try await cluster.client("AZ").submit(NodeCluster.draft(to: ["GE"], subject: "after the restore"))
+        let folder = try makeTemporaryDirectory("epoch-proof").path
+        let bundle = folder + "/GE.tlog-proof"
+        try await eventually("GE's proof under epoch 2 reached AZ", timeout: 90) {
+            try self.iias(["outbox", later.id.uuidString, "--proof", "GE", "--out", bundle, "--socket", cluster.socketPath("AZ")]).status == 0
+        }
+        XCTAssertTrue(try String(contentsOfFile: bundle, encoding: .utf8).contains("\niias:center:GE/log/epoch-2\n"))
+        for epochs in ["1", "2"] {
+            let policy = folder + "/policy-\(epochs).txt"
+            let written = try ProcessRunner.run(RepositoryPaths.script("pki.sh"), ["-q", "policy", pki.root.path, "--quorum", "2", "--epochs", epochs, "--out", policy], timeout: 60)
+            XCTAssertEqual(written.status, 0, written.stderr)
+            let checked = try iias(["audit", "check-proof", bundle, "--policy", policy])
+            XCTAssertEqual(checked.status, epochs == "2" ? 0 : 1, "policy of \(epochs) epoch(s): " + checked.stdout + checked.stderr)
+        }
+        XCTAssertEqual(try ProcessRunner.run(RepositoryPaths.script("pki.sh"), ["-q", "policy", pki.root.path, "--epochs", "0"], timeout: 60).status, 2)
         cluster.stopAll()
         for center in ["AZ", "GE", "UA"] { try cluster.verifyLog(center) }
         let listed = try iias(["log", "entries", cluster.logDirectory("GE"), "--type", "log-epoch", "--json"])
