@@ -10,9 +10,11 @@ import IIASModel
 // give, and keeps the pair as split-view evidence (never cosigning it). The fork is then
 // on record where the first history is, for auditors, instead of only in our own log.
 extension Node {
-    /// The newest tree head of `origin` our log holds at index `size` or later, nil when none.
-    func newestTreeHead(of origin: String, loggedSince size: UInt64) -> (note: SignedNote, checkpoint: Checkpoint)? {
-        guard size < log.count, let entries = try? log.readEntries(size..<log.count) else { return nil }
+    /// The newest tree head of `origin` our log holds from index `size` up to `end` (the
+    /// epoch's first entry), nil when none.
+    func newestTreeHead(of origin: String, loggedSince size: UInt64, before end: UInt64?) -> (note: SignedNote, checkpoint: Checkpoint)? {
+        let end = min(end ?? log.count, log.count)
+        guard size < end, let entries = try? log.readEntries(size..<end) else { return nil }
         for entry in entries.reversed() where entry.type == .treeHead {
             guard let note = try? SignedNote(parsing: String(decoding: entry.payload, as: UTF8.self)),
                   let checkpoint = try? note.checkpoint(), checkpoint.origin == origin else { continue }
@@ -28,7 +30,7 @@ extension Node {
         guard witnessOffers.disclosures[witness] == nil else { return await sendDisclosure(to: witness) }
         guard let restored = LogEpochFile.read(dataDirectory: configuration.dataDirectory),
               !(restored.disclosedTo ?? []).contains(witness.rawValue),
-              let request = forkedHeadRequest(since: restored.restoredSize, against: held) else { return }
+              let request = forkedHeadRequest(since: restored.restoredSize, before: restored.startIndex, against: held) else { return }
         logger.warning("before it learned of the restore, our log signed a tree head of its old origin that contradicts what a witness cosigned; offering it to that witness as evidence",
                        metadata: ["witness": "\(witness)", "origin": "\(held.origin)", "held": "\(held.treeSize)",
                                   "signed": "\(request.checkpoint.treeSize)"])
@@ -50,8 +52,8 @@ extension Node {
     /// the same origin signed at `size` or later: from the size it holds, with our log's proof.
     /// Nil when there is none, when it is smaller than what the witness holds (no proof can
     /// relate the two), or when our tree agrees with the witness (nothing contradicts).
-    private func forkedHeadRequest(since size: UInt64, against held: Checkpoint) -> AddCheckpointRequest? {
-        guard let (note, head) = newestTreeHead(of: held.origin, loggedSince: size), head.treeSize >= held.treeSize,
+    private func forkedHeadRequest(since size: UInt64, before end: UInt64?, against held: Checkpoint) -> AddCheckpointRequest? {
+        guard let (note, head) = newestTreeHead(of: held.origin, loggedSince: size, before: end), head.treeSize >= held.treeSize,
               let tree = try? log.merkleTree(), let ours = try? tree.rootHash(treeSize: held.treeSize), ours != held.rootHash,
               let proof = try? (head.treeSize == held.treeSize ? [] : tree.consistencyProof(from: held.treeSize, to: head.treeSize)) else { return nil }
         return try? AddCheckpointRequest(oldSize: held.treeSize, proof: proof, note: note)

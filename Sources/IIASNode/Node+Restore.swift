@@ -129,6 +129,7 @@ extension Node {
         let detail = "our log holds \(log.count) entries but \(witness) cosigned \(checkpoint.origin) at size \(checkpoint.treeSize)"
             + (checkpoint.treeSize <= log.count ? " with another root" : "") + ": restored from an older copy; epoch \(next) begins"
         var file = LogEpochFile(epoch: next, restoredSize: restoredSize, previous: note.text, shownBy: witness.rawValue, refilled: [])
+        file.startIndex = log.count   // where the epoch's first entry goes: what the old origin signed lies before
         do {
             try file.write(dataDirectory: configuration.dataDirectory)
             history.epoch = next

@@ -103,6 +103,9 @@ struct LogEpochFile: Codable, Sendable, Equatable {
     /// The witnesses shown a tree head of the previous epoch our log signed after the restore
     /// that contradicts what they cosigned (``Node/discloseForkedHead(to:holding:)``), once each.
     var disclosedTo: [String]? = nil
+    /// The index of the epoch's first entry (nil in files written before it was kept): the
+    /// tree heads of the previous origin signed since the restore lie before it.
+    var startIndex: UInt64? = nil
 
     static func path(dataDirectory: String) -> String { dataDirectory + "/witness/epoch.json" }
     /// The marker a backup carries (`DATA/restored`): a node started from it signs no tree head
