@@ -74,6 +74,9 @@ enum InboundExchange {
         case waiting(sha256: [UInt8]?)
         /// Answered before (delivered, refused or acknowledged).
         case answered
+        /// Delivered before, the recipient's receipt naming its log index `recipientLogIndex`,
+        /// to a recipient that was refilled since (it logged the envelope again, elsewhere).
+        case delivered(sha256: [UInt8]?, recipientLogIndex: UInt64?)
     }
 
     /// One receipt of a receipt envelope: the envelope it names (nil: a refusal of bytes
@@ -82,6 +85,8 @@ enum InboundExchange {
         var id: UUID?
         var sha256: [UInt8]
         var refuses: Bool
+        /// The recipient's log index the receipt names, if any.
+        var logIndex: UInt64? = nil
     }
 
     /// What a batch of receipt envelopes does.
@@ -90,8 +95,13 @@ enum InboundExchange {
         var log: [Int] = []
         /// Our envelopes these answer for the first time, with the position of the envelope answering each.
         var answers: [(id: UUID, envelope: Int)] = []
-        /// Envelopes answered before: the link stops sending them, nothing is logged for them.
+        /// Envelopes answered before: the link stops sending them, nothing is logged for them
+        /// (unless re-indexed).
         var alreadyAnswered: [UUID] = []
+        /// Envelopes delivered before that a refilled recipient logged again at another index:
+        /// the receipt envelope naming the new index is logged, so that proofs of delivery
+        /// naming it are kept.
+        var reindexed: [UUID] = []
         /// Ids named that are not ours to this peer (ignored).
         var unknown: [UUID] = []
         /// Positions of receipt envelopes naming other bytes than we sent (not logged at all:
@@ -100,7 +110,7 @@ enum InboundExchange {
 
         static func == (a: Self, b: Self) -> Bool {
             a.log == b.log && a.answers.map(\.id) == b.answers.map(\.id) && a.answers.map(\.envelope) == b.answers.map(\.envelope)
-                && a.alreadyAnswered == b.alreadyAnswered && a.unknown == b.unknown && a.distrusted == b.distrusted
+                && a.alreadyAnswered == b.alreadyAnswered && a.unknown == b.unknown && a.distrusted == b.distrusted && a.reindexed == b.reindexed
         }
     }
 
@@ -113,10 +123,16 @@ enum InboundExchange {
         var answered: Set<UUID> = []
         for (position, lines) in envelopes.enumerated() {
             var new: [UUID] = []
+            var reindexed = false
             var trusted = true
             for line in lines {
                 guard let id = line.id else { continue }
                 guard let state = standing(id) else { outcome.unknown.append(id); continue }
+                if case .delivered(let sha256, let index) = state, !line.refuses, sha256 != nil, line.sha256 == sha256,
+                   let named = line.logIndex, named != index, !outcome.reindexed.contains(id) {
+                    outcome.reindexed.append(id)
+                    reindexed = true
+                }
                 guard case .waiting(let sha256) = state, !answered.contains(id), !new.contains(id) else {
                     outcome.alreadyAnswered.append(id)
                     continue
@@ -124,8 +140,15 @@ enum InboundExchange {
                 guard line.refuses || (sha256 != nil && line.sha256 == sha256) else { trusted = false; break }
                 new.append(id)
             }
-            guard trusted else { outcome.distrusted.append(position); continue }
-            guard !new.isEmpty else { continue }
+            guard trusted else {
+                outcome.distrusted.append(position)
+                if reindexed { outcome.reindexed.removeAll { id in lines.contains { $0.id == id } } }
+                continue
+            }
+            guard !new.isEmpty else {
+                if reindexed { outcome.log.append(position) }
+                continue
+            }
             answered.formUnion(new)
             outcome.log.append(position)
             outcome.answers += new.map { ($0, position) }

@@ -222,9 +222,19 @@ public struct Ledger: Sendable {
     /// The id a recipient's refusal names when the bytes did not parse (it cannot know theirs).
     static let unparsedEnvelopeID = UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
 
-    /// A delivery receipt or refusal for a delivery still waiting; answered ones stay as they are.
+    /// A delivery receipt or refusal for a delivery still waiting; answered ones stay as they
+    /// are, but for the index a delivered one was logged at: a recipient refilled after a
+    /// restore logs it again and its newer receipt names where (what its proofs name).
     mutating func settle(_ position: Int, with receipt: Receipt, entry: UInt64, time: Int64) {
-        guard Self.isPending(deliveries[position].state) else { return }
+        guard Self.isPending(deliveries[position].state) else {
+            if deliveries[position].state == Self.code(.delivered), receipt.outcome == .delivered, let index = receipt.logIndex,
+               index != deliveries[position].recipientLogIndex {
+                deliveries[position].recipientLogIndex = index
+                deliveries[position].receiptIndex = entry
+                deliveries[position].updatedMilliseconds = time
+            }
+            return
+        }
         deliveries[position].state = Self.code(receipt.outcome == .delivered ? .delivered : .refused)
         deliveries[position].recipientLogIndex = receipt.logIndex ?? Self.none
         deliveries[position].receiptIndex = entry
@@ -261,6 +271,11 @@ public struct Ledger: Sendable {
 
     /// The log index of our envelope `id`.
     public func logIndex(ofOutgoing id: UUID) -> UInt64? { outgoingPosition(id).map { outgoingRecords[$0].index } }
+
+    /// Where `peer` logged our envelope `id`, as its latest delivery receipt names it.
+    func recipientLogIndex(of id: UUID, for peer: CenterID) -> UInt64? {
+        deliveryPosition(id, peer).flatMap { deliveries[$0].recipientLogIndex == Self.none ? nil : deliveries[$0].recipientLogIndex }
+    }
 
     /// Whether our envelope `id` waits for no recipient's answer any more.
     func isAnswered(_ id: UUID) -> Bool {

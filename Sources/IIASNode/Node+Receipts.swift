@@ -49,13 +49,21 @@ extension Node {
                         logger.notice("a refusal of bytes we did not send this peer", metadata: ["peer": "\(peer)", "sha256": "\(receipt.envelopeSHA256.hexString)"])
                     }
                 }
-                list.append(.init(id: id, sha256: receipt.envelopeSHA256, refuses: receipt.outcome == .refused))
+                list.append(.init(id: id, sha256: receipt.envelopeSHA256, refuses: receipt.outcome == .refused, logIndex: receipt.logIndex))
             }
             lines.append(list)
         }
+        // A peer refilled since start logged our envelopes again: its new receipts' indices are kept.
+        let refilled = history.refillsServed[peer] != nil
         let outcome = InboundExchange.sortReceipts(lines) { id in
             guard let index = ledger.logIndex(ofOutgoing: id), let state = ledger.deliveryState(of: id, for: peer) else { return nil }
-            return state == .queued || state == .sent ? .waiting(sha256: digest(ofEntry: index)) : .answered
+            if state == .queued || state == .sent { return .waiting(sha256: digest(ofEntry: index)) }
+            guard refilled, state == .delivered else { return .answered }
+            return .delivered(sha256: digest(ofEntry: index), recipientLogIndex: ledger.recipientLogIndex(of: id, for: peer))
+        }
+        if !outcome.reindexed.isEmpty {
+            logger.notice("a refilled peer logged our envelopes again at other indices; its new receipts are kept",
+                          metadata: ["peer": "\(peer)", "envelopes": "\(outcome.reindexed.count)"])
         }
         for id in outcome.unknown {
             logger.notice("receipt for an envelope we did not send this peer", metadata: ["peer": "\(peer)", "envelope": "\(id)"])

@@ -102,4 +102,26 @@ final class InboundExchangeTests: XCTestCase {
         XCTAssertEqual(outcome.log, [2])
         XCTAssertEqual(outcome.answers.map(\.id), [ids[3]])
     }
+
+    /// A refilled recipient's receipt naming another log index for an envelope delivered
+    /// before is logged (and settles nothing new); the same index again, a refusal, or other
+    /// bytes are not.
+    func testAReceiptNamingANewIndexAfterARefillIsLoggedOnce() {
+        let standing: (UUID) -> InboundExchange.Standing? = { [ids, bytesA] id in
+            switch id {
+            case ids[0], ids[1], ids[2]: .delivered(sha256: bytesA, recipientLogIndex: 6)
+            default: .waiting(sha256: bytesA)
+            }
+        }
+        func indexed(_ i: Int, _ sha256: [UInt8], _ index: UInt64?, refuses: Bool = false) -> InboundExchange.ReceiptLine {
+            .init(id: ids[i], sha256: sha256, refuses: refuses, logIndex: index)
+        }
+        let outcome = InboundExchange.sortReceipts([[indexed(0, bytesA, 33)], [indexed(1, bytesA, 6)], [indexed(1, bytesA, 34, refuses: true)],
+                                                    [indexed(2, bytesB, 35)], [indexed(0, bytesA, 36)], [indexed(3, bytesA, 40)]], standing: standing)
+        XCTAssertEqual(outcome.reindexed, [ids[0]], "once, for the new index only")
+        XCTAssertEqual(outcome.log, [0, 5], "the re-receipt and the first answer of a waiting envelope")
+        XCTAssertEqual(outcome.answers.map(\.id), [ids[3]])
+        XCTAssertTrue(outcome.distrusted.isEmpty, "other bytes than we sent for an answered envelope: not logged, nothing settled")
+        XCTAssertTrue(outcome.alreadyAnswered.contains(ids[0]) && outcome.alreadyAnswered.contains(ids[1]))
+    }
 }

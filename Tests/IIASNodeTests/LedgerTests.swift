@@ -87,15 +87,17 @@ final class LedgerTests: XCTestCase {
         }
         XCTAssertEqual(ledger.pending(for: ge), [sent[2].id])
 
-        // The second envelope again (another index: ignored, the first answer stands), the
-        // third for the first time, and one we never sent.
+        // The second envelope again at another index (a recipient refilled after a restore
+        // logged it again: the newer receipt names where, and the receipt entry is the newer
+        // one; it stays delivered), the third for the first time, and one we never sent.
         let again = [Receipt(envelopeID: sent[1].id, envelopeSHA256: sent[1].sha256, outcome: .delivered, logIndex: 99),
                      Receipt(envelopeID: sent[2].id, envelopeSHA256: sent[2].sha256, outcome: .delivered, logIndex: 72),
                      Receipt(envelopeID: UUID(), envelopeSHA256: sent[2].sha256, outcome: .delivered, logIndex: 73)]
         let second = entry(.receipt, Envelope.receiptBatch(again, to: CenterID(rawValue: "AZ")!, from: ge, signer: try keys("GE").signingKey).bytes)
         ledger.apply(second)
-        XCTAssertEqual(ledger.outgoing[sent[1].id]?.delivery[ge]?.recipientLogIndex, 71)
-        XCTAssertEqual(ledger.outgoing[sent[1].id]?.delivery[ge]?.receiptLogIndex, batchEntry.index)
+        XCTAssertEqual(ledger.outgoing[sent[1].id]?.delivery[ge]?.recipientLogIndex, 99)
+        XCTAssertEqual(ledger.outgoing[sent[1].id]?.delivery[ge]?.receiptLogIndex, second.index)
+        XCTAssertEqual(ledger.outgoing[sent[1].id]?.delivery[ge]?.state, .delivered)
         XCTAssertEqual(ledger.outgoing[sent[2].id]?.delivery[ge]?.recipientLogIndex, 72)
         XCTAssertEqual(ledger.pending(for: ge), [])
     }

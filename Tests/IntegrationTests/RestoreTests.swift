@@ -88,6 +88,16 @@ final class RestoreTests: XCTestCase {
             XCTAssertEqual(checked.status, epochs == "2" ? 0 : 1, "policy of \(epochs) epoch(s): " + checked.stdout + checked.stderr)
         }
         XCTAssertEqual(try ProcessRunner.run(RepositoryPaths.script("pki.sh"), ["-q", "policy", pki.root.path, "--epochs", "0"], timeout: 60).status, 2)
+        // A notification GE lost and got back in the refill: logged again at another index, which
+        // its new receipt names; AZ keeps that and then GE's proof of it.
+        let outbox = try await cluster.client("AZ").outbox()
+        let refilled = try XCTUnwrap(outbox.first { $0.subject == "after AZ 0" })
+        let refilledBundle = folder + "/refilled.tlog-proof"
+        try await eventually("GE's proof of a refilled notification reached AZ", timeout: 90) {
+            try self.iias(["outbox", refilled.id.uuidString, "--proof", "GE", "--out", refilledBundle, "--socket", cluster.socketPath("AZ")]).status == 0
+        }
+        XCTAssertEqual(try iias(["audit", "check-proof", refilledBundle, "--policy", folder + "/policy-2.txt"]).status, 0)
+        XCTAssertFalse(cluster.errorOutput("AZ").contains("the receipt named the recipient's entry"), "no proof refused for a stale index")
         cluster.stopAll()
         for center in ["AZ", "GE", "UA"] { try cluster.verifyLog(center) }
         let listed = try iias(["log", "entries", cluster.logDirectory("GE"), "--type", "log-epoch", "--json"])
