@@ -6,20 +6,22 @@ import IIASAPI
 /// once dealt with, so that monitoring (`iias status --check-history`) shows the next.
 struct Alarms: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "The history alarms the node holds: split views, equivocations, a restore, a rolled-back witness.",
+        abstract: "The history alarms the node holds, and setting one aside once dealt with.",
         discussion: """
         Examples:
-          iias alarms                      # each alarm, its key, and who acknowledged it
-          iias alarms ack split-view/iias-center-GE-log-122-c9f700382fe1e961.json \\
-              --note "GE restored from a VM snapshot; GE's operators confirmed; evidence sent to the auditors"
+          iias alarms                  # each alarm, its key, who acknowledged it
+          iias alarms ack split-view/iias-center-GE-log-122-c9f7….json \\
+              --note "GE restored from a snapshot; confirmed with GE"
 
-        An alarm stays as long as what raised it: its evidence file (verify it with
-        `iias audit split-view` or `iias audit equivocation`), or the restore found.
-        Acknowledging it logs who set it aside and why (an `alarm-acknowledged` entry in
-        `iias log entries`); it stays listed, but `iias status --check-history` no
-        longer exits 4 for it, so the next alarm shows.
-
-        """ + OperatorExit.discussion,
+        Alarms: a split view or an equivocation (each with its evidence file:
+        verify it with `iias audit split-view` or `iias audit equivocation`), a
+        restore of this node found, a rolled-back witness state, a peer's log
+        leaving a consistency question unanswered (unproven). An alarm stays as
+        long as what raised it. Acknowledging one logs who set it aside and why
+        (`iias log entries --type alarm-acknowledged`); it stays listed, but
+        `iias status --check-history` no longer exits 4 for it, so the next
+        alarm shows.
+        """ + "\n\n" + OperatorExit.discussion,
         subcommands: [List.self, Acknowledge.self],
         defaultSubcommand: List.self
     )
