@@ -16,7 +16,7 @@ extension Node {
     public func alarms() -> [HistoryAlarm] {
         let acknowledged = acknowledgements()
         let splitViews = witnessFolder.evidenceFiles().map { path in
-            HistoryAlarm(kind: .splitView, center: Self.splitViewLog(path) ?? center,
+            HistoryAlarm(kind: .splitView, center: splitViewLog(path) ?? center,
                          detail: "a peer's log signed two checkpoints that cannot both be true", evidence: path)
         }
         return (splitViews + historyAlarms()).map { alarm in
@@ -60,20 +60,25 @@ extension Node {
         return read
     }
 
-    /// "split-view/FILE.json", "equivocation/AZ-….json", or the kind and a digest of the
-    /// detail when no file stands for the alarm (a restore, a rolled-back witness).
+    /// The key the alarm was raised with, else "split-view/FILE.json", "equivocation/AZ-….json",
+    /// or the kind and a digest of the detail when no file stands for the alarm (a restore,
+    /// a rolled-back witness).
     static func key(of alarm: HistoryAlarm) -> String {
-        if alarm.kind == .unproven, let name = alarm.key { return alarm.kind.rawValue + "/" + name }
+        if let key = alarm.key { return key }
         guard let evidence = alarm.evidence, alarm.kind != .logRestored else {
             return alarm.kind.rawValue + "/" + Array(SHA256.hash(Array(alarm.detail.utf8)).prefix(8)).hexString
         }
         return alarm.kind.rawValue + "/" + (evidence as NSString).lastPathComponent
     }
 
-    /// The center whose log a split-view evidence file is about, from the origin in it.
-    private static func splitViewLog(_ path: String) -> CenterID? {
+    /// The center whose log a split-view evidence file is about, from the origin in it;
+    /// read once a file (evidence is never overwritten), not at every status.
+    private func splitViewLog(_ path: String) -> CenterID? {
+        if let known = history.splitViewLogs[path] { return known }
         guard let bytes = try? DurableFile.read(path, limit: WitnessFolder.maximumFileBytes),
-              let origin = (try? SplitViewEvidence(file: bytes ?? []))?.origin else { return nil }
-        return Checkpoint.logOrigin(origin).flatMap { CenterID($0.center) }
+              let origin = (try? SplitViewEvidence(file: bytes ?? []))?.origin,
+              let log = Checkpoint.logOrigin(origin).flatMap({ CenterID($0.center) }) else { return nil }
+        history.splitViewLogs[path] = log
+        return log
     }
 }

@@ -101,26 +101,26 @@ extension Node {
         let question = ConsistencyQuestion(origin: ours.checkpoint.origin, from: min(size, ours.checkpoint.treeSize), to: max(size, ours.checkpoint.treeSize))
         guard question.from > 0 else { return history.forgetGossiped(for: name, size: size) }   // the empty tree is a prefix of any
         let since = history.consistencyAsked[name].flatMap { $0.question == question ? $0.since : nil }
-        // Noted before it goes: the answer may come while we await the send. The wait for an
-        // answer counts from the first question that reached the log; one that reached no
-        // link goes again as soon as the log's link is up.
+        let sent = await ask(question, about: name, of: log, waitingSince: since)
+        logger.debug("a gossiped checkpoint of another size: asking the log for the consistency proof",
+                     metadata: ["log": "\(log)", "from": "\(question.from)", "to": "\(question.to)", "sent": "\(sent)"])
+    }
+
+    /// Sends `question` to `log`, noted before it goes (the answer may come while we await
+    /// the send). The wait for an answer counts from the first time it reached the log
+    /// (`since`); one that reached no link is marked to go again when the link is up.
+    private func ask(_ question: ConsistencyQuestion, about name: String, of log: CenterID, waitingSince since: UInt64?) async -> Bool {
+        let now = Self.uptimeSeconds()
         history.consistencyAsked[name] = (question, now, since ?? now)
         let sent = await sendHistory(.history(.logState, LogStateMessage.consistencyAsked(question).bytes), to: log)
         if !sent, history.consistencyAsked[name]?.question == question { history.consistencyAsked[name] = (question, 0, since) }
-        logger.debug("a gossiped checkpoint of another size: asking the log for the consistency proof",
-                     metadata: ["log": "\(log)", "from": "\(question.from)", "to": "\(question.to)", "sent": "\(sent)"])
+        return sent
     }
 
     /// Our link to `log` came up: the questions that did not reach it go now.
     func askAgain(_ log: CenterID) async {
         for (name, asked) in history.consistencyAsked where asked.at == 0 && Checkpoint.logOrigin(asked.question.origin)?.center == log.rawValue {
-            let now = Self.uptimeSeconds()
-            history.consistencyAsked[name] = (asked.question, now, asked.since ?? now)
-            if !(await sendHistory(.history(.logState, LogStateMessage.consistencyAsked(asked.question).bytes), to: log)),
-               history.consistencyAsked[name]?.question == asked.question {
-                history.consistencyAsked[name] = asked
-                return
-            }
+            guard await ask(asked.question, about: name, of: log, waitingSince: asked.since) else { return }
         }
     }
 
@@ -148,7 +148,7 @@ extension Node {
         }
         let name = Self.witnessStateName(log, epoch: epoch)
         history.consistencyAsked[name] = nil
-        history.alarms.removeAll { $0.kind == .unproven && $0.key == name }
+        history.alarms.removeAll { $0.key == Self.unprovenKey(name) }
         if let ours = await witnessDesk.held(name), [question.from, question.to].contains(ours.checkpoint.treeSize) {
             let otherSize = ours.checkpoint.treeSize == question.from ? question.to : question.from
             if let theirs = history.gossiped(for: name, size: otherSize), let gossiped = try? theirs.checkpoint() {
@@ -170,15 +170,18 @@ extension Node {
     func checkUnansweredQuestions() {
         let now = Self.uptimeSeconds(), wait = UInt64(configuration.witness.proofWaitSeconds)
         for (name, asked) in history.consistencyAsked {
-            guard let since = asked.since, now >= since + wait, !history.alarms.contains(where: { $0.kind == .unproven && $0.key == name }),
+            guard let since = asked.since, now >= since + wait, !history.alarms.contains(where: { $0.key == Self.unprovenKey(name) }),
                   let (center, _) = Checkpoint.logOrigin(asked.question.origin), let log = CenterID(center) else { continue }
             var alarm = HistoryAlarm(kind: .unproven, center: log, detail: "\(log) has not answered for \(now - since) s whether its checkpoints of sizes "
                                      + "\(asked.question.from) and \(asked.question.to) (\(asked.question.origin), one cosigned by us, one by another witness) are one history")
-            alarm.key = name
+            alarm.key = Self.unprovenKey(name)
             history.alarms.append(alarm)
             raise(alarm, metric: "iias_unproven_total")
         }
     }
+
+    /// The key of the alarm an unanswered question about the log state `name` raises.
+    static func unprovenKey(_ name: String) -> String { HistoryAlarm.Kind.unproven.rawValue + "/" + name }
 
     static func uptimeSeconds() -> UInt64 { DispatchTime.now().uptimeNanoseconds / 1_000_000_000 }
 

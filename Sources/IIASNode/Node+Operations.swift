@@ -327,9 +327,10 @@ extension Node {
                                 peersConnected: peerList.filter { $0.state == .connected }.count,
                                 peersConfigured: configuration.peers.count, treeHead: lastTreeHead, expiry: expiryReport())
         status.deskPending = ledger.incomingIDs.count + ledger.outgoingIDs.count - desk.incomingSeen - desk.outgoingSeen
-        (status.cosignedBy, status.splitViews) = witnessingStatus()
+        status.cosignedBy = cosignersOfTreeHead()
         status.witnessed = witnessedStatus()
         status.historyAlarms = alarms()
+        status.splitViews = status.historyAlarms?.filter { $0.kind == .splitView }.compactMap(\.evidence)
         return status
     }
 

@@ -70,7 +70,7 @@ extension Node {
         case .none?:
             witnessHeard(peer)
         case .refill(let size)?:
-            let now = DispatchTime.now().uptimeNanoseconds / 1_000_000_000
+            let now = Self.uptimeSeconds()
             if let last = history.refillsServed[peer], last.fromIndex <= size, now < last.at + HistoryExchange.refillSeconds {
                 logger.warning("a peer asks again for a refill it was served; ignored for now", metadata: ["peer": "\(peer)", "fromIndex": "\(size)"])
                 return

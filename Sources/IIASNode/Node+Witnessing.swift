@@ -66,12 +66,12 @@ extension Node {
         }
     }
 
-    /// For `iias status`: who cosigned our newest tree head, and the split-view evidence kept.
-    func witnessingStatus() -> (cosignedBy: [CenterID], splitViews: [String]) {
+    /// For `iias status`: who cosigned our newest tree head.
+    func cosignersOfTreeHead() -> [CenterID] {
         // Each peer's latest cosigned copy is held in memory as it is kept (no file read a status).
         let body = lastTreeHead.flatMap(noteBody(of:))
         let centers = body.map { body in configuration.peers.map(\.center).filter { latestCosigned(by: $0)?.body == body } } ?? []
-        return (centers.sorted(), witnessFolder.evidenceFiles())
+        return centers.sorted()
     }
 
     private func refused(_ refusal: WitnessRefusal, from peer: CenterID) -> WitnessResponse {

@@ -74,6 +74,7 @@ final class ConfigurationTests: XCTestCase {
             ("envelopeVersion", 4, "envelopeVersion"), ("envelopeVersion", 0, "envelopeVersion"),
             ("envelopeVersion", "two", "envelopeVersion"),
             ("witness", ["quorum": 3], "witness.quorum"), ("witness", ["quorum": 0], "witness.quorum"), ("witness", ["enabled": "yes"], "witness.enabled"),
+            ("witness", ["proofWaitSeconds": 0], "witness.proofWaitSeconds"), ("witness", ["proofWaitSeconds": "soon"], "witness.proofWaitSeconds"),
         ]
         for (key, value, named) in cases {
             var object = valid

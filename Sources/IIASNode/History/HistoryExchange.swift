@@ -30,6 +30,8 @@ struct HistoryExchange: Sendable {
     /// node resend everything over and over); one from an earlier index is.
     var refillsServed: [CenterID: (fromIndex: UInt64, at: UInt64)] = [:]
     static let refillSeconds: UInt64 = 600
+    /// The log each split-view evidence file is about, by path, once read.
+    var splitViewLogs: [String: CenterID] = [:]
     /// Alarm acknowledgements by key, once read from `DATA/alarms/acknowledged.json`.
     var acknowledged: [String: AlarmAcknowledgement]?
 
